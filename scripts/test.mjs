@@ -1,0 +1,47 @@
+#!/usr/bin/env node
+// The README's test command after the build: every package's tests in one process under c8,
+// the coverage threshold enforced, and the plain `N passed, N failed` line printed last.
+import { spawnSync } from 'node:child_process';
+import { readFileSync, rmSync, readdirSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+
+const root = new URL('..', import.meta.url).pathname;
+process.chdir(root);
+const resultFile = join(root, '.tmp', 'test-result.json');
+rmSync(resultFile, { force: true });
+
+const packages = readdirSync('packages').filter((p) => existsSync(join('packages', p, 'dist', 'test')));
+const testDirs = packages.map((p) => join('packages', p, 'dist', 'test'));
+const extra = process.argv.slice(2);
+
+const c8 = [
+  'node_modules/c8/bin/c8.js',
+  '--check-coverage', '--lines', process.env.COVERAGE_LINES ?? '90',
+  '--reporter', 'text-summary',
+  '--reporter', 'text',
+  '--reporter', 'lcov',
+  '--report-dir', 'coverage',
+  '--temp-directory', '.tmp/c8',
+  '--clean',
+  '--include', 'packages/*/dist/src/**',
+  '--exclude', 'packages/*/dist/src/cli*.js',
+  '--exclude', 'packages/*/dist/src/bin/**',
+  process.execPath, 'scripts/run-uvu.mjs', ...testDirs, '--result', resultFile, ...extra,
+];
+const run = spawnSync(process.execPath, c8, { stdio: 'inherit', env: process.env });
+
+let result = { total: 0, passed: 0, failed: 0, skipped: 0 };
+try {
+  result = JSON.parse(readFileSync(resultFile, 'utf8'));
+} catch {
+  result.failed = 1;
+  console.log('The test runner wrote no result (it crashed before reporting).');
+}
+let failed = result.failed;
+if (run.status !== 0 && failed === 0) {
+  console.log('Coverage is below the threshold (see above): counted as one failure.');
+  failed = 1;
+}
+if (result.total === 0) console.log('No test ran.');
+console.log(`${result.passed} passed, ${failed} failed${result.skipped ? `, ${result.skipped} skipped` : ''}`);
+process.exit(failed > 0 || result.total === 0 ? 1 : 0);
