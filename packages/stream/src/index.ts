@@ -12,3 +12,12 @@ export { serialize, escapeText, escapeAttr, startTag, XmlCharError } from './xml
 export { NS_STREAM, NS_CLIENT, NS_STREAM_ERRORS, NS_GCM } from './namespaces.js';
 export type { StanzaSink, StreamHeader } from './sink.js';
 export { StanzaParser, type StanzaParserOptions } from './stanza-parser.js';
+export {
+  XmppConnection,
+  connect,
+  accept,
+  type ConnectOptions,
+  type ConnectionOptions,
+  type ConnectionHandlers,
+} from './connection.js';
+export { generateDevCertificate, type DevCertificate, type DevCertificateOptions } from './dev-certificate.js';

@@ -1,0 +1,410 @@
+import * as net from 'node:net';
+import * as tls from 'node:tls';
+import {
+  ConnectionError,
+  STREAM_ERROR_CONDITIONS,
+  StreamError,
+  StreamErrorReceived,
+  type StreamErrorCondition,
+} from './errors.js';
+import { NS_STREAM, NS_STREAM_ERRORS } from './namespaces.js';
+import type { StreamHeader } from './sink.js';
+import { StanzaParser, type StanzaParserOptions } from './stanza-parser.js';
+import { XmlElement } from './xml-element.js';
+import { escapeText, serialize, startTag } from './xml-serialize.js';
+
+/** Behaviour of a stream connection, either side. */
+export interface ConnectionOptions extends StanzaParserOptions {
+  /**
+   * Send a single space when nothing was written for this long (RFC 6120 §4.6.1 whitespace
+   * keepalive), so NATs and the peer see a live connection. 0 disables. Default 30 000 ms.
+   */
+  keepaliveIntervalMs?: number;
+  /**
+   * Consider the peer dead after this long without a single byte from it and close with
+   * `STREAM_ERR_IDLE_TIMEOUT`. 0 disables. Default 0 (a client usually pairs it with pings).
+   */
+  idleTimeoutMs?: number;
+  /** How long `close()` waits for the peer's `</stream:stream>` before cutting. Default 5 000 ms. */
+  closeTimeoutMs?: number;
+}
+
+/** What a connection reports. Called synchronously from socket callbacks; must not throw. */
+export interface ConnectionHandlers {
+  /** The peer's stream header (once per stream; again after `restart()`). */
+  onStreamOpen?(header: StreamHeader): void;
+  /** A depth-1 element other than `<stream:error>` (which ends the connection instead). */
+  onStanza(stanza: XmlElement): void;
+  /** The peer sent `</stream:stream>`; the connection answers with its own and closes. */
+  onStreamEnd?(): void;
+  /** The socket can take more after `send()` returned false. */
+  onDrain?(): void;
+  /**
+   * The connection is gone, once. `error` says why when it was not a clean close we asked for:
+   * the peer's `<stream:error>` ({@link StreamErrorReceived}), our parser's verdict on its input
+   * (a {@link StreamParseError}, which was also sent to it), a socket failure or an idle timeout.
+   */
+  onClose?(error: StreamError | undefined): void;
+}
+
+/** Where and how to connect, client side. */
+export interface ConnectOptions extends ConnectionOptions {
+  host: string;
+  port: number;
+  /** `tls` (default) connects with TLS from the first byte, as CCS does. `tcp` only when asked. */
+  transport?: 'tls' | 'tcp';
+  /** TLS server name for SNI and certificate checks. Default: `host`. */
+  servername?: string;
+  /** Trusted CA certificate(s) in PEM. Default: Node's bundled roots. */
+  ca?: string | Buffer | Array<string | Buffer>;
+  /** Verify the server certificate. Default true; turn off only for local development. */
+  rejectUnauthorized?: boolean;
+  /** Give up on TCP + TLS after this long. Default 10 000 ms. */
+  connectTimeoutMs?: number;
+  /** Aborts the connection attempt. */
+  signal?: AbortSignal;
+}
+
+const DEFAULT_KEEPALIVE_MS = 30_000;
+const DEFAULT_CLOSE_TIMEOUT_MS = 5_000;
+const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+const STREAM_CLOSE = Buffer.from('</stream:stream>');
+const KEEPALIVE = Buffer.from(' ');
+const XML_DECL = "<?xml version='1.0'?>";
+
+const enum State {
+  Open,
+  /** We sent `</stream:stream>` (or a stream error) and wait for the peer to finish. */
+  Closing,
+  Closed,
+}
+
+/**
+ * One XMPP stream over a socket, either side: writes stream headers and stanzas, parses what
+ * arrives, keeps the connection alive, and closes it properly.
+ *
+ * ```ts
+ * const conn = await connect({ host: '127.0.0.1', port: 5235, ca }, {
+ *   onStanza: (el) => console.log(el.name),
+ *   onClose: (err) => console.log('closed', err?.code),
+ * });
+ * conn.openStream({ to: 'gcm.googleapis.com', version: '1.0', xmlns: NS_CLIENT, 'xmlns:stream': NS_STREAM });
+ * ```
+ */
+export class XmppConnection {
+  /** The peer's current stream header, once received. */
+  remoteHeader: StreamHeader | undefined;
+
+  private readonly socket: net.Socket;
+  private readonly handlers: ConnectionHandlers;
+  private readonly parser: StanzaParser;
+  private readonly closeTimeoutMs: number;
+  private state: State = State.Open;
+  private closeError: StreamError | undefined;
+  private keepaliveTimer: NodeJS.Timeout | undefined;
+  private idleTimer: NodeJS.Timeout | undefined;
+  private closeTimer: NodeJS.Timeout | undefined;
+  private wroteSinceKeepalive = false;
+  private lastReceived = Date.now();
+  private corked = false;
+  private closedPromise: Promise<void>;
+  private resolveClosed!: () => void;
+  private readonly uncork = (): void => {
+    this.corked = false;
+    if (!this.socket.destroyed) this.socket.uncork();
+  };
+
+  /**
+   * Wraps a connected socket (server side: an accepted `tls.TLSSocket`, or a `net.Socket` when
+   * plain TCP was explicitly chosen). The caller writes the stream header with `openStream()`.
+   */
+  constructor(socket: net.Socket, options: ConnectionOptions, handlers: ConnectionHandlers) {
+    this.socket = socket;
+    this.handlers = handlers;
+    this.closeTimeoutMs = options.closeTimeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS;
+    this.closedPromise = new Promise((resolve) => {
+      this.resolveClosed = resolve;
+    });
+    this.parser = new StanzaParser(
+      {
+        onStreamOpen: (header) => {
+          this.remoteHeader = header;
+          this.handlers.onStreamOpen?.(header);
+        },
+        onStanza: (el) => this.onStanza(el),
+        onStreamEnd: () => this.onStreamEnd(),
+        onError: (err) => this.fail(err, err.condition),
+      },
+      options,
+    );
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => {
+      this.lastReceived = Date.now();
+      this.parser.write(chunk);
+    });
+    socket.on('drain', () => this.handlers.onDrain?.());
+    socket.on('error', (err: NodeJS.ErrnoException) => {
+      this.closeError ??= new ConnectionError('STREAM_ERR_SOCKET', 'remote-connection-failed', `socket error: ${err.code ?? err.message}`, { cause: err });
+    });
+    socket.on('end', () => {
+      // The peer half-closed without (or after) its closing tag: nothing more will come.
+      if (this.state !== State.Closed) socket.end();
+    });
+    socket.on('close', () => this.onSocketClose());
+
+    const keepaliveMs = options.keepaliveIntervalMs ?? DEFAULT_KEEPALIVE_MS;
+    if (keepaliveMs > 0) {
+      this.keepaliveTimer = setInterval(() => {
+        if (this.state !== State.Open) return;
+        if (!this.wroteSinceKeepalive) this.socket.write(KEEPALIVE);
+        this.wroteSinceKeepalive = false;
+      }, keepaliveMs).unref();
+    }
+    const idleMs = options.idleTimeoutMs ?? 0;
+    if (idleMs > 0) {
+      // One periodic check instead of re-arming a timer for every chunk received.
+      this.idleTimer = setInterval(() => {
+        if (Date.now() - this.lastReceived >= idleMs) {
+          this.fail(new ConnectionError('STREAM_ERR_IDLE_TIMEOUT', 'connection-timeout', `no data from peer for ${idleMs} ms`), 'connection-timeout');
+        }
+      }, Math.max(10, Math.floor(idleMs / 4))).unref();
+    }
+  }
+
+  /** True while stanzas can be sent. */
+  get writable(): boolean {
+    return this.state === State.Open && !this.socket.destroyed && this.socket.writable;
+  }
+
+  /** True when the socket is TLS and the handshake completed. */
+  get encrypted(): boolean {
+    return this.socket instanceof tls.TLSSocket && this.socket.encrypted === true;
+  }
+
+  /** The underlying socket (for TLS details such as the peer certificate). */
+  get rawSocket(): net.Socket {
+    return this.socket;
+  }
+
+  /** Resolves when the socket has closed. */
+  get closed(): Promise<void> {
+    return this.closedPromise;
+  }
+
+  /** Writes `<?xml version='1.0'?><stream:stream …>` with these attributes. */
+  openStream(attrs: Record<string, string>): void {
+    this.write(`${XML_DECL}${startTag('stream:stream', attrs)}`);
+  }
+
+  /**
+   * Starts a new stream on the same socket (RFC 6120 §4.3.3, after SASL success): resets the
+   * parser. Safe to call from `onStanza`; bytes after the current element belong to the new stream.
+   */
+  restart(): void {
+    this.remoteHeader = undefined;
+    this.parser.reset();
+  }
+
+  /**
+   * Sends a stanza (an element, or ready XML as a string or bytes — the caller guarantees it is
+   * well-formed). Writes issued in one tick are coalesced into as few TLS records as possible.
+   * @returns false when the socket's buffer is full: wait for `onDrain` before sending more.
+   * @throws {ConnectionError} `STREAM_ERR_CLOSED` when the stream is closing or closed.
+   */
+  send(stanza: XmlElement | string | Uint8Array): boolean {
+    return this.write(stanza instanceof XmlElement ? serialize(stanza) : stanza);
+  }
+
+  private write(data: string | Uint8Array): boolean {
+    if (!this.writable) {
+      throw new ConnectionError('STREAM_ERR_CLOSED', 'reset', 'cannot send: the stream is closing or closed');
+    }
+    if (!this.corked) {
+      this.corked = true;
+      this.socket.cork();
+      process.nextTick(this.uncork);
+    }
+    this.wroteSinceKeepalive = true;
+    this.socket.write(data);
+    return !this.socket.writableNeedDrain;
+  }
+
+  /** Stops reading from the socket (the consumer is behind); `resume()` continues. */
+  pause(): void {
+    this.socket.pause();
+  }
+
+  /** Resumes reading after `pause()`. */
+  resume(): void {
+    this.socket.resume();
+  }
+
+  /**
+   * Sends `<stream:error>` with this condition (and optional text, which must not hold secrets),
+   * closes the stream and the connection (RFC 6120 §4.9.1.1).
+   */
+  streamError(condition: StreamErrorCondition, text?: string): void {
+    if (this.state !== State.Open) return;
+    this.writeStreamError(condition, text);
+    this.beginClose();
+  }
+
+  /**
+   * Closes cleanly: sends `</stream:stream>`, waits (bounded by `closeTimeoutMs`, or `timeoutMs`)
+   * for the peer's, then ends the connection. Resolves once the socket is closed.
+   */
+  close(timeoutMs?: number): Promise<void> {
+    if (this.state === State.Open) {
+      if (!this.socket.destroyed && this.socket.writable) this.socket.write(STREAM_CLOSE);
+      this.beginClose(timeoutMs);
+    }
+    return this.closedPromise;
+  }
+
+  /** Closes at once without the closing handshake. */
+  destroy(error?: StreamError): void {
+    this.closeError ??= error;
+    this.state = State.Closing;
+    this.socket.destroy();
+  }
+
+  private beginClose(timeoutMs = this.closeTimeoutMs): void {
+    this.state = State.Closing;
+    this.clearTimers();
+    this.closeTimer = setTimeout(() => {
+      this.closeError ??= undefined;
+      this.socket.destroy();
+    }, timeoutMs).unref();
+    // If the peer already closed its stream, there is nothing to wait for.
+    if (this.parser.done) this.socket.end();
+  }
+
+  private writeStreamError(condition: StreamErrorCondition, text?: string): void {
+    if (this.socket.destroyed || !this.socket.writable) return;
+    const textEl = text ? `<text xmlns="${NS_STREAM_ERRORS}">${escapeText(text)}</text>` : '';
+    this.socket.write(`<stream:error><${condition} xmlns="${NS_STREAM_ERRORS}"/>${textEl}</stream:error></stream:stream>`);
+  }
+
+  /** A protocol violation or dead peer: tell the peer (when still possible) and close. */
+  private fail(error: StreamError, condition: StreamErrorCondition): void {
+    if (this.state === State.Closed) return;
+    this.closeError ??= error;
+    if (this.state === State.Open) {
+      this.writeStreamError(condition);
+      this.beginClose();
+    }
+    this.socket.end();
+  }
+
+  private onStanza(el: XmlElement): void {
+    if (el.local === 'error' && el.uri === NS_STREAM) {
+      let condition: StreamErrorCondition = 'undefined-condition';
+      let text: string | undefined;
+      for (const child of el.children) {
+        if (typeof child === 'string' || child.uri !== NS_STREAM_ERRORS) continue;
+        if (child.local === 'text') text = child.text();
+        else if (STREAM_ERROR_CONDITIONS.has(child.local)) condition = child.local as StreamErrorCondition;
+      }
+      this.closeError ??= new StreamErrorReceived(condition, text);
+      // RFC 6120 §4.9.1.1: the stream is closed; answer with our closing tag.
+      if (this.state === State.Open) {
+        if (this.socket.writable) this.socket.write(STREAM_CLOSE);
+        this.beginClose();
+      }
+      return;
+    }
+    if (this.state === State.Closed) return;
+    this.handlers.onStanza(el);
+  }
+
+  private onStreamEnd(): void {
+    this.handlers.onStreamEnd?.();
+    if (this.state === State.Open) {
+      // RFC 6120 §4.4: answer the closing tag with ours, then terminate the connection.
+      if (this.socket.writable) this.socket.write(STREAM_CLOSE);
+      this.state = State.Closing;
+      this.clearTimers();
+    }
+    this.socket.end();
+  }
+
+  private onSocketClose(): void {
+    if (this.state === State.Closed) return;
+    this.state = State.Closed;
+    this.clearTimers();
+    if (this.closeTimer) clearTimeout(this.closeTimer);
+    this.handlers.onClose?.(this.closeError);
+    this.resolveClosed();
+  }
+
+  private clearTimers(): void {
+    if (this.keepaliveTimer) clearInterval(this.keepaliveTimer);
+    if (this.idleTimer) clearInterval(this.idleTimer);
+    this.keepaliveTimer = undefined;
+    this.idleTimer = undefined;
+  }
+}
+
+/**
+ * Connects to an XMPP server: TCP, then TLS from the first byte unless `transport: 'tcp'`.
+ * Resolves with the connection once the TLS handshake (certificate verified by default) is done;
+ * the caller then calls `openStream()`.
+ * @throws {ConnectionError} `STREAM_ERR_CONNECT` with the reason (refused, certificate, timeout).
+ */
+export function connect(options: ConnectOptions, handlers: ConnectionHandlers): Promise<XmppConnection> {
+  const { host, port } = options;
+  const timeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+  return new Promise<XmppConnection>((resolve, reject) => {
+    let settled = false;
+    let socket: net.Socket;
+    const where = `${host}:${port}`;
+    const fail = (condition: StreamErrorCondition, message: string, cause?: unknown): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      options.signal?.removeEventListener('abort', onAbort);
+      socket.destroy();
+      reject(new ConnectionError('STREAM_ERR_CONNECT', condition, message, cause === undefined ? undefined : { cause }));
+    };
+    const onAbort = (): void => fail('reset', `connection to ${where} aborted`, options.signal?.reason);
+    const ready = (): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      options.signal?.removeEventListener('abort', onAbort);
+      socket.removeListener('error', onError);
+      resolve(new XmppConnection(socket, options, handlers));
+    };
+    const onError = (err: NodeJS.ErrnoException): void => {
+      const what = options.transport === 'tcp' ? 'TCP' : 'TLS';
+      fail('remote-connection-failed', `${what} connection to ${where} failed: ${err.code ?? ''} ${err.message}`.replace(/\s+/g, ' '), err);
+    };
+    if (options.transport === 'tcp') {
+      socket = net.connect({ host, port }, ready);
+    } else {
+      socket = tls.connect(
+        {
+          host,
+          port,
+          servername: options.servername ?? (net.isIP(host) ? undefined : host),
+          ca: options.ca,
+          rejectUnauthorized: options.rejectUnauthorized ?? true,
+          ALPNProtocols: ['xmpp-client'],
+        },
+        ready,
+      );
+    }
+    socket.on('error', onError);
+    const timer = setTimeout(() => fail('connection-timeout', `connection to ${where} timed out after ${timeoutMs} ms`), timeoutMs);
+    timer.unref();
+    if (options.signal) {
+      if (options.signal.aborted) onAbort();
+      else options.signal.addEventListener('abort', onAbort, { once: true });
+    }
+  });
+}
+
+/** Server side: wraps an accepted socket. The caller answers the client's header with `openStream()`. */
+export function accept(socket: net.Socket, options: ConnectionOptions, handlers: ConnectionHandlers): XmppConnection {
+  return new XmppConnection(socket, options, handlers);
+}
