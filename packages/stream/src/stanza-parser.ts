@@ -29,6 +29,18 @@ const DEFAULT_MAX_STANZA_BYTES = 256 * 1024;
 const DEFAULT_MAX_DEPTH = 32;
 
 const LT = 0x3c;
+
+/** Where the prolog scan is (see scanProlog). */
+const enum Prolog {
+  Text,
+  AfterLt,
+  Pi,
+  PiQuestion,
+  Tag,
+  TagSingle,
+  TagDouble,
+  Done,
+}
 const enum Mode {
   /** saxes tokenizes everything; used until the header is parsed and after any fallback. */
   Sax,
@@ -96,6 +108,7 @@ export class StanzaParser {
   private curByteBase = 0;
   private curAscii = true;
   private saxDepth = 0;
+  private prolog: Prolog = Prolog.Text;
   private stack: XmlElement[] = [];
   /** Set when reset() is called from a sink callback while saxes is mid-write. */
   private resetAt = -1;
@@ -138,6 +151,7 @@ export class StanzaParser {
     this.curByteBase = 0;
     this.curAscii = true;
     this.saxDepth = 0;
+    this.prolog = Prolog.Text;
     this.stack = [];
     this.newSax();
   }
@@ -298,8 +312,8 @@ export class StanzaParser {
     this.pendingLen = 0;
     this.searchFrom = 0;
     this.mode = Mode.Sax;
-    this.seeking = false;
-    this.stanzaStart = base + pos;
+    // buf[pos] is not whitespace: seek() will mark it as the stanza start, or refuse it as text.
+    this.seeking = true;
     this.feedSax(rest, base + pos);
   }
 
@@ -359,9 +373,65 @@ export class StanzaParser {
     this.curByteBase = byteBase;
     this.curAscii = ascii;
     this.saxChars += s.length;
+    if (this.prolog !== Prolog.Done) {
+      const bad = this.scanProlog(s);
+      if (bad >= 0) {
+        if (bad > 0) this.sax.write(s.slice(0, bad));
+        this.fail('STREAM_ERR_NOT_WELL_FORMED', 'not-well-formed', 'character data before the stream header', this.byteAtChar(bad + 1));
+        return;
+      }
+    }
     if (this.seeking) this.seek(0);
     if (this.mode === Mode.Done) return;
     this.sax.write(s);
+  }
+
+  /**
+   * Before the stream header, saxes reports stray text only when the text run ends, which
+   * depends on where chunks were cut; this finds it at the character itself so the verdict does
+   * not. It tracks just enough of the prolog (XML declaration, the header's quoted attributes).
+   * @returns the index in `s` of the first stray character, or -1
+   */
+  private scanProlog(s: string): number {
+    let state = this.prolog;
+    for (let i = 0; i < s.length; i++) {
+      const c = s.charCodeAt(i);
+      switch (state) {
+        case Prolog.Text:
+          if (c === LT) state = Prolog.AfterLt;
+          else if (!(c === 0x20 || c === 0x0a || c === 0x09 || c === 0x0d)) {
+            this.prolog = Prolog.Done;
+            return i;
+          }
+          break;
+        case Prolog.AfterLt:
+          state = c === 0x3f /* ? */ ? Prolog.Pi : c === 0x21 /* ! */ ? Prolog.Done : Prolog.Tag;
+          break;
+        case Prolog.Pi:
+          if (c === 0x3f) state = Prolog.PiQuestion;
+          break;
+        case Prolog.PiQuestion:
+          state = c === 0x3e ? Prolog.Text : c === 0x3f ? Prolog.PiQuestion : Prolog.Pi;
+          break;
+        case Prolog.Tag:
+          if (c === 0x27) state = Prolog.TagSingle;
+          else if (c === 0x22) state = Prolog.TagDouble;
+          else if (c === 0x3e) state = Prolog.Done;
+          break;
+        case Prolog.TagSingle:
+          if (c === 0x27) state = Prolog.Tag;
+          break;
+        case Prolog.TagDouble:
+          if (c === 0x22) state = Prolog.Tag;
+          break;
+        default:
+          // Done: the root start tag (or markup saxes judges on its own) was reached.
+          this.prolog = state;
+          return -1;
+      }
+    }
+    this.prolog = state;
+    return -1;
   }
 
   /** Byte offset (in the stream) just after saxes' current position. */
@@ -446,6 +516,11 @@ export class StanzaParser {
     if (depth === 1) {
       if (tag.local !== 'stream' || tag.uri !== NS_STREAM) {
         this.fail('STREAM_ERR_INVALID_NAMESPACE', 'invalid-namespace', `stream root must be <stream> in ${NS_STREAM}`, this.currentByte());
+        return;
+      }
+      const end = this.currentByte();
+      if (end - this.stanzaStart > this.maxStanzaBytes) {
+        this.fail('STREAM_ERR_STANZA_TOO_LARGE', 'policy-violation', `stream header larger than ${this.maxStanzaBytes} bytes`, end);
         return;
       }
       this.defaultNs = tag.ns[''] ?? '';

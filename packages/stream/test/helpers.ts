@@ -1,0 +1,82 @@
+import { StanzaParser, type StanzaParserOptions, type XmlElement } from '../src/index.js';
+
+/** One sink call, in a comparable form. */
+export type Event =
+  | ['open', Record<string, string>]
+  | ['stanza', NormalEl]
+  | ['end']
+  | ['error', string, string];
+
+/** An element as plain data, for deep comparison (prototype and class stripped). */
+export interface NormalEl {
+  name: string;
+  local: string;
+  prefix: string;
+  uri: string;
+  attrs: Array<[string, string]>;
+  children: Array<NormalEl | string>;
+}
+
+export function normal(el: XmlElement): NormalEl {
+  return {
+    name: el.name,
+    local: el.local,
+    prefix: el.prefix,
+    uri: el.uri,
+    attrs: Object.keys(el.attrs).map((k) => [k, el.attrs[k] as string]),
+    children: el.children.map((c) => (typeof c === 'string' ? c : normal(c))),
+  };
+}
+
+export const HEADER =
+  "<?xml version='1.0'?><stream:stream from='gcm.googleapis.com' id='S1' version='1.0' " +
+  "xmlns:stream='http://etherx.jabber.org/streams' xmlns='jabber:client'>";
+
+/** A parser whose sink records every call; `restartOn` resets the parser from inside onStanza. */
+export function recorder(options: StanzaParserOptions = {}, restartOn?: (el: XmlElement) => boolean) {
+  const events: Event[] = [];
+  const elements: XmlElement[] = [];
+  const parser: StanzaParser = new StanzaParser(
+    {
+      onStreamOpen: (h) => events.push(['open', { ...h.attrs }]),
+      onStanza: (el) => {
+        events.push(['stanza', normal(el)]);
+        elements.push(el);
+        if (restartOn?.(el)) parser.reset();
+      },
+      onStreamEnd: () => events.push(['end']),
+      onError: (e) => events.push(['error', e.condition, e.code]),
+    },
+    options,
+  );
+  return { parser, events, elements };
+}
+
+/** Parses `input` cut at the given offsets (sorted, deduplicated, within bounds). */
+export function parseSplit(
+  input: Uint8Array,
+  cuts: number[],
+  options: StanzaParserOptions = {},
+  restartOn?: (el: XmlElement) => boolean,
+): Event[] {
+  const r = recorder(options, restartOn);
+  let prev = 0;
+  for (const cut of [...new Set(cuts)].filter((c) => c > 0 && c < input.length).sort((a, b) => a - b)) {
+    r.parser.write(input.subarray(prev, cut));
+    prev = cut;
+  }
+  r.parser.write(input.subarray(prev));
+  return r.events;
+}
+
+/** Parses `input` in chunks of `size` bytes. */
+export function parseChunked(input: Uint8Array, size: number, options: StanzaParserOptions = {}): Event[] {
+  const cuts: number[] = [];
+  for (let i = size; i < input.length; i += size) cuts.push(i);
+  return parseSplit(input, cuts, options);
+}
+
+export const bytes = (s: string): Buffer => Buffer.from(s, 'utf8');
+
+/** Property-test run counts: fixed in the default run, larger behind FUZZ=1. */
+export const runs = (n: number): number => (process.env.FUZZ ? n * 50 : n);

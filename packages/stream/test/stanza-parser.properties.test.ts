@@ -1,0 +1,209 @@
+import * as fc from 'fast-check';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { HEADER, bytes, parseSplit, runs, type Event } from './helpers.js';
+
+// Seeded in the default run so a failure reproduces; FUZZ=1 draws a fresh seed (printed by
+// fast-check on failure) and runs fifty times as many cases.
+const params = (numRuns: number): fc.Parameters<unknown> =>
+  process.env.FUZZ ? { numRuns: runs(numRuns) } : { numRuns, seed: 0x5eed };
+
+// ---- generators of valid stream content ------------------------------------------------------
+
+const isXmlChar = (cp: number): boolean =>
+  cp === 0x9 || cp === 0xa || cp === 0xd || (cp >= 0x20 && cp <= 0xd7ff) || (cp >= 0xe000 && cp <= 0xfffd) || cp >= 0x10000;
+
+/** Any text XML can carry, biased towards the characters that need care. */
+const xmlText = fc
+  .array(
+    fc.oneof(
+      { weight: 4, arbitrary: fc.string({ unit: 'binary', maxLength: 6 }) },
+      { weight: 3, arbitrary: fc.constantFrom('<', '>', '&', '"', "'", ']]>', ']', '\r\n', '\r', '\n', '\t', '{"a":1}', '\u2028', '🎉', 'é', '東') },
+    ),
+    { maxLength: 12 },
+  )
+  .map((parts) => [...parts.join('')].filter((ch) => isXmlChar(ch.codePointAt(0) as number)).join(''));
+
+/** Escapes text for XML with a random (but always valid) choice of form per special character. */
+function escapeWith(text: string, pick: number[], inAttr: '"' | "'" | null): string {
+  let out = '';
+  let i = 0;
+  for (const ch of text) {
+    const r = pick[i++ % pick.length] as number;
+    const cp = ch.codePointAt(0) as number;
+    const ref = r % 3 === 0 ? `&#${cp};` : r % 3 === 1 ? `&#x${cp.toString(16)};` : null;
+    if (ch === '<') out += r % 2 ? '&lt;' : (ref ?? '&#60;');
+    else if (ch === '&') out += r % 2 ? '&amp;' : (ref ?? '&#38;');
+    else if (ch === '>') out += out.endsWith(']]') || r % 4 === 0 ? '&gt;' : '>';
+    else if (ch === '\r') out += '&#13;';
+    else if (inAttr !== null && (ch === inAttr || ch === '\n' || ch === '\t')) out += ref ?? (ch === '"' ? '&quot;' : ch === "'" ? '&apos;' : `&#${cp};`);
+    else if (ch === '"' && r % 5 === 0) out += '&quot;';
+    else if (ch === "'" && r % 5 === 1) out += '&apos;';
+    else if (r % 11 === 0 && ref) out += ref;
+    else out += ch;
+  }
+  return out;
+}
+
+const picks = fc.array(fc.nat(1000), { minLength: 1, maxLength: 8 });
+const ws = fc.constantFrom('', ' ', '\n', '\t', '\r\n', '  ');
+const quote = fc.constantFrom<'"' | "'">('"', "'");
+const attrName = fc.constantFrom('id', 'to', 'from', 'type', 'xml:lang', 'a.b', 'x-y', '_z');
+
+const attribute = fc.tuple(attrName, xmlText, quote, picks, ws, ws).map(
+  ([name, value, q, p, w1, w2]) => ({ name, xml: ` ${name}${w1}=${w2}${q}${escapeWith(value, p, q)}${q}` }),
+);
+const attributes = fc.array(attribute, { maxLength: 4 }).map((list) => {
+  const seen = new Set<string>();
+  return list.filter((a) => !seen.has(a.name) && seen.add(a.name)).map((a) => a.xml).join('');
+});
+
+const gcmMessage = fc
+  .tuple(attributes, fc.option(fc.constantFrom('data', 'g', 'd0'), { nil: undefined }), quote, xmlText, picks, ws, ws)
+  .map(([attrs, prefix, q, text, p, w1, w2]) => {
+    const name = prefix ? `${prefix}:gcm` : 'gcm';
+    const decl = prefix ? `xmlns:${prefix}` : 'xmlns';
+    return `<message${attrs}${w1}><${name} ${decl}=${q}google:mobile:data${q}${w2}>${escapeWith(text, p, null)}</${name}${w2}></message>`;
+  });
+
+const otherStanza = fc.oneof(
+  fc.constant("<iq type='get' id='p1'><ping xmlns='urn:xmpp:ping'/></iq>"),
+  fc.constant('<presence/>'),
+  fc.tuple(xmlText, picks).map(([t, p]) => `<message type='chat'><body>${escapeWith(t, p, null)}</body></message>`),
+  fc.tuple(xmlText).map(([t]) => `<message><body><![CDATA[${t.replace(/]]>/g, '')}]]></body></message>`),
+  fc.tuple(xmlText, picks).map(
+    ([t, p]) =>
+      `<message id="3" type="error"><gcm xmlns="google:mobile:data">{}</gcm><error code="400" type="modify"><bad-request xmlns="urn:ietf:params:xml:ns:xmpp-stanzas"/><text xmlns="urn:ietf:params:xml:ns:xmpp-stanzas">${escapeWith(t, p, null)}</text></error></message>`,
+  ),
+  fc.constant('<stream:features><mechanisms xmlns="urn:ietf:params:xml:ns:xmpp-sasl"><mechanism>PLAIN</mechanism></mechanisms></stream:features>'),
+);
+
+const stanza = fc.oneof({ weight: 3, arbitrary: gcmMessage }, { weight: 1, arbitrary: otherStanza });
+
+const validStream = fc
+  .tuple(fc.array(fc.tuple(ws, stanza), { maxLength: 8 }), fc.boolean())
+  .map(([items, end]) => HEADER + items.map(([w, s]) => w + s).join('') + (end ? '</stream:stream>' : ''));
+
+const cutsFor = (maxLen: number) => fc.array(fc.nat(maxLen), { maxLength: 40 });
+
+/** Cut everywhere: the hardest split. */
+function everyByte(n: number): number[] {
+  return Array.from({ length: n }, (_, i) => i);
+}
+
+// ---- properties ------------------------------------------------------------------------------
+
+test('yields the same events for any split of a valid stream into chunks (both paths)', () => {
+  fc.assert(
+    fc.property(validStream, cutsFor(3000), (xml, cuts) => {
+      const input = bytes(xml);
+      const whole = parseSplit(input, [], { fastPath: false });
+      assert.ok(!whole.some((e) => e[0] === 'error'), `valid input refused: ${JSON.stringify(whole.at(-1))}`);
+      assert.equal(parseSplit(input, cuts, { fastPath: false }), whole);
+      assert.equal(parseSplit(input, cuts, { fastPath: true }), whole);
+    }),
+    params(300),
+  );
+});
+
+test('yields the same events fed one byte at a time, inside multi-byte characters and entities', () => {
+  fc.assert(
+    fc.property(validStream, (xml) => {
+      const input = bytes(xml);
+      const whole = parseSplit(input, []);
+      assert.equal(parseSplit(input, everyByte(input.length), { fastPath: true }), whole);
+    }),
+    params(60),
+  );
+});
+
+/** Byte-level damage that lands on the fast path's decision points. */
+const mutation = fc.tuple(
+  fc.nat(4000),
+  fc.oneof(
+    fc.constantFrom('<', '>', '&', '"', "'", ']]>', '/', ':', '=', ' ', '\r', '\u0000', 'xmlns=', '</message>', '&#0;', '&#x110000;', '&foo;', '<!--', '<?', '<![CDATA[', 'message', 'data:', '</stream:stream>').map(bytes),
+    fc.constantFrom([0xff], [0xc3], [0xe2, 0x82], [0xed, 0xa0, 0x80], [0xef, 0xbf, 0xbe], [0xf0, 0x9f]).map((b) => Buffer.from(b)),
+    fc.uint8Array({ maxLength: 3 }).map((b) => Buffer.from(b)),
+  ),
+  fc.nat(3),
+);
+
+function mutate(input: Buffer, muts: Array<[number, Buffer, number]>): Buffer {
+  let out = input;
+  for (const [at, ins, del] of muts) {
+    const pos = at % (out.length + 1);
+    out = Buffer.concat([out.subarray(0, pos), ins, out.subarray(Math.min(out.length, pos + del))]);
+  }
+  return out;
+}
+
+test('differential: the fast path yields exactly what the saxes path yields, on damaged input too', () => {
+  fc.assert(
+    fc.property(
+      validStream,
+      fc.array(mutation, { minLength: 1, maxLength: 3 }),
+      cutsFor(3000),
+      cutsFor(3000),
+      fc.option(fc.integer({ min: 150, max: 900 }), { nil: undefined }),
+      (xml, muts, cutsA, cutsB, maxStanzaBytes) => {
+        const input = mutate(bytes(xml), muts);
+        const opts = maxStanzaBytes === undefined ? {} : { maxStanzaBytes };
+        const reference = parseSplit(input, [], { ...opts, fastPath: false });
+        assert.equal(parseSplit(input, cutsA, { ...opts, fastPath: true }), reference, 'fast path, split A');
+        assert.equal(parseSplit(input, cutsB, { ...opts, fastPath: false }), reference, 'saxes path, split B');
+      },
+    ),
+    params(1500),
+  );
+});
+
+test('differential on single gcm messages with every kind of attribute and text', () => {
+  fc.assert(
+    fc.property(gcmMessage, fc.array(mutation, { maxLength: 1 }), (msg, muts) => {
+      const input = mutate(bytes(HEADER + msg), muts.map(([at, ins, del]) => [HEADER.length + at, ins, del]));
+      const reference = parseSplit(input, [], { fastPath: false });
+      assert.equal(parseSplit(input, [], { fastPath: true }), reference);
+    }),
+    params(1500),
+  );
+});
+
+test('never throws on arbitrary bytes, and reports nothing after its first error', () => {
+  fc.assert(
+    fc.property(fc.oneof(fc.uint8Array({ maxLength: 600 }), fc.uint8Array({ maxLength: 300 }).map((b) => Buffer.concat([bytes(HEADER), b]))), cutsFor(900), (input, cuts) => {
+      const buf = Buffer.from(input);
+      for (const fastPath of [true, false]) {
+        const events: Event[] = parseSplit(buf, cuts, { fastPath });
+        const err = events.findIndex((e) => e[0] === 'error');
+        const end = events.findIndex((e) => e[0] === 'end');
+        if (err >= 0) assert.is(err, events.length - 1, 'error is the last event');
+        if (end >= 0) assert.is(end, events.length - 1, 'end is the last event');
+        assert.ok(events.filter((e) => e[0] === 'open').length <= 1);
+      }
+    }),
+    params(1000),
+  );
+});
+
+test('size limit: a stream is refused with policy-violation iff some stanza is larger than the limit', () => {
+  fc.assert(
+    fc.property(fc.array(gcmMessage, { minLength: 1, maxLength: 5 }), fc.integer({ min: 60, max: 400 }), cutsFor(2000), (stanzas, limit, cuts) => {
+      const header = "<stream:stream xmlns:stream='http://etherx.jabber.org/streams'>";
+      fc.pre(Buffer.byteLength(header) <= limit);
+      const input = bytes(header + stanzas.join(''));
+      const firstTooBig = stanzas.findIndex((s) => Buffer.byteLength(s) > limit);
+      for (const fastPath of [true, false]) {
+        const events = parseSplit(input, cuts, { maxStanzaBytes: limit, fastPath });
+        if (firstTooBig < 0) {
+          assert.is(events.length, 1 + stanzas.length);
+        } else {
+          assert.is(events.length, 2 + firstTooBig);
+          assert.equal(events[events.length - 1], ['error', 'policy-violation', 'STREAM_ERR_STANZA_TOO_LARGE']);
+        }
+      }
+    }),
+    params(400),
+  );
+});
+
+test.run();
