@@ -247,6 +247,8 @@ export class XmppConnection {
     if (this.state !== State.Open) return;
     this.writeStreamError(condition, text);
     this.beginClose();
+    // RFC 6120 §4.9.1.1: after the error and the closing tag, terminate the connection.
+    this.socket.end();
   }
 
   /**
@@ -311,6 +313,7 @@ export class XmppConnection {
         if (this.socket.writable) this.socket.write(STREAM_CLOSE);
         this.beginClose();
       }
+      this.socket.end();
       return;
     }
     if (this.state === State.Closed) return;

@@ -1,0 +1,359 @@
+import { once } from 'node:events';
+import * as net from 'node:net';
+import * as tls from 'node:tls';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import {
+  ConnectionError,
+  NS_CLIENT,
+  NS_STREAM,
+  StreamErrorReceived,
+  StreamParseError,
+  accept,
+  connect,
+  generateDevCertificate,
+  xml,
+  type ConnectionOptions,
+  type StreamError,
+  type XmlElement,
+  type XmppConnection,
+} from '../src/index.js';
+
+const { cert, key } = generateDevCertificate();
+const CLIENT_HEADER = { to: 'gcm.googleapis.com', version: '1.0', xmlns: NS_CLIENT, 'xmlns:stream': NS_STREAM };
+const SERVER_HEADER = { from: 'gcm.googleapis.com', id: 's1', version: '1.0', xmlns: NS_CLIENT, 'xmlns:stream': NS_STREAM };
+
+interface Side {
+  conn: XmppConnection;
+  stanzas: XmlElement[];
+  closed: Promise<StreamError | undefined>;
+}
+
+/** A TLS server on 127.0.0.1 whose accepted connections echo every stanza back. */
+async function echoServer(options: ConnectionOptions = {}, raw?: (socket: tls.TLSSocket) => void) {
+  const sides: Side[] = [];
+  const server = tls.createServer({ cert, key }, (socket) => {
+    if (raw) return raw(socket);
+    const stanzas: XmlElement[] = [];
+    let resolveClosed!: (e: StreamError | undefined) => void;
+    const closed = new Promise<StreamError | undefined>((r) => (resolveClosed = r));
+    const conn: XmppConnection = accept(socket, options, {
+      onStreamOpen: () => conn.openStream(SERVER_HEADER),
+      onStanza: (el) => {
+        stanzas.push(el);
+        if (conn.writable) conn.send(el);
+      },
+      onClose: (e) => resolveClosed(e),
+    });
+    sides.push({ conn, stanzas, closed });
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const port = (server.address() as net.AddressInfo).port;
+  return { server, port, sides, stop: () => new Promise<void>((r) => server.close(() => r())) };
+}
+
+async function client(port: number, options: Partial<Parameters<typeof connect>[0]> = {}) {
+  const stanzas: XmlElement[] = [];
+  const waiters: Array<() => void> = [];
+  let resolveClosed!: (e: StreamError | undefined) => void;
+  const closed = new Promise<StreamError | undefined>((r) => (resolveClosed = r));
+  let opened = false;
+  const conn = await connect({ host: '127.0.0.1', port, ca: cert, servername: 'localhost', ...options }, {
+    onStreamOpen: () => (opened = true),
+    onStanza: (el) => {
+      stanzas.push(el);
+      waiters.splice(0).forEach((w) => w());
+    },
+    onClose: (e) => resolveClosed(e),
+  });
+  const waitFor = async (n: number): Promise<void> => {
+    while (stanzas.length < n) await new Promise<void>((r) => waiters.push(r));
+  };
+  return { conn, stanzas, closed, waitFor, opened: () => opened };
+}
+
+test('exchanges stanzas over TLS with certificate verification on by default', async () => {
+  const srv = await echoServer();
+  try {
+    const c = await client(srv.port);
+    assert.ok(c.conn.encrypted);
+    c.conn.openStream(CLIENT_HEADER);
+    c.conn.send(xml('message', { id: 'm1' }, xml('gcm', { xmlns: 'google:mobile:data' }, '{"a":"<&>"}')));
+    await c.waitFor(1);
+    assert.ok(c.opened());
+    assert.is(c.stanzas[0]?.getChild('gcm')?.text(), '{"a":"<&>"}');
+    assert.is(c.conn.remoteHeader?.attrs.id, 's1');
+    await c.conn.close();
+    assert.is(await c.closed, undefined, 'a clean close reports no error');
+    assert.is(await srv.sides[0]?.closed, undefined);
+  } finally {
+    await srv.stop();
+  }
+});
+
+test('refuses a server certificate it cannot verify with STREAM_ERR_CONNECT', async () => {
+  const srv = await echoServer();
+  try {
+    const err = await connect({ host: '127.0.0.1', port: srv.port }, { onStanza() {} }).then(() => null, (e: unknown) => e);
+    assert.instance(err, ConnectionError);
+    assert.is((err as ConnectionError).code, 'STREAM_ERR_CONNECT');
+    assert.match((err as Error).message, /self-signed|certificate/i);
+    // …unless the caller explicitly turns verification off.
+    const c = await client(srv.port, { ca: undefined, rejectUnauthorized: false });
+    assert.ok(c.conn.encrypted);
+    c.conn.destroy();
+  } finally {
+    await srv.stop();
+  }
+});
+
+test('fails to connect with STREAM_ERR_CONNECT when nothing listens, and honours an AbortSignal', async () => {
+  const probe = net.createServer().listen(0, '127.0.0.1');
+  await once(probe, 'listening');
+  const port = (probe.address() as net.AddressInfo).port;
+  await new Promise<void>((r) => probe.close(() => r()));
+  const refused = await connect({ host: '127.0.0.1', port }, { onStanza() {} }).catch((e: ConnectionError) => e);
+  assert.is((refused as ConnectionError).code, 'STREAM_ERR_CONNECT');
+  assert.match((refused as Error).message, /ECONNREFUSED/);
+  const aborted = await connect({ host: '127.0.0.1', port, signal: AbortSignal.abort() }, { onStanza() {} }).catch((e: ConnectionError) => e);
+  assert.is((aborted as ConnectionError).code, 'STREAM_ERR_CONNECT');
+  assert.match((aborted as Error).message, /aborted/);
+});
+
+test('times out a connection attempt whose TLS handshake never completes', async () => {
+  const silent = net.createServer(() => {}).listen(0, '127.0.0.1');
+  await once(silent, 'listening');
+  try {
+    const port = (silent.address() as net.AddressInfo).port;
+    const err = await connect({ host: '127.0.0.1', port, connectTimeoutMs: 150 }, { onStanza() {} }).catch((e: ConnectionError) => e);
+    assert.is((err as ConnectionError).condition, 'connection-timeout');
+  } finally {
+    silent.close();
+  }
+});
+
+test('speaks plain TCP only when transport tcp is asked for', async () => {
+  const server = net.createServer((socket) => {
+    const conn: XmppConnection = accept(socket, {}, {
+      onStreamOpen: () => conn.openStream(SERVER_HEADER),
+      onStanza: (el) => conn.send(el),
+    });
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  try {
+    const c = await client((server.address() as net.AddressInfo).port, { transport: 'tcp' });
+    assert.not.ok(c.conn.encrypted);
+    c.conn.openStream(CLIENT_HEADER);
+    c.conn.send('<iq type="get" id="1"/>');
+    await c.waitFor(1);
+    await c.conn.close(500);
+  } finally {
+    server.close();
+  }
+});
+
+test('sends whitespace keepalives when idle', async () => {
+  let received = '';
+  const server = tls.createServer({ cert, key }, (socket) => socket.on('data', (d: Buffer) => (received += d.toString())));
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  try {
+    const c = await client((server.address() as net.AddressInfo).port, { keepaliveIntervalMs: 40 });
+    c.conn.openStream(CLIENT_HEADER);
+    await new Promise((r) => setTimeout(r, 200));
+    assert.match(received, /<stream:stream[^>]*> +$/, `got ${JSON.stringify(received.slice(-20))}`);
+    c.conn.destroy();
+  } finally {
+    server.close();
+  }
+});
+
+test('detects a dead peer: no bytes for idleTimeoutMs closes with STREAM_ERR_IDLE_TIMEOUT', async () => {
+  const server = tls.createServer({ cert, key }, () => {});
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  try {
+    const c = await client((server.address() as net.AddressInfo).port, { idleTimeoutMs: 100, closeTimeoutMs: 100 });
+    const err = await c.closed;
+    assert.instance(err, ConnectionError);
+    assert.is(err?.code, 'STREAM_ERR_IDLE_TIMEOUT');
+  } finally {
+    server.close();
+  }
+});
+
+test('answers malformed input with the matching <stream:error> and closes', async () => {
+  let received = '';
+  const server = tls.createServer({ cert, key }, (socket) => {
+    const conn: XmppConnection = accept(socket, {}, { onStreamOpen: () => conn.openStream(SERVER_HEADER), onStanza() {} });
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  try {
+    const port = (server.address() as net.AddressInfo).port;
+    const socket = tls.connect({ host: '127.0.0.1', port, ca: cert, servername: 'localhost' });
+    socket.on('data', (d: Buffer) => (received += d.toString()));
+    await once(socket, 'secureConnect');
+    socket.write("<stream:stream xmlns:stream='http://etherx.jabber.org/streams' xmlns='jabber:client'><!-- hello -->");
+    await once(socket, 'close');
+    assert.match(received, /<stream:error><restricted-xml xmlns="urn:ietf:params:xml:ns:xmpp-streams"\/><\/stream:error><\/stream:stream>$/);
+  } finally {
+    server.close();
+  }
+});
+
+test('reports a <stream:error> from the peer as StreamErrorReceived with condition and text', async () => {
+  const srv = await echoServer({}, (socket) => {
+    socket.once('data', () => {
+      socket.write(`<stream:stream xmlns:stream='${NS_STREAM}' xmlns='jabber:client' id='x'>`);
+      socket.write("<stream:error><not-authorized xmlns='urn:ietf:params:xml:ns:xmpp-streams'/><text xmlns='urn:ietf:params:xml:ns:xmpp-streams'>go away</text></stream:error>");
+    });
+  });
+  try {
+    const c = await client(srv.port);
+    c.conn.openStream(CLIENT_HEADER);
+    const err = await c.closed;
+    assert.instance(err, StreamErrorReceived);
+    assert.is(err?.condition, 'not-authorized');
+    assert.is(err?.text, 'go away');
+    assert.is(err?.code, 'STREAM_ERR_RECEIVED');
+  } finally {
+    await srv.stop();
+  }
+});
+
+test('reports our parser verdict as the close reason and throws STREAM_ERR_CLOSED on send after close', async () => {
+  const srv = await echoServer({}, (socket) => {
+    socket.once('data', () => socket.write(`<stream:stream xmlns:stream='${NS_STREAM}' xmlns='jabber:client'><a></b>`));
+  });
+  try {
+    const c = await client(srv.port);
+    c.conn.openStream(CLIENT_HEADER);
+    const err = await c.closed;
+    assert.instance(err, StreamParseError);
+    assert.is(err?.condition, 'not-well-formed');
+    assert.throws(() => c.conn.send('<x/>'), (e: ConnectionError) => e.code === 'STREAM_ERR_CLOSED');
+  } finally {
+    await srv.stop();
+  }
+});
+
+test('answers the peer closing its stream with our closing tag', async () => {
+  let received = '';
+  const srv = await echoServer({}, (socket) => {
+    socket.on('data', (d: Buffer) => {
+      received += d.toString();
+      if (received.includes('<stream:stream')) socket.write(`<stream:stream xmlns:stream='${NS_STREAM}' xmlns='jabber:client'></stream:stream>`);
+    });
+  });
+  try {
+    const c = await client(srv.port);
+    let ended = false;
+    c.conn.openStream(CLIENT_HEADER);
+    await c.closed;
+    ended = received.endsWith('</stream:stream>');
+    assert.ok(ended, received);
+  } finally {
+    await srv.stop();
+  }
+});
+
+test('close() is bounded when the peer never answers', async () => {
+  const server = tls.createServer({ cert, key }, () => {});
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  try {
+    const c = await client((server.address() as net.AddressInfo).port);
+    const started = Date.now();
+    await c.conn.close(100);
+    assert.ok(Date.now() - started < 2000);
+  } finally {
+    server.close();
+  }
+});
+
+test('send() signals backpressure and onDrain fires when the socket empties', async () => {
+  const srv = await echoServer({}, (socket) => socket.pause());
+  try {
+    let drained = 0;
+    const conn = await connect({ host: '127.0.0.1', port: srv.port, ca: cert, servername: 'localhost' }, {
+      onStanza() {},
+      onDrain: () => drained++,
+    });
+    const big = `<message><gcm xmlns="google:mobile:data">"${'x'.repeat(60_000)}"</gcm></message>`;
+    let ok = true;
+    let sent = 0;
+    while (ok && sent < 2000) {
+      ok = conn.send(big);
+      sent++;
+    }
+    assert.not.ok(ok, 'the socket buffer filled up');
+    conn.destroy();
+    assert.is(drained, 0);
+  } finally {
+    await srv.stop();
+  }
+});
+
+test('restart() during onStanza parses the rest of the chunk as a new stream', async () => {
+  const srv = await echoServer({}, (socket) => {
+    socket.once('data', () =>
+      socket.write(
+        `<stream:stream xmlns:stream='${NS_STREAM}' xmlns='jabber:client' id='a'><success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>` +
+          `<stream:stream xmlns:stream='${NS_STREAM}' xmlns='jabber:client' id='b'><stream:features/>`,
+      ),
+    );
+  });
+  try {
+    const seen: string[] = [];
+    let conn!: XmppConnection;
+    const done = new Promise<void>((resolve) => {
+      void connect({ host: '127.0.0.1', port: srv.port, ca: cert, servername: 'localhost' }, {
+        onStreamOpen: (h) => seen.push(`open:${h.attrs.id}`),
+        onStanza: (el) => {
+          seen.push(el.local);
+          if (el.local === 'success') conn.restart();
+          if (el.local === 'features') resolve();
+        },
+      }).then((c) => {
+        conn = c;
+        c.openStream(CLIENT_HEADER);
+      });
+    });
+    await done;
+    assert.equal(seen, ['open:a', 'success', 'open:b', 'features']);
+    conn.destroy();
+  } finally {
+    await srv.stop();
+  }
+});
+
+test('streamError() sends the condition with escaped text and closes', async () => {
+  let received = '';
+  const server = tls.createServer({ cert, key }, (socket) => {
+    const conn: XmppConnection = accept(socket, {}, {
+      onStreamOpen: () => {
+        conn.openStream(SERVER_HEADER);
+        conn.streamError('host-unknown', 'no <such> host');
+      },
+      onStanza() {},
+    });
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  try {
+    const port = (server.address() as net.AddressInfo).port;
+    const socket = tls.connect({ host: '127.0.0.1', port, ca: cert, servername: 'localhost' });
+    socket.on('data', (d: Buffer) => (received += d.toString()));
+    await once(socket, 'secureConnect');
+    socket.write(`<stream:stream xmlns:stream='${NS_STREAM}' xmlns='jabber:client' to='x'>`);
+    await once(socket, 'close');
+    assert.match(received, /<host-unknown xmlns="urn:ietf:params:xml:ns:xmpp-streams"\/><text xmlns="urn:ietf:params:xml:ns:xmpp-streams">no &lt;such&gt; host<\/text>/);
+  } finally {
+    server.close();
+  }
+});
+
+test.run();
