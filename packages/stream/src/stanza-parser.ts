@@ -1,7 +1,7 @@
 import { isAscii, isUtf8 } from 'node:buffer';
 import { SaxesParser, type SaxesTagNS, type XMLDecl } from 'saxes';
 import { StreamParseError, type StreamErrorCode, type StreamErrorCondition } from './errors.js';
-import { matchGcmMessage } from './gcm-fast-path.js';
+import { gcmMessagePrefixOk, matchGcmMessage } from './gcm-fast-path.js';
 import { NS_STREAM } from './namespaces.js';
 import type { StanzaSink } from './sink.js';
 import { completePrefixLength, firstInvalidUtf8, latin1, utf8 } from './utf8.js';
@@ -163,48 +163,62 @@ export class StanzaParser {
   /** Feeds the next bytes of the stream. Never throws for bad input: errors go to the sink. */
   write(chunk: Uint8Array): void {
     if (this.mode === Mode.Done || chunk.length === 0) return;
-    const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length);
+    let buf: Buffer | null = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length);
+    const input = buf;
     const gen = this.generation;
+    const startBytes = this.streamBytes;
+    let base = startBytes;
+    this.streamBytes += buf.length;
     this.inWrite = true;
     this.resetAt = -1;
-    const startBytes = this.streamBytes;
     try {
-      if (this.mode === Mode.Fast) this.writeFast(buf);
-      else this.writeSax(buf);
+      // The two paths hand the rest of the chunk to each other at stanza boundaries; a loop, not
+      // recursion, so a chunk of many alternating stanzas cannot exhaust the stack.
+      while (buf !== null && this.generation === gen) {
+        this.handoffBuf = null;
+        if (this.mode === Mode.Fast) this.scanFast(buf, base);
+        else if (this.mode === Mode.Sax) this.feedSax(buf, base);
+        buf = this.handoffBuf;
+        base = this.handoffBase;
+      }
     } finally {
       this.inWrite = false;
+      this.handoffBuf = null;
     }
     if (this.generation !== gen && this.resetAt >= 0) {
       // A callback restarted the stream: what followed the triggering element is new-stream input.
       const consumed = this.resetAt - startBytes;
-      const rest = consumed >= 0 && consumed < buf.length ? Buffer.from(buf.subarray(consumed)) : null;
+      const rest = consumed >= 0 && consumed < input.length ? Buffer.from(input.subarray(consumed)) : null;
       this.resetAt = -1;
       if (rest) this.write(rest);
     }
   }
 
+  /** What one path left for the other: the rest of the chunk and its stream offset. */
+  private handoffBuf: Buffer | null = null;
+  private handoffBase = 0;
+
   // ------------------------------------------------------------------------------------------
   // Fast path
 
-  private writeFast(chunk: Buffer): void {
+  private scanFast(chunk: Buffer, chunkBase: number): void {
     let buf: Buffer;
     let pos: number;
     let end: number;
-    // Global byte offset of buf[0].
+    // Stream offset of buf[0].
     let base: number;
     if (this.pendingLen === 0) {
       buf = chunk;
       pos = 0;
       end = chunk.length;
-      base = this.streamBytes;
+      base = chunkBase;
     } else {
+      base = chunkBase - this.pendingLen;
       this.appendPending(chunk);
       buf = this.pending;
       pos = 0;
       end = this.pendingLen;
-      base = this.streamBytes - (this.pendingLen - chunk.length);
     }
-    this.streamBytes += chunk.length;
     const gen = this.generation;
     while (true) {
       while (pos < end && isXmlSpace(buf[pos] as number)) pos++;
@@ -231,7 +245,7 @@ export class StanzaParser {
           this.fallBack(buf, pos, end, base);
           return;
         }
-        if (!this.couldStillMatch(buf, pos, end)) {
+        if (!gcmMessagePrefixOk(buf, pos, end)) {
           this.fallBack(buf, pos, end, base);
           return;
         }
@@ -257,22 +271,6 @@ export class StanzaParser {
       pos = stanzaEnd;
       this.searchFrom = 0;
     }
-  }
-
-  /**
-   * The fast shape has exactly four `<` (attribute values and text cannot hold one), the fourth
-   * opening `</message>`. Once a fourth `<` has arrived and is not that, waiting for `</message>`
-   * would only hold back a stanza saxes can already finish (`</message >`, a nested element…).
-   */
-  private couldStillMatch(buf: Buffer, pos: number, end: number): boolean {
-    let q = pos;
-    for (let n = 1; n < 4; n++) {
-      q = buf.indexOf(LT, q + 1);
-      if (q === -1 || q >= end) return true;
-    }
-    const avail = Math.min(end - q, MESSAGE_END.length);
-    for (let i = 0; i < avail; i++) if (buf[q + i] !== MESSAGE_END[i]) return false;
-    return true;
   }
 
   /** `<message` followed by a character that ends the name, or too short to tell yet. */
@@ -308,23 +306,17 @@ export class StanzaParser {
 
   /** Hands everything from `pos` to saxes; the stanza there starts at byte `base + pos`. */
   private fallBack(buf: Buffer, pos: number, end: number, base: number): void {
-    const rest = buf === this.pending ? Buffer.from(buf.subarray(pos, end)) : buf.subarray(pos, end);
+    this.handoffBuf = buf === this.pending ? Buffer.from(buf.subarray(pos, end)) : buf.subarray(pos, end);
+    this.handoffBase = base + pos;
     this.pendingLen = 0;
     this.searchFrom = 0;
     this.mode = Mode.Sax;
     // buf[pos] is not whitespace: seek() will mark it as the stanza start, or refuse it as text.
     this.seeking = true;
-    this.feedSax(rest, base + pos);
   }
 
   // ------------------------------------------------------------------------------------------
   // saxes path
-
-  private writeSax(chunk: Buffer): void {
-    const base = this.streamBytes;
-    this.streamBytes += chunk.length;
-    this.feedSax(chunk, base);
-  }
 
   private feedSax(bytes: Buffer, byteBase: number): void {
     const gen = this.generation;
@@ -347,44 +339,86 @@ export class StanzaParser {
       invalidAt = firstInvalidUtf8(data);
       data = data.subarray(0, invalidAt);
     }
-    if (data.length > 0) this.feedSaxString(ascii ? latin1(data) : utf8(data), base, ascii);
+    let stoppedAt = -1;
+    if (data.length > 0) stoppedAt = this.feedSaxString(ascii ? latin1(data) : utf8(data), base, ascii);
     // A callback restarted the stream: write() hands the rest to the new one.
-    if (this.generation !== gen) return;
-    if (invalidAt >= 0 && this.mode !== Mode.Done) {
+    if (this.generation !== gen || this.mode === Mode.Done) return;
+    if (stoppedAt >= 0) {
+      // saxes finished a stanza and only whitespace may follow: the fast path takes the rest of
+      // the chunk from here (partial characters and invalid bytes included, it will judge them).
+      const at = this.byteAtChar(stoppedAt);
+      this.carry = null;
+      this.mode = Mode.Fast;
+      this.handoffBuf = bytes.subarray(at - byteBase);
+      this.handoffBase = at;
+      return;
+    }
+    if (invalidAt >= 0) {
       this.carry = null;
       this.fail('STREAM_ERR_NOT_WELL_FORMED', 'not-well-formed', 'input is not valid UTF-8', base + invalidAt + 1);
       return;
     }
-    if (this.mode === Mode.Done) return;
     const fed = base + data.length;
     if (fed - this.stanzaStart > this.maxStanzaBytes && !this.seeking) {
       this.fail('STREAM_ERR_STANZA_TOO_LARGE', 'policy-violation', `stanza larger than ${this.maxStanzaBytes} bytes`, fed);
       return;
     }
     // saxes is between stanzas with only whitespace pending: the fast path can take over.
-    if (this.fastPathEnabled && this.seeking && this.saxDepth === 1 && this.carry === null && this.mode === Mode.Sax) {
+    if (this.fastPathEnabled && this.seeking && this.saxDepth === 1 && this.carry === null) {
       this.mode = Mode.Fast;
     }
   }
 
-  private feedSaxString(s: string, byteBase: number, ascii: boolean): void {
+  /**
+   * Feeds decoded text to saxes one `>`-terminated segment at a time. Every stanza boundary falls
+   * on a `>`, so before each segment is written the parser knows whether it is between stanzas:
+   * seek() then vets the segment's leading characters exactly once, never ahead of saxes (which
+   * keeps verdicts independent of how the input was cut), and with the fast path on, the rest of
+   * the chunk can go back to it the moment a stanza ends.
+   * @returns the index in `s` where saxes stopped for the fast path to take over, or -1
+   */
+  private feedSaxString(s: string, byteBase: number, ascii: boolean): number {
+    const gen = this.generation;
     this.curStr = s;
     this.curCharBase = this.saxChars;
     this.curByteBase = byteBase;
     this.curAscii = ascii;
+    this.mapChar = 0;
+    this.mapByte = 0;
     this.saxChars += s.length;
+    const limit = s.length;
     if (this.prolog !== Prolog.Done) {
       const bad = this.scanProlog(s);
       if (bad >= 0) {
         if (bad > 0) this.sax.write(s.slice(0, bad));
         this.fail('STREAM_ERR_NOT_WELL_FORMED', 'not-well-formed', 'character data before the stream header', this.byteAtChar(bad + 1));
-        return;
+        return -1;
       }
     }
-    if (this.seeking) this.seek(0);
-    if (this.mode === Mode.Done) return;
-    this.sax.write(s);
+    let from = 0;
+    while (from < limit) {
+      const gt = s.indexOf('>', from);
+      const to = gt === -1 ? limit : gt + 1;
+      this.segmentEnd = to;
+      if (this.seeking) this.seek(from);
+      if (this.mode !== Mode.Sax) return -1;
+      this.sax.write(from === 0 && to === limit ? s : s.slice(from, to));
+      from = to;
+      if (this.mode !== Mode.Sax || this.generation !== gen) return -1;
+      if (this.fastPathEnabled && this.seeking && this.saxDepth === 1 && from < limit) {
+        // Between stanzas: saxes has nothing pending but whitespace it will ignore.
+        this.saxChars = this.curCharBase + from;
+        return from;
+      }
+    }
+    return -1;
   }
+
+  /** End (exclusive) of the part of `curStr` handed to saxes so far; seek() never looks past it. */
+  private segmentEnd = 0;
+  /** Memo for byteAtChar(): positions only move forward within one string. */
+  private mapChar = 0;
+  private mapByte = 0;
 
   /**
    * Before the stream header, saxes reports stray text only when the text run ends, which
@@ -442,7 +476,21 @@ export class StanzaParser {
 
   private byteAtChar(index: number): number {
     if (index <= 0 || this.curAscii) return this.curByteBase + index;
-    return this.curByteBase + Buffer.byteLength(this.curStr.slice(0, index), 'utf8');
+    let c = this.mapChar;
+    let b = this.mapByte;
+    if (index < c) {
+      c = 0;
+      b = 0;
+    }
+    const s = this.curStr;
+    // UTF-8 length of UTF-16 units; the input was valid UTF-8, so surrogates come in pairs (2 + 2).
+    for (; c < index; c++) {
+      const u = s.charCodeAt(c);
+      b += u < 0x80 ? 1 : u < 0x800 || (u >= 0xd800 && u <= 0xdfff) ? 2 : 3;
+    }
+    this.mapChar = c;
+    this.mapByte = b;
+    return this.curByteBase + b;
   }
 
   /**
@@ -452,8 +500,9 @@ export class StanzaParser {
    */
   private seek(from: number): void {
     const s = this.curStr;
+    const end = this.segmentEnd;
     let i = from;
-    while (i < s.length) {
+    while (i < end) {
       const c = s.charCodeAt(i);
       if (c === 0x20 || c === 0x0a || c === 0x09 || c === 0x0d) { i++; continue; }
       this.seeking = false;
@@ -526,7 +575,6 @@ export class StanzaParser {
       this.defaultNs = tag.ns[''] ?? '';
       this.seeking = true;
       this.sink.onStreamOpen({ name: tag.name, attrs });
-      if (this.mode !== Mode.Done) this.seek(this.sax.position - this.curCharBase);
       return;
     }
     if (depth - 1 > this.maxDepth) {
@@ -568,7 +616,6 @@ export class StanzaParser {
     }
     this.seeking = true;
     this.sink.onStanza(el);
-    if (this.mode !== Mode.Done && this.seeking) this.seek(this.sax.position - this.curCharBase);
   }
 
   /**

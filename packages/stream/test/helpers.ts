@@ -69,6 +69,24 @@ export function parseSplit(
   return r.events;
 }
 
+/**
+ * Parses `input` cut at the given offsets and returns, after each chunk, how many events had been
+ * reported: two parsers that agree on this agree on what was known when, not just in the end.
+ */
+export function progressSplit(input: Uint8Array, cuts: number[], options: StanzaParserOptions = {}): { events: Event[]; progress: number[] } {
+  const r = recorder(options);
+  const progress: number[] = [];
+  let prev = 0;
+  for (const cut of [...new Set(cuts)].filter((c) => c > 0 && c < input.length).sort((a, b) => a - b)) {
+    r.parser.write(input.subarray(prev, cut));
+    progress.push(r.events.length);
+    prev = cut;
+  }
+  r.parser.write(input.subarray(prev));
+  progress.push(r.events.length);
+  return { events: r.events, progress };
+}
+
 /** Parses `input` in chunks of `size` bytes. */
 export function parseChunked(input: Uint8Array, size: number, options: StanzaParserOptions = {}): Event[] {
   const cuts: number[] = [];

@@ -1,7 +1,7 @@
 import * as fc from 'fast-check';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { HEADER, bytes, parseSplit, runs, type Event } from './helpers.js';
+import { HEADER, bytes, parseSplit, progressSplit, runs, type Event } from './helpers.js';
 
 // Seeded in the default run so a failure reproduces; FUZZ=1 draws a fresh seed (printed by
 // fast-check on failure) and runs fifty times as many cases.
@@ -151,6 +151,26 @@ test('differential: the fast path yields exactly what the saxes path yields, on 
         const reference = parseSplit(input, [], { ...opts, fastPath: false });
         assert.equal(parseSplit(input, cutsA, { ...opts, fastPath: true }), reference, 'fast path, split A');
         assert.equal(parseSplit(input, cutsB, { ...opts, fastPath: false }), reference, 'saxes path, split B');
+      },
+    ),
+    params(1500),
+  );
+});
+
+test('differential: after every chunk, the fast path has reported exactly what the saxes path has', () => {
+  fc.assert(
+    fc.property(
+      validStream,
+      fc.array(mutation, { maxLength: 2 }),
+      cutsFor(3000),
+      fc.option(fc.integer({ min: 150, max: 900 }), { nil: undefined }),
+      (xml, muts, cuts, maxStanzaBytes) => {
+        const input = mutate(bytes(xml), muts);
+        const opts = maxStanzaBytes === undefined ? {} : { maxStanzaBytes };
+        const slow = progressSplit(input, cuts, { ...opts, fastPath: false });
+        const fast = progressSplit(input, cuts, { ...opts, fastPath: true });
+        assert.equal(fast.events, slow.events);
+        assert.equal(fast.progress, slow.progress, 'same events known after each chunk');
       },
     ),
     params(1500),
