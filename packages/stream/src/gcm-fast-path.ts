@@ -12,35 +12,37 @@ import { XmlElement } from './xml-element.js';
  * It accepts only a subset of XML it can prove well-formed and namespace-well-formed, and builds
  * exactly the tree saxes would build; anything else returns null and goes to saxes. That keeps
  * the one property that matters: it never accepts what saxes rejects, and never yields anything
- * different (the differential property test in test/ checks both).
+ * different (the differential property tests in test/ check both, chunk by chunk).
  *
- * One regular expression over a latin1 view of the stanza does the framing: irregexp compiles it
- * to native code, and latin1 maps each byte to one char, so offsets in the string are byte offsets.
- * The JSON text is then a substring of that view (V8 shares the backing store), or for non-ASCII
- * text a single UTF-8 decode of its byte range: one copy of the payload, never two.
+ * The work is split by what is cheap for each part. The two start tags ("the head", ~100 bytes)
+ * are judged by one regular expression over a latin1 view (irregexp compiles it to native code;
+ * latin1 maps each byte to one char, so string offsets are byte offsets). Attribute values may not
+ * hold `>` in this shape, so the head ends at the second `>`. The payload — most of the bytes — is
+ * never walked in JavaScript: `indexOf` (memchr) proves it holds no `<`, one UTF-8 decode makes the
+ * string handed over (the only copy of the payload), and one character-class test finds anything
+ * that needs more care (entities, controls, U+FFFD from invalid bytes, U+FFFE/U+FFFF).
  */
 
 const S = '[ \\t\\r\\n]';
 const NAME = '[A-Za-z_][A-Za-z0-9_.\\-]*';
 // Attribute values restricted to ASCII without `&`, `<`, `>` or whitespace controls: no decoding
-// and no normalisation (XML 1.0 §3.3.3) is needed, so the raw bytes are the value; and without `>`,
-// the first `>` ends the start tag, which the prefix check below relies on.
+// and no normalisation (XML 1.0 §3.3.3) is needed, so the raw bytes are the value.
 const VALUE_DQ = '[^"<&>\\x00-\\x1f\\x7f-\\xff]';
 const VALUE_SQ = "[^'<&>\\x00-\\x1f\\x7f-\\xff]";
 const ATTR = `${S}+(?:xml:lang|${NAME})${S}*=${S}*(?:"${VALUE_DQ}*"|'${VALUE_SQ}*')`;
-const MESSAGE_RE = new RegExp(
-  `^<message((?:${ATTR})*)${S}*>` +
-    `<(?:(${NAME}):)?gcm${S}+xmlns(?::(${NAME}))?${S}*=${S}*(?:"${NS_GCM}"|'${NS_GCM}')${S}*>` +
-    `([^<]*)` +
-    `</(?:(${NAME}):)?gcm${S}*>$`,
-);
-const ATTR_RE = new RegExp(`${S}+(xml:lang|${NAME})${S}*=${S}*(?:"([^"]*)"|'([^']*)')`, 'g');
-// Anything in the text that needs more than a substring: entity references, controls (saxes
-// refuses them; `\r` would need end-of-line normalisation), non-ASCII bytes, and `]]>`.
-const TEXT_SPECIAL = /[&\x00-\x08\x0b-\x1f\x80-\xff]|\]\]>/;
-const TEXT_REFUSED = /[\x00-\x08\x0b-\x1f]|\]\]>/;
+const START_TAG = `<message((?:${ATTR})*)${S}*>`;
+const GCM_START = `<(?:(${NAME}):)?gcm${S}+xmlns(?::(${NAME}))?${S}*=${S}*(?:"${NS_GCM}"|'${NS_GCM}')${S}*>`;
+const HEAD_RE = new RegExp(`^${START_TAG}${GCM_START}$`);
+const END_TAG_RE = new RegExp(`^</(?:(${NAME}):)?gcm${S}*>$`);
+
+// Text that needs more than the decoded string: entity references, controls (saxes refuses them;
+// `\r` needs end-of-line normalisation), U+FFFD (maybe an invalid byte), U+FFFE and U+FFFF.
+const TEXT_SPECIAL = /[&\x00-\x08\x0b-\x1f\ufffd-\uffff]/;
+const TEXT_REFUSED = /[\x00-\x08\x0b-\x1f\ufffe\uffff]/;
 const ENTITY_RE = /&(?:(lt|gt|amp|quot|apos)|#([0-9]+)|#x([0-9a-fA-F]+));/y;
 const PREDEFINED: Record<string, string> = { lt: '<', gt: '>', amp: '&', quot: '"', apos: "'" };
+const GT = 0x3e;
+const LT = 0x3c;
 
 function isXmlChar(cp: number): boolean {
   return cp === 0x9 || cp === 0xa || cp === 0xd || (cp >= 0x20 && cp <= 0xd7ff) ||
@@ -70,18 +72,50 @@ function decodeEntities(raw: string): string | null {
   return out + raw.slice(from);
 }
 
-/** The attributes of a matched start tag, or null for what the fast path leaves to saxes. */
+/**
+ * The decoded payload of `buf[from, to)` (no `<` in it), or null when saxes should judge it.
+ * @param cut the range may end inside a character or an entity reference (stanza not complete)
+ */
+function payloadText(buf: Buffer, from: number, to: number, cut: boolean): string | null {
+  let end = to;
+  if (cut) end = from + completePrefixLength(buf.subarray(from, to));
+  const text = utf8(buf, from, end);
+  // `]]>` is forbidden in character data (XML 1.0 §2.4); includes() is a native search.
+  if (text.includes(']]>')) return null;
+  if (!TEXT_SPECIAL.test(text)) return text;
+  if (TEXT_REFUSED.test(text)) return null;
+  if (text.includes('\ufffd') && !isUtf8(buf.subarray(from, end))) return null;
+  if (!text.includes('&')) return text;
+  if (cut) {
+    // saxes judges an entity reference at its `;`: one cut short is not judged yet, by either.
+    const lastAmp = text.lastIndexOf('&');
+    if (text.indexOf(';', lastAmp) === -1) return decodeEntities(text.slice(0, lastAmp));
+  }
+  return decodeEntities(text);
+}
+
+/** The attributes of a start tag HEAD_RE accepted, or null for what the fast path leaves to saxes. */
 function parseAttrs(raw: string): Record<string, string> | null {
   const attrs: Record<string, string> = {};
-  if (raw.length === 0) return attrs;
-  ATTR_RE.lastIndex = 0;
-  let a: RegExpExecArray | null;
-  while ((a = ATTR_RE.exec(raw)) !== null) {
-    const name = a[1] as string;
+  const len = raw.length;
+  let i = 0;
+  // HEAD_RE has already proved the syntax; this only slices names and values out.
+  while (i < len) {
+    let c = raw.charCodeAt(i);
+    while (c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d) c = raw.charCodeAt(++i);
+    if (i >= len) break;
+    const nameStart = i;
+    while (c !== 0x3d && c !== 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) c = raw.charCodeAt(++i);
+    const name = raw.slice(nameStart, i);
+    // Skip whitespace and `=` up to the opening quote.
+    while (c !== 0x22 && c !== 0x27) c = raw.charCodeAt(++i);
+    const q = i;
+    const close = raw.indexOf(c === 0x22 ? '"' : "'", q + 1);
     // Namespace declarations change resolution, `__proto__` is not a safe key: let saxes do them.
     if (name === '__proto__' || name === 'xmlns' || name.startsWith('xmlns:')) return null;
     if (Object.hasOwn(attrs, name)) return null; // duplicate: saxes rejects it
-    attrs[name] = a[2] ?? (a[3] as string);
+    attrs[name] = raw.slice(q + 1, close);
+    i = close + 1;
   }
   return attrs;
 }
@@ -90,24 +124,98 @@ function badPrefix(prefix: string | undefined): boolean {
   return prefix !== undefined && prefix.length >= 3 && prefix.slice(0, 3).toLowerCase() === 'xml';
 }
 
-// The same shape in pieces, for judging a stanza that has not fully arrived yet.
-const START_TAG_RE = new RegExp(`^<message((?:${ATTR})*)${S}*>`);
-// A start tag cut short: complete attributes, then at most a part of one more.
+interface Head {
+  /** The head's bytes, for recognising it again. */
+  bytes: Buffer;
+  /** Attributes of `<message>`: copied for each element, never handed out. */
+  attrs: Record<string, string>;
+  prefix: string | undefined;
+}
+
+// Heads repeat: every ACK from CCS starts with the same ~60 bytes. A few recent ones are kept and
+// recognised by a native byte comparison, which skips the regular expression and the attribute
+// slicing for most of the traffic (measured: bench/stream-parse.mjs).
+const HEAD_MEMO_SIZE = 8;
+const headMemo: Head[] = [];
+let headMemoNext = 0;
+
+/** The two start tags `buf[start, end)`, checked: attributes and the gcm prefix, or null. */
+function matchHead(buf: Buffer, start: number, end: number): Head | null {
+  const len = end - start;
+  for (let i = 0; i < headMemo.length; i++) {
+    const h = headMemo[i] as Head;
+    if (h.bytes.length === len && buf.compare(h.bytes, 0, len, start, end) === 0) return h;
+  }
+  const m = HEAD_RE.exec(latin1(buf, start, end));
+  if (m === null) return null;
+  const prefix = m[2];
+  if (prefix !== m[3] || badPrefix(prefix)) return null;
+  const attrs = parseAttrs(m[1] as string);
+  if (attrs === null) return null;
+  const head: Head = { bytes: Buffer.from(buf.subarray(start, end)), attrs, prefix };
+  // A head with a stanza id is unique to its message: remembering it would only evict the
+  // heads that do repeat.
+  if (!attrs.id) {
+    headMemo[headMemoNext] = head;
+    headMemoNext = (headMemoNext + 1) % HEAD_MEMO_SIZE;
+  }
+  return head;
+}
+
+/** True when `buf[from, to)` is exactly `</gcm>` / `</prefix:gcm>` (whitespace before `>` allowed). */
+function isGcmEndTag(buf: Buffer, from: number, to: number, prefix: string | undefined): boolean {
+  const len = to - from;
+  if (prefix === undefined) {
+    if (len === 6 && buf[from + 2] === 0x67 && buf[from + 3] === 0x63 && buf[from + 4] === 0x6d && buf[from + 5] === GT && buf[from + 1] === 0x2f) return true;
+  }
+  const m = END_TAG_RE.exec(latin1(buf, from, to));
+  return m !== null && m[1] === prefix;
+}
+
+/**
+ * Matches the bytes `buf[start, close)` — a stanza up to, not including, its `</message>` —
+ * against the CCS message shape. Returns the element saxes would build, or null to decline.
+ * @param defaultNs the namespace un-prefixed elements are in at depth 1 (from the stream header)
+ */
+export function matchGcmMessage(buf: Buffer, start: number, close: number, defaultNs: string): XmlElement | null {
+  const gt1 = buf.indexOf(GT, start);
+  if (gt1 === -1 || gt1 >= close) return null;
+  const gt2 = buf.indexOf(GT, gt1 + 1);
+  if (gt2 === -1 || gt2 >= close) return null;
+  const head = matchHead(buf, start, gt2 + 1);
+  if (head === null) return null;
+  const textStart = gt2 + 1;
+  // The payload holds no `<`, so the gcm end tag starts at the first `<` after the head and is the
+  // last thing before `</message>`.
+  const endTag = buf.indexOf(LT, textStart);
+  if (endTag === -1 || endTag >= close || buf.indexOf(LT, endTag + 1) < close) return null;
+  if (!isGcmEndTag(buf, endTag, close, head.prefix)) return null;
+  const text = endTag > textStart ? payloadText(buf, textStart, endTag, false) : '';
+  if (text === null) return null;
+
+  const { prefix } = head;
+  const gcmAttrs: Record<string, string> = {};
+  let name = 'gcm';
+  if (prefix === undefined) gcmAttrs.xmlns = NS_GCM;
+  else {
+    gcmAttrs[`xmlns:${prefix}`] = NS_GCM;
+    name = `${prefix}:gcm`;
+  }
+  const gcm = new XmlElement(name, 'gcm', prefix ?? '', NS_GCM, gcmAttrs, text.length > 0 ? [text] : []);
+  return new XmlElement('message', 'message', '', defaultNs, { ...head.attrs }, [gcm]);
+}
+
+// The same shape cut short, for judging a stanza that has not fully arrived yet.
+const START_TAG_RE = new RegExp(`^${START_TAG}$`);
 const START_TAG_CUT_RE = new RegExp(
   `^<message(?:${ATTR})*(?:${S}+(?:(?:xml:lang|${NAME})(?:${S}*(?:=${S}*(?:"${VALUE_DQ}*|'${VALUE_SQ}*)?)?)?)?)?$`,
 );
-const GCM_START_RE = new RegExp(
-  `<(?:(${NAME}):)?gcm${S}+xmlns(?::(${NAME}))?${S}*=${S}*(?:"${NS_GCM}"|'${NS_GCM}')${S}*>`,
-  'y',
-);
-// `<`, then a name possibly with a prefix, then what may follow `gcm` (checked loosely: anything
-// saxes could still accept without an error; the complete tag is judged by GCM_START_RE).
+// `<`, a name possibly with a prefix, then anything saxes could still accept without an error.
 const GCM_START_CUT_RE = new RegExp(
-  `^<(?:(?:${NAME}:)?(?:${NAME})?(?:${S}+(?:xmlns(?::(?:${NAME})?)?(?:${S}*(?:=${S}*(?:["'][a-z:]*)?)?)?)?)?)?$`,
+  `^<(?:(?:${NAME}:)?(?:${NAME})?(?:${S}+${NAME}(?::${NAME})?${S}*=${S}*(?:"[^"<&]*"|'[^'<&]*'))*` +
+    `(?:${S}+(?:${NAME}(?::(?:${NAME})?)?(?:${S}*(?:=${S}*(?:"[^"<&]*|'[^'<&]*)?)?)?)?)?)?$`,
 );
-const GCM_END_RE = new RegExp(`</(?:(${NAME}):)?gcm${S}*>`, 'y');
-const GCM_END_CUT_RE = new RegExp(`^<(?:/(?:(?:${NAME}:)?(?:${NAME})?${S}*)?)?$`);
-const ENTITY_CUT = /&[^;]*$/;
+const END_TAG_CUT_RE = new RegExp(`^<(?:/(?:(?:${NAME}:)?(?:${NAME})?${S}*)?)?$`);
 const MESSAGE_END = '</message>';
 
 /**
@@ -118,87 +226,25 @@ const MESSAGE_END = '</message>';
  * would otherwise delay). False is always safe; it only costs speed.
  */
 export function gcmMessagePrefixOk(buf: Buffer, start: number, end: number): boolean {
-  const view = latin1(buf, start, end);
-  const st = START_TAG_RE.exec(view);
-  if (st === null) return START_TAG_CUT_RE.test(view);
-  if (parseAttrs(st[1] as string) === null) return false;
-  let i = st[0].length;
-  if (i === view.length) return true;
-  GCM_START_RE.lastIndex = i;
-  const gs = GCM_START_RE.exec(view);
-  if (gs === null) return GCM_START_CUT_RE.test(view.slice(i));
-  const prefix = gs[1];
-  if (prefix !== gs[2] || badPrefix(prefix)) return false;
-  i += gs[0].length;
-  const lt = view.indexOf('<', i);
-  const textEnd = lt === -1 ? view.length : lt;
-  if (textEnd > i) {
-    const raw = view.slice(i, textEnd);
-    if (TEXT_SPECIAL.test(raw)) {
-      if (TEXT_REFUSED.test(raw) || ENTITY_CUT.test(raw)) return false;
-      let text = raw;
-      if (/[\x80-\xff]/.test(raw)) {
-        // A character cut by the end of the input is not judged yet (saxes has not seen it either).
-        const bytes = buf.subarray(start + i, start + textEnd);
-        const whole = lt === -1 ? bytes.subarray(0, completePrefixLength(bytes)) : bytes;
-        if (!isUtf8(whole)) return false;
-        text = utf8(whole);
-        if (text.includes('\ufffe') || text.includes('\uffff')) return false;
-      }
-      if (text.includes('&') && decodeEntities(text) === null) return false;
-    }
+  const gt1 = buf.indexOf(GT, start);
+  if (gt1 === -1 || gt1 >= end) return START_TAG_CUT_RE.test(latin1(buf, start, end));
+  const gt2 = buf.indexOf(GT, gt1 + 1);
+  if (gt2 === -1 || gt2 >= end) {
+    const tag = START_TAG_RE.exec(latin1(buf, start, gt1 + 1));
+    if (tag === null || parseAttrs(tag[1] as string) === null) return false;
+    return gt1 + 1 === end || GCM_START_CUT_RE.test(latin1(buf, gt1 + 1, end));
   }
+  const head = matchHead(buf, start, gt2 + 1);
+  if (head === null) return false;
+  const textStart = gt2 + 1;
+  let lt = buf.indexOf(LT, textStart);
+  if (lt >= end) lt = -1;
+  const textEnd = lt === -1 ? end : lt;
+  if (textEnd > textStart && payloadText(buf, textStart, textEnd, lt === -1) === null) return false;
   if (lt === -1) return true;
-  GCM_END_RE.lastIndex = lt;
-  const ge = GCM_END_RE.exec(view);
-  if (ge === null) return GCM_END_CUT_RE.test(view.slice(lt));
-  if (ge[1] !== prefix) return false;
-  const rest = view.slice(lt + ge[0].length);
+  const gt3 = buf.indexOf(GT, lt);
+  if (gt3 === -1 || gt3 >= end) return END_TAG_CUT_RE.test(latin1(buf, lt, end));
+  if (!isGcmEndTag(buf, lt, gt3 + 1, head.prefix)) return false;
+  const rest = latin1(buf, gt3 + 1, end);
   return rest.length < MESSAGE_END.length && MESSAGE_END.startsWith(rest);
-}
-
-/**
- * Matches the bytes `buf[start, close)` — a stanza up to, not including, its `</message>` —
- * against the CCS message shape. Returns the element saxes would build, or null to decline.
- * @param defaultNs the namespace un-prefixed elements are in at depth 1 (from the stream header)
- */
-export function matchGcmMessage(buf: Buffer, start: number, close: number, defaultNs: string): XmlElement | null {
-  const view = latin1(buf, start, close);
-  const m = MESSAGE_RE.exec(view);
-  if (m === null) return null;
-  const prefix = m[2];
-  if (prefix !== m[3] || prefix !== m[5]) return null;
-  if (badPrefix(prefix)) return null;
-
-  const attrs = parseAttrs(m[1] as string);
-  if (attrs === null) return null;
-
-  let text = m[4] as string;
-  if (text.length > 0 && TEXT_SPECIAL.test(text)) {
-    if (TEXT_REFUSED.test(text)) return null;
-    // The text contains no `<`, so it ends where the last tag (`</gcm>`) begins.
-    const textEnd = view.lastIndexOf('<');
-    const textStart = textEnd - text.length;
-    if (/[\x80-\xff]/.test(text)) {
-      const bytes = buf.subarray(start + textStart, start + textEnd);
-      if (!isUtf8(bytes)) return null;
-      text = utf8(bytes);
-      if (text.includes('\ufffe') || text.includes('\uffff')) return null;
-    }
-    if (text.includes('&')) {
-      const decoded = decodeEntities(text);
-      if (decoded === null) return null;
-      text = decoded;
-    }
-  }
-
-  const gcmAttrs: Record<string, string> = {};
-  let name = 'gcm';
-  if (prefix === undefined) gcmAttrs.xmlns = NS_GCM;
-  else {
-    gcmAttrs[`xmlns:${prefix}`] = NS_GCM;
-    name = `${prefix}:gcm`;
-  }
-  const gcm = new XmlElement(name, 'gcm', prefix ?? '', NS_GCM, gcmAttrs, text.length > 0 ? [text] : []);
-  return new XmlElement('message', 'message', '', defaultNs, attrs, [gcm]);
 }
