@@ -1,0 +1,168 @@
+/**
+ * Inbound GCM decode (PROTOCOL.md "Message framing", "Downstream" answers, "Upstream"; CCS doc
+ * §"Response format", §"Upstream Messages").
+ *
+ * Hot path: the parser hands over a `<message>` whose `<gcm>` child has the JSON as its one string
+ * child, decoded once from the socket bytes. We find that child by scanning `message.children`
+ * (normally one), read the string as is, `JSON.parse` it once and discriminate on `message_type`.
+ * No copy of the text, no DOM walk, no exception out of here.
+ */
+import type { XmlElement } from '@ccs-xmpp/stream';
+import { GcmDecodeError } from './errors.js';
+import { readStanzaError } from './builders.js';
+import { NS_GCM } from './namespaces.js';
+import { normalizeNack } from './nack.js';
+import type {
+  InboundMessage, InvalidMessage, JsonObject, StanzaErrorMessage, UnknownMessage,
+} from './types.js';
+
+/** The `<gcm xmlns="google:mobile:data">` child of a message, under any prefix; `undefined` if none. */
+export function findGcmChild(message: XmlElement): XmlElement | undefined {
+  const { children } = message;
+  for (let i = 0; i < children.length; i++) {
+    const child = children[i] as XmlElement | string;
+    if (typeof child !== 'string' && child.local === 'gcm' && child.uri === NS_GCM) return child;
+  }
+  return undefined;
+}
+
+/** The JSON text of a `<gcm>` element: its one string child as delivered (no copy), else its joined text. */
+export function gcmText(gcm: XmlElement): string {
+  const { children } = gcm;
+  if (children.length === 1) {
+    const only = children[0];
+    if (typeof only === 'string') return only;
+  }
+  return gcm.text();
+}
+
+function str(v: unknown): string | undefined {
+  return typeof v === 'string' ? v : undefined;
+}
+
+function obj(v: unknown): JsonObject | undefined {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as JsonObject) : undefined;
+}
+
+function invalid(
+  stanzaId: string | undefined,
+  code: 'STANZA_ERR_MALFORMED_JSON' | 'STANZA_ERR_NOT_AN_OBJECT' | 'STANZA_ERR_MISSING_MESSAGE_ID' | 'STANZA_ERR_MISSING_FIELD',
+  message: string,
+  payload: JsonObject | undefined,
+  field?: string,
+  cause?: unknown,
+): InvalidMessage {
+  return {
+    kind: 'invalid',
+    stanzaId,
+    error: new GcmDecodeError(code, message, stanzaId, field, cause === undefined ? undefined : { cause }),
+    payload,
+  };
+}
+
+function unknown(stanzaId: string | undefined, reason: string, payload: JsonObject | undefined): UnknownMessage {
+  return { kind: 'unknown', stanzaId, reason, payload };
+}
+
+function missingId(stanzaId: string | undefined, kind: string, payload: JsonObject): InvalidMessage {
+  return invalid(
+    stanzaId, 'STANZA_ERR_MISSING_MESSAGE_ID',
+    `${kind} has no message_id (a non-empty string is required)`, payload, 'message_id',
+  );
+}
+
+/**
+ * Decodes one inbound `<message>` into a tagged union. Never throws.
+ *
+ * Accepts `type` absent, `normal` or `error`; the `gcm` element under any prefix. A message with
+ * another `type`, without a `gcm` child, or with an unknown `message_type` is `unknown`; JSON that
+ * does not parse, is not an object, or lacks a required `message_id` / `from` is `invalid`.
+ */
+export function decodeGcmMessage(message: XmlElement): InboundMessage {
+  const stanzaId = message.attr('id');
+  const type = message.attr('type');
+  const gcm = findGcmChild(message);
+  if (type === 'error') return decodeStanzaError(message, gcm, stanzaId);
+  if (type !== undefined && type !== 'normal') return unknown(stanzaId, `message type "${type}" is not a CCS message`, undefined);
+  if (gcm === undefined) return unknown(stanzaId, 'no <gcm xmlns="google:mobile:data"> child', undefined);
+
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(gcmText(gcm));
+  } catch (err) {
+    return invalid(stanzaId, 'STANZA_ERR_MALFORMED_JSON', `<gcm> payload is not JSON: ${(err as Error).message}`, undefined, undefined, err);
+  }
+  const payload = obj(parsed);
+  if (payload === undefined) {
+    return invalid(stanzaId, 'STANZA_ERR_NOT_AN_OBJECT', `<gcm> payload is JSON ${parsed === null ? 'null' : Array.isArray(parsed) ? 'array' : typeof parsed}, not an object`, undefined);
+  }
+
+  const messageType = payload['message_type'];
+  const messageId = str(payload['message_id']);
+  switch (messageType) {
+    case undefined: {
+      if (!messageId) return missingId(stanzaId, 'upstream message', payload);
+      const from = str(payload['from']);
+      if (from === undefined) {
+        return invalid(stanzaId, 'STANZA_ERR_MISSING_FIELD', 'upstream message has no "from" (needed to ACK it)', payload, 'from');
+      }
+      return {
+        kind: 'upstream', stanzaId, payload, messageId, from,
+        category: str(payload['category']), data: obj(payload['data']) ?? {},
+      };
+    }
+    case 'ack':
+      if (!messageId) return missingId(stanzaId, 'ACK', payload);
+      return {
+        kind: 'ack', stanzaId, payload, messageId,
+        from: str(payload['from']), registrationId: str(payload['registration_id']),
+      };
+    case 'nack':
+      if (!messageId) return missingId(stanzaId, 'NACK', payload);
+      return {
+        kind: 'nack', stanzaId, payload, messageId, from: str(payload['from']),
+        error: normalizeNack(payload['error'], payload['error_description']),
+      };
+    case 'receipt': {
+      if (!messageId) return missingId(stanzaId, 'receipt', payload);
+      const from = str(payload['from']);
+      if (from === undefined) {
+        return invalid(stanzaId, 'STANZA_ERR_MISSING_FIELD', 'receipt has no "from" (needed to ACK it)', payload, 'from');
+      }
+      const data = obj(payload['data']) ?? {};
+      return {
+        kind: 'receipt', stanzaId, payload, messageId, from, category: str(payload['category']),
+        status: str(data['message_status']), originalMessageId: str(data['original_message_id']),
+        deviceRegistrationId: str(data['device_registration_id']), data,
+      };
+    }
+    case 'control':
+      return { kind: 'control', stanzaId, payload, controlType: str(payload['control_type']) ?? '' };
+    default:
+      return unknown(stanzaId, `unknown message_type ${JSON.stringify(messageType)}`, payload);
+  }
+}
+
+/**
+ * `<message type="error">` (RFC 6120 §8.3; CCS doc §"Stanza error"). The `<gcm>` child may be
+ * absent; when present its JSON is kept verbatim and parsed if it can be.
+ */
+function decodeStanzaError(message: XmlElement, gcm: XmlElement | undefined, stanzaId: string | undefined): StanzaErrorMessage {
+  const error = readStanzaError(message);
+  const condition = error?.condition ?? 'undefined-condition';
+  const code = error?.code;
+  const type = error?.type ?? '';
+  const text = error?.text ?? '';
+  let json: string | undefined;
+  let payload: JsonObject | undefined;
+  if (gcm !== undefined) {
+    json = gcmText(gcm);
+    try {
+      payload = obj(JSON.parse(json));
+    } catch {
+      // The error may be precisely that the JSON was malformed: keep the text, no payload.
+    }
+  }
+  const messageId = str(payload?.['message_id']) || stanzaId;
+  return { kind: 'stanzaError', stanzaId, messageId, condition, code, type, text, json, payload };
+}

@@ -1,0 +1,223 @@
+/**
+ * Validation before sending, mirroring what CCS would NACK (PROTOCOL.md "Downstream"; CCS doc
+ * §"Request format", §"NACK message"). The client fails a message locally instead of spending a
+ * round trip on it; the emulator uses the very same function to pick its answer, so every error
+ * carries the NACK code and the composite `error` text CCS would send, and the field it is about.
+ *
+ * The functions return the first error (checked in a fixed order, so the answer is deterministic)
+ * or `undefined`; they never throw. Unknown top-level fields are allowed, as CCS ignores them.
+ */
+import { ValidationError } from './errors.js';
+import type { NackReason } from './nack.js';
+import type { DownstreamMessage, JsonObject, OutboundAck } from './types.js';
+
+/** Largest `time_to_live`: 4 weeks in seconds. */
+export const MAX_TTL = 2419200;
+/** Largest `data` payload: UTF-8 bytes of keys and values. */
+export const MAX_DATA_BYTES = 4096;
+/** Most `&&` / `||` operators in a `condition`. */
+export const MAX_CONDITION_OPERATORS = 2;
+
+const BOOLEAN_FIELDS = [
+  'content_available', 'mutable_content', 'delay_while_idle', 'delivery_receipt_requested', 'dry_run',
+] as const;
+const NOTIFICATION_STRINGS = [
+  'title', 'body', 'icon', 'sound', 'badge', 'tag', 'color', 'click_action', 'body_loc_key', 'title_loc_key',
+] as const;
+const NOTIFICATION_ARRAYS = ['body_loc_args', 'title_loc_args'] as const;
+
+function isObject(v: unknown): v is JsonObject {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function has(o: JsonObject, key: string): boolean {
+  return Object.prototype.hasOwnProperty.call(o, key) && o[key] !== undefined;
+}
+
+/** A value as CCS quotes it in an error text, cut short. */
+function show(v: unknown): string {
+  let s: string;
+  try {
+    s = typeof v === 'string' ? v : JSON.stringify(v) ?? String(v);
+  } catch {
+    s = String(v);
+  }
+  return s.length > 64 ? `${s.slice(0, 61)}...` : s;
+}
+
+const JAVA_TYPE = { string: 'java.lang.String', boolean: 'java.lang.Boolean', number: 'java.lang.Number', object: 'java.util.Map', array: 'java.util.List' } as const;
+
+function typeError(field: string, expected: keyof typeof JAVA_TYPE, value: unknown, messageId: string): ValidationError {
+  return new ValidationError(field, 'INVALID_JSON', 'JSON_TYPE_ERROR', `Field "${field}" must be a JSON ${JAVA_TYPE[expected]}: ${show(value)}`, messageId);
+}
+
+function invalid(field: string, reason: NackReason, detail: string, messageId: string | undefined): ValidationError {
+  return new ValidationError(field, 'INVALID_JSON', reason, detail, messageId);
+}
+
+/** Counts `&&` and `||` in a condition expression. */
+function countOperators(condition: string): number {
+  let n = 0;
+  for (let i = 0; i + 1 < condition.length; i++) {
+    const c = condition.charCodeAt(i);
+    if ((c === 0x26 || c === 0x7c) && condition.charCodeAt(i + 1) === c) {
+      n++;
+      i++;
+    }
+  }
+  return n;
+}
+
+/** UTF-8 size of `data`'s keys and values (strings as themselves, anything else as its JSON). */
+export function dataByteLength(data: JsonObject): number {
+  let n = 0;
+  for (const key of Object.keys(data)) {
+    const v = data[key];
+    n += Buffer.byteLength(key) + Buffer.byteLength(typeof v === 'string' ? v : JSON.stringify(v) ?? '');
+  }
+  return n;
+}
+
+/** Checks `message_id`; the error is a stanza error (there is no id to NACK). */
+function checkMessageId(m: JsonObject): ValidationError | string {
+  if (!has(m, 'message_id')) {
+    return invalid('message_id', 'JSON_PARSING_ERROR', 'Missing Required Field: message_id', undefined);
+  }
+  const id = m['message_id'];
+  if (typeof id !== 'string' || id === '') {
+    return invalid('message_id', 'JSON_PARSING_ERROR', `Field "message_id" must be a non-empty JSON string: ${show(id)}`, undefined);
+  }
+  return id;
+}
+
+/**
+ * Checks a downstream message against every rule CCS enforces (PROTOCOL.md "Downstream"):
+ * `message_id` a non-empty string; exactly one of `to` (non-empty string) / `condition` (non-empty
+ * string with at most 2 `&&`/`||`); `collapse_key` a string; `priority` `normal`|`high`; the
+ * boolean flags boolean; `time_to_live` an integer 0…2419200; `data` an object of at most 4096
+ * bytes with no key `from` or starting with `google`; `notification` an object whose known fields
+ * have the right types. Returns the first error, or `undefined` when the message is valid.
+ */
+export function validateDownstream(msg: unknown): ValidationError | undefined {
+  if (!isObject(msg)) {
+    return invalid('', 'JSON_PARSING_ERROR', `Message must be a JSON object: ${show(msg)}`, undefined);
+  }
+  const idOrError = checkMessageId(msg);
+  if (typeof idOrError !== 'string') return idOrError;
+  const id = idOrError;
+
+  const hasTo = has(msg, 'to');
+  const hasCondition = has(msg, 'condition');
+  if (hasTo && hasCondition) {
+    return invalid('condition', 'INVALID_TARGET', 'Must specify exactly one of "to" and "condition", not both', id);
+  }
+  if (!hasTo && !hasCondition) return invalid('to', 'JSON_PARSING_ERROR', 'Missing Required Field: to', id);
+  if (hasTo) {
+    const to = msg['to'];
+    if (typeof to !== 'string') return typeError('to', 'string', to, id);
+    if (to === '') return invalid('to', 'INVALID_TARGET', 'Field "to" must not be empty', id);
+  } else {
+    const condition = msg['condition'];
+    if (typeof condition !== 'string') return typeError('condition', 'string', condition, id);
+    if (condition.trim() === '') return invalid('condition', 'INVALID_CONDITION', 'Field "condition" must not be empty', id);
+    const ops = countOperators(condition);
+    if (ops > MAX_CONDITION_OPERATORS) {
+      return invalid('condition', 'INVALID_CONDITION', `Condition has ${ops} operators; at most ${MAX_CONDITION_OPERATORS} are allowed`, id);
+    }
+  }
+
+  if (has(msg, 'collapse_key') && typeof msg['collapse_key'] !== 'string') {
+    return typeError('collapse_key', 'string', msg['collapse_key'], id);
+  }
+  if (has(msg, 'priority')) {
+    const p = msg['priority'];
+    if (typeof p !== 'string') return typeError('priority', 'string', p, id);
+    if (p !== 'normal' && p !== 'high') {
+      return invalid('priority', 'INVALID_PRIORITY', `Invalid value (${show(p)}) for "priority": must be "normal" or "high"`, id);
+    }
+  }
+  for (const field of BOOLEAN_FIELDS) {
+    if (has(msg, field) && typeof msg[field] !== 'boolean') return typeError(field, 'boolean', msg[field], id);
+  }
+  if (has(msg, 'time_to_live')) {
+    const ttl = msg['time_to_live'];
+    if (typeof ttl !== 'number') return typeError('time_to_live', 'number', ttl, id);
+    if (!Number.isInteger(ttl) || ttl < 0 || ttl > MAX_TTL) {
+      return invalid('time_to_live', 'INVALID_TTL', `Invalid value (${show(ttl)}) for "time_to_live": must be between 0 and "${MAX_TTL}"`, id);
+    }
+  }
+  if (has(msg, 'data')) {
+    const data = msg['data'];
+    if (!isObject(data)) return typeError('data', 'object', data, id);
+    for (const key of Object.keys(data)) {
+      if (key === 'from' || key.startsWith('google')) {
+        return invalid(`data.${key}`, 'INVALID_DATA_KEY', `Invalid data key "${show(key)}": "from" and keys starting with "google" are reserved`, id);
+      }
+    }
+    const size = dataByteLength(data);
+    if (size > MAX_DATA_BYTES) {
+      return invalid('data', 'MESSAGE_TOO_BIG', `"data" is ${size} bytes; at most ${MAX_DATA_BYTES} are allowed`, id);
+    }
+  }
+  if (has(msg, 'notification')) {
+    const n = msg['notification'];
+    if (!isObject(n)) return typeError('notification', 'object', n, id);
+    for (const field of NOTIFICATION_STRINGS) {
+      if (has(n, field) && typeof n[field] !== 'string') return typeError(`notification.${field}`, 'string', n[field], id);
+    }
+    for (const field of NOTIFICATION_ARRAYS) {
+      if (!has(n, field)) continue;
+      const v = n[field];
+      if (!Array.isArray(v)) return typeError(`notification.${field}`, 'array', v, id);
+      for (let i = 0; i < v.length; i++) {
+        if (typeof v[i] !== 'string') return typeError(`notification.${field}[${i}]`, 'string', v[i], id);
+      }
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Checks an ACK the app server sends for an upstream message or receipt: `message_id` a non-empty
+ * string, `to` a non-empty string, `message_type` `"ack"`. CCS answers a bad one with `BAD_ACK`.
+ */
+export function validateAck(msg: unknown): ValidationError | undefined {
+  if (!isObject(msg)) {
+    return invalid('', 'JSON_PARSING_ERROR', `Message must be a JSON object: ${show(msg)}`, undefined);
+  }
+  const idOrError = checkMessageId(msg);
+  if (typeof idOrError !== 'string') return idOrError;
+  const to = msg['to'];
+  if (typeof to !== 'string' || to === '') {
+    return new ValidationError('to', 'BAD_ACK', 'INVALID_ACK', `Field "to" of an ACK must be a non-empty JSON string: ${show(to)}`, idOrError);
+  }
+  if (msg['message_type'] !== 'ack') {
+    return new ValidationError('message_type', 'BAD_ACK', 'INVALID_ACK', `Field "message_type" of an ACK must be "ack": ${show(msg['message_type'])}`, idOrError);
+  }
+  return undefined;
+}
+
+/**
+ * Checks anything an app server may send on a CCS connection: an ACK when `message_type` is
+ * `"ack"`, a downstream message when it is absent. Any other `message_type` is refused (app servers
+ * never send NACKs, receipts or control messages). This is the emulator's entry point.
+ */
+export function validateOutbound(msg: unknown): ValidationError | undefined {
+  if (isObject(msg) && has(msg, 'message_type')) {
+    if (msg['message_type'] === 'ack') return validateAck(msg);
+    const idOrError = checkMessageId(msg);
+    if (typeof idOrError !== 'string') return idOrError;
+    return invalid('message_type', 'JSON_PARSING_ERROR', `Invalid value (${show(msg['message_type'])}) for "message_type": an app server sends only "ack"`, idOrError);
+  }
+  return validateDownstream(msg);
+}
+
+/** Type guard over `validateDownstream`. */
+export function isValidDownstream(msg: unknown): msg is DownstreamMessage {
+  return validateDownstream(msg) === undefined;
+}
+
+/** Type guard over `validateAck`. */
+export function isValidAck(msg: unknown): msg is OutboundAck {
+  return validateAck(msg) === undefined;
+}

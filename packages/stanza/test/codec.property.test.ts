@@ -1,0 +1,185 @@
+// Property tests (fast-check): codec round trip through plain saxes and through the stream's
+// StanzaParser, well-formedness of every encoded stanza, and the validator against the spec's rules.
+// Seeded with fixed numRuns; FUZZ=1 runs many more.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import fc from 'fast-check';
+import {
+  GcmEncoder, encodeGcmString, encodeAckString, gcmStanzaString, decodeGcmMessage, findGcmChild, gcmText,
+  stanzaIdAttr, validateDownstream, type JsonObject,
+} from '@ccs-xmpp/stanza';
+import { parseWithSaxes, parseWithStream } from './helpers/xml.js';
+
+const FUZZ = process.env['FUZZ'] === '1';
+const params = (seed: number): fc.Parameters<unknown> => ({ seed, numRuns: FUZZ ? 20_000 : 150, endOnFailure: false });
+
+// Strings built from what breaks XML and JSON: markup characters, `]]>`, U+FFFE/U+FFFF, lone and
+// paired surrogates, U+2028, controls, quotes and backslashes — plus arbitrary code units.
+const tricky = fc.constantFrom(
+  '<', '&', '>', ']]>', ']]', '\uFFFE', '\uFFFF', '\uD800', '\uDBFF', '\uDC00', '\uDFFF', '\u2028', '\u2029',
+  '😀', '𝄞', '"', "'", '\\', '\u0000', '\u001F', '\t', '\r', '\n', '\r\n', 'é', '東', '&amp;', '<![CDATA[',
+);
+const piece = fc.oneof(tricky, fc.string({ unit: 'binary', maxLength: 4 }), fc.integer({ min: 0, max: 0xffff }).map((c) => String.fromCharCode(c)));
+const str = fc.array(piece, { maxLength: 8 }).map((a) => a.join(''));
+const nonEmpty = str.filter((s) => s !== '');
+const key = str.filter((k) => k !== '__proto__');
+
+const { value: jsonValue } = fc.letrec((tie) => ({
+  value: fc.oneof(
+    { depthSize: 'small', maxDepth: 3 },
+    str, fc.integer(), fc.boolean(), fc.constant(null),
+    fc.array(tie('value'), { maxLength: 4 }),
+    fc.dictionary(key, tie('value'), { maxKeys: 4, noNullPrototype: true }),
+  ),
+}));
+const jsonObject = fc.dictionary(key, jsonValue, { maxKeys: 5, noNullPrototype: true }) as fc.Arbitrary<JsonObject>;
+
+const MESSAGE_TYPES = [undefined, 'ack', 'nack', 'receipt', 'control'] as const;
+const inbound = fc.record({
+  message_id: nonEmpty, from: str, data: jsonObject, category: str, extra: jsonValue,
+  type: fc.constantFrom(...MESSAGE_TYPES),
+}).map(({ type, ...rest }) => {
+  const p: JsonObject = { ...rest };
+  if (type !== undefined) p['message_type'] = type;
+  return { payload: p, kind: type ?? 'upstream' };
+});
+
+function checkDecoded(el: Parameters<typeof decodeGcmMessage>[0], payload: JsonObject, kind: string, id: string): void {
+  const m = decodeGcmMessage(el);
+  assert.is(m.kind, kind);
+  assert.equal(m.kind !== 'stanzaError' ? m.payload : undefined, payload);
+  assert.is(m.stanzaId, stanzaIdAttr(id) === undefined ? undefined : id);
+}
+
+test('decode(parse(encode(m))) equals m for any inbound payload, through plain saxes', () => {
+  const enc = new GcmEncoder({ slabSize: 4096 });
+  fc.assert(fc.property(inbound, ({ payload, kind }) => {
+    const id = payload['message_id'] as string;
+    checkDecoded(parseWithSaxes(encodeGcmString(payload, id)), payload, kind, id);
+    checkDecoded(parseWithSaxes(enc.encode(payload, id).toString('utf8')), payload, kind, id);
+  }), params(1));
+});
+
+test('decode(parse(encode(m))) equals m for any inbound payload, through the stream StanzaParser', () => {
+  const enc = new GcmEncoder({ slabSize: 4096 });
+  fc.assert(fc.property(fc.array(inbound, { minLength: 1, maxLength: 4 }), (batch) => {
+    const bytes = Buffer.concat(batch.map(({ payload }) => enc.encode(payload, payload['message_id'] as string)));
+    const els = parseWithStream(bytes);
+    assert.is(els.length, batch.length);
+    els.forEach((el, i) => {
+      const { payload, kind } = batch[i]!;
+      checkDecoded(el, payload, kind, payload['message_id'] as string);
+    });
+  }), params(2));
+});
+
+test('an encoded ACK decodes to the same to and message_id, for any strings', () => {
+  const enc = new GcmEncoder({ slabSize: 2048 });
+  fc.assert(fc.property(str, str, (to, id) => {
+    const expected = { to, message_id: id, message_type: 'ack' };
+    for (const xmlText of [encodeAckString(to, id), enc.encodeAck(to, id).toString('utf8')]) {
+      const m = decodeGcmMessage(parseWithSaxes(xmlText));
+      assert.is(m.kind, id === '' ? 'invalid' : 'ack');
+      assert.equal(m.kind === 'ack' || m.kind === 'invalid' ? m.payload : undefined, expected);
+    }
+    const [el] = parseWithStream(enc.encodeAck(to, id));
+    assert.equal(JSON.parse(gcmText(findGcmChild(el!)!)), expected);
+  }), params(3));
+});
+
+test('an encoded downstream message carries exactly its JSON', () => {
+  const enc = new GcmEncoder({ slabSize: 4096 });
+  fc.assert(fc.property(nonEmpty, str, jsonObject, (id, to, data) => {
+    const msg = { to, message_id: id, data };
+    const el = parseWithSaxes(enc.encodeDownstream(msg).toString('utf8'));
+    assert.equal(JSON.parse(gcmText(findGcmChild(el)!)), msg);
+  }), params(4));
+});
+
+test('every encoded stanza is well-formed XML for saxes, whatever the JSON text and id', () => {
+  const anyText = fc.oneof(str, jsonValue.map((v) => JSON.stringify(v)), fc.string({ unit: 'binary' }));
+  fc.assert(fc.property(anyText, fc.option(str, { nil: undefined }), (text, id) => {
+    const el = parseWithSaxes(gcmStanzaString(text, id)); // throws if not well-formed
+    const inner = el.getChild('gcm');
+    let original: unknown;
+    try {
+      original = JSON.parse(text);
+    } catch {
+      return; // not JSON: only well-formedness is promised
+    }
+    assert.equal(JSON.parse(inner ? inner.text() : ''), original);
+  }), params(5));
+});
+
+// --- validator -----------------------------------------------------------------------------------
+
+const topicName = fc.stringMatching(/^[a-zA-Z0-9_.~%-]{1,12}$/);
+const condition = fc.array(topicName, { minLength: 1, maxLength: 3 }).chain((names) =>
+  fc.array(fc.constantFrom('&&', '||'), { minLength: names.length - 1, maxLength: names.length - 1 })
+    .map((ops) => names.map((n, i) => `'${n}' in topics${i < ops.length ? ` ${ops[i]} ` : ''}`).join('')));
+const dataKey = key.filter((k) => k !== 'from' && !k.startsWith('google'));
+const validData = fc.dictionary(dataKey, fc.oneof(str, fc.integer(), fc.boolean()), { maxKeys: 6, noNullPrototype: true });
+const validNotification = fc.record({
+  title: str, body: str, icon: str, sound: str, badge: str, tag: str, color: str, click_action: str,
+  body_loc_key: str, title_loc_key: str, body_loc_args: fc.array(str, { maxLength: 3 }), title_loc_args: fc.array(str, { maxLength: 3 }),
+}, { requiredKeys: [] });
+const options = fc.record({
+  collapse_key: str, priority: fc.constantFrom('normal', 'high'), content_available: fc.boolean(), mutable_content: fc.boolean(),
+  delay_while_idle: fc.boolean(), delivery_receipt_requested: fc.boolean(), dry_run: fc.boolean(),
+  time_to_live: fc.integer({ min: 0, max: 2419200 }), data: validData, notification: validNotification,
+}, { requiredKeys: [] });
+const target = fc.oneof(fc.record({ to: nonEmpty }), fc.record({ condition }));
+const validMessage = fc.tuple(target, nonEmpty, options).map(([t, id, o]) => ({ ...t, message_id: id, ...o } as JsonObject));
+
+test('the validator accepts every message the spec\'s rules allow', () => {
+  fc.assert(fc.property(validMessage, (m) => {
+    const err = validateDownstream(m);
+    assert.is(err, undefined, err?.message);
+  }), params(6));
+});
+
+const BOOLEANS = ['content_available', 'mutable_content', 'delay_while_idle', 'delivery_receipt_requested', 'dry_run'];
+const NOTIF_STRINGS = ['title', 'body', 'icon', 'sound', 'badge', 'tag', 'color', 'click_action', 'body_loc_key', 'title_loc_key'];
+const wrongForString = fc.oneof(fc.integer(), fc.boolean(), fc.constant(null), fc.array(fc.integer(), { maxLength: 2 }));
+const wrongForBoolean = fc.oneof(fc.integer(), fc.string(), fc.constant(null), fc.constant({}));
+
+/** Breaks exactly one rule of a valid message; gives the mutated message and the field it must be blamed on. */
+const brokenMessage = fc.tuple(validMessage, fc.nat(), wrongForString, wrongForBoolean, topicName).map(
+  ([valid, pick, badString, badBool, name]): [JsonObject, string] => {
+    const m: JsonObject = { ...valid };
+    const hasTo = 'to' in m;
+    const rules: Array<() => string> = [
+      () => { delete m['message_id']; return 'message_id'; },
+      () => { m['message_id'] = ''; return 'message_id'; },
+      () => { m['message_id'] = badString; return 'message_id'; },
+      () => { if (hasTo) m['condition'] = `'${name}' in topics`; else m['to'] = 'REG'; return 'condition'; },
+      () => { delete m['to']; delete m['condition']; return 'to'; },
+      () => { if (hasTo) { m['to'] = badString; return 'to'; } m['condition'] = `'a' in topics && 'b' in topics || 'c' in topics && '${name}' in topics`; return 'condition'; },
+      () => { m['collapse_key'] = badString; return 'collapse_key'; },
+      () => { m['priority'] = pick % 2 ? 'urgent' : 10; return 'priority'; },
+      () => { const f = BOOLEANS[pick % BOOLEANS.length]!; m[f] = badBool; return f; },
+      () => { m['time_to_live'] = [-1, 2419201, 1.5, '600', null][pick % 5]; return 'time_to_live'; },
+      () => { m['data'] = pick % 2 ? ['x'] : 'x'; return 'data'; },
+      () => { m['data'] = { ...(m['data'] as object), from: 'x' }; return 'data.from'; },
+      () => { m['data'] = { [`google${name}`]: 'x' }; return `data.google${name}`; },
+      () => { m['data'] = { big: 'x'.repeat(4094), k: 'y' }; return 'data'; },
+      () => { m['notification'] = pick % 2 ? 'n' : [1]; return 'notification'; },
+      () => { const f = NOTIF_STRINGS[pick % NOTIF_STRINGS.length]!; m['notification'] = { [f]: badString }; return `notification.${f}`; },
+      () => { m['notification'] = { body_loc_args: pick % 2 ? 'x' : ['a', badString] }; return pick % 2 ? 'notification.body_loc_args' : 'notification.body_loc_args[1]'; },
+    ];
+    const field = rules[(pick >>> 5) % rules.length]!();
+    return [m, field];
+  },
+);
+
+test('the validator rejects a message that breaks any one rule, naming the broken field', () => {
+  fc.assert(fc.property(brokenMessage, ([m, field]) => {
+    const err = validateDownstream(m);
+    assert.ok(err, `accepted ${JSON.stringify(m)} (expected ${field})`);
+    assert.is(err.field, field);
+    assert.is(err.nackCode, 'INVALID_JSON');
+    assert.is(err.stanzaError, field === 'message_id');
+  }), params(7));
+});
+
+test.run();

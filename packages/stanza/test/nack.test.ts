@@ -1,0 +1,55 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { normalizeNack, nackRetryClass, splitCcsError } from '@ccs-xmpp/stanza';
+
+const table: Array<[string, unknown, unknown, string, string | undefined, string, boolean]> = [
+  // [name, error, error_description, code, reason, retry, known]
+  ['INVALID_JSON is never retried', 'INVALID_JSON', undefined, 'INVALID_JSON', undefined, 'never', true],
+  ['BAD_REGISTRATION is never retried', 'BAD_REGISTRATION', undefined, 'BAD_REGISTRATION', undefined, 'never', true],
+  ['DEVICE_UNREGISTERED is never retried', 'DEVICE_UNREGISTERED', undefined, 'DEVICE_UNREGISTERED', undefined, 'never', true],
+  ['BAD_ACK is never retried', 'BAD_ACK', undefined, 'BAD_ACK', undefined, 'never', true],
+  ['SERVICE_UNAVAILABLE backs off', 'SERVICE_UNAVAILABLE', undefined, 'SERVICE_UNAVAILABLE', undefined, 'backoff', true],
+  ['INTERNAL_SERVER_ERROR backs off', 'INTERNAL_SERVER_ERROR', undefined, 'INTERNAL_SERVER_ERROR', undefined, 'backoff', true],
+  ['DEVICE_MESSAGE_RATE_EXCEEDED slows down for the device', 'DEVICE_MESSAGE_RATE_EXCEEDED', undefined, 'DEVICE_MESSAGE_RATE_EXCEEDED', undefined, 'slow-down-device', true],
+  ['TOPICS_MESSAGE_RATE_EXCEEDED slows down for the topic', 'TOPICS_MESSAGE_RATE_EXCEEDED', undefined, 'TOPICS_MESSAGE_RATE_EXCEEDED', undefined, 'slow-down-topic', true],
+  ['CONNECTION_DRAINING retries on another connection', 'CONNECTION_DRAINING', undefined, 'CONNECTION_DRAINING', undefined, 'other-connection', true],
+  ['legacy AUTHENTICATION_FAILED fails', 'AUTHENTICATION_FAILED', undefined, 'AUTHENTICATION_FAILED', undefined, 'never', true],
+  ['legacy QUOTA_EXCEEDED fails', 'QUOTA_EXCEEDED', undefined, 'QUOTA_EXCEEDED', undefined, 'never', true],
+  ['legacy plain INVALID_TTL is INVALID_JSON with reason INVALID_TTL', 'INVALID_TTL', undefined, 'INVALID_JSON', 'INVALID_TTL', 'never', true],
+  ['legacy plain JSON_TYPE_ERROR is INVALID_JSON', 'JSON_TYPE_ERROR', undefined, 'INVALID_JSON', 'JSON_TYPE_ERROR', 'never', true],
+  ['a composite InvalidJson error yields INVALID_JSON and its sub-code', 'InvalidJson : INVALID_TTL : Invalid value (-1) for "time_to_live": must be between 0 and "2419200"\n', undefined, 'INVALID_JSON', 'INVALID_TTL', 'never', true],
+  ['a composite without detail yields its sub-code', 'InvalidJson : JSON_TYPE_ERROR', undefined, 'INVALID_JSON', 'JSON_TYPE_ERROR', 'never', true],
+  ['a CamelCase head is mapped to the code', 'DeviceUnregistered : gone', undefined, 'DEVICE_UNREGISTERED', undefined, 'never', true],
+  ['an unknown code counts as INTERNAL_SERVER_ERROR', 'SOMETHING_NEW', undefined, 'INTERNAL_SERVER_ERROR', undefined, 'backoff', false],
+  ['a missing error counts as INTERNAL_SERVER_ERROR', undefined, undefined, 'INTERNAL_SERVER_ERROR', undefined, 'backoff', false],
+  ['a non-string error counts as INTERNAL_SERVER_ERROR', 42, undefined, 'INTERNAL_SERVER_ERROR', undefined, 'backoff', false],
+  ['Object.prototype names are not codes', 'constructor', undefined, 'INTERNAL_SERVER_ERROR', undefined, 'backoff', false],
+];
+for (const [name, error, description, code, reason, retry, known] of table) {
+  test(`normalizeNack: ${name}`, () => {
+    const n = normalizeNack(error, description);
+    assert.is(n.code, code);
+    assert.is(n.reason, reason);
+    assert.is(n.retry, retry);
+    assert.is(n.known, known);
+    assert.is(n.retry, nackRetryClass(n.code));
+    assert.ok(n.description.length > 0);
+  });
+}
+
+test('normalizeNack takes the description from error_description, else from the composite, else from the code', () => {
+  assert.is(normalizeNack('BAD_REGISTRATION', ' token is bad ').description, 'token is bad');
+  assert.is(normalizeNack('InvalidJson : INVALID_TTL : Invalid value (-1)\n').description, 'Invalid value (-1)');
+  assert.match(normalizeNack('DEVICE_UNREGISTERED').description, /not registered/);
+  assert.match(normalizeNack('WHAT').description, /Unknown NACK error "WHAT"/);
+  assert.is(normalizeNack('InvalidJson : X\n').raw, 'InvalidJson : X\n');
+});
+
+test('splitCcsError reads the stanza-error text form too', () => {
+  assert.equal(splitCcsError('InvalidJson: JSON_PARSING_ERROR : Missing Required Field: message_id\n'),
+    { head: 'InvalidJson', reason: 'JSON_PARSING_ERROR', detail: 'Missing Required Field: message_id' });
+  assert.equal(splitCcsError('BAD_ACK'), { head: 'BAD_ACK', reason: undefined, detail: '' });
+  assert.equal(splitCcsError('Head : just text: more'), { head: 'Head', reason: undefined, detail: 'just text: more' });
+});
+
+test.run();

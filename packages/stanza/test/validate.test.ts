@@ -1,0 +1,120 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import {
+  validateDownstream, validateAck, validateOutbound, isValidDownstream, isValidAck, dataByteLength,
+  ValidationError, StanzaError,
+} from '@ccs-xmpp/stanza';
+
+const base = { to: 'REG', message_id: 'm-1' };
+
+const valid: Array<[string, unknown]> = [
+  ['a minimal message to a token', base],
+  ['a message to a topic condition with 2 operators', { condition: "'a' in topics && ('b' in topics || 'c' in topics)", message_id: 'm' }],
+  ['every optional field with the right type', {
+    ...base, collapse_key: 'k', priority: 'high', content_available: true, mutable_content: false, delay_while_idle: true,
+    delivery_receipt_requested: true, dry_run: false, time_to_live: 0, data: { hello: 'world', n: 1 },
+    notification: { title: 't', body: 'b', body_loc_args: ['x'], title_loc_args: [], extra: 5 }, unknown_field: [1],
+  }],
+  ['time_to_live at its maximum', { ...base, time_to_live: 2419200 }],
+  ['data of exactly 4096 bytes', { ...base, data: { k: 'x'.repeat(4095) } }],
+  ['data keys that merely contain from or google', { ...base, data: { fromage: '1', my_google: '2', Google: '3' } }],
+];
+for (const [name, msg] of valid) {
+  test(`validateDownstream accepts ${name}`, () => {
+    assert.is(validateDownstream(msg), undefined);
+    assert.ok(isValidDownstream(msg));
+    assert.is(validateOutbound(msg), undefined);
+  });
+}
+
+// [name, message, field, reason, stanzaError]
+const invalid: Array<[string, unknown, string, string, boolean]> = [
+  ['a non-object', 'hello', '', 'JSON_PARSING_ERROR', true],
+  ['an array', [base], '', 'JSON_PARSING_ERROR', true],
+  ['a missing message_id (as a stanza error)', { to: 'REG' }, 'message_id', 'JSON_PARSING_ERROR', true],
+  ['an empty message_id', { to: 'REG', message_id: '' }, 'message_id', 'JSON_PARSING_ERROR', true],
+  ['a numeric message_id', { to: 'REG', message_id: 1 }, 'message_id', 'JSON_PARSING_ERROR', true],
+  ['neither to nor condition', { message_id: 'm' }, 'to', 'JSON_PARSING_ERROR', false],
+  ['both to and condition', { ...base, condition: "'a' in topics" }, 'condition', 'INVALID_TARGET', false],
+  ['a non-string to', { to: 5, message_id: 'm' }, 'to', 'JSON_TYPE_ERROR', false],
+  ['an empty to', { to: '', message_id: 'm' }, 'to', 'INVALID_TARGET', false],
+  ['a non-string condition', { condition: true, message_id: 'm' }, 'condition', 'JSON_TYPE_ERROR', false],
+  ['an empty condition', { condition: ' ', message_id: 'm' }, 'condition', 'INVALID_CONDITION', false],
+  ['a condition with 3 operators', { condition: "'a' in topics && 'b' in topics || 'c' in topics && 'd' in topics", message_id: 'm' }, 'condition', 'INVALID_CONDITION', false],
+  ['a non-string collapse_key', { ...base, collapse_key: 1 }, 'collapse_key', 'JSON_TYPE_ERROR', false],
+  ['a non-string priority', { ...base, priority: 10 }, 'priority', 'JSON_TYPE_ERROR', false],
+  ['an unknown priority', { ...base, priority: 'urgent' }, 'priority', 'INVALID_PRIORITY', false],
+  ['a string delay_while_idle', { ...base, delay_while_idle: 'true' }, 'delay_while_idle', 'JSON_TYPE_ERROR', false],
+  ['a numeric dry_run', { ...base, dry_run: 1 }, 'dry_run', 'JSON_TYPE_ERROR', false],
+  ['a string time_to_live, as in the CCS document', { ...base, time_to_live: '600' }, 'time_to_live', 'JSON_TYPE_ERROR', false],
+  ['a negative time_to_live', { ...base, time_to_live: -1 }, 'time_to_live', 'INVALID_TTL', false],
+  ['a time_to_live over 4 weeks', { ...base, time_to_live: 2419201 }, 'time_to_live', 'INVALID_TTL', false],
+  ['a fractional time_to_live', { ...base, time_to_live: 1.5 }, 'time_to_live', 'INVALID_TTL', false],
+  ['data that is an array', { ...base, data: ['x'] }, 'data', 'JSON_TYPE_ERROR', false],
+  ['a data key "from"', { ...base, data: { from: 'x' } }, 'data.from', 'INVALID_DATA_KEY', false],
+  ['a data key starting with google', { ...base, data: { 'google.x': 'x' } }, 'data.google.x', 'INVALID_DATA_KEY', false],
+  ['data of 4097 bytes', { ...base, data: { k: 'x'.repeat(4096) } }, 'data', 'MESSAGE_TOO_BIG', false],
+  ['data of 4097 bytes counted in UTF-8', { ...base, data: { k: 'é'.repeat(2048) } }, 'data', 'MESSAGE_TOO_BIG', false],
+  ['a notification that is a string', { ...base, notification: 'hi' }, 'notification', 'JSON_TYPE_ERROR', false],
+  ['a numeric notification title', { ...base, notification: { title: 1 } }, 'notification.title', 'JSON_TYPE_ERROR', false],
+  ['notification body_loc_args that is not an array', { ...base, notification: { body_loc_args: 'x' } }, 'notification.body_loc_args', 'JSON_TYPE_ERROR', false],
+  ['notification title_loc_args with a number', { ...base, notification: { title_loc_args: ['a', 2] } }, 'notification.title_loc_args[1]', 'JSON_TYPE_ERROR', false],
+];
+for (const [name, msg, field, reason, stanzaError] of invalid) {
+  test(`validateDownstream rejects ${name} naming "${field}"`, () => {
+    const err = validateDownstream(msg);
+    assert.instance(err, ValidationError);
+    assert.instance(err, StanzaError);
+    assert.is(err!.code, 'STANZA_ERR_INVALID_MESSAGE');
+    assert.is(err!.field, field);
+    assert.is(err!.nackCode, 'INVALID_JSON');
+    assert.is(err!.reason, reason);
+    assert.is(err!.stanzaError, stanzaError);
+    assert.is(err!.messageId, stanzaError ? undefined : (msg as { message_id: string }).message_id);
+    assert.ok(err!.ccsError.startsWith(`InvalidJson : ${reason} : `));
+    assert.ok(err!.ccsError.endsWith('\n'));
+    assert.not.ok(isValidDownstream(msg));
+  });
+}
+
+test('validateDownstream words a TTL error as CCS does', () => {
+  assert.is(validateDownstream({ ...base, time_to_live: -1 })!.ccsError,
+    'InvalidJson : INVALID_TTL : Invalid value (-1) for "time_to_live": must be between 0 and "2419200"\n');
+  assert.is(validateDownstream({ ...base, delay_while_idle: 'not-boolean-user-supplied-value' })!.ccsError,
+    'InvalidJson : JSON_TYPE_ERROR : Field "delay_while_idle" must be a JSON java.lang.Boolean: not-boolean-user-supplied-value\n');
+  assert.is(validateDownstream({ to: 'x' })!.ccsError, 'InvalidJson : JSON_PARSING_ERROR : Missing Required Field: message_id\n');
+});
+
+test('validateDownstream cuts long values short in its text', () => {
+  const err = validateDownstream({ ...base, collapse_key: ['y'.repeat(200)] })!;
+  assert.ok(err.ccsError.length < 200);
+  assert.ok(err.ccsError.includes('...'));
+});
+
+test('dataByteLength counts keys and values in UTF-8, non-strings as JSON', () => {
+  assert.is(dataByteLength({ ab: 'é', n: 12, o: { x: null } }), 2 + 2 + 1 + 2 + 1 + 10);
+});
+
+test('validateAck accepts an ACK and rejects a bad one with BAD_ACK', () => {
+  const ack = { to: 'REG', message_id: 'm', message_type: 'ack' };
+  assert.is(validateAck(ack), undefined);
+  assert.ok(isValidAck(ack));
+  assert.is(validateOutbound(ack), undefined);
+  const noTo = validateAck({ message_id: 'm', message_type: 'ack' })!;
+  assert.is(noTo.nackCode, 'BAD_ACK');
+  assert.is(noTo.field, 'to');
+  assert.ok(noTo.ccsError.startsWith('BadAck : INVALID_ACK : '));
+  assert.is(validateAck({ to: 'R', message_id: 'm' })!.field, 'message_type');
+  assert.is(validateAck({ to: 'R' })!.field, 'message_id');
+  assert.is(validateAck(null)!.field, '');
+});
+
+test('validateOutbound refuses message types an app server never sends', () => {
+  const err = validateOutbound({ to: 'R', message_id: 'm', message_type: 'nack' })!;
+  assert.is(err.field, 'message_type');
+  assert.is(err.messageId, 'm');
+  assert.is(validateOutbound({ message_type: 'receipt' })!.field, 'message_id');
+  assert.is(validateOutbound({ message_id: 'm', to: 'R', message_type: 'ack' }), undefined);
+});
+
+test.run();
