@@ -64,7 +64,9 @@ export function generateDevCertificate(options: DevCertificateOptions = {}): Dev
   const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
   const spki = publicKey.export({ type: 'spki', format: 'der' });
   const serial = randomBytes(16);
-  serial[0] = (serial[0] as number) & 0x7f;
+  // A positive INTEGER in minimal DER: high bit clear (else it reads as negative) and the first
+  // byte non-zero (else the encoding is not minimal and OpenSSL rejects the certificate).
+  serial[0] = ((serial[0] as number) & 0x7f) | 0x40;
   const notBefore = new Date(Date.now() - 3600_000);
   const notAfter = new Date(notBefore.getTime() + days * 86_400_000);
   const ecdsaSha256 = seq(oid('1.2.840.10045.4.3.2'));

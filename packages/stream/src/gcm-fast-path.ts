@@ -212,8 +212,8 @@ const START_TAG_CUT_RE = new RegExp(
 );
 // `<`, a name possibly with a prefix, then anything saxes could still accept without an error.
 const GCM_START_CUT_RE = new RegExp(
-  `^<(?:(?:${NAME}:)?(?:${NAME})?(?:${S}+${NAME}(?::${NAME})?${S}*=${S}*(?:"[^"<&]*"|'[^'<&]*'))*` +
-    `(?:${S}+(?:${NAME}(?::(?:${NAME})?)?(?:${S}*(?:=${S}*(?:"[^"<&]*|'[^'<&]*)?)?)?)?)?)?$`,
+  `^<(?:(?:${NAME}:)?(?:${NAME})?(?:${S}+${NAME}(?::${NAME})?${S}*=${S}*(?:"${VALUE_DQ}*"|'${VALUE_SQ}*'))*` +
+    `(?:${S}+(?:${NAME}(?::(?:${NAME})?)?(?:${S}*(?:=${S}*(?:"${VALUE_DQ}*|'${VALUE_SQ}*)?)?)?)?)?)?$`,
 );
 const END_TAG_CUT_RE = new RegExp(`^<(?:/(?:(?:${NAME}:)?(?:${NAME})?${S}*)?)?$`);
 const MESSAGE_END = '</message>';

@@ -1,0 +1,978 @@
+import { EventEmitter } from 'node:events';
+import {
+  validateDownstream, type AckMessage, type DownstreamMessage, type NackError as StanzaNack, type NackCode,
+  type ReceiptMessage, type UpstreamMessage,
+} from '@ccs-xmpp/stanza';
+import { backoffDelay } from './backoff.js';
+import { CcsConnection, type CcsConnectionOptions, type ConnectionSink } from './connection.js';
+import { DedupWindow } from './dedup.js';
+import {
+  AbortError, CcsError, ClosedError, HandshakeError, NackError, QueueFullError, TimeoutError,
+} from './errors.js';
+import { MessageIdGenerator, sharedMessageIds } from './message-id.js';
+import { OutState, Outbound, type AbortOwner, type SendResult } from './outbound.js';
+import { RingBuffer } from './ring-buffer.js';
+import { TimerHeap } from './timer-heap.js';
+
+/** TLS settings. */
+export interface CcsTlsOptions {
+  /** Trusted CA certificate(s), PEM. Default: Node's bundled roots. */
+  ca?: string | Buffer | Array<string | Buffer>;
+  /** Server name for SNI and the certificate check. Default: `host` (when it is not an IP). */
+  servername?: string;
+  /** Verify the server certificate. Default `true`; turn off only against a local emulator. */
+  rejectUnauthorized?: boolean;
+}
+
+/** A handler for upstream messages. The ACK goes out once it returns (or its promise resolves). */
+export type UpstreamHandler = (msg: UpstreamMessage) => void | Promise<void>;
+
+/** Options of {@link CcsClient}. */
+export interface CcsClientOptions {
+  /** The sender ID (project number). */
+  senderId: string;
+  /** The API (server) key. Kept inside; never logged or put in an error. */
+  apiKey: string;
+  /** Default `gcm.googleapis.com`. */
+  host?: string;
+  /** Default 5235. */
+  port?: number;
+  tls?: CcsTlsOptions;
+  /** Connections to keep open; sends are spread over them by free window. Default 1. */
+  connections?: number;
+  /** Un-answered downstream messages per connection (CCS: 1000 in the seed document, 100 later). Default 1000. */
+  maxPending?: number;
+  /** Messages that may wait for a window slot before `send` refuses with `CCS_ERR_QUEUE_FULL`. Default 10 000. */
+  maxQueued?: number;
+  /** Default per-call timeout of `send` in ms; 0 (default) for none. */
+  sendTimeoutMs?: number;
+  /** Retries for `SERVICE_UNAVAILABLE`, `INTERNAL_SERVER_ERROR`, unknown codes and rate limits. Default 8. */
+  maxRetries?: number;
+  /** First retry delay for retried NACK classes. Default 1000 ms (PROTOCOL.md: "from 1 s"). */
+  retryBaseMs?: number;
+  /** Largest retry delay. Default 60 000 ms. */
+  retryMaxMs?: number;
+  /** First reconnect delay after a connection is lost. Default 250 ms. */
+  reconnectBaseMs?: number;
+  /** Largest reconnect delay. Default 30 000 ms. */
+  reconnectMaxMs?: number;
+  /** Bound on each handshake step. Default 10 000 ms. */
+  handshakeTimeoutMs?: number;
+  /** Ping (XEP-0199) after this much silence from the server; 0 disables. Default 30 000 ms. */
+  pingIntervalMs?: number;
+  /** Declare the server dead after this long without a byte; 0 disables. Default 90 000 ms. */
+  idleTimeoutMs?: number;
+  /** Whitespace keepalive interval; 0 disables. Default 30 000 ms. */
+  keepaliveIntervalMs?: number;
+  /** Close a draining connection ourselves if CCS has not closed it after this long (its owed messages move over). Default 120 000 ms; 0: never. */
+  drainTimeoutMs?: number;
+  /** Send the session IQ: `'auto'` (default) when offered and not optional, or always / never. */
+  session?: boolean | 'auto';
+  /** Resource to bind. Default: none (the server picks). */
+  resource?: string;
+  /** Upstream handler (same as `client.onUpstream(handler)`). */
+  onUpstream?: UpstreamHandler;
+  /** ACK upstream messages as soon as they arrive instead of after the handler succeeds. Default false. */
+  ackOnReceipt?: boolean;
+  /** (from, message_id) pairs remembered to drop resent upstream messages. Default 10 000. */
+  dedupWindow?: number;
+  /** A fixed `message_id` prefix (it must be unique per sender). Default: a process-unique one. */
+  messageIdPrefix?: string;
+  /** Random source for jitter (tests). Default `Math.random`. */
+  random?: () => number;
+}
+
+/** Per-call options of `send`. */
+export interface SendOptions {
+  /** Aborts the send: a queued message is never sent; a written one is no longer waited for. */
+  signal?: AbortSignal;
+  /** Rejects with `CCS_ERR_TIMEOUT` after this long; overrides `sendTimeoutMs`. 0: none. */
+  timeoutMs?: number;
+}
+
+/** Options of `close`. */
+export interface CloseOptions {
+  /** How long to wait for pending ACKs and running upstream handlers. Default 10 000 ms. */
+  timeoutMs?: number;
+}
+
+/** A `stats()` snapshot. Counters only grow; gauges are current values. */
+export interface CcsStats {
+  /** Gauge: connections online (draining ones included), draining, and being opened. */
+  connections: { online: number; draining: number; connecting: number };
+  /** Gauge: downstream messages written and not answered. */
+  pending: number;
+  /** Gauge: messages waiting for a window slot. */
+  queued: number;
+  /** Gauge: messages waiting for a retry delay (backoff or rate limit). */
+  waitingRetry: number;
+  /** Downstream writes (retries and resends included). */
+  sent: number;
+  acked: number;
+  /** NACKs (and stanza errors) by NACK code. */
+  nacked: Partial<Record<NackCode, number>>;
+  /** NACK-driven retries scheduled. */
+  retries: number;
+  /** Messages re-sent because their connection closed or drained before answering. */
+  resent: number;
+  /** Promises failed for good (NACK, timeout, abort, close). */
+  failed: number;
+  /** Reconnect attempts scheduled. */
+  reconnects: number;
+  /** `CONNECTION_DRAINING` controls received. */
+  drainings: number;
+  /** Upstream messages and receipts received (duplicates included). */
+  upstreamReceived: number;
+  /** ACKs written for upstream messages and receipts. */
+  upstreamAcked: number;
+  /** Receipts received (duplicates included). */
+  receipts: number;
+  /** Resent upstream messages dropped by the de-duplication window. */
+  duplicatesDropped: number;
+}
+
+/** Payload of `online` / `offline` / `draining` events. */
+export interface ConnectionEvent {
+  connectionId: string;
+  /** `offline` only: why, when it was not our own close. */
+  error?: Error;
+}
+
+/** Payload of `reconnecting`. */
+export interface ReconnectEvent {
+  /** Consecutive failed attempts so far (0-based). */
+  attempt: number;
+  delayMs: number;
+  error: Error | undefined;
+}
+
+interface UpEntry {
+  done: boolean;
+  /** Connections that delivered the message (or a duplicate) while the handler ran: each gets an ACK. */
+  conns: CcsConnection[];
+}
+
+interface ConnectWaiter {
+  resolve: () => void;
+  reject: (e: Error) => void;
+  promise: Promise<void>;
+  failures: number;
+  first: Error | undefined;
+}
+
+const DONE: UpEntry = Object.freeze({ done: true, conns: [] }) as unknown as UpEntry;
+
+const enum ClientState {
+  Idle,
+  Connecting,
+  Open,
+  Closing,
+  Closed,
+}
+
+/**
+ * A CCS client: a pool of connections, a flow-controlled send path with typed ACK/NACK promises,
+ * retries by NACK class, in-order resend on connection loss, and upstream delivery with ACK after
+ * the handler and de-duplication across reconnects.
+ *
+ * Events: `online`, `offline`, `draining` ({@link ConnectionEvent}), `reconnecting`
+ * ({@link ReconnectEvent}), `receipt` (`ReceiptMessage`), `upstream` (`UpstreamMessage`, only when
+ * no handler or iterator consumes them), `drain` (queue has room again), `error` (non-fatal
+ * `CcsError`s; emitted only when someone listens, so an unhandled one never crashes the process).
+ */
+export class CcsClient extends EventEmitter implements AbortOwner {
+  readonly #o: Required<Omit<CcsClientOptions, 'tls' | 'onUpstream' | 'resource' | 'messageIdPrefix'>> & { tls: CcsTlsOptions; resource: string | undefined };
+  readonly #ids: MessageIdGenerator;
+  readonly #sink: ConnectionSink;
+  readonly #conns: CcsConnection[] = [];
+  readonly #queue = new RingBuffer<Outbound>(64);
+  #queuedLive = 0;
+  #waiting = 0;
+  #outstanding = 0;
+  readonly #timeouts = new TimerHeap<Outbound>();
+  readonly #retryHeap = new TimerHeap<Outbound>();
+  #timer: NodeJS.Timeout | undefined;
+  #timerAt = Infinity;
+  readonly #throttles = new Map<string, { until: number; level: number }>();
+  readonly #dedup: DedupWindow<UpEntry>;
+  #handler: UpstreamHandler | undefined;
+  #iterator: UpstreamIterator | undefined;
+  #handlersRunning = 0;
+  #state = ClientState.Idle;
+  #connectWaiter: ConnectWaiter | undefined;
+  #reconnectAttempt = 0;
+  readonly #reconnectTimers = new Set<NodeJS.Timeout>();
+  #wantDrain = false;
+  #capacityWaiters: Array<() => void> = [];
+  #idleWaiter: (() => void) | undefined;
+  #closePromise: Promise<void> | undefined;
+  #dispatching = false;
+  #redispatch = false;
+  readonly #stats = {
+    sent: 0, acked: 0, retries: 0, resent: 0, failed: 0, reconnects: 0, drainings: 0,
+    upstreamReceived: 0, upstreamAcked: 0, receipts: 0, duplicatesDropped: 0,
+  };
+  readonly #nacked: Partial<Record<NackCode, number>> = {};
+
+  constructor(options: CcsClientOptions) {
+    super();
+    if (typeof options.senderId !== 'string' || options.senderId === '') throw new TypeError('senderId is required');
+    if (typeof options.apiKey !== 'string' || options.apiKey === '') throw new TypeError('apiKey is required');
+    const positive = (name: string, v: number | undefined, def: number, min = 1): number => {
+      const n = v ?? def;
+      if (!Number.isFinite(n) || n < min) throw new RangeError(`${name} must be a number >= ${min}`);
+      return n;
+    };
+    this.#o = {
+      senderId: options.senderId,
+      apiKey: options.apiKey,
+      host: options.host ?? 'gcm.googleapis.com',
+      port: options.port ?? 5235,
+      tls: options.tls ?? {},
+      connections: Math.floor(positive('connections', options.connections, 1)),
+      maxPending: Math.floor(positive('maxPending', options.maxPending, 1000)),
+      maxQueued: Math.floor(positive('maxQueued', options.maxQueued, 10_000, 0)),
+      sendTimeoutMs: positive('sendTimeoutMs', options.sendTimeoutMs, 0, 0),
+      maxRetries: Math.floor(positive('maxRetries', options.maxRetries, 8, 0)),
+      retryBaseMs: positive('retryBaseMs', options.retryBaseMs, 1000, 0),
+      retryMaxMs: positive('retryMaxMs', options.retryMaxMs, 60_000, 0),
+      reconnectBaseMs: positive('reconnectBaseMs', options.reconnectBaseMs, 250, 0),
+      reconnectMaxMs: positive('reconnectMaxMs', options.reconnectMaxMs, 30_000, 0),
+      handshakeTimeoutMs: positive('handshakeTimeoutMs', options.handshakeTimeoutMs, 10_000),
+      pingIntervalMs: positive('pingIntervalMs', options.pingIntervalMs, 30_000, 0),
+      idleTimeoutMs: positive('idleTimeoutMs', options.idleTimeoutMs, 90_000, 0),
+      keepaliveIntervalMs: positive('keepaliveIntervalMs', options.keepaliveIntervalMs, 30_000, 0),
+      drainTimeoutMs: positive('drainTimeoutMs', options.drainTimeoutMs, 120_000, 0),
+      session: options.session ?? 'auto',
+      resource: options.resource,
+      ackOnReceipt: options.ackOnReceipt ?? false,
+      dedupWindow: Math.floor(positive('dedupWindow', options.dedupWindow, 10_000)),
+      random: options.random ?? Math.random,
+    };
+    this.#ids = options.messageIdPrefix === undefined ? sharedMessageIds : new MessageIdGenerator(options.messageIdPrefix);
+    this.#dedup = new DedupWindow(this.#o.dedupWindow);
+    this.#handler = options.onUpstream;
+    this.#sink = {
+      onAck: (conn, out, ack) => this.#onAck(conn, out, ack),
+      onNack: (conn, out, nack, stanzaError) => this.#onNack(conn, out, nack, stanzaError),
+      onUpstream: (conn, msg) => this.#onUpstream(conn, msg),
+      onReceipt: (conn, msg) => this.#onReceipt(conn, msg),
+      onDraining: (conn) => this.#onDraining(conn),
+      onWritable: () => this.#dispatch(),
+      onClosed: (conn, err) => this.#onClosed(conn, err),
+      onProtocolError: (_conn, err) => this.#emitError(err),
+    };
+  }
+
+  // The API key must not leak through util.inspect / console.log of the client.
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return `CcsClient { senderId: ${JSON.stringify(this.#o.senderId)}, host: ${JSON.stringify(this.#o.host)}, port: ${this.#o.port} }`;
+  }
+
+  /**
+   * Opens `connections` connections. Resolves when the first is online; rejects with the typed
+   * {@link HandshakeError} of the first failure when none could be opened (the client is then
+   * idle again and `connect()` may be retried). Once online, lost connections are replaced on
+   * their own, with backoff.
+   */
+  connect(): Promise<void> {
+    if (this.#state === ClientState.Closing || this.#state === ClientState.Closed) return Promise.reject(new ClosedError());
+    if (this.#state === ClientState.Open) return Promise.resolve();
+    if (this.#connectWaiter) return this.#connectWaiter.promise;
+    let resolve!: () => void;
+    let reject!: (e: Error) => void;
+    const promise = new Promise<void>((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
+    this.#connectWaiter = { resolve, reject, promise, failures: 0, first: undefined };
+    this.#state = ClientState.Connecting;
+    for (let i = 0; i < this.#o.connections; i++) this.#openConnection();
+    return promise;
+  }
+
+  /** Sets (or replaces) the upstream handler. The ACK goes out after it succeeds. */
+  onUpstream(handler: UpstreamHandler | undefined): this {
+    this.#handler = handler;
+    return this;
+  }
+
+  /**
+   * Upstream messages as an async iterator (opt-in; takes precedence over the handler while in
+   * use). A message is ACKed when the consumer asks for the next one (it has then been handled),
+   * or at once when the loop ends with `break`. One iterator at a time.
+   */
+  upstream(): AsyncIterableIterator<UpstreamMessage> {
+    if (this.#iterator !== undefined) throw new CcsError('CCS_ERR_PROTOCOL', 'an upstream iterator is already active');
+    const it = new UpstreamIterator(() => {
+      if (this.#iterator === it) this.#iterator = undefined;
+    });
+    this.#iterator = it;
+    if (this.#state === ClientState.Closed) it.end();
+    return it;
+  }
+
+  /**
+   * Sends a downstream message. Validates it first (rejecting with the stanza package's
+   * `ValidationError`), assigns a `message_id` when there is none, and resolves with the ACK or
+   * rejects with a {@link NackError} (or `TimeoutError`, `AbortError`, `QueueFullError`,
+   * `ClosedError`). Retried NACK classes and connection losses are handled inside; the promise
+   * settles exactly once.
+   */
+  send(message: Omit<DownstreamMessage, 'message_id'> & { message_id?: string }, options?: SendOptions): Promise<SendResult> {
+    const r = this.#submit(message, options);
+    return r ?? Promise.reject(new QueueFullError(this.#o.maxQueued));
+  }
+
+  /**
+   * Like `send`, but returns `undefined` (instead of a rejected promise) when the queue is full:
+   * wait for `drain` or `waitForCapacity()` and try again.
+   */
+  trySend(message: Omit<DownstreamMessage, 'message_id'> & { message_id?: string }, options?: SendOptions): Promise<SendResult> | undefined {
+    return this.#submit(message, options);
+  }
+
+  /** Resolves once a `send` would be accepted without `CCS_ERR_QUEUE_FULL`. */
+  waitForCapacity(): Promise<void> {
+    if (this.#queuedLive < this.#o.maxQueued || this.#state >= ClientState.Closing) return Promise.resolve();
+    this.#wantDrain = true;
+    return new Promise<void>((resolve) => this.#capacityWaiters.push(resolve));
+  }
+
+  /** A snapshot of gauges and counters, for a metrics exporter. */
+  stats(): CcsStats {
+    let online = 0;
+    let draining = 0;
+    let connecting = 0;
+    let pending = 0;
+    for (const c of this.#conns) {
+      if (c.online) {
+        online++;
+        if (c.draining) draining++;
+      } else if (!c.closed) connecting++;
+      pending += c.inflight.size;
+    }
+    return {
+      connections: { online, draining, connecting },
+      pending,
+      queued: this.#queuedLive,
+      waitingRetry: this.#waiting,
+      ...this.#stats,
+      nacked: { ...this.#nacked },
+    };
+  }
+
+  /**
+   * Graceful shutdown: refuses new sends, waits (up to `timeoutMs`) until every accepted message is
+   * answered and every running upstream handler has finished (and its ACK went out), then ends the
+   * streams. Whatever is still unanswered then rejects with `CCS_ERR_CLOSED`.
+   */
+  close(options: CloseOptions = {}): Promise<void> {
+    if (this.#closePromise) return this.#closePromise;
+    if (this.#state === ClientState.Closed) return Promise.resolve();
+    const timeoutMs = options.timeoutMs ?? 10_000;
+    // Never connected (or connect() failed): there is nothing to wait for.
+    const neverOnline = this.#state === ClientState.Idle || this.#state === ClientState.Connecting;
+    this.#state = ClientState.Closing;
+    this.#rejectConnectWaiter(new ClosedError('the client was closed before it came online'));
+    this.#resolveCapacityWaiters();
+    this.#closePromise = (async () => {
+      if (!neverOnline && !this.#idle()) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, timeoutMs);
+          timer.unref();
+          this.#idleWaiter = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+          this.#dispatch();
+        });
+        this.#idleWaiter = undefined;
+      }
+      this.#state = ClientState.Closed;
+      this.#failAll(new ClosedError('the client closed before this message was answered'));
+      this.#clearTimers();
+      this.#iterator?.end();
+      await Promise.all(this.#conns.map((c) => c.close(Math.min(timeoutMs, 2000))));
+      this.#conns.length = 0;
+    })();
+    return this.#closePromise;
+  }
+
+  /** Closes everything at once; every unsettled promise rejects with `CCS_ERR_CLOSED`. */
+  destroy(): void {
+    if (this.#state === ClientState.Closed && this.#conns.length === 0) return;
+    this.#state = ClientState.Closed;
+    this.#rejectConnectWaiter(new ClosedError('the client was destroyed'));
+    this.#failAll(new ClosedError('the client was destroyed'));
+    this.#clearTimers();
+    this.#resolveCapacityWaiters();
+    this.#iterator?.end();
+    this.#idleWaiter?.();
+    for (const c of this.#conns.splice(0)) c.destroy();
+  }
+
+  /** `AbortOwner`: the message's signal fired. */
+  abortMessage(out: Outbound): void {
+    if (out.state === OutState.Settled) return;
+    this.#fail(out, new AbortError(out.id, out.state === OutState.InFlight, out.signal?.reason));
+  }
+
+  // --- send path --------------------------------------------------------------------------------
+
+  #submit(message: Omit<DownstreamMessage, 'message_id'> & { message_id?: string }, options: SendOptions | undefined): Promise<SendResult> | undefined {
+    if (this.#state >= ClientState.Closing) return Promise.reject(new ClosedError(this.#state === ClientState.Closing ? 'the client is closing' : 'the client is closed'));
+    const msg = (message.message_id === undefined ? { ...message, message_id: this.#ids.next() } : message) as DownstreamMessage;
+    const invalid = validateDownstream(msg);
+    if (invalid !== undefined) return Promise.reject(invalid);
+    // The common case goes straight to a connection; only the queue is bounded.
+    const conn = this.#queue.length === 0 && this.#throttles.size === 0 ? this.#pick() : undefined;
+    if (conn === undefined && this.#queuedLive >= this.#o.maxQueued) {
+      this.#wantDrain = true;
+      return undefined;
+    }
+    const signal = options?.signal;
+    if (signal?.aborted) return Promise.reject(new AbortError(msg.message_id, false, signal.reason));
+    const out = new Outbound(this, msg);
+    const promise = new Promise<SendResult>((resolve, reject) => {
+      out.resolve = resolve;
+      out.reject = reject;
+    });
+    this.#outstanding++;
+    const timeoutMs = options?.timeoutMs ?? this.#o.sendTimeoutMs;
+    if (timeoutMs > 0) {
+      out.timeoutMs = timeoutMs;
+      this.#timeouts.push(Date.now() + timeoutMs, out);
+      this.#armTimer();
+    }
+    if (signal !== undefined) {
+      out.signal = signal;
+      signal.addEventListener('abort', out);
+    }
+    if (conn !== undefined) this.#write(conn, out);
+    else {
+      this.#queue.push(out);
+      this.#queuedLive++;
+      this.#dispatch();
+    }
+    return promise;
+  }
+
+  /** The usable connection with the most free window, or undefined. */
+  #pick(): CcsConnection | undefined {
+    const conns = this.#conns;
+    let best: CcsConnection | undefined;
+    let bestFree = 0;
+    for (let i = 0; i < conns.length; i++) {
+      const c = conns[i] as CcsConnection;
+      if (!c.usable) continue;
+      const free = c.free;
+      if (free > bestFree) {
+        best = c;
+        bestFree = free;
+      }
+    }
+    return best;
+  }
+
+  #write(conn: CcsConnection, out: Outbound): void {
+    out.state = OutState.InFlight;
+    if (!conn.write(out)) {
+      // The stream went away under us: back to the front, in order.
+      out.state = OutState.Queued;
+      this.#queue.unshift(out);
+      this.#queuedLive++;
+      return;
+    }
+    if (out.written) out.resends++;
+    out.written = true;
+    this.#stats.sent++;
+  }
+
+  /** Moves queued messages onto connections with free window. */
+  #dispatch(): void {
+    if (this.#dispatching) {
+      this.#redispatch = true;
+      return;
+    }
+    this.#dispatching = true;
+    try {
+      do {
+        this.#redispatch = false;
+        const queue = this.#queue;
+        while (queue.length > 0) {
+          const head = queue.peek() as Outbound;
+          if (head.state !== OutState.Queued) {
+            queue.shift(); // settled while queued (timeout / abort): dropped lazily
+            continue;
+          }
+          if (this.#throttles.size > 0) {
+            const t = this.#throttles.get(head.target);
+            const now = Date.now();
+            if (t !== undefined && t.until > now) {
+              queue.shift();
+              this.#queuedLive--;
+              this.#wait(head, t.until);
+              continue;
+            }
+          }
+          const conn = this.#pick();
+          if (conn === undefined) break;
+          queue.shift();
+          this.#queuedLive--;
+          this.#write(conn, head);
+        }
+      } while (this.#redispatch);
+    } finally {
+      this.#dispatching = false;
+    }
+    if (this.#wantDrain && this.#queuedLive <= this.#o.maxQueued >> 1) {
+      this.#wantDrain = false;
+      this.#resolveCapacityWaiters();
+      this.emit('drain');
+    }
+    if (this.#idleWaiter !== undefined && this.#idle()) this.#idleWaiter();
+  }
+
+  #idle(): boolean {
+    return this.#outstanding === 0 && this.#handlersRunning === 0;
+  }
+
+  /** Parks a message until `at` (retry backoff or rate limit). */
+  #wait(out: Outbound, at: number): void {
+    out.state = OutState.Waiting;
+    this.#waiting++;
+    this.#retryHeap.push(at, out);
+    this.#armTimer();
+  }
+
+  #armTimer(): void {
+    const next = Math.min(this.#timeouts.peekTime(), this.#retryHeap.peekTime());
+    if (next >= this.#timerAt) return;
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timerAt = next;
+    if (next === Infinity) {
+      this.#timer = undefined;
+      return;
+    }
+    this.#timer = setTimeout(() => this.#onTimer(), Math.max(0, next - Date.now()));
+    this.#timer.unref();
+  }
+
+  #onTimer(): void {
+    this.#timer = undefined;
+    this.#timerAt = Infinity;
+    const now = Date.now();
+    for (let out = this.#timeouts.popDue(now); out !== undefined; out = this.#timeouts.popDue(now)) {
+      if (out.state !== OutState.Settled) this.#fail(out, new TimeoutError(out.id, out.timeoutMs, out.state === OutState.InFlight));
+    }
+    const due: Outbound[] = [];
+    for (let out = this.#retryHeap.popDue(now); out !== undefined; out = this.#retryHeap.popDue(now)) {
+      if (out.state !== OutState.Waiting) continue;
+      this.#waiting--;
+      out.state = OutState.Queued;
+      due.push(out);
+    }
+    // Retries are older than anything queued: they go in front, in the order they became due.
+    if (due.length > 0) {
+      this.#queue.unshiftAll(due);
+      this.#queuedLive += due.length;
+    }
+    this.#armTimer();
+    this.#dispatch();
+  }
+
+  /** Settles with an error, once. */
+  #fail(out: Outbound, err: Error): void {
+    if (out.state === OutState.Queued) this.#queuedLive--;
+    else if (out.state === OutState.Waiting) this.#waiting--;
+    out.state = OutState.Settled;
+    out.signal?.removeEventListener('abort', out);
+    this.#outstanding--;
+    this.#stats.failed++;
+    out.reject(err);
+    this.#dispatch();
+  }
+
+  // --- answers from connections ---------------------------------------------------------------
+
+  #onAck(_conn: CcsConnection, out: Outbound, ack: AckMessage): void {
+    this.#stats.acked++;
+    if (this.#throttles.size > 0) this.#throttles.delete(out.target);
+    if (out.state === OutState.InFlight) {
+      out.state = OutState.Settled;
+      out.signal?.removeEventListener('abort', out);
+      this.#outstanding--;
+      out.resolve({ messageId: out.id, from: ack.from, registrationId: ack.registrationId, retries: out.resends });
+    }
+    this.#dispatch();
+  }
+
+  #onNack(_conn: CcsConnection, out: Outbound, nack: StanzaNack, stanzaError: boolean): void {
+    this.#nacked[nack.code] = (this.#nacked[nack.code] ?? 0) + 1;
+    if (out.state !== OutState.InFlight) {
+      this.#dispatch(); // its promise already settled (timeout / abort): nothing to retry for
+      return;
+    }
+    const o = this.#o;
+    switch (nack.retry) {
+      case 'other-connection':
+        // Not counted against maxRetries: the message did nothing wrong, the connection is going.
+        this.#stats.retries++;
+        out.state = OutState.Queued;
+        this.#queue.unshift(out);
+        this.#queuedLive++;
+        break;
+      case 'backoff':
+        if (out.retries < o.maxRetries) {
+          this.#stats.retries++;
+          const delay = backoffDelay(out.retries++, { baseMs: o.retryBaseMs, maxMs: o.retryMaxMs }, o.random);
+          this.#wait(out, Date.now() + delay);
+          break;
+        }
+        this.#failNack(out, nack, stanzaError);
+        return;
+      case 'slow-down-device':
+      case 'slow-down-topic': {
+        if (out.retries >= o.maxRetries) {
+          this.#failNack(out, nack, stanzaError);
+          return;
+        }
+        // Only this device / topic slows down: later messages to it wait behind the same delay.
+        this.#stats.retries++;
+        out.retries++;
+        const prev = this.#throttles.get(out.target);
+        const level = prev === undefined ? 0 : prev.level + 1;
+        const until = Date.now() + backoffDelay(level, { baseMs: o.retryBaseMs, maxMs: o.retryMaxMs }, o.random);
+        this.#throttles.set(out.target, { until, level });
+        this.#wait(out, until);
+        break;
+      }
+      default:
+        this.#failNack(out, nack, stanzaError);
+        return;
+    }
+    this.#dispatch();
+  }
+
+  #failNack(out: Outbound, nack: StanzaNack, stanzaError: boolean): void {
+    this.#fail(out, new NackError({
+      nackCode: nack.code, reason: nack.reason, description: nack.description, retryClass: nack.retry,
+      message: out.msg, retries: out.retries, stanzaError, raw: nack.raw,
+    }));
+  }
+
+  // --- upstream ---------------------------------------------------------------------------------
+
+  #onUpstream(conn: CcsConnection, msg: UpstreamMessage): void {
+    this.#stats.upstreamReceived++;
+    const key = DedupWindow.key(msg.from, msg.messageId);
+    const seen = this.#dedup.get(key);
+    if (seen !== undefined) {
+      this.#stats.duplicatesDropped++;
+      // Already handled: ACK on the connection it came in on. Still running: ACK it there too when done.
+      if (seen.done) this.#ack(conn, msg.from, msg.messageId);
+      else if (!seen.conns.includes(conn)) seen.conns.push(conn);
+      return;
+    }
+    const consumer = this.#iterator ?? this.#handler;
+    if (this.#o.ackOnReceipt || consumer === undefined) {
+      this.#dedup.add(key, DONE);
+      this.#ack(conn, msg.from, msg.messageId);
+      if (this.#iterator) this.#iterator.push(msg, undefined);
+      else if (this.#handler) this.#runHandler(this.#handler, msg, undefined, key);
+      else this.emit('upstream', msg);
+      return;
+    }
+    const entry: UpEntry = { done: false, conns: [conn] };
+    this.#dedup.add(key, entry);
+    if (this.#iterator) this.#iterator.push(msg, { client: this, entry, key, msg });
+    else this.#runHandler(consumer as UpstreamHandler, msg, entry, key);
+  }
+
+  #runHandler(handler: UpstreamHandler, msg: UpstreamMessage, entry: UpEntry | undefined, key: string): void {
+    let result: void | Promise<void>;
+    try {
+      result = handler(msg);
+    } catch (err) {
+      this.upstreamFailed(entry, key, msg, err);
+      return;
+    }
+    if (result !== undefined && typeof (result as Promise<void>).then === 'function') {
+      this.#handlersRunning++;
+      (result as Promise<void>).then(
+        () => {
+          this.#handlersRunning--;
+          this.upstreamDone(entry, msg);
+        },
+        (err: unknown) => {
+          this.#handlersRunning--;
+          this.upstreamFailed(entry, key, msg, err);
+        },
+      );
+    } else this.upstreamDone(entry, msg);
+  }
+
+  /** @internal The consumer finished with `msg`: ACK it on every connection that delivered it. */
+  upstreamDone(entry: UpEntry | undefined, msg: UpstreamMessage): void {
+    if (entry !== undefined && !entry.done) {
+      entry.done = true;
+      for (const c of entry.conns) this.#ack(c, msg.from, msg.messageId);
+      entry.conns.length = 0;
+    }
+    if (this.#idleWaiter !== undefined && this.#idle()) this.#idleWaiter();
+  }
+
+  /** @internal The consumer failed: no ACK, and forget it so that CCS's resend is handled again. */
+  upstreamFailed(entry: UpEntry | undefined, key: string, msg: UpstreamMessage, err: unknown): void {
+    if (entry !== undefined) this.#dedup.delete(key);
+    if (!(err instanceof ClosedError)) this.#emitError(new CcsError('CCS_ERR_HANDLER', `the upstream handler failed for message ${JSON.stringify(msg.messageId)}; it was not ACKed`, { cause: err }));
+    if (this.#idleWaiter !== undefined && this.#idle()) this.#idleWaiter();
+  }
+
+  #onReceipt(conn: CcsConnection, msg: ReceiptMessage): void {
+    this.#stats.upstreamReceived++;
+    this.#stats.receipts++;
+    const key = DedupWindow.key(msg.from, msg.messageId);
+    if (this.#dedup.has(key)) this.#stats.duplicatesDropped++;
+    else {
+      this.#dedup.add(key, DONE);
+      this.emit('receipt', msg);
+    }
+    this.#ack(conn, msg.from, msg.messageId);
+  }
+
+  #ack(conn: CcsConnection, to: string, messageId: string): void {
+    if (conn.ack(to, messageId)) this.#stats.upstreamAcked++;
+  }
+
+  // --- connections --------------------------------------------------------------------------------
+
+  #openConnection(): void {
+    const o = this.#o;
+    const options: CcsConnectionOptions = {
+      senderId: o.senderId, apiKey: o.apiKey, host: o.host, port: o.port,
+      ca: o.tls.ca, servername: o.tls.servername, rejectUnauthorized: o.tls.rejectUnauthorized ?? true,
+      maxPending: o.maxPending, handshakeTimeoutMs: o.handshakeTimeoutMs, pingIntervalMs: o.pingIntervalMs,
+      idleTimeoutMs: o.idleTimeoutMs, keepaliveIntervalMs: o.keepaliveIntervalMs, session: o.session, resource: o.resource,
+    };
+    const conn = new CcsConnection(options, this.#sink);
+    this.#conns.push(conn);
+    conn.open().then(
+      () => this.#onOnline(conn),
+      (err: HandshakeError) => this.#onOpenFailed(conn, err),
+    );
+  }
+
+  #onOnline(conn: CcsConnection): void {
+    if (this.#state === ClientState.Closed) {
+      conn.destroy();
+      return;
+    }
+    this.#reconnectAttempt = 0;
+    if (this.#state === ClientState.Connecting) {
+      this.#state = ClientState.Open;
+      const w = this.#connectWaiter;
+      this.#connectWaiter = undefined;
+      w?.resolve();
+    }
+    this.emit('online', { connectionId: conn.id } satisfies ConnectionEvent);
+    this.#ensurePool();
+    this.#dispatch();
+  }
+
+  #onOpenFailed(conn: CcsConnection, err: HandshakeError): void {
+    this.#removeConn(conn);
+    if (this.#state === ClientState.Closed) return;
+    if (this.#state === ClientState.Connecting) {
+      const w = this.#connectWaiter as ConnectWaiter;
+      w.failures++;
+      w.first ??= err;
+      if (w.failures >= this.#o.connections && !this.#conns.some((c) => c.online)) {
+        // Nothing came online: report the first failure; the caller decides whether to retry.
+        for (const c of this.#conns.splice(0)) c.destroy();
+        this.#state = ClientState.Idle;
+        this.#connectWaiter = undefined;
+        w.reject(w.first);
+      }
+      return;
+    }
+    this.#emitError(err);
+    this.#scheduleReconnect(err);
+  }
+
+  #onClosed(conn: CcsConnection, err: Error | undefined): void {
+    this.#removeConn(conn);
+    const owed = conn.takeOwed();
+    let requeued = 0;
+    for (let i = owed.length - 1; i >= 0; i--) {
+      const out = owed[i] as Outbound;
+      if (out.state !== OutState.InFlight) continue; // timed out / aborted: the caller gave up on it
+      out.state = OutState.Queued;
+      this.#queue.unshift(out);
+      requeued++;
+    }
+    this.#queuedLive += requeued;
+    this.#stats.resent += requeued;
+    const error = err === undefined || err instanceof CcsError ? err : new CcsError('CCS_ERR_CONNECTION_LOST', `connection ${conn.id} lost: ${err.message}`, { cause: err });
+    this.emit('offline', error === undefined ? { connectionId: conn.id } : { connectionId: conn.id, error } satisfies ConnectionEvent);
+    if (this.#state !== ClientState.Closed && !conn.draining) this.#scheduleReconnect(error);
+    this.#dispatch();
+  }
+
+  #onDraining(conn: CcsConnection): void {
+    this.#stats.drainings++;
+    this.emit('draining', { connectionId: conn.id } satisfies ConnectionEvent);
+    conn.closeDrainedAfter(this.#o.drainTimeoutMs);
+    // A planned handover: the replacement opens now, without backoff.
+    if (this.#state === ClientState.Open || this.#state === ClientState.Closing) this.#openConnection();
+  }
+
+  /** Slots = connections not draining (online or opening) + scheduled reconnects. */
+  #ensurePool(): void {
+    if (this.#state !== ClientState.Open) return;
+    let slots = this.#reconnectTimers.size;
+    for (const c of this.#conns) if (!c.draining) slots++;
+    for (; slots < this.#o.connections; slots++) this.#scheduleReconnect(undefined);
+  }
+
+  #scheduleReconnect(error: Error | undefined): void {
+    if (this.#state !== ClientState.Open && this.#state !== ClientState.Closing) return;
+    if (this.#state === ClientState.Closing && this.#idle()) return;
+    const attempt = this.#reconnectAttempt++;
+    // One counter for the whole pool: when several connections fail together, each further
+    // attempt waits longer, so a dead server is not hammered N times per backoff step.
+    const delayMs = backoffDelay(attempt, { baseMs: this.#o.reconnectBaseMs, maxMs: this.#o.reconnectMaxMs }, this.#o.random);
+    this.#stats.reconnects++;
+    this.emit('reconnecting', { attempt, delayMs, error } satisfies ReconnectEvent);
+    const timer = setTimeout(() => {
+      this.#reconnectTimers.delete(timer);
+      if (this.#state === ClientState.Open || (this.#state === ClientState.Closing && !this.#idle())) this.#openConnection();
+    }, delayMs);
+    timer.unref();
+    this.#reconnectTimers.add(timer);
+  }
+
+  #removeConn(conn: CcsConnection): void {
+    const i = this.#conns.indexOf(conn);
+    if (i !== -1) this.#conns.splice(i, 1);
+  }
+
+  // --- teardown -----------------------------------------------------------------------------------
+
+  #failAll(err: Error): void {
+    const all: Outbound[] = [];
+    for (const out of this.#queue.drain()) if (out.state === OutState.Queued) all.push(out);
+    for (let out = this.#retryHeap.pop(); out !== undefined; out = this.#retryHeap.pop()) if (out.state === OutState.Waiting) all.push(out);
+    for (const c of this.#conns) for (const out of c.takeOwed()) if (out.state === OutState.InFlight) all.push(out);
+    for (const out of all) {
+      if (out.state === OutState.Queued) this.#queuedLive--;
+      else if (out.state === OutState.Waiting) this.#waiting--;
+      out.state = OutState.Settled;
+      out.signal?.removeEventListener('abort', out);
+      this.#outstanding--;
+      this.#stats.failed++;
+      out.reject(err);
+    }
+    this.#queuedLive = 0;
+    this.#waiting = 0;
+  }
+
+  #clearTimers(): void {
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#timerAt = Infinity;
+    this.#timeouts.clear();
+    this.#retryHeap.clear();
+    for (const t of this.#reconnectTimers) clearTimeout(t);
+    this.#reconnectTimers.clear();
+  }
+
+  #rejectConnectWaiter(err: Error): void {
+    const w = this.#connectWaiter;
+    this.#connectWaiter = undefined;
+    w?.reject(err);
+  }
+
+  #resolveCapacityWaiters(): void {
+    const waiters = this.#capacityWaiters;
+    this.#capacityWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  #emitError(err: Error): void {
+    if (this.listenerCount('error') > 0) this.emit('error', err);
+  }
+}
+
+/** What the iterator needs to ACK a message once the consumer is done with it. */
+interface IteratorAck {
+  client: CcsClient;
+  entry: UpEntry;
+  key: string;
+  msg: UpstreamMessage;
+}
+
+/** The async iterator behind `client.upstream()`. */
+class UpstreamIterator implements AsyncIterableIterator<UpstreamMessage> {
+  readonly #buffer = new RingBuffer<[UpstreamMessage, IteratorAck | undefined]>();
+  #takers: Array<(r: IteratorResult<UpstreamMessage>) => void> = [];
+  #outstanding: IteratorAck | undefined;
+  #ended = false;
+  readonly #onEnd: () => void;
+
+  constructor(onEnd: () => void) {
+    this.#onEnd = onEnd;
+  }
+
+  push(msg: UpstreamMessage, ack: IteratorAck | undefined): void {
+    if (this.#ended) {
+      if (ack) ack.client.upstreamFailed(ack.entry, ack.key, msg, new ClosedError('the upstream iterator ended'));
+      return;
+    }
+    const taker = this.#takers.shift();
+    if (taker) {
+      this.#outstanding = ack;
+      taker({ value: msg, done: false });
+    } else this.#buffer.push([msg, ack]);
+  }
+
+  next(): Promise<IteratorResult<UpstreamMessage>> {
+    this.#settleOutstanding();
+    const item = this.#buffer.shift();
+    if (item !== undefined) {
+      this.#outstanding = item[1];
+      return Promise.resolve({ value: item[0], done: false });
+    }
+    if (this.#ended) return Promise.resolve({ value: undefined, done: true });
+    return new Promise((resolve) => this.#takers.push(resolve));
+  }
+
+  return(): Promise<IteratorResult<UpstreamMessage>> {
+    // `break` out of `for await`: the last message was handled; the unread ones are not ACKed.
+    this.#settleOutstanding();
+    this.end();
+    return Promise.resolve({ value: undefined, done: true });
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  /** Ends the iteration; buffered messages are left un-ACKed (CCS resends them). */
+  end(): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    this.#onEnd();
+    for (const [msg, ack] of this.#buffer.drain()) {
+      if (ack) ack.client.upstreamFailed(ack.entry, ack.key, msg, new ClosedError('the upstream iterator ended'));
+    }
+    for (const t of this.#takers.splice(0)) t({ value: undefined, done: true });
+  }
+
+  #settleOutstanding(): void {
+    const a = this.#outstanding;
+    this.#outstanding = undefined;
+    if (a) a.client.upstreamDone(a.entry, a.msg);
+  }
+}

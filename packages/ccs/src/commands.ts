@@ -1,0 +1,280 @@
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import type { DownstreamMessage, JsonObject, ReceiptMessage, UpstreamMessage } from '@ccs-xmpp/stanza';
+import { ValidationError, validateDownstream } from '@ccs-xmpp/stanza';
+import { CcsClient, type CcsClientOptions, type ConnectionEvent, type ReconnectEvent } from './client.js';
+import { CcsError, HandshakeError, NackError } from './errors.js';
+import type { SendResult } from './outbound.js';
+
+/** Where the CLI reads and writes; the real process in `cli.ts`, buffers in tests. */
+export interface CliIo {
+  argv: readonly string[];
+  env: Readonly<Record<string, string | undefined>>;
+  stdout: { write(s: string): unknown };
+  stderr: { write(s: string): unknown };
+  /** Stops `ccs echo` (SIGINT / SIGTERM in the real process). */
+  signal?: AbortSignal;
+}
+
+/** Exit codes. */
+export const EXIT_OK = 0;
+/** NACK, timeout, or a failure after the connection was up. */
+export const EXIT_FAILED = 1;
+/** Bad arguments, missing credentials, or no connection. */
+export const EXIT_USAGE = 2;
+
+const USAGE = `usage: ccs <command> [options]
+
+commands:
+  send   --to TOKEN | --condition EXPR  [--data JSON] [--notification JSON] [--ttl N]
+         [--collapse-key K] [--priority normal|high] [--dry-run] [--message-id ID]
+         [--delivery-receipt] [--content-available] [--timeout MS]
+         Sends one message, prints the ACK or NACK as one JSON line; exit 0 on ACK.
+  echo   Runs the echo app server: ACKs each upstream message and sends its data back to
+         its sender. One JSON line per event on stdout, until SIGINT/SIGTERM.
+
+connection options (both commands):
+  --host HOST (default gcm.googleapis.com)  --port N (default 5235)
+  --ca FILE (trusted CA, PEM)  --servername NAME  --insecure (accept a self-signed certificate)
+  --connections N  --max-pending N
+
+The sender ID and API key are read from CCS_SENDER_ID and CCS_API_KEY (never from flags, which
+end up in shell history).`;
+
+/** A refusal with a one-line message for the user. */
+class UsageError extends Error {}
+
+const COMMON = {
+  host: { type: 'string' },
+  port: { type: 'string' },
+  ca: { type: 'string' },
+  servername: { type: 'string' },
+  insecure: { type: 'boolean' },
+  connections: { type: 'string' },
+  'max-pending': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+const SEND = {
+  ...COMMON,
+  to: { type: 'string' },
+  condition: { type: 'string' },
+  data: { type: 'string' },
+  notification: { type: 'string' },
+  ttl: { type: 'string' },
+  'collapse-key': { type: 'string' },
+  priority: { type: 'string' },
+  'dry-run': { type: 'boolean' },
+  'message-id': { type: 'string' },
+  'delivery-receipt': { type: 'boolean' },
+  'content-available': { type: 'boolean' },
+  timeout: { type: 'string' },
+} as const;
+
+function int(name: string, value: string | undefined, min: number): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+$/.test(value) || Number(value) < min) throw new UsageError(`--${name} must be an integer >= ${min}, got ${JSON.stringify(value)}`);
+  return Number(value);
+}
+
+function jsonObject(name: string, value: string | undefined): JsonObject | undefined {
+  if (value === undefined) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch {
+    throw new UsageError(`--${name} is not valid JSON`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new UsageError(`--${name} must be a JSON object`);
+  return parsed as JsonObject;
+}
+
+function clientOptions(values: Record<string, string | boolean | undefined>, env: CliIo['env']): CcsClientOptions {
+  const senderId = env['CCS_SENDER_ID'];
+  const apiKey = env['CCS_API_KEY'];
+  if (!senderId || !apiKey) throw new UsageError('set CCS_SENDER_ID and CCS_API_KEY in the environment');
+  const caFile = values['ca'] as string | undefined;
+  let ca: string | undefined;
+  if (caFile !== undefined) {
+    try {
+      ca = readFileSync(caFile, 'utf8');
+    } catch (err) {
+      throw new UsageError(`cannot read --ca ${caFile}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
+    }
+  }
+  const options: CcsClientOptions = {
+    senderId,
+    apiKey,
+    host: (values['host'] as string | undefined) ?? 'gcm.googleapis.com',
+    port: int('port', values['port'] as string | undefined, 1) ?? 5235,
+    tls: {
+      ...(ca === undefined ? {} : { ca }),
+      ...(values['servername'] === undefined ? {} : { servername: values['servername'] as string }),
+      rejectUnauthorized: values['insecure'] !== true,
+    },
+  };
+  const connections = int('connections', values['connections'] as string | undefined, 1);
+  if (connections !== undefined) options.connections = connections;
+  const maxPending = int('max-pending', values['max-pending'] as string | undefined, 1);
+  if (maxPending !== undefined) options.maxPending = maxPending;
+  return options;
+}
+
+const line = (io: CliIo, obj: object): void => {
+  io.stdout.write(`${JSON.stringify(obj)}\n`);
+};
+
+function ackLine(r: SendResult): object {
+  return { event: 'ack', message_id: r.messageId, from: r.from, ...(r.registrationId ? { registration_id: r.registrationId } : {}), retries: r.retries };
+}
+
+function failureLine(err: unknown): object {
+  if (err instanceof NackError) {
+    return { event: 'nack', message_id: err.messageId, code: err.nackCode, ...(err.reason ? { reason: err.reason } : {}), description: err.description, retry_class: err.retryClass, retries: err.retries };
+  }
+  if (err instanceof ValidationError) return { event: 'invalid', message_id: err.messageId, code: err.nackCode, reason: err.reason, field: err.field, description: err.message };
+  if (err instanceof CcsError) return { event: 'error', code: err.code, description: err.message };
+  return { event: 'error', code: 'CCS_ERR_UNKNOWN', description: err instanceof Error ? err.message : String(err) };
+}
+
+/** One line, no stack: what the user sees on stderr. */
+function describe(err: unknown, where: string): string {
+  if (err instanceof HandshakeError) {
+    return `cannot connect to ${where} (step ${err.step}${err.timedOut ? ', timed out' : ''}): ${err.message}`;
+  }
+  return err instanceof Error ? err.message : String(err);
+}
+
+/**
+ * Runs the `ccs` command line and resolves with the exit code. Never throws, never calls
+ * `process.exit`, never prints a stack trace or the API key.
+ */
+export async function runCli(io: CliIo): Promise<number> {
+  const [command, ...rest] = io.argv;
+  try {
+    switch (command) {
+      case 'send':
+        return await sendCommand(io, rest);
+      case 'echo':
+        return await echoCommand(io, rest);
+      case undefined:
+      case 'help':
+      case '--help':
+      case '-h':
+        io.stdout.write(`${USAGE}\n`);
+        return command === undefined ? EXIT_USAGE : EXIT_OK;
+      default:
+        throw new UsageError(`unknown command ${JSON.stringify(command)} (try: ccs help)`);
+    }
+  } catch (err) {
+    const msg = err instanceof Error ? err.message.split('\n')[0] : String(err);
+    io.stderr.write(`ccs: ${msg}\n`);
+    return err instanceof UsageError || err instanceof HandshakeError ? EXIT_USAGE : EXIT_FAILED;
+  }
+}
+
+function parse<T extends typeof SEND | typeof COMMON>(args: string[], spec: T): Record<string, string | boolean | undefined> {
+  try {
+    return parseArgs({ args, options: spec, strict: true, allowPositionals: false }).values as Record<string, string | boolean | undefined>;
+  } catch (err) {
+    throw new UsageError((err as Error).message.split('\n')[0] as string);
+  }
+}
+
+async function connectOrExplain(client: CcsClient, options: CcsClientOptions): Promise<void> {
+  try {
+    await client.connect();
+  } catch (err) {
+    client.destroy();
+    const e = new HandshakeError(err instanceof HandshakeError ? err.step : 'tls', describe(err, `${options.host}:${options.port}`));
+    throw e;
+  }
+}
+
+async function sendCommand(io: CliIo, args: string[]): Promise<number> {
+  const v = parse(args, SEND);
+  if (v['help']) {
+    io.stdout.write(`${USAGE}\n`);
+    return EXIT_OK;
+  }
+  if ((v['to'] === undefined) === (v['condition'] === undefined)) throw new UsageError('give exactly one of --to and --condition');
+  const msg: Omit<DownstreamMessage, 'message_id'> & { message_id?: string } = {};
+  if (v['to'] !== undefined) msg.to = v['to'] as string;
+  if (v['condition'] !== undefined) msg.condition = v['condition'] as string;
+  const data = jsonObject('data', v['data'] as string | undefined);
+  if (data) msg.data = data;
+  const notification = jsonObject('notification', v['notification'] as string | undefined);
+  if (notification) msg.notification = notification;
+  const ttl = int('ttl', v['ttl'] as string | undefined, 0);
+  if (ttl !== undefined) msg.time_to_live = ttl;
+  if (v['collapse-key'] !== undefined) msg.collapse_key = v['collapse-key'] as string;
+  if (v['priority'] !== undefined) {
+    if (v['priority'] !== 'high' && v['priority'] !== 'normal') throw new UsageError('--priority must be "normal" or "high"');
+    msg.priority = v['priority'];
+  }
+  if (v['dry-run']) msg.dry_run = true;
+  if (v['delivery-receipt']) msg.delivery_receipt_requested = true;
+  if (v['content-available']) msg.content_available = true;
+  if (v['message-id'] !== undefined) msg.message_id = v['message-id'] as string;
+  const timeoutMs = int('timeout', v['timeout'] as string | undefined, 1) ?? 30_000;
+  const options = clientOptions(v, io.env);
+  // Validate before connecting: a bad message should not cost a TLS handshake.
+  const invalid = validateDownstream({ ...msg, message_id: msg.message_id ?? 'm' });
+  if (invalid !== undefined) {
+    line(io, failureLine(invalid));
+    return EXIT_USAGE;
+  }
+  const client = new CcsClient({ ...options, reconnectMaxMs: 2000 });
+  const pending = client.send(msg, { timeoutMs });
+  pending.catch(() => {});
+  let code: number;
+  try {
+    await connectOrExplain(client, options);
+    const r = await pending;
+    line(io, ackLine(r));
+    code = EXIT_OK;
+  } catch (err) {
+    if (err instanceof HandshakeError) throw err;
+    line(io, failureLine(err));
+    code = EXIT_FAILED;
+  }
+  await client.close({ timeoutMs: 2000 });
+  return code;
+}
+
+async function echoCommand(io: CliIo, args: string[]): Promise<number> {
+  const v = parse(args, COMMON);
+  if (v['help']) {
+    io.stdout.write(`${USAGE}\n`);
+    return EXIT_OK;
+  }
+  const options = clientOptions(v, io.env);
+  if (io.signal?.aborted) return EXIT_OK;
+  const client = new CcsClient(options);
+  let sent = 0;
+  // The echo itself must not hold up the upstream ACK: it is sent, not awaited.
+  client.onUpstream((m: UpstreamMessage) => {
+    line(io, { event: 'upstream', from: m.from, message_id: m.messageId, category: m.category, data: m.data });
+    sent++;
+    client.send({ to: m.from, data: m.data }).then(
+      (r) => line(io, ackLine(r)),
+      (err: unknown) => line(io, failureLine(err)),
+    );
+  });
+  client.on('online', (e: ConnectionEvent) => line(io, { event: 'connected', connection: e.connectionId }));
+  client.on('offline', (e: ConnectionEvent) => line(io, { event: 'disconnected', connection: e.connectionId, ...(e.error ? { reason: e.error.message } : {}) }));
+  client.on('draining', (e: ConnectionEvent) => line(io, { event: 'draining', connection: e.connectionId }));
+  client.on('reconnecting', (e: ReconnectEvent) => line(io, { event: 'reconnecting', attempt: e.attempt, delay_ms: e.delayMs }));
+  client.on('receipt', (r: ReceiptMessage) => line(io, { event: 'receipt', message_id: r.messageId, original_message_id: r.originalMessageId, status: r.status }));
+  client.on('error', (err: Error) => io.stderr.write(`ccs: ${describe(err, `${options.host}:${options.port}`)}\n`));
+  await connectOrExplain(client, options);
+  await new Promise<void>((resolve) => {
+    if (io.signal === undefined) return;
+    if (io.signal.aborted) resolve();
+    else io.signal.addEventListener('abort', () => resolve(), { once: true });
+  });
+  await client.close({ timeoutMs: 5000 });
+  const s = client.stats();
+  line(io, { event: 'closed', upstream: s.upstreamReceived, echoed: sent, acked: s.acked, duplicates_dropped: s.duplicatesDropped });
+  return EXIT_OK;
+}

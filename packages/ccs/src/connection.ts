@@ -1,0 +1,541 @@
+import { ClientNegotiator, SaslError } from '@ccs-xmpp/sasl';
+import {
+  GcmEncoder, bindIq, decodeGcmMessage, nackRetryClass, normalizeNack, pingIq, readBindResult, readIq,
+  readStreamFeatures, resultIq, sessionIq, type AckMessage, type NackError as StanzaNack, type ReceiptMessage,
+  type StreamFeatures, type UpstreamMessage, type StanzaErrorMessage,
+} from '@ccs-xmpp/stanza';
+import {
+  NS_CLIENT, NS_STREAM, connect, type StreamError, type XmlElement, type XmppConnection,
+} from '@ccs-xmpp/stream';
+import { CcsError, HandshakeError, type HandshakeStep } from './errors.js';
+import type { Outbound } from './outbound.js';
+
+/** The stream's `to` domain and the SASL authcid domain (FCM kept GCM's). */
+export const CCS_DOMAIN = 'gcm.googleapis.com';
+
+/** Settings of one connection (resolved from the client's options). */
+export interface CcsConnectionOptions {
+  senderId: string;
+  apiKey: string;
+  host: string;
+  port: number;
+  ca: string | Buffer | Array<string | Buffer> | undefined;
+  servername: string | undefined;
+  rejectUnauthorized: boolean;
+  maxPending: number;
+  /** Bound on each handshake step (TLS, stream, auth, bind, session). */
+  handshakeTimeoutMs: number;
+  /** Send a XEP-0199 ping when no stanza arrived for this long; 0 disables. */
+  pingIntervalMs: number;
+  /** Close (and replace) the connection when no byte arrived for this long; 0 disables. */
+  idleTimeoutMs: number;
+  /** Whitespace keepalive interval; 0 disables. */
+  keepaliveIntervalMs: number;
+  /** `true`: always send the session IQ; `false`: never; `'auto'`: when offered and not marked optional. */
+  session: boolean | 'auto';
+  /** Resource to bind, or none (the server picks). */
+  resource: string | undefined;
+}
+
+/** What a connection reports to the client. Called synchronously from socket callbacks. */
+export interface ConnectionSink {
+  onAck(conn: CcsConnection, out: Outbound, ack: AckMessage): void;
+  onNack(conn: CcsConnection, out: Outbound, nack: StanzaNack, stanzaError: boolean): void;
+  onUpstream(conn: CcsConnection, msg: UpstreamMessage): void;
+  onReceipt(conn: CcsConnection, msg: ReceiptMessage): void;
+  /** `CONNECTION_DRAINING`: the connection takes no new messages from now on. */
+  onDraining(conn: CcsConnection): void;
+  /** The socket accepts writes again after a full buffer. */
+  onWritable(conn: CcsConnection): void;
+  /** An online connection closed; `takeOwed()` gives what it still owed. Not called when `open()` failed. */
+  onClosed(conn: CcsConnection, error: Error | undefined): void;
+  /** Something the server sent that this client cannot use (not fatal). */
+  onProtocolError(conn: CcsConnection, error: CcsError): void;
+}
+
+const enum Phase {
+  Tls,
+  Features,
+  Auth,
+  Features2,
+  Bind,
+  Session,
+  Online,
+  Closed,
+}
+
+const PHASE_STEP: Record<Phase, HandshakeStep> = {
+  [Phase.Tls]: 'tls',
+  [Phase.Features]: 'stream',
+  [Phase.Auth]: 'auth',
+  [Phase.Features2]: 'stream',
+  [Phase.Bind]: 'bind',
+  [Phase.Session]: 'session',
+  [Phase.Online]: 'session',
+  [Phase.Closed]: 'stream',
+};
+
+const BIND_ID = 'bind-1';
+const SESSION_ID = 'sess-1';
+
+let nextConnectionId = 1;
+
+/**
+ * One CCS connection: the handshake as a state machine (TLS → stream → SASL PLAIN → restart →
+ * bind → optional session), then the hot path: downstream writes tracked in an in-flight `Map`
+ * (insertion order = send order, which is the resend order), ACK/NACK matching by `message_id`,
+ * upstream ACKs written on this connection, pings answered.
+ */
+export class CcsConnection {
+  /** Process-unique id, for events and logs (`c1`, `c2`…). */
+  readonly id: string;
+  /** The bound JID once online. */
+  jid: string | undefined;
+  /** `CONNECTION_DRAINING` received: no new downstream messages go here. */
+  draining = false;
+  /** The socket's buffer is full; no downstream writes until `onWritable`. */
+  blocked = false;
+  /** Un-answered downstream messages, in send order. */
+  readonly inflight = new Map<string, Outbound>();
+
+  readonly #options: CcsConnectionOptions;
+  readonly #sink: ConnectionSink;
+  readonly #encoder = new GcmEncoder();
+  #xmpp: XmppConnection | undefined;
+  #phase = Phase.Tls;
+  #sasl: ClientNegotiator | undefined;
+  #stepTimer: NodeJS.Timeout | undefined;
+  #pingTimer: NodeJS.Timeout | undefined;
+  #lastStanzaAt = Date.now();
+  #pingSeq = 0;
+  #resolveOpen: (() => void) | undefined;
+  #rejectOpen: ((err: HandshakeError) => void) | undefined;
+  #abort = new AbortController();
+  #closedByUs = false;
+  #drainTimer: NodeJS.Timeout | undefined;
+
+  constructor(options: CcsConnectionOptions, sink: ConnectionSink) {
+    this.id = `c${nextConnectionId++}`;
+    this.#options = options;
+    this.#sink = sink;
+  }
+
+  /** True while online and not draining, closed or blocked: it may take downstream messages. */
+  get usable(): boolean {
+    return this.#phase === Phase.Online && !this.draining && !this.blocked && this.#xmpp !== undefined && this.#xmpp.writable;
+  }
+
+  /** True once the handshake completed (and until the connection closes). */
+  get online(): boolean {
+    return this.#phase === Phase.Online;
+  }
+
+  /** True after the connection has closed (or failed to open). */
+  get closed(): boolean {
+    return this.#phase === Phase.Closed;
+  }
+
+  /** Free window: how many more downstream messages may be in flight here. */
+  get free(): number {
+    return this.#options.maxPending - this.inflight.size;
+  }
+
+  /**
+   * Runs the handshake. Resolves when online; rejects with a {@link HandshakeError} naming the
+   * step that failed (the connection is then closed, and `onClosed` is never called).
+   */
+  open(): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.#resolveOpen = resolve;
+      this.#rejectOpen = reject;
+      this.#armStep();
+      const o = this.#options;
+      connect(
+        {
+          host: o.host,
+          port: o.port,
+          ca: o.ca,
+          servername: o.servername,
+          rejectUnauthorized: o.rejectUnauthorized,
+          connectTimeoutMs: o.handshakeTimeoutMs,
+          keepaliveIntervalMs: o.keepaliveIntervalMs,
+          idleTimeoutMs: o.idleTimeoutMs,
+          signal: this.#abort.signal,
+        },
+        {
+          onStanza: (el) => this.#onStanza(el),
+          onDrain: () => {
+            if (this.blocked) {
+              this.blocked = false;
+              this.#sink.onWritable(this);
+            }
+          },
+          onClose: (err) => this.#onClose(err),
+        },
+      ).then(
+        (xmpp) => {
+          if (this.#phase === Phase.Closed) {
+            xmpp.destroy();
+            return;
+          }
+          this.#xmpp = xmpp;
+          this.#phase = Phase.Features;
+          this.#armStep();
+          this.#openStream();
+        },
+        (err: StreamError) => {
+          if (this.#phase === Phase.Closed) return;
+          const timedOut = err.condition === 'connection-timeout';
+          this.#failHandshake(new HandshakeError('tls', err.message, { cause: err, timedOut, retryable: true }));
+        },
+      );
+    });
+  }
+
+  /**
+   * Writes a downstream message and records it as in flight. Returns false (and records nothing)
+   * when the stream can no longer be written: the caller requeues it.
+   */
+  write(out: Outbound): boolean {
+    const xmpp = this.#xmpp;
+    if (xmpp === undefined || !xmpp.writable) return false;
+    this.inflight.set(out.id, out);
+    try {
+      if (!xmpp.send(this.#encoder.encodeDownstream(out.msg))) this.blocked = true;
+    } catch {
+      // Closed under us between the check and the write: treat as not written.
+      this.inflight.delete(out.id);
+      return false;
+    }
+    return true;
+  }
+
+  /** Sends the ACK of an upstream message or receipt. Never held back by the window. False when the stream is gone. */
+  ack(to: string, messageId: string): boolean {
+    const xmpp = this.#xmpp;
+    if (xmpp === undefined || !xmpp.writable || this.#phase !== Phase.Online) return false;
+    try {
+      xmpp.send(this.#encoder.encodeAck(to, messageId));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * CCS closes a drained connection itself; should it not, close it after `ms` so that what it
+   * still owes moves to another connection instead of waiting forever.
+   */
+  closeDrainedAfter(ms: number): void {
+    if (this.#drainTimer || ms <= 0) return;
+    this.#drainTimer = setTimeout(() => {
+      this.#drainTimer = undefined;
+      void this.close();
+    }, ms).unref();
+  }
+
+  /** Removes and returns every message still in flight, in send order. */
+  takeOwed(): Outbound[] {
+    const owed = [...this.inflight.values()];
+    this.inflight.clear();
+    return owed;
+  }
+
+  /** Ends the stream cleanly (bounded); resolves when the socket is closed. */
+  close(timeoutMs?: number): Promise<void> {
+    this.#closedByUs = true;
+    if (this.#xmpp === undefined) {
+      this.destroy();
+      return Promise.resolve();
+    }
+    return this.#xmpp.close(timeoutMs);
+  }
+
+  /** Closes at once. */
+  destroy(): void {
+    this.#closedByUs = true;
+    if (this.#xmpp === undefined) {
+      if (this.#phase !== Phase.Closed) {
+        this.#abort.abort();
+        this.#failHandshake(new HandshakeError(PHASE_STEP[this.#phase], 'connection attempt cancelled', { retryable: true }));
+      }
+      return;
+    }
+    this.#xmpp.destroy();
+  }
+
+  #openStream(): void {
+    this.#write(() => (this.#xmpp as XmppConnection).openStream({ to: CCS_DOMAIN, version: '1.0', xmlns: NS_CLIENT, 'xmlns:stream': NS_STREAM }));
+  }
+
+  /** A handshake write; the stream may have closed under us (its onClose then reports why). */
+  #write(fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      const step = PHASE_STEP[this.#phase];
+      this.#failHandshake(new HandshakeError(step, `the connection closed during the "${step}" step`, { cause: err, retryable: true }));
+    }
+  }
+
+  #armStep(): void {
+    if (this.#stepTimer) clearTimeout(this.#stepTimer);
+    const phase = this.#phase;
+    this.#stepTimer = setTimeout(() => {
+      const step = PHASE_STEP[phase];
+      this.#failHandshake(new HandshakeError(step, `CCS handshake step "${step}" timed out after ${this.#options.handshakeTimeoutMs} ms`, { timedOut: true, retryable: true }));
+    }, this.#options.handshakeTimeoutMs).unref();
+  }
+
+  #failHandshake(err: HandshakeError): void {
+    if (this.#phase === Phase.Online || this.#phase === Phase.Closed) return;
+    this.#phase = Phase.Closed;
+    if (this.#stepTimer) clearTimeout(this.#stepTimer);
+    this.#sasl?.abort();
+    this.#abort.abort();
+    this.#xmpp?.destroy();
+    const reject = this.#rejectOpen;
+    this.#rejectOpen = undefined;
+    this.#resolveOpen = undefined;
+    reject?.(err);
+  }
+
+  #goOnline(): void {
+    if (this.#stepTimer) clearTimeout(this.#stepTimer);
+    this.#stepTimer = undefined;
+    this.#phase = Phase.Online;
+    this.#lastStanzaAt = Date.now();
+    const interval = this.#options.pingIntervalMs;
+    if (interval > 0) {
+      // One periodic check per connection: ping only when the server has been silent.
+      this.#pingTimer = setInterval(() => {
+        if (this.#phase !== Phase.Online || Date.now() - this.#lastStanzaAt < interval) return;
+        const xmpp = this.#xmpp;
+        if (xmpp?.writable) xmpp.send(pingIq(`ping-${++this.#pingSeq}`));
+      }, interval).unref();
+    }
+    const resolve = this.#resolveOpen;
+    this.#resolveOpen = undefined;
+    this.#rejectOpen = undefined;
+    resolve?.();
+    const early = this.#early;
+    this.#early = [];
+    for (const el of early) if (this.#phase === Phase.Online) this.#onMessage(el);
+  }
+
+  #onClose(err: StreamError | undefined): void {
+    if (this.#pingTimer) clearInterval(this.#pingTimer);
+    if (this.#drainTimer) clearTimeout(this.#drainTimer);
+    if (this.#phase !== Phase.Online) {
+      if (this.#phase === Phase.Closed) return;
+      const step = PHASE_STEP[this.#phase];
+      const why = err ? err.message : 'the server closed the connection';
+      const condition = err?.condition === 'not-authorized' ? 'not-authorized' : undefined;
+      this.#failHandshake(new HandshakeError(step, `CCS connection closed during the "${step}" step: ${why}`, {
+        cause: err, ...(condition ? { condition } : {}), retryable: condition === undefined,
+      }));
+      return;
+    }
+    this.#phase = Phase.Closed;
+    // A close we did not ask for is a lost connection even when the server said nothing.
+    this.#sink.onClosed(this, err ?? (this.#closedByUs ? undefined : new CcsError('CCS_ERR_CONNECTION_LOST', `connection ${this.id} was closed by the server`)));
+  }
+
+  #onStanza(el: XmlElement): void {
+    this.#lastStanzaAt = Date.now();
+    if (this.#phase === Phase.Online) {
+      if (el.local === 'message') this.#onMessage(el);
+      else if (el.local === 'iq') this.#onIq(el);
+      return;
+    }
+    if (el.local === 'message' && (this.#phase === Phase.Bind || this.#phase === Phase.Session)) {
+      // A server may start sending upstream messages as soon as the resource is bound, before it
+      // answers the session IQ: keep them for when we are online instead of dropping them.
+      this.#early.push(el);
+      return;
+    }
+    switch (this.#phase) {
+      case Phase.Features: {
+        const features = readStreamFeatures(el);
+        if (features === undefined) return this.#unexpected(el);
+        this.#phase = Phase.Auth;
+        this.#armStep();
+        const xmpp = this.#xmpp as XmppConnection;
+        const sasl = new ClientNegotiator({
+          credentials: { authcid: `${this.#options.senderId}@${CCS_DOMAIN}`, password: this.#options.apiKey },
+          encrypted: xmpp.encrypted,
+          mechanism: 'PLAIN',
+          send: (out) => xmpp.send(out),
+        });
+        this.#sasl = sasl;
+        sasl.start(el).then(
+          () => {
+            if (this.#phase !== Phase.Auth) return;
+            // RFC 6120 §6.4.6: both sides start a fresh stream after SASL success.
+            if (!xmpp.writable) return; // closed meanwhile: onClose reports it
+            xmpp.restart();
+            this.#phase = Phase.Features2;
+            this.#armStep();
+            this.#openStream();
+          },
+          (err: SaslError) => {
+            const condition = err.condition;
+            this.#failHandshake(new HandshakeError('auth', `CCS authentication failed for sender ${this.#options.senderId}: ${condition ?? err.code}`, {
+              cause: err, ...(condition ? { condition } : {}),
+              retryable: condition === 'temporary-auth-failure',
+            }));
+          },
+        );
+        return;
+      }
+      case Phase.Auth:
+        if (!this.#sasl?.handle(el)) this.#unexpected(el);
+        return;
+      case Phase.Features2: {
+        const features = readStreamFeatures(el);
+        if (features === undefined) return this.#unexpected(el);
+        if (!features.bind) {
+          return this.#failHandshake(new HandshakeError('bind', 'the server does not offer resource binding after authentication', { retryable: false }));
+        }
+        this.#features = features;
+        this.#phase = Phase.Bind;
+        this.#armStep();
+        const xmpp = this.#xmpp as XmppConnection;
+        this.#write(() => xmpp.send(bindIq(BIND_ID, this.#options.resource)));
+        return;
+      }
+      case Phase.Bind: {
+        const iq = readIq(el);
+        if (iq === undefined || iq.id !== BIND_ID) return; // not the answer we wait for; ignore
+        if (iq.type === 'error') {
+          const condition = iq.error?.condition ?? 'undefined-condition';
+          return this.#failHandshake(new HandshakeError('bind', `resource binding failed: ${condition}`, { condition, retryable: true }));
+        }
+        const jid = readBindResult(el);
+        if (jid === undefined) {
+          return this.#failHandshake(new HandshakeError('bind', 'the bind result carries no JID', { retryable: true }));
+        }
+        this.jid = jid;
+        const f = this.#features as StreamFeatures;
+        const wantSession = this.#options.session === true || (this.#options.session === 'auto' && f.session && !f.sessionOptional);
+        if (!wantSession) return this.#goOnline();
+        this.#phase = Phase.Session;
+        this.#armStep();
+        const xmpp = this.#xmpp as XmppConnection;
+        this.#write(() => xmpp.send(sessionIq(SESSION_ID)));
+        return;
+      }
+      case Phase.Session: {
+        const iq = readIq(el);
+        if (iq === undefined || iq.id !== SESSION_ID) return;
+        if (iq.type === 'error') {
+          const condition = iq.error?.condition ?? 'undefined-condition';
+          return this.#failHandshake(new HandshakeError('session', `session establishment failed: ${condition}`, { condition, retryable: true }));
+        }
+        return this.#goOnline();
+      }
+      default:
+        return;
+    }
+  }
+
+  #features: StreamFeatures | undefined;
+  /** Messages that arrived between bind and online (see `#onStanza`). */
+  #early: XmlElement[] = [];
+
+  #unexpected(el: XmlElement): void {
+    const step = PHASE_STEP[this.#phase];
+    this.#failHandshake(new HandshakeError(step, `unexpected <${el.name}> from the server during the "${step}" step`, { retryable: true }));
+  }
+
+  #onIq(el: XmlElement): void {
+    const type = el.attr('type');
+    if (type === 'get' || type === 'set') {
+      const iq = readIq(el);
+      if (iq === undefined) return;
+      // XEP-0199: answer pings (and, politely, any get/set we do not know) so the server sees us alive.
+      if (iq.payload?.local === 'ping' && this.#xmpp?.writable) this.#xmpp.send(resultIq(iq.id, iq.from));
+    }
+  }
+
+  /** The hot path: one decode, one switch, one Map lookup. */
+  #onMessage(el: XmlElement): void {
+    const m = decodeGcmMessage(el);
+    switch (m.kind) {
+      case 'ack': {
+        const out = this.inflight.get(m.messageId);
+        if (out === undefined) return this.#stray('ACK', m.messageId);
+        this.inflight.delete(m.messageId);
+        this.#sink.onAck(this, out, m);
+        return;
+      }
+      case 'nack': {
+        const out = this.inflight.get(m.messageId);
+        if (out === undefined) return this.#stray('NACK', m.messageId);
+        this.inflight.delete(m.messageId);
+        if (m.error.code === 'CONNECTION_DRAINING' && !this.draining) {
+          // The NACK can come before (or without) the control message: either way this connection
+          // takes nothing more, or the retry would come straight back here.
+          this.draining = true;
+          this.#sink.onDraining(this);
+        }
+        this.#sink.onNack(this, out, m.error, false);
+        return;
+      }
+      case 'upstream':
+        this.#sink.onUpstream(this, m);
+        return;
+      case 'receipt':
+        this.#sink.onReceipt(this, m);
+        return;
+      case 'control':
+        if (m.controlType === 'CONNECTION_DRAINING') {
+          if (!this.draining) {
+            this.draining = true;
+            this.#sink.onDraining(this);
+          }
+        } else {
+          this.#sink.onProtocolError(this, new CcsError('CCS_ERR_PROTOCOL', `unknown control_type ${JSON.stringify(m.controlType)} on ${this.id}`));
+        }
+        return;
+      case 'stanzaError':
+        this.#onStanzaError(m);
+        return;
+      case 'unknown':
+        this.#sink.onProtocolError(this, new CcsError('CCS_ERR_PROTOCOL', `ignored a message on ${this.id}: ${m.reason}`));
+        return;
+      case 'invalid':
+        this.#sink.onProtocolError(this, new CcsError('CCS_ERR_PROTOCOL', `ignored an undecodable message on ${this.id}: ${m.error.message}`, { cause: m.error }));
+        return;
+    }
+  }
+
+  #onStanzaError(m: StanzaErrorMessage): void {
+    const id = m.messageId ?? m.stanzaId;
+    const out = id === undefined ? undefined : this.inflight.get(id);
+    if (out === undefined || id === undefined) {
+      this.#sink.onProtocolError(this, new CcsError('CCS_ERR_PROTOCOL', `stanza error <${m.condition}/> for no pending message (id ${JSON.stringify(id)}) on ${this.id}: ${m.text}`));
+      return;
+    }
+    this.inflight.delete(id);
+    // The text is CCS's composite error (`InvalidJson: JSON_PARSING_ERROR : …`) when it gave one.
+    const parsed = normalizeNack(m.text);
+    let nack: StanzaNack = parsed;
+    if (!parsed.known) {
+      // No CCS code in the text: go by the XMPP error type. `wait` is transient (RFC 6120 §8.3.2);
+      // anything else (`modify`, `cancel`, `auth`) will fail the same way again.
+      const retry = m.type === 'wait' ? nackRetryClass('SERVICE_UNAVAILABLE') : 'never';
+      nack = {
+        code: m.type === 'wait' ? 'SERVICE_UNAVAILABLE' : 'INVALID_JSON',
+        reason: m.condition,
+        description: m.text === '' ? `stanza error <${m.condition}/>` : m.text,
+        retry, known: false, raw: m.text,
+      };
+    }
+    this.#sink.onNack(this, out, nack, true);
+  }
+
+  #stray(what: string, id: string): void {
+    this.#sink.onProtocolError(this, new CcsError('CCS_ERR_PROTOCOL', `${what} for unknown message_id ${JSON.stringify(id)} on ${this.id}`));
+  }
+}

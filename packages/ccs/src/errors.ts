@@ -1,0 +1,167 @@
+import type { NackCode, NackReason, RetryClass, DownstreamMessage } from '@ccs-xmpp/stanza';
+
+/** Stable error codes of this package. */
+export type CcsErrorCode =
+  /** TCP/TLS connect or certificate failure. */
+  | 'CCS_ERR_TLS'
+  /** The server's stream header or features were missing or wrong, or the stream broke during the handshake. */
+  | 'CCS_ERR_STREAM'
+  /** SASL failed (`not-authorized` for a wrong sender ID / API key). */
+  | 'CCS_ERR_AUTH'
+  /** Resource binding failed. */
+  | 'CCS_ERR_BIND'
+  /** The session IQ failed. */
+  | 'CCS_ERR_SESSION'
+  /** A handshake step took longer than `handshakeTimeoutMs`. */
+  | 'CCS_ERR_HANDSHAKE_TIMEOUT'
+  /** CCS answered a downstream message with a NACK (or a stanza error) that is not retried. */
+  | 'CCS_ERR_NACK'
+  /** `send()` was given a message CCS would refuse; see `ValidationError` from `@ccs-xmpp/stanza`. */
+  | 'CCS_ERR_INVALID_MESSAGE'
+  /** The per-call timeout expired before the message was answered. */
+  | 'CCS_ERR_TIMEOUT'
+  /** The per-call `AbortSignal` fired. */
+  | 'CCS_ERR_ABORTED'
+  /** The client is closing or closed. */
+  | 'CCS_ERR_CLOSED'
+  /** The send queue is full (backpressure): wait for `drain` / `waitForCapacity()`. */
+  | 'CCS_ERR_QUEUE_FULL'
+  /** The server sent something this client cannot use (reported on `error`, never fatal). */
+  | 'CCS_ERR_PROTOCOL'
+  /** An upstream handler threw or rejected; the message was not ACKed. */
+  | 'CCS_ERR_HANDLER'
+  /** A connection closed unexpectedly (reported on `offline` / `error`; pending messages are resent). */
+  | 'CCS_ERR_CONNECTION_LOST';
+
+/** Base class of every error this package produces. Messages never contain the API key. */
+export class CcsError extends Error {
+  override name = 'CcsError';
+  /** Stable machine-readable code, e.g. `CCS_ERR_NACK`. */
+  readonly code: CcsErrorCode;
+
+  constructor(code: CcsErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+  }
+}
+
+/** Where a connection handshake was when it failed. */
+export type HandshakeStep = 'tls' | 'stream' | 'auth' | 'bind' | 'session';
+
+const STEP_CODE: Record<HandshakeStep, CcsErrorCode> = {
+  tls: 'CCS_ERR_TLS',
+  stream: 'CCS_ERR_STREAM',
+  auth: 'CCS_ERR_AUTH',
+  bind: 'CCS_ERR_BIND',
+  session: 'CCS_ERR_SESSION',
+};
+
+/**
+ * A connection could not come online. `step` says where it failed; `code` is the step's code, or
+ * `CCS_ERR_HANDSHAKE_TIMEOUT` (with `timedOut`) when the step ran out of time.
+ */
+export class HandshakeError extends CcsError {
+  override name = 'HandshakeError';
+  /** The handshake step that failed. */
+  readonly step: HandshakeStep;
+  /** True when the step timed out rather than failed. */
+  readonly timedOut: boolean;
+  /** For `auth`: the SASL condition (`not-authorized`…); for `bind`/`session`: the stanza error condition. */
+  readonly condition: string | undefined;
+  /** False for failures that retrying with the same settings cannot fix (bad credentials, bad certificate). */
+  readonly retryable: boolean;
+
+  constructor(step: HandshakeStep, message: string, options?: { cause?: unknown; timedOut?: boolean; condition?: string; retryable?: boolean }) {
+    super(options?.timedOut ? 'CCS_ERR_HANDSHAKE_TIMEOUT' : STEP_CODE[step], message, options);
+    this.step = step;
+    this.timedOut = options?.timedOut === true;
+    this.condition = options?.condition;
+    this.retryable = options?.retryable ?? true;
+  }
+}
+
+/**
+ * CCS refused a downstream message for good (a NACK of a class that is not retried, or a retried
+ * class that ran out of attempts), or answered it with a stanza error.
+ */
+export class NackError extends CcsError {
+  override name = 'NackError';
+  /** The normalised NACK code (`BAD_REGISTRATION`, `INVALID_JSON`…). */
+  readonly nackCode: NackCode;
+  /** Sub-code of a composite error (`INVALID_TTL`), if any. */
+  readonly reason: NackReason | undefined;
+  /** CCS's description. */
+  readonly description: string;
+  /** What the retry policy makes of this code. */
+  readonly retryClass: RetryClass;
+  /** The `message_id` of the refused message. */
+  readonly messageId: string;
+  /** The refused message as it was sent. */
+  readonly ccsMessage: DownstreamMessage;
+  /** How many times the message had been retried before this final answer. */
+  readonly retries: number;
+  /** True when the answer was a `<message type="error">` rather than a NACK. */
+  readonly stanzaError: boolean;
+  /** The `error` field exactly as received. */
+  readonly raw: string;
+
+  constructor(fields: {
+    nackCode: NackCode; reason: NackReason | undefined; description: string; retryClass: RetryClass;
+    message: DownstreamMessage; retries: number; stanzaError: boolean; raw: string;
+  }) {
+    super('CCS_ERR_NACK', `CCS refused message ${JSON.stringify(fields.message.message_id)}: ${fields.nackCode}${fields.reason ? ` (${fields.reason})` : ''}: ${fields.description}`);
+    this.nackCode = fields.nackCode;
+    this.reason = fields.reason;
+    this.description = fields.description;
+    this.retryClass = fields.retryClass;
+    this.messageId = fields.message.message_id;
+    this.ccsMessage = fields.message;
+    this.retries = fields.retries;
+    this.stanzaError = fields.stanzaError;
+    this.raw = fields.raw;
+  }
+}
+
+/** The per-call timeout expired. If the message was already written, it may still be delivered. */
+export class TimeoutError extends CcsError {
+  override name = 'TimeoutError';
+  /** The message's `message_id`. */
+  readonly messageId: string;
+  /** True when the message had been written to a connection (its fate is then unknown). */
+  readonly written: boolean;
+  constructor(messageId: string, timeoutMs: number, written: boolean) {
+    super('CCS_ERR_TIMEOUT', `message ${JSON.stringify(messageId)} was not answered within ${timeoutMs} ms${written ? ' (it was sent; it may still be delivered)' : ' (it was never sent)'}`);
+    this.messageId = messageId;
+    this.written = written;
+  }
+}
+
+/** The per-call `AbortSignal` fired. If the message was already written, it may still be delivered. */
+export class AbortError extends CcsError {
+  override name = 'AbortError';
+  /** The message's `message_id`. */
+  readonly messageId: string;
+  /** True when the message had been written to a connection (its fate is then unknown). */
+  readonly written: boolean;
+  constructor(messageId: string, written: boolean, cause?: unknown) {
+    super('CCS_ERR_ABORTED', `sending ${JSON.stringify(messageId)} was aborted${written ? ' after it was sent' : ' before it was sent'}`, { cause });
+    this.messageId = messageId;
+    this.written = written;
+  }
+}
+
+/** The client is closing or closed (or was destroyed). */
+export class ClosedError extends CcsError {
+  override name = 'ClosedError';
+  constructor(message = 'the client is closed') {
+    super('CCS_ERR_CLOSED', message);
+  }
+}
+
+/** The send queue is at `maxQueued`. Wait for the `drain` event or `await client.waitForCapacity()`. */
+export class QueueFullError extends CcsError {
+  override name = 'QueueFullError';
+  constructor(maxQueued: number) {
+    super('CCS_ERR_QUEUE_FULL', `the send queue is full (${maxQueued} messages); wait for 'drain' or waitForCapacity()`);
+  }
+}

@@ -1,0 +1,72 @@
+import type { DownstreamMessage } from '@ccs-xmpp/stanza';
+
+/** Where an outbound message is. */
+export const enum OutState {
+  /** In the client's send queue (or about to be). */
+  Queued,
+  /** Written to a connection; in its in-flight map until ACK/NACK or close. */
+  InFlight,
+  /** Waiting in the timer heap for a retry (backoff, rate limit). */
+  Waiting,
+  /** Its promise has settled. It may still sit in a connection's in-flight map (timed out or aborted after it was written), holding its window slot until CCS answers. */
+  Settled,
+}
+
+/** What `send()` resolves with: CCS accepted the message. */
+export interface SendResult {
+  /** The message's `message_id` (assigned by the client when the caller gave none). */
+  messageId: string;
+  /** The ACK's `from` (the target token or topic), when CCS included it. */
+  from: string | undefined;
+  /**
+   * A canonical registration token: CCS says to use this one from now on instead of the token
+   * the message was sent to. `undefined` when CCS sent none.
+   */
+  registrationId: string | undefined;
+  /** How many times the message was retried (NACKs of retried classes, connection losses) before it was ACKed. */
+  retries: number;
+}
+
+/** The owner that settles an outbound message when its `AbortSignal` fires. */
+export interface AbortOwner {
+  abortMessage(out: Outbound): void;
+}
+
+/**
+ * One downstream message from `send()` to its settlement: a small fixed-shape record, the only
+ * allocation per send besides the promise. It is its own `AbortSignal` listener (`handleEvent`),
+ * so aborting needs no closure either.
+ */
+export class Outbound {
+  readonly owner: AbortOwner;
+  readonly msg: DownstreamMessage;
+  readonly id: string;
+  resolve!: (result: SendResult) => void;
+  reject!: (error: Error) => void;
+  state: OutState = OutState.Queued;
+  /** NACK retries so far (backoff and rate-limit classes). */
+  retries = 0;
+  /** Any re-send at all (also draining and connection loss), for `SendResult.retries`. */
+  resends = 0;
+  /** True once it was written to some connection. */
+  written = false;
+  /** Per-call timeout in ms (0: none) and its absolute deadline. */
+  timeoutMs = 0;
+  signal: AbortSignal | undefined = undefined;
+
+  constructor(owner: AbortOwner, msg: DownstreamMessage) {
+    this.owner = owner;
+    this.msg = msg;
+    this.id = msg.message_id;
+  }
+
+  /** The device token or topic this message goes to, for per-target rate limiting. */
+  get target(): string {
+    return this.msg.to ?? this.msg.condition ?? '';
+  }
+
+  /** `AbortSignal` listener. */
+  handleEvent(): void {
+    this.owner.abortMessage(this);
+  }
+}

@@ -1,0 +1,85 @@
+/**
+ * A growable double-ended queue on a power-of-two ring: O(1) `push`, `shift` and `unshift`, no
+ * per-element allocation, no `Array.prototype.shift` (which is O(n) once an array leaves V8's
+ * fast mode). The client keeps its send queue here; `unshift` puts messages owed by a dead
+ * connection back at the front, ahead of newer ones.
+ */
+export class RingBuffer<T> {
+  #buf: Array<T | undefined>;
+  #head = 0;
+  #length = 0;
+  #mask: number;
+
+  constructor(initialCapacity = 16) {
+    let cap = 4;
+    while (cap < initialCapacity) cap *= 2;
+    this.#buf = new Array<T | undefined>(cap);
+    this.#mask = cap - 1;
+  }
+
+  /** Number of elements. */
+  get length(): number {
+    return this.#length;
+  }
+
+  /** Current storage size (grows by doubling; never shrinks). */
+  get capacity(): number {
+    return this.#buf.length;
+  }
+
+  /** Appends at the back. */
+  push(value: T): void {
+    if (this.#length === this.#buf.length) this.#grow();
+    this.#buf[(this.#head + this.#length) & this.#mask] = value;
+    this.#length++;
+  }
+
+  /** Inserts at the front. */
+  unshift(value: T): void {
+    if (this.#length === this.#buf.length) this.#grow();
+    this.#head = (this.#head - 1) & this.#mask;
+    this.#buf[this.#head] = value;
+    this.#length++;
+  }
+
+  /** Inserts `values` at the front, keeping their order (so `values[0]` becomes the first element). */
+  unshiftAll(values: readonly T[]): void {
+    for (let i = values.length - 1; i >= 0; i--) this.unshift(values[i] as T);
+  }
+
+  /** Removes and returns the front element. */
+  shift(): T | undefined {
+    if (this.#length === 0) return undefined;
+    const value = this.#buf[this.#head];
+    this.#buf[this.#head] = undefined; // let it be collected
+    this.#head = (this.#head + 1) & this.#mask;
+    this.#length--;
+    return value;
+  }
+
+  /** The front element, not removed. */
+  peek(): T | undefined {
+    return this.#length === 0 ? undefined : this.#buf[this.#head];
+  }
+
+  /** Removes everything, returning the elements front to back. */
+  drain(): T[] {
+    const out: T[] = [];
+    while (this.#length > 0) out.push(this.shift() as T);
+    return out;
+  }
+
+  /** Front-to-back iteration (does not remove). */
+  *[Symbol.iterator](): IterableIterator<T> {
+    for (let i = 0; i < this.#length; i++) yield this.#buf[(this.#head + i) & this.#mask] as T;
+  }
+
+  #grow(): void {
+    const old = this.#buf;
+    const next = new Array<T | undefined>(old.length * 2);
+    for (let i = 0; i < this.#length; i++) next[i] = old[(this.#head + i) & this.#mask];
+    this.#buf = next;
+    this.#head = 0;
+    this.#mask = next.length - 1;
+  }
+}

@@ -1,0 +1,135 @@
+import fc from 'fast-check';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { DedupWindow, MessageIdGenerator, RingBuffer, backoffDelay } from '../src/index.js';
+import { processPrefix } from '../src/message-id.js';
+import { TimerHeap } from '../src/timer-heap.js';
+
+const RUNS = process.env['FUZZ'] ? 2000 : 200;
+
+test('MessageIdGenerator hands out ids that never repeat and share the process prefix', () => {
+  const g = new MessageIdGenerator();
+  const seen = new Set<string>();
+  for (let i = 0; i < 100_000; i++) seen.add(g.next());
+  assert.is(seen.size, 100_000);
+  assert.is(g.count, 100_000);
+  assert.ok([...seen].every((id) => id.startsWith(processPrefix())));
+  // Two generators in one process must not collide either when given distinct prefixes.
+  const a = new MessageIdGenerator('a-');
+  const b = new MessageIdGenerator('b-');
+  assert.is.not(a.next(), b.next());
+  assert.is(new MessageIdGenerator('p-').next(), 'p-0');
+});
+
+test('the process prefix is stable and carries the pid', () => {
+  assert.is(processPrefix(), processPrefix());
+  assert.ok(processPrefix().includes(process.pid.toString(36)));
+  assert.ok(processPrefix().endsWith('-'));
+});
+
+test('backoffDelay stays within [(1-jitter)·d, d] for d = min(max, base·2^n)', () => {
+  fc.assert(
+    fc.property(fc.nat(80), fc.integer({ min: 0, max: 5000 }), fc.integer({ min: 0, max: 100_000 }), fc.double({ min: 0, max: 1, noNaN: true }), fc.double({ min: 0, max: 0.9999, noNaN: true }),
+      (attempt, base, max, jitter, r) => {
+        const d = Math.min(max, base * 2 ** Math.min(attempt, 52));
+        const v = backoffDelay(attempt, { baseMs: base, maxMs: max, jitter }, () => r);
+        return v >= Math.floor(d * (1 - jitter)) - 1 && v <= Math.ceil(d) && Number.isFinite(v);
+      }),
+    { seed: 1, numRuns: RUNS },
+  );
+});
+
+test('backoffDelay doubles without jitter and is capped', () => {
+  const o = { baseMs: 100, maxMs: 1000, jitter: 0 };
+  assert.equal([0, 1, 2, 3, 4, 99].map((n) => backoffDelay(n, o)), [100, 200, 400, 800, 1000, 1000]);
+  assert.is(backoffDelay(-3, o), 100);
+  assert.is(backoffDelay(0, { baseMs: 100, maxMs: 1000 }, () => 0), 50, 'default jitter is half');
+});
+
+test('RingBuffer behaves like an array deque under random push / unshift / shift', () => {
+  type Op = { k: 'push' | 'unshift' | 'shift' | 'unshiftAll'; v: number };
+  const op = fc.record({ k: fc.constantFrom<Op['k']>('push', 'unshift', 'shift', 'unshiftAll'), v: fc.integer() });
+  fc.assert(
+    fc.property(fc.array(op, { maxLength: 300 }), (ops) => {
+      const rb = new RingBuffer<number>(2);
+      const model: number[] = [];
+      for (const o of ops) {
+        if (o.k === 'push') {
+          rb.push(o.v);
+          model.push(o.v);
+        } else if (o.k === 'unshift') {
+          rb.unshift(o.v);
+          model.unshift(o.v);
+        } else if (o.k === 'unshiftAll') {
+          rb.unshiftAll([o.v, o.v + 1, o.v + 2]);
+          model.unshift(o.v, o.v + 1, o.v + 2);
+        } else {
+          assert.is(rb.shift(), model.shift());
+        }
+        assert.is(rb.length, model.length);
+        assert.is(rb.peek(), model[0]);
+      }
+      assert.equal([...rb], model);
+      assert.equal(rb.drain(), model);
+      assert.is(rb.length, 0);
+      assert.is(rb.shift(), undefined);
+    }),
+    { seed: 2, numRuns: RUNS },
+  );
+  assert.is(new RingBuffer(100).capacity, 128);
+});
+
+test('DedupWindow remembers the last `capacity` keys and forgets the oldest', () => {
+  fc.assert(
+    fc.property(fc.integer({ min: 1, max: 20 }), fc.array(fc.integer({ min: 0, max: 40 }), { maxLength: 200 }), (cap, keys) => {
+      const w = new DedupWindow<number>(cap);
+      const model: string[] = [];
+      for (const k of keys) {
+        const key = DedupWindow.key(`from${k}`, `m${k}`);
+        if (!model.includes(key)) {
+          model.push(key);
+          if (model.length > cap) model.shift();
+        }
+        w.add(key, k);
+        assert.ok(w.size <= cap);
+      }
+      assert.is(w.size, model.length);
+      for (const key of model) assert.ok(w.has(key));
+    }),
+    { seed: 3, numRuns: RUNS },
+  );
+  const w = new DedupWindow<string>(2);
+  w.add('a', '1');
+  w.add('a', '2');
+  assert.is(w.get('a'), '2');
+  w.delete('a');
+  assert.not.ok(w.has('a'));
+  assert.is.not(DedupWindow.key('a', 'bc'), DedupWindow.key('ab', 'c'));
+  assert.throws(() => new DedupWindow(0), /positive/);
+});
+
+test('TimerHeap pops in time order (stable enough for retries) and only what is due', () => {
+  fc.assert(
+    fc.property(fc.array(fc.integer({ min: 0, max: 1000 }), { maxLength: 200 }), fc.integer({ min: 0, max: 1000 }), (times, now) => {
+      const h = new TimerHeap<number>();
+      times.forEach((t, i) => h.push(t, i));
+      assert.is(h.size, times.length);
+      const due: number[] = [];
+      for (let x = h.popDue(now); x !== undefined; x = h.popDue(now)) due.push(times[x]!);
+      const sorted = times.filter((t) => t <= now).sort((a, b) => a - b);
+      assert.equal(due, sorted);
+      assert.ok(h.peekTime() > now);
+      const rest: number[] = [];
+      for (let x = h.pop(); x !== undefined; x = h.pop()) rest.push(times[x]!);
+      assert.equal(rest, times.filter((t) => t > now).sort((a, b) => a - b));
+    }),
+    { seed: 4, numRuns: RUNS },
+  );
+  const h = new TimerHeap<string>();
+  assert.is(h.peekTime(), Infinity);
+  h.push(1, 'x');
+  h.clear();
+  assert.is(h.size, 0);
+});
+
+test.run();

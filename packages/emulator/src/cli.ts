@@ -1,0 +1,28 @@
+#!/usr/bin/env node
+/**
+ * `ccs-emulator`: wires `runCommand` to the process. Everything else lives in command.ts, which is
+ * tested in process; this file only owns argv, env, stdout and the signals.
+ */
+import { runCommand } from './command.js';
+
+try {
+  const running = await runCommand(process.argv.slice(2), {
+    env: process.env,
+    out: (line) => process.stdout.write(`${line}\n`),
+  });
+  if (running) {
+    const stop = (): void => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      running.stop().catch((err: unknown) => {
+        process.stderr.write(`ccs-emulator: ${(err as Error).message}\n`);
+        process.exitCode = 1;
+      });
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  }
+} catch (err) {
+  process.stderr.write(`ccs-emulator: ${(err as Error).message}\n`);
+  process.exitCode = 2;
+}

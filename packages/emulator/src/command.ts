@@ -1,0 +1,181 @@
+/**
+ * The `ccs-emulator` command, as a testable function: argument parsing, start, the JSON lines on
+ * stdout, and stop. `cli.ts` only wires it to the process (argv, env, signals).
+ */
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { CcsEmulator, type CcsEmulatorOptions, type SenderAccount } from './emulator.js';
+import { EmulatorError } from './errors.js';
+import type { Faults } from './faults.js';
+
+/** Usage text of `ccs-emulator --help`. */
+export const USAGE = `Usage: ccs-emulator [options]
+
+A local CCS (GCM/FCM XMPP) server over TLS. Prints one JSON line when listening
+({"type":"listening","host","port","caFile",…}) and one with the ledger totals on SIGINT/SIGTERM.
+
+  --host H                     listen address (default 127.0.0.1)
+  --port N                     port, 0 = any free one (default 5235)
+  --sender-id ID               sender ID; repeat for several senders (default 1234567890)
+  --api-key KEY                API key; once for all senders or once per --sender-id
+                               (prefer env CCS_API_KEY: it keeps the key out of shell history)
+  --devices N                  simulated devices per sender (tokens in the listening line)
+  --upstream-rate R            upstream messages per second from the simulated devices, per sender
+  --cert FILE --key FILE       TLS certificate and key (PEM); default: a generated development certificate
+  --seed N                     PRNG seed (fault probabilities, generated tokens)
+  --max-pending-upstream N     un-ACKed upstream per connection before pausing it (default 100)
+  --upstream-resend-ms MS      re-send un-ACKed upstream after this (default 10000)
+  --reject-unknown-tokens      unregistered tokens get BAD_REGISTRATION (default: accepted)
+  --device-max-per-second N    per-device rate limit
+  --topic-max-per-second N     per-topic rate limit
+  --keepalive-ms MS            whitespace keepalive interval (default 30000)
+  --no-deliveries              do not keep per-device delivery lists (long benchmarks)
+Faults (every connection):
+  --cut-after N                cut a connection after N messages
+  --cut-probability P          cut with probability P per message
+  --ack-delay MS               hold each ACK/NACK this long
+  --service-unavailable-rate F NACK a fraction F with SERVICE_UNAVAILABLE
+  --internal-error-rate F      NACK a fraction F with INTERNAL_SERVER_ERROR
+  --stall MS                   stop reading each new connection for MS after bind
+  --tiny-writes                write in tiny TLS records (--tiny-write-size N bytes, default 7)
+  --verbose                    one JSON line per event
+  --help
+`;
+
+/** What the command line asks for. */
+export interface CommandLine {
+  options: CcsEmulatorOptions;
+  verbose: boolean;
+  help: boolean;
+}
+
+/** Where the command reads and writes; the CLI passes the process's. */
+export interface CommandIo {
+  env: Record<string, string | undefined>;
+  /** Writes one line (without its newline) to stdout. */
+  out(line: string): void;
+  /** Reads a file (for --cert/--key). Default `readFileSync(path, 'utf8')`. */
+  readFile?(path: string): string;
+}
+
+function num(flag: string, value: string | undefined, min: number, integer: boolean): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n < min || (integer && !Number.isInteger(n))) {
+    throw new EmulatorError('EMU_ERR_CONFIG', `--${flag} needs ${integer ? 'an integer' : 'a number'} ≥ ${min}, got ${JSON.stringify(value)}`);
+  }
+  return n;
+}
+
+/**
+ * Parses the arguments (and `CCS_API_KEY` from `env`).
+ * @throws {EmulatorError} `EMU_ERR_CONFIG` for an unknown flag or a bad value; the message never contains a key.
+ */
+export function parseCommandLine(argv: string[], env: Record<string, string | undefined>, readFile: (path: string) => string = (p) => readFileSync(p, 'utf8')): CommandLine {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        host: { type: 'string' }, port: { type: 'string' },
+        'sender-id': { type: 'string', multiple: true }, 'api-key': { type: 'string', multiple: true },
+        devices: { type: 'string' }, 'upstream-rate': { type: 'string' },
+        cert: { type: 'string' }, key: { type: 'string' }, seed: { type: 'string' },
+        'max-pending-upstream': { type: 'string' }, 'upstream-resend-ms': { type: 'string' },
+        'reject-unknown-tokens': { type: 'boolean' },
+        'device-max-per-second': { type: 'string' }, 'topic-max-per-second': { type: 'string' },
+        'keepalive-ms': { type: 'string' }, 'no-deliveries': { type: 'boolean' },
+        'cut-after': { type: 'string' }, 'cut-probability': { type: 'string' }, 'ack-delay': { type: 'string' },
+        'service-unavailable-rate': { type: 'string' }, 'internal-error-rate': { type: 'string' },
+        stall: { type: 'string' }, 'tiny-writes': { type: 'boolean' }, 'tiny-write-size': { type: 'string' },
+        verbose: { type: 'boolean' }, help: { type: 'boolean' },
+      },
+    }));
+  } catch (err) {
+    // parseArgs quotes the offending argument; an --api-key value is never "unknown", so no key leaks.
+    throw new EmulatorError('EMU_ERR_CONFIG', (err as Error).message.split('\n')[0] ?? 'bad arguments');
+  }
+  const ids = values['sender-id'] ?? ['1234567890'];
+  const keys = values['api-key'] ?? (env['CCS_API_KEY'] ? [env['CCS_API_KEY']] : ['emulator-api-key']);
+  if (keys.length !== 1 && keys.length !== ids.length) {
+    throw new EmulatorError('EMU_ERR_CONFIG', `give one --api-key for all senders or one per --sender-id (${ids.length})`);
+  }
+  const senders: SenderAccount[] = ids.map((senderId, i) => ({ senderId, apiKey: (keys.length === 1 ? keys[0] : keys[i]) as string }));
+  if ((values.cert === undefined) !== (values.key === undefined)) throw new EmulatorError('EMU_ERR_CONFIG', '--cert and --key go together');
+
+  const faults: Faults = {};
+  const set = <K extends keyof Faults>(k: K, v: Faults[K] | undefined): void => {
+    if (v !== undefined) faults[k] = v;
+  };
+  set('cutAfterStanzas', num('cut-after', values['cut-after'], 0, true));
+  set('cutProbability', num('cut-probability', values['cut-probability'], 0, false));
+  set('ackDelayMs', num('ack-delay', values['ack-delay'], 0, true));
+  set('serviceUnavailableRate', num('service-unavailable-rate', values['service-unavailable-rate'], 0, false));
+  set('internalErrorRate', num('internal-error-rate', values['internal-error-rate'], 0, false));
+  set('stallMs', num('stall', values.stall, 0, true));
+  const tinySize = num('tiny-write-size', values['tiny-write-size'], 1, true);
+  if (values['tiny-writes'] || tinySize !== undefined) faults.tinyWrites = tinySize ?? true;
+
+  const options: CcsEmulatorOptions = { senders, faults };
+  const opt = <K extends keyof CcsEmulatorOptions>(k: K, v: CcsEmulatorOptions[K] | undefined): void => {
+    if (v !== undefined) options[k] = v;
+  };
+  opt('host', values.host);
+  opt('port', num('port', values.port, 0, true));
+  opt('devices', num('devices', values.devices, 0, true));
+  opt('upstreamRate', num('upstream-rate', values['upstream-rate'], 0, false));
+  opt('seed', num('seed', values.seed, 0, true));
+  opt('maxPendingUpstream', num('max-pending-upstream', values['max-pending-upstream'], 1, true));
+  opt('upstreamResendMs', num('upstream-resend-ms', values['upstream-resend-ms'], 1, true));
+  opt('deviceMaxPerSecond', num('device-max-per-second', values['device-max-per-second'], 0, false));
+  opt('topicMaxPerSecond', num('topic-max-per-second', values['topic-max-per-second'], 0, false));
+  opt('keepaliveIntervalMs', num('keepalive-ms', values['keepalive-ms'], 0, true));
+  if (values['reject-unknown-tokens']) options.acceptUnknownTokens = false;
+  if (values['no-deliveries']) options.keepDeliveries = false;
+  if (values.cert !== undefined && values.key !== undefined) {
+    try {
+      options.cert = readFile(values.cert);
+      options.key = readFile(values.key);
+    } catch (err) {
+      throw new EmulatorError('EMU_ERR_CONFIG', `cannot read --cert/--key: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
+    }
+  }
+  return { options, verbose: values.verbose === true, help: values.help === true };
+}
+
+/** A running command: `stop()` stops the emulator and prints the ledger totals line. */
+export interface RunningCommand {
+  emulator: CcsEmulator;
+  stop(): Promise<void>;
+}
+
+/**
+ * Runs the command: parses, starts, prints the listening line (and with `--verbose` one line per
+ * event). Resolves with a handle once listening, or `undefined` after `--help`.
+ */
+export async function runCommand(argv: string[], io: CommandIo): Promise<RunningCommand | undefined> {
+  const line = parseCommandLine(argv, io.env, io.readFile);
+  if (line.help) {
+    for (const l of USAGE.trimEnd().split('\n')) io.out(l);
+    return undefined;
+  }
+  const emulator = new CcsEmulator(line.options);
+  if (line.verbose) emulator.on('event', (e) => io.out(JSON.stringify({ ts: Date.now(), ...e })));
+  await emulator.start();
+  const devices: Record<string, string[]> = {};
+  for (const { senderId } of line.options.senders ?? []) devices[senderId] = emulator.deviceTokens(senderId);
+  io.out(JSON.stringify({
+    type: 'listening', host: emulator.host, port: emulator.port, caFile: emulator.caFile,
+    servername: 'localhost', senders: Object.keys(devices), devices, seed: emulator.seed,
+  }));
+  let stopping: Promise<void> | undefined;
+  return {
+    emulator,
+    stop() {
+      stopping ??= emulator.stop().then(() => io.out(JSON.stringify({ type: 'stopped', ...emulator.ledger() })));
+      return stopping;
+    },
+  };
+}

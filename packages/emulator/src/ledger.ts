@@ -1,0 +1,106 @@
+/**
+ * The oracle: what the emulator delivered to simulated devices and which upstream messages the
+ * app server ACKed, with duplicate counts. Tests prove at-least-once delivery from it
+ * (`downstreamUnique` = messages sent; `upstreamUnacked` = 0) and measure duplicates.
+ */
+
+/** Totals, as `CcsEmulator.ledger()` returns them. */
+export interface LedgerTotals {
+  /** Downstream messages ACKed and handed to a device (or topic/condition), duplicates included. */
+  downstreamDelivered: number;
+  /** Distinct (sender, message_id) pairs among those. */
+  downstreamUnique: number;
+  /** `downstreamDelivered - downstreamUnique`: re-sends of a message that had already been delivered. */
+  downstreamDuplicates: number;
+  /** NACKs sent, by error code (stanza errors are not NACKs: see `stanzaErrors`). */
+  nacked: Record<string, number>;
+  /** `<message type="error">` stanza errors sent. */
+  stanzaErrors: number;
+  /** Upstream messages created (`injectUpstream` and the simulated devices' `upstreamRate`). */
+  upstreamInjected: number;
+  /** Upstream stanzas written, re-sends included. */
+  upstreamSent: number;
+  /** Distinct upstream messages the app server ACKed. */
+  upstreamAcked: number;
+  /** Upstream messages not ACKed yet (queued or in flight). */
+  upstreamUnacked: number;
+  /** ACKs for an upstream message that had already been ACKed (a duplicate the app server processed). */
+  upstreamDuplicatesAcked: number;
+  /** Delivery receipts created. */
+  receiptsSent: number;
+  /** Distinct receipts the app server ACKed. */
+  receiptsAcked: number;
+}
+
+/** One delivery to a simulated device, as `deliveredTo` lists it. */
+export interface Delivery {
+  message_id: string;
+  data?: object;
+}
+
+/** Mutable counters; the emulator and its connections write them directly (no events on the hot path). */
+export class Ledger {
+  downstreamDelivered = 0;
+  downstreamUnique = 0;
+  readonly nacked: Record<string, number> = {};
+  stanzaErrors = 0;
+  upstreamInjected = 0;
+  upstreamSent = 0;
+  upstreamAcked = 0;
+  upstreamDuplicatesAcked = 0;
+  receiptsSent = 0;
+  receiptsAcked = 0;
+  readonly #seen = new Map<string, Set<string>>();
+  readonly #byTarget = new Map<string, Delivery[]>();
+  readonly #keepDeliveries: boolean;
+
+  constructor(keepDeliveries: boolean) {
+    this.#keepDeliveries = keepDeliveries;
+  }
+
+  /** Records a delivery; returns true when it was a duplicate of an earlier one. */
+  deliver(senderId: string, target: string, messageId: string, data: object | undefined): boolean {
+    this.downstreamDelivered++;
+    let seen = this.#seen.get(senderId);
+    if (!seen) this.#seen.set(senderId, (seen = new Set()));
+    const duplicate = seen.has(messageId);
+    if (!duplicate) {
+      seen.add(messageId);
+      this.downstreamUnique++;
+    }
+    if (this.#keepDeliveries) {
+      let list = this.#byTarget.get(target);
+      if (!list) this.#byTarget.set(target, (list = []));
+      list.push(data === undefined ? { message_id: messageId } : { message_id: messageId, data });
+    }
+    return duplicate;
+  }
+
+  /** Counts one NACK. */
+  nack(code: string): void {
+    this.nacked[code] = (this.nacked[code] ?? 0) + 1;
+  }
+
+  /** What a target received, in order (a copy of the list). */
+  deliveredTo(target: string): Delivery[] {
+    return [...(this.#byTarget.get(target) ?? [])];
+  }
+
+  /** A snapshot of the totals. */
+  totals(upstreamUnacked: number): LedgerTotals {
+    return {
+      downstreamDelivered: this.downstreamDelivered,
+      downstreamUnique: this.downstreamUnique,
+      downstreamDuplicates: this.downstreamDelivered - this.downstreamUnique,
+      nacked: { ...this.nacked },
+      stanzaErrors: this.stanzaErrors,
+      upstreamInjected: this.upstreamInjected,
+      upstreamSent: this.upstreamSent,
+      upstreamAcked: this.upstreamAcked,
+      upstreamUnacked,
+      upstreamDuplicatesAcked: this.upstreamDuplicatesAcked,
+      receiptsSent: this.receiptsSent,
+      receiptsAcked: this.receiptsAcked,
+    };
+  }
+}

@@ -1,0 +1,86 @@
+/**
+ * What the emulator writes, as ready strings (STYLE "Hot path": constant XML prebuilt, JSON escaped
+ * for XML only when it needs it). Shapes are PROTOCOL.md's: ACK `{"from","message_id",
+ * "message_type":"ack"[,"registration_id"]}`, NACK `{…,"message_type":"nack","error",
+ * "error_description"}`, the stanza error of the CCS document, receipts and the control message.
+ */
+import { escapeAttr, serialize } from '@ccs-xmpp/stream';
+import {
+  escapeJsonForXml, gcmErrorMessage, type StanzaErrorCondition, type StanzaErrorType,
+} from '@ccs-xmpp/stanza';
+
+/**
+ * Anything that needs escaping in a JSON string or in XML character data. A string without any of
+ * these (every realistic token and message id) is spliced between quotes as it is.
+ */
+const NOT_PLAIN = /["\\\u0000-\u001F<&>\uD800-\uDFFF\uFFFE\uFFFF]/;
+
+/** True when `s` can go between quotes in JSON inside XML text unchanged. */
+export function isPlainString(s: string): boolean {
+  return !NOT_PLAIN.test(s);
+}
+
+const OPEN = '<message><gcm xmlns="google:mobile:data">';
+const CLOSE = '</gcm></message>';
+const ACK_1 = '<message><gcm xmlns="google:mobile:data">{"from":"';
+const ACK_2 = '","message_id":"';
+const ACK_3 = '","message_type":"ack"}</gcm></message>';
+const ACK_NO_FROM = '<message><gcm xmlns="google:mobile:data">{"message_id":"';
+
+/** A whole CCS-to-app-server stanza around JSON text (escaped for XML here). */
+export function gcmStanza(json: string): string {
+  return OPEN + escapeJsonForXml(json) + CLOSE;
+}
+
+/** The ACK of a downstream message; `from` is the target (`undefined` for a condition). */
+export function ackStanza(from: string | undefined, messageId: string, registrationId?: string): string {
+  // The hot case: plain token and id (no JSON or XML escaping needed) spliced between constants.
+  if (registrationId === undefined && isPlainString(messageId)) {
+    if (from === undefined) return ACK_NO_FROM + messageId + ACK_3;
+    if (isPlainString(from)) return ACK_1 + from + ACK_2 + messageId + ACK_3;
+  }
+  const payload: Record<string, string> = {};
+  if (from !== undefined) payload['from'] = from;
+  payload['message_id'] = messageId;
+  payload['message_type'] = 'ack';
+  if (registrationId !== undefined) payload['registration_id'] = registrationId;
+  return gcmStanza(JSON.stringify(payload));
+}
+
+/** A NACK. `error` is the code (`BAD_REGISTRATION`…), `description` the `error_description`. */
+export function nackStanza(from: string | undefined, messageId: string, error: string, description: string): string {
+  const payload: Record<string, string> = {};
+  if (from !== undefined) payload['from'] = from;
+  payload['message_id'] = messageId;
+  payload['message_type'] = 'nack';
+  payload['error'] = error;
+  payload['error_description'] = description;
+  return gcmStanza(JSON.stringify(payload));
+}
+
+/**
+ * A stanza error (CCS document §"Stanza error"): `<message id="…" type="error"><gcm …>JSON</gcm>
+ * <error code="400" type="modify"><bad-request …/><text …>TEXT</text></error></message>`. The
+ * original JSON is echoed when there was some; the id is left out when the client sent none.
+ */
+export function stanzaErrorStanza(
+  id: string | undefined, condition: StanzaErrorCondition, type: StanzaErrorType, text: string, json: string | undefined,
+): string {
+  try {
+    return serialize(gcmErrorMessage(id, condition, type, { text, ...(json === undefined ? {} : { json }) }));
+  } catch {
+    // The echoed text held something XML cannot carry (it came from XML, so only via a bug): drop it.
+    return serialize(gcmErrorMessage(undefined, condition, type, { text }));
+  }
+}
+
+/** `{"message_type":"control","control_type":"CONNECTION_DRAINING"}`, no `message_id`. */
+export const DRAINING_STANZA = gcmStanza('{"message_type":"control","control_type":"CONNECTION_DRAINING"}');
+
+/**
+ * An upstream message (or receipt) as CCS writes it:
+ * `<message to="SENDER@gcm.googleapis.com" from="devices@gcm.googleapis.com" type="normal"><gcm …>JSON</gcm></message>`.
+ */
+export function upstreamStanza(toJid: string, payload: object): string {
+  return `<message to="${escapeAttr(toJid)}" from="devices@gcm.googleapis.com" type="normal"><gcm xmlns="google:mobile:data">${escapeJsonForXml(JSON.stringify(payload))}${CLOSE}`;
+}

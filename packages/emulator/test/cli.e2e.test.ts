@@ -1,0 +1,43 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { TestClient } from './helpers/client.js';
+
+const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));
+
+test('the ccs-emulator CLI listens on --port 0, prints its JSON line, serves a client, and stops on SIGTERM with the totals', async () => {
+  const child = spawn(process.execPath, [CLI, '--port', '0', '--sender-id', '555'], {
+    env: { ...process.env, CCS_API_KEY: 'cli-secret-key' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const killer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+  try {
+    const lines = createInterface({ input: child.stdout });
+    const iterator = lines[Symbol.asyncIterator]();
+    const first = await iterator.next();
+    const info = JSON.parse(String(first.value)) as { host: string; port: number; caFile: string };
+    assert.is(info.host, '127.0.0.1');
+    assert.ok(info.port > 0);
+    const ca = readFileSync(info.caFile, 'utf8');
+    const c = await TestClient.connect({ port: info.port, ca, senderId: '555', apiKey: 'cli-secret-key' });
+    assert.is((await c.request({ to: 'tok', message_id: 'e2e' })).kind, 'ack');
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    child.kill('SIGTERM');
+    await c.closed;
+    const rest: string[] = [];
+    for (let r = await iterator.next(); !r.done; r = await iterator.next()) rest.push(String(r.value));
+    assert.is(await exited, 0);
+    const totals = JSON.parse(rest[rest.length - 1]!) as { type: string; downstreamDelivered: number };
+    assert.is(totals.type, 'stopped');
+    assert.is(totals.downstreamDelivered, 1);
+    assert.not.match(String(first.value) + rest.join('\n'), /cli-secret-key/);
+  } finally {
+    clearTimeout(killer);
+    if (child.exitCode === null) child.kill('SIGKILL');
+  }
+});
+
+test.run();

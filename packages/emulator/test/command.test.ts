@@ -1,0 +1,93 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { existsSync, readFileSync } from 'node:fs';
+import { generateDevCertificate } from '@ccs-xmpp/stream';
+import { EmulatorError, parseCommandLine, runCommand } from '../src/index.js';
+import { TestClient } from './helpers/client.js';
+
+const isConfig = (e: unknown): boolean => e instanceof EmulatorError && e.code === 'EMU_ERR_CONFIG';
+
+test('parses every flag into emulator options and faults', () => {
+  const line = parseCommandLine([
+    '--host', '127.0.0.1', '--port', '0', '--sender-id', 'a', '--sender-id', 'b', '--api-key', 'k1', '--api-key', 'k2',
+    '--devices', '3', '--upstream-rate', '2.5', '--seed', '9', '--max-pending-upstream', '7', '--upstream-resend-ms', '50',
+    '--reject-unknown-tokens', '--device-max-per-second', '4', '--topic-max-per-second', '5', '--keepalive-ms', '0', '--no-deliveries',
+    '--cut-after', '10', '--cut-probability', '0.1', '--ack-delay', '20', '--service-unavailable-rate', '0.2',
+    '--internal-error-rate', '0.3', '--stall', '40', '--tiny-write-size', '3', '--verbose',
+  ], {});
+  assert.equal(line.options, {
+    senders: [{ senderId: 'a', apiKey: 'k1' }, { senderId: 'b', apiKey: 'k2' }],
+    faults: { cutAfterStanzas: 10, cutProbability: 0.1, ackDelayMs: 20, serviceUnavailableRate: 0.2, internalErrorRate: 0.3, stallMs: 40, tinyWrites: 3 },
+    host: '127.0.0.1', port: 0, devices: 3, upstreamRate: 2.5, seed: 9, maxPendingUpstream: 7, upstreamResendMs: 50,
+    deviceMaxPerSecond: 4, topicMaxPerSecond: 5, keepaliveIntervalMs: 0, acceptUnknownTokens: false, keepDeliveries: false,
+  });
+  assert.is(line.verbose, true);
+  assert.equal(parseCommandLine(['--tiny-writes'], {}).options.faults, { tinyWrites: true });
+});
+
+test('takes the API key from CCS_API_KEY, one key for all senders', () => {
+  const line = parseCommandLine(['--sender-id', 'a', '--sender-id', 'b'], { CCS_API_KEY: 'from-env' });
+  assert.equal(line.options.senders, [{ senderId: 'a', apiKey: 'from-env' }, { senderId: 'b', apiKey: 'from-env' }]);
+  assert.equal(parseCommandLine([], {}).options.senders, [{ senderId: '1234567890', apiKey: 'emulator-api-key' }]);
+});
+
+test('refuses bad flags and values with EMU_ERR_CONFIG, never quoting the key', () => {
+  assert.throws(() => parseCommandLine(['--bogus'], {}), isConfig);
+  assert.throws(() => parseCommandLine(['--port', 'x'], {}), isConfig);
+  assert.throws(() => parseCommandLine(['--port', '-1'], {}), isConfig);
+  assert.throws(() => parseCommandLine(['--devices', '1.5'], {}), isConfig);
+  assert.throws(() => parseCommandLine(['--cert', 'a.pem'], {}), isConfig);
+  assert.throws(() => parseCommandLine(['--cert', '/nonexistent/a', '--key', '/nonexistent/b'], {}), isConfig);
+  try {
+    parseCommandLine(['--sender-id', 'a', '--sender-id', 'b', '--sender-id', 'c', '--api-key', 'SECRET1', '--api-key', 'SECRET2'], {});
+    assert.unreachable();
+  } catch (err) {
+    assert.ok(isConfig(err));
+    assert.not.match((err as Error).message, /SECRET/);
+  }
+});
+
+test('reads --cert and --key files', () => {
+  const files: Record<string, string> = { 'c.pem': 'CERT', 'k.pem': 'KEY' };
+  const line = parseCommandLine(['--cert', 'c.pem', '--key', 'k.pem'], {}, (p) => files[p] as string);
+  assert.is(line.options.cert, 'CERT');
+  assert.is(line.options.key, 'KEY');
+});
+
+test('--help prints the usage and starts nothing', async () => {
+  const out: string[] = [];
+  const running = await runCommand(['--help'], { env: {}, out: (l) => out.push(l) });
+  assert.is(running, undefined);
+  assert.match(out.join('\n'), /--upstream-rate/);
+  assert.match(out.join('\n'), /CCS_API_KEY/);
+});
+
+test('runs: prints the listening line with the real port and caFile, events with --verbose, totals on stop', async () => {
+  const out: string[] = [];
+  const { cert, key } = generateDevCertificate();
+  const files: Record<string, string> = { c: cert, k: key };
+  const running = await runCommand(['--port', '0', '--devices', '2', '--verbose', '--cert', 'c', '--key', 'k'], {
+    env: { CCS_API_KEY: 'env-secret' }, out: (l) => out.push(l), readFile: (p) => files[p] as string,
+  });
+  assert.ok(running);
+  const listening = JSON.parse(out[0]!) as { type: string; host: string; port: number; caFile: string; devices: Record<string, string[]> };
+  assert.is(listening.type, 'listening');
+  assert.is(listening.host, '127.0.0.1');
+  assert.ok(listening.port > 0);
+  assert.is(readFileSync(listening.caFile, 'utf8'), cert);
+  assert.is(listening.devices['1234567890']?.length, 2);
+  const c = await TestClient.connect({ port: listening.port, ca: cert, apiKey: 'env-secret' });
+  const token = listening.devices['1234567890']![0]!;
+  assert.is((await c.request({ to: token, message_id: 'cli-1' })).kind, 'ack');
+  await c.close();
+  await running.stop();
+  await running.stop();
+  assert.not.ok(existsSync(listening.caFile), 'caFile removed at stop');
+  const last = JSON.parse(out[out.length - 1]!) as { type: string; downstreamDelivered: number };
+  assert.is(last.type, 'stopped');
+  assert.is(last.downstreamDelivered, 1);
+  assert.ok(out.some((l) => l.includes('"type":"bind"')));
+  assert.not.match(out.join('\n'), /env-secret/);
+});
+
+test.run();
