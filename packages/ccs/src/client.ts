@@ -582,8 +582,13 @@ export class CcsClient extends EventEmitter implements AbortOwner {
     this.#dispatch();
   }
 
-  /** Settles with an error, once. */
+  /** Settles with an error, once, and lets the next queued message take the freed slot. */
   #fail(out: Outbound, err: Error): void {
+    this.#reject(out, err);
+    this.#dispatch();
+  }
+
+  #reject(out: Outbound, err: Error): void {
     if (out.state === OutState.Queued) this.#queuedLive--;
     else if (out.state === OutState.Waiting) this.#waiting--;
     out.state = OutState.Settled;
@@ -591,7 +596,6 @@ export class CcsClient extends EventEmitter implements AbortOwner {
     this.#outstanding--;
     this.#stats.failed++;
     out.reject(err);
-    this.#dispatch();
   }
 
   // --- answers from connections ---------------------------------------------------------------
@@ -865,15 +869,7 @@ export class CcsClient extends EventEmitter implements AbortOwner {
     for (const out of this.#queue.drain()) if (out.state === OutState.Queued) all.push(out);
     for (let out = this.#retryHeap.pop(); out !== undefined; out = this.#retryHeap.pop()) if (out.state === OutState.Waiting) all.push(out);
     for (const c of this.#conns) for (const out of c.takeOwed()) if (out.state === OutState.InFlight) all.push(out);
-    for (const out of all) {
-      if (out.state === OutState.Queued) this.#queuedLive--;
-      else if (out.state === OutState.Waiting) this.#waiting--;
-      out.state = OutState.Settled;
-      out.signal?.removeEventListener('abort', out);
-      this.#outstanding--;
-      this.#stats.failed++;
-      out.reject(err);
-    }
+    for (const out of all) this.#reject(out, err);
     this.#queuedLive = 0;
     this.#waiting = 0;
   }

@@ -1,8 +1,8 @@
-import { xml, type XmlElement } from '@ccs-xmpp/stream';
+import { NS_SASL, xml, type XmlElement } from '@ccs-xmpp/stream';
 import { SASL_FAILURE_CONDITIONS, type SaslFailureCondition } from './errors.js';
 
-/** The SASL namespace of RFC 6120 §6.4. Every element this package reads or writes is in it. */
-export const NS_SASL = 'urn:ietf:params:xml:ns:xmpp-sasl';
+/** The SASL namespace of RFC 6120 §6.4 (defined in the stream package). Every element this package reads or writes is in it. */
+export { NS_SASL };
 
 // A child built with xml() and no xmlns of its own has uri '' meaning "inherited"; a parsed child
 // always has its resolved uri, and '' there only with an explicit xmlns="" (or in a parent that
