@@ -168,6 +168,26 @@ function badPrefix(prefix: string | undefined): boolean {
   return prefix !== undefined && prefix.length >= 3 && prefix.slice(0, 3).toLowerCase() === 'xml';
 }
 
+/**
+ * What the fast path learned about a stanza that is still arriving, so that each byte is judged
+ * once however many chunks it takes (offsets from the stanza's start). The parser keeps one and
+ * resets it whenever a new stanza begins.
+ */
+export class CutStanza {
+  /** The judged head, once both start tags have arrived. */
+  head: Head | null = null;
+  /** Where the payload starts. */
+  headLength = 0;
+  /** The payload up to here is plain ASCII without `]]>`. */
+  plainTo = 0;
+
+  reset(): void {
+    this.head = null;
+    this.headLength = 0;
+    this.plainTo = 0;
+  }
+}
+
 interface Head {
   /** The head's bytes, for recognising it again. */
   bytes: Buffer;
@@ -221,21 +241,45 @@ function isGcmEndTag(buf: Buffer, from: number, to: number, prefix: string | und
  * against the CCS message shape. Returns the element saxes would build, or null to decline.
  * @param defaultNs the namespace un-prefixed elements are in at depth 1 (from the stream header)
  */
-export function matchGcmMessage(buf: Buffer, start: number, close: number, defaultNs: string): XmlElement | null {
-  const gt1 = buf.indexOf(GT, start);
-  if (gt1 === -1 || gt1 >= close) return null;
-  const gt2 = buf.indexOf(GT, gt1 + 1);
-  if (gt2 === -1 || gt2 >= close) return null;
-  const head = matchHead(buf, start, gt2 + 1);
-  if (head === null) return null;
-  const textStart = gt2 + 1;
+export function matchGcmMessage(
+  buf: Buffer,
+  start: number,
+  close: number,
+  defaultNs: string,
+  cut?: CutStanza,
+): XmlElement | null {
+  let head: Head | null;
+  let textStart: number;
+  let plainTo = 0;
+  if (cut !== undefined && cut.head !== null) {
+    // Judged while it was arriving; those bytes have not changed.
+    head = cut.head;
+    textStart = start + cut.headLength;
+    plainTo = start + cut.plainTo;
+  } else {
+    const gt1 = buf.indexOf(GT, start);
+    if (gt1 === -1 || gt1 >= close) return null;
+    const gt2 = buf.indexOf(GT, gt1 + 1);
+    if (gt2 === -1 || gt2 >= close) return null;
+    head = matchHead(buf, start, gt2 + 1);
+    if (head === null) return null;
+    textStart = gt2 + 1;
+  }
   // The payload holds no `<`, so the gcm end tag starts at the first `<` after the head and is the
   // last thing before `</message>`.
   const endTag = buf.indexOf(LT, textStart);
   if (endTag === -1 || endTag >= close || buf.indexOf(LT, endTag + 1) < close) return null;
   if (!isGcmEndTag(buf, endTag, close, head.prefix)) return null;
-  const text = endTag > textStart ? payloadText(buf, textStart, endTag, false) : '';
-  if (text === null) return null;
+  let text: string | null = '';
+  if (endTag > textStart) {
+    if (plainTo > textStart && isPlainAscii(buf, plainTo, endTag)) {
+      text = latin1(buf, textStart, endTag);
+      if (text.includes(']]>')) return null;
+    } else {
+      text = payloadText(buf, textStart, endTag, false);
+      if (text === null) return null;
+    }
+  }
 
   const { prefix } = head;
   const gcmAttrs: Record<string, string> = {};
@@ -269,22 +313,35 @@ const MESSAGE_END = '</message>';
  * to saxes at once (it may have an error to report, or a stanza to finish, that the fast path
  * would otherwise delay). False is always safe; it only costs speed.
  */
-export function gcmMessagePrefixOk(buf: Buffer, start: number, end: number): boolean {
-  const gt1 = buf.indexOf(GT, start);
-  if (gt1 === -1 || gt1 >= end) return START_TAG_CUT_RE.test(latin1(buf, start, end));
-  const gt2 = buf.indexOf(GT, gt1 + 1);
-  if (gt2 === -1 || gt2 >= end) {
-    const tag = START_TAG_RE.exec(latin1(buf, start, gt1 + 1));
-    if (tag === null || parseAttrs(tag[1] as string) === null) return false;
-    return gt1 + 1 === end || GCM_START_CUT_RE.test(latin1(buf, gt1 + 1, end));
+export function gcmMessagePrefixOk(buf: Buffer, start: number, end: number, cut: CutStanza): boolean {
+  let head = cut.head;
+  if (head === null) {
+    const gt1 = buf.indexOf(GT, start);
+    if (gt1 === -1 || gt1 >= end) return START_TAG_CUT_RE.test(latin1(buf, start, end));
+    const gt2 = buf.indexOf(GT, gt1 + 1);
+    if (gt2 === -1 || gt2 >= end) {
+      const tag = START_TAG_RE.exec(latin1(buf, start, gt1 + 1));
+      if (tag === null || parseAttrs(tag[1] as string) === null) return false;
+      return gt1 + 1 === end || GCM_START_CUT_RE.test(latin1(buf, gt1 + 1, end));
+    }
+    head = matchHead(buf, start, gt2 + 1);
+    if (head === null) return false;
+    cut.head = head;
+    cut.plainTo = cut.headLength = gt2 + 1 - start;
   }
-  const head = matchHead(buf, start, gt2 + 1);
-  if (head === null) return false;
-  const textStart = gt2 + 1;
+  const textStart = start + cut.headLength;
   let lt = buf.indexOf(LT, textStart);
   if (lt >= end) lt = -1;
   const textEnd = lt === -1 ? end : lt;
-  if (textEnd > textStart && payloadText(buf, textStart, textEnd, lt === -1) === null) return false;
+  if (textEnd > textStart) {
+    // Only what arrived since the last look needs judging, unless something needed care.
+    const from = start + cut.plainTo;
+    if (isPlainAscii(buf, from, textEnd) && !latin1(buf, Math.max(textStart, from - 2), textEnd).includes(']]>')) {
+      cut.plainTo = textEnd - start;
+    } else if (payloadText(buf, textStart, textEnd, lt === -1) === null) {
+      return false;
+    }
+  }
   if (lt === -1) return true;
   const gt3 = buf.indexOf(GT, lt);
   if (gt3 === -1 || gt3 >= end) return END_TAG_CUT_RE.test(latin1(buf, lt, end));

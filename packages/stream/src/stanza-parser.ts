@@ -1,7 +1,7 @@
 import { isAscii, isUtf8 } from 'node:buffer';
 import { SaxesParser, type SaxesTagNS, type XMLDecl } from 'saxes';
 import { StreamParseError, type StreamErrorCode, type StreamErrorCondition } from './errors.js';
-import { gcmMessagePrefixOk, matchGcmMessage } from './gcm-fast-path.js';
+import { CutStanza, gcmMessagePrefixOk, matchGcmMessage } from './gcm-fast-path.js';
 import { NS_STREAM } from './namespaces.js';
 import type { StanzaSink } from './sink.js';
 import { completePrefixLength, firstInvalidUtf8, latin1, utf8 } from './utf8.js';
@@ -96,6 +96,8 @@ export class StanzaParser {
   private pendingLen = 0;
   /** Where to resume looking for `</message>` in `pending` (avoids rescanning). */
   private searchFrom = 0;
+  /** What is known of the stanza waiting in `pending`. */
+  private readonly cut = new CutStanza();
 
   // --- saxes path ---
   /** Lead bytes of a character cut by the end of the previous chunk. */
@@ -144,6 +146,7 @@ export class StanzaParser {
     this.defaultNs = '';
     this.pendingLen = 0;
     this.searchFrom = 0;
+    this.cut.reset();
     this.carry = null;
     this.saxChars = 0;
     this.curStr = '';
@@ -212,6 +215,7 @@ export class StanzaParser {
       pos = 0;
       end = chunk.length;
       base = chunkBase;
+      this.cut.reset();
     } else {
       base = chunkBase - this.pendingLen;
       this.appendPending(chunk);
@@ -245,7 +249,7 @@ export class StanzaParser {
           this.fallBack(buf, pos, end, base);
           return;
         }
-        if (!gcmMessagePrefixOk(buf, pos, end)) {
+        if (!gcmMessagePrefixOk(buf, pos, end, this.cut)) {
           this.fallBack(buf, pos, end, base);
           return;
         }
@@ -255,7 +259,7 @@ export class StanzaParser {
       }
       const stanzaEnd = close + MESSAGE_END.length;
       const stanza =
-        stanzaEnd - pos <= this.maxStanzaBytes ? matchGcmMessage(buf, pos, close, this.defaultNs) : null;
+        stanzaEnd - pos <= this.maxStanzaBytes ? matchGcmMessage(buf, pos, close, this.defaultNs, this.cut) : null;
       if (stanza === null) {
         this.fallBack(buf, pos, end, base);
         return;
@@ -270,6 +274,7 @@ export class StanzaParser {
       }
       pos = stanzaEnd;
       this.searchFrom = 0;
+      this.cut.reset();
     }
   }
 
@@ -310,6 +315,7 @@ export class StanzaParser {
     this.handoffBase = base + pos;
     this.pendingLen = 0;
     this.searchFrom = 0;
+    this.cut.reset();
     this.mode = Mode.Sax;
     // buf[pos] is not whitespace: seek() will mark it as the stanza start, or refuse it as text.
     this.seeking = true;
