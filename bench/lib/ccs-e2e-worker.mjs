@@ -1,0 +1,181 @@
+/**
+ * One measurement of bench/ccs-e2e.mjs, in a fresh process (so JIT and GC state never leak from
+ * one client to the other). Argument: one JSON object
+ *   { client: 'ccs'|'xmppjs', mode: 'throughput'|'memory', host, port, caFile, senderId, apiKey,
+ *     tokens: string[], n, warmup, maxPending, maxQueued, driver: 'queue'|'window', steps: number[] }
+ * Prints one JSON line with the result on stdout and exits.
+ *
+ * Drivers (throughput mode):
+ * - `queue`: keep the client's queue fed: `trySend()` until it refuses, then `waitForCapacity()` —
+ *   how a bulk sender uses the API. Throughput only (latency would include queueing).
+ * - `window`: keep exactly `maxPending` sends outstanding, one new send per ACK, so nothing waits in
+ *   a client queue and send()→ACK time is the ACK latency seen by the application.
+ */
+import { readFileSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import { CcsClient } from '@ccs-xmpp/ccs';
+import { XmppjsCcsClient } from './xmppjs-ccs-client.mjs';
+
+const cfg = JSON.parse(process.argv[2] ?? '{}');
+const ca = readFileSync(cfg.caFile, 'utf8');
+
+function makeClient() {
+  const common = {
+    senderId: cfg.senderId, apiKey: cfg.apiKey, host: cfg.host, port: cfg.port,
+    tls: { ca, servername: 'localhost' }, maxPending: cfg.maxPending, maxQueued: cfg.maxQueued,
+  };
+  if (cfg.client === 'ccs') {
+    return new CcsClient({ ...common, connections: 1, pingIntervalMs: 0, idleTimeoutMs: 0, keepaliveIntervalMs: 0 });
+  }
+  return new XmppjsCcsClient(common);
+}
+
+/** The same realistic small payload for both clients: a notification-like `data` object. */
+function payload(i) {
+  return {
+    to: cfg.tokens[i % cfg.tokens.length],
+    data: { type: 'chat', title: 'New message', body: 'Alice: are we still on for 7pm?', thread: 'th-42', seq: String(i) },
+  };
+}
+
+function sentCount(c) {
+  return cfg.client === 'ccs' ? c.stats().sent : c.stats.sent;
+}
+
+/** Queue-fed driver: resolves with { failed, lat } once all n are settled. */
+async function driveQueue(c, base, n) {
+  let settled = 0;
+  let failed = 0;
+  let firstError;
+  let done;
+  const all = new Promise((r) => (done = r));
+  const ok = () => {
+    if (++settled === n) done();
+  };
+  const bad = (err) => {
+    failed++;
+    firstError ??= String(err?.code ?? err?.message ?? err);
+    if (++settled === n) done();
+  };
+  for (let i = 0; i < n; i++) {
+    let p = c.trySend(payload(base + i));
+    if (p === undefined) {
+      await c.waitForCapacity();
+      p = c.trySend(payload(base + i));
+      if (p === undefined) throw new Error('trySend refused after waitForCapacity');
+    }
+    p.then(ok, bad);
+  }
+  await all;
+  return { failed, firstError, lat: undefined };
+}
+
+/** Window driver: maxPending outstanding; per-message send()→ACK latency in ms. */
+function driveWindow(c, base, n, window) {
+  const lat = new Float64Array(n);
+  let next = 0;
+  let settled = 0;
+  let failed = 0;
+  let firstError;
+  return new Promise((resolve) => {
+    const launch = () => {
+      const i = next++;
+      const t = performance.now();
+      c.send(payload(base + i)).then(() => {
+        lat[i] = performance.now() - t;
+        if (++settled === n) resolve({ failed, firstError, lat });
+        else if (next < n) launch();
+      }, (err) => {
+        failed++;
+        firstError ??= String(err?.code ?? err?.message ?? err);
+        lat[i] = NaN;
+        if (++settled === n) resolve({ failed, firstError, lat });
+        else if (next < n) launch();
+      });
+    };
+    for (let k = 0; k < Math.min(window, n); k++) launch();
+  });
+}
+
+function pct(sorted, p) {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
+}
+
+async function throughput() {
+  const c = makeClient();
+  await c.connect();
+  const drive = cfg.driver === 'window' ? (b, n) => driveWindow(c, b, n, cfg.maxPending) : (b, n) => driveQueue(c, b, n);
+  // Warm-up (same for both clients): JIT the hot path before the timed run.
+  if (cfg.warmup > 0) await drive(0, cfg.warmup);
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  const r = await drive(cfg.warmup, cfg.n);
+  const wall = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
+  const acked = cfg.client === 'ccs' ? c.stats().acked : c.stats.acked;
+  let latency;
+  if (r.lat) {
+    const s = Array.from(r.lat).filter((x) => !Number.isNaN(x)).sort((a, b) => a - b);
+    latency = { p50: pct(s, 0.5), p99: pct(s, 0.99), max: s[s.length - 1] };
+  }
+  await c.close();
+  return {
+    client: cfg.client, driver: cfg.driver, maxPending: cfg.maxPending, n: cfg.n, failed: r.failed, firstError: r.firstError,
+    ackedTotal: acked, wallMs: wall, msgsPerSec: cfg.n / (wall / 1000),
+    cpuUsPerMsg: (cpu.user + cpu.system) / cfg.n, latency,
+  };
+}
+
+const gc = globalThis.gc;
+async function settleHeap() {
+  for (let k = 0; k < 4; k++) {
+    await new Promise((r) => setTimeout(r, 20));
+    gc();
+  }
+  const m = process.memoryUsage();
+  return { heapUsed: m.heapUsed, external: m.external, arrayBuffers: m.arrayBuffers };
+}
+
+/**
+ * Memory mode: the emulator never ACKs (huge ackDelay). Send up to each step count, wait until
+ * everything the window allows is written, GC, and read the heap. Per-message cost is the slope
+ * between steps, which cancels fixed costs (code, first-use allocations).
+ */
+async function memory() {
+  if (typeof gc !== 'function') throw new Error('run with --expose-gc');
+  const c = makeClient();
+  await c.connect();
+  // No handler is attached to the promises (that would add a closure, a reaction and a derived
+  // promise per message to both clients alike): what is measured is what the client itself keeps.
+  // Nothing settles while we measure, and the process exits without closing the client.
+  const points = [];
+  let i = 0;
+  for (const step of cfg.steps) {
+    for (; i < step; i++) {
+      if (c.trySend(payload(i)) === undefined) throw new Error(`queue full at ${i}`);
+    }
+    const expectSent = Math.min(step, cfg.maxPending);
+    for (let k = 0; k < 500 && sentCount(c) < expectSent; k++) await new Promise((r) => setTimeout(r, 10));
+    await new Promise((r) => setTimeout(r, 200)); // let the socket flush what was written
+    points.push({ messages: step, sent: sentCount(c), ...(await settleHeap()) });
+  }
+  const first = points[0];
+  const last = points[points.length - 1];
+  const dn = last.messages - first.messages;
+  const res = {
+    client: cfg.client, maxPending: cfg.maxPending, points,
+    heapBytesPerMsg: (last.heapUsed - first.heapUsed) / dn,
+    externalBytesPerMsg: (last.external - first.external) / dn,
+  };
+  return res;
+}
+
+try {
+  const res = cfg.mode === 'memory' ? await memory() : await throughput();
+  process.stdout.write(`${JSON.stringify(res)}\n`);
+  process.exit(0);
+} catch (err) {
+  process.stderr.write(`worker: ${err?.stack ?? err}\n`);
+  process.exit(1);
+}
