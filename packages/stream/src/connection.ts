@@ -147,7 +147,11 @@ export class XmppConnection {
       this.closeError ??= new ConnectionError('STREAM_ERR_SOCKET', 'remote-connection-failed', `socket error: ${err.code ?? err.message}`, { cause: err });
     });
     socket.on('end', () => {
-      // The peer half-closed without (or after) its closing tag: nothing more will come.
+      // The peer half-closed: nothing more will come. Without its closing tag first (and without
+      // our asking), that is a lost connection, not a clean close.
+      if (this.state === State.Open && !this.parser.done) {
+        this.closeError ??= new ConnectionError('STREAM_ERR_PEER_CLOSED', 'remote-connection-failed', 'the peer ended the connection without closing the stream');
+      }
       if (this.state !== State.Closed) socket.end();
     });
     socket.on('close', () => this.onSocketClose());
@@ -333,6 +337,10 @@ export class XmppConnection {
 
   private onSocketClose(): void {
     if (this.state === State.Closed) return;
+    if (this.state === State.Open && !this.parser.done) {
+      // Reset or destroyed under us without an 'end' or an 'error'.
+      this.closeError ??= new ConnectionError('STREAM_ERR_PEER_CLOSED', 'remote-connection-failed', 'the connection closed without the stream being closed');
+    }
     this.state = State.Closed;
     this.clearTimers();
     if (this.closeTimer) clearTimeout(this.closeTimer);

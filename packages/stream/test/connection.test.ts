@@ -260,6 +260,24 @@ test('answers the peer closing its stream with our closing tag', async () => {
   }
 });
 
+test('reports a peer that ends the connection without closing the stream as STREAM_ERR_PEER_CLOSED', async () => {
+  const srv = await echoServer({}, (socket) => {
+    socket.once('data', () => {
+      socket.write(`<stream:stream xmlns:stream='${NS_STREAM}' xmlns='jabber:client' id='x'>`);
+      socket.end();
+    });
+  });
+  try {
+    const c = await client(srv.port);
+    c.conn.openStream(CLIENT_HEADER);
+    const err = await c.closed;
+    assert.instance(err, ConnectionError);
+    assert.is(err?.code, 'STREAM_ERR_PEER_CLOSED');
+  } finally {
+    await srv.stop();
+  }
+});
+
 test('close() is bounded when the peer never answers', async () => {
   const server = tls.createServer({ cert, key }, () => {});
   server.listen(0, '127.0.0.1');
