@@ -13,6 +13,7 @@ rmSync(resultFile, { force: true });
 // The interop suite (test/, not a workspace, so turbo does not build it): install Prosody if
 // possible (the script says "prosody unavailable: …" and the suite skips visibly otherwise), build.
 spawnSync('sh', ['scripts/setup-prosody.sh'], { stdio: 'inherit' });
+spawnSync('sh', ['scripts/setup-slixmpp.sh'], { stdio: 'inherit' });
 let interopBuildFailed = false;
 if (existsSync(join('test', 'tsconfig.json'))) {
   rmSync(join('test', 'dist'), { recursive: true, force: true });

@@ -124,8 +124,12 @@ export interface StreamFeaturesSpec {
   mechanisms?: readonly string[];
   /** Advertise resource binding (after authentication). */
   bind?: boolean;
-  /** Advertise the session IQ (after authentication). */
-  session?: boolean;
+  /**
+   * Advertise the session IQ (after authentication): `true` or `'optional'` marks it
+   * `<optional/>` (draft-cridland-xmpp-session — the emulator, like CCS, serves a bound client
+   * whether or not it asks for a session); `'required'` leaves the mark out (RFC 3921 servers).
+   */
+  session?: boolean | 'optional' | 'required';
 }
 
 /** `<stream:features>` as the emulator sends it: SASL mechanisms first, bind/session after auth. */
@@ -134,7 +138,7 @@ export function streamFeatures(spec: StreamFeaturesSpec): XmlElement {
     'stream:features', null,
     spec.mechanisms ? xml('mechanisms', { xmlns: NS_SASL }, ...spec.mechanisms.map((m) => xml('mechanism', null, m))) : null,
     spec.bind ? xml('bind', { xmlns: NS_BIND }) : null,
-    spec.session ? xml('session', { xmlns: NS_SESSION }) : null,
+    spec.session ? xml('session', { xmlns: NS_SESSION }, spec.session === 'required' ? null : xml('optional')) : null,
   );
 }
 

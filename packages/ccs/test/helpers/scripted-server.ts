@@ -161,7 +161,7 @@ export async function startScriptedServer(options: ScriptedServerOptions = {}): 
         xmpp.openStream({ ...STREAM_ATTRS, id: `s${sc.id}-${authenticated ? 2 : 1}` });
         if (options.stallAt === 'features') return;
         xmpp.send(authenticated
-          ? streamFeatures({ bind: true, session: options.session === true })
+          ? streamFeatures({ bind: true, session: options.session === true ? 'required' : false })
           : streamFeatures({ mechanisms: sasl.offered() }));
       },
       onStanza: (el: XmlElement) => {
