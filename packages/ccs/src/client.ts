@@ -170,6 +170,18 @@ const enum ClientState {
   Closed,
 }
 
+/** A rate-limited device or topic: when its next message may go, and which ones wait. */
+interface Throttle {
+  /** Earliest time the next probe may be sent. */
+  until: number;
+  /** Backoff level: grows with each NACKed probe, eases with each ACKed one. */
+  level: number;
+  /** The one message of this target released (queued, in the retry heap, or in flight). */
+  active: Outbound | undefined;
+  /** The rest, in sending order. */
+  held: Outbound[];
+}
+
 /**
  * A CCS client: a pool of connections, a flow-controlled send path with typed ACK/NACK promises,
  * retries by NACK class, in-order resend on connection loss, and upstream delivery with ACK after
@@ -193,7 +205,9 @@ export class CcsClient extends EventEmitter implements AbortOwner {
   readonly #retryHeap = new TimerHeap<Outbound>();
   #timer: NodeJS.Timeout | undefined;
   #timerAt = Infinity;
-  readonly #throttles = new Map<string, { until: number; level: number }>();
+  /** Rate-limited devices and topics (DEVICE_/TOPICS_MESSAGE_RATE_EXCEEDED): see #hold / #pump. */
+  readonly #throttles = new Map<string, Throttle>();
+  #seq = 0;
   readonly #dedup: DedupWindow<UpEntry>;
   #handler: UpstreamHandler | undefined;
   #iterator: UpstreamIterator | undefined;
@@ -439,7 +453,7 @@ export class CcsClient extends EventEmitter implements AbortOwner {
     }
     const signal = options?.signal;
     if (signal?.aborted) return Promise.reject(new AbortError(msg.message_id, false, signal.reason));
-    const out = new Outbound(this, msg);
+    const out = new Outbound(this, msg, this.#seq++);
     const promise = new Promise<SendResult>((resolve, reject) => {
       out.resolve = resolve;
       out.reject = reject;
@@ -514,11 +528,12 @@ export class CcsClient extends EventEmitter implements AbortOwner {
           }
           if (this.#throttles.size > 0) {
             const t = this.#throttles.get(head.target);
-            const now = Date.now();
-            if (t !== undefined && t.until > now) {
+            if (t !== undefined && t.active !== head) {
+              // A rate-limited target: its messages wait in order behind the one probing it.
               queue.shift();
               this.#queuedLive--;
-              this.#wait(head, t.until);
+              this.#hold(t, head);
+              this.#pump(t);
               continue;
             }
           }
@@ -542,6 +557,36 @@ export class CcsClient extends EventEmitter implements AbortOwner {
 
   #idle(): boolean {
     return this.#outstanding === 0 && this.#handlersRunning === 0;
+  }
+
+  /** Holds a message of a rate-limited target, keeping the target's messages in sending order. */
+  #hold(t: Throttle, out: Outbound): void {
+    out.state = OutState.Waiting;
+    this.#waiting++;
+    const held = t.held;
+    let i = held.length;
+    while (i > 0 && (held[i - 1] as Outbound).seq > out.seq) i--;
+    held.splice(i, 0, out);
+  }
+
+  /** Releases the next held message of a rate-limited target when none is on its way. */
+  #pump(t: Throttle): void {
+    if (t.active !== undefined && t.active.state !== OutState.Settled) return;
+    t.active = undefined;
+    let next = t.held.shift();
+    // Messages that timed out or were aborted while held are dropped here.
+    while (next !== undefined && next.state === OutState.Settled) next = t.held.shift();
+    if (next === undefined) return;
+    t.active = next;
+    this.#waiting--;
+    const now = Date.now();
+    if (t.until > now) {
+      this.#wait(next, t.until);
+    } else {
+      next.state = OutState.Queued;
+      this.#queue.unshift(next);
+      this.#queuedLive++;
+    }
   }
 
   /** Parks a message until `at` (retry backoff or rate limit). */
@@ -591,6 +636,11 @@ export class CcsClient extends EventEmitter implements AbortOwner {
   /** Settles with an error, once, and lets the next queued message take the freed slot. */
   #fail(out: Outbound, err: Error): void {
     this.#reject(out, err);
+    if (this.#throttles.size > 0) {
+      // A rate-limited target's probe failed for good: the next held message takes its turn.
+      const t = this.#throttles.get(out.target);
+      if (t !== undefined && t.active === out) this.#pump(t);
+    }
     this.#dispatch();
   }
 
@@ -608,7 +658,17 @@ export class CcsClient extends EventEmitter implements AbortOwner {
 
   #onAck(_conn: CcsConnection, out: Outbound, ack: AckMessage): void {
     this.#stats.acked++;
-    if (this.#throttles.size > 0) this.#throttles.delete(out.target);
+    if (this.#throttles.size > 0) {
+      const t = this.#throttles.get(out.target);
+      if (t !== undefined && t.active === out) {
+        // The probe got through: the next held message may go at once, and the pace eases.
+        t.active = undefined;
+        t.until = 0;
+        t.level = Math.max(0, t.level - 1);
+        if (t.held.length === 0) this.#throttles.delete(out.target);
+        else this.#pump(t);
+      }
+    }
     if (out.state === OutState.InFlight) {
       out.state = OutState.Settled;
       out.signal?.removeEventListener('abort', out);
@@ -648,14 +708,25 @@ export class CcsClient extends EventEmitter implements AbortOwner {
           this.#failNack(out, nack, stanzaError);
           return;
         }
-        // Only this device / topic slows down: later messages to it wait behind the same delay.
+        // Only this device / topic slows down. Its messages are held in the order they were sent
+        // and released one at a time — a probe — after an exponential pause; each ACK of a probe
+        // lets the next one go, each NACK of one lengthens the pause. Nothing overtakes, and the
+        // target is never sent more than one message at a time while it is limited.
         this.#stats.retries++;
         out.retries++;
-        const prev = this.#throttles.get(out.target);
-        const level = prev === undefined ? 0 : prev.level + 1;
-        const until = Date.now() + backoffDelay(level, { baseMs: o.retryBaseMs, maxMs: o.retryMaxMs }, o.random);
-        this.#throttles.set(out.target, { until, level });
-        this.#wait(out, until);
+        let t = this.#throttles.get(out.target);
+        if (t === undefined) {
+          t = { until: 0, level: 0, active: undefined, held: [] };
+          this.#throttles.set(out.target, t);
+        } else if (t.active === out) {
+          t.level++;
+        }
+        if (t.active === out || t.until <= Date.now()) {
+          t.until = Date.now() + backoffDelay(t.level, { baseMs: o.retryBaseMs, maxMs: o.retryMaxMs }, o.random);
+        }
+        if (t.active === out) t.active = undefined;
+        this.#hold(t, out);
+        this.#pump(t);
         break;
       }
       default:
@@ -875,6 +946,8 @@ export class CcsClient extends EventEmitter implements AbortOwner {
     for (const out of this.#queue.drain()) if (out.state === OutState.Queued) all.push(out);
     for (let out = this.#retryHeap.pop(); out !== undefined; out = this.#retryHeap.pop()) if (out.state === OutState.Waiting) all.push(out);
     for (const c of this.#conns) for (const out of c.takeOwed()) if (out.state === OutState.InFlight) all.push(out);
+    for (const t of this.#throttles.values()) for (const out of t.held) if (out.state === OutState.Waiting) all.push(out);
+    this.#throttles.clear();
     for (const out of all) this.#reject(out, err);
     this.#queuedLive = 0;
     this.#waiting = 0;

@@ -41,6 +41,8 @@ export class Outbound {
   readonly owner: AbortOwner;
   readonly msg: DownstreamMessage;
   readonly id: string;
+  /** Submission order, so messages held back for a rate-limited target go out in the order sent. */
+  readonly seq: number;
   resolve!: (result: SendResult) => void;
   reject!: (error: Error) => void;
   state: OutState = OutState.Queued;
@@ -54,10 +56,11 @@ export class Outbound {
   timeoutMs = 0;
   signal: AbortSignal | undefined = undefined;
 
-  constructor(owner: AbortOwner, msg: DownstreamMessage) {
+  constructor(owner: AbortOwner, msg: DownstreamMessage, seq: number) {
     this.owner = owner;
     this.msg = msg;
     this.id = msg.message_id;
+    this.seq = seq;
   }
 
   /** The device token or topic this message goes to, for per-target rate limiting. */

@@ -189,4 +189,32 @@ test('emulator: close() waits for delayed ACKs before ending the stream', async 
   });
 });
 
+test('emulator: a rate-limited device under its average rate gets every message, in the order sent (regression)', async () => {
+  await withEmulator(async (emu, opts) => {
+    // 10 msgs/s allowed; bursts of 14 every 1.5 s average 9.3/s. Before, the first ACK lifted the
+    // slow-down, new messages overtook the parked ones and retries ran out: messages failed.
+    emu.addDevice('chatty', { maxPerSecond: 10 });
+    const client = new CcsClient({ ...opts, retryBaseMs: 100, retryMaxMs: 1000, maxRetries: 8 });
+    try {
+      await client.connect();
+      const sent: string[] = [];
+      const results: Array<Promise<unknown>> = [];
+      for (let burst = 0; burst < 3; burst++) {
+        for (let k = 0; k < 14; k++) {
+          const id = `b${burst}-${k}`;
+          sent.push(id);
+          results.push(client.send({ to: 'chatty', data: { k }, message_id: id }));
+        }
+        if (burst < 2) await new Promise((r) => setTimeout(r, 1500));
+      }
+      const settled = await Promise.allSettled(results);
+      assert.equal(settled.filter((r) => r.status === 'rejected').length, 0, 'none failed');
+      assert.equal(emu.deliveredTo('chatty').map((d) => d.message_id), sent, 'delivered in the order sent');
+      assert.ok((emu.ledger().nacked['DEVICE_MESSAGE_RATE_EXCEEDED'] ?? 0) > 0, 'the limit was hit');
+    } finally {
+      await client.close({ timeoutMs: 1000 });
+    }
+  });
+});
+
 test.run();
