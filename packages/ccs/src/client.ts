@@ -134,8 +134,10 @@ export interface CcsStats {
 /** Payload of `online` / `offline` / `draining` events. */
 export interface ConnectionEvent {
   connectionId: string;
-  /** `offline` only: why, when it was not our own close. */
+  /** `offline` only: why, when it was not our own close (nor CCS closing a drained connection). */
   error?: Error;
+  /** `offline` only: the connection had been drained (CCS `CONNECTION_DRAINING`) before it closed. */
+  drained?: boolean;
 }
 
 /** Payload of `reconnecting`. */
@@ -895,8 +897,10 @@ export class CcsClient extends EventEmitter implements AbortOwner {
     }
     this.#queuedLive += requeued;
     this.#stats.resent += requeued;
-    const error = err === undefined || err instanceof CcsError ? err : new CcsError('CCS_ERR_CONNECTION_LOST', `connection ${conn.id} lost: ${err.message}`, { cause: err });
-    this.emit('offline', error === undefined ? { connectionId: conn.id } : { connectionId: conn.id, error } satisfies ConnectionEvent);
+    // CCS closing a connection it drained is the end of the plan, not a loss (PROTOCOL.md, Control).
+    const planned = conn.draining && (err === undefined || (err instanceof CcsError && err.code === 'CCS_ERR_CONNECTION_LOST' && err.cause === undefined));
+    const error = planned || err === undefined || err instanceof CcsError ? (planned ? undefined : err) : new CcsError('CCS_ERR_CONNECTION_LOST', `connection ${conn.id} lost: ${err.message}`, { cause: err });
+    this.emit('offline', error === undefined ? { connectionId: conn.id, drained: conn.draining } : { connectionId: conn.id, error } satisfies ConnectionEvent);
     if (this.#state !== ClientState.Closed && !conn.draining) this.#scheduleReconnect(error);
     this.#dispatch();
   }

@@ -104,7 +104,11 @@ test('emulator: CONNECTION_DRAINING moves sending to a new connection; nothing i
     const client = new CcsClient({ ...opts, maxPending: 20 });
     const events: string[] = [];
     client.on('draining', () => events.push('draining'));
-    client.on('offline', () => events.push('offline'));
+    const offline: Array<{ error?: Error; drained?: boolean }> = [];
+    client.on('offline', (e: { error?: Error; drained?: boolean }) => {
+      events.push('offline');
+      offline.push(e);
+    });
     try {
       await client.connect();
       emu.setFaults({ ackDelayMs: 30 });
@@ -115,6 +119,8 @@ test('emulator: CONNECTION_DRAINING moves sending to a new connection; nothing i
       await Promise.all([...first, ...second]);
       await until(() => events.includes('offline'));
       assert.equal(events.slice(0, 1), ['draining']);
+      assert.is(offline[0]?.error, undefined, 'CCS closing a drained connection is not a loss');
+      assert.is(offline[0]?.drained, true);
       const l = emu.ledger();
       assert.is(l.downstreamUnique, 60);
       assert.is(l.downstreamDuplicates, 0);

@@ -324,15 +324,13 @@ export async function runDemo(options: DemoOptions, io: DemoIo): Promise<DemoSum
       throw err;
     }
   });
-  const drainingIds = new Set<string>();
   let closing = false;
   client.on('draining', (e: ConnectionEvent) => {
-    drainingIds.add(e.connectionId);
     progress.event(elapsed(), `connection ${e.connectionId}: CONNECTION_DRAINING — no new sends there, a replacement opens, owed ACKs still arrive`);
   });
   client.on('offline', (e: ConnectionEvent) => {
     if (closing) return;
-    if (drainingIds.has(e.connectionId)) {
+    if (e.drained) {
       progress.event(elapsed(), `connection ${e.connectionId}: closed by CCS after draining`);
       return;
     }
@@ -340,7 +338,7 @@ export async function runDemo(options: DemoOptions, io: DemoIo): Promise<DemoSum
     progress.event(elapsed(), `connection ${e.connectionId} lost (${e.error?.message.replace(/^connection \S+ lost: /, '') ?? 'closed'}) — its un-answered echoes are re-sent on another connection`);
   });
   client.on('online', (e: ConnectionEvent) => {
-    if (drainingIds.size > 0 || cuts > 0) progress.event(elapsed(), `connection ${e.connectionId} online`);
+    if (client.stats().drainings > 0 || cuts > 0) progress.event(elapsed(), `connection ${e.connectionId} online`);
   });
   client.on('error', (err: Error) => {
     // Non-fatal (a handler failure, a failed reconnect attempt): a few lines, never a flood.
