@@ -286,8 +286,7 @@ export class Session {
     if (cut !== undefined) {
       // The answers already written this tick were "sent" before this stanza arrived: flush them.
       // This stanza is handled (and delivered), but its answer never leaves: the socket dies first.
-      const socket = this.#conn.rawSocket;
-      while (socket.writableCorked > 0) socket.uncork();
+      this.#conn.flush();
       this.#muted = true;
     }
     if (el.attr('type') !== 'error') {

@@ -106,12 +106,31 @@ export class XmppConnection {
   private closeTimer: NodeJS.Timeout | undefined;
   private wroteSinceKeepalive = false;
   private lastReceived = Date.now();
-  private corked = false;
+  /** Stanzas sent during this tick, written as one buffer at its end. */
+  private batch: Array<string | Uint8Array> = [];
+  private batchBytes = 0;
+  private batchAllBuffers = true;
+  private batchScheduled = false;
   private closedPromise: Promise<void>;
   private resolveClosed!: () => void;
-  private readonly uncork = (): void => {
-    this.corked = false;
-    if (!this.socket.destroyed) this.socket.uncork();
+  /**
+   * Writes what was sent this tick. One `socket.write` per tick instead of one per stanza: Node's
+   * per-write bookkeeping was the largest single cost of sending many small stanzas
+   * (bench/ccs-e2e.mjs profile), and one buffer becomes as few TLS records as possible.
+   */
+  private readonly flushBatch = (): void => {
+    this.batchScheduled = false;
+    const batch = this.batch;
+    if (batch.length === 0) return;
+    this.batch = [];
+    const allBuffers = this.batchAllBuffers;
+    this.batchBytes = 0;
+    this.batchAllBuffers = true;
+    const socket = this.socket;
+    if (socket.destroyed || !socket.writable) return;
+    if (batch.length === 1) socket.write(batch[0] as string | Uint8Array);
+    else if (allBuffers) socket.write(Buffer.concat(batch as Uint8Array[]));
+    else socket.write(batch.join(''));
   };
 
   /**
@@ -160,7 +179,10 @@ export class XmppConnection {
     if (keepaliveMs > 0) {
       this.keepaliveTimer = setInterval(() => {
         if (this.state !== State.Open) return;
-        if (!this.wroteSinceKeepalive) this.socket.write(KEEPALIVE);
+        if (!this.wroteSinceKeepalive) {
+          this.flushBatch();
+          this.socket.write(KEEPALIVE);
+        }
         this.wroteSinceKeepalive = false;
       }, keepaliveMs).unref();
     }
@@ -223,14 +245,35 @@ export class XmppConnection {
     if (!this.writable) {
       throw new ConnectionError('STREAM_ERR_CLOSED', 'reset', 'cannot send: the stream is closing or closed');
     }
-    if (!this.corked) {
-      this.corked = true;
-      this.socket.cork();
-      process.nextTick(this.uncork);
+    if (!this.batchScheduled) {
+      this.batchScheduled = true;
+      process.nextTick(this.flushBatch);
     }
     this.wroteSinceKeepalive = true;
-    this.socket.write(data);
+    if (typeof data === 'string') {
+      if (this.batchAllBuffers && this.batch.length > 0) {
+        // Mixed: turn what is there into strings so join() keeps the order (rare: handshakes).
+        this.batch = this.batch.map((b) => (typeof b === 'string' ? b : Buffer.from(b).toString('utf8')));
+      }
+      this.batchAllBuffers = false;
+      this.batch.push(data);
+    } else {
+      this.batch.push(this.batchAllBuffers ? data : Buffer.from(data).toString('utf8'));
+    }
+    this.batchBytes += data.length;
+    if (this.batchBytes >= this.socket.writableHighWaterMark) {
+      // Large tick: write now rather than hold a big batch (and let backpressure show).
+      this.flushBatch();
+    }
     return !this.socket.writableNeedDrain;
+  }
+
+  /**
+   * Hands what was sent during this tick to the socket now instead of at the end of the tick
+   * (for example before deliberately cutting the connection).
+   */
+  flush(): void {
+    this.flushBatch();
   }
 
   /** Stops reading from the socket (the consumer is behind); `resume()` continues. */
@@ -261,6 +304,7 @@ export class XmppConnection {
    */
   close(timeoutMs?: number): Promise<void> {
     if (this.state === State.Open) {
+      this.flushBatch();
       if (!this.socket.destroyed && this.socket.writable) this.socket.write(STREAM_CLOSE);
       this.beginClose(timeoutMs);
     }
@@ -288,6 +332,7 @@ export class XmppConnection {
   private writeStreamError(condition: StreamErrorCondition, text?: string): void {
     if (this.socket.destroyed || !this.socket.writable) return;
     const textEl = text ? `<text xmlns="${NS_STREAM_ERRORS}">${escapeText(text)}</text>` : '';
+    this.flushBatch();
     this.socket.write(`<stream:error><${condition} xmlns="${NS_STREAM_ERRORS}"/>${textEl}</stream:error></stream:stream>`);
   }
 
@@ -314,6 +359,7 @@ export class XmppConnection {
       this.closeError ??= new StreamErrorReceived(condition, text);
       // RFC 6120 §4.9.1.1: the stream is closed; answer with our closing tag.
       if (this.state === State.Open) {
+        this.flushBatch();
         if (this.socket.writable) this.socket.write(STREAM_CLOSE);
         this.beginClose();
       }
@@ -328,6 +374,7 @@ export class XmppConnection {
     this.handlers.onStreamEnd?.();
     if (this.state === State.Open) {
       // RFC 6120 §4.4: answer the closing tag with ours, then terminate the connection.
+      this.flushBatch();
       if (this.socket.writable) this.socket.write(STREAM_CLOSE);
       this.state = State.Closing;
       this.clearTimers();

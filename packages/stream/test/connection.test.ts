@@ -293,7 +293,11 @@ test('close() is bounded when the peer never answers', async () => {
 });
 
 test('send() signals backpressure and onDrain fires when the socket empties', async () => {
-  const srv = await echoServer({}, (socket) => socket.pause());
+  let peer: tls.TLSSocket | undefined;
+  const srv = await echoServer({}, (socket) => {
+    peer = socket;
+    socket.pause();
+  });
   try {
     let drained = 0;
     const conn = await connect({ host: '127.0.0.1', port: srv.port, ca: cert, servername: 'localhost' }, {
@@ -308,9 +312,15 @@ test('send() signals backpressure and onDrain fires when the socket empties', as
       sent++;
     }
     assert.not.ok(ok, 'the socket buffer filled up');
-    conn.destroy();
     assert.is(drained, 0);
+    peer?.resume();
+    await new Promise<void>((resolve) => {
+      const wait = (): void => (drained > 0 ? resolve() : void setTimeout(wait, 5));
+      wait();
+    });
+    conn.destroy();
   } finally {
+    peer?.destroy();
     await srv.stop();
   }
 });
