@@ -10,16 +10,11 @@ process.chdir(root);
 const resultFile = join(root, '.tmp', 'test-result.json');
 rmSync(resultFile, { force: true });
 
-// The interop suite (test/, not a workspace, so turbo does not build it): install Prosody if
-// possible (the script says "prosody unavailable: …" and the suite skips visibly otherwise), build.
+// The interop suite (test/) needs Prosody and slixmpp from Debian: install them when possible (the
+// scripts print "… unavailable: <why>" and the suites skip visibly otherwise). test/ is a workspace,
+// built by turbo with the packages.
 spawnSync('sh', ['scripts/setup-prosody.sh'], { stdio: 'inherit' });
 spawnSync('sh', ['scripts/setup-slixmpp.sh'], { stdio: 'inherit' });
-let interopBuildFailed = false;
-if (existsSync(join('test', 'tsconfig.json'))) {
-  rmSync(join('test', 'dist'), { recursive: true, force: true });
-  const tsc = spawnSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'test'], { stdio: 'inherit' });
-  interopBuildFailed = tsc.status !== 0;
-}
 
 const packages = readdirSync('packages').filter((p) => existsSync(join('packages', p, 'dist', 'test')));
 const testDirs = packages.map((p) => join('packages', p, 'dist', 'test'));
@@ -53,10 +48,6 @@ let failed = result.failed;
 if (run.status !== 0 && failed === 0) {
   console.log('Coverage is below the threshold (see above): counted as one failure.');
   failed = 1;
-}
-if (interopBuildFailed) {
-  console.log('The interop suite (test/) did not compile (see above): counted as one failure.');
-  failed += 1;
 }
 if (result.total === 0) console.log('No test ran.');
 console.log(`${result.passed} passed, ${failed} failed${result.skipped ? `, ${result.skipped} skipped` : ''}`);
