@@ -265,10 +265,10 @@ export function matchGcmMessage(
     if (head === null) return null;
     textStart = gt2 + 1;
   }
-  // The payload holds no `<`, so the gcm end tag starts at the first `<` after the head and is the
-  // last thing before `</message>`.
+  // The payload holds no `<`, so the gcm end tag starts at the first `<` after the head; it must
+  // fill everything up to `</message>` (isGcmEndTag judges every byte of that range).
   const endTag = buf.indexOf(LT, textStart);
-  if (endTag === -1 || endTag >= close || buf.indexOf(LT, endTag + 1) < close) return null;
+  if (endTag === -1 || endTag >= close) return null;
   if (!isGcmEndTag(buf, endTag, close, head.prefix)) return null;
   let text: string | null = '';
   if (endTag > textStart) {
