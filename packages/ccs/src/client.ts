@@ -7,7 +7,7 @@ import { backoffDelay } from './backoff.js';
 import { CcsConnection, type CcsConnectionOptions, type ConnectionSink } from './connection.js';
 import { DedupWindow } from './dedup.js';
 import {
-  AbortError, CcsError, ClosedError, HandshakeError, NackError, QueueFullError, TimeoutError,
+  AbortError, CcsError, ClosedError, DuplicateIdError, HandshakeError, NackError, QueueFullError, TimeoutError,
 } from './errors.js';
 import { MessageIdGenerator, sharedMessageIds } from './message-id.js';
 import { OutState, Outbound, type AbortOwner, type SendResult } from './outbound.js';
@@ -182,6 +182,8 @@ interface Throttle {
   active: Outbound | undefined;
   /** The rest, in sending order. */
   held: Outbound[];
+  /** The device token or topic (the key in #throttles). */
+  target: string;
 }
 
 /**
@@ -207,6 +209,14 @@ export class CcsClient extends EventEmitter implements AbortOwner {
   readonly #retryHeap = new TimerHeap<Outbound>();
   #timer: NodeJS.Timeout | undefined;
   #timerAt = Infinity;
+  /**
+   * Messages going out again (resent after a lost or drained connection, retried, released by a
+   * rate limit), ascending by submission order. They are all older than anything in #queue, so
+   * #dispatch takes them first: whatever path brings a message back, the original order holds.
+   */
+  readonly #front: Outbound[] = [];
+  /** Messages not yet settled, by message_id: a second live send with the same id is refused. */
+  readonly #live = new Map<string, Outbound>();
   /** Rate-limited devices and topics (DEVICE_/TOPICS_MESSAGE_RATE_EXCEEDED): see #hold / #pump. */
   readonly #throttles = new Map<string, Throttle>();
   #seq = 0;
@@ -392,6 +402,8 @@ export class CcsClient extends EventEmitter implements AbortOwner {
     this.#state = ClientState.Closing;
     this.#rejectConnectWaiter(new ClosedError('the client was closed before it came online'));
     this.#resolveCapacityWaiters();
+    // The iterator's consumer finishes the message it holds (and it is ACKed) but gets no more.
+    this.#iterator?.stop();
     this.#closePromise = (async () => {
       if (!neverOnline && !this.#idle()) {
         await new Promise<void>((resolve) => {
@@ -431,7 +443,7 @@ export class CcsClient extends EventEmitter implements AbortOwner {
   /** `AbortOwner`: the message's signal fired. */
   abortMessage(out: Outbound): void {
     if (out.state === OutState.Settled) return;
-    this.#fail(out, new AbortError(out.id, out.state === OutState.InFlight, out.signal?.reason));
+    this.#fail(out, new AbortError(out.id, out.written, out.signal?.reason));
   }
 
   // --- send path --------------------------------------------------------------------------------
@@ -448,7 +460,8 @@ export class CcsClient extends EventEmitter implements AbortOwner {
     const invalid = validateDownstream(msg);
     if (invalid !== undefined) return Promise.reject(invalid);
     // The common case goes straight to a connection; only the queue is bounded.
-    const conn = this.#queue.length === 0 && this.#throttles.size === 0 ? this.#pick() : undefined;
+    if (this.#live.has(msg.message_id)) return Promise.reject(new DuplicateIdError(msg.message_id));
+    const conn = this.#queue.length === 0 && this.#front.length === 0 && this.#throttles.size === 0 ? this.#pick() : undefined;
     if (conn === undefined && this.#queuedLive >= this.#o.maxQueued) {
       this.#wantDrain = true;
       return undefined;
@@ -461,6 +474,7 @@ export class CcsClient extends EventEmitter implements AbortOwner {
       out.reject = reject;
     });
     this.#outstanding++;
+    this.#live.set(out.id, out);
     const timeoutMs = options?.timeoutMs ?? this.#o.sendTimeoutMs;
     if (timeoutMs > 0) {
       out.timeoutMs = timeoutMs;
@@ -501,9 +515,7 @@ export class CcsClient extends EventEmitter implements AbortOwner {
     out.state = OutState.InFlight;
     if (!conn.write(out)) {
       // The stream went away under us: back to the front, in order.
-      out.state = OutState.Queued;
-      this.#queue.unshift(out);
-      this.#queuedLive++;
+      this.#requeue(out);
       return;
     }
     if (out.written) out.resends++;
@@ -522,26 +534,49 @@ export class CcsClient extends EventEmitter implements AbortOwner {
       do {
         this.#redispatch = false;
         const queue = this.#queue;
-        while (queue.length > 0) {
-          const head = queue.peek() as Outbound;
+        const front = this.#front;
+        for (;;) {
+          const fromFront = front.length > 0;
+          const head = fromFront ? (front[0] as Outbound) : queue.peek();
+          if (head === undefined) break;
           if (head.state !== OutState.Queued) {
-            queue.shift(); // settled while queued (timeout / abort): dropped lazily
+            // Settled while queued (timeout / abort): dropped lazily.
+            if (fromFront) front.shift();
+            else queue.shift();
             continue;
           }
           if (this.#throttles.size > 0) {
             const t = this.#throttles.get(head.target);
-            if (t !== undefined && t.active !== head) {
-              // A rate-limited target: its messages wait in order behind the one probing it.
-              queue.shift();
-              this.#queuedLive--;
-              this.#hold(t, head);
-              this.#pump(t);
-              continue;
+            if (t !== undefined) {
+              if (t.active !== head) {
+                // A rate-limited target: its messages wait in order behind the one probing it.
+                if (fromFront) front.shift();
+                else queue.shift();
+                this.#queuedLive--;
+                this.#hold(t, head);
+                this.#pump(t);
+                continue;
+              }
+              const older = t.held[0];
+              if (older !== undefined && older.seq < head.seq) {
+                // An older message of this target came back (a lost connection) after this one
+                // was released: it goes first, this one waits again.
+                if (fromFront) front.shift();
+                else queue.shift();
+                this.#queuedLive--;
+                this.#hold(t, head);
+                t.held.shift();
+                this.#waiting--;
+                t.active = older;
+                this.#requeue(older);
+                continue;
+              }
             }
           }
           const conn = this.#pick();
           if (conn === undefined) break;
-          queue.shift();
+          if (fromFront) front.shift();
+          else queue.shift();
           this.#queuedLive--;
           this.#write(conn, head);
         }
@@ -558,7 +593,7 @@ export class CcsClient extends EventEmitter implements AbortOwner {
   }
 
   #idle(): boolean {
-    return this.#outstanding === 0 && this.#handlersRunning === 0;
+    return this.#outstanding === 0 && this.#handlersRunning === 0 && !(this.#iterator?.busy ?? false);
   }
 
   /** Holds a message of a rate-limited target, keeping the target's messages in sending order. */
@@ -578,17 +613,26 @@ export class CcsClient extends EventEmitter implements AbortOwner {
     let next = t.held.shift();
     // Messages that timed out or were aborted while held are dropped here.
     while (next !== undefined && next.state === OutState.Settled) next = t.held.shift();
-    if (next === undefined) return;
+    if (next === undefined) {
+      // Nothing of this target is waiting or on its way: forget it (a later NACK starts anew).
+      this.#throttles.delete(t.target);
+      return;
+    }
     t.active = next;
     this.#waiting--;
     const now = Date.now();
-    if (t.until > now) {
-      this.#wait(next, t.until);
-    } else {
-      next.state = OutState.Queued;
-      this.#queue.unshift(next);
-      this.#queuedLive++;
-    }
+    if (t.until > now) this.#wait(next, t.until);
+    else this.#requeue(next);
+  }
+
+  /** Puts a message back to go out again, in submission order before anything new. */
+  #requeue(out: Outbound): void {
+    out.state = OutState.Queued;
+    const front = this.#front;
+    let i = front.length;
+    while (i > 0 && (front[i - 1] as Outbound).seq > out.seq) i--;
+    front.splice(i, 0, out);
+    this.#queuedLive++;
   }
 
   /** Parks a message until `at` (retry backoff or rate limit). */
@@ -617,19 +661,12 @@ export class CcsClient extends EventEmitter implements AbortOwner {
     this.#timerAt = Infinity;
     const now = Date.now();
     for (let out = this.#timeouts.popDue(now); out !== undefined; out = this.#timeouts.popDue(now)) {
-      if (out.state !== OutState.Settled) this.#fail(out, new TimeoutError(out.id, out.timeoutMs, out.state === OutState.InFlight));
+      if (out.state !== OutState.Settled) this.#fail(out, new TimeoutError(out.id, out.timeoutMs, out.written));
     }
-    const due: Outbound[] = [];
     for (let out = this.#retryHeap.popDue(now); out !== undefined; out = this.#retryHeap.popDue(now)) {
       if (out.state !== OutState.Waiting) continue;
       this.#waiting--;
-      out.state = OutState.Queued;
-      due.push(out);
-    }
-    // Retries are older than anything queued: they go in front, in the order they became due.
-    if (due.length > 0) {
-      this.#queue.unshiftAll(due);
-      this.#queuedLive += due.length;
+      this.#requeue(out);
     }
     this.#armTimer();
     this.#dispatch();
@@ -647,6 +684,7 @@ export class CcsClient extends EventEmitter implements AbortOwner {
   }
 
   #reject(out: Outbound, err: Error): void {
+    if (this.#live.get(out.id) === out) this.#live.delete(out.id);
     if (out.state === OutState.Queued) this.#queuedLive--;
     else if (out.state === OutState.Waiting) this.#waiting--;
     out.state = OutState.Settled;
@@ -673,6 +711,7 @@ export class CcsClient extends EventEmitter implements AbortOwner {
     }
     if (out.state === OutState.InFlight) {
       out.state = OutState.Settled;
+      if (this.#live.get(out.id) === out) this.#live.delete(out.id);
       out.signal?.removeEventListener('abort', out);
       this.#outstanding--;
       out.resolve({ messageId: out.id, from: ack.from, registrationId: ack.registrationId, retries: out.resends });
@@ -691,9 +730,7 @@ export class CcsClient extends EventEmitter implements AbortOwner {
       case 'other-connection':
         // Not counted against maxRetries: the message did nothing wrong, the connection is going.
         this.#stats.retries++;
-        out.state = OutState.Queued;
-        this.#queue.unshift(out);
-        this.#queuedLive++;
+        this.#requeue(out);
         break;
       case 'backoff':
         if (out.retries < o.maxRetries) {
@@ -718,7 +755,7 @@ export class CcsClient extends EventEmitter implements AbortOwner {
         out.retries++;
         let t = this.#throttles.get(out.target);
         if (t === undefined) {
-          t = { until: 0, level: 0, active: undefined, held: [] };
+          t = { until: 0, level: 0, active: undefined, held: [], target: out.target };
           this.#throttles.set(out.target, t);
         } else if (t.active === out) {
           t.level++;
@@ -888,14 +925,11 @@ export class CcsClient extends EventEmitter implements AbortOwner {
     this.#removeConn(conn);
     const owed = conn.takeOwed();
     let requeued = 0;
-    for (let i = owed.length - 1; i >= 0; i--) {
-      const out = owed[i] as Outbound;
+    for (const out of owed) {
       if (out.state !== OutState.InFlight) continue; // timed out / aborted: the caller gave up on it
-      out.state = OutState.Queued;
-      this.#queue.unshift(out);
+      this.#requeue(out);
       requeued++;
     }
-    this.#queuedLive += requeued;
     this.#stats.resent += requeued;
     // CCS closing a connection it drained is the end of the plan, not a loss (PROTOCOL.md, Control).
     const planned = conn.draining && (err === undefined || (err instanceof CcsError && err.code === 'CCS_ERR_CONNECTION_LOST' && err.cause === undefined));
@@ -947,6 +981,7 @@ export class CcsClient extends EventEmitter implements AbortOwner {
 
   #failAll(err: Error): void {
     const all: Outbound[] = [];
+    for (const out of this.#front.splice(0)) if (out.state === OutState.Queued) all.push(out);
     for (const out of this.#queue.drain()) if (out.state === OutState.Queued) all.push(out);
     for (let out = this.#retryHeap.pop(); out !== undefined; out = this.#retryHeap.pop()) if (out.state === OutState.Waiting) all.push(out);
     for (const c of this.#conns) for (const out of c.takeOwed()) if (out.state === OutState.InFlight) all.push(out);
@@ -998,6 +1033,7 @@ class UpstreamIterator implements AsyncIterableIterator<UpstreamMessage> {
   #takers: Array<(r: IteratorResult<UpstreamMessage>) => void> = [];
   #outstanding: IteratorAck | undefined;
   #ended = false;
+  #stopping = false;
   readonly #onEnd: () => void;
 
   constructor(onEnd: () => void) {
@@ -1016,8 +1052,20 @@ class UpstreamIterator implements AsyncIterableIterator<UpstreamMessage> {
     } else this.#buffer.push([msg, ack]);
   }
 
+  /** True while the consumer holds a message it has not finished (the next `next()` ACKs it). */
+  get busy(): boolean {
+    return this.#outstanding !== undefined;
+  }
+
+  /** The client is closing: the message being handled still counts; no further ones are handed out. */
+  stop(): void {
+    this.#stopping = true;
+    for (const t of this.#takers.splice(0)) t({ value: undefined, done: true });
+  }
+
   next(): Promise<IteratorResult<UpstreamMessage>> {
     this.#settleOutstanding();
+    if (this.#stopping) return Promise.resolve({ value: undefined, done: true });
     const item = this.#buffer.shift();
     if (item !== undefined) {
       this.#outstanding = item[1];

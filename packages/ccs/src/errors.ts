@@ -31,7 +31,9 @@ export type CcsErrorCode =
   /** An upstream handler threw or rejected; the message was not ACKed. */
   | 'CCS_ERR_HANDLER'
   /** A connection closed unexpectedly (reported on `offline` / `error`; pending messages are resent). */
-  | 'CCS_ERR_CONNECTION_LOST';
+  | 'CCS_ERR_CONNECTION_LOST'
+  /** `send()` with a `message_id` that is still awaiting its answer. */
+  | 'CCS_ERR_DUPLICATE_ID';
 
 /** Base class of every error this package produces. Messages never contain the API key. */
 export class CcsError extends Error {
@@ -163,5 +165,18 @@ export class QueueFullError extends CcsError {
   override name = 'QueueFullError';
   constructor(maxQueued: number) {
     super('CCS_ERR_QUEUE_FULL', `the send queue is full (${maxQueued} messages); wait for 'drain' or waitForCapacity()`);
+  }
+}
+
+/**
+ * `send()` was given a `message_id` that an earlier, still unanswered `send()` uses. CCS matches
+ * answers by `message_id`, so two live messages with one id would get one answer between them.
+ */
+export class DuplicateIdError extends CcsError {
+  override name = 'DuplicateIdError';
+  readonly messageId: string;
+  constructor(messageId: string) {
+    super('CCS_ERR_DUPLICATE_ID', `message_id ${JSON.stringify(messageId)} is already waiting for its answer; use a new id, or wait for the first send to settle`);
+    this.messageId = messageId;
   }
 }

@@ -8,7 +8,7 @@ export {
 } from './client.js';
 export type { SendResult } from './outbound.js';
 export {
-  CcsError, HandshakeError, NackError, TimeoutError, AbortError, ClosedError, QueueFullError,
+  CcsError, HandshakeError, NackError, TimeoutError, AbortError, ClosedError, QueueFullError, DuplicateIdError,
   type CcsErrorCode, type HandshakeStep,
 } from './errors.js';
 export { MessageIdGenerator } from './message-id.js';
