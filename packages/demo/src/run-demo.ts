@@ -7,8 +7,7 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { CcsClient, NackError, type ConnectionEvent, type UpstreamMessage } from '@ccs-xmpp/ccs';
-import { CcsEmulator, type Delivery } from '@ccs-xmpp/emulator';
-import { Prng } from './prng.js';
+import { CcsEmulator, Prng, type Delivery } from '@ccs-xmpp/emulator';
 import { Progress, type DemoOutput, type ProgressSnapshot } from './progress.js';
 import { formatSummary, percentile } from './summary.js';
 

@@ -11,3 +11,4 @@ export type { LedgerTotals, Delivery } from './ledger.js';
 export type { DeviceSpec, DeviceState } from './registry.js';
 export { parseCondition } from './registry.js';
 export { runCommand, parseCommandLine, type CommandIo, type CommandLine } from './command.js';
+export { Prng } from './prng.js';

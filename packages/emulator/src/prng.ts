@@ -1,6 +1,7 @@
 /**
  * A small seeded PRNG (mulberry32): fault decisions must be reproducible from a seed, and
- * `Math.random` cannot be seeded. Quality is ample for "fail 3% of messages".
+ * `Math.random` cannot be seeded. Quality is ample for "fail 3% of messages". Exported so that
+ * programs driving the emulator (the demo) can make their own choices replayable from one seed.
  */
 export class Prng {
   #state: number;
@@ -15,6 +16,11 @@ export class Prng {
     t = Math.imul(t ^ (t >>> 15), t | 1);
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  }
+
+  /** An integer in [0, n). */
+  int(n: number): number {
+    return Math.floor(this.next() * n);
   }
 
   /** True with probability `p` (never for p ≤ 0, always for p ≥ 1, and then no draw is spent). */
