@@ -28,45 +28,15 @@ if have_prosody; then
   exit 0
 fi
 
-if [ "$(id -u)" != 0 ]; then
-  echo "prosody unavailable: not installed, and installing it needs root (run: sudo apt-get install prosody)"
-  exit 0
-fi
-if ! command -v apt-get >/dev/null 2>&1; then
-  echo "prosody unavailable: not installed, and this machine has no apt-get (a Debian/Ubuntu package is needed)"
-  exit 0
-fi
-
-# Debian's invoke-rc.d consults policy-rc.d: exit 101 means "do not start services", so the package's
-# postinst does not start a system prosody listening on all interfaces.
-POLICY=/usr/sbin/policy-rc.d
-created_policy=0
-if [ ! -e "$POLICY" ]; then
-  printf '#!/bin/sh\n# written by setup-prosody.sh while installing prosody\nexit 101\n' >"$POLICY"
-  chmod 755 "$POLICY"
-  created_policy=1
-fi
-cleanup() {
-  if [ "$created_policy" = 1 ]; then rm -f "$POLICY"; fi
-}
-trap cleanup EXIT INT TERM
-
-log=$(mktemp)
-ok=0
-echo "setup-prosody: installing the Debian package prosody (apt-get update, then install)"
-if DEBIAN_FRONTEND=noninteractive apt-get update -q >"$log" 2>&1; then
-  if DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends prosody >>"$log" 2>&1; then
-    ok=1
+. "$(dirname "$0")/lib/apt-install.sh"
+if apt_install prosody setup-prosody; then
+  stop_system_prosody
+  if have_prosody; then
+    echo "setup-prosody: prosody installed"
+    exit 0
   fi
+  APT_WHY="the package installed, but prosody/prosodyctl are not on PATH"
 fi
 stop_system_prosody
-
-if [ "$ok" = 1 ] && have_prosody; then
-  echo "setup-prosody: prosody installed"
-  rm -f "$log"
-  exit 0
-fi
-why=$(grep -E '^(E|W): ' "$log" | head -n 1)
-rm -f "$log"
-echo "prosody unavailable: apt-get install prosody failed${why:+ ($why)}"
+echo "prosody unavailable: $APT_WHY"
 exit 0
