@@ -266,11 +266,14 @@ export class ClientNegotiator {
     this.#state = 'failed';
     this.#mechanism = undefined;
     if (sendAbort && authSent && error.code !== 'SASL_ERR_SEND_FAILED' && !(error instanceof SaslFailureError)) {
+      // 'aborting' before the send: with a synchronous transport the server's reply arrives
+      // inside send() and must find us waiting for it.
+      this.#state = 'aborting';
       try {
         this.#options.send(saslElement('abort', null));
-        this.#state = 'aborting';
       } catch {
         // The stream is already broken; the error we report is the one that made us abort.
+        this.#state = 'failed';
       }
     }
     this.#reject?.(error);
