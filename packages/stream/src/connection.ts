@@ -105,6 +105,12 @@ export class XmppConnection {
   private idleTimer: NodeJS.Timeout | undefined;
   private closeTimer: NodeJS.Timeout | undefined;
   private wroteSinceKeepalive = false;
+  /** Our header for the current stream is out (keepalives and stream errors must follow it). */
+  private headerSent = false;
+  /** Reading is paused by our consumer: the idle check must not blame the peer. */
+  private paused = false;
+  /** A `<stream:error>` was received or sent: the stream is over, nothing more is delivered. */
+  private streamOver = false;
   private lastReceived = Date.now();
   /** Stanzas sent during this tick, written as one buffer at its end. */
   private batch: Array<string | Uint8Array> = [];
@@ -179,7 +185,8 @@ export class XmppConnection {
     if (keepaliveMs > 0) {
       this.keepaliveTimer = setInterval(() => {
         if (this.state !== State.Open) return;
-        if (!this.wroteSinceKeepalive) {
+        // Never before our header: whitespace ahead of `<?xml` makes the stream not well-formed.
+        if (!this.wroteSinceKeepalive && this.headerSent) {
           this.flushBatch();
           this.socket.write(KEEPALIVE);
         }
@@ -190,7 +197,7 @@ export class XmppConnection {
     if (idleMs > 0) {
       // One periodic check instead of re-arming a timer for every chunk received.
       this.idleTimer = setInterval(() => {
-        if (Date.now() - this.lastReceived >= idleMs) {
+        if (!this.paused && Date.now() - this.lastReceived >= idleMs) {
           this.fail(new ConnectionError('STREAM_ERR_IDLE_TIMEOUT', 'connection-timeout', `no data from peer for ${idleMs} ms`), 'connection-timeout');
         }
       }, Math.max(10, Math.floor(idleMs / 4))).unref();
@@ -220,6 +227,7 @@ export class XmppConnection {
   /** Writes `<?xml version='1.0'?><stream:stream …>` with these attributes. */
   openStream(attrs: Record<string, string>): void {
     this.write(`${XML_DECL}${startTag('stream:stream', attrs)}`);
+    this.headerSent = true;
   }
 
   /**
@@ -228,12 +236,14 @@ export class XmppConnection {
    */
   restart(): void {
     this.remoteHeader = undefined;
+    this.headerSent = false;
     this.parser.reset();
   }
 
   /**
    * Sends a stanza (an element, or ready XML as a string or bytes — the caller guarantees it is
-   * well-formed). Writes issued in one tick are coalesced into as few TLS records as possible.
+   * well-formed). Writes issued in one tick are coalesced into one socket write at the end of the
+   * tick, so bytes passed in must not be modified before then (GcmEncoder's never are).
    * @returns false when the socket's buffer is full: wait for `onDrain` before sending more.
    * @throws {ConnectionError} `STREAM_ERR_CLOSED` when the stream is closing or closed.
    */
@@ -278,11 +288,15 @@ export class XmppConnection {
 
   /** Stops reading from the socket (the consumer is behind); `resume()` continues. */
   pause(): void {
+    this.paused = true;
     this.socket.pause();
   }
 
   /** Resumes reading after `pause()`. */
   resume(): void {
+    this.paused = false;
+    // The silence while we were not reading says nothing about the peer.
+    this.lastReceived = Date.now();
     this.socket.resume();
   }
 
@@ -322,7 +336,6 @@ export class XmppConnection {
     this.state = State.Closing;
     this.clearTimers();
     this.closeTimer = setTimeout(() => {
-      this.closeError ??= undefined;
       this.socket.destroy();
     }, timeoutMs).unref();
     // If the peer already closed its stream, there is nothing to wait for.
@@ -330,10 +343,14 @@ export class XmppConnection {
   }
 
   private writeStreamError(condition: StreamErrorCondition, text?: string): void {
+    this.streamOver = true;
     if (this.socket.destroyed || !this.socket.writable) return;
     const textEl = text ? `<text xmlns="${NS_STREAM_ERRORS}">${escapeText(text)}</text>` : '';
     this.flushBatch();
-    this.socket.write(`<stream:error><${condition} xmlns="${NS_STREAM_ERRORS}"/>${textEl}</stream:error></stream:stream>`);
+    // RFC 6120 §4.9.1.2: an error about (or before) our stream still goes inside a stream element.
+    const header = this.headerSent ? '' : `${XML_DECL}${startTag('stream:stream', { version: '1.0', 'xmlns:stream': NS_STREAM })}`;
+    this.headerSent = true;
+    this.socket.write(`${header}<stream:error><${condition} xmlns="${NS_STREAM_ERRORS}"/>${textEl}</stream:error></stream:stream>`);
   }
 
   /** A protocol violation or dead peer: tell the peer (when still possible) and close. */
@@ -357,6 +374,7 @@ export class XmppConnection {
         else if (STREAM_ERROR_CONDITIONS.has(child.local)) condition = child.local as StreamErrorCondition;
       }
       this.closeError ??= new StreamErrorReceived(condition, text);
+      this.streamOver = true;
       // RFC 6120 §4.9.1.1: the stream is closed; answer with our closing tag.
       if (this.state === State.Open) {
         this.flushBatch();
@@ -366,7 +384,7 @@ export class XmppConnection {
       this.socket.end();
       return;
     }
-    if (this.state === State.Closed) return;
+    if (this.state === State.Closed || this.streamOver) return;
     this.handlers.onStanza(el);
   }
 
@@ -376,8 +394,8 @@ export class XmppConnection {
       // RFC 6120 §4.4: answer the closing tag with ours, then terminate the connection.
       this.flushBatch();
       if (this.socket.writable) this.socket.write(STREAM_CLOSE);
-      this.state = State.Closing;
-      this.clearTimers();
+      // Bounded like every other close: a peer that keeps TCP open after its closing tag is cut.
+      this.beginClose();
     }
     this.socket.end();
   }

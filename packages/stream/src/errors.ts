@@ -54,8 +54,7 @@ export type StreamErrorCode =
   | 'STREAM_ERR_CONNECT'
   | 'STREAM_ERR_SOCKET'
   | 'STREAM_ERR_PEER_CLOSED'
-  | 'STREAM_ERR_CLOSED'
-  | 'STREAM_ERR_CLOSE_TIMEOUT';
+  | 'STREAM_ERR_CLOSED';
 
 /** Base class of every error this package produces. */
 export class StreamError extends Error {

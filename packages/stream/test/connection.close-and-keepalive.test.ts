@@ -1,0 +1,336 @@
+// Review tests for XmppConnection: failing ones demonstrate bugs, passing ones guard behaviour
+// that is easy to break (ordering of batched stanzas against direct writes, close reasons).
+import { once } from 'node:events';
+import * as net from 'node:net';
+import * as tls from 'node:tls';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import {
+  NS_CLIENT,
+  NS_STREAM,
+  StanzaParser,
+  accept,
+  connect,
+  generateDevCertificate,
+  type ConnectionOptions,
+  type StreamError,
+  type XmlElement,
+  type XmppConnection,
+} from '../src/index.js';
+
+const { cert, key } = generateDevCertificate();
+const CLIENT_HEADER = { to: 'gcm.googleapis.com', version: '1.0', xmlns: NS_CLIENT, 'xmlns:stream': NS_STREAM };
+const SERVER_HEADER = { from: 'gcm.googleapis.com', id: 's1', version: '1.0', xmlns: NS_CLIENT, 'xmlns:stream': NS_STREAM };
+const RAW_SERVER_HEADER =
+  "<?xml version='1.0'?><stream:stream from='gcm.googleapis.com' id='r1' version='1.0' " +
+  "xmlns:stream='http://etherx.jabber.org/streams' xmlns='jabber:client'>";
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Resolves with the promise's value, or with `timedOut` after `ms`. The timer never outlives it. */
+async function within<T, U>(p: Promise<T>, ms: number, timedOut: U): Promise<T | U> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([p, new Promise<U>((r) => (timer = setTimeout(() => r(timedOut), ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * A TLS server on 127.0.0.1 that hands each accepted socket to `onSocket`; `stop` destroys them all.
+ * `allowHalfOpen`: the raw socket does not answer our FIN with its own (a peer that keeps TCP open).
+ */
+async function tlsServer(onSocket: (socket: tls.TLSSocket) => void, allowHalfOpen = false) {
+  const sockets = new Set<tls.TLSSocket>();
+  const server = tls.createServer({ cert, key, allowHalfOpen }, (socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => {});
+    onSocket(socket);
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const port = (server.address() as net.AddressInfo).port;
+  return {
+    port,
+    stop: async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}
+
+/** A client connection that records what it gets. */
+async function client(port: number, options: Partial<Parameters<typeof connect>[0]> = {}) {
+  const stanzas: XmlElement[] = [];
+  const closes: Array<StreamError | undefined> = [];
+  let opened = 0;
+  let resolveClosed!: (e: StreamError | undefined) => void;
+  const closed = new Promise<StreamError | undefined>((r) => (resolveClosed = r));
+  const conn = await connect({ host: '127.0.0.1', port, ca: cert, servername: 'localhost', ...options }, {
+    onStreamOpen: () => opened++,
+    onStanza: (el) => stanzas.push(el),
+    onClose: (e) => {
+      closes.push(e);
+      resolveClosed(e);
+    },
+  });
+  return { conn, stanzas, closes, closed, opened: () => opened };
+}
+
+/** Collects everything a raw socket receives, parsed by a fresh StanzaParser as events. */
+function rawRecorder(socket: net.Socket) {
+  const events: string[] = [];
+  let bytes = '';
+  const parser = new StanzaParser({
+    onStreamOpen: () => events.push('open'),
+    onStanza: (el) => events.push(`${el.local}${el.attrs.id ? `#${el.attrs.id}` : ''}`),
+    onStreamEnd: () => events.push('end'),
+    onError: (e) => events.push(`error:${e.code}`),
+  });
+  socket.on('data', (chunk: Buffer) => {
+    bytes += chunk.toString('utf8');
+    parser.write(chunk);
+  });
+  return { events, bytes: () => bytes };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bugs (fail until fixed)
+// ---------------------------------------------------------------------------------------------
+
+test('a peer that sends </stream:stream> but keeps TCP open still gets onClose within closeTimeoutMs', async () => {
+  // The peer closes its stream and then never sends FIN (buggy or malicious server).
+  const srv = await tlsServer((socket) => {
+    socket.on('data', (d: Buffer) => {
+      if (d.toString().includes('<stream:stream')) socket.write(`${RAW_SERVER_HEADER}</stream:stream>`);
+    });
+  }, true);
+  let c: Awaited<ReturnType<typeof client>> | undefined;
+  try {
+    c = await client(srv.port, { closeTimeoutMs: 150, keepaliveIntervalMs: 0 });
+    c.conn.openStream(CLIENT_HEADER);
+    const result = await within(c.closed, 600, 'timeout' as const);
+    assert.is.not(result, 'timeout', 'onClose never fired: the connection hangs half-closed with no close timer');
+    assert.is(c.closes.length, 1);
+  } finally {
+    c?.conn.destroy();
+    await srv.stop();
+  }
+});
+
+test('stanzas that follow a received <stream:error> are not delivered to onStanza', async () => {
+  // RFC 6120 §4.9.1.1: a stream error is unrecoverable and ends the stream; whatever the peer
+  // writes after it is not a stanza of a live stream. (An app answering it with send() would
+  // even get STREAM_ERR_CLOSED thrown out of its onStanza.)
+  const srv = await tlsServer((socket) => {
+    socket.on('data', (d: Buffer) => {
+      if (d.toString().includes('<stream:stream')) {
+        socket.write(
+          `${RAW_SERVER_HEADER}<stream:error><conflict xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></stream:error>` +
+            `<message id='after-error'><body>x</body></message>`,
+        );
+      }
+    });
+  }, true);
+  let c: Awaited<ReturnType<typeof client>> | undefined;
+  try {
+    c = await client(srv.port, { closeTimeoutMs: 150, keepaliveIntervalMs: 0 });
+    c.conn.openStream(CLIENT_HEADER);
+    const err = await within(c.closed, 1500, undefined);
+    assert.is(err?.code, 'STREAM_ERR_RECEIVED');
+    assert.is(err?.condition, 'conflict');
+    assert.equal(c.stanzas.map((s) => s.attrs.id), [], 'a stanza after the stream error was delivered');
+  } finally {
+    c?.conn.destroy();
+    await srv.stop();
+  }
+});
+
+test('a whitespace keepalive is never written before our stream header (it would precede <?xml)', async () => {
+  // Server side: accept() starts the keepalive timer at once, but the server only writes its header
+  // when the client's arrives. A client slower than one keepalive interval receives ' <?xml …',
+  // which is not well-formed (the XML declaration must come first), and our own parser says so.
+  let server: XmppConnection | undefined;
+  const srv = await tlsServer((socket) => {
+    const conn: XmppConnection = accept(socket, { keepaliveIntervalMs: 20 } satisfies ConnectionOptions, {
+      onStreamOpen: () => conn.openStream(SERVER_HEADER),
+      onStanza: () => {},
+    });
+    server = conn;
+  });
+  let c: Awaited<ReturnType<typeof client>> | undefined;
+  try {
+    c = await client(srv.port, { keepaliveIntervalMs: 0 });
+    await sleep(120); // a few server keepalive intervals before the client opens its stream
+    c.conn.openStream(CLIENT_HEADER);
+    const err = await within(c.closed, 300, 'still-open' as const);
+    assert.is(err, 'still-open', `client stream failed: ${(err as StreamError | undefined)?.code}`);
+    assert.is(c.opened(), 1, 'the server header was not accepted');
+  } finally {
+    c?.conn.destroy();
+    server?.destroy();
+    await srv.stop();
+  }
+});
+
+test('a keepalive is not written between SASL-style restart() and the new stream header', async () => {
+  // Same cause after a restart: the server sends <success/>, restarts and waits for the client's
+  // new header; if a keepalive interval passes first, the client (whose parser was reset on
+  // <success/>) sees ' <?xml …' and fails.
+  let server: XmppConnection | undefined;
+  const srv = await tlsServer((socket) => {
+    let streams = 0;
+    const conn: XmppConnection = accept(socket, { keepaliveIntervalMs: 20 }, {
+      onStreamOpen: () => {
+        streams++;
+        conn.openStream(SERVER_HEADER);
+        if (streams === 1) {
+          conn.send("<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>");
+          conn.restart();
+        }
+      },
+      onStanza: () => {},
+    });
+    server = conn;
+  });
+  let c: Awaited<ReturnType<typeof client>> | undefined;
+  try {
+    c = await client(srv.port, { keepaliveIntervalMs: 0 });
+    const conn = c.conn;
+    const got = c.stanzas;
+    conn.openStream(CLIENT_HEADER);
+    for (let i = 0; i < 50 && !got.some((s) => s.local === 'success'); i++) await sleep(10);
+    assert.ok(got.some((s) => s.local === 'success'), 'no <success/>');
+    conn.restart();
+    await sleep(120); // slow client: a few server keepalive intervals pass
+    conn.openStream(CLIENT_HEADER);
+    const err = await within(c.closed, 300, 'still-open' as const);
+    assert.is(err, 'still-open', `client stream failed after restart: ${(err as StreamError | undefined)?.code}`);
+    assert.is(c.opened(), 2);
+  } finally {
+    c?.conn.destroy();
+    server?.destroy();
+    await srv.stop();
+  }
+});
+
+test('a stream error for a bad initial header is sent inside a stream header (RFC 6120 §4.9.1.2)', async () => {
+  // The server's parser refuses the client's header (wrong stream namespace). The connection
+  // writes <stream:error> straight away although it never opened its own stream, so the client
+  // cannot parse it: it sees an unbound `stream:` prefix instead of <invalid-namespace/>.
+  let server: XmppConnection | undefined;
+  let serverClose: StreamError | undefined;
+  const srv = await tlsServer((socket) => {
+    const conn: XmppConnection = accept(socket, { keepaliveIntervalMs: 0 }, {
+      onStreamOpen: () => conn.openStream(SERVER_HEADER),
+      onStanza: () => {},
+      onClose: (e) => (serverClose = e),
+    });
+    server = conn;
+  });
+  let c: Awaited<ReturnType<typeof client>> | undefined;
+  try {
+    c = await client(srv.port, { keepaliveIntervalMs: 0, closeTimeoutMs: 200 });
+    c.conn.openStream({ ...CLIENT_HEADER, 'xmlns:stream': 'urn:not-the-stream-namespace' });
+    const err = await within(c.closed, 1500, undefined);
+    for (let i = 0; i < 50 && serverClose === undefined; i++) await sleep(10);
+    assert.is(serverClose?.code, 'STREAM_ERR_INVALID_NAMESPACE');
+    assert.is(err?.code, 'STREAM_ERR_RECEIVED', `client saw ${err?.code} instead of the server's stream error`);
+    assert.is(err?.condition, 'invalid-namespace');
+  } finally {
+    c?.conn.destroy();
+    server?.destroy();
+    await srv.stop();
+  }
+});
+
+// ---------------------------------------------------------------------------------------------
+// Regression guards (pass today)
+// ---------------------------------------------------------------------------------------------
+
+test('stanzas sent in the same tick as close() reach the peer before </stream:stream>', async () => {
+  let rec: ReturnType<typeof rawRecorder> | undefined;
+  const srv = await tlsServer((socket) => {
+    rec = rawRecorder(socket);
+    socket.on('data', (d: Buffer) => {
+      const s = d.toString();
+      if (s.includes('<stream:stream')) socket.write(RAW_SERVER_HEADER);
+      if (s.includes('</stream:stream>')) socket.end('</stream:stream>');
+    });
+  });
+  let c: Awaited<ReturnType<typeof client>> | undefined;
+  try {
+    c = await client(srv.port, { keepaliveIntervalMs: 0, closeTimeoutMs: 500 });
+    c.conn.openStream(CLIENT_HEADER);
+    for (let i = 0; i < 50 && c.opened() === 0; i++) await sleep(10);
+    c.conn.send('<message id="a"/>');
+    c.conn.send(Buffer.from('<message id="b"/>'));
+    const closing = c.conn.close();
+    assert.throws(() => c!.conn.send('<message id="late"/>'), (e: StreamError) => e.code === 'STREAM_ERR_CLOSED');
+    await within(closing, 1500, undefined);
+    assert.equal(rec?.events, ['open', 'message#a', 'message#b', 'end']);
+    assert.equal(c.closes, [undefined], 'onClose once, clean');
+  } finally {
+    c?.conn.destroy();
+    await srv.stop();
+  }
+});
+
+test('stanzas sent in the same tick as streamError() precede the <stream:error>', async () => {
+  let rec: ReturnType<typeof rawRecorder> | undefined;
+  const srv = await tlsServer((socket) => {
+    rec = rawRecorder(socket);
+    socket.on('data', (d: Buffer) => {
+      if (d.toString().includes('<stream:stream')) socket.write(RAW_SERVER_HEADER);
+    });
+  });
+  let c: Awaited<ReturnType<typeof client>> | undefined;
+  try {
+    c = await client(srv.port, { keepaliveIntervalMs: 0, closeTimeoutMs: 200 });
+    c.conn.openStream(CLIENT_HEADER);
+    for (let i = 0; i < 50 && c.opened() === 0; i++) await sleep(10);
+    c.conn.send('<message id="a"/>');
+    c.conn.streamError('policy-violation');
+    c.conn.streamError('conflict'); // no-op once closing
+    await within(c.closed, 1500, undefined);
+    for (let i = 0; i < 50 && !rec?.events.includes('end'); i++) await sleep(10);
+    assert.equal(rec?.events, ['open', 'message#a', 'error', 'end']);
+    assert.ok(rec?.bytes().includes('<policy-violation'));
+    assert.not.ok(rec?.bytes().includes('<conflict'));
+    assert.is(c.closes.length, 1);
+  } finally {
+    c?.conn.destroy();
+    await srv.stop();
+  }
+});
+
+test('a peer that sends <stream:error> and keeps TCP open is closed after closeTimeoutMs, reported once', async () => {
+  let rec: ReturnType<typeof rawRecorder> | undefined;
+  const srv = await tlsServer((socket) => {
+    rec = rawRecorder(socket);
+    socket.on('data', (d: Buffer) => {
+      if (d.toString().includes('<stream:stream')) {
+        socket.write(`${RAW_SERVER_HEADER}<stream:error><system-shutdown xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></stream:error>`);
+      }
+    });
+  }, true);
+  let c: Awaited<ReturnType<typeof client>> | undefined;
+  try {
+    c = await client(srv.port, { keepaliveIntervalMs: 10, idleTimeoutMs: 40, closeTimeoutMs: 150 });
+    c.conn.openStream(CLIENT_HEADER);
+    const err = await within(c.closed, 1500, undefined);
+    assert.is(err?.code, 'STREAM_ERR_RECEIVED');
+    assert.is(err?.condition, 'system-shutdown');
+    await sleep(60); // no second report from the idle or keepalive timers
+    assert.is(c.closes.length, 1);
+    assert.equal(rec?.events, ['open', 'end'], 'we answer with </stream:stream> and no keepalive junk matters');
+    assert.throws(() => c!.conn.send('<x/>'), (e: StreamError) => e.code === 'STREAM_ERR_CLOSED');
+  } finally {
+    c?.conn.destroy();
+    await srv.stop();
+  }
+});
+
+test.run();
