@@ -94,8 +94,14 @@ export function parseCommandLine(argv: string[], env: Record<string, string | un
       },
     }));
   } catch (err) {
-    // parseArgs quotes the offending argument; an --api-key value is never "unknown", so no key leaks.
-    throw new EmulatorError('EMU_ERR_CONFIG', (err as Error).message.split('\n')[0] ?? 'bad arguments');
+    // parseArgs quotes the offending argument, and a stray positional may be a second API key
+    // (`--api-key k1 k2`): only option names are echoed, never values.
+    const e = err as NodeJS.ErrnoException;
+    if (e.code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL') {
+      throw new EmulatorError('EMU_ERR_CONFIG', 'unexpected argument (this command takes no positional arguments; give each option its own --flag)');
+    }
+    const option = /'(--?[A-Za-z0-9-]+)/.exec(e.message)?.[1];
+    throw new EmulatorError('EMU_ERR_CONFIG', option !== undefined ? `bad option ${option} (see --help)` : 'bad arguments (see --help)');
   }
   const ids = values['sender-id'] ?? ['1234567890'];
   const keys = values['api-key'] ?? (env['CCS_API_KEY'] ? [env['CCS_API_KEY']] : ['emulator-api-key']);

@@ -138,7 +138,9 @@ export class CcsEmulator extends EventEmitter {
   #rateTimer: NodeJS.Timeout | undefined;
   #rateCredit = 0;
   #caDir: string | undefined;
-  #state: 'new' | 'starting' | 'running' | 'stopped' = 'new';
+  #state: 'new' | 'starting' | 'stopping' | 'running' | 'stopped' = 'new';
+  /** The listen in progress, so that stop() can wait for it. */
+  #starting: Promise<void> | undefined;
 
   /** Validates the options and creates the devices; nothing listens until `start()`. */
   constructor(options: CcsEmulatorOptions = {}) {
@@ -193,9 +195,14 @@ export class CcsEmulator extends EventEmitter {
   }
 
   /** Listens (TLS). Resolves once listening; `port`, `ca` and `caFile` are then set. */
-  async start(): Promise<void> {
-    if (this.#state !== 'new') throw new EmulatorError('EMU_ERR_STATE', `start() on an emulator that is ${this.#state}`);
+  start(): Promise<void> {
+    if (this.#state !== 'new') return Promise.reject(new EmulatorError('EMU_ERR_STATE', `start() on an emulator that is ${this.#state}`));
     this.#state = 'starting';
+    this.#starting = this.#start();
+    return this.#starting;
+  }
+
+  async #start(): Promise<void> {
     const { cert, key } = this.#options.cert !== undefined && this.#options.key !== undefined
       ? { cert: this.#options.cert, key: this.#options.key }
       : generateDevCertificate();
@@ -232,6 +239,9 @@ export class CcsEmulator extends EventEmitter {
     this.#caDir = mkdtempSync(join(tmpdir(), 'ccs-emulator-'));
     this.caFile = join(this.#caDir, 'ca.pem');
     writeFileSync(this.caFile, cert, { mode: 0o644 });
+    if ((this.#state as string) === 'stopping') {
+      throw new EmulatorError('EMU_ERR_STATE', 'stop() was called before start() finished');
+    }
     const rate = this.#options.upstreamRate ?? 0;
     if (rate > 0) this.#rateTimer = setInterval(() => this.#generateUpstream(rate / 10), 100).unref();
     this.#state = 'running';
@@ -245,6 +255,12 @@ export class CcsEmulator extends EventEmitter {
     if (this.#state === 'stopped' || this.#state === 'new') {
       this.#state = 'stopped';
       return;
+    }
+    if (this.#state === 'starting') {
+      // Let start() finish listening (or fail) first: closing a server whose listen() has not
+      // completed leaves start() waiting forever. start() then sees 'stopping' and rejects.
+      this.#state = 'stopping';
+      await this.#starting?.catch(() => undefined);
     }
     this.#state = 'stopped';
     if (this.#rateTimer) clearInterval(this.#rateTimer);
@@ -386,7 +402,7 @@ export class CcsEmulator extends EventEmitter {
     while (q.length > 0 && misses < online.length) {
       const s = online[i % online.length] as Session;
       i++;
-      if (!s.canTakeUpstream) {
+      if (!s.canTakeUpstream || s.hasUpstream((q.peek() as UpstreamEntry).id)) {
         misses++;
         continue;
       }
@@ -466,7 +482,7 @@ export class CcsEmulator extends EventEmitter {
         this.#ledger.receiptsSent++;
         const entry: UpstreamEntry = { id: payload.message_id, senderId, stanza: upstreamStanza(`${senderId}@${this.#domain}`, payload), receipt: true, sentAt: 0, sends: 0 };
         // Prefer the connection the message came on, as CCS tends to; else any.
-        if (session.canTakeUpstream) session.sendUpstream(entry, Date.now());
+        if (session.canTakeUpstream && !session.hasUpstream(entry.id)) session.sendUpstream(entry, Date.now());
         else this.#enqueue(entry);
       },
       closed: (session, inflight) => {

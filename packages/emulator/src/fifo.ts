@@ -11,6 +11,11 @@ export class Fifo<T> {
     return this.#items.length - this.#head;
   }
 
+  /** The oldest item, left in place. */
+  peek(): T | undefined {
+    return this.#head < this.#items.length ? this.#items[this.#head] : undefined;
+  }
+
   /** Appends one item. */
   push(item: T): void {
     this.#items.push(item);

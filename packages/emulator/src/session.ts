@@ -139,6 +139,14 @@ export class Session {
     return this.#inflight.size;
   }
 
+  /**
+   * True when an upstream message with this id is already waiting for its ACK here: a second one
+   * must wait, since the client's ACK names only the id and could not say which copy it covers.
+   */
+  hasUpstream(id: string): boolean {
+    return this.#inflight.has(id);
+  }
+
   /** True when the emulator may write one more upstream message here. */
   get canTakeUpstream(): boolean {
     return this.#phase === Phase.Ready && !this.draining && !this.#backpressured &&
@@ -209,6 +217,8 @@ export class Session {
   #onStreamOpen(header: StreamHeader): void {
     const to = header.attrs['to'];
     const attrs = { from: this.#hub.domain, id: `${this.id}-${this.#prng.hex()}`, version: '1.0', xmlns: NS_CLIENT, 'xmlns:stream': NS_STREAM };
+    // The emulator is closing this connection (stop(), a timeout) before the client's header came.
+    if (this.#phase === Phase.Dead || !this.#conn.writable) return;
     // RFC 6120 §4.9.1.2: the error goes after our own header.
     this.#conn.openStream(attrs);
     if (header.attrs['xmlns'] !== NS_CLIENT) return this.#streamError('invalid-namespace', 'the default namespace must be jabber:client');
@@ -494,6 +504,9 @@ export class Session {
   #onDrain(): void {
     if (!this.#backpressured) return;
     this.#backpressured = false;
+    // What waited for the client to read again gets a full resend interval from now.
+    const now = Date.now();
+    for (const entry of this.#inflight.values()) entry.sentAt = now;
     if (this.#stallUntil === 0 && this.#phase !== Phase.Dead) this.#conn.resume();
     this.#hub.capacity(this);
   }
@@ -523,7 +536,8 @@ export class Session {
     // Same-connection re-sends of un-ACKed upstream messages, oldest first (Map order = write order).
     if (this.#inflight.size > 0) {
       busy = true;
-      if (!this.draining) {
+      // Not into a client that is not reading: it would only queue copies in our socket.
+      if (!this.draining && !this.#backpressured) {
         const resendMs = this.#hub.upstreamResendMs;
         for (const entry of this.#inflight.values()) {
           if (now - entry.sentAt < resendMs) break;

@@ -58,6 +58,15 @@ export function nackStanza(from: string | undefined, messageId: string, error: s
   return gcmStanza(JSON.stringify(payload));
 }
 
+// Characters XML 1.0 cannot carry (§2.2). Error texts and ids may quote decoded JSON strings,
+// which can hold any of them ("\u0001" is valid JSON): they are written as JSON-style escapes.
+const NOT_XML_CHAR = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
+/** `s` with every character XML 1.0 forbids replaced by its `\uXXXX` escape. */
+export function xmlSafe(s: string): string {
+  return s.replace(NOT_XML_CHAR, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
 /**
  * A stanza error (CCS document §"Stanza error"): `<message id="…" type="error"><gcm …>JSON</gcm>
  * <error code="400" type="modify"><bad-request …/><text …>TEXT</text></error></message>`. The
@@ -66,11 +75,13 @@ export function nackStanza(from: string | undefined, messageId: string, error: s
 export function stanzaErrorStanza(
   id: string | undefined, condition: StanzaErrorCondition, type: StanzaErrorType, text: string, json: string | undefined,
 ): string {
+  const safeId = id === undefined ? undefined : xmlSafe(id);
+  const safeText = xmlSafe(text);
   try {
-    return serialize(gcmErrorMessage(id, condition, type, { text, ...(json === undefined ? {} : { json }) }));
+    return serialize(gcmErrorMessage(safeId, condition, type, { text: safeText, ...(json === undefined ? {} : { json }) }));
   } catch {
     // The echoed text held something XML cannot carry (it came from XML, so only via a bug): drop it.
-    return serialize(gcmErrorMessage(undefined, condition, type, { text }));
+    return serialize(gcmErrorMessage(undefined, condition, type, { text: safeText }));
   }
 }
 

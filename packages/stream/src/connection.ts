@@ -165,7 +165,13 @@ export class XmppConnection {
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => {
       this.lastReceived = Date.now();
-      this.parser.write(chunk);
+      try {
+        this.parser.write(chunk);
+      } catch (err) {
+        // A handler threw. Nothing may escape a socket callback (it would crash the process and
+        // every other connection with it): this connection ends, reported once, with the cause.
+        this.fail(new ConnectionError('STREAM_ERR_HANDLER', 'internal-server-error', 'a handler threw while processing received data', { cause: err }), 'internal-server-error');
+      }
     });
     socket.on('drain', () => this.handlers.onDrain?.());
     socket.on('error', (err: NodeJS.ErrnoException) => {

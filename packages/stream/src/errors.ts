@@ -54,6 +54,7 @@ export type StreamErrorCode =
   | 'STREAM_ERR_CONNECT'
   | 'STREAM_ERR_SOCKET'
   | 'STREAM_ERR_PEER_CLOSED'
+  | 'STREAM_ERR_HANDLER'
   | 'STREAM_ERR_CLOSED';
 
 /** Base class of every error this package produces. */

@@ -278,6 +278,29 @@ test('reports a peer that ends the connection without closing the stream as STRE
   }
 });
 
+test('a handler that throws ends only its connection, with STREAM_ERR_HANDLER and the cause kept', async () => {
+  const srv = await echoServer();
+  try {
+    const boom = new Error('handler bug');
+    let resolveClosed!: (e: StreamError | undefined) => void;
+    const closed = new Promise<StreamError | undefined>((r) => (resolveClosed = r));
+    const conn = await connect({ host: '127.0.0.1', port: srv.port, ca: cert, servername: 'localhost' }, {
+      onStanza: () => {
+        throw boom;
+      },
+      onClose: (e) => resolveClosed(e),
+    });
+    conn.openStream(CLIENT_HEADER);
+    conn.send('<iq type="get" id="1"/>');
+    const err = await closed;
+    assert.is(err?.code, 'STREAM_ERR_HANDLER');
+    assert.is(err?.condition, 'internal-server-error');
+    assert.is(err?.cause, boom);
+  } finally {
+    await srv.stop();
+  }
+});
+
 test('close() is bounded when the peer never answers', async () => {
   const server = tls.createServer({ cert, key }, () => {});
   server.listen(0, '127.0.0.1');
