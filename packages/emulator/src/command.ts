@@ -128,6 +128,8 @@ export function parseCommandLine(argv: string[], env: Record<string, string | un
   const opt = <K extends keyof CcsEmulatorOptions>(k: K, v: CcsEmulatorOptions[K] | undefined): void => {
     if (v !== undefined) options[k] = v;
   };
+  // An empty host would make Node listen on every interface; the emulator is for loopback use.
+  if (values.host !== undefined && values.host.trim() === '') throw new EmulatorError('EMU_ERR_CONFIG', '--host must not be empty');
   opt('host', values.host);
   opt('port', num('port', values.port, 0, true));
   opt('devices', num('devices', values.devices, 0, true));

@@ -236,4 +236,8 @@ test('a client that sends without reading is paused (backpressure), not buffered
   }
 });
 
+test('the CLI refuses an empty --host (it would listen on every interface)', () => {
+  assert.throws(() => parseCommandLine(['--host', ''], {}), (e: unknown) => e instanceof EmulatorError && e.code === 'EMU_ERR_CONFIG');
+});
+
 test.run();

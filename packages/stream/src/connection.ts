@@ -325,7 +325,8 @@ export class XmppConnection {
   close(timeoutMs?: number): Promise<void> {
     if (this.state === State.Open) {
       this.flushBatch();
-      if (!this.socket.destroyed && this.socket.writable) this.socket.write(STREAM_CLOSE);
+      // Without our header there is no stream of ours to close: a lone closing tag is not XML.
+      if (this.headerSent && !this.socket.destroyed && this.socket.writable) this.socket.write(STREAM_CLOSE);
       this.beginClose(timeoutMs);
     }
     return this.closedPromise;
@@ -384,7 +385,7 @@ export class XmppConnection {
       // RFC 6120 §4.9.1.1: the stream is closed; answer with our closing tag.
       if (this.state === State.Open) {
         this.flushBatch();
-        if (this.socket.writable) this.socket.write(STREAM_CLOSE);
+        if (this.headerSent && this.socket.writable) this.socket.write(STREAM_CLOSE);
         this.beginClose();
       }
       this.socket.end();
@@ -399,7 +400,7 @@ export class XmppConnection {
     if (this.state === State.Open) {
       // RFC 6120 §4.4: answer the closing tag with ours, then terminate the connection.
       this.flushBatch();
-      if (this.socket.writable) this.socket.write(STREAM_CLOSE);
+      if (this.headerSent && this.socket.writable) this.socket.write(STREAM_CLOSE);
       // Bounded like every other close: a peer that keeps TCP open after its closing tag is cut.
       this.beginClose();
     }
