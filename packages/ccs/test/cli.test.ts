@@ -192,4 +192,14 @@ test('the ccs bin: echo stops gracefully on SIGTERM; a refused connection exits 
   }
 });
 
+test('`npx ccs` works from the repository root: npm links the bin, which runs the built CLI', async () => {
+  // dist/test → package → packages → repository root. The bin is a committed shim, so `npm ci`
+  // links it before anything is built (npm silently skips a bin whose file does not exist).
+  const bin = fileURLToPath(new URL('../../../../node_modules/.bin/ccs', import.meta.url));
+  const { spawnSync } = await import('node:child_process');
+  const r = spawnSync(bin, ['--help'], { encoding: 'utf8', timeout: 20_000 });
+  assert.is(r.status, 0, r.stderr);
+  assert.match(r.stdout, 'usage: ccs');
+});
+
 test.run();
