@@ -123,6 +123,8 @@ export interface CcsStats {
   drainings: number;
   /** Upstream messages and receipts received (duplicates included). */
   upstreamReceived: number;
+  /** Upstream messages left un-ACKed because nothing consumes them (no handler, iterator or `upstream` listener). */
+  upstreamUnhandled: number;
   /** ACKs written for upstream messages and receipts. */
   upstreamAcked: number;
   /** Receipts received (duplicates included). */
@@ -236,7 +238,7 @@ export class CcsClient extends EventEmitter implements AbortOwner {
   #redispatch = false;
   readonly #stats = {
     sent: 0, acked: 0, retries: 0, resent: 0, failed: 0, reconnects: 0, drainings: 0,
-    upstreamReceived: 0, upstreamAcked: 0, receipts: 0, duplicatesDropped: 0,
+    upstreamReceived: 0, upstreamUnhandled: 0, upstreamAcked: 0, receipts: 0, duplicatesDropped: 0,
   };
   readonly #nacked: Partial<Record<NackCode, number>> = {};
 
@@ -796,6 +798,12 @@ export class CcsClient extends EventEmitter implements AbortOwner {
       return;
     }
     const consumer = this.#iterator ?? this.#handler;
+    if (consumer === undefined && this.listenerCount('upstream') === 0) {
+      // Nobody receives upstream messages here (e.g. a send-only tool): acknowledging one would
+      // tell CCS it was handled and lose it. Left un-ACKed, CCS delivers it again later.
+      this.#stats.upstreamUnhandled++;
+      return;
+    }
     if (this.#o.ackOnReceipt || consumer === undefined) {
       this.#dedup.add(key, DONE);
       this.#ack(conn, msg.from, msg.messageId);

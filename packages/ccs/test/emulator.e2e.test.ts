@@ -223,4 +223,21 @@ test('emulator: a rate-limited device under its average rate gets every message,
   });
 });
 
+test('emulator: with nothing consuming upstream, upstream messages are left un-ACKed (CCS redelivers), not lost', async () => {
+  await withEmulator(async (emu, opts) => {
+    const client = new CcsClient(opts);
+    try {
+      await client.connect();
+      emu.injectUpstream(SENDER, { message_id: 'nobody-listens', data: { a: 1 } });
+      await until(() => client.stats().upstreamUnhandled > 0);
+      await new Promise((r) => setTimeout(r, 50));
+      assert.is(emu.ledger().upstreamAcked, 0);
+      assert.is(emu.ledger().upstreamUnacked, 1);
+      assert.is(client.stats().upstreamAcked, 0);
+    } finally {
+      await client.close({ timeoutMs: 500 });
+    }
+  });
+});
+
 test.run();
