@@ -226,4 +226,102 @@ test('size limit: a stream is refused with policy-violation iff some stanza is l
   );
 });
 
+// ---- refusals, restart and prefixes as properties (issue: (2) and (3) as seeded properties) ----
+
+/** A forbidden construct, where it goes, and the verdict it must get. */
+interface Forbidden {
+  kind: string;
+  /** Bytes put between two stanzas, or inside one (then that stanza is never reported). */
+  bytes: Buffer;
+  inside: boolean;
+  condition: string;
+  code: string;
+  maxDepth?: number;
+}
+
+const forbidden: fc.Arbitrary<Forbidden> = fc.oneof(
+  fc.constantFrom<Forbidden>(
+    { kind: 'comment between stanzas', bytes: bytes('<!-- note -->'), inside: false, condition: 'restricted-xml', code: 'STREAM_ERR_RESTRICTED_XML' },
+    { kind: 'comment in a stanza', bytes: bytes('<message><body>a<!-- x --></body></message>'), inside: true, condition: 'restricted-xml', code: 'STREAM_ERR_RESTRICTED_XML' },
+    { kind: 'processing instruction', bytes: bytes('<?php echo 1; ?>'), inside: false, condition: 'restricted-xml', code: 'STREAM_ERR_RESTRICTED_XML' },
+    { kind: 'processing instruction in a stanza', bytes: bytes('<iq type="get" id="1"><?x y?></iq>'), inside: true, condition: 'restricted-xml', code: 'STREAM_ERR_RESTRICTED_XML' },
+    { kind: 'text between stanzas', bytes: bytes('hello'), inside: false, condition: 'bad-format', code: 'STREAM_ERR_BAD_FORMAT' },
+    { kind: 'malformed end tag', bytes: bytes('<message><body>x</bdy></message>'), inside: true, condition: 'not-well-formed', code: 'STREAM_ERR_NOT_WELL_FORMED' },
+    { kind: 'undefined entity', bytes: bytes('<message><gcm xmlns="google:mobile:data">&bogus;</gcm></message>'), inside: true, condition: 'not-well-formed', code: 'STREAM_ERR_NOT_WELL_FORMED' },
+  ),
+  fc.constantFrom([0xff], [0xc0, 0xaf], [0xed, 0xa0, 0x80], [0xf5, 0x80, 0x80, 0x80], [0xe2, 0x28, 0xa1]).map((bad): Forbidden => ({
+    kind: 'bytes that are not UTF-8',
+    bytes: Buffer.concat([bytes('<message><gcm xmlns="google:mobile:data">{"a":"'), Buffer.from(bad), bytes('"}</gcm></message>')]),
+    inside: true,
+    condition: 'not-well-formed',
+    code: 'STREAM_ERR_NOT_WELL_FORMED',
+  })),
+  fc.integer({ min: 2, max: 12 }).map((limit): Forbidden => ({
+    kind: `nesting deeper than ${limit}`,
+    bytes: bytes('<a>'.repeat(limit + 1) + '</a>'.repeat(limit + 1)),
+    inside: true,
+    condition: 'policy-violation',
+    code: 'STREAM_ERR_TOO_DEEP',
+    maxDepth: limit,
+  })),
+);
+
+test('refuses each forbidden construct with its stream error wherever it stands, reporting nothing after it', () => {
+  fc.assert(
+    fc.property(fc.array(fc.tuple(ws, stanza), { maxLength: 4 }), forbidden, fc.array(stanza, { maxLength: 3 }), cutsFor(2500), fc.boolean(), (before, bad, after, cuts, fastPath) => {
+      const head = HEADER + before.map(([w, st]) => w + st).join('');
+      const input = Buffer.concat([bytes(head), bad.bytes, bytes(after.join(''))]);
+      const events = parseSplit(input, cuts, { fastPath, ...(bad.maxDepth === undefined ? {} : { maxDepth: bad.maxDepth }) });
+      // The stream header, every stanza before the construct, then the verdict, and nothing else.
+      assert.is(events.length, 2 + before.length, `${bad.kind}: ${JSON.stringify(events.at(-1))}`);
+      assert.equal(events[events.length - 1], ['error', bad.condition, bad.code], bad.kind);
+    }),
+    params(600),
+  );
+});
+
+test('refuses a DOCTYPE (any DTD) in the prolog with restricted-xml, however the input is cut', () => {
+  fc.assert(
+    fc.property(fc.constantFrom('<!DOCTYPE stream>', "<!DOCTYPE stream [<!ENTITY x 'boom'>]>", '<!DOCTYPE stream SYSTEM "http://x/y.dtd">'), cutsFor(300), fc.boolean(), (dtd, cuts, fastPath) => {
+      const input = bytes(`<?xml version='1.0'?>${dtd}${HEADER.slice(21)}<message><gcm xmlns="google:mobile:data">&x;</gcm></message>`);
+      assert.equal(parseSplit(input, cuts, { fastPath }), [['error', 'restricted-xml', 'STREAM_ERR_RESTRICTED_XML']]);
+    }),
+    params(200),
+  );
+});
+
+test('a restart after <success/> resets all parser state: the second stream parses as if it were alone', () => {
+  const success = '<success xmlns="urn:ietf:params:xml:ns:xmpp-sasl"/>';
+  const second = "<stream:stream xmlns:stream='http://etherx.jabber.org/streams' xmlns='jabber:client' id='S2'>";
+  fc.assert(
+    fc.property(fc.array(fc.tuple(ws, stanza), { maxLength: 4 }), fc.array(fc.tuple(ws, stanza), { maxLength: 4 }), cutsFor(3000), fc.boolean(), (a, b, cuts, fastPath) => {
+      const first = HEADER + a.map(([w, st]) => w + st).join('') + success;
+      const rest = second + b.map(([w, st]) => w + st).join('');
+      const together = parseSplit(bytes(first + rest), cuts, { fastPath }, (el) => el.local === 'success');
+      const alone = [...parseSplit(bytes(first), [], { fastPath: false }), ...parseSplit(bytes(rest), [], { fastPath: false })];
+      assert.equal(together, alone);
+    }),
+    params(300),
+  );
+});
+
+test('a gcm element under any prefix is the same element as gcm in the default namespace', () => {
+  fc.assert(
+    fc.property(xmlText, picks, fc.stringMatching(/^[a-wyzA-Z_][a-zA-Z0-9_.-]{0,6}$/), cutsFor(600), (text, p, prefix, cuts) => {
+      const escaped = escapeWith(text, p, null);
+      const plain = parseSplit(bytes(`${HEADER}<message><gcm xmlns="google:mobile:data">${escaped}</gcm></message>`), cuts);
+      const prefixed = parseSplit(bytes(`${HEADER}<message><${prefix}:gcm xmlns:${prefix}='google:mobile:data'>${escaped}</${prefix}:gcm></message>`), cuts);
+      const gcmOf = (events: Event[]) => {
+        const st = events[1];
+        assert.ok(st !== undefined && st[0] === 'stanza', JSON.stringify(st));
+        const g = st[1].children[0];
+        assert.ok(g !== undefined && typeof g !== 'string');
+        return { local: g.local, uri: g.uri, children: g.children };
+      };
+      assert.equal(gcmOf(prefixed), gcmOf(plain));
+    }),
+    params(400),
+  );
+});
+
 test.run();
