@@ -21,6 +21,11 @@ try {
     };
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
+    // CONNECTION_DRAINING on demand, for developing an app server against the CLI.
+    process.on('SIGUSR2', () => {
+      const n = running.emulator.drain();
+      process.stdout.write(`${JSON.stringify({ type: 'drain-requested', connections: n })}\n`);
+    });
   }
 } catch (err) {
   process.stderr.write(`ccs-emulator: ${(err as Error).message}\n`);

@@ -24,6 +24,12 @@ test('the ccs-emulator CLI listens on --port 0, prints its JSON line, serves a c
     const ca = readFileSync(info.caFile, 'utf8');
     const c = await TestClient.connect({ port: info.port, ca, senderId: '555', apiKey: 'cli-secret-key' });
     assert.is((await c.request({ to: 'tok', message_id: 'e2e' })).kind, 'ack');
+    // SIGUSR2: CONNECTION_DRAINING on demand; the next downstream message is NACKed for it.
+    child.kill('SIGUSR2');
+    const drained = JSON.parse(String((await iterator.next()).value)) as { type: string; connections: number };
+    assert.equal(drained, { type: 'drain-requested', connections: 1 });
+    const nack = await c.request({ to: 'tok', message_id: 'after-drain' });
+    assert.is(nack.kind, 'nack');
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     child.kill('SIGTERM');
     await c.closed;
@@ -33,6 +39,7 @@ test('the ccs-emulator CLI listens on --port 0, prints its JSON line, serves a c
     const totals = JSON.parse(rest[rest.length - 1]!) as { type: string; downstreamDelivered: number };
     assert.is(totals.type, 'stopped');
     assert.is(totals.downstreamDelivered, 1);
+    assert.equal((totals as unknown as { nacked: Record<string, number> }).nacked, { CONNECTION_DRAINING: 1 });
     assert.not.match(String(first.value) + rest.join('\n'), /cli-secret-key/);
   } finally {
     clearTimeout(killer);

@@ -168,4 +168,20 @@ test('stop() closes every connection with a stream close and resolves when the s
   await emu.stop();
 });
 
+test('sends whitespace keepalives between stanzas on an idle connection', async () => {
+  const emu = new CcsEmulator({ port: 0, seed: 3, keepaliveIntervalMs: 40 });
+  await emu.start();
+  try {
+    const c = await TestClient.connect({ port: emu.port, ca: emu.ca });
+    const before = c.raw.length;
+    await new Promise((r) => setTimeout(r, 250));
+    const idle = c.raw.slice(before);
+    assert.ok(idle.length >= 2 && /^ +$/.test(idle), `only spaces while idle, got ${JSON.stringify(idle)}`);
+    assert.is((await c.request({ to: 'tok', message_id: 'ka' })).kind, 'ack', 'the stream is still fine');
+    await c.close();
+  } finally {
+    await emu.stop();
+  }
+});
+
 test.run();
