@@ -278,7 +278,8 @@ export class CcsClient extends EventEmitter implements AbortOwner {
       random: options.random ?? Math.random,
     };
     this.#ids = options.messageIdPrefix === undefined ? sharedMessageIds : new MessageIdGenerator(options.messageIdPrefix);
-    this.#dedup = new DedupWindow(this.#o.dedupWindow);
+    // Entries whose handler is still running stay, so a resend cannot run the handler twice.
+    this.#dedup = new DedupWindow<UpEntry>(this.#o.dedupWindow, (e) => e.done);
     this.#handler = options.onUpstream;
     this.#sink = {
       onAck: (conn, out, ack) => this.#onAck(conn, out, ack),

@@ -10,10 +10,18 @@
 export class DedupWindow<V> {
   readonly capacity: number;
   readonly #map = new Map<string, V>();
+  readonly #evictable: (value: V) => boolean;
 
-  constructor(capacity: number) {
+  /**
+   * @param evictable which entries may be forgotten when the window is full (default: all). The
+   *   client keeps entries whose handler is still running: forgetting one would let a resend run
+   *   the handler a second time. The window then exceeds `capacity` by at most the number of
+   *   handlers running at once.
+   */
+  constructor(capacity: number, evictable: (value: V) => boolean = () => true) {
     if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError('dedup window capacity must be a positive integer');
     this.capacity = capacity;
+    this.#evictable = evictable;
   }
 
   /** The key for a (from, message_id) pair; NUL cannot occur in either on the wire. */
@@ -43,8 +51,13 @@ export class DedupWindow<V> {
       return;
     }
     if (this.#map.size >= this.capacity) {
-      const oldest = this.#map.keys().next();
-      if (!oldest.done) this.#map.delete(oldest.value);
+      // The oldest entry that may go; almost always the very first.
+      for (const [k, v] of this.#map) {
+        if (this.#evictable(v)) {
+          this.#map.delete(k);
+          break;
+        }
+      }
     }
     this.#map.set(key, value);
   }

@@ -79,6 +79,20 @@ test('RingBuffer behaves like an array deque under random push / unshift / shift
   assert.is(new RingBuffer(100).capacity, 128);
 });
 
+test('DedupWindow never forgets an entry that is not evictable (a handler still running)', () => {
+  const w = new DedupWindow<{ done: boolean }>(2, (v) => v.done);
+  const running = { done: false };
+  w.add('a', running);
+  w.add('b', { done: true });
+  w.add('c', { done: true });
+  assert.ok(w.has('a'), 'the running one stays');
+  assert.not.ok(w.has('b'), 'the oldest finished one goes');
+  running.done = true;
+  w.add('d', { done: true });
+  assert.not.ok(w.has('a'), 'once finished it may go');
+  assert.is(w.size, 2);
+});
+
 test('DedupWindow remembers the last `capacity` keys and forgets the oldest', () => {
   fc.assert(
     fc.property(fc.integer({ min: 1, max: 20 }), fc.array(fc.integer({ min: 0, max: 40 }), { maxLength: 200 }), (cap, keys) => {
