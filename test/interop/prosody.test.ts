@@ -12,6 +12,7 @@ import type { InboundMessage } from '@ccs-xmpp/stanza';
 import { listeningAddresses, processAlive, prosodyAvailability, startProsody, type ProsodyServer } from '../lib/prosody.js';
 import { XmppTestClient, type ClientOptions } from '../lib/xmpp-client.js';
 import { messageId, payload } from '../lib/payloads.js';
+import { CcsClient, HandshakeError } from '@ccs-xmpp/ccs';
 
 // Accounts. The password mixes non-ASCII (Latin-1, CJK, an astral emoji) with every XML-special
 // character: it travels base64 in <auth>, but prosodyctl, Prosody's storage and SASLprep see it raw.
@@ -294,6 +295,33 @@ it('a second login with the same resource replaces the first, which receives a c
   assert.is(second.jid, `${USER_A}@localhost/dup`);
   assert.is((await second.ping()).attr('type'), 'result');
   await second.close();
+}));
+
+it('our CcsClient itself works against Prosody: TLS, SASL PLAIN, bind, session, answered pings, a clean close; a wrong key is HandshakeError auth/not-authorized', () => withLog(async () => {
+  const s = server();
+  const base = {
+    senderId: USER_OFFLINE, host: s.host, port: s.port, tls: { ca: s.ca, servername: s.domain },
+    // Prosody is not CCS: its domain, and the bare username as authcid (RFC 6120 §6.3.8).
+    domain: s.domain, authcid: USER_OFFLINE,
+    handshakeTimeoutMs: 5000, reconnectBaseMs: 50, maxRetries: 0,
+  };
+  const wrong = new CcsClient({ ...base, apiKey: 'not-the-password' });
+  const err = await wrong.connect().then(() => undefined, (e: unknown) => e);
+  await wrong.close({ timeoutMs: 500 });
+  assert.instance(err, HandshakeError);
+  assert.is((err as HandshakeError).step, 'auth');
+  assert.is((err as HandshakeError).condition, 'not-authorized');
+  assert.not.match((err as Error).message, 'not-the-password');
+  // Pings every 100 ms and an idle timeout of 400 ms: the connection survives only if Prosody
+  // answers our XEP-0199 pings (it sends nothing else while idle).
+  const client = new CcsClient({ ...base, apiKey: 'unused-password', pingIntervalMs: 100, idleTimeoutMs: 400, keepaliveIntervalMs: 0 });
+  const offline: unknown[] = [];
+  client.on('offline', (e: unknown) => offline.push(e));
+  await client.connect();
+  await sleep(1000);
+  assert.equal(offline, [], 'no connection lost while idle');
+  assert.is(client.stats().connections.online, 1);
+  await client.close({ timeoutMs: 2000 });
 }));
 
 it('closes cleanly: our </stream:stream> is answered by Prosody\'s, with no error', () => withLog(async () => {

@@ -4,7 +4,7 @@ import {
   type ReceiptMessage, type UpstreamMessage,
 } from '@ccs-xmpp/stanza';
 import { backoffDelay } from './backoff.js';
-import { CcsConnection, type CcsConnectionOptions, type ConnectionSink } from './connection.js';
+import { CCS_DOMAIN, CcsConnection, type CcsConnectionOptions, type ConnectionSink } from './connection.js';
 import { DedupWindow } from './dedup.js';
 import {
   AbortError, CcsError, ClosedError, DuplicateIdError, HandshakeError, NackError, QueueFullError, TimeoutError,
@@ -70,6 +70,13 @@ export interface CcsClientOptions {
   session?: boolean | 'auto';
   /** Resource to bind. Default: none (the server picks). */
   resource?: string;
+  /** The XMPP domain: the stream's `to`. Default `gcm.googleapis.com` (FCM kept GCM's). */
+  domain?: string;
+  /**
+   * The SASL PLAIN authentication identity. Default `<senderId>@<domain>`, as CCS requires; other
+   * XMPP servers (RFC 6120 §6.3.8) want the bare username.
+   */
+  authcid?: string;
   /** Upstream handler (same as `client.onUpstream(handler)`). */
   onUpstream?: UpstreamHandler;
   /** ACK upstream messages as soon as they arrive instead of after the handler succeeds. Default false. */
@@ -199,7 +206,7 @@ interface Throttle {
  * `CcsError`s; emitted only when someone listens, so an unhandled one never crashes the process).
  */
 export class CcsClient extends EventEmitter implements AbortOwner {
-  readonly #o: Required<Omit<CcsClientOptions, 'tls' | 'onUpstream' | 'resource' | 'messageIdPrefix'>> & { tls: CcsTlsOptions; resource: string | undefined };
+  readonly #o: Required<Omit<CcsClientOptions, 'tls' | 'onUpstream' | 'resource' | 'messageIdPrefix' | 'authcid'>> & { tls: CcsTlsOptions; resource: string | undefined; authcid: string };
   readonly #ids: MessageIdGenerator;
   readonly #sink: ConnectionSink;
   readonly #conns: CcsConnection[] = [];
@@ -273,6 +280,8 @@ export class CcsClient extends EventEmitter implements AbortOwner {
       drainTimeoutMs: positive('drainTimeoutMs', options.drainTimeoutMs, 120_000, 0),
       session: options.session ?? 'auto',
       resource: options.resource,
+      domain: options.domain ?? CCS_DOMAIN,
+      authcid: options.authcid ?? `${options.senderId}@${options.domain ?? CCS_DOMAIN}`,
       ackOnReceipt: options.ackOnReceipt ?? false,
       dedupWindow: Math.floor(positive('dedupWindow', options.dedupWindow, 10_000)),
       random: options.random ?? Math.random,
@@ -883,7 +892,7 @@ export class CcsClient extends EventEmitter implements AbortOwner {
       senderId: o.senderId, apiKey: o.apiKey, host: o.host, port: o.port,
       ca: o.tls.ca, servername: o.tls.servername, rejectUnauthorized: o.tls.rejectUnauthorized ?? true,
       maxPending: o.maxPending, handshakeTimeoutMs: o.handshakeTimeoutMs, pingIntervalMs: o.pingIntervalMs,
-      idleTimeoutMs: o.idleTimeoutMs, keepaliveIntervalMs: o.keepaliveIntervalMs, session: o.session, resource: o.resource,
+      idleTimeoutMs: o.idleTimeoutMs, keepaliveIntervalMs: o.keepaliveIntervalMs, session: o.session, resource: o.resource, domain: o.domain, authcid: o.authcid,
     };
     const conn = new CcsConnection(options, this.#sink);
     this.#conns.push(conn);

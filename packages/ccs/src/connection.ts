@@ -35,6 +35,10 @@ export interface CcsConnectionOptions {
   session: boolean | 'auto';
   /** Resource to bind, or none (the server picks). */
   resource: string | undefined;
+  /** The stream's `to`. */
+  domain: string;
+  /** The SASL PLAIN authcid. */
+  authcid: string;
 }
 
 /** What a connection reports to the client. Called synchronously from socket callbacks. */
@@ -265,7 +269,7 @@ export class CcsConnection {
   }
 
   #openStream(): void {
-    this.#write(() => (this.#xmpp as XmppConnection).openStream({ to: CCS_DOMAIN, version: '1.0', xmlns: NS_CLIENT, 'xmlns:stream': NS_STREAM }));
+    this.#write(() => (this.#xmpp as XmppConnection).openStream({ to: this.#options.domain, version: '1.0', xmlns: NS_CLIENT, 'xmlns:stream': NS_STREAM }));
   }
 
   /** A handshake write; the stream may have closed under us (its onClose then reports why). */
@@ -362,7 +366,7 @@ export class CcsConnection {
         this.#armStep();
         const xmpp = this.#xmpp as XmppConnection;
         const sasl = new ClientNegotiator({
-          credentials: { authcid: `${this.#options.senderId}@${CCS_DOMAIN}`, password: this.#options.apiKey },
+          credentials: { authcid: this.#options.authcid, password: this.#options.apiKey },
           encrypted: xmpp.encrypted,
           mechanism: 'PLAIN',
           send: (out) => xmpp.send(out),
