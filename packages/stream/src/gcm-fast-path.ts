@@ -299,11 +299,14 @@ const START_TAG_CUT_RE = new RegExp(
   `^<message(?:${ATTR})*(?:${S}+(?:(?:xml:lang|${NAME})(?:${S}*(?:=${S}*(?:"${VALUE_DQ}*|'${VALUE_SQ}*)?)?)?)?)?$`,
 );
 // `<`, a name possibly with a prefix, then anything saxes could still accept without an error.
+// Whitespace may only follow a complete qualified name (saxes refuses `< `, `</ `).
+const QNAME = `${NAME}(?::${NAME})?`;
+const QNAME_CUT = `${NAME}:?`;
 const GCM_START_CUT_RE = new RegExp(
-  `^<(?:(?:${NAME}:)?(?:${NAME})?(?:${S}+${NAME}(?::${NAME})?${S}*=${S}*(?:"${VALUE_DQ}*"|'${VALUE_SQ}*'))*` +
-    `(?:${S}+(?:${NAME}(?::(?:${NAME})?)?(?:${S}*(?:=${S}*(?:"${VALUE_DQ}*|'${VALUE_SQ}*)?)?)?)?)?)?$`,
+  `^<(?:${QNAME_CUT}|${QNAME}(?:${S}+${QNAME}${S}*=${S}*(?:"${VALUE_DQ}*"|'${VALUE_SQ}*'))*` +
+    `(?:${S}+(?:${QNAME_CUT}|${QNAME}${S}*(?:=${S}*(?:"${VALUE_DQ}*|'${VALUE_SQ}*)?)?)?)?)?$`,
 );
-const END_TAG_CUT_RE = new RegExp(`^<(?:/(?:(?:${NAME}:)?(?:${NAME})?${S}*)?)?$`);
+const END_TAG_CUT_RE = new RegExp(`^<(?:/(?:${QNAME_CUT}|${QNAME}${S}*)?)?$`);
 const MESSAGE_END = '</message>';
 
 /**

@@ -4,9 +4,13 @@ import * as assert from 'uvu/assert';
 import { HEADER, bytes, parseSplit, progressSplit, runs, type Event } from './helpers.js';
 
 // Seeded in the default run so a failure reproduces; FUZZ=1 draws a fresh seed (printed by
-// fast-check on failure) and runs fifty times as many cases.
+// fast-check on failure) and runs fifty times as many cases. FC_SEED=… FC_PATH=… replays one.
 const params = (numRuns: number): fc.Parameters<unknown> =>
-  process.env.FUZZ ? { numRuns: runs(numRuns) } : { numRuns, seed: 0x5eed };
+  process.env.FC_SEED !== undefined
+    ? { seed: Number(process.env.FC_SEED), ...(process.env.FC_PATH ? { path: process.env.FC_PATH } : {}), numRuns: runs(numRuns), endOnFailure: true }
+    : process.env.FUZZ
+      ? { numRuns: runs(numRuns) }
+      : { numRuns, seed: 0x5eed };
 
 // ---- generators of valid stream content ------------------------------------------------------
 
@@ -256,7 +260,8 @@ const forbidden: fc.Arbitrary<Forbidden> = fc.oneof(
     condition: 'not-well-formed',
     code: 'STREAM_ERR_NOT_WELL_FORMED',
   })),
-  fc.integer({ min: 2, max: 12 }).map((limit): Forbidden => ({
+  // At least 3: the valid stanzas around it nest that deep (message/error/condition).
+  fc.integer({ min: 3, max: 12 }).map((limit): Forbidden => ({
     kind: `nesting deeper than ${limit}`,
     bytes: bytes('<a>'.repeat(limit + 1) + '</a>'.repeat(limit + 1)),
     inside: true,
