@@ -6,20 +6,10 @@
  */
 import { escapeAttr, serialize } from '@ccs-xmpp/stream';
 import {
-  escapeJsonForXml, gcmErrorMessage, type StanzaErrorCondition, type StanzaErrorType,
+  escapeJsonForXml, gcmErrorMessage, isPlainAscii, type StanzaErrorCondition, type StanzaErrorType,
 } from '@ccs-xmpp/stanza';
 
-/**
- * Anything that needs escaping in a JSON string or in XML character data. A string without any of
- * these (every realistic token and message id) is spliced between quotes as it is.
- */
-const NOT_PLAIN = /["\\\u0000-\u001F<&>\uD800-\uDFFF\uFFFE\uFFFF]/;
-
-/** True when `s` can go between quotes in JSON inside XML text unchanged. */
-export function isPlainString(s: string): boolean {
-  return !NOT_PLAIN.test(s);
-}
-
+// Tokens and ids that need no escaping (stanza's isPlainAscii: every realistic one) are spliced as they are.
 const OPEN = '<message><gcm xmlns="google:mobile:data">';
 const CLOSE = '</gcm></message>';
 const ACK_1 = '<message><gcm xmlns="google:mobile:data">{"from":"';
@@ -35,9 +25,9 @@ export function gcmStanza(json: string): string {
 /** The ACK of a downstream message; `from` is the target (`undefined` for a condition). */
 export function ackStanza(from: string | undefined, messageId: string, registrationId?: string): string {
   // The hot case: plain token and id (no JSON or XML escaping needed) spliced between constants.
-  if (registrationId === undefined && isPlainString(messageId)) {
+  if (registrationId === undefined && isPlainAscii(messageId)) {
     if (from === undefined) return ACK_NO_FROM + messageId + ACK_3;
-    if (isPlainString(from)) return ACK_1 + from + ACK_2 + messageId + ACK_3;
+    if (isPlainAscii(from)) return ACK_1 + from + ACK_2 + messageId + ACK_3;
   }
   const payload: Record<string, string> = {};
   if (from !== undefined) payload['from'] = from;
