@@ -1,5 +1,5 @@
-// Review findings: each test here demonstrates a reliability bug of the client core (it fails
-// until the bug is fixed), unless its name says "regression" (those pass and guard behaviour).
+// Ordering and settlement under drains, cuts, rate limits, timeouts and close: each test was
+// written from a review finding (most failed before the fix) and now guards that behaviour.
 import * as inspector from 'node:inspector';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';

@@ -1,5 +1,5 @@
-// Review findings (fresh-eyes pass over the emulator). Tests named "BUG:" demonstrate a defect and
-// fail until it is fixed; tests named "guard:" pass today and protect behaviour worth keeping.
+// Robustness of the emulator against misbehaving clients and awkward timing: each test was written
+// from a review finding (most failed before the fix) and now guards that behaviour.
 import { once } from 'node:events';
 import * as net from 'node:net';
 import * as tls from 'node:tls';

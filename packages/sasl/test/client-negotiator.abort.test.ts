@@ -1,4 +1,4 @@
-// Review tests for the negotiators: failing ones demonstrate bugs.
+// abort() and what follows it: the negotiator's state with a synchronous transport, and retrying.
 import { serialize, type XmlElement } from '@ccs-xmpp/stream';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';

@@ -1,13 +1,10 @@
-// Review tests for XmppConnection: failing ones demonstrate bugs, passing ones guard behaviour
-// that is easy to break (ordering of batched stanzas against direct writes, close reasons).
-import { once } from 'node:events';
+// XmppConnection's closing paths, keepalive timing and write ordering: stanzas batched in one tick
+// against direct writes, close reasons, errors before our header (written from a review).
 import * as net from 'node:net';
 import * as tls from 'node:tls';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  NS_CLIENT,
-  NS_STREAM,
   StanzaParser,
   accept,
   connect,
@@ -17,10 +14,9 @@ import {
   type XmlElement,
   type XmppConnection,
 } from '../src/index.js';
+import { CLIENT_HEADER, SERVER_HEADER, listenLocal } from './helpers.js';
 
 const { cert, key } = generateDevCertificate();
-const CLIENT_HEADER = { to: 'gcm.googleapis.com', version: '1.0', xmlns: NS_CLIENT, 'xmlns:stream': NS_STREAM };
-const SERVER_HEADER = { from: 'gcm.googleapis.com', id: 's1', version: '1.0', xmlns: NS_CLIENT, 'xmlns:stream': NS_STREAM };
 const RAW_SERVER_HEADER =
   "<?xml version='1.0'?><stream:stream from='gcm.googleapis.com' id='r1' version='1.0' " +
   "xmlns:stream='http://etherx.jabber.org/streams' xmlns='jabber:client'>";
@@ -49,9 +45,7 @@ async function tlsServer(onSocket: (socket: tls.TLSSocket) => void, allowHalfOpe
     socket.on('error', () => {});
     onSocket(socket);
   });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const port = (server.address() as net.AddressInfo).port;
+  const port = await listenLocal(server);
   return {
     port,
     stop: async () => {

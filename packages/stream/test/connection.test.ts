@@ -5,7 +5,6 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
   ConnectionError,
-  NS_CLIENT,
   NS_STREAM,
   StreamErrorReceived,
   StreamParseError,
@@ -18,10 +17,9 @@ import {
   type XmlElement,
   type XmppConnection,
 } from '../src/index.js';
+import { CLIENT_HEADER, SERVER_HEADER, listenLocal } from './helpers.js';
 
 const { cert, key } = generateDevCertificate();
-const CLIENT_HEADER = { to: 'gcm.googleapis.com', version: '1.0', xmlns: NS_CLIENT, 'xmlns:stream': NS_STREAM };
-const SERVER_HEADER = { from: 'gcm.googleapis.com', id: 's1', version: '1.0', xmlns: NS_CLIENT, 'xmlns:stream': NS_STREAM };
 
 interface Side {
   conn: XmppConnection;
@@ -47,9 +45,7 @@ async function echoServer(options: ConnectionOptions = {}, raw?: (socket: tls.TL
     });
     sides.push({ conn, stanzas, closed });
   });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const port = (server.address() as net.AddressInfo).port;
+  const port = await listenLocal(server);
   return { server, port, sides, stop: () => new Promise<void>((r) => server.close(() => r())) };
 }
 
@@ -109,9 +105,8 @@ test('refuses a server certificate it cannot verify with STREAM_ERR_CONNECT', as
 });
 
 test('fails to connect with STREAM_ERR_CONNECT when nothing listens, and honours an AbortSignal', async () => {
-  const probe = net.createServer().listen(0, '127.0.0.1');
-  await once(probe, 'listening');
-  const port = (probe.address() as net.AddressInfo).port;
+  const probe = net.createServer();
+  const port = await listenLocal(probe);
   await new Promise<void>((r) => probe.close(() => r()));
   const refused = await connect({ host: '127.0.0.1', port }, { onStanza() {} }).catch((e: ConnectionError) => e);
   assert.is((refused as ConnectionError).code, 'STREAM_ERR_CONNECT');
@@ -122,10 +117,9 @@ test('fails to connect with STREAM_ERR_CONNECT when nothing listens, and honours
 });
 
 test('times out a connection attempt whose TLS handshake never completes', async () => {
-  const silent = net.createServer(() => {}).listen(0, '127.0.0.1');
-  await once(silent, 'listening');
+  const silent = net.createServer(() => {});
+  const port = await listenLocal(silent);
   try {
-    const port = (silent.address() as net.AddressInfo).port;
     const err = await connect({ host: '127.0.0.1', port, connectTimeoutMs: 150 }, { onStanza() {} }).catch((e: ConnectionError) => e);
     assert.is((err as ConnectionError).condition, 'connection-timeout');
   } finally {
@@ -140,10 +134,9 @@ test('speaks plain TCP only when transport tcp is asked for', async () => {
       onStanza: (el) => conn.send(el),
     });
   });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
+  const port = await listenLocal(server);
   try {
-    const c = await client((server.address() as net.AddressInfo).port, { transport: 'tcp' });
+    const c = await client(port, { transport: 'tcp' });
     assert.not.ok(c.conn.encrypted);
     c.conn.openStream(CLIENT_HEADER);
     c.conn.send('<iq type="get" id="1"/>');
@@ -157,10 +150,9 @@ test('speaks plain TCP only when transport tcp is asked for', async () => {
 test('sends whitespace keepalives when idle', async () => {
   let received = '';
   const server = tls.createServer({ cert, key }, (socket) => socket.on('data', (d: Buffer) => (received += d.toString())));
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
+  const port = await listenLocal(server);
   try {
-    const c = await client((server.address() as net.AddressInfo).port, { keepaliveIntervalMs: 40 });
+    const c = await client(port, { keepaliveIntervalMs: 40 });
     c.conn.openStream(CLIENT_HEADER);
     await new Promise((r) => setTimeout(r, 200));
     assert.match(received, /<stream:stream[^>]*> +$/, `got ${JSON.stringify(received.slice(-20))}`);
@@ -172,10 +164,9 @@ test('sends whitespace keepalives when idle', async () => {
 
 test('detects a dead peer: no bytes for idleTimeoutMs closes with STREAM_ERR_IDLE_TIMEOUT', async () => {
   const server = tls.createServer({ cert, key }, () => {});
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
+  const port = await listenLocal(server);
   try {
-    const c = await client((server.address() as net.AddressInfo).port, { idleTimeoutMs: 100, closeTimeoutMs: 100 });
+    const c = await client(port, { idleTimeoutMs: 100, closeTimeoutMs: 100 });
     const err = await c.closed;
     assert.instance(err, ConnectionError);
     assert.is(err?.code, 'STREAM_ERR_IDLE_TIMEOUT');
@@ -189,10 +180,8 @@ test('answers malformed input with the matching <stream:error> and closes', asyn
   const server = tls.createServer({ cert, key }, (socket) => {
     const conn: XmppConnection = accept(socket, {}, { onStreamOpen: () => conn.openStream(SERVER_HEADER), onStanza() {} });
   });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
+  const port = await listenLocal(server);
   try {
-    const port = (server.address() as net.AddressInfo).port;
     const socket = tls.connect({ host: '127.0.0.1', port, ca: cert, servername: 'localhost' });
     socket.on('data', (d: Buffer) => (received += d.toString()));
     await once(socket, 'secureConnect');
@@ -303,10 +292,9 @@ test('a handler that throws ends only its connection, with STREAM_ERR_HANDLER an
 
 test('close() is bounded when the peer never answers', async () => {
   const server = tls.createServer({ cert, key }, () => {});
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
+  const port = await listenLocal(server);
   try {
-    const c = await client((server.address() as net.AddressInfo).port);
+    const c = await client(port);
     const started = Date.now();
     await c.conn.close(100);
     assert.ok(Date.now() - started < 2000);
@@ -392,10 +380,8 @@ test('streamError() sends the condition with escaped text and closes', async () 
       onStanza() {},
     });
   });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
+  const port = await listenLocal(server);
   try {
-    const port = (server.address() as net.AddressInfo).port;
     const socket = tls.connect({ host: '127.0.0.1', port, ca: cert, servername: 'localhost' });
     socket.on('data', (d: Buffer) => (received += d.toString()));
     await once(socket, 'secureConnect');

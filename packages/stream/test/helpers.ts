@@ -1,4 +1,17 @@
-import { StanzaParser, type StanzaParserOptions, type XmlElement } from '../src/index.js';
+import { once } from 'node:events';
+import type * as net from 'node:net';
+import { NS_CLIENT, NS_STREAM, StanzaParser, type StanzaParserOptions, type XmlElement } from '../src/index.js';
+
+/** Stream header attributes the connection tests send as client and as server. */
+export const CLIENT_HEADER = { to: 'gcm.googleapis.com', version: '1.0', xmlns: NS_CLIENT, 'xmlns:stream': NS_STREAM };
+export const SERVER_HEADER = { from: 'gcm.googleapis.com', id: 's1', version: '1.0', xmlns: NS_CLIENT, 'xmlns:stream': NS_STREAM };
+
+/** Listens on 127.0.0.1 (a free port) and resolves with the port. */
+export async function listenLocal(server: net.Server): Promise<number> {
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return (server.address() as net.AddressInfo).port;
+}
 
 /** One sink call, in a comparable form. */
 export type Event =
