@@ -189,11 +189,13 @@ export class CutStanza {
 }
 
 interface Head {
-  /** The head's bytes, for recognising it again. */
-  bytes: Buffer;
-  /** Attributes of `<message>`: copied for each element, never handed out. */
+  /** The head's bytes, for recognising it again (only for remembered heads). */
+  bytes: Buffer | undefined;
+  /** Attributes of `<message>`. A remembered head's are copied for each element, never handed out. */
   attrs: Record<string, string>;
   prefix: string | undefined;
+  /** True when `attrs` belongs to this head alone (not remembered), so the element may take it as is. */
+  own: boolean;
 }
 
 // Heads repeat: every ACK from CCS starts with the same ~60 bytes. A few recent ones are kept and
@@ -203,26 +205,50 @@ const HEAD_MEMO_SIZE = 8;
 const headMemo: Head[] = [];
 let headMemoNext = 0;
 
+// The head of every stanza an app server sends, and of every upstream message CCS sends with an
+// id: `<message id="…"><gcm xmlns="google:mobile:data">`. Unique per message (the id), so the memo
+// cannot help; it is recognised by comparing the constant bytes around the id and checking the id's
+// bytes against VALUE_DQ, which is what HEAD_RE would conclude for this shape.
+const ID_HEAD_OPEN = Buffer.from('<message id="', 'latin1');
+const ID_HEAD_CLOSE = Buffer.from(`"><gcm xmlns="${NS_GCM}">`, 'latin1');
+
+/** The id of `buf[start, end)` when it is exactly the ID_HEAD shape with a plain value, else undefined. */
+function matchIdHead(buf: Buffer, start: number, end: number): string | undefined {
+  const idStart = start + ID_HEAD_OPEN.length;
+  const idEnd = end - ID_HEAD_CLOSE.length;
+  if (idEnd < idStart) return undefined;
+  if (buf.compare(ID_HEAD_OPEN, 0, ID_HEAD_OPEN.length, start, idStart) !== 0) return undefined;
+  if (buf.compare(ID_HEAD_CLOSE, 0, ID_HEAD_CLOSE.length, idEnd, end) !== 0) return undefined;
+  for (let i = idStart; i < idEnd; i++) {
+    const b = buf[i] as number;
+    // VALUE_DQ: printable ASCII other than `"`, `&`, `<`, `>`.
+    if (b < 0x20 || b > 0x7e || b === 0x22 || b === 0x26 || b === 0x3c || b === 0x3e) return undefined;
+  }
+  return latin1(buf, idStart, idEnd);
+}
+
 /** The two start tags `buf[start, end)`, checked: attributes and the gcm prefix, or null. */
 function matchHead(buf: Buffer, start: number, end: number): Head | null {
   const len = end - start;
   for (let i = 0; i < headMemo.length; i++) {
     const h = headMemo[i] as Head;
-    if (h.bytes.length === len && buf.compare(h.bytes, 0, len, start, end) === 0) return h;
+    const bytes = h.bytes as Buffer;
+    if (bytes.length === len && buf.compare(bytes, 0, len, start, end) === 0) return h;
   }
+  const id = matchIdHead(buf, start, end);
+  if (id !== undefined) return { bytes: undefined, attrs: { id }, prefix: undefined, own: true };
   const m = HEAD_RE.exec(latin1(buf, start, end));
   if (m === null) return null;
   const prefix = m[2];
   if (prefix !== m[3] || badPrefix(prefix)) return null;
   const attrs = parseAttrs(m[1] as string);
   if (attrs === null) return null;
-  const head: Head = { bytes: Buffer.from(buf.subarray(start, end)), attrs, prefix };
   // A head with a stanza id is unique to its message: remembering it would only evict the
   // heads that do repeat.
-  if (!attrs.id) {
-    headMemo[headMemoNext] = head;
-    headMemoNext = (headMemoNext + 1) % HEAD_MEMO_SIZE;
-  }
+  if (attrs.id) return { bytes: undefined, attrs, prefix, own: true };
+  const head: Head = { bytes: Buffer.from(buf.subarray(start, end)), attrs, prefix, own: false };
+  headMemo[headMemoNext] = head;
+  headMemoNext = (headMemoNext + 1) % HEAD_MEMO_SIZE;
   return head;
 }
 
@@ -282,15 +308,18 @@ export function matchGcmMessage(
   }
 
   const { prefix } = head;
-  const gcmAttrs: Record<string, string> = {};
+  let gcmAttrs: Record<string, string>;
   let name = 'gcm';
-  if (prefix === undefined) gcmAttrs.xmlns = NS_GCM;
+  if (prefix === undefined) gcmAttrs = { xmlns: NS_GCM };
   else {
-    gcmAttrs[`xmlns:${prefix}`] = NS_GCM;
+    gcmAttrs = { [`xmlns:${prefix}`]: NS_GCM };
     name = `${prefix}:gcm`;
   }
   const gcm = new XmlElement(name, 'gcm', prefix ?? '', NS_GCM, gcmAttrs, text.length > 0 ? [text] : []);
-  return new XmlElement('message', 'message', '', defaultNs, { ...head.attrs }, [gcm]);
+  // A head judged for this stanza alone hands its attributes over; a remembered one is copied.
+  const attrs = head.own ? head.attrs : { ...head.attrs };
+  head.own = false;
+  return new XmlElement('message', 'message', '', defaultNs, attrs, [gcm]);
 }
 
 // The same shape cut short, for judging a stanza that has not fully arrived yet.
