@@ -10,6 +10,7 @@ import { EmulatorError } from './errors.js';
 import { checkFaults, type Faults } from './faults.js';
 import { Fifo } from './fifo.js';
 import type { EmulatorEvent, Hub, UpstreamEntry } from './hub.js';
+import { IdSet } from './id-set.js';
 import { Ledger, type Delivery, type LedgerTotals } from './ledger.js';
 import { deriveSeed, Prng } from './prng.js';
 import { DeviceRegistry, type DeviceSpec } from './registry.js';
@@ -129,7 +130,7 @@ export class CcsEmulator extends EventEmitter {
   readonly #online = new Map<string, Session[]>();
   readonly #rr = new Map<string, number>();
   readonly #queues = new Map<string, Fifo<UpstreamEntry>>();
-  readonly #acked = new Map<string, Set<string>>();
+  readonly #acked = new Map<string, IdSet>();
   #globalFaults: Faults;
   readonly #connFaults = new Map<number, Faults>();
   #nextId = 1;
@@ -459,7 +460,7 @@ export class CcsEmulator extends EventEmitter {
       },
       acked: (_session, entry) => {
         let set = this.#acked.get(entry.senderId);
-        if (!set) this.#acked.set(entry.senderId, (set = new Set()));
+        if (!set) this.#acked.set(entry.senderId, (set = new IdSet()));
         set.add(entry.id);
         if (entry.receipt) this.#ledger.receiptsAcked++;
         else this.#ledger.upstreamAcked++;

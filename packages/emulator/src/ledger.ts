@@ -38,6 +38,8 @@ export interface Delivery {
   data?: object;
 }
 
+import { IdSet } from './id-set.js';
+
 /** Mutable counters; the emulator and its connections write them directly (no events on the hot path). */
 export class Ledger {
   downstreamDelivered = 0;
@@ -50,7 +52,10 @@ export class Ledger {
   upstreamDuplicatesAcked = 0;
   receiptsSent = 0;
   receiptsAcked = 0;
-  readonly #seen = new Map<string, Set<string>>();
+  readonly #seen = new Map<string, IdSet>();
+  // The last sender seen: one connection's messages skip the map lookup.
+  #lastSender: string | undefined;
+  #lastSeen: IdSet | undefined;
   readonly #byTarget = new Map<string, Delivery[]>();
   readonly #keepDeliveries: boolean;
 
@@ -61,12 +66,7 @@ export class Ledger {
   /** Records a delivery; returns true when it was a duplicate of an earlier one. */
   deliver(senderId: string, target: string, messageId: string, data: object | undefined): boolean {
     this.downstreamDelivered++;
-    let seen = this.#seen.get(senderId);
-    if (!seen) this.#seen.set(senderId, (seen = new Set()));
-    // One hash lookup instead of two: the set grows only when the id is new.
-    const size = seen.size;
-    seen.add(messageId);
-    const duplicate = seen.size === size;
+    const duplicate = !this.#seenBy(senderId).add(messageId);
     if (!duplicate) this.downstreamUnique++;
     if (this.#keepDeliveries) {
       let list = this.#byTarget.get(target);
@@ -74,6 +74,20 @@ export class Ledger {
       list.push(data === undefined ? { message_id: messageId } : { message_id: messageId, data });
     }
     return duplicate;
+  }
+
+  /** Whether this sender's downstream message `messageId` was delivered before. */
+  wasDelivered(senderId: string, messageId: string): boolean {
+    return this.#seen.get(senderId)?.has(messageId) ?? false;
+  }
+
+  #seenBy(senderId: string): IdSet {
+    if (senderId === this.#lastSender) return this.#lastSeen as IdSet;
+    let seen = this.#seen.get(senderId);
+    if (!seen) this.#seen.set(senderId, (seen = new IdSet()));
+    this.#lastSender = senderId;
+    this.#lastSeen = seen;
+    return seen;
   }
 
   /** Counts one NACK. */

@@ -21,8 +21,8 @@ import { DRAINING_STANZA, ackStanza, nackStanza, stanzaErrorStanza } from './wir
 
 /** What CCS advertised (PROTOCOL.md "Connection"); only PLAIN is implemented, the others answer `invalid-mechanism`. */
 const OFFERED_MECHANISMS = ['X-OAUTH2', 'X-GOOGLE-TOKEN', 'PLAIN'] as const;
-/** How many downstream ids a connection remembers to recognise an "ACK of an ACK". */
-const RECENT_DOWNSTREAM = 4096;
+/** How many dry-run ids a connection remembers to recognise an "ACK of an ACK" (delivered ids are in the ledger). */
+const RECENT_DRY_RUNS = 4096;
 /** Period of the connection's one timer while it has timed work (delayed ACKs, re-sends, a stall, a drain). */
 const TICK_MS = 10;
 
@@ -83,10 +83,10 @@ export class Session {
   /** Answers held back by `ackDelayMs`, in due order. */
   #owed: Owed[] = [];
   #owedHead = 0;
-  /** Recently ACKed downstream ids (ring + set), to refuse an ACK of an ACK. */
-  readonly #recent = new Set<string>();
-  readonly #recentRing: Array<string | undefined> = new Array<string | undefined>(RECENT_DOWNSTREAM);
-  #recentPos = 0;
+  /** Recently ACKed dry-run ids (ring + set), to refuse an ACK of their ACK (delivered ids are in the ledger). */
+  readonly #dryRuns = new Set<string>();
+  readonly #dryRunRing: Array<string | undefined> = new Array<string | undefined>(RECENT_DRY_RUNS);
+  #dryRunPos = 0;
   #timer: NodeJS.Timeout | undefined;
   #stallUntil = 0;
   #pendingStallMs = 0;
@@ -356,13 +356,14 @@ export class Session {
     const verdict = hub.registry.resolve(senderId, to, msg['condition'] as string | undefined, Date.now());
     if (!verdict.ok) return this.#nack(to, messageId, verdict.code, verdict.description, true);
     let receiptFor: string | undefined;
-    if (msg['dry_run'] !== true) {
+    // A delivered id is in the ledger, which answers an ACK of it (ACK_OF_ACK); a dry run's is not.
+    if (msg['dry_run'] === true) this.#rememberDryRun(messageId);
+    else {
       const data = msg['data'] as object | undefined;
       const duplicate = hub.ledger.deliver(senderId, verdict.deliverTo, messageId, data);
       if (msg['delivery_receipt_requested'] === true) receiptFor = messageId;
       if (hub.emitting) this.#event({ type: 'downstream', connectionId: this.id, messageId, to: verdict.deliverTo, duplicate });
     }
-    this.#rememberDownstream(messageId);
     this.#answer(ackStanza(to, messageId, verdict.registrationId), receiptFor, verdict.deliverTo);
     if (hub.emitting) this.#event({ type: 'ack', connectionId: this.id, messageId });
   }
@@ -383,19 +384,19 @@ export class Session {
       if (hub.emitting) this.#event({ type: 'upstream-ack', connectionId: this.id, messageId, duplicate: true });
       return;
     }
-    if (this.#recent.has(messageId)) {
+    if (hub.ledger.wasDelivered(senderId, messageId) || this.#dryRuns.has(messageId)) {
       // The app server ACKed our ACK of its own downstream message (PROTOCOL.md: "an ACK for an ACK earns a 406").
       return this.#stanzaError(stanzaId ?? messageId, `BadAck: ACK_OF_ACK : message_id ${messageId} is a downstream message; only upstream messages and receipts are ACKed`, text, 'not-acceptable');
     }
     this.#nack(to, messageId, 'BAD_ACK', `No upstream message with message_id ${JSON.stringify(messageId)} is pending on this connection.`, false);
   }
 
-  #rememberDownstream(messageId: string): void {
-    const old = this.#recentRing[this.#recentPos];
-    if (old !== undefined) this.#recent.delete(old);
-    this.#recentRing[this.#recentPos] = messageId;
-    this.#recent.add(messageId);
-    this.#recentPos = (this.#recentPos + 1) % RECENT_DOWNSTREAM;
+  #rememberDryRun(messageId: string): void {
+    const old = this.#dryRunRing[this.#dryRunPos];
+    if (old !== undefined) this.#dryRuns.delete(old);
+    this.#dryRunRing[this.#dryRunPos] = messageId;
+    this.#dryRuns.add(messageId);
+    this.#dryRunPos = (this.#dryRunPos + 1) % RECENT_DRY_RUNS;
   }
 
   /** NACKs go through `#answer` (and so `ackDelayMs`) when they answer a downstream message. */

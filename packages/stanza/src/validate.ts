@@ -30,8 +30,19 @@ function isObject(v: unknown): v is JsonObject {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+const hasOwn = Object.prototype.hasOwnProperty;
+
 function has(o: JsonObject, key: string): boolean {
-  return Object.prototype.hasOwnProperty.call(o, key) && o[key] !== undefined;
+  return o[key] !== undefined && hasOwn.call(o, key);
+}
+
+/**
+ * `o[key]` when it is an own property, else `undefined` (an inherited value never counts). The
+ * plain read comes first: most optional fields are absent, and then it is the only work.
+ */
+function own(o: JsonObject, key: string): unknown {
+  const v = o[key];
+  return v !== undefined && hasOwn.call(o, key) ? v : undefined;
 }
 
 /** A value as CCS quotes it in an error text, cut short. */
@@ -78,6 +89,31 @@ export function dataByteLength(data: JsonObject): number {
   return n;
 }
 
+/**
+ * Checks `data`'s keys, and its size when it may be too big: a UTF-16 code unit is at most 3 UTF-8
+ * bytes, so while three times the code units of keys and string values stays within the limit the
+ * exact count (a native call per string) is not needed.
+ */
+function checkData(data: JsonObject, id: string): ValidationError | undefined {
+  let units = 0;
+  let exact = false;
+  for (const key in data) {
+    if (!hasOwn.call(data, key)) continue;
+    if (key === 'from' || key.startsWith('google')) {
+      return invalid(`data.${key}`, 'INVALID_DATA_KEY', `Invalid data key "${show(key)}": "from" and keys starting with "google" are reserved`, id);
+    }
+    const v = data[key];
+    if (typeof v === 'string') units += key.length + v.length;
+    else exact = true;
+  }
+  if (!exact && 3 * units <= MAX_DATA_BYTES) return undefined;
+  const size = dataByteLength(data);
+  if (size > MAX_DATA_BYTES) {
+    return invalid('data', 'MESSAGE_TOO_BIG', `"data" is ${size} bytes; at most ${MAX_DATA_BYTES} are allowed`, id);
+  }
+  return undefined;
+}
+
 /** Checks `message_id`; the error is a stanza error (there is no id to NACK). */
 function checkMessageId(m: JsonObject): ValidationError | string {
   if (!has(m, 'message_id')) {
@@ -106,18 +142,16 @@ export function validateDownstream(msg: unknown): ValidationError | undefined {
   if (typeof idOrError !== 'string') return idOrError;
   const id = idOrError;
 
-  const hasTo = has(msg, 'to');
-  const hasCondition = has(msg, 'condition');
-  if (hasTo && hasCondition) {
+  const to = own(msg, 'to');
+  const condition = own(msg, 'condition');
+  if (to !== undefined && condition !== undefined) {
     return invalid('condition', 'INVALID_TARGET', 'Must specify exactly one of "to" and "condition", not both', id);
   }
-  if (!hasTo && !hasCondition) return invalid('to', 'JSON_PARSING_ERROR', 'Missing Required Field: to', id);
-  if (hasTo) {
-    const to = msg['to'];
+  if (to === undefined && condition === undefined) return invalid('to', 'JSON_PARSING_ERROR', 'Missing Required Field: to', id);
+  if (to !== undefined) {
     if (typeof to !== 'string') return typeError('to', 'string', to, id);
     if (to === '') return invalid('to', 'INVALID_TARGET', 'Field "to" must not be empty', id);
   } else {
-    const condition = msg['condition'];
     if (typeof condition !== 'string') return typeError('condition', 'string', condition, id);
     if (condition.trim() === '') return invalid('condition', 'INVALID_CONDITION', 'Field "condition" must not be empty', id);
     const ops = countOperators(condition);
@@ -126,41 +160,34 @@ export function validateDownstream(msg: unknown): ValidationError | undefined {
     }
   }
 
-  if (has(msg, 'collapse_key') && typeof msg['collapse_key'] !== 'string') {
-    return typeError('collapse_key', 'string', msg['collapse_key'], id);
-  }
-  if (has(msg, 'priority')) {
-    const p = msg['priority'];
+  const collapseKey = own(msg, 'collapse_key');
+  if (collapseKey !== undefined && typeof collapseKey !== 'string') return typeError('collapse_key', 'string', collapseKey, id);
+  const p = own(msg, 'priority');
+  if (p !== undefined) {
     if (typeof p !== 'string') return typeError('priority', 'string', p, id);
     if (p !== 'normal' && p !== 'high') {
       return invalid('priority', 'INVALID_PRIORITY', `Invalid value (${show(p)}) for "priority": must be "normal" or "high"`, id);
     }
   }
-  for (const field of BOOLEAN_FIELDS) {
-    if (has(msg, field) && typeof msg[field] !== 'boolean') return typeError(field, 'boolean', msg[field], id);
-  }
-  if (has(msg, 'time_to_live')) {
-    const ttl = msg['time_to_live'];
+  // Spelled out rather than looped over BOOLEAN_FIELDS: a constant key is a plain property read.
+  const flagError = checkBoolean(msg, 'content_available', id) ?? checkBoolean(msg, 'mutable_content', id) ??
+    checkBoolean(msg, 'delay_while_idle', id) ?? checkBoolean(msg, 'delivery_receipt_requested', id) ?? checkBoolean(msg, 'dry_run', id);
+  if (flagError !== undefined) return flagError;
+  const ttl = own(msg, 'time_to_live');
+  if (ttl !== undefined) {
     if (typeof ttl !== 'number') return typeError('time_to_live', 'number', ttl, id);
     if (!Number.isInteger(ttl) || ttl < 0 || ttl > MAX_TTL) {
       return invalid('time_to_live', 'INVALID_TTL', `Invalid value (${show(ttl)}) for "time_to_live": must be between 0 and "${MAX_TTL}"`, id);
     }
   }
-  if (has(msg, 'data')) {
-    const data = msg['data'];
+  const data = own(msg, 'data');
+  if (data !== undefined) {
     if (!isObject(data)) return typeError('data', 'object', data, id);
-    for (const key of Object.keys(data)) {
-      if (key === 'from' || key.startsWith('google')) {
-        return invalid(`data.${key}`, 'INVALID_DATA_KEY', `Invalid data key "${show(key)}": "from" and keys starting with "google" are reserved`, id);
-      }
-    }
-    const size = dataByteLength(data);
-    if (size > MAX_DATA_BYTES) {
-      return invalid('data', 'MESSAGE_TOO_BIG', `"data" is ${size} bytes; at most ${MAX_DATA_BYTES} are allowed`, id);
-    }
+    const dataError = checkData(data, id);
+    if (dataError !== undefined) return dataError;
   }
-  if (has(msg, 'notification')) {
-    const n = msg['notification'];
+  const n = own(msg, 'notification');
+  if (n !== undefined) {
     if (!isObject(n)) return typeError('notification', 'object', n, id);
     for (const field of NOTIFICATION_STRINGS) {
       if (has(n, field) && typeof n[field] !== 'string') return typeError(`notification.${field}`, 'string', n[field], id);
@@ -175,6 +202,11 @@ export function validateDownstream(msg: unknown): ValidationError | undefined {
     }
   }
   return undefined;
+}
+
+function checkBoolean(msg: JsonObject, field: (typeof BOOLEAN_FIELDS)[number], id: string): ValidationError | undefined {
+  const v = own(msg, field);
+  return v !== undefined && typeof v !== 'boolean' ? typeError(field, 'boolean', v, id) : undefined;
 }
 
 /**

@@ -1,3 +1,4 @@
+import * as fc from 'fast-check';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
@@ -115,6 +116,25 @@ test('validateOutbound refuses message types an app server never sends', () => {
   assert.is(err.messageId, 'm');
   assert.is(validateOutbound({ message_type: 'receipt' })!.field, 'message_id');
   assert.is(validateOutbound({ message_id: 'm', to: 'R', message_type: 'ack' }), undefined);
+});
+
+// The size check skips the exact UTF-8 count while 3 × UTF-16 units stays within the limit: the
+// verdict must still be exactly "dataByteLength > 4096", for any mix of 1- to 4-byte characters.
+test('the data size verdict is exactly dataByteLength > 4096, near the limit and far from it', () => {
+  const char = fc.constantFrom('a', 'é', '€', '🎉', '\u0000', '"');
+  // Lengths around the limit for every character width: 4096 / 3 ≈ 1365 units, 4096 / 2 = 2048.
+  const length = fc.oneof(fc.nat(64), fc.integer({ min: 1300, max: 1400 }), fc.integer({ min: 1990, max: 2100 }), fc.integer({ min: 4000, max: 4200 }));
+  const value = fc.tuple(char, length).map(([c, n]) => c.repeat(Math.max(1, Math.round(n / c.length))));
+  const data = fc.dictionary(fc.stringMatching(/^[a-z]{1,4}$/), fc.oneof({ weight: 6, arbitrary: value }, fc.integer(), fc.constant(null)), { minKeys: 1, maxKeys: 3 });
+  fc.assert(
+    fc.property(data, (d) => {
+      const err = validateDownstream({ ...base, data: d });
+      const tooBig = dataByteLength(d) > 4096;
+      assert.is(err?.reason === 'MESSAGE_TOO_BIG', tooBig, `${dataByteLength(d)} bytes`);
+      if (!tooBig) assert.is(err, undefined);
+    }),
+    { numRuns: 300, seed: 0x5a7e },
+  );
 });
 
 test.run();
