@@ -85,10 +85,35 @@ export function decodeGcmMessage(message: XmlElement): InboundMessage {
   if (type === 'error') return decodeStanzaError(message, gcm, stanzaId);
   if (type !== undefined && type !== 'normal') return unknown(stanzaId, `message type "${type}" is not a CCS message`, undefined);
   if (gcm === undefined) return unknown(stanzaId, 'no <gcm xmlns="google:mobile:data"> child', undefined);
+  return decodeGcmText(gcmText(gcm), stanzaId);
+}
 
+// The ACK as CCS writes it for nearly every downstream message, strings without escapes or
+// controls: what JSON.parse would make of it is read straight off the match (one native regular
+// expression, ~2.4× cheaper than JSON.parse on 200-byte ACKs, bench/stanza-codec.mjs).
+const CANONICAL_ACK = /^\{"from":"([^"\\\x00-\x1f]*)","message_id":"([^"\\\x00-\x1f]+)","message_type":"ack"\}$/;
+
+/**
+ * Decodes the JSON text of a `<gcm>` payload (what `decodeGcmMessage` does once it has the text).
+ * Never throws.
+ */
+export function decodeGcmText(text: string, stanzaId: string | undefined): InboundMessage {
+  const m = CANONICAL_ACK.exec(text);
+  if (m !== null) {
+    const from = m[1] as string;
+    const messageId = m[2] as string;
+    return {
+      kind: 'ack', stanzaId, payload: { from, message_id: messageId, message_type: 'ack' }, messageId, from, registrationId: undefined,
+    };
+  }
+  return decodeJsonText(text, stanzaId);
+}
+
+/** `decodeGcmText` with `JSON.parse` for everything (the general path; exported for the tests that compare both). */
+export function decodeJsonText(text: string, stanzaId: string | undefined): InboundMessage {
   let parsed: unknown;
   try {
-    parsed = JSON.parse(gcmText(gcm));
+    parsed = JSON.parse(text);
   } catch (err) {
     return invalid(stanzaId, 'STANZA_ERR_MALFORMED_JSON', `<gcm> payload is not JSON: ${(err as Error).message}`, undefined, undefined, err);
   }

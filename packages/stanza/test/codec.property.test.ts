@@ -9,6 +9,7 @@ import {
   stanzaIdAttr, validateDownstream, type JsonObject,
 } from '@ccs-xmpp/stanza';
 import { parseWithSaxes, parseWithStream } from './helpers/xml.js';
+import { decodeGcmText, decodeJsonText } from '../src/gcm-decode.js';
 
 const FUZZ = process.env['FUZZ'] === '1';
 const params = (seed: number): fc.Parameters<unknown> => ({ seed, numRuns: FUZZ ? 20_000 : 150, endOnFailure: false });
@@ -180,6 +181,28 @@ test('the validator rejects a message that breaks any one rule, naming the broke
     assert.is(err.nackCode, 'INVALID_JSON');
     assert.is(err.stanzaError, field === 'message_id');
   }), params(7));
+});
+
+// decodeGcmText reads the canonical ACK off a regular expression instead of JSON.parse: on the
+// canonical text, near misses of it (one character inserted, deleted or replaced anywhere) and
+// ACKs with escapes, controls or extra fields, it must give exactly what the JSON.parse path gives.
+test('the canonical-ACK shortcut decodes exactly like JSON.parse, on the shape and on every near miss', () => {
+  const ackText = fc.tuple(str, str).map(([from, id]) => `{"from":${JSON.stringify(from)},"message_id":${JSON.stringify(id)},"message_type":"ack"}`);
+  const edit = fc.tuple(fc.nat(), fc.constantFrom('insert', 'delete', 'replace', 'none'), fc.oneof(piece, fc.constantFrom('\u0000', '\u001f', '\n', '"', '\\', '}', ',')));
+  fc.assert(fc.property(ackText, edit, fc.option(str, { nil: undefined }), (text, [at, op, ch], stanzaId) => {
+    const i = at % (text.length + 1);
+    const t = op === 'insert' ? text.slice(0, i) + ch + text.slice(i)
+      : op === 'delete' ? text.slice(0, i) + text.slice(i + 1)
+        : op === 'replace' ? text.slice(0, i) + ch + text.slice(i + 1) : text;
+    const fast = decodeGcmText(t, stanzaId);
+    const slow = decodeJsonText(t, stanzaId);
+    if (slow.kind === 'invalid' && fast.kind === 'invalid') {
+      assert.is(fast.error.code, slow.error.code);
+      assert.equal(fast.payload, slow.payload);
+    } else {
+      assert.equal(fast, slow);
+    }
+  }), { ...params(11), numRuns: FUZZ ? 50_000 : 600 });
 });
 
 test.run();
