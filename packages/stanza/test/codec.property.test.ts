@@ -205,4 +205,71 @@ test('the canonical-ACK shortcut decodes exactly like JSON.parse, on the shape a
   }), { ...params(11), numRuns: FUZZ ? 50_000 : 600 });
 });
 
+// encodeDownstream writes plain messages straight into the slab instead of JSON.stringify: its
+// bytes must be exactly the general path's (encode + the id attribute), for plain messages of every
+// shape and for everything next to plain (one escape, one non-ASCII character, floats, negative
+// numbers, arrays, toJSON, undefined values, inherited keys, deep nesting), across slab boundaries.
+test('encodeDownstream writes exactly what the JSON.stringify path writes, plain or not', () => {
+  const plainChar = fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c)).filter((c) => !'"&<>\\'.includes(c));
+  const plainStr = fc.array(plainChar, { maxLength: 40 }).map((a) => a.join(''));
+  const plainLeaf = fc.oneof(
+    { weight: 6, arbitrary: plainStr }, fc.nat(0x7fffffff), fc.constantFrom(0, -0, 9, 10, 99, 100, 2 ** 31 - 1),
+    fc.boolean(), fc.constant(null), fc.constant(undefined), fc.constant(() => 1),
+  );
+  const { node } = fc.letrec((tie) => ({
+    node: fc.dictionary(
+      fc.oneof(plainStr, fc.constantFrom('0', '10', 'a b')),
+      fc.oneof({ depthSize: 'small', maxDepth: 6 }, { weight: 3, arbitrary: plainLeaf }, tie('node')),
+      { maxKeys: 5, noNullPrototype: true },
+    ),
+  }));
+  // One thing the fast path must leave to JSON.stringify, put in one place of a plain message.
+  const spoiler = fc.oneof(
+    fc.constantFrom<unknown>(1.5, -1, 2 ** 31, 2 ** 53, 1e21, 5e-324, NaN, Infinity, -Infinity, [], ['a'], new Date(0), { toJSON: () => 'j' }, 10n),
+    fc.tuple(plainStr, fc.nat(40), piece).map(([a, i, p]) => a.slice(0, i % (a.length + 1)) + p + a.slice(i % (a.length + 1))),
+    // Too big for the room the fast path asks for: one long string, or many small values.
+    fc.integer({ min: 3000, max: 9000 }).map((n) => 'x'.repeat(n)),
+    fc.tuple(fc.integer({ min: 300, max: 1200 }), fc.constantFrom<unknown>(null, true, 1234567)).map(([n, v]) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`k${i}`, v]))),
+  );
+  const message = fc.tuple(node, plainStr, fc.option(fc.tuple(fc.nat(), spoiler, fc.constantFrom('value', 'key', 'inherited', 'cycle', 'deep')), { freq: 4 }))
+    .map(([m, id, spoil]) => {
+      let msg: Record<string, unknown> = { ...m, message_id: id };
+      if (spoil !== null) {
+        const [at, bad, where] = spoil;
+        const slots: Array<[Record<string, unknown>, string]> = [];
+        const walk = (o: Record<string, unknown>): void => {
+          for (const k of Object.keys(o)) {
+            slots.push([o, k]);
+            const v = o[k];
+            if (typeof v === 'object' && v !== null && !Array.isArray(v)) walk(v as Record<string, unknown>);
+          }
+        };
+        walk(msg);
+        const [obj, key] = slots[at % slots.length] as [Record<string, unknown>, string];
+        if (where === 'value') obj[key] = bad;
+        else if (where === 'key') obj[typeof bad === 'string' ? bad : String(bad)] = 'v';
+        else if (where === 'inherited') msg = Object.assign(Object.create({ inherited: 'x' }), msg);
+        else if (where === 'cycle') obj[key] = obj;
+        else obj[key] = { a: { b: { c: { d: { e: { f: 'deep' } } } } } };
+      }
+      return msg as JsonObject;
+    });
+  const outcome = (f: () => Buffer): string => {
+    try {
+      return f().toString('latin1');
+    } catch (err) {
+      return `throws ${(err as Error).name}`;
+    }
+  };
+  const fast = new GcmEncoder({ slabSize: 4096 });
+  const general = new GcmEncoder({ slabSize: 4096 });
+  fc.assert(fc.property(fc.array(message, { minLength: 1, maxLength: 6 }), (msgs) => {
+    for (const m of msgs) {
+      const id = m['message_id'];
+      const want = outcome(() => general.encode(m, typeof id === 'string' ? id : undefined));
+      assert.is(outcome(() => fast.encodeDownstream(m as never)), want);
+    }
+  }), { ...params(13), numRuns: FUZZ ? 20_000 : 400, endOnFailure: true }); // shrinking these trees can take minutes
+});
+
 test.run();
