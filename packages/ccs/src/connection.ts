@@ -1,8 +1,8 @@
 import { ClientNegotiator, SaslError } from '@ccs-xmpp/sasl';
 import {
-  GcmEncoder, bindIq, decodeGcmMessage, nackRetryClass, normalizeNack, pingIq, readBindResult, readIq,
+  GcmEncoder, bindIq, decodeGcmMessage, decodeGcmText, nackRetryClass, normalizeNack, pingIq, readBindResult, readIq,
   readStreamFeatures, resultIq, sessionIq, type AckMessage, type NackError as StanzaNack, type ReceiptMessage,
-  type StreamFeatures, type UpstreamMessage, type StanzaErrorMessage,
+  type InboundMessage, type StreamFeatures, type UpstreamMessage, type StanzaErrorMessage,
 } from '@ccs-xmpp/stanza';
 import {
   NS_CLIENT, NS_STREAM, connect, type StreamError, type XmlElement, type XmppConnection,
@@ -57,6 +57,8 @@ export interface ConnectionSink {
   onProtocolError(conn: CcsConnection, error: CcsError): void;
 }
 
+const hasOwn = Object.prototype.hasOwnProperty;
+
 const enum Phase {
   Tls,
   Features,
@@ -110,7 +112,8 @@ export class CcsConnection {
   #sasl: ClientNegotiator | undefined;
   #stepTimer: NodeJS.Timeout | undefined;
   #pingTimer: NodeJS.Timeout | undefined;
-  #lastStanzaAt = Date.now();
+  /** A stanza arrived since the ping timer last looked (cheaper than a timestamp per stanza). */
+  #heard = false;
   #pingSeq = 0;
   #resolveOpen: (() => void) | undefined;
   #rejectOpen: ((err: HandshakeError) => void) | undefined;
@@ -168,6 +171,7 @@ export class CcsConnection {
         },
         {
           onStanza: (el) => this.#onStanza(el),
+          onGcmMessage: (json, attrs) => this.#onGcm(json, attrs),
           onDrain: () => {
             if (this.blocked) {
               this.blocked = false;
@@ -308,12 +312,16 @@ export class CcsConnection {
     if (this.#stepTimer) clearTimeout(this.#stepTimer);
     this.#stepTimer = undefined;
     this.#phase = Phase.Online;
-    this.#lastStanzaAt = Date.now();
+    this.#heard = false;
     const interval = this.#options.pingIntervalMs;
     if (interval > 0) {
       // One periodic check per connection: ping only when the server has been silent.
       this.#pingTimer = setInterval(() => {
-        if (this.#phase !== Phase.Online || Date.now() - this.#lastStanzaAt < interval) return;
+        // Silent for a whole interval: ask. Otherwise start listening for the next one.
+        if (this.#phase !== Phase.Online || this.#heard) {
+          this.#heard = false;
+          return;
+        }
         const xmpp = this.#xmpp;
         if (xmpp?.writable) xmpp.send(pingIq(`ping-${++this.#pingSeq}`));
       }, interval).unref();
@@ -345,8 +353,21 @@ export class CcsConnection {
     this.#sink.onClosed(this, err ?? (this.#closedByUs ? undefined : new CcsError('CCS_ERR_CONNECTION_LOST', `connection ${this.id} was closed by the server`)));
   }
 
+  /**
+   * The hot path, from the parser's shortcut: a CCS message as JSON text and `<message>`
+   * attributes, no element built. Anything but a plain message while online takes the element path.
+   */
+  #onGcm(json: string, attrs: Readonly<Record<string, string>>): boolean {
+    if (this.#phase !== Phase.Online) return false;
+    const type = hasOwn.call(attrs, 'type') ? attrs['type'] : undefined;
+    if (type !== undefined && type !== 'normal') return false;
+    this.#heard = true;
+    this.#onDecoded(decodeGcmText(json, hasOwn.call(attrs, 'id') ? attrs['id'] : undefined));
+    return true;
+  }
+
   #onStanza(el: XmlElement): void {
-    this.#lastStanzaAt = Date.now();
+    this.#heard = true;
     if (this.#phase === Phase.Online) {
       if (el.local === 'message') this.#onMessage(el);
       else if (el.local === 'iq') this.#onIq(el);
@@ -462,9 +483,12 @@ export class CcsConnection {
     }
   }
 
-  /** The hot path: one decode, one switch, one Map lookup. */
   #onMessage(el: XmlElement): void {
-    const m = decodeGcmMessage(el);
+    this.#onDecoded(decodeGcmMessage(el));
+  }
+
+  /** One decoded message: one switch, one Map lookup. */
+  #onDecoded(m: InboundMessage): void {
     switch (m.kind) {
       case 'ack': {
         const out = this.inflight.get(m.messageId);

@@ -21,6 +21,7 @@ import { DRAINING_STANZA, ackStanza, nackStanza, stanzaErrorStanza } from './wir
 
 /** What CCS advertised (PROTOCOL.md "Connection"); only PLAIN is implemented, the others answer `invalid-mechanism`. */
 const OFFERED_MECHANISMS = ['X-OAUTH2', 'X-GOOGLE-TOKEN', 'PLAIN'] as const;
+const hasOwn = Object.prototype.hasOwnProperty;
 /** How many dry-run ids a connection remembers to recognise an "ACK of an ACK" (delivered ids are in the ledger). */
 const RECENT_DRY_RUNS = 4096;
 /** Period of the connection's one timer while it has timed work (delayed ACKs, re-sends, a stall, a drain). */
@@ -114,6 +115,7 @@ export class Session {
       {
         onStreamOpen: (header) => this.#onStreamOpen(header),
         onStanza: (el) => this.#onStanza(el),
+        onGcmMessage: (json, attrs) => this.#onGcm(json, attrs),
         onDrain: () => this.#onDrain(),
         onClose: (err) => this.#onClose(err),
       },
@@ -291,7 +293,20 @@ export class Session {
 
   // --- CCS messages ---------------------------------------------------------------------------
 
+  /** The parser's shortcut for the usual stanza (no element built); the same as `#onMessage`. */
+  #onGcm(json: string, attrs: Readonly<Record<string, string>>): boolean {
+    if (this.#phase !== Phase.Ready) return false;
+    this.#onMessageParts(hasOwn.call(attrs, 'type') ? attrs['type'] : undefined, hasOwn.call(attrs, 'id') ? attrs['id'] : undefined, json);
+    return true;
+  }
+
   #onMessage(el: XmlElement): void {
+    const gcm = findGcmChild(el);
+    this.#onMessageParts(el.attr('type'), el.attr('id'), gcm === undefined ? undefined : gcmText(gcm));
+  }
+
+  /** A `<message>`: its `type` and `id` attributes and the text of its `<gcm>` child (undefined: none). */
+  #onMessageParts(type: string | undefined, stanzaId: string | undefined, text: string | undefined): void {
     const cut = this.#cutDecision();
     if (cut !== undefined) {
       // The answers already written this tick were "sent" before this stanza arrived: flush them.
@@ -299,13 +314,10 @@ export class Session {
       this.#conn.flush();
       this.#muted = true;
     }
-    if (el.attr('type') !== 'error') {
-      const stanzaId = el.attr('id');
-      const gcm = findGcmChild(el);
-      if (gcm === undefined) {
+    if (type !== 'error') {
+      if (text === undefined) {
         this.#stanzaError(stanzaId, 'InvalidJson: JSON_PARSING_ERROR : Missing Required Field: gcm', undefined);
       } else {
-        const text = gcmText(gcm);
         let payload: unknown;
         try {
           payload = JSON.parse(text);

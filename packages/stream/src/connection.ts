@@ -35,6 +35,12 @@ export interface ConnectionHandlers {
   onStreamOpen?(header: StreamHeader): void;
   /** A depth-1 element other than `<stream:error>` (which ends the connection instead). */
   onStanza(stanza: XmlElement): void;
+  /**
+   * Optional: CCS messages the parser's fast path recognised, as JSON text and `<message>`
+   * attributes (read only), without building elements. Return false to get the stanza through
+   * `onStanza` instead. See `StanzaSink.onGcmMessage`.
+   */
+  onGcmMessage?(json: string, attrs: Readonly<Record<string, string>>): boolean;
   /** The peer sent `</stream:stream>`; the connection answers with its own and closes. */
   onStreamEnd?(): void;
   /** The socket can take more after `send()` returned false. */
@@ -157,6 +163,7 @@ export class XmppConnection {
           this.handlers.onStreamOpen?.(header);
         },
         onStanza: (el) => this.onStanza(el),
+        ...(handlers.onGcmMessage === undefined ? {} : { onGcmMessage: (json: string, attrs: Readonly<Record<string, string>>) => this.onGcmMessage(json, attrs) }),
         onStreamEnd: () => this.onStreamEnd(),
         onError: (err) => this.fail(err, err.condition),
       },
@@ -393,6 +400,12 @@ export class XmppConnection {
     }
     if (this.state === State.Closed || this.streamOver) return;
     this.handlers.onStanza(el);
+  }
+
+  private onGcmMessage(json: string, attrs: Readonly<Record<string, string>>): boolean {
+    // Swallowed like any stanza once the stream is over (see onStanza).
+    if (this.state === State.Closed || this.streamOver) return true;
+    return (this.handlers.onGcmMessage as NonNullable<ConnectionHandlers['onGcmMessage']>)(json, attrs);
   }
 
   private onStreamEnd(): void {

@@ -264,20 +264,14 @@ function isGcmEndTag(buf: Buffer, from: number, to: number, prefix: string | und
 
 /**
  * Matches the bytes `buf[start, close)` — a stanza up to, not including, its `</message>` —
- * against the CCS message shape. Returns the element saxes would build, or null to decline.
- * @param defaultNs the namespace un-prefixed elements are in at depth 1 (from the stream header)
+ * against the CCS message shape. Returns the decoded `<gcm>` payload (`''` when empty), with the
+ * judged head left in `cut.head` for `gcmAttrs` / `gcmElement`; or null to decline.
  */
-export function matchGcmMessage(
-  buf: Buffer,
-  start: number,
-  close: number,
-  defaultNs: string,
-  cut?: CutStanza,
-): XmlElement | null {
+export function matchGcmPayload(buf: Buffer, start: number, close: number, cut: CutStanza): string | null {
   let head: Head | null;
   let textStart: number;
   let plainTo = 0;
-  if (cut !== undefined && cut.head !== null) {
+  if (cut.head !== null) {
     // Judged while it was arriving; those bytes have not changed.
     head = cut.head;
     textStart = start + cut.headLength;
@@ -306,7 +300,24 @@ export function matchGcmMessage(
       if (text === null) return null;
     }
   }
+  cut.head = head;
+  return text;
+}
 
+/**
+ * The attributes of the `<message>` `matchGcmPayload` just matched. Shared with later stanzas of
+ * the same head: read them, never change them.
+ */
+export function gcmAttrs(cut: CutStanza): Readonly<Record<string, string>> {
+  return (cut.head as Head).attrs;
+}
+
+/**
+ * The element saxes would build for the stanza `matchGcmPayload` just matched.
+ * @param defaultNs the namespace un-prefixed elements are in at depth 1 (from the stream header)
+ */
+export function gcmElement(text: string, cut: CutStanza, defaultNs: string): XmlElement {
+  const head = cut.head as Head;
   const { prefix } = head;
   let gcmAttrs: Record<string, string>;
   let name = 'gcm';

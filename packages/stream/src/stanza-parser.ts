@@ -1,7 +1,7 @@
 import { isAscii, isUtf8 } from 'node:buffer';
 import { SaxesParser, type SaxesTagNS, type XMLDecl } from 'saxes';
 import { StreamParseError, type StreamErrorCode, type StreamErrorCondition } from './errors.js';
-import { CutStanza, gcmMessagePrefixOk, matchGcmMessage } from './gcm-fast-path.js';
+import { CutStanza, gcmAttrs, gcmElement, gcmMessagePrefixOk, matchGcmPayload } from './gcm-fast-path.js';
 import { NS_STREAM } from './namespaces.js';
 import type { StanzaSink } from './sink.js';
 import { completePrefixLength, firstInvalidUtf8, latin1, utf8 } from './utf8.js';
@@ -258,14 +258,17 @@ export class StanzaParser {
         return;
       }
       const stanzaEnd = close + MESSAGE_END.length;
-      const stanza =
-        stanzaEnd - pos <= this.maxStanzaBytes ? matchGcmMessage(buf, pos, close, this.defaultNs, this.cut) : null;
-      if (stanza === null) {
+      const payload = stanzaEnd - pos <= this.maxStanzaBytes ? matchGcmPayload(buf, pos, close, this.cut) : null;
+      if (payload === null) {
         this.fallBack(buf, pos, end, base);
         return;
       }
       this.fastCursor = base + stanzaEnd;
-      this.sink.onStanza(stanza);
+      const sink = this.sink;
+      if (sink.onGcmMessage === undefined || !sink.onGcmMessage(payload, gcmAttrs(this.cut))) {
+        // Still this stanza's (the callback above did not reset the stream, or it returned true).
+        if (this.generation === gen && this.mode === Mode.Fast) sink.onStanza(gcmElement(payload, this.cut, this.defaultNs));
+      }
       this.fastCursor = -1;
       if (this.generation !== gen || this.mode !== Mode.Fast) {
         // A callback reset the stream (write() re-feeds the rest) or failed it: stop here.

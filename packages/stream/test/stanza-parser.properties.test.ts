@@ -1,7 +1,7 @@
 import * as fc from 'fast-check';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { HEADER, bytes, parseSplit, progressSplit, runs, type Event } from './helpers.js';
+import { HEADER, bytes, gcmView, parseSplit, progressSplit, runs, type Event } from './helpers.js';
 
 // Seeded in the default run so a failure reproduces; FUZZ=1 draws a fresh seed (printed by
 // fast-check on failure) and runs fifty times as many cases. FC_SEED=… FC_PATH=… replays one.
@@ -185,6 +185,25 @@ test('differential: after every chunk, the fast path has reported exactly what t
       },
     ),
     params(1500),
+  );
+});
+
+test('differential: the gcm shortcut (onGcmMessage) reports what the elements say, taken or declined, on damaged input too', () => {
+  fc.assert(
+    fc.property(
+      validStream,
+      fc.array(mutation, { maxLength: 2 }),
+      cutsFor(3000),
+      fc.constantFrom<'shortcut' | 'decline'>('shortcut', 'decline'),
+      fc.option(fc.integer({ min: 150, max: 900 }), { nil: undefined }),
+      (xml, muts, cuts, mode, maxStanzaBytes) => {
+        const input = mutate(bytes(xml), muts);
+        const opts = maxStanzaBytes === undefined ? {} : { maxStanzaBytes };
+        const reference = gcmView(parseSplit(input, [], { ...opts, fastPath: false }));
+        assert.equal(gcmView(parseSplit(input, cuts, { ...opts, fastPath: true }, undefined, mode)), reference);
+      },
+    ),
+    params(1000),
   );
 });
 
