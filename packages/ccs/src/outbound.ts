@@ -52,6 +52,8 @@ export class Outbound {
   resends = 0;
   /** True once it was written to some connection. */
   written = false;
+  /** Its id came from the caller and is in the client's live-id map (generated ids never are). */
+  callerId = false;
   /** Per-call timeout in ms (0: none) and its absolute deadline. */
   timeoutMs = 0;
   signal: AbortSignal | undefined = undefined;

@@ -71,6 +71,11 @@ export class TimerHeap<T> {
     return top;
   }
 
+  /** Every item, in no particular order (including ones whose items have since settled). */
+  items(): readonly T[] {
+    return this.#items;
+  }
+
   /** Drops every entry. */
   clear(): void {
     this.#times = [];

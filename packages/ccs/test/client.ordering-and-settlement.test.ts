@@ -182,6 +182,37 @@ test('refuses a message_id reused while the first send is pending (DuplicateIdEr
   }
 });
 
+test('a generated message_id passed back while its message is unsettled is refused too, wherever that message waits', async () => {
+  const server = await startScriptedServer({ autoAck: false });
+  // Window 1: the first message is on the wire, the second waits in the queue.
+  const client = new CcsClient(clientOptions(server, { maxPending: 1, messageIdPrefix: 'gen-' }));
+  try {
+    await client.connect();
+    const p0 = quiet(client.send({ to: 't' }));
+    const p1 = quiet(client.send({ to: 't' }));
+    await server.until(() => server.received.length === 1);
+    const results = [
+      await outcome(client.send({ to: 't', message_id: 'gen-0' }), 200), // in flight
+      await outcome(client.send({ to: 't', message_id: 'gen-1' }), 200), // queued
+    ];
+    assert.equal(results, ['err:CCS_ERR_DUPLICATE_ID', 'err:CCS_ERR_DUPLICATE_ID']);
+    const c = server.latest();
+    c.ack('gen-0');
+    await server.until(() => server.received.length === 2);
+    c.ack('gen-1');
+    const [r0, r1] = await Promise.all([p0, p1]);
+    assert.equal([r0.messageId, r1.messageId], ['gen-0', 'gen-1']);
+    // Settled: the id may be used again (CCS itself would now see a new message).
+    const again = quiet(client.send({ to: 't', message_id: 'gen-0' }));
+    await server.until(() => server.received.length === 3);
+    c.ack('gen-0');
+    assert.is((await again).messageId, 'gen-0');
+  } finally {
+    await client.close({ timeoutMs: 200 });
+    await server.stop();
+  }
+});
+
 test('close() waits for the upstream() iterator consumer and ACKs the message it was handling', async () => {
   const server = await startScriptedServer();
   const client = new CcsClient(clientOptions(server));

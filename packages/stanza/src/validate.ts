@@ -37,11 +37,11 @@ function has(o: JsonObject, key: string): boolean {
 }
 
 /**
- * `o[key]` when it is an own property, else `undefined` (an inherited value never counts). The
- * plain read comes first: most optional fields are absent, and then it is the only work.
+ * `v`, read by the caller as `o[key]` (a constant key there is a plain property read), when it is
+ * an own property of `o`; else `undefined` (an inherited value never counts). Most optional fields
+ * are absent, and then the read is the only work.
  */
-function own(o: JsonObject, key: string): unknown {
-  const v = o[key];
+function ifOwn(o: JsonObject, key: string, v: unknown): unknown {
   return v !== undefined && hasOwn.call(o, key) ? v : undefined;
 }
 
@@ -142,8 +142,8 @@ export function validateDownstream(msg: unknown): ValidationError | undefined {
   if (typeof idOrError !== 'string') return idOrError;
   const id = idOrError;
 
-  const to = own(msg, 'to');
-  const condition = own(msg, 'condition');
+  const to = ifOwn(msg, 'to', msg['to']);
+  const condition = ifOwn(msg, 'condition', msg['condition']);
   if (to !== undefined && condition !== undefined) {
     return invalid('condition', 'INVALID_TARGET', 'Must specify exactly one of "to" and "condition", not both', id);
   }
@@ -160,9 +160,9 @@ export function validateDownstream(msg: unknown): ValidationError | undefined {
     }
   }
 
-  const collapseKey = own(msg, 'collapse_key');
+  const collapseKey = ifOwn(msg, 'collapse_key', msg['collapse_key']);
   if (collapseKey !== undefined && typeof collapseKey !== 'string') return typeError('collapse_key', 'string', collapseKey, id);
-  const p = own(msg, 'priority');
+  const p = ifOwn(msg, 'priority', msg['priority']);
   if (p !== undefined) {
     if (typeof p !== 'string') return typeError('priority', 'string', p, id);
     if (p !== 'normal' && p !== 'high') {
@@ -170,23 +170,27 @@ export function validateDownstream(msg: unknown): ValidationError | undefined {
     }
   }
   // Spelled out rather than looped over BOOLEAN_FIELDS: a constant key is a plain property read.
-  const flagError = checkBoolean(msg, 'content_available', id) ?? checkBoolean(msg, 'mutable_content', id) ??
-    checkBoolean(msg, 'delay_while_idle', id) ?? checkBoolean(msg, 'delivery_receipt_requested', id) ?? checkBoolean(msg, 'dry_run', id);
+  const flagError =
+    checkBoolean(msg, 'content_available', msg['content_available'], id) ??
+    checkBoolean(msg, 'mutable_content', msg['mutable_content'], id) ??
+    checkBoolean(msg, 'delay_while_idle', msg['delay_while_idle'], id) ??
+    checkBoolean(msg, 'delivery_receipt_requested', msg['delivery_receipt_requested'], id) ??
+    checkBoolean(msg, 'dry_run', msg['dry_run'], id);
   if (flagError !== undefined) return flagError;
-  const ttl = own(msg, 'time_to_live');
+  const ttl = ifOwn(msg, 'time_to_live', msg['time_to_live']);
   if (ttl !== undefined) {
     if (typeof ttl !== 'number') return typeError('time_to_live', 'number', ttl, id);
     if (!Number.isInteger(ttl) || ttl < 0 || ttl > MAX_TTL) {
       return invalid('time_to_live', 'INVALID_TTL', `Invalid value (${show(ttl)}) for "time_to_live": must be between 0 and "${MAX_TTL}"`, id);
     }
   }
-  const data = own(msg, 'data');
+  const data = ifOwn(msg, 'data', msg['data']);
   if (data !== undefined) {
     if (!isObject(data)) return typeError('data', 'object', data, id);
     const dataError = checkData(data, id);
     if (dataError !== undefined) return dataError;
   }
-  const n = own(msg, 'notification');
+  const n = ifOwn(msg, 'notification', msg['notification']);
   if (n !== undefined) {
     if (!isObject(n)) return typeError('notification', 'object', n, id);
     for (const field of NOTIFICATION_STRINGS) {
@@ -204,8 +208,8 @@ export function validateDownstream(msg: unknown): ValidationError | undefined {
   return undefined;
 }
 
-function checkBoolean(msg: JsonObject, field: (typeof BOOLEAN_FIELDS)[number], id: string): ValidationError | undefined {
-  const v = own(msg, field);
+function checkBoolean(msg: JsonObject, field: (typeof BOOLEAN_FIELDS)[number], value: unknown, id: string): ValidationError | undefined {
+  const v = ifOwn(msg, field, value);
   return v !== undefined && typeof v !== 'boolean' ? typeError(field, 'boolean', v, id) : undefined;
 }
 
