@@ -53,7 +53,7 @@ export interface SessionOptions {
 /** A delayed answer: the stanza, when it is due, and the receipt it triggers once written. */
 interface Owed {
   due: number;
-  stanza: string;
+  stanza: string | Buffer;
   receiptFor: string | undefined;
   receiptToken: string;
 }
@@ -427,7 +427,7 @@ export class Session {
   }
 
   /** Writes an answer to a downstream message now, or holds it for `ackDelayMs`. */
-  #answer(stanza: string, receiptFor: string | undefined, token: string): void {
+  #answer(stanza: string | Buffer, receiptFor: string | undefined, token: string): void {
     const delay = this.#faults.ackDelayMs;
     if (delay !== undefined && delay > 0) {
       this.#owed.push({ due: Date.now() + delay, stanza, receiptFor, receiptToken: token });
@@ -457,7 +457,7 @@ export class Session {
 
   // --- output, timer, close -------------------------------------------------------------------
 
-  #out(data: string): void {
+  #out(data: string | Buffer): void {
     if (this.#muted || !this.#conn.writable) return;
     if (this.#tiny > 0 || this.#tinyQueue.length > 0) {
       this.#tinyQueue.push(Buffer.from(data));

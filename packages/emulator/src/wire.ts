@@ -22,12 +22,47 @@ export function gcmStanza(json: string): string {
   return OPEN + escapeJsonForXml(json) + CLOSE;
 }
 
-/** The ACK of a downstream message; `from` is the target (`undefined` for a condition). */
-export function ackStanza(from: string | undefined, messageId: string, registrationId?: string): string {
+const B_ACK_1 = Buffer.from(ACK_1);
+const B_ACK_2 = Buffer.from(ACK_2);
+const B_ACK_3 = Buffer.from(ACK_3);
+const ACK_SLAB_BYTES = 64 * 1024;
+type Slab = Buffer & { latin1Write(s: string, offset: number): number };
+// ACK bytes are carved from a shared slab and never written again once handed out (the socket
+// may still hold them), like GcmEncoder's: a full slab is left to the views that use it.
+let ackSlab = Buffer.allocUnsafeSlow(ACK_SLAB_BYTES) as Slab;
+let ackOffset = 0;
+
+/** The hot ACK as bytes: constant parts copied, the plain-ASCII token and id written as Latin-1 (their UTF-8). */
+function ackBytes(from: string, messageId: string): Buffer {
+  const max = B_ACK_1.length + B_ACK_2.length + B_ACK_3.length + from.length + messageId.length;
+  if (ackOffset + max > ackSlab.length) {
+    ackSlab = Buffer.allocUnsafeSlow(Math.max(ACK_SLAB_BYTES, max)) as Slab;
+    ackOffset = 0;
+  }
+  const slab = ackSlab;
+  const start = ackOffset;
+  let o = start;
+  slab.set(B_ACK_1, o);
+  o += B_ACK_1.length;
+  o += slab.latin1Write(from, o);
+  slab.set(B_ACK_2, o);
+  o += B_ACK_2.length;
+  o += slab.latin1Write(messageId, o);
+  slab.set(B_ACK_3, o);
+  o += B_ACK_3.length;
+  ackOffset = o;
+  return slab.subarray(start, o);
+}
+
+/**
+ * The ACK of a downstream message; `from` is the target (`undefined` for a condition). The usual
+ * one (a plain token and id) comes as bytes, ready for the socket; anything else as a string.
+ */
+export function ackStanza(from: string | undefined, messageId: string, registrationId?: string): string | Buffer {
   // The hot case: plain token and id (no JSON or XML escaping needed) spliced between constants.
   if (registrationId === undefined && isPlainAscii(messageId)) {
     if (from === undefined) return ACK_NO_FROM + messageId + ACK_3;
-    if (isPlainAscii(from)) return ACK_1 + from + ACK_2 + messageId + ACK_3;
+    if (isPlainAscii(from)) return ackBytes(from, messageId);
   }
   const payload: Record<string, string> = {};
   if (from !== undefined) payload['from'] = from;
