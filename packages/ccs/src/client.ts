@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import {
-  validateDownstream, type AckMessage, type DownstreamMessage, type NackError as StanzaNack, type NackCode,
+  ValidationError, validateDownstream, type AckMessage, type DownstreamMessage, type NackError as StanzaNack, type NackCode,
   type ReceiptMessage, type UpstreamMessage,
 } from '@ccs-xmpp/stanza';
 import { backoffDelay } from './backoff.js';
@@ -558,9 +558,14 @@ export class CcsClient extends EventEmitter implements AbortOwner {
 
   #write(conn: CcsConnection, out: Outbound): void {
     out.state = OutState.InFlight;
-    if (!conn.write(out)) {
-      // The stream went away under us: back to the front, in order.
-      this.#requeue(out);
+    const written = conn.write(out);
+    if (written !== true) {
+      if (written === false) {
+        // The stream went away under us: back to the front, in order.
+        this.#requeue(out);
+      } else {
+        this.#fail(out, new ValidationError('', 'INVALID_JSON', 'JSON_TYPE_ERROR', `Message cannot be written as JSON: ${written.message}`, out.id));
+      }
       return;
     }
     if (out.written) out.resends++;

@@ -202,16 +202,25 @@ export class CcsConnection {
 
   /**
    * Writes a downstream message and records it as in flight. Returns false (and records nothing)
-   * when the stream can no longer be written: the caller requeues it.
+   * when the stream can no longer be written: the caller requeues it; the encoder's TypeError
+   * when the message cannot be written as JSON at all: the caller fails it.
    */
-  write(out: Outbound): boolean {
+  write(out: Outbound): boolean | TypeError {
     const xmpp = this.#xmpp;
-    if (xmpp === undefined || !xmpp.writable) return false;
+    if (xmpp === undefined) return false;
+    let bytes: Buffer;
+    try {
+      bytes = this.#encoder.encodeDownstream(out.msg);
+    } catch (err) {
+      // JSON.stringify refused it (a BigInt, a cycle somewhere validation does not look): it can
+      // never be sent, on any connection.
+      return err instanceof TypeError ? err : new TypeError(String(err));
+    }
     this.inflight.set(out.id, out);
     try {
-      if (!xmpp.send(this.#encoder.encodeDownstream(out.msg))) this.blocked = true;
+      if (!xmpp.send(bytes)) this.blocked = true;
     } catch {
-      // Closed under us between the check and the write: treat as not written.
+      // The stream is closing or closed (XmppConnection.send throws): treat as not written.
       this.inflight.delete(out.id);
       return false;
     }

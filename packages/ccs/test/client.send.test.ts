@@ -39,6 +39,34 @@ test('rejects an invalid message with ValidationError before sending anything', 
   }
 });
 
+test('a message JSON cannot carry (a BigInt, a cycle) is refused with ValidationError; nothing hangs, the next send works', async () => {
+  const server = await startScriptedServer();
+  const client = new CcsClient(clientOptions(server));
+  try {
+    await client.connect();
+    const cyclic: Record<string, unknown> = {};
+    cyclic['self'] = cyclic;
+    const bad = [
+      { to: 'tok', data: { n: 10n } }, // in data: the validator's size check meets it
+      { to: 'tok', data: { c: cyclic } },
+      { to: 'tok', extra: 10n }, // outside what the validator reads: the encoder meets it
+      { to: 'tok', extra: cyclic },
+    ] as unknown as Array<{ to: string }>;
+    for (const m of bad) {
+      const err = await client.send(m).catch((e: unknown) => e);
+      assert.instance(err, ValidationError);
+      assert.is((err as ValidationError).reason, 'JSON_TYPE_ERROR');
+    }
+    const ok = await client.send({ to: 'tok', data: { fine: 'yes' } });
+    assert.ok(ok.messageId);
+    assert.is(server.received.length, 1);
+    assert.is(client.stats().pending, 0);
+  } finally {
+    await client.close({ timeoutMs: 500 });
+    await server.stop();
+  }
+});
+
 for (const code of ['BAD_REGISTRATION', 'DEVICE_UNREGISTERED', 'INVALID_JSON', 'BAD_ACK', 'AUTHENTICATION_FAILED', 'QUOTA_EXCEEDED']) {
   test(`fails at once on a ${code} NACK with a typed NackError`, async () => {
     const server = await startScriptedServer({ onDownstream: (c, m) => c.nack(m['message_id'] as string, code, 'because') });

@@ -107,7 +107,13 @@ function checkData(data: JsonObject, id: string): ValidationError | undefined {
     else exact = true;
   }
   if (!exact && 3 * units <= MAX_DATA_BYTES) return undefined;
-  const size = dataByteLength(data);
+  let size: number;
+  try {
+    size = dataByteLength(data);
+  } catch (err) {
+    // A BigInt or a cycle: JSON.stringify refuses it, and so would the encoder.
+    return invalid('data', 'JSON_TYPE_ERROR', `Field "data" cannot be written as JSON: ${(err as Error).message.split('\n')[0]}`, id);
+  }
   if (size > MAX_DATA_BYTES) {
     return invalid('data', 'MESSAGE_TOO_BIG', `"data" is ${size} bytes; at most ${MAX_DATA_BYTES} are allowed`, id);
   }

@@ -118,6 +118,17 @@ test('validateOutbound refuses message types an app server never sends', () => {
   assert.is(validateOutbound({ message_id: 'm', to: 'R', message_type: 'ack' }), undefined);
 });
 
+test('data JSON cannot carry (a BigInt, a cycle) is a JSON_TYPE_ERROR, never a throw', () => {
+  const cyclic: Record<string, unknown> = {};
+  cyclic['self'] = cyclic;
+  for (const data of [{ n: 10n }, { c: cyclic }]) {
+    const err = validateDownstream({ ...base, data });
+    assert.instance(err, ValidationError);
+    assert.is(err!.reason, 'JSON_TYPE_ERROR');
+    assert.is(err!.field, 'data');
+  }
+});
+
 // The size check skips the exact UTF-8 count while 3 × UTF-16 units stays within the limit: the
 // verdict must still be exactly "dataByteLength > 4096", for any mix of 1- to 4-byte characters.
 test('the data size verdict is exactly dataByteLength > 4096, near the limit and far from it', () => {

@@ -228,13 +228,20 @@ function matchIdHead(buf: Buffer, start: number, end: number): string | undefine
   return latin1(buf, idStart, idEnd);
 }
 
+/** `buf[start, start + len)` equals `bytes[0, len)`: a loop for the short heads, `compare` beyond. */
+function sameBytes(buf: Buffer, start: number, bytes: Buffer, len: number): boolean {
+  if (len > 96) return buf.compare(bytes, 0, len, start, start + len) === 0;
+  for (let i = 0; i < len; i++) if (buf[start + i] !== bytes[i]) return false;
+  return true;
+}
+
 /** The two start tags `buf[start, end)`, checked: attributes and the gcm prefix, or null. */
 function matchHead(buf: Buffer, start: number, end: number): Head | null {
   const len = end - start;
   for (let i = 0; i < headMemo.length; i++) {
     const h = headMemo[i] as Head;
     const bytes = h.bytes as Buffer;
-    if (bytes.length === len && buf.compare(bytes, 0, len, start, end) === 0) return h;
+    if (bytes.length === len && sameBytes(buf, start, bytes, len)) return h;
   }
   const id = matchIdHead(buf, start, end);
   if (id !== undefined) return { bytes: undefined, attrs: { id }, prefix: undefined, own: true };
