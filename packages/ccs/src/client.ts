@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import {
-  ValidationError, validateDownstream, type AckMessage, type DownstreamMessage, type NackError as StanzaNack, type NackCode,
+  ValidationError, validateDownstream, type DownstreamMessage, type NackError as StanzaNack, type NackCode,
   type ReceiptMessage, type UpstreamMessage,
 } from '@ccs-xmpp/stanza';
 import { backoffDelay } from './backoff.js';
@@ -300,7 +300,7 @@ export class CcsClient extends EventEmitter implements AbortOwner {
     this.#dedup = new DedupWindow<UpEntry>(this.#o.dedupWindow, (e) => e.done);
     this.#handler = options.onUpstream;
     this.#sink = {
-      onAck: (conn, out, ack) => this.#onAck(conn, out, ack),
+      onAck: (conn, out, from, registrationId) => this.#onAck(conn, out, from, registrationId),
       onNack: (conn, out, nack, stanzaError) => this.#onNack(conn, out, nack, stanzaError),
       onUpstream: (conn, msg) => this.#onUpstream(conn, msg),
       onReceipt: (conn, msg) => this.#onReceipt(conn, msg),
@@ -746,7 +746,7 @@ export class CcsClient extends EventEmitter implements AbortOwner {
 
   // --- answers from connections ---------------------------------------------------------------
 
-  #onAck(_conn: CcsConnection, out: Outbound, ack: AckMessage): void {
+  #onAck(_conn: CcsConnection, out: Outbound, from: string | undefined, registrationId: string | undefined): void {
     this.#stats.acked++;
     if (this.#throttles.size > 0) {
       const t = this.#throttles.get(out.target);
@@ -764,7 +764,7 @@ export class CcsClient extends EventEmitter implements AbortOwner {
       if (out.callerId && this.#live.get(out.id) === out) this.#live.delete(out.id);
       out.signal?.removeEventListener('abort', out);
       this.#outstanding--;
-      out.resolve({ messageId: out.id, from: ack.from, registrationId: ack.registrationId, retries: out.resends });
+      out.resolve({ messageId: out.id, from, registrationId, retries: out.resends });
     }
     this.#dispatch();
   }

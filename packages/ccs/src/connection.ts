@@ -1,7 +1,7 @@
 import { ClientNegotiator, SaslError } from '@ccs-xmpp/sasl';
 import {
-  GcmEncoder, bindIq, decodeGcmMessage, decodeGcmText, nackRetryClass, normalizeNack, pingIq, readBindResult, readIq,
-  readStreamFeatures, resultIq, sessionIq, type AckMessage, type NackError as StanzaNack, type ReceiptMessage,
+  GcmEncoder, bindIq, canonicalAckFrom, canonicalAckId, decodeGcmMessage, decodeGcmText, nackRetryClass, normalizeNack, pingIq, readBindResult, readIq,
+  readStreamFeatures, resultIq, sessionIq, type NackError as StanzaNack, type ReceiptMessage,
   type InboundMessage, type StreamFeatures, type UpstreamMessage, type StanzaErrorMessage,
 } from '@ccs-xmpp/stanza';
 import {
@@ -43,7 +43,7 @@ export interface CcsConnectionOptions {
 
 /** What a connection reports to the client. Called synchronously from socket callbacks. */
 export interface ConnectionSink {
-  onAck(conn: CcsConnection, out: Outbound, ack: AckMessage): void;
+  onAck(conn: CcsConnection, out: Outbound, from: string | undefined, registrationId: string | undefined): void;
   onNack(conn: CcsConnection, out: Outbound, nack: StanzaNack, stanzaError: boolean): void;
   onUpstream(conn: CcsConnection, msg: UpstreamMessage): void;
   onReceipt(conn: CcsConnection, msg: ReceiptMessage): void;
@@ -371,6 +371,17 @@ export class CcsConnection {
     const type = hasOwn.call(attrs, 'type') ? attrs['type'] : undefined;
     if (type !== undefined && type !== 'normal') return false;
     this.#heard = true;
+    // Nearly every message is the canonical ACK of one of ours: its id and its from (usually the
+    // very token we sent to) are all it takes, without a decoded record.
+    const ackId = canonicalAckId(json);
+    if (ackId !== undefined) {
+      const out = this.inflight.get(ackId);
+      if (out !== undefined) {
+        this.inflight.delete(ackId);
+        this.#sink.onAck(this, out, canonicalAckFrom(json, out.msg.to), undefined);
+        return true;
+      }
+    }
     this.#onDecoded(decodeGcmText(json, hasOwn.call(attrs, 'id') ? attrs['id'] : undefined));
     return true;
   }
@@ -503,7 +514,7 @@ export class CcsConnection {
         const out = this.inflight.get(m.messageId);
         if (out === undefined) return this.#stray('ACK', m.messageId);
         this.inflight.delete(m.messageId);
-        this.#sink.onAck(this, out, m);
+        this.#sink.onAck(this, out, m.from, m.registrationId);
         return;
       }
       case 'nack': {

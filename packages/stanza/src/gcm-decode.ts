@@ -97,15 +97,35 @@ const ACK_AFTER_ID = '","message_type":"ack"}'.length;
 const CANONICAL_ACK = /^\{"from":"([^"\\\x00-\x1f]*)","message_id":"([^"\\\x00-\x1f]+)","message_type":"ack"\}$/;
 
 /**
+ * A shortcut for a receive path that only needs an ACK's two strings: when `text` is the canonical
+ * ACK, `{"from":"…","message_id":"…","message_type":"ack"}` with strings that need no unescaping,
+ * its `message_id` (exactly what `decodeGcmText` would report); otherwise `undefined` — decode it
+ * with `decodeGcmText`. Read its `from` with `canonicalAckFrom`.
+ */
+export function canonicalAckId(text: string): string | undefined {
+  // test() builds no match array; the strings are cut out at the positions the shape fixes.
+  if (!CANONICAL_ACK.test(text)) return undefined;
+  return text.slice(text.indexOf('"', ACK_FROM_AT) + ACK_ID_AFTER_FROM, text.length - ACK_AFTER_ID);
+}
+
+/**
+ * The `from` of a canonical ACK (`canonicalAckId` said yes). When it equals `known` (the token the
+ * message was sent to, say), `known` itself is returned and nothing is allocated.
+ */
+export function canonicalAckFrom(text: string, known?: string): string {
+  const fromEnd = text.indexOf('"', ACK_FROM_AT);
+  if (known !== undefined && known.length === fromEnd - ACK_FROM_AT && text.startsWith(known, ACK_FROM_AT)) return known;
+  return text.slice(ACK_FROM_AT, fromEnd);
+}
+
+/**
  * Decodes the JSON text of a `<gcm>` payload (what `decodeGcmMessage` does once it has the text).
  * Never throws.
  */
 export function decodeGcmText(text: string, stanzaId: string | undefined): InboundMessage {
-  if (CANONICAL_ACK.test(text)) {
-    // test() builds no match array; the strings are cut out at the positions the shape fixes.
-    const fromEnd = text.indexOf('"', ACK_FROM_AT);
-    const from = text.slice(ACK_FROM_AT, fromEnd);
-    const messageId = text.slice(fromEnd + ACK_ID_AFTER_FROM, text.length - ACK_AFTER_ID);
+  const messageId = canonicalAckId(text);
+  if (messageId !== undefined) {
+    const from = canonicalAckFrom(text);
     return {
       kind: 'ack', stanzaId, payload: { from, message_id: messageId, message_type: 'ack' }, messageId, from, registrationId: undefined,
     };

@@ -17,7 +17,7 @@ export type {
   UpstreamMessage, AckMessage, NackMessage, ReceiptMessage, ControlMessage, StanzaErrorMessage,
   UnknownMessage, InvalidMessage,
 } from './types.js';
-export { decodeGcmMessage, decodeGcmText, findGcmChild, gcmText } from './gcm-decode.js';
+export { canonicalAckFrom, canonicalAckId, decodeGcmMessage, decodeGcmText, findGcmChild, gcmText } from './gcm-decode.js';
 export {
   GcmEncoder, type GcmEncoderOptions, escapeJsonForXml, stanzaIdAttr, ackJson, isPlainAscii, gcmStanzaString, encodeGcmString, encodeAckString,
 } from './gcm-encode.js';

@@ -9,7 +9,7 @@ import {
   stanzaIdAttr, validateDownstream, type JsonObject,
 } from '@ccs-xmpp/stanza';
 import { parseWithSaxes, parseWithStream } from './helpers/xml.js';
-import { decodeGcmText, decodeJsonText } from '../src/gcm-decode.js';
+import { canonicalAckFrom, canonicalAckId, decodeGcmText, decodeJsonText } from '../src/gcm-decode.js';
 
 const FUZZ = process.env['FUZZ'] === '1';
 const params = (seed: number): fc.Parameters<unknown> => ({ seed, numRuns: FUZZ ? 20_000 : 150, endOnFailure: false });
@@ -196,6 +196,17 @@ test('the canonical-ACK shortcut decodes exactly like JSON.parse, on the shape a
         : op === 'replace' ? text.slice(0, i) + ch + text.slice(i + 1) : text;
     const fast = decodeGcmText(t, stanzaId);
     const slow = decodeJsonText(t, stanzaId);
+    const id = canonicalAckId(t);
+    if (id !== undefined) {
+      assert.is(slow.kind, 'ack');
+      if (slow.kind === 'ack') {
+        assert.is(id, slow.messageId);
+        // `known` is returned only when it is the very from; near misses must not pass for it.
+        for (const known of [undefined, slow.from, `${slow.from}"`, slow.from?.slice(1), `x${slow.from}`, ch]) {
+          assert.is(canonicalAckFrom(t, known), slow.from);
+        }
+      }
+    }
     if (slow.kind === 'invalid' && fast.kind === 'invalid') {
       assert.is(fast.error.code, slow.error.code);
       assert.equal(fast.payload, slow.payload);
