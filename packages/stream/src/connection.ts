@@ -74,6 +74,8 @@ export interface ConnectOptions extends ConnectionOptions {
 const DEFAULT_KEEPALIVE_MS = 30_000;
 const DEFAULT_CLOSE_TIMEOUT_MS = 5_000;
 const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+/** How much of a tick's stanzas is written before the tick ends (the rest goes in larger writes). */
+const FIRST_FLUSH_BYTES = 8192;
 const STREAM_CLOSE = Buffer.from('</stream:stream>');
 const KEEPALIVE = Buffer.from(' ');
 const XML_DECL = "<?xml version='1.0'?>";
@@ -123,6 +125,8 @@ export class XmppConnection {
   private batchBytes = 0;
   private batchAllBuffers = true;
   private batchScheduled = false;
+  /** Batch size that is written before the tick ends (see `write`). */
+  private flushAt = FIRST_FLUSH_BYTES;
   private closedPromise: Promise<void>;
   private resolveClosed!: () => void;
   /**
@@ -130,6 +134,11 @@ export class XmppConnection {
    * per-write bookkeeping was the largest single cost of sending many small stanzas
    * (bench/ccs-e2e.mjs profile), and one buffer becomes as few TLS records as possible.
    */
+  private readonly endOfTick = (): void => {
+    this.flushAt = FIRST_FLUSH_BYTES;
+    this.flushBatch();
+  };
+
   private readonly flushBatch = (): void => {
     this.batchScheduled = false;
     const batch = this.batch;
@@ -270,7 +279,7 @@ export class XmppConnection {
     }
     if (!this.batchScheduled) {
       this.batchScheduled = true;
-      process.nextTick(this.flushBatch);
+      process.nextTick(this.endOfTick);
     }
     this.wroteSinceKeepalive = true;
     if (typeof data === 'string') {
@@ -284,9 +293,13 @@ export class XmppConnection {
       this.batch.push(this.batchAllBuffers ? data : Buffer.from(data).toString('utf8'));
     }
     this.batchBytes += data.length;
-    if (this.batchBytes >= this.socket.writableHighWaterMark) {
-      // Large tick: write now rather than hold a big batch (and let backpressure show).
+    if (this.batchBytes >= this.flushAt) {
+      // A large tick. The first few KiB go out at once, so the peer starts on them while we
+      // encode the rest (bench/ccs-e2e.mjs: +10% acked msgs/s with 100 in flight, where the two
+      // sides otherwise take turns); after that, socket-sized writes (fewer TLS records and
+      // syscalls), and backpressure shows.
       this.flushBatch();
+      this.flushAt = this.socket.writableHighWaterMark;
     }
     return !this.socket.writableNeedDrain;
   }
