@@ -210,7 +210,7 @@ export class CcsConnection {
     if (xmpp === undefined) return false;
     let bytes: Buffer;
     try {
-      bytes = this.#encoder.encodeDownstream(out.msg);
+      bytes = this.#encoder.encodeDownstream(out.msg, out.id);
     } catch (err) {
       // JSON.stringify refused it (a BigInt, a cycle somewhere validation does not look): it can
       // never be sent, on any connection.

@@ -1,5 +1,8 @@
 import type { DownstreamMessage } from '@ccs-xmpp/stanza';
 
+/** What `send()` takes: a downstream message whose `message_id` the client assigns when absent. */
+export type OutgoingMessage = Omit<DownstreamMessage, 'message_id'> & Pick<DownstreamMessage, 'to' | 'condition'> & { message_id?: string };
+
 /** Where an outbound message is. */
 export const enum OutState {
   /** In the client's send queue (or about to be). */
@@ -39,7 +42,9 @@ export interface AbortOwner {
  */
 export class Outbound {
   readonly owner: AbortOwner;
-  readonly msg: DownstreamMessage;
+  /** The caller's message as given: not copied, so without `message_id` when the client assigned `id`. */
+  readonly msg: OutgoingMessage;
+  /** Its `message_id`: the caller's, or the one the client assigned. */
   readonly id: string;
   /** Submission order, so messages held back for a rate-limited target go out in the order sent. */
   readonly seq: number;
@@ -58,11 +63,20 @@ export class Outbound {
   timeoutMs = 0;
   signal: AbortSignal | undefined = undefined;
 
-  constructor(owner: AbortOwner, msg: DownstreamMessage, seq: number) {
+  constructor(owner: AbortOwner, msg: OutgoingMessage, id: string, seq: number) {
     this.owner = owner;
     this.msg = msg;
-    this.id = msg.message_id;
+    this.id = id;
     this.seq = seq;
+  }
+
+  /** The message as it went out, `message_id` included (a copy when the client assigned the id). */
+  sent(): DownstreamMessage {
+    const msg = this.msg;
+    if (msg.message_id !== undefined) return msg as DownstreamMessage;
+    const copy = Object.assign({}, msg) as DownstreamMessage;
+    copy.message_id = this.id;
+    return copy;
   }
 
   /** The device token or topic this message goes to, for per-target rate limiting. */

@@ -209,6 +209,7 @@ const PLAIN_NATIVE_FROM = 24;
 const B_TRUE = Buffer.from('true');
 const B_FALSE = Buffer.from('false');
 const B_NULL = Buffer.from('null');
+const B_ID_FIELD = Buffer.from('"message_id":');
 const hasOwn = Object.prototype.hasOwnProperty;
 
 /**
@@ -329,13 +330,24 @@ export class GcmEncoder {
    * Encodes a downstream message; the stanza `id` is its `message_id` (so a stanza error can be
    * matched to it). Run `validateDownstream` first: the encoder does not judge content.
    */
-  encodeDownstream(msg: DownstreamMessage): Buffer {
-    const id = msg.message_id;
-    if (typeof id === 'string') {
-      const fast = this.#writePlainDownstream(msg, id);
+  encodeDownstream(msg: DownstreamMessage): Buffer;
+  /**
+   * `messageId` is the id a sender assigned to a message that has no `message_id` of its own: it
+   * goes out as the stanza id and as the JSON's last field, as if the message had been copied with
+   * it (`Object.assign({}, msg, { message_id })`), without the copy.
+   */
+  encodeDownstream(msg: Omit<DownstreamMessage, 'message_id'> & { message_id?: string }, messageId: string): Buffer;
+  encodeDownstream(msg: Omit<DownstreamMessage, 'message_id'> & { message_id?: string }, messageId?: string): Buffer {
+    const own = msg.message_id;
+    const appended = own === undefined ? messageId : undefined;
+    const id = appended ?? own;
+    // An own `message_id: undefined` keeps its place in a copy: only the general path does that.
+    if (typeof id === 'string' && (appended === undefined || !hasOwn.call(msg, 'message_id'))) {
+      const fast = this.#writePlainDownstream(msg as Record<string, unknown>, id, appended !== undefined);
       if (fast !== undefined) return fast;
     }
-    return this.#write(escapeStringified(JSON.stringify(msg)), typeof id === 'string' ? id : undefined);
+    const json = JSON.stringify(appended === undefined ? msg : Object.assign({}, msg, { message_id: appended }));
+    return this.#write(escapeStringified(json), typeof id === 'string' ? id : undefined);
   }
 
   /**
@@ -348,7 +360,7 @@ export class GcmEncoder {
    * keys, deep nesting, no room left — returns undefined before the offset moves, and the general
    * path encodes the message from the start.
    */
-  #writePlainDownstream(msg: DownstreamMessage, id: string): Buffer | undefined {
+  #writePlainDownstream(msg: Record<string, unknown>, id: string, appendId: boolean): Buffer | undefined {
     const slab = this.#reserve(PLAIN_RESERVE);
     const start = this.#offset;
     const limit = slab.length - B_CLOSE.length;
@@ -358,8 +370,18 @@ export class GcmEncoder {
     o = writePlainString(slab, o, limit, id, false);
     if (o < 0) return undefined;
     slab.set(B_AFTER_ID, o);
-    o = writePlainObject(slab, o + B_AFTER_ID.length, limit, msg as unknown as Record<string, unknown>, 0);
+    o = writePlainObject(slab, o + B_AFTER_ID.length, limit, msg, 0);
     if (o < 0) return undefined;
+    if (appendId) {
+      // Reopen the object for its last field: `{}` becomes `{"message_id":…}`, `{…}` `{…,"message_id":…}`.
+      o--;
+      if (o + B_ID_FIELD.length + id.length + 3 > limit) return undefined;
+      if (slab[o - 1] !== 0x7b) slab[o++] = 0x2c;
+      slab.set(B_ID_FIELD, o);
+      o = writePlainString(slab, o + B_ID_FIELD.length, limit, id, true);
+      if (o < 0) return undefined;
+      slab[o++] = 0x7d;
+    }
     slab.set(B_CLOSE, o);
     o += B_CLOSE.length;
     this.#offset = o;

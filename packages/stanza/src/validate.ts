@@ -139,12 +139,15 @@ function checkMessageId(m: JsonObject): ValidationError | string {
  * boolean flags boolean; `time_to_live` an integer 0…2419200; `data` an object of at most 4096
  * bytes with no key `from` or starting with `google`; `notification` an object whose known fields
  * have the right types. Returns the first error, or `undefined` when the message is valid.
+ * `messageId` stands in for a `message_id` the message does not have (the one a sender assigns).
  */
-export function validateDownstream(msg: unknown): ValidationError | undefined {
+export function validateDownstream(msg: unknown, messageId?: string): ValidationError | undefined {
   if (!isObject(msg)) {
     return invalid('', 'JSON_PARSING_ERROR', `Message must be a JSON object: ${show(msg)}`, undefined);
   }
-  const idOrError = checkMessageId(msg);
+  // A sender that assigns the id itself (and writes it with `encodeDownstream(msg, messageId)`)
+  // validates the message as it will go out, without copying it first.
+  const idOrError = messageId !== undefined && msg['message_id'] === undefined ? checkMessageId({ message_id: messageId }) : checkMessageId(msg);
   if (typeof idOrError !== 'string') return idOrError;
   const id = idOrError;
 

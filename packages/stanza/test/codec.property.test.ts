@@ -274,11 +274,22 @@ test('encodeDownstream writes exactly what the JSON.stringify path writes, plain
   };
   const fast = new GcmEncoder({ slabSize: 4096 });
   const general = new GcmEncoder({ slabSize: 4096 });
-  fc.assert(fc.property(fc.array(message, { minLength: 1, maxLength: 6 }), (msgs) => {
-    for (const m of msgs) {
+  // The id either is the message's own, or is assigned by the sender (the message has none, or an
+  // own `message_id: undefined`): then it must come out as if the message had been copied with it.
+  const idMode = fc.constantFrom('own', 'assigned', 'own-undefined');
+  fc.assert(fc.property(fc.array(fc.tuple(message, idMode), { minLength: 1, maxLength: 6 }), (msgs) => {
+    for (const [m, mode] of msgs) {
       const id = m['message_id'];
-      const want = outcome(() => general.encode(m, typeof id === 'string' ? id : undefined));
-      assert.is(outcome(() => fast.encodeDownstream(m as never)), want);
+      if (mode === 'own' || typeof id !== 'string') {
+        const want = outcome(() => general.encode(m, typeof id === 'string' ? id : undefined));
+        assert.is(outcome(() => fast.encodeDownstream(m as never)), want);
+        continue;
+      }
+      if (mode === 'assigned') delete m['message_id'];
+      else m['message_id'] = undefined;
+      const copy = Object.assign({}, m, { message_id: id });
+      const want = outcome(() => general.encode(copy, id));
+      assert.is(outcome(() => fast.encodeDownstream(m as never, id)), want, mode);
     }
   }), { ...params(13), numRuns: FUZZ ? 20_000 : 400, endOnFailure: true }); // shrinking these trees can take minutes
 });

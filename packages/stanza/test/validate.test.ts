@@ -118,6 +118,14 @@ test('validateOutbound refuses message types an app server never sends', () => {
   assert.is(validateOutbound({ message_id: 'm', to: 'R', message_type: 'ack' }), undefined);
 });
 
+test('an assigned messageId stands in for a missing message_id, never for a bad own one', () => {
+  assert.is(validateDownstream({ to: 'R' })?.field, 'message_id');
+  assert.is(validateDownstream({ to: 'R' }, 'assigned-1'), undefined);
+  assert.is(validateDownstream({ to: 'R', message_id: 5 }, 'assigned-1')?.field, 'message_id');
+  assert.is(validateDownstream({ to: 'R', message_id: '' }, 'assigned-1')?.field, 'message_id');
+  assert.is(validateDownstream({ to: 'R', time_to_live: -1 }, 'assigned-1')?.messageId, 'assigned-1');
+});
+
 test('data JSON cannot carry (a BigInt, a cycle) is a JSON_TYPE_ERROR, never a throw', () => {
   const cyclic: Record<string, unknown> = {};
   cyclic['self'] = cyclic;
