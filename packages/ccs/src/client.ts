@@ -113,6 +113,8 @@ export interface CcsStats {
   queued: number;
   /** Gauge: messages waiting for a retry delay (backoff or rate limit). */
   waitingRetry: number;
+  /** Gauge: devices and topics currently slowed down after a `*_MESSAGE_RATE_EXCEEDED` NACK. */
+  throttledTargets: number;
   /** Downstream writes (retries and resends included). */
   sent: number;
   acked: number;
@@ -404,6 +406,7 @@ export class CcsClient extends EventEmitter implements AbortOwner {
       pending,
       queued: this.#queuedLive,
       waitingRetry: this.#waiting,
+      throttledTargets: this.#throttles.size,
       ...this.#stats,
       nacked: { ...this.#nacked },
     };

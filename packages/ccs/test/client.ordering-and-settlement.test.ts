@@ -1,6 +1,5 @@
 // Ordering and settlement under drains, cuts, rate limits, timeouts and close: each test was
 // written from a review finding (most failed before the fix) and now guards that behaviour.
-import * as inspector from 'node:inspector';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { UpstreamMessage } from '@ccs-xmpp/stanza';
@@ -246,27 +245,13 @@ test('forgets a rate-limited device once its last held message failed for good (
     onDownstream: (c, m) => c.nack(m['message_id'] as string, 'DEVICE_MESSAGE_RATE_EXCEEDED'),
   });
   const client = new CcsClient(clientOptions(server, { maxRetries: 1, retryBaseMs: 5, retryMaxMs: 10 }));
-  const session = new inspector.Session();
-  session.connect();
-  const post = <T>(method: string, params: object): Promise<T> =>
-    new Promise((resolve, reject) => session.post(method, params, (err, res) => (err ? reject(err) : resolve(res as T))));
-  const g = globalThis as { __reviewClient?: CcsClient };
   try {
     await client.connect();
     for (const dev of ['leak-1', 'leak-2', 'leak-3']) {
       assert.is(await outcome(client.send({ to: dev }), 1000), 'err:CCS_ERR_NACK');
     }
-    // Read the private #throttles map through the inspector (no other way to see it from outside).
-    g.__reviewClient = client;
-    const { result } = await post<{ result: { objectId: string } }>('Runtime.evaluate', { expression: 'globalThis.__reviewClient' });
-    const props = await post<{ privateProperties?: Array<{ name: string; value?: { objectId?: string } }> }>('Runtime.getProperties', { objectId: result.objectId, ownProperties: true });
-    const throttles = props.privateProperties?.find((p) => p.name === '#throttles')?.value?.objectId;
-    assert.ok(throttles, 'found #throttles');
-    const size = await post<{ result: { value: number } }>('Runtime.callFunctionOn', { objectId: throttles, functionDeclaration: 'function () { return this.size; }', returnByValue: true });
-    assert.is(size.result.value, 0, 'no throttle is kept for devices with nothing left to send');
+    assert.is(client.stats().throttledTargets, 0, 'no throttle is kept for devices with nothing left to send');
   } finally {
-    delete g.__reviewClient;
-    session.disconnect();
     await client.close({ timeoutMs: 300 });
     await server.stop();
   }

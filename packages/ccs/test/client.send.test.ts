@@ -150,8 +150,10 @@ test('slows down only the rate-limited device: other devices are not delayed', a
     assert.ok(Date.now() - t0 < 100, 'the other device went straight through');
     const order = server.received.map((x) => x.msg['message_id']);
     assert.equal(order, ['h1', 'c1'], 'h2 waits behind the device throttle');
+    assert.is(client.stats().throttledTargets, 1, 'one device is slowed down');
     const r = await hot;
     await hot2;
+    assert.is(client.stats().throttledTargets, 0, 'and forgotten once nothing of it is left');
     assert.is(r.retries, 1);
     assert.ok(Date.now() - t0 >= 60);
     assert.equal(client.stats().nacked, { DEVICE_MESSAGE_RATE_EXCEEDED: 1 });
