@@ -237,6 +237,8 @@ export class CcsClient extends EventEmitter implements AbortOwner {
   readonly #front: Outbound[] = [];
   /** Unsettled messages whose id the caller gave, by message_id: a second live send with the same id is refused (see #isLive). */
   readonly #live = new Map<string, Outbound>();
+  /** How many of those carry the id generator's prefix (then generated ids are checked against #live). */
+  #prefixedLive = 0;
   /** Rate-limited devices and topics (DEVICE_/TOPICS_MESSAGE_RATE_EXCEEDED): see #hold / #pump. */
   readonly #throttles = new Map<string, Throttle>();
   #seq = 0;
@@ -474,10 +476,14 @@ export class CcsClient extends EventEmitter implements AbortOwner {
 
   #submit(message: Omit<DownstreamMessage, 'message_id'> & { message_id?: string }, options: SendOptions | undefined): Promise<SendResult> | undefined {
     if (this.#state >= ClientState.Closing) return Promise.reject(new ClosedError(this.#state === ClientState.Closing ? 'the client is closing' : 'the client is closed'));
-    // The message is kept as given, not copied: an assigned id lives in the Outbound and is
-    // validated and encoded from there (a copy per message was ~60 B kept for its whole life).
     const callerId = message.message_id !== undefined;
-    const id = callerId ? (message.message_id as string) : this.#ids.next();
+    let id: string;
+    if (callerId) id = message.message_id as string;
+    else {
+      id = this.#ids.next();
+      // A caller may use ids with the generator's prefix itself: never hand out one that is live.
+      if (this.#prefixedLive > 0) while (this.#live.has(id)) id = this.#ids.next();
+    }
     const invalid = validateDownstream(message, id);
     if (invalid !== undefined) return Promise.reject(invalid);
     // The common case goes straight to a connection; only the queue is bounded.
@@ -489,7 +495,10 @@ export class CcsClient extends EventEmitter implements AbortOwner {
     }
     const signal = options?.signal;
     if (signal?.aborted) return Promise.reject(new AbortError(id, false, signal.reason));
-    const out = new Outbound(this, message, id, this.#seq++);
+    // A shallow copy: the top-level fields are what they were at send() however the caller reuses
+    // its object (a loop that sets `to` and sends again). The assigned id stays beside it and is
+    // written by the encoder, so the copy keeps the caller's shape (one hidden class for all).
+    const out = new Outbound(this, Object.assign({}, message), id, this.#seq++);
     const promise = new Promise<SendResult>(captureResolvers);
     out.resolve = capturedResolve;
     out.reject = capturedReject;
@@ -497,6 +506,7 @@ export class CcsClient extends EventEmitter implements AbortOwner {
     if (callerId) {
       out.callerId = true;
       this.#live.set(out.id, out);
+      if (id.startsWith(this.#ids.prefix)) this.#prefixedLive++;
     }
     const timeoutMs = options?.timeoutMs ?? this.#o.sendTimeoutMs;
     if (timeoutMs > 0) {
@@ -536,6 +546,12 @@ export class CcsClient extends EventEmitter implements AbortOwner {
     for (const o of this.#queue) if (same(o)) return true;
     for (const t of this.#throttles.values()) if (t.held.some(same)) return true;
     return false;
+  }
+
+  #forgetLive(out: Outbound): void {
+    if (this.#live.get(out.id) !== out) return;
+    this.#live.delete(out.id);
+    if (out.id.startsWith(this.#ids.prefix)) this.#prefixedLive--;
   }
 
   /** The usable connection with the most free window, or undefined. */
@@ -733,7 +749,7 @@ export class CcsClient extends EventEmitter implements AbortOwner {
   }
 
   #reject(out: Outbound, err: Error): void {
-    if (out.callerId && this.#live.get(out.id) === out) this.#live.delete(out.id);
+    if (out.callerId) this.#forgetLive(out);
     if (out.state === OutState.Queued) this.#queuedLive--;
     else if (out.state === OutState.Waiting) this.#waiting--;
     out.state = OutState.Settled;
@@ -760,7 +776,7 @@ export class CcsClient extends EventEmitter implements AbortOwner {
     }
     if (out.state === OutState.InFlight) {
       out.state = OutState.Settled;
-      if (out.callerId && this.#live.get(out.id) === out) this.#live.delete(out.id);
+      if (out.callerId) this.#forgetLive(out);
       out.signal?.removeEventListener('abort', out);
       this.#outstanding--;
       out.resolve({ messageId: out.id, from, registrationId, retries: out.resends });

@@ -212,6 +212,25 @@ test('a generated message_id passed back while its message is unsettled is refus
   }
 });
 
+test('a generated message_id never equals a live one the caller wrote with the generator\'s prefix', async () => {
+  const server = await startScriptedServer({ autoAck: false });
+  const client = new CcsClient(clientOptions(server, { maxPending: 10, messageIdPrefix: 'pre-' }));
+  try {
+    await client.connect();
+    const mine = quiet(client.send({ to: 'dev-1', message_id: 'pre-0' }));
+    const generated = quiet(client.send({ to: 'dev-2' }));
+    await server.until(() => server.received.length === 2);
+    const ids = server.received.map((r) => r.msg['message_id'] as string);
+    assert.is(ids[0], 'pre-0');
+    assert.is.not(ids[1], 'pre-0', 'the generator skipped the live id');
+    for (const id of ids) server.latest().ack(id);
+    assert.equal([(await mine).messageId, (await generated).messageId], ids);
+  } finally {
+    await client.close({ timeoutMs: 200 });
+    await server.stop();
+  }
+});
+
 test('close() waits for the upstream() iterator consumer and ACKs the message it was handling', async () => {
   const server = await startScriptedServer();
   const client = new CcsClient(clientOptions(server));

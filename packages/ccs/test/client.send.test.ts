@@ -39,6 +39,29 @@ test('rejects an invalid message with ValidationError before sending anything', 
   }
 });
 
+test('send() keeps the message as it was: one object reused with a new `to` each time goes to each device', async () => {
+  const server = await startScriptedServer();
+  // Window 1: the later sends wait in the queue while the caller changes the object.
+  const client = new CcsClient(clientOptions(server, { maxPending: 1 }));
+  try {
+    await client.connect();
+    const m: { to: string; data: { k: string }; message_id?: string } = { to: 'tok-a', data: { k: 'v' } };
+    const ps: Array<Promise<{ from: string | undefined }>> = [];
+    for (const to of ['tok-a', 'tok-b', 'tok-c']) {
+      m.to = to;
+      ps.push(client.send(m));
+    }
+    m.message_id = 'changed-later';
+    const rs = await Promise.all(ps);
+    assert.equal(server.received.map((x) => x.msg['to']), ['tok-a', 'tok-b', 'tok-c']);
+    assert.equal(rs.map((r) => r.from), ['tok-a', 'tok-b', 'tok-c']);
+    assert.ok(server.received.every((x) => x.msg['message_id'] !== 'changed-later'));
+  } finally {
+    await client.close({ timeoutMs: 500 });
+    await server.stop();
+  }
+});
+
 test('a message JSON cannot carry (a BigInt, a cycle) is refused with ValidationError; nothing hangs, the next send works', async () => {
   const server = await startScriptedServer();
   const client = new CcsClient(clientOptions(server));

@@ -200,8 +200,10 @@ type Slab = Buffer & { utf8Write(s: string, offset: number): number; latin1Write
 
 // --- the plain-JSON writer behind GcmEncoder.encodeDownstream's fast path ---------------------
 
-/** Slab room the fast path asks for; a bigger message falls back to the general path. */
-const PLAIN_RESERVE = 8 * 1024;
+/** Below this much room the fast path starts a fresh slab before trying (a typical message is ~300 bytes). */
+const PLAIN_MIN_ROOM = 1024;
+/** A fresh slab for a message that did not fit has at least this much room; a bigger one goes the general way. */
+const PLAIN_FRESH_ROOM = 8 * 1024;
 /** Deeper objects go to JSON.stringify (which also reports cycles). */
 const PLAIN_MAX_DEPTH = 4;
 /** Longer strings are checked by NOT_PLAIN_ASCII and copied natively; shorter ones byte by byte in JS. */
@@ -212,22 +214,26 @@ const B_NULL = Buffer.from('null');
 const B_ID_FIELD = Buffer.from('"message_id":');
 const hasOwn = Object.prototype.hasOwnProperty;
 
+/** The plain writer's answers other than an offset: the value needs the general path; the slab is full. */
+const NOT_PLAIN = -1;
+const NO_ROOM = -2;
+
 /**
  * Writes `s` at `o` — between quotes when `quoted` — if it is plain ASCII (isPlainAscii: nothing
- * to escape for JSON, XML text or an attribute). Returns the offset after it, or -1.
+ * to escape for JSON, XML text or an attribute). Returns the offset after it, or NOT_PLAIN / NO_ROOM.
  */
 function writePlainString(buf: Slab, o: number, limit: number, s: string, quoted: boolean): number {
   const len = s.length;
-  if (o + len + 2 > limit) return -1;
+  if (o + len + 2 > limit) return NO_ROOM;
   if (quoted) buf[o++] = 0x22;
   if (len >= PLAIN_NATIVE_FROM) {
-    if (NOT_PLAIN_ASCII.test(s)) return -1;
+    if (NOT_PLAIN_ASCII.test(s)) return NOT_PLAIN;
     o += buf.latin1Write(s, o);
   } else {
     for (let i = 0; i < len; i++) {
       const c = s.charCodeAt(i);
       // The complement of NOT_PLAIN_ASCII's class: printable ASCII except " & < > \.
-      if (c < 0x20 || c > 0x7e || c === 0x22 || c === 0x26 || c === 0x3c || c === 0x3e || c === 0x5c) return -1;
+      if (c < 0x20 || c > 0x7e || c === 0x22 || c === 0x26 || c === 0x3c || c === 0x3e || c === 0x5c) return NOT_PLAIN;
       buf[o++] = c;
     }
   }
@@ -248,30 +254,33 @@ function writeSmallInt(buf: Slab, o: number, n: number): number {
   return o + digits;
 }
 
-/** Writes `obj` as JSON.stringify would, if everything in it is plain; the offset after it, or -1. */
+/**
+ * Writes `obj` (a plain object: its prototype is Object.prototype) as JSON.stringify would, if
+ * everything in it is plain; the offset after it, or NOT_PLAIN / NO_ROOM.
+ */
 function writePlainObject(buf: Slab, o: number, limit: number, obj: Record<string, unknown>, depth: number): number {
-  if (depth > PLAIN_MAX_DEPTH || typeof obj['toJSON'] === 'function') return -1;
+  if (depth > PLAIN_MAX_DEPTH || typeof obj['toJSON'] === 'function') return NOT_PLAIN;
   buf[o++] = 0x7b; // {
   let first = true;
   for (const key in obj) {
     // for-in also lists inherited enumerable keys, which JSON.stringify ignores: leave those to it.
-    if (!hasOwn.call(obj, key)) return -1;
+    if (!hasOwn.call(obj, key)) return NOT_PLAIN;
     const v = obj[key];
     const t = typeof v;
     if (t === 'undefined' || t === 'function' || t === 'symbol') continue; // omitted, as by JSON.stringify
     // Room for a comma, the key's quotes and colon, and any literal or integer value.
-    if (o + 24 > limit) return -1;
+    if (o + 24 > limit) return NO_ROOM;
     if (!first) buf[o++] = 0x2c; // ,
     first = false;
     o = writePlainString(buf, o, limit, key, true);
-    if (o < 0) return -1;
+    if (o < 0) return o;
     buf[o++] = 0x3a; // :
     if (t === 'string') {
       o = writePlainString(buf, o, limit, v as string, true);
-      if (o < 0) return -1;
+      if (o < 0) return o;
     } else if (t === 'number') {
       const n = v as number;
-      if (!(n >= 0 && n <= 0x7fffffff && Math.floor(n) === n)) return -1;
+      if (!(n >= 0 && n <= 0x7fffffff && Math.floor(n) === n)) return NOT_PLAIN;
       o = writeSmallInt(buf, o, n);
     } else if (t === 'boolean') {
       const b = v ? B_TRUE : B_FALSE;
@@ -280,14 +289,16 @@ function writePlainObject(buf: Slab, o: number, limit: number, obj: Record<strin
     } else if (v === null) {
       buf.set(B_NULL, o);
       o += B_NULL.length;
-    } else if (t === 'object' && !Array.isArray(v)) {
+    } else if (t === 'object' && Object.getPrototypeOf(v) === Object.prototype) {
       o = writePlainObject(buf, o, limit, v as Record<string, unknown>, depth + 1);
-      if (o < 0) return -1;
+      if (o < 0) return o;
     } else {
-      return -1; // arrays, bigint
+      // Arrays, BigInts, and objects JSON.stringify treats specially or that are not plain data:
+      // boxed primitives (`new String('a')` is "a"), raw JSON, class instances, null prototypes.
+      return NOT_PLAIN;
     }
   }
-  if (o + 1 > limit) return -1;
+  if (o + 1 > limit) return NO_ROOM;
   buf[o++] = 0x7d; // }
   return o;
 }
@@ -361,31 +372,47 @@ export class GcmEncoder {
    * path encodes the message from the start.
    */
   #writePlainDownstream(msg: Record<string, unknown>, id: string, appendId: boolean): Buffer | undefined {
-    const slab = this.#reserve(PLAIN_RESERVE);
+    if (Object.getPrototypeOf(msg) !== Object.prototype) return undefined;
+    // Most messages fit in what is left of the slab; one that does not is tried once more at the
+    // start of a fresh one (the size of a message is only known once it is written).
+    if (this.#slab.length - this.#offset < PLAIN_MIN_ROOM) this.#newSlab(PLAIN_FRESH_ROOM);
+    let o = this.#writePlainAt(msg, id, appendId);
+    if (o === NO_ROOM && this.#offset > 0) {
+      this.#newSlab(PLAIN_FRESH_ROOM);
+      o = this.#writePlainAt(msg, id, appendId);
+    }
+    if (o < 0) return undefined;
     const start = this.#offset;
+    this.#offset = o;
+    return this.#slab.subarray(start, o);
+  }
+
+  /** The plain message written at the slab's offset (not yet claimed): the offset after it, or NOT_PLAIN / NO_ROOM. */
+  #writePlainAt(msg: Record<string, unknown>, id: string, appendId: boolean): number {
+    const slab = this.#slab;
     const limit = slab.length - B_CLOSE.length;
-    let o = start;
+    let o = this.#offset;
+    if (o + B_OPEN_ID.length > limit) return NO_ROOM;
     slab.set(B_OPEN_ID, o);
     o += B_OPEN_ID.length;
     o = writePlainString(slab, o, limit, id, false);
-    if (o < 0) return undefined;
+    if (o < 0) return o;
+    if (o + B_AFTER_ID.length > limit) return NO_ROOM;
     slab.set(B_AFTER_ID, o);
     o = writePlainObject(slab, o + B_AFTER_ID.length, limit, msg, 0);
-    if (o < 0) return undefined;
+    if (o < 0) return o;
     if (appendId) {
       // Reopen the object for its last field: `{}` becomes `{"message_id":…}`, `{…}` `{…,"message_id":…}`.
       o--;
-      if (o + B_ID_FIELD.length + id.length + 3 > limit) return undefined;
+      if (o + B_ID_FIELD.length + id.length + 3 > limit) return NO_ROOM;
       if (slab[o - 1] !== 0x7b) slab[o++] = 0x2c;
       slab.set(B_ID_FIELD, o);
       o = writePlainString(slab, o + B_ID_FIELD.length, limit, id, true);
-      if (o < 0) return undefined;
+      if (o < 0) return o;
       slab[o++] = 0x7d;
     }
     slab.set(B_CLOSE, o);
-    o += B_CLOSE.length;
-    this.#offset = o;
-    return slab.subarray(start, o);
+    return o + B_CLOSE.length;
   }
 
   /** Encodes the ACK of an upstream message or receipt: `{"to":…,"message_id":…,"message_type":"ack"}`, stanza id = `messageId`. */
@@ -414,6 +441,11 @@ export class GcmEncoder {
   /** The slab to write up to `max` bytes into, at `this.#offset` (a fresh slab when it would not fit). */
   #reserve(max: number): Slab {
     if (this.#offset + max <= this.#slab.length) return this.#slab;
+    return this.#newSlab(max);
+  }
+
+  /** Leaves the current slab to the views still using it and starts one with room for `max` bytes. */
+  #newSlab(max: number): Slab {
     this.#slab = Buffer.allocUnsafeSlow(Math.max(this.#slabSize, max)) as Slab;
     this.#offset = 0;
     return this.#slab;

@@ -236,7 +236,14 @@ test('encodeDownstream writes exactly what the JSON.stringify path writes, plain
   }));
   // One thing the fast path must leave to JSON.stringify, put in one place of a plain message.
   const spoiler = fc.oneof(
-    fc.constantFrom<unknown>(1.5, -1, 2 ** 31, 2 ** 53, 1e21, 5e-324, NaN, Infinity, -Infinity, [], ['a'], new Date(0), { toJSON: () => 'j' }, 10n),
+    fc.constantFrom<unknown>(1.5, -1, 2 ** 31, 2 ** 53, 1e21, 5e-324, NaN, Infinity, -Infinity, 10n),
+    // Objects JSON.stringify treats specially or that are not plain data, made fresh per use.
+    fc.constantFrom<() => unknown>(
+      () => [], () => ['a'], () => new Date(0), () => ({ toJSON: () => 'j' }),
+      () => new String('ab'), () => new Number(5), () => new Boolean(true), () => Object(10n),
+      () => Object.assign(Object.create(null), { a: 'b' }), () => new (class K { a = 'b'; })(),
+      () => new Map([[1, 2]]), () => new Uint8Array(2),
+    ).map((make) => make()),
     fc.tuple(plainStr, fc.nat(40), piece).map(([a, i, p]) => a.slice(0, i % (a.length + 1)) + p + a.slice(i % (a.length + 1))),
     // Too big for the room the fast path asks for: one long string, or many small values.
     fc.integer({ min: 3000, max: 9000 }).map((n) => 'x'.repeat(n)),
@@ -252,13 +259,13 @@ test('encodeDownstream writes exactly what the JSON.stringify path writes, plain
           for (const k of Object.keys(o)) {
             slots.push([o, k]);
             const v = o[k];
-            if (typeof v === 'object' && v !== null && !Array.isArray(v)) walk(v as Record<string, unknown>);
+            if (typeof v === 'object' && v !== null && Object.getPrototypeOf(v) === Object.prototype) walk(v as Record<string, unknown>);
           }
         };
         walk(msg);
         const [obj, key] = slots[at % slots.length] as [Record<string, unknown>, string];
         if (where === 'value') obj[key] = bad;
-        else if (where === 'key') obj[typeof bad === 'string' ? bad : String(bad)] = 'v';
+        else if (where === 'key') obj[typeof bad === 'string' ? bad : 'k?'] = 'v';
         else if (where === 'inherited') msg = Object.assign(Object.create({ inherited: 'x' }), msg);
         else if (where === 'cycle') obj[key] = obj;
         else obj[key] = { a: { b: { c: { d: { e: { f: 'deep' } } } } } };
