@@ -126,6 +126,23 @@ add(suite, 'upstream→ACK: decodeGcmMessage + encodeAckString → string', NU, 
   }
 });
 
+// --- downstream encode (N = COUNT app-server messages of the shape bench/ccs-e2e.mjs sends, plus a TTL
+// and a priority): the plain writer against JSON.stringify and against the general path ---
+const TOKEN = `d${'x'.repeat(150)}`;
+const downstream = Array.from({ length: COUNT }, (_, i) => ({
+  to: `${TOKEN}${i % 10}`, message_id: `m-${i.toString(36)}`, time_to_live: 3600, priority: 'high',
+  data: { type: 'chat', title: 'New message', body: 'Alice: are we still on for 7pm?', thread: 'th-42', seq: String(i) },
+}));
+add(suite, 'downstream: JSON.stringify only (floor)', COUNT, () => {
+  for (let i = 0; i < COUNT; i++) sink += JSON.stringify(downstream[i]).length;
+});
+add(suite, 'downstream: GcmEncoder.encodeDownstream → Buffer', COUNT, () => {
+  for (let i = 0; i < COUNT; i++) sink += encoder.encodeDownstream(downstream[i]).length;
+});
+add(suite, 'downstream: general path, GcmEncoder.encode → Buffer', COUNT, () => {
+  for (let i = 0; i < COUNT; i++) sink += encoder.encode(downstream[i], downstream[i].message_id).length;
+});
+
 function median(xs) {
   const s = [...xs].sort((a, b) => a - b);
   const mid = s.length >> 1;
@@ -158,6 +175,8 @@ console.log(`  ACK round trip (Buffer) vs bare parse+stringify: ${ratio('ack rou
 console.log(`  ACK round trip (string) vs bare parse+stringify: ${ratio('ack round trip: decodeGcmMessage + encodeAckString', 'ack round trip: bare')}×`);
 console.log(`  upstream→ACK (Buffer) vs bare:                  ${ratio('upstream→ACK: decodeGcmMessage + encoder', 'upstream→ACK: bare')}×`);
 console.log(`  upstream→ACK (string) vs bare:                  ${ratio('upstream→ACK: decodeGcmMessage + encodeAckString', 'upstream→ACK: bare')}×`);
+console.log(`  downstream encodeDownstream vs JSON.stringify:  ${ratio('downstream: GcmEncoder.encodeDownstream', 'downstream: JSON.stringify')}×`);
+console.log(`  downstream encodeDownstream vs encode (general): ${ratio('downstream: GcmEncoder.encodeDownstream', 'downstream: general path')}×`);
 
 // --- handing the result to socket.write: Buffer (encoder) vs string (socket encodes) ---
 // A localhost TCP pair; the reader discards. Per variant: encode + write every payload of the mix
