@@ -395,8 +395,10 @@ export class GcmEncoder {
     if (o + B_OPEN_ID.length > limit) return NO_ROOM;
     slab.set(B_OPEN_ID, o);
     o += B_OPEN_ID.length;
+    const idAt = o;
     o = writePlainString(slab, o, limit, id, false);
     if (o < 0) return o;
+    const idEnd = o;
     if (o + B_AFTER_ID.length > limit) return NO_ROOM;
     slab.set(B_AFTER_ID, o);
     o = writePlainObject(slab, o + B_AFTER_ID.length, limit, msg, 0);
@@ -404,11 +406,15 @@ export class GcmEncoder {
     if (appendId) {
       // Reopen the object for its last field: `{}` becomes `{"message_id":…}`, `{…}` `{…,"message_id":…}`.
       o--;
-      if (o + B_ID_FIELD.length + id.length + 3 > limit) return NO_ROOM;
+      if (o + B_ID_FIELD.length + id.length + 4 > limit) return NO_ROOM;
       if (slab[o - 1] !== 0x7b) slab[o++] = 0x2c;
       slab.set(B_ID_FIELD, o);
-      o = writePlainString(slab, o + B_ID_FIELD.length, limit, id, true);
-      if (o < 0) return o;
+      o += B_ID_FIELD.length;
+      // The id was judged plain for the stanza attribute: its bytes are copied, not checked again.
+      slab[o++] = 0x22;
+      slab.copyWithin(o, idAt, idEnd);
+      o += idEnd - idAt;
+      slab[o++] = 0x22;
       slab[o++] = 0x7d;
     }
     slab.set(B_CLOSE, o);
