@@ -1,75 +1,32 @@
 /**
- * What the emulator writes, as ready strings (STYLE "Hot path": constant XML prebuilt, JSON escaped
- * for XML only when it needs it). Shapes are PROTOCOL.md's: ACK `{"from","message_id",
+ * What the emulator writes, as ready strings or bytes (STYLE "Hot path": constant XML prebuilt,
+ * JSON escaped for XML only when it needs it). Shapes are PROTOCOL.md's: ACK `{"from","message_id",
  * "message_type":"ack"[,"registration_id"]}`, NACK `{…,"message_type":"nack","error",
  * "error_description"}`, the stanza error of the CCS document, receipts and the control message.
  */
 import { escapeAttr, serialize } from '@ccs-xmpp/stream';
 import {
-  escapeJsonForXml, gcmErrorMessage, isPlainAscii, type StanzaErrorCondition, type StanzaErrorType,
+  GcmEncoder, escapeJsonForXml, gcmErrorMessage, type StanzaErrorCondition, type StanzaErrorType,
 } from '@ccs-xmpp/stanza';
 
-// Tokens and ids that need no escaping (stanza's isPlainAscii: every realistic one) are spliced as they are.
 const OPEN = '<message><gcm xmlns="google:mobile:data">';
 const CLOSE = '</gcm></message>';
-const ACK_1 = '<message><gcm xmlns="google:mobile:data">{"from":"';
-const ACK_2 = '","message_id":"';
-const ACK_3 = '","message_type":"ack"}</gcm></message>';
-const ACK_NO_FROM = '<message><gcm xmlns="google:mobile:data">{"message_id":"';
 
 /** A whole CCS-to-app-server stanza around JSON text (escaped for XML here). */
 export function gcmStanza(json: string): string {
   return OPEN + escapeJsonForXml(json) + CLOSE;
 }
 
-const B_ACK_1 = Buffer.from(ACK_1);
-const B_ACK_2 = Buffer.from(ACK_2);
-const B_ACK_3 = Buffer.from(ACK_3);
-const ACK_SLAB_BYTES = 64 * 1024;
-type Slab = Buffer & { latin1Write(s: string, offset: number): number };
-// ACK bytes are carved from a shared slab and never written again once handed out (the socket
-// may still hold them), like GcmEncoder's: a full slab is left to the views that use it.
-let ackSlab = Buffer.allocUnsafeSlow(ACK_SLAB_BYTES) as Slab;
-let ackOffset = 0;
-
-/** The hot ACK as bytes: constant parts copied, the plain-ASCII token and id written as Latin-1 (their UTF-8). */
-function ackBytes(from: string, messageId: string): Buffer {
-  const max = B_ACK_1.length + B_ACK_2.length + B_ACK_3.length + from.length + messageId.length;
-  if (ackOffset + max > ackSlab.length) {
-    ackSlab = Buffer.allocUnsafeSlow(Math.max(ACK_SLAB_BYTES, max)) as Slab;
-    ackOffset = 0;
-  }
-  const slab = ackSlab;
-  const start = ackOffset;
-  let o = start;
-  slab.set(B_ACK_1, o);
-  o += B_ACK_1.length;
-  o += slab.latin1Write(from, o);
-  slab.set(B_ACK_2, o);
-  o += B_ACK_2.length;
-  o += slab.latin1Write(messageId, o);
-  slab.set(B_ACK_3, o);
-  o += B_ACK_3.length;
-  ackOffset = o;
-  return slab.subarray(start, o);
-}
+// One encoder for every connection's ACKs: its slabs are never rewritten once handed out (the
+// sockets may still hold them), so sharing it is safe.
+const acks = new GcmEncoder();
 
 /**
- * The ACK of a downstream message; `from` is the target (`undefined` for a condition). The usual
- * one (a plain token and id) comes as bytes, ready for the socket; anything else as a string.
+ * The ACK of a downstream message; `from` is the target (`undefined` for a condition), as bytes
+ * ready for the socket (the usual plain token and id are spliced between prebuilt bytes).
  */
-export function ackStanza(from: string | undefined, messageId: string, registrationId?: string): string | Buffer {
-  // The hot case: plain token and id (no JSON or XML escaping needed) spliced between constants.
-  if (registrationId === undefined && isPlainAscii(messageId)) {
-    if (from === undefined) return ACK_NO_FROM + messageId + ACK_3;
-    if (isPlainAscii(from)) return ackBytes(from, messageId);
-  }
-  const payload: Record<string, string> = {};
-  if (from !== undefined) payload['from'] = from;
-  payload['message_id'] = messageId;
-  payload['message_type'] = 'ack';
-  if (registrationId !== undefined) payload['registration_id'] = registrationId;
-  return gcmStanza(JSON.stringify(payload));
+export function ackStanza(from: string | undefined, messageId: string, registrationId?: string): Buffer {
+  return acks.encodeServerAck(from, messageId, registrationId);
 }
 
 /** A NACK. `error` is the code (`BAD_REGISTRATION`…), `description` the `error_description`. */

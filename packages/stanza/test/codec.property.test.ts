@@ -74,6 +74,19 @@ test('decode(parse(encode(m))) equals m for any inbound payload, through the str
   }), params(2));
 });
 
+test('a server ACK (encodeServerAck) decodes to the same from, message_id and registration_id, for any strings', () => {
+  const enc = new GcmEncoder({ slabSize: 2048 });
+  fc.assert(fc.property(fc.option(str, { nil: undefined }), nonEmpty, fc.option(str, { nil: undefined }), (from, id, registrationId) => {
+    const m = decodeGcmMessage(parseWithSaxes(enc.encodeServerAck(from, id, registrationId).toString('utf8')));
+    assert.is(m.kind, 'ack');
+    if (m.kind !== 'ack') return;
+    assert.is(m.messageId, id);
+    assert.is(m.from, from);
+    assert.is(m.registrationId, registrationId);
+    assert.is(m.stanzaId, undefined);
+  }), params(17));
+});
+
 test('an encoded ACK decodes to the same to and message_id, for any strings', () => {
   const enc = new GcmEncoder({ slabSize: 2048 });
   fc.assert(fc.property(str, str, (to, id) => {
