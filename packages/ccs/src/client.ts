@@ -197,6 +197,9 @@ interface Throttle {
   target: string;
 }
 
+/** Settled messages left in the queue before a sweep is considered (see #noteDeadInQueue). */
+const DEAD_SWEEP_MIN = 256;
+
 // One shared executor instead of a closure per send(): Promise calls it synchronously, so the
 // resolving functions are picked up right after `new Promise` (one allocation fewer per message).
 let capturedResolve: (result: SendResult) => void = () => {};
@@ -237,6 +240,8 @@ export class CcsClient extends EventEmitter implements AbortOwner {
   readonly #front: Outbound[] = [];
   /** Unsettled messages whose id the caller gave, by message_id: a second live send with the same id is refused (see #isLive). */
   readonly #live = new Map<string, Outbound>();
+  /** Settled messages still in #queue (see #noteDeadInQueue). */
+  #deadInQueue = 0;
   /** How many of those carry the id generator's prefix (then generated ids are checked against #live). */
   #prefixedLive = 0;
   /** Rate-limited devices and topics (DEVICE_/TOPICS_MESSAGE_RATE_EXCEEDED): see #hold / #pump. */
@@ -548,6 +553,17 @@ export class CcsClient extends EventEmitter implements AbortOwner {
     return false;
   }
 
+  /**
+   * A message in #queue settled (timed out, aborted) and stays there until #dispatch reaches it.
+   * While no connection takes messages that may be never, and new sends take the freed room: once
+   * the dead outnumber the living, they are swept out, so the queue stays within twice maxQueued.
+   */
+  #noteDeadInQueue(): void {
+    if (++this.#deadInQueue < DEAD_SWEEP_MIN || this.#deadInQueue <= this.#queuedLive) return;
+    this.#queue.removeWhere((o) => o.state === OutState.Settled);
+    this.#deadInQueue = 0;
+  }
+
   #forgetLive(out: Outbound): void {
     if (this.#live.get(out.id) !== out) return;
     this.#live.delete(out.id);
@@ -607,7 +623,10 @@ export class CcsClient extends EventEmitter implements AbortOwner {
           if (head.state !== OutState.Queued) {
             // Settled while queued (timeout / abort): dropped lazily.
             if (fromFront) front.shift();
-            else queue.shift();
+            else {
+              queue.shift();
+              if (this.#deadInQueue > 0) this.#deadInQueue--;
+            }
             continue;
           }
           if (this.#throttles.size > 0) {
@@ -750,7 +769,10 @@ export class CcsClient extends EventEmitter implements AbortOwner {
 
   #reject(out: Outbound, err: Error): void {
     if (out.callerId) this.#forgetLive(out);
-    if (out.state === OutState.Queued) this.#queuedLive--;
+    if (out.state === OutState.Queued) {
+      this.#queuedLive--;
+      if (!this.#front.includes(out)) this.#noteDeadInQueue();
+    }
     else if (out.state === OutState.Waiting) this.#waiting--;
     out.state = OutState.Settled;
     out.signal?.removeEventListener('abort', out);
@@ -1060,6 +1082,7 @@ export class CcsClient extends EventEmitter implements AbortOwner {
     this.#throttles.clear();
     for (const out of all) this.#reject(out, err);
     this.#queuedLive = 0;
+    this.#deadInQueue = 0;
     this.#waiting = 0;
   }
 

@@ -62,6 +62,18 @@ export class RingBuffer<T> {
     return this.#length === 0 ? undefined : this.#buf[this.#head];
   }
 
+  /** Removes every element `drop` accepts, keeping the order of the rest; O(length). */
+  removeWhere(drop: (value: T) => boolean): void {
+    const buf = this.#buf;
+    let kept = 0;
+    for (let i = 0; i < this.#length; i++) {
+      const value = buf[(this.#head + i) & this.#mask] as T;
+      if (!drop(value)) buf[(this.#head + kept++) & this.#mask] = value;
+    }
+    for (let i = kept; i < this.#length; i++) buf[(this.#head + i) & this.#mask] = undefined;
+    this.#length = kept;
+  }
+
   /** Removes everything, returning the elements front to back. */
   drain(): T[] {
     const out: T[] = [];

@@ -1,3 +1,5 @@
+import * as v8 from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ValidationError } from '@ccs-xmpp/stanza';
@@ -419,6 +421,43 @@ test('sends queued before connect() go out once online; message ids are unique',
     assert.is(client.stats().acked, 50);
   } finally {
     await client.close({ timeoutMs: 500 });
+    await server.stop();
+  }
+});
+
+test('while nothing is online, messages that time out in the queue do not pile up (memory stays bounded)', async () => {
+  // The GC must be callable to compare heaps; Node allows turning the flag on at run time.
+  v8.setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  const server = await startScriptedServer();
+  // Never connected: everything waits in the queue, and times out there.
+  const client = new CcsClient(clientOptions(server, { maxQueued: 500 }));
+  const rounds = async (n: number): Promise<void> => {
+    for (let r = 0; r < n; r++) {
+      const ps: Array<Promise<unknown>> = [];
+      for (let p = client.trySend({ to: 't', data: { pad: 'x'.repeat(200) } }, { timeoutMs: 1 }); p !== undefined; p = client.trySend({ to: 't', data: { pad: 'x'.repeat(200) } }, { timeoutMs: 1 })) {
+        ps.push(p.catch(() => undefined));
+      }
+      await Promise.all(ps);
+    }
+  };
+  try {
+    // One message without a timeout waits at the head of the queue: whatever settles behind it is
+    // not reached by the dispatcher, so only the sweep can drop it.
+    const head = quiet(client.send({ to: 't' }));
+    await rounds(5);
+    gc();
+    const before = process.memoryUsage().heapUsed;
+    await rounds(60); // 30 000 messages through a queue of 500
+    gc();
+    const grown = process.memoryUsage().heapUsed - before;
+    // Kept dead, 29 000 messages of ~700 B each would be ~20 MB; swept, a few hundred remain.
+    assert.ok(grown < 4_000_000, `heap grew by ${grown} bytes`);
+    assert.is(client.stats().queued, 1);
+    client.destroy();
+    assert.instance(await head.catch((e: unknown) => e), ClosedError);
+  } finally {
+    client.destroy();
     await server.stop();
   }
 });

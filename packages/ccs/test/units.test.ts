@@ -146,4 +146,19 @@ test('TimerHeap pops in time order (stable enough for retries) and only what is 
   assert.is(h.size, 0);
 });
 
+test('RingBuffer.removeWhere drops what the predicate accepts and keeps the order of the rest, across the wrap', () => {
+  for (let start = 0; start < 8; start++) {
+    const rb = new RingBuffer<number>(8);
+    // Move the head so the live part wraps around the end of the storage.
+    for (let i = 0; i < start; i++) rb.push(-1);
+    for (let i = 0; i < start; i++) rb.shift();
+    for (let i = 0; i < 8; i++) rb.push(i);
+    rb.removeWhere((v) => v % 3 === 0);
+    assert.equal([...rb], [1, 2, 4, 5, 7]);
+    rb.push(8);
+    rb.unshift(-2);
+    assert.equal(rb.drain(), [-2, 1, 2, 4, 5, 7, 8]);
+  }
+});
+
 test.run();
