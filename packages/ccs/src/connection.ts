@@ -1,8 +1,9 @@
 import { ClientNegotiator, SaslError } from '@ccs-xmpp/sasl';
 import {
-  GcmEncoder, bindIq, canonicalAckFrom, canonicalAckId, decodeGcmMessage, decodeGcmText, nackRetryClass, normalizeNack, pingIq, readBindResult, readIq,
-  readStreamFeatures, resultIq, sessionIq, type NackError as StanzaNack, type ReceiptMessage,
-  type InboundMessage, type StreamFeatures, type UpstreamMessage, type StanzaErrorMessage,
+  GcmEncoder, bindIq, canonicalAckFrom, canonicalAckId, decodeGcmMessage, decodeGcmText, nackRetryClass,
+  normalizeNack, pingIq, readBindResult, readIq, readStreamFeatures, resultIq, sessionIq,
+  type InboundMessage, type NackError as StanzaNack, type ReceiptMessage, type StreamFeatures,
+  type UpstreamMessage, type StanzaErrorMessage,
 } from '@ccs-xmpp/stanza';
 import {
   NS_CLIENT, NS_STREAM, connect, type StreamError, type XmlElement, type XmppConnection,

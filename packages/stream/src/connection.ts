@@ -127,6 +127,11 @@ export class XmppConnection {
   private batchScheduled = false;
   /** Batch size that is written before the tick ends (see `write`). */
   private flushAt = FIRST_FLUSH_BYTES;
+  /** The end of a tick that sent something: write the rest, and the next tick starts small again. */
+  private readonly endOfTick = (): void => {
+    this.flushAt = FIRST_FLUSH_BYTES;
+    this.flushBatch();
+  };
   private closedPromise: Promise<void>;
   private resolveClosed!: () => void;
   /**
@@ -134,11 +139,6 @@ export class XmppConnection {
    * per-write bookkeeping was the largest single cost of sending many small stanzas
    * (bench/ccs-e2e.mjs profile), and one buffer becomes as few TLS records as possible.
    */
-  private readonly endOfTick = (): void => {
-    this.flushAt = FIRST_FLUSH_BYTES;
-    this.flushBatch();
-  };
-
   private readonly flushBatch = (): void => {
     this.batchScheduled = false;
     const batch = this.batch;
@@ -172,7 +172,10 @@ export class XmppConnection {
           this.handlers.onStreamOpen?.(header);
         },
         onStanza: (el) => this.onStanza(el),
-        ...(handlers.onGcmMessage === undefined ? {} : { onGcmMessage: (json: string, attrs: Readonly<Record<string, string>>) => this.onGcmMessage(json, attrs) }),
+        // Only when asked for: its presence is what tells the parser to skip the elements.
+        ...(handlers.onGcmMessage === undefined
+          ? {}
+          : { onGcmMessage: (json: string, attrs: Readonly<Record<string, string>>) => this.onGcmMessage(json, attrs) }),
         onStreamEnd: () => this.onStreamEnd(),
         onError: (err) => this.fail(err, err.condition),
       },
