@@ -108,14 +108,14 @@ export class IdSet {
     if (split >= 0) {
       const ranges = this.#rangesFor(id, split);
       const n = this.#n;
-      if (ranges.has(n)) return false;
-      if (!ranges.full) {
-        const added = ranges.add(n);
-        if (added !== undefined) {
-          this.#size++;
-          return added;
-        }
+      // add() answers membership itself: the next number of a counter costs one comparison.
+      const added = ranges.full ? (ranges.has(n) ? false : undefined) : ranges.add(n);
+      if (added === false) return false;
+      if (added === true) {
+        this.#size++;
+        return true;
       }
+      // undefined: new, but this prefix takes no more ranges; the plain set keeps it.
     }
     const before = this.#other.size;
     this.#other.add(id);

@@ -125,7 +125,11 @@ function checkMessageId(m: JsonObject): ValidationError | string {
   if (!has(m, 'message_id')) {
     return invalid('message_id', 'JSON_PARSING_ERROR', 'Missing Required Field: message_id', undefined);
   }
-  const id = m['message_id'];
+  return checkIdValue(m['message_id']);
+}
+
+/** A `message_id` value: a non-empty string, or a stanza error. */
+function checkIdValue(id: unknown): ValidationError | string {
   if (typeof id !== 'string' || id === '') {
     return invalid('message_id', 'JSON_PARSING_ERROR', `Field "message_id" must be a non-empty JSON string: ${show(id)}`, undefined);
   }
@@ -147,7 +151,7 @@ export function validateDownstream(msg: unknown, messageId?: string): Validation
   }
   // A sender that assigns the id itself (and writes it with `encodeDownstream(msg, messageId)`)
   // validates the message as it will go out, without copying it first.
-  const idOrError = messageId !== undefined && msg['message_id'] === undefined ? checkMessageId({ message_id: messageId }) : checkMessageId(msg);
+  const idOrError = messageId !== undefined && msg['message_id'] === undefined ? checkIdValue(messageId) : checkMessageId(msg);
   if (typeof idOrError !== 'string') return idOrError;
   const id = idOrError;
 

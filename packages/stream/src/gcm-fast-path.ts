@@ -327,14 +327,14 @@ export function gcmAttrs(cut: CutStanza): Readonly<Record<string, string>> {
 export function gcmElement(text: string, cut: CutStanza, defaultNs: string): XmlElement {
   const head = cut.head as Head;
   const { prefix } = head;
-  let gcmAttrs: Record<string, string>;
+  let childAttrs: Record<string, string>;
   let name = 'gcm';
-  if (prefix === undefined) gcmAttrs = { xmlns: NS_GCM };
+  if (prefix === undefined) childAttrs = { xmlns: NS_GCM };
   else {
-    gcmAttrs = { [`xmlns:${prefix}`]: NS_GCM };
+    childAttrs = { [`xmlns:${prefix}`]: NS_GCM };
     name = `${prefix}:gcm`;
   }
-  const gcm = new XmlElement(name, 'gcm', prefix ?? '', NS_GCM, gcmAttrs, text.length > 0 ? [text] : []);
+  const gcm = new XmlElement(name, 'gcm', prefix ?? '', NS_GCM, childAttrs, text.length > 0 ? [text] : []);
   // A head judged for this stanza alone hands its attributes over; a remembered one is copied.
   const attrs = head.own ? head.attrs : { ...head.attrs };
   head.own = false;
