@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import {
   ValidationError, validateDownstream, type DownstreamMessage, type NackError as StanzaNack, type NackCode,
-  type ReceiptMessage, type UpstreamMessage,
+  type ReceiptMessage, type UpstreamMessage, type DeviceGroupResult,
 } from '@ccs-xmpp/stanza';
 import { backoffDelay } from './backoff.js';
 import { CCS_DOMAIN, CcsConnection, type CcsConnectionOptions, type ConnectionSink } from './connection.js';
@@ -309,7 +309,7 @@ export class CcsClient extends EventEmitter implements AbortOwner {
     this.#dedup = new DedupWindow<UpEntry>(this.#o.dedupWindow, (e) => e.done);
     this.#handler = options.onUpstream;
     this.#sink = {
-      onAck: (conn, out, from, registrationId) => this.#onAck(conn, out, from, registrationId),
+      onAck: (conn, out, from, registrationId, group) => this.#onAck(conn, out, from, registrationId, group),
       onNack: (conn, out, nack, stanzaError) => this.#onNack(conn, out, nack, stanzaError),
       onUpstream: (conn, msg) => this.#onUpstream(conn, msg),
       onReceipt: (conn, msg) => this.#onReceipt(conn, msg),
@@ -783,7 +783,7 @@ export class CcsClient extends EventEmitter implements AbortOwner {
 
   // --- answers from connections ---------------------------------------------------------------
 
-  #onAck(_conn: CcsConnection, out: Outbound, from: string | undefined, registrationId: string | undefined): void {
+  #onAck(_conn: CcsConnection, out: Outbound, from: string | undefined, registrationId: string | undefined, group: DeviceGroupResult | undefined): void {
     this.#stats.acked++;
     if (this.#throttles.size > 0) {
       const t = this.#throttles.get(out.target);
@@ -801,7 +801,10 @@ export class CcsClient extends EventEmitter implements AbortOwner {
       if (out.callerId) this.#forgetLive(out);
       out.signal?.removeEventListener('abort', out);
       this.#outstanding--;
-      out.resolve({ messageId: out.id, from, registrationId, retries: out.resends });
+      const result: SendResult = { messageId: out.id, from, registrationId, retries: out.resends };
+      // Only device-group ACKs carry it: plain results keep their four fields.
+      if (group !== undefined) result.deviceGroup = group;
+      out.resolve(result);
     }
     this.#dispatch();
   }

@@ -125,7 +125,11 @@ const line = (io: CliIo, obj: object): void => {
 };
 
 function ackLine(r: SendResult): object {
-  return { event: 'ack', message_id: r.messageId, from: r.from, ...(r.registrationId ? { registration_id: r.registrationId } : {}), retries: r.retries };
+  const g = r.deviceGroup;
+  return {
+    event: 'ack', message_id: r.messageId, from: r.from, ...(r.registrationId ? { registration_id: r.registrationId } : {}),
+    ...(g ? { success: g.success, failure: g.failure, failed_registration_ids: g.failedRegistrationIds } : {}), retries: r.retries,
+  };
 }
 
 function failureLine(err: unknown): object {

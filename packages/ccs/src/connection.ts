@@ -1,5 +1,6 @@
 import { ClientNegotiator, SaslError } from '@ccs-xmpp/sasl';
 import {
+  readDeviceGroupAck, type DeviceGroupResult,
   GcmEncoder, bindIq, canonicalAckFrom, canonicalAckId, decodeGcmMessage, decodeGcmText, nackRetryClass,
   normalizeNack, pingIq, readBindResult, readIq, readStreamFeatures, resultIq, sessionIq,
   type InboundMessage, type NackError as StanzaNack, type ReceiptMessage, type StreamFeatures,
@@ -44,7 +45,8 @@ export interface CcsConnectionOptions {
 
 /** What a connection reports to the client. Called synchronously from socket callbacks. */
 export interface ConnectionSink {
-  onAck(conn: CcsConnection, out: Outbound, from: string | undefined, registrationId: string | undefined): void;
+  /** `group`: the success/failure counts of a device-group (notification key) ACK; `undefined` for a plain ACK. */
+  onAck(conn: CcsConnection, out: Outbound, from: string | undefined, registrationId: string | undefined, group: DeviceGroupResult | undefined): void;
   onNack(conn: CcsConnection, out: Outbound, nack: StanzaNack, stanzaError: boolean): void;
   onUpstream(conn: CcsConnection, msg: UpstreamMessage): void;
   onReceipt(conn: CcsConnection, msg: ReceiptMessage): void;
@@ -379,7 +381,7 @@ export class CcsConnection {
       const out = this.inflight.get(ackId);
       if (out !== undefined) {
         this.inflight.delete(ackId);
-        this.#sink.onAck(this, out, canonicalAckFrom(json, out.msg.to), undefined);
+        this.#sink.onAck(this, out, canonicalAckFrom(json, out.msg.to), undefined, undefined);
         return true;
       }
     }
@@ -515,7 +517,7 @@ export class CcsConnection {
         const out = this.inflight.get(m.messageId);
         if (out === undefined) return this.#stray('ACK', m.messageId);
         this.inflight.delete(m.messageId);
-        this.#sink.onAck(this, out, m.from, m.registrationId);
+        this.#sink.onAck(this, out, m.from, m.registrationId, readDeviceGroupAck(m.payload));
         return;
       }
       case 'nack': {

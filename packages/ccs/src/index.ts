@@ -19,5 +19,6 @@ export { CCS_DOMAIN } from './connection.js';
 // Re-exported so that users catch and read these without importing the codec themselves.
 export {
   ValidationError, type DownstreamMessage, type UpstreamMessage, type ReceiptMessage, type NackCode, type RetryClass,
+  type DeviceGroupResult,
 } from '@ccs-xmpp/stanza';
 export { runCli, type CliIo, EXIT_OK, EXIT_FAILED, EXIT_USAGE } from './commands.js';

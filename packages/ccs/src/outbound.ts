@@ -1,4 +1,4 @@
-import type { DownstreamMessage } from '@ccs-xmpp/stanza';
+import type { DeviceGroupResult, DownstreamMessage } from '@ccs-xmpp/stanza';
 
 /** What `send()` takes: a downstream message whose `message_id` the client assigns when absent. */
 export type OutgoingMessage = Omit<DownstreamMessage, 'message_id'> & Pick<DownstreamMessage, 'to' | 'condition'> & { message_id?: string };
@@ -28,6 +28,13 @@ export interface SendResult {
   registrationId: string | undefined;
   /** How many times the message was retried (NACKs of retried classes, connection losses) before it was ACKed. */
   retries: number;
+  /**
+   * For a message to a device group (`to` a notification key): how many of the group's tokens it
+   * reached (`success`), how many it did not (`failure`) and which (`failedRegistrationIds`), as
+   * the ACK counted them. Absent for a plain ACK. A partial failure is still an ACK: retry the
+   * failed tokens with backoff if they matter.
+   */
+  deviceGroup?: DeviceGroupResult;
 }
 
 /** The owner that settles an outbound message when its `AbortSignal` fires. */

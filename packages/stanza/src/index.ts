@@ -17,12 +17,13 @@ export type {
   UpstreamMessage, AckMessage, NackMessage, ReceiptMessage, ControlMessage, StanzaErrorMessage,
   UnknownMessage, InvalidMessage,
 } from './types.js';
+export { readDeviceGroupAck, type DeviceGroupResult } from './device-group.js';
 export { canonicalAckFrom, canonicalAckId, decodeGcmMessage, decodeGcmText, findGcmChild, gcmText } from './gcm-decode.js';
 export {
   GcmEncoder, type GcmEncoderOptions, escapeJsonForXml, stanzaIdAttr, ackJson, isPlainAscii, gcmStanzaString, encodeGcmString, encodeAckString,
 } from './gcm-encode.js';
 export {
-  validateDownstream, validateAck, validateOutbound, isValidDownstream, isValidAck, dataByteLength,
+  validateDownstream, validateAck, validateOutbound, isValidDownstream, isValidAck, dataByteLength, ttlValue,
   MAX_TTL, MAX_DATA_BYTES, MAX_CONDITION_OPERATORS,
 } from './validate.js';
 export {

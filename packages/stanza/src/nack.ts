@@ -141,6 +141,13 @@ export function normalizeNack(error: unknown, description?: unknown): NackError 
   const code: NackCode = known ? (name as NackCode) : 'INTERNAL_SERVER_ERROR';
   const info = CODES[code];
   let desc = typeof description === 'string' ? description.trim() : '';
+  // The later shape puts the code alone in `error` and the composite text in `error_description`
+  // (`"error":"INVALID_JSON","error_description":"InvalidJson : INVALID_TTL : …"`): the sub-code is
+  // read from there, so both shapes give the same `reason`.
+  if (reason === undefined && desc !== '' && desc.includes(':')) {
+    const fromDesc = splitCcsError(desc);
+    if (fromDesc.reason !== undefined && toUpperSnake(fromDesc.head) === name) reason = fromDesc.reason;
+  }
   if (desc === '') desc = detail;
   if (desc === '') desc = known ? info.meaning : `Unknown NACK error ${JSON.stringify(raw)}; handled as INTERNAL_SERVER_ERROR.`;
   return { code, reason, description: desc, retry: info.retry, known, raw };

@@ -39,8 +39,11 @@ export interface DownstreamMessage {
   delay_while_idle?: boolean;
   delivery_receipt_requested?: boolean;
   dry_run?: boolean;
-  /** Seconds, integer 0…2419200 (4 weeks, the default). */
-  time_to_live?: number;
+  /**
+   * Seconds, integer 0…2419200 (4 weeks, the default). A numeric string (`"600"`) is accepted as
+   * CCS accepted it (its Java JSON parser read a number from a string); `ttlValue` reads either.
+   */
+  time_to_live?: number | string;
   /** At most 4096 bytes of keys and values; no key `from`, none starting with `google`. */
   data?: JsonObject;
   notification?: DownstreamNotification;

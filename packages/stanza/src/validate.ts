@@ -66,6 +66,22 @@ function invalid(field: string, reason: NackReason, detail: string, messageId: s
   return new ValidationError(field, 'INVALID_JSON', reason, detail, messageId);
 }
 
+// A JSON number, or a string of decimal digits (with an optional sign) as CCS's Java JSON parser
+// read a number field from a string: the CCS document's own request example sends
+// `"time_to_live":"600"`. Anything else ("abc", "6e2", " 600", "") is a type error, as there.
+const NUMERIC_STRING = /^[+-]?[0-9]{1,16}$/;
+
+/**
+ * The number a `time_to_live` value stands for, as CCS read it: a JSON number as itself, a numeric
+ * string (`"600"`) as its value; `undefined` when it is neither (a JSON type error). The range is
+ * the caller's check: `-1` and `"-1"` come back as -1.
+ */
+export function ttlValue(v: unknown): number | undefined {
+  if (typeof v === 'number') return v;
+  if (typeof v === 'string' && NUMERIC_STRING.test(v)) return Number(v);
+  return undefined;
+}
+
 /** Counts `&&` and `||` in a condition expression. */
 function countOperators(condition: string): number {
   let n = 0;
@@ -140,7 +156,8 @@ function checkIdValue(id: unknown): ValidationError | string {
  * Checks a downstream message against every rule CCS enforces (PROTOCOL.md "Downstream"):
  * `message_id` a non-empty string; exactly one of `to` (non-empty string) / `condition` (non-empty
  * string with at most 2 `&&`/`||`); `collapse_key` a string; `priority` `normal`|`high`; the
- * boolean flags boolean; `time_to_live` an integer 0…2419200; `data` an object of at most 4096
+ * boolean flags boolean; `time_to_live` an integer 0…2419200, as a JSON number or a numeric string
+ * (`"600"`, which CCS accepted); no `registration_ids` (CCS has no multicast); `data` an object of at most 4096
  * bytes with no key `from` or starting with `google`; `notification` an object whose known fields
  * have the right types. Returns the first error, or `undefined` when the message is valid.
  * `messageId` stands in for a `message_id` the message does not have (the one a sender assigns).
@@ -155,6 +172,11 @@ export function validateDownstream(msg: unknown, messageId?: string): Validation
   if (typeof idOrError !== 'string') return idOrError;
   const id = idOrError;
 
+  // CCS has no multiple recipients (CCS document §"Message Format": "to" replaces
+  // "registration_ids"); a sender that still writes it would otherwise reach only `to`, or no one.
+  if (ifOwn(msg, 'registration_ids', msg['registration_ids']) !== undefined) {
+    return invalid('registration_ids', 'INVALID_TARGET', 'Field "registration_ids" is not supported on CCS (no multiple recipients): send one message per token with "to"', id);
+  }
   const to = ifOwn(msg, 'to', msg['to']);
   const condition = ifOwn(msg, 'condition', msg['condition']);
   if (to !== undefined && condition !== undefined) {
@@ -192,8 +214,9 @@ export function validateDownstream(msg: unknown, messageId?: string): Validation
   if (flagError !== undefined) return flagError;
   const ttl = ifOwn(msg, 'time_to_live', msg['time_to_live']);
   if (ttl !== undefined) {
-    if (typeof ttl !== 'number') return typeError('time_to_live', 'number', ttl, id);
-    if (!Number.isInteger(ttl) || ttl < 0 || ttl > MAX_TTL) {
+    const seconds = ttlValue(ttl);
+    if (seconds === undefined) return typeError('time_to_live', 'number', ttl, id);
+    if (!Number.isInteger(seconds) || seconds < 0 || seconds > MAX_TTL) {
       return invalid('time_to_live', 'INVALID_TTL', `Invalid value (${show(ttl)}) for "time_to_live": must be between 0 and "${MAX_TTL}"`, id);
     }
   }

@@ -140,7 +140,7 @@ const validNotification = fc.record({
 const options = fc.record({
   collapse_key: str, priority: fc.constantFrom('normal', 'high'), content_available: fc.boolean(), mutable_content: fc.boolean(),
   delay_while_idle: fc.boolean(), delivery_receipt_requested: fc.boolean(), dry_run: fc.boolean(),
-  time_to_live: fc.integer({ min: 0, max: 2419200 }), data: validData, notification: validNotification,
+  time_to_live: fc.oneof(fc.integer({ min: 0, max: 2419200 }), fc.integer({ min: 0, max: 2419200 }).map(String)), data: validData, notification: validNotification,
 }, { requiredKeys: [] });
 const target = fc.oneof(fc.record({ to: nonEmpty }), fc.record({ condition }));
 const validMessage = fc.tuple(target, nonEmpty, options).map(([t, id, o]) => ({ ...t, message_id: id, ...o } as JsonObject));
@@ -172,7 +172,8 @@ const brokenMessage = fc.tuple(validMessage, fc.nat(), wrongForString, wrongForB
       () => { m['collapse_key'] = badString; return 'collapse_key'; },
       () => { m['priority'] = pick % 2 ? 'urgent' : 10; return 'priority'; },
       () => { const f = BOOLEANS[pick % BOOLEANS.length]!; m[f] = badBool; return f; },
-      () => { m['time_to_live'] = [-1, 2419201, 1.5, '600', null][pick % 5]; return 'time_to_live'; },
+      () => { m['time_to_live'] = [-1, 2419201, 1.5, '-1', '2419201', 'abc', '6e2', null][pick % 8]; return 'time_to_live'; },
+      () => { m['registration_ids'] = pick % 2 ? [m['to'] ?? 'REG'] : 'REG'; return 'registration_ids'; },
       () => { m['data'] = pick % 2 ? ['x'] : 'x'; return 'data'; },
       () => { m['data'] = { ...(m['data'] as object), from: 'x' }; return 'data.from'; },
       () => { m['data'] = { [`google${name}`]: 'x' }; return `data.google${name}`; },

@@ -23,6 +23,9 @@ const table: Array<[string, unknown, unknown, string, string | undefined, string
   ['an unknown code counts as INTERNAL_SERVER_ERROR', 'SOMETHING_NEW', undefined, 'INTERNAL_SERVER_ERROR', undefined, 'backoff', false],
   ['a missing error counts as INTERNAL_SERVER_ERROR', undefined, undefined, 'INTERNAL_SERVER_ERROR', undefined, 'backoff', false],
   ['a non-string error counts as INTERNAL_SERVER_ERROR', 42, undefined, 'INTERNAL_SERVER_ERROR', undefined, 'backoff', false],
+  ['INVALID_JSON with the composite in error_description takes its sub-code', 'INVALID_JSON', 'InvalidJson : INVALID_TTL : Invalid value (-1) for "time_to_live"\n', 'INVALID_JSON', 'INVALID_TTL', 'never', true],
+  ['a composite description of another code lends no sub-code', 'BAD_REGISTRATION', 'InvalidJson : INVALID_TTL : x', 'BAD_REGISTRATION', undefined, 'never', true],
+  ['a plain description lends no sub-code', 'INVALID_JSON', 'Field "to": bad', 'INVALID_JSON', undefined, 'never', true],
   ['Object.prototype names are not codes', 'constructor', undefined, 'INTERNAL_SERVER_ERROR', undefined, 'backoff', false],
 ];
 for (const [name, error, description, code, reason, retry, known] of table) {

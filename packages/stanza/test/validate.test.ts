@@ -3,7 +3,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
   validateDownstream, validateAck, validateOutbound, isValidDownstream, isValidAck, dataByteLength,
-  ValidationError, StanzaError,
+  ValidationError, StanzaError, ttlValue, MAX_TTL,
 } from '@ccs-xmpp/stanza';
 
 const base = { to: 'REG', message_id: 'm-1' };
@@ -17,6 +17,8 @@ const valid: Array<[string, unknown]> = [
     notification: { title: 't', body: 'b', body_loc_args: ['x'], title_loc_args: [], extra: 5 }, unknown_field: [1],
   }],
   ['time_to_live at its maximum', { ...base, time_to_live: 2419200 }],
+  ['the request example of the CCS document, time_to_live as the string "600"', { to: 'REGISTRATION_ID', message_id: 'm-1366082849205', data: { hello: 'world' }, time_to_live: '600', delay_while_idle: true }],
+  ['a numeric string time_to_live of "0"', { ...base, time_to_live: '0', collapse_key: 'k' }],
   ['data of exactly 4096 bytes', { ...base, data: { k: 'x'.repeat(4095) } }],
   ['data keys that merely contain from or google', { ...base, data: { fromage: '1', my_google: '2', Google: '3' } }],
 ];
@@ -47,7 +49,13 @@ const invalid: Array<[string, unknown, string, string, boolean]> = [
   ['an unknown priority', { ...base, priority: 'urgent' }, 'priority', 'INVALID_PRIORITY', false],
   ['a string delay_while_idle', { ...base, delay_while_idle: 'true' }, 'delay_while_idle', 'JSON_TYPE_ERROR', false],
   ['a numeric dry_run', { ...base, dry_run: 1 }, 'dry_run', 'JSON_TYPE_ERROR', false],
-  ['a string time_to_live, as in the CCS document', { ...base, time_to_live: '600' }, 'time_to_live', 'JSON_TYPE_ERROR', false],
+  ['a non-numeric string time_to_live', { ...base, time_to_live: 'abc' }, 'time_to_live', 'JSON_TYPE_ERROR', false],
+  ['a numeric string time_to_live of -1', { ...base, time_to_live: '-1' }, 'time_to_live', 'INVALID_TTL', false],
+  ['a numeric string time_to_live over 4 weeks', { ...base, time_to_live: '2419201' }, 'time_to_live', 'INVALID_TTL', false],
+  ['a time_to_live string in exponent form', { ...base, time_to_live: '6e2' }, 'time_to_live', 'JSON_TYPE_ERROR', false],
+  ['a boolean time_to_live', { ...base, time_to_live: true }, 'time_to_live', 'JSON_TYPE_ERROR', false],
+  ['registration_ids next to to (no multicast on CCS)', { ...base, registration_ids: ['A', 'B'] }, 'registration_ids', 'INVALID_TARGET', false],
+  ['registration_ids instead of to', { message_id: 'm', registration_ids: ['A'] }, 'registration_ids', 'INVALID_TARGET', false],
   ['a negative time_to_live', { ...base, time_to_live: -1 }, 'time_to_live', 'INVALID_TTL', false],
   ['a time_to_live over 4 weeks', { ...base, time_to_live: 2419201 }, 'time_to_live', 'INVALID_TTL', false],
   ['a fractional time_to_live', { ...base, time_to_live: 1.5 }, 'time_to_live', 'INVALID_TTL', false],
@@ -154,6 +162,52 @@ test('the data size verdict is exactly dataByteLength > 4096, near the limit and
     }),
     { numRuns: 300, seed: 0x5a7e },
   );
+});
+
+// CCS read a number field from a numeric string (the CCS document's example sends "600"): a
+// string of digits must get exactly the verdict of the number it spells, in range and out of it.
+test('a numeric string time_to_live gets the verdict of its number, for any integer', () => {
+  const n = fc.oneof(fc.integer({ min: -5, max: 5 }), fc.integer({ min: MAX_TTL - 5, max: MAX_TTL + 5 }), fc.integer({ min: -1e9, max: 1e9 }));
+  fc.assert(
+    fc.property(n, (x) => {
+      const asNumber = validateDownstream({ ...base, time_to_live: x });
+      const asString = validateDownstream({ ...base, time_to_live: String(x) });
+      const inRange = x >= 0 && x <= MAX_TTL;
+      assert.is(asNumber === undefined, inRange);
+      assert.is(asString === undefined, inRange);
+      if (!inRange) {
+        assert.is(asString!.reason, 'INVALID_TTL');
+        assert.is(asString!.ccsError, `InvalidJson : INVALID_TTL : Invalid value (${x}) for "time_to_live": must be between 0 and "${MAX_TTL}"\n`);
+      }
+      assert.is(ttlValue(String(x)), x);
+    }),
+    { numRuns: 300, seed: 0x771 },
+  );
+});
+
+test('a time_to_live string that is not a decimal integer is a JSON_TYPE_ERROR naming the value', () => {
+  const notDigits = fc.string({ maxLength: 12 }).filter((s) => !/^[+-]?[0-9]{1,16}$/.test(s));
+  fc.assert(
+    fc.property(notDigits, (s) => {
+      const err = validateDownstream({ ...base, time_to_live: s });
+      assert.is(err?.reason, 'JSON_TYPE_ERROR');
+      assert.is(err!.field, 'time_to_live');
+      assert.is(ttlValue(s), undefined);
+    }),
+    { numRuns: 300, seed: 0x772 },
+  );
+  assert.is(validateDownstream({ ...base, time_to_live: 'abc' })!.ccsError,
+    'InvalidJson : JSON_TYPE_ERROR : Field "time_to_live" must be a JSON java.lang.Number: abc\n');
+});
+
+test('registration_ids is refused whatever its value, before the target is looked at', () => {
+  for (const ids of [[], ['A'], 'A', null, 0]) {
+    const err = validateDownstream({ message_id: 'm', registration_ids: ids });
+    assert.is(err?.field, 'registration_ids', JSON.stringify(ids));
+    assert.is(err!.reason, 'INVALID_TARGET');
+    assert.ok(err!.ccsError.includes('not supported on CCS'));
+    assert.is(validateOutbound({ to: 'R', message_id: 'm', registration_ids: ids })?.field, 'registration_ids');
+  }
 });
 
 test.run();
