@@ -2,7 +2,13 @@
 // Runs every compiled uvu test file (`*.test.js`) under the given directories in this one process,
 // then prints uvu's report and writes the counts where scripts/test.mjs can read them.
 // Usage: node scripts/run-uvu.mjs <dir>... [--result FILE] [--filter SUBSTRING]
+//
+// Test files import 'uvu' and get scripts/lib/uvu-guard.mjs (through the resolve hook registered
+// below): every test has a deadline (TEST_TIMEOUT_MS, default 60 s; `timeoutMs` on a handler), a test
+// that passes it fails by name with what it left open, which is then ended, and an unhandled
+// rejection or uncaught exception fails the test that was running. See that file for how.
 import { readdirSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
+import { register } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
@@ -57,12 +63,24 @@ function writeResult(r) {
 }
 
 globalThis.UVU_DEFER = 1;
-const uvu = await import('uvu');
+register('./lib/uvu-hooks.mjs', import.meta.url);
+const uvu = await import('./lib/uvu-guard.mjs');
 let idx = 0;
 for (const file of files) {
+  const name = file.slice(process.cwd().length + 1);
   globalThis.UVU_INDEX = idx++;
-  globalThis.UVU_QUEUE.push([file.slice(process.cwd().length + 1)]);
+  globalThis.UVU_QUEUE.push([name]);
+  uvu.setCurrentFile(name, true);
   await import(pathToFileURL(file).href);
+  // Each queued suite runner learns which file it belongs to, for faults outside any test.
+  const group = globalThis.UVU_QUEUE[globalThis.UVU_INDEX];
+  for (let i = 1; i < group.length; i++) {
+    const run = group[i];
+    group[i] = () => {
+      uvu.setCurrentFile(name);
+      return run();
+    };
+  }
 }
 await uvu.exec(false);
 process.stdout.write = write;
@@ -70,10 +88,13 @@ process.stdout.write = write;
 // eslint-disable-next-line no-control-regex
 const plain = captured.replace(/\u001b\[[0-9;]*m/g, '');
 const num = (label) => Number(new RegExp(`${label}:\\s+(\\d+)`).exec(plain)?.[1] ?? 0);
-const total = num('Total');
+// Faults outside any test (and after hooks that threw) are failures of their own.
+const stray = uvu.strays.count;
+const total = num('Total') + stray;
 const passed = num('Passed');
 const skipped = num('Skipped');
 const failed = total - passed;
+if (stray) process.stdout.write(`${stray} failure(s) outside any test (see ✘ above)\n`);
 if (resultFile) writeResult({ total, passed, skipped, failed, files: files.length });
 else process.stdout.write(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}\n`);
 process.exit(failed > 0 || total === 0 ? 1 : 0);

@@ -19,6 +19,8 @@ spawnSync('sh', ['scripts/setup-slixmpp.sh'], { stdio: 'inherit' });
 const packages = readdirSync('packages').filter((p) => existsSync(join('packages', p, 'dist', 'test')));
 const testDirs = packages.map((p) => join('packages', p, 'dist', 'test'));
 if (existsSync(join('test', 'dist', 'interop'))) testDirs.push(join('test', 'dist', 'interop'));
+// The runner's own tests (per-test deadlines, fault attribution); test/dist/fixtures is never run directly.
+if (existsSync(join('test', 'dist', 'runner'))) testDirs.push(join('test', 'dist', 'runner'));
 const extra = process.argv.slice(2);
 
 const c8 = [
