@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { DownstreamMessage, JsonObject, ReceiptMessage, UpstreamMessage } from '@ccs-xmpp/stanza';
@@ -26,12 +27,19 @@ export const EXIT_USAGE = 2;
 const USAGE = `usage: ccs <command> [options]
 
 commands:
-  send   --to TOKEN | --condition EXPR  [--data JSON] [--notification JSON] [--ttl N]
-         [--collapse-key K] [--priority normal|high] [--dry-run] [--message-id ID]
-         [--delivery-receipt] [--content-available] [--timeout MS]
+  send   --to TOKEN | --condition EXPR  [--data JSON] [--notification JSON]
+         [--ttl N | --time-to-live N] [--collapse-key K] [--priority normal|high] [--dry-run]
+         [--message-id ID] [--delivery-receipt] [--content-available] [--mutable-content]
+         [--delay-while-idle] [--timeout MS]
          Sends one message, prints the ACK or NACK as one JSON line; exit 0 on ACK.
-  echo   Runs the echo app server: ACKs each upstream message and sends its data back to
+  echo   [--sample java|python]
+         Runs the echo app server: ACKs each upstream message and sends its data back to
          its sender. One JSON line per event on stdout, until SIGINT/SIGTERM.
+         --sample java: as the CCS document's Smack sample: the data plus
+           "ECHO":"Application: <category>", collapse_key "echo:CollapseKey", id m-<random>,
+           ACKed after the echo is sent.
+         --sample python: as its Python sample: ACK at once, then {"pong":1} to the sender
+           with a random 8-character id.
 
 connection options (both commands):
   --host HOST (default gcm.googleapis.com)  --port N (default 5235)
@@ -68,8 +76,13 @@ const SEND = {
   'message-id': { type: 'string' },
   'delivery-receipt': { type: 'boolean' },
   'content-available': { type: 'boolean' },
+  'mutable-content': { type: 'boolean' },
+  'delay-while-idle': { type: 'boolean' },
+  'time-to-live': { type: 'string' },
   timeout: { type: 'string' },
 } as const;
+
+const ECHO = { ...COMMON, sample: { type: 'string' } } as const;
 
 function int(name: string, value: string | undefined, min: number): number | undefined {
   if (value === undefined) return undefined;
@@ -177,7 +190,7 @@ export async function runCli(io: CliIo): Promise<number> {
   }
 }
 
-function parse<T extends typeof SEND | typeof COMMON>(args: string[], spec: T): Record<string, string | boolean | undefined> {
+function parse<T extends typeof SEND | typeof ECHO>(args: string[], spec: T): Record<string, string | boolean | undefined> {
   try {
     return parseArgs({ args, options: spec, strict: true, allowPositionals: false }).values as Record<string, string | boolean | undefined>;
   } catch (err) {
@@ -209,7 +222,8 @@ async function sendCommand(io: CliIo, args: string[]): Promise<number> {
   if (data) msg.data = data;
   const notification = jsonObject('notification', v['notification'] as string | undefined);
   if (notification) msg.notification = notification;
-  const ttl = int('ttl', v['ttl'] as string | undefined, 0);
+  if (v['ttl'] !== undefined && v['time-to-live'] !== undefined) throw new UsageError('give one of --ttl and --time-to-live (the same field)');
+  const ttl = v['ttl'] !== undefined ? int('ttl', v['ttl'] as string, 0) : int('time-to-live', v['time-to-live'] as string | undefined, 0);
   if (ttl !== undefined) msg.time_to_live = ttl;
   if (v['collapse-key'] !== undefined) msg.collapse_key = v['collapse-key'] as string;
   if (v['priority'] !== undefined) {
@@ -219,6 +233,8 @@ async function sendCommand(io: CliIo, args: string[]): Promise<number> {
   if (v['dry-run']) msg.dry_run = true;
   if (v['delivery-receipt']) msg.delivery_receipt_requested = true;
   if (v['content-available']) msg.content_available = true;
+  if (v['mutable-content']) msg.mutable_content = true;
+  if (v['delay-while-idle']) msg.delay_while_idle = true;
   if (v['message-id'] !== undefined) msg.message_id = v['message-id'] as string;
   const timeoutMs = int('timeout', v['timeout'] as string | undefined, 1) ?? 30_000;
   const options = clientOptions(v, io.env);
@@ -246,13 +262,45 @@ async function sendCommand(io: CliIo, args: string[]): Promise<number> {
   return code;
 }
 
+/** The echo each `--sample` sends back for an upstream message. */
+type EchoSample = 'plain' | 'java' | 'python';
+
+const ALNUM = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
+
+/**
+ * The echo of an upstream message, as each sample of the CCS document writes it. `java`: the Smack
+ * sample's `handleIncomingDataMessage` (the data plus `ECHO`, collapse key `echo:CollapseKey`, id
+ * `"m-" + random.nextLong()`); `python`: its `message_callback` (`{"pong":1}`, an 8-character id).
+ */
+function echoMessage(sample: EchoSample, m: UpstreamMessage): Omit<DownstreamMessage, 'message_id'> & { message_id?: string } {
+  switch (sample) {
+    case 'java':
+      return {
+        to: m.from, message_id: `m-${randomBytes(8).readBigInt64BE()}`,
+        data: { ...m.data, ECHO: `Application: ${m.category ?? 'null'}` }, collapse_key: 'echo:CollapseKey',
+      };
+    case 'python': {
+      const b = randomBytes(8);
+      let id = '';
+      for (const x of b) id += ALNUM[x % ALNUM.length];
+      return { to: m.from, message_id: id, data: { pong: 1 } };
+    }
+    default:
+      return { to: m.from, data: m.data };
+  }
+}
+
 async function echoCommand(io: CliIo, args: string[]): Promise<number> {
-  const v = parse(args, COMMON);
+  const v = parse(args, ECHO);
   if (v['help']) {
     io.stdout.write(`${USAGE}\n`);
     return EXIT_OK;
   }
+  const sample = (v['sample'] as string | undefined) ?? 'plain';
+  if (sample !== 'plain' && sample !== 'java' && sample !== 'python') throw new UsageError('--sample must be "java" or "python"');
   const options = clientOptions(v, io.env);
+  // The Python sample ACKs each upstream message before anything else; the Java one after its echo.
+  if (sample === 'python') options.ackOnReceipt = true;
   if (io.signal?.aborted) return EXIT_OK;
   const client = new CcsClient(options);
   let sent = 0;
@@ -260,7 +308,7 @@ async function echoCommand(io: CliIo, args: string[]): Promise<number> {
   client.onUpstream((m: UpstreamMessage) => {
     line(io, { event: 'upstream', from: m.from, message_id: m.messageId, category: m.category, data: m.data });
     sent++;
-    client.send({ to: m.from, data: m.data }).then(
+    client.send(echoMessage(sample, m)).then(
       (r) => line(io, ackLine(r)),
       (err: unknown) => line(io, failureLine(err)),
     );
