@@ -1,0 +1,163 @@
+import type { Keys } from './keys.js';
+import type { RedisLink } from './redis-link.js';
+import { storeError, type StoreError } from './errors.js';
+
+/** A record taken over from a dead instance, as stored. */
+export interface AdoptedRecord {
+  /** The instance that owned it. */
+  readonly previousOwner: string;
+  /** Its `message_id`. */
+  readonly id: string;
+  /** The serialised record. */
+  readonly record: string;
+}
+
+/** What the lease keeper reports. */
+export interface LeaseSink {
+  /** Records of dead instances, now owned here, in their owners' submission order. */
+  adopted(records: AdoptedRecord[]): void;
+  /** This instance's lease had lapsed before a renewal: others may have adopted its records. */
+  leaseLapsed(): void;
+  /** A heartbeat or adoption scan failed while Redis was connected. */
+  error(err: StoreError): void;
+}
+
+/** Timing of the lease. */
+export interface LeaseOptions {
+  instanceId: string;
+  leaseTtlMs: number;
+  adoptIntervalMs: number;
+  adoptMax: number;
+}
+
+/**
+ * Owns this instance's lease (`lease:<instance>`, a key with a TTL renewed every third of it) and
+ * the adoption scan (every `adoptIntervalMs`, a script moves the records of every registered
+ * instance whose lease is gone to this one). A lapsed lease is the only sign of death, so:
+ * - after connecting or reconnecting to Redis, this instance adopts nothing for one lease period —
+ *   when Redis itself was down longer than a lease, every lease lapsed, and the live instances
+ *   need one renewal round before anyone may be presumed dead;
+ * - the scan takes a dead instance's records all at once (one script), so one adopter resends them
+ *   and their per-target order holds.
+ *
+ * Its timers are unref'd: the store's Redis connection is what keeps a process alive while the
+ * store is open, and closing the store stops them.
+ */
+export class LeaseKeeper {
+  readonly #link: RedisLink;
+  readonly #keys: Keys;
+  readonly #options: LeaseOptions;
+  readonly #sink: LeaseSink;
+  readonly #token: string;
+  readonly #nextSeq: () => number;
+  #beatTimer: NodeJS.Timeout | undefined = undefined;
+  #scanTimer: NodeJS.Timeout | undefined = undefined;
+  /** Monotonic ms before which no adoption runs (`Infinity` until the first renewal). */
+  #adoptAfter = Number.POSITIVE_INFINITY;
+  #beats = 0;
+  #scanning = false;
+  #stopped = false;
+
+  /**
+   * @param nextSeq the first order number free for adopted records in this instance's own set
+   *   (they go after everything it owns now).
+   */
+  constructor(link: RedisLink, keys: Keys, options: LeaseOptions, sink: LeaseSink, nextSeq: () => number) {
+    this.#link = link;
+    this.#keys = keys;
+    this.#options = options;
+    this.#sink = sink;
+    this.#nextSeq = nextSeq;
+    this.#token = `${options.instanceId}:${process.hrtime.bigint().toString(36)}`;
+  }
+
+  /** Takes the lease (the first heartbeat) and starts the timers; rejects with a StoreError when Redis fails it. */
+  async start(): Promise<void> {
+    await this.#beat();
+    this.#adoptAfter = performance.now() + this.#options.leaseTtlMs;
+    this.#scheduleBeat();
+    this.#scheduleScan();
+  }
+
+  /** Redis is back: renew at once, and hold adoption for one lease period. */
+  reconnected(): void {
+    if (this.#stopped) return;
+    this.#adoptAfter = performance.now() + this.#options.leaseTtlMs;
+    this.#beat().catch(() => {});
+  }
+
+  /** Stops both timers (the lease then lapses by itself, or is dropped by {@link release}). */
+  stop(): void {
+    this.#stopped = true;
+    clearTimeout(this.#beatTimer);
+    clearTimeout(this.#scanTimer);
+  }
+
+  /**
+   * Ends the lease now (a clean shutdown): records still owned are adopted by the others at their
+   * next scan instead of after a lease period.
+   */
+  async release(): Promise<void> {
+    this.stop();
+    if (this.#link.ready) await this.#link.redis.del(this.#keys.lease(this.#options.instanceId)).catch(() => 0);
+  }
+
+  /** Runs one adoption scan now (tests; the timer calls it too). Resolves with the number of records adopted. */
+  async scan(): Promise<number> {
+    if (this.#scanning || !this.#link.ready || performance.now() < this.#adoptAfter) return 0;
+    this.#scanning = true;
+    try {
+      const me = this.#options.instanceId;
+      const reply = await this.#link.script('ccsAdopt', [
+        this.#keys.instances, this.#keys.out, this.#keys.own(me),
+        me, this.#keys.prefix, this.#nextSeq(), this.#options.adoptMax,
+      ]);
+      const flat = Array.isArray(reply) ? (reply as string[]) : [];
+      if (flat.length === 0) return 0;
+      const records: AdoptedRecord[] = [];
+      for (let i = 0; i + 2 < flat.length; i += 3) {
+        records.push({ previousOwner: flat[i] as string, id: flat[i + 1] as string, record: flat[i + 2] as string });
+      }
+      if (!this.#stopped) this.#sink.adopted(records);
+      return records.length;
+    } catch (err) {
+      if (this.#link.ready) this.#sink.error(storeError('adopt', err));
+      return 0;
+    } finally {
+      this.#scanning = false;
+    }
+  }
+
+  async #beat(): Promise<void> {
+    const me = this.#options.instanceId;
+    let reply: unknown;
+    try {
+      reply = await this.#link.script('ccsHeartbeat', [
+        this.#keys.lease(me), this.#keys.instances, me, this.#options.leaseTtlMs, this.#token,
+      ]);
+    } catch (err) {
+      const e = storeError('heartbeat', err);
+      // While Redis is away the link reports that once; a failing renewal on a live link is news.
+      if (this.#beats > 0 && this.#link.ready) this.#sink.error(e);
+      throw e;
+    }
+    if (reply === 0 && this.#beats > 0 && !this.#stopped) this.#sink.leaseLapsed();
+    this.#beats++;
+  }
+
+  #scheduleBeat(): void {
+    if (this.#stopped) return;
+    this.#beatTimer = setTimeout(() => {
+      this.#beat().catch(() => {}).finally(() => this.#scheduleBeat());
+    }, Math.max(1, Math.floor(this.#options.leaseTtlMs / 3)));
+    this.#beatTimer.unref();
+  }
+
+  #scheduleScan(): void {
+    if (this.#stopped) return;
+    this.#scanTimer = setTimeout(() => {
+      this.scan().finally(() => this.#scheduleScan());
+    }, this.#options.adoptIntervalMs);
+    this.#scanTimer.unref();
+  }
+}

@@ -1,0 +1,109 @@
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import type { RedisOptions } from 'ioredis';
+
+/** Which final outcomes are appended to the `ccs:{S}:outcomes` stream. */
+export type OutcomesMode =
+  /** Only messages adopted from a dead instance (no caller is waiting for them). */
+  | 'adopted'
+  /** Every message (an audit trail; costs one XADD per message). */
+  | 'all'
+  /** None. */
+  | 'none';
+
+/** Options of {@link redisStore}. */
+export interface RedisStoreOptions {
+  /** `redis://[user:password@]host:port[/db]` (or `rediss://`), or ioredis connection options. */
+  redis: string | RedisOptions;
+  /** The CCS sender ID: the hash tag of every key (`ccs:{SENDER}:…`), so one sender's keys share a cluster slot. */
+  senderId: string;
+  /** First part of every key. Default `ccs`. */
+  keyNamespace?: string;
+  /** This instance's name in keys and outcomes. Default `<hostname>-<pid>-<random>`: unique per process start. */
+  instanceId?: string;
+  /**
+   * Lifetime of this instance's lease (ms). It is renewed every third of it; when it lapses, the
+   * other instances adopt this instance's records. Default 3000.
+   */
+  leaseTtlMs?: number;
+  /** How often an instance looks for dead instances' records (ms). Adoption happens within `leaseTtlMs + adoptIntervalMs` of a death. Default 1000. */
+  adoptIntervalMs?: number;
+  /** Records adopted per scan (whole instances are taken, so this may be exceeded by one instance's records). Default 10 000. */
+  adoptMax?: number;
+  /** Which outcomes go to the outcome stream. Default `'adopted'`. */
+  outcomes?: OutcomesMode;
+  /** The outcome stream is trimmed to about this many entries (`XADD MAXLEN ~`). Default 10 000. */
+  outcomesMaxLen?: number;
+  /** How long a handled upstream message is remembered (ms). Default 3 600 000 (one hour). */
+  dedupWindowMs?: number;
+  /** At most this many handled upstream messages are remembered (0: no count bound). Default 100 000. */
+  dedupMaxCount?: number;
+  /** While another live instance runs a message's handler, its state is polled this often (ms). Default 200. */
+  claimPollMs?: number;
+  /** Cap of the Redis reconnect backoff (ms). Default 2000. */
+  reconnectMaxMs?: number;
+}
+
+/** {@link RedisStoreOptions} with every default applied. */
+export interface ResolvedStoreOptions {
+  redis: string | RedisOptions;
+  senderId: string;
+  keyNamespace: string;
+  instanceId: string;
+  leaseTtlMs: number;
+  adoptIntervalMs: number;
+  adoptMax: number;
+  outcomes: OutcomesMode;
+  outcomesMaxLen: number;
+  dedupWindowMs: number;
+  dedupMaxCount: number;
+  claimPollMs: number;
+  reconnectMaxMs: number;
+}
+
+const KNOWN = new Set([
+  'redis', 'senderId', 'keyNamespace', 'instanceId', 'leaseTtlMs', 'adoptIntervalMs', 'adoptMax', 'outcomes',
+  'outcomesMaxLen', 'dedupWindowMs', 'dedupMaxCount', 'claimPollMs', 'reconnectMaxMs',
+]);
+
+function integer(options: RedisStoreOptions, name: keyof RedisStoreOptions, fallback: number, min: number): number {
+  const value = options[name];
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value)) throw new TypeError(`${name} must be an integer, got ${JSON.stringify(value)}`);
+  if (value < min) throw new RangeError(`${name} must be >= ${min}, got ${value}`);
+  return value;
+}
+
+/** Validates every option (unknown names included) and applies the defaults. */
+export function resolveStoreOptions(options: RedisStoreOptions): ResolvedStoreOptions {
+  if (typeof options !== 'object' || options === null) throw new TypeError('redisStore options must be an object');
+  for (const name of Object.keys(options)) if (!KNOWN.has(name)) throw new TypeError(`unknown redisStore option ${JSON.stringify(name)}`);
+  const { redis } = options;
+  if (typeof redis === 'string') {
+    if (!/^rediss?:\/\//.test(redis)) throw new TypeError('redis must be a redis:// or rediss:// URL');
+  } else if (typeof redis !== 'object' || redis === null) {
+    throw new TypeError('redis must be a redis:// URL or an ioredis options object');
+  }
+  const instanceId = options.instanceId ?? `${hostname().replace(/[^A-Za-z0-9_.-]/g, '_')}-${process.pid}-${randomBytes(4).toString('hex')}`;
+  if (typeof instanceId !== 'string' || !/^[A-Za-z0-9_.-]{1,100}$/.test(instanceId)) {
+    throw new TypeError(`instanceId must be 1-100 letters, digits, '_', '.' or '-', got ${JSON.stringify(instanceId)}`);
+  }
+  const outcomes = options.outcomes ?? 'adopted';
+  if (outcomes !== 'adopted' && outcomes !== 'all' && outcomes !== 'none') throw new TypeError(`outcomes must be 'adopted', 'all' or 'none', got ${JSON.stringify(outcomes)}`);
+  const leaseTtlMs = integer(options, 'leaseTtlMs', 3000, 100);
+  return {
+    redis,
+    senderId: options.senderId,
+    keyNamespace: options.keyNamespace ?? 'ccs',
+    instanceId,
+    leaseTtlMs,
+    adoptIntervalMs: integer(options, 'adoptIntervalMs', 1000, 10),
+    adoptMax: integer(options, 'adoptMax', 10_000, 1),
+    outcomes,
+    outcomesMaxLen: integer(options, 'outcomesMaxLen', 10_000, 1),
+    dedupWindowMs: integer(options, 'dedupWindowMs', 3_600_000, 1),
+    dedupMaxCount: integer(options, 'dedupMaxCount', 100_000, 0),
+    claimPollMs: integer(options, 'claimPollMs', 200, 1),
+    reconnectMaxMs: integer(options, 'reconnectMaxMs', 2000, 10),
+  };
+}

@@ -1,0 +1,185 @@
+import { EventEmitter } from 'node:events';
+import { Keys } from './keys.js';
+import { RedisLink } from './redis-link.js';
+import { TickBatcher } from './tick-batcher.js';
+import { LeaseKeeper } from './lease-keeper.js';
+import { OutboxJournal } from './outbox-journal.js';
+import { RedisDedupStore } from './redis-dedup-store.js';
+import { RedisOutboxStore } from './redis-outbox-store.js';
+import { resolveStoreOptions, type RedisStoreOptions, type ResolvedStoreOptions } from './options.js';
+import { StoreError, storeError } from './errors.js';
+import { readOutcomes, type Outcome } from './outcomes.js';
+
+/** Lifecycle events of a {@link RedisStore}. */
+export interface RedisStoreEvents {
+  /** Redis is reachable again (after `down`). */
+  up: [];
+  /** Redis became unreachable: appends are refused and completions fail until `up`. */
+  down: [error: StoreError];
+  /** Records of a dead instance were adopted. */
+  adopted: [count: number, previousOwners: string[]];
+  /** This instance's lease had lapsed before a renewal (a long pause, or Redis was away): its records may have been adopted. */
+  leaseLapsed: [];
+  /** A store failure with no caller to report it to (only emitted while someone listens). */
+  error: [error: StoreError];
+}
+
+/**
+ * One sender's outbox and upstream de-duplication on Redis, shared by every instance of the
+ * sender. `outbox` and `dedup` are the two halves the client plugs in; they share one Redis
+ * connection, one per-tick pipeline and this instance's lease.
+ *
+ * Created connected-in-the-background by {@link redisStore}; `ready()` resolves once the lease is
+ * held. Anything asked of it before then, or while Redis is away, fails with `CCS_ERR_STORE`.
+ */
+export class RedisStore extends EventEmitter<RedisStoreEvents> {
+  /** This instance's id (its lease, its `own:` set, the `instance` field of its outcomes). */
+  readonly instanceId: string;
+  /** The resolved options. */
+  readonly options: Readonly<ResolvedStoreOptions>;
+  /** The key layout of this sender. */
+  readonly keys: Keys;
+  /** The client's `OutboxStore`. */
+  readonly outbox: RedisOutboxStore;
+  /** The client's `UpstreamDedupStore`. */
+  readonly dedup: RedisDedupStore;
+  readonly #link: RedisLink;
+  readonly #batcher: TickBatcher;
+  readonly #lease: LeaseKeeper;
+  readonly #journal: OutboxJournal;
+  readonly #ready: Promise<void>;
+  #down = false;
+  #closed: Promise<void> | undefined = undefined;
+  #adoptionOn = false;
+  #started = false;
+
+  constructor(options: RedisStoreOptions) {
+    super();
+    const o = resolveStoreOptions(options);
+    this.options = o;
+    this.instanceId = o.instanceId;
+    this.keys = new Keys(o.senderId, o.keyNamespace);
+    const k = this.keys;
+    const me = o.instanceId;
+    this.#link = new RedisLink({ redis: o.redis, reconnectMaxMs: o.reconnectMaxMs, connectionName: `ccs-${me}` }, {
+      onUp: () => this.#up(),
+      onDown: (err) => this.#goneDown(err),
+    });
+    this.#batcher = new TickBatcher(this.#link, {
+      append: [k.out, k.own(me), k.instances, me],
+      update: [k.out],
+      settle: [k.out, k.own(me), k.outcomes, o.outcomesMaxLen, me],
+      claim: [k.instances, me, k.prefix, o.dedupWindowMs],
+      complete: [k.done, k.prefix, o.dedupWindowMs, o.dedupMaxCount],
+      release: [k.instances, me, k.prefix],
+    });
+    this.#journal = new OutboxJournal(this.#batcher, this.#link, k, me, o.outcomesMaxLen, { error: (err) => this.#report(err) });
+    this.outbox = new RedisOutboxStore(me, this.#journal, this.#batcher, {
+      outboxAttached: () => {
+        this.#adoptionOn = true;
+      },
+      closeShared: () => this.close(),
+    }, o.outcomes);
+    this.dedup = new RedisDedupStore(this.#batcher, o.claimPollMs);
+    this.#lease = new LeaseKeeper(this.#link, k, {
+      instanceId: me, leaseTtlMs: o.leaseTtlMs, adoptIntervalMs: o.adoptIntervalMs, adoptMax: o.adoptMax,
+    }, {
+      adopted: (records) => {
+        this.outbox.adopt(records);
+        this.emit('adopted', records.length, [...new Set(records.map((r) => r.previousOwner))]);
+      },
+      leaseLapsed: () => this.emit('leaseLapsed'),
+      error: (err) => this.#report(err),
+    }, () => this.outbox.nextSeq());
+    this.#ready = this.#start();
+    this.#ready.catch(() => {});
+  }
+
+  /** Resolves when connected and holding the lease; rejects with a StoreError when the first connection fails. */
+  ready(): Promise<void> {
+    return this.#ready;
+  }
+
+  /** True while Redis answers (appends are accepted). */
+  get available(): boolean {
+    return this.#started && this.#link.ready && this.#closed === undefined;
+  }
+
+  /** Runs one adoption scan now instead of waiting for the timer (tests, tools). */
+  adoptNow(): Promise<number> {
+    if (!this.#adoptionOn) return Promise.resolve(0);
+    return this.#lease.scan();
+  }
+
+  /** Reads up to `count` entries of the outcome stream after `afterId` (`'0'`: from the start). */
+  readOutcomes(afterId = '0', count = 1000): Promise<Outcome[]> {
+    return readOutcomes(this.#link.redis, this.keys.outcomes, afterId, count);
+  }
+
+  /**
+   * Stops the lease and closes the connection. Records still owned here stay in Redis and are
+   * adopted by another instance right away (the lease is dropped, not left to lapse). Idempotent;
+   * the outbox's and the dedup store's `close()` both land here.
+   */
+  close(): Promise<void> {
+    this.#closed ??= (async () => {
+      this.dedup.close();
+      this.#batcher.flush();
+      await this.#batcher.barrier()?.catch(() => {});
+      await this.#lease.release().catch(() => {});
+      await this.#link.close();
+    })();
+    return this.#closed;
+  }
+
+  /** Drops the connection at once; the lease lapses by itself. */
+  destroy(): void {
+    this.#closed ??= Promise.resolve();
+    this.#lease.stop();
+    this.dedup.close();
+    this.#batcher.cancel(new StoreError('connect', 'the store was destroyed', { unavailable: true }));
+    this.#link.destroy();
+  }
+
+  async #start(): Promise<void> {
+    try {
+      await this.#link.open();
+      await this.#lease.start();
+      this.#started = true;
+    } catch (err) {
+      this.#link.destroy();
+      throw storeError('connect', err);
+    }
+  }
+
+  #up(): void {
+    if (!this.#started) return;
+    // Written before anything the batcher sends later: removals that failed, appends that must not outlive their refusal.
+    this.#journal.resend();
+    this.dedup.reconnected();
+    this.#lease.reconnected();
+    if (this.#down) {
+      this.#down = false;
+      this.emit('up');
+    }
+  }
+
+  #goneDown(err: StoreError): void {
+    if (!this.#started || this.#down || this.#closed !== undefined) return;
+    this.#down = true;
+    this.emit('down', err);
+  }
+
+  #report(err: StoreError): void {
+    if (this.listenerCount('error') > 0) this.emit('error', err);
+  }
+}
+
+/**
+ * A Redis-backed store for `CcsClient`'s `store` option: `{ outbox, dedup }` shared by every
+ * instance of one sender. Connects in the background; `await store.ready()` to know it holds its
+ * lease. See the package README for the key layout and the guarantees.
+ */
+export function redisStore(options: RedisStoreOptions): RedisStore {
+  return new RedisStore(options);
+}

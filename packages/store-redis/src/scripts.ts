@@ -1,0 +1,180 @@
+/**
+ * The Lua scripts. Each one is a single atomic step (Redis runs a script to the end before any
+ * other command), batched: one call carries every record or upstream key of one event-loop tick,
+ * so the per-message cost in Redis is a few hash/sorted-set operations, not a command round trip.
+ *
+ * `unpack` is capped at LUAI_MAXCSTACK (8000) values, hence the chunks of CHUNK arguments.
+ */
+const CHUNK = 1000;
+
+/**
+ * append — KEYS: out, own:<me>, instances. ARGV: me, then (id, seq, record) triples.
+ * Records the messages and marks them as owned by `me`; (re)registers `me` for the adoption scan,
+ * in case an adopter removed it from the list while this instance was presumed dead.
+ */
+export const APPEND = `
+local h, z = {}, {}
+for i = 2, #ARGV, 3 do
+  h[#h + 1] = ARGV[i]; h[#h + 1] = ARGV[i + 2]
+  z[#z + 1] = ARGV[i + 1]; z[#z + 1] = ARGV[i]
+  if #h >= ${CHUNK} then
+    redis.call('HSET', KEYS[1], unpack(h)); redis.call('ZADD', KEYS[2], unpack(z)); h, z = {}, {}
+  end
+end
+if #h > 0 then redis.call('HSET', KEYS[1], unpack(h)); redis.call('ZADD', KEYS[2], unpack(z)) end
+redis.call('ZADD', KEYS[3], 'NX', 0, ARGV[1])
+return (#ARGV - 1) / 3
+`;
+
+/**
+ * update — KEYS: out. ARGV: (id, record) pairs. Rewrites records that still exist (a retry count,
+ * a not-before time); a record removed meanwhile (settled here, or by the instance that adopted
+ * it) is not brought back.
+ */
+export const UPDATE = `
+local n = 0
+for i = 1, #ARGV, 2 do
+  if redis.call('HEXISTS', KEYS[1], ARGV[i]) == 1 then redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]); n = n + 1 end
+end
+return n
+`;
+
+/**
+ * settle — KEYS: out, own:<me>, outcomes. ARGV: maxlen, me, then (id, status, code, retries,
+ * adopted) quintuples. Removes the records; appends an outcome entry for each one whose status is
+ * not empty, trimming the stream to about maxlen entries.
+ */
+export const SETTLE = `
+local ids = {}
+for i = 3, #ARGV, 5 do
+  ids[#ids + 1] = ARGV[i]
+  if #ids >= ${CHUNK} then redis.call('HDEL', KEYS[1], unpack(ids)); redis.call('ZREM', KEYS[2], unpack(ids)); ids = {} end
+  if ARGV[i + 1] ~= '' then
+    redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[1], '*', 'id', ARGV[i], 'status', ARGV[i + 1],
+      'code', ARGV[i + 2], 'retries', ARGV[i + 3], 'adopted', ARGV[i + 4], 'instance', ARGV[2])
+  end
+end
+if #ids > 0 then redis.call('HDEL', KEYS[1], unpack(ids)); redis.call('ZREM', KEYS[2], unpack(ids)) end
+return (#ARGV - 2) / 5
+`;
+
+/**
+ * heartbeat — KEYS: lease:<me>, instances. ARGV: me, ttlMs, token.
+ * Renews the lease and the registration. Returns 1 when the lease was still there, 0 when it had
+ * expired (first beat, or this instance was presumed dead and its records may have been adopted).
+ */
+export const HEARTBEAT = `
+local had = redis.call('GET', KEYS[1])
+redis.call('SET', KEYS[1], ARGV[3], 'PX', ARGV[2])
+redis.call('ZADD', KEYS[2], 'NX', 0, ARGV[1])
+if had == ARGV[3] then return 1 end
+return 0
+`;
+
+/**
+ * adopt — KEYS: instances, out, own:<me>. ARGV: me, prefix, baseSeq, maxRecords.
+ * For each registered instance other than `me` whose lease key is gone: moves all its records to
+ * `me` in their submission order (whole instances only, so one adopter sends a dead instance's
+ * messages and their per-target order holds) and unregisters it. Stops after the instance that
+ * brings the total to maxRecords or more. Returns a flat array of (instance, id, record) triples.
+ */
+export const ADOPT = `
+local me, prefix, seq, max = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
+local res = {}
+for _, inst in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  if #res >= max * 3 then break end
+  if inst ~= me and redis.call('EXISTS', prefix .. 'lease:' .. inst) == 0 then
+    local own = prefix .. 'own:' .. inst
+    for _, id in ipairs(redis.call('ZRANGE', own, 0, -1)) do
+      local rec = redis.call('HGET', KEYS[2], id)
+      if rec then
+        seq = seq + 1
+        redis.call('ZADD', KEYS[3], seq, id)
+        res[#res + 1] = inst; res[#res + 1] = id; res[#res + 1] = rec
+      end
+    end
+    redis.call('DEL', own)
+    redis.call('ZREM', KEYS[1], inst)
+  end
+end
+return res
+`;
+
+/**
+ * claim — KEYS: instances (unused; it routes the call to the sender's slot on a cluster). ARGV: me, prefix, runningTtlMs, then upstream key suffixes.
+ * Per key: 0 = new (claimed by `me` now, also when its previous owner's lease is gone),
+ * 1 = running here, 2 = running on a live instance, 3 = done.
+ */
+export const CLAIM = `
+local me, prefix, ttl = ARGV[1], ARGV[2], ARGV[3]
+local out = {}
+for i = 4, #ARGV do
+  local k = prefix .. 'up:' .. ARGV[i]
+  local v = redis.call('GET', k)
+  if not v then
+    redis.call('SET', k, 'r:' .. me, 'PX', ttl); out[#out + 1] = 0
+  elseif v == 'd' then
+    out[#out + 1] = 3
+  else
+    local owner = string.sub(v, 3)
+    if owner == me then out[#out + 1] = 1
+    elseif redis.call('EXISTS', prefix .. 'lease:' .. owner) == 1 then out[#out + 1] = 2
+    else redis.call('SET', k, 'r:' .. me, 'PX', ttl); out[#out + 1] = 0 end
+  end
+end
+return out
+`;
+
+/**
+ * complete — KEYS: done. ARGV: prefix, windowMs, maxCount (0: no count bound), then key suffixes.
+ * Marks the messages done for windowMs; beyond maxCount remembered completions, the oldest are
+ * forgotten (at most two per completion, so the work per call stays bounded).
+ */
+export const COMPLETE = `
+local prefix, ttl, max = ARGV[1], ARGV[2], tonumber(ARGV[3])
+for i = 4, #ARGV do
+  local k = prefix .. 'up:' .. ARGV[i]
+  redis.call('SET', k, 'd', 'PX', ttl)
+  if max > 0 then
+    redis.call('LPUSH', KEYS[1], k)
+    for _ = 1, 2 do
+      if redis.call('LLEN', KEYS[1]) <= max then break end
+      local old = redis.call('RPOP', KEYS[1])
+      if redis.call('GET', old) == 'd' then redis.call('DEL', old) end
+    end
+  end
+end
+if max > 0 then redis.call('PEXPIRE', KEYS[1], ttl) end
+return #ARGV - 3
+`;
+
+/**
+ * release — KEYS: instances (routing only, as for claim). ARGV: me, prefix, then (mode, key
+ * suffix) pairs. Forgets claims `me` holds (the handler failed, so CCS's resend must run it again,
+ * here or elsewhere). Mode `d` also forgets a completion: the handler ran but a reply it sent was
+ * not recorded, so the message was not ACKed and must be handled again.
+ */
+export const RELEASE = `
+local n = 0
+for i = 3, #ARGV, 2 do
+  local k = ARGV[2] .. 'up:' .. ARGV[i + 1]
+  local v = redis.call('GET', k)
+  if v == 'r:' .. ARGV[1] or (v == 'd' and ARGV[i] == 'd') then redis.call('DEL', k); n = n + 1 end
+end
+return n
+`;
+
+/** Every script with its fixed key count, as ioredis `defineCommand` takes them. */
+export const SCRIPTS = {
+  ccsAppend: { numberOfKeys: 3, lua: APPEND },
+  ccsUpdate: { numberOfKeys: 1, lua: UPDATE },
+  ccsSettle: { numberOfKeys: 3, lua: SETTLE },
+  ccsHeartbeat: { numberOfKeys: 2, lua: HEARTBEAT },
+  ccsAdopt: { numberOfKeys: 3, lua: ADOPT },
+  ccsClaim: { numberOfKeys: 1, lua: CLAIM },
+  ccsComplete: { numberOfKeys: 1, lua: COMPLETE },
+  ccsRelease: { numberOfKeys: 1, lua: RELEASE },
+} as const;
+
+/** The script names. */
+export type ScriptName = keyof typeof SCRIPTS;

@@ -1,0 +1,159 @@
+import * as assert from 'uvu/assert';
+import { Redis } from 'ioredis';
+import { redisStore, StoreError, type RedisStore } from '../src/index.js';
+import { redisSuite, uniqueSender, until } from './helpers/redis-suite.js';
+import { record, TestHost } from './helpers/records.js';
+
+const t = redisSuite('redis upstream de-duplication', { appendonly: true });
+
+const stores: RedisStore[] = [];
+function open(url: string, senderId: string, extra: Partial<Parameters<typeof redisStore>[0]> = {}): RedisStore {
+  const s = redisStore({ redis: url, senderId, leaseTtlMs: 300, adoptIntervalMs: 50, claimPollMs: 20, ...extra });
+  stores.push(s);
+  return s;
+}
+function closeAll(): void {
+  for (const s of stores.splice(0)) s.destroy();
+}
+
+t.test('claim is atomic across instances: of many concurrent claims of one message exactly one is new', async (server) => {
+  const sender = uniqueSender();
+  const fleet = [open(server.url, sender), open(server.url, sender), open(server.url, sender)];
+  await Promise.all(fleet.map((s) => s.ready()));
+  for (let m = 0; m < 50; m++) {
+    const answers = await Promise.all(fleet.map((s) => Promise.race([
+      s.dedup.claim('device-1', `up-${m}`).catch((err: Error) => err.message),
+      new Promise<string>((r) => setTimeout(() => r('pending'), 100)),
+    ])));
+    assert.is(answers.filter((a) => a === 'new').length, 1, `message ${m}: ${answers.join(',')}`);
+    assert.is(answers.filter((a) => a === 'pending').length, 2, 'the others wait while the claimer is alive');
+  }
+  closeAll();
+});
+
+t.test('a claim held by another live instance waits, then answers done when that instance completes', async (server) => {
+  const sender = uniqueSender();
+  const a = open(server.url, sender);
+  const b = open(server.url, sender);
+  await Promise.all([a.ready(), b.ready()]);
+  assert.is(await a.dedup.claim('dev', 'u1'), 'new');
+  let answer: string | undefined;
+  void b.dedup.claim('dev', 'u1').then((x) => { answer = x; });
+  await new Promise((r) => setTimeout(r, 150));
+  assert.is(answer, undefined, 'not answered while a runs the handler');
+  assert.is(b.dedup.waiting, 1);
+  await a.dedup.complete('dev', 'u1');
+  await until(() => answer !== undefined, 'the waiting claim');
+  assert.is(answer, 'done');
+  assert.is(await a.dedup.claim('dev', 'u1'), 'done');
+  closeAll();
+});
+
+t.test("a claim held by a dead instance is taken over as new once its lease lapses", async (server) => {
+  const sender = uniqueSender();
+  const a = open(server.url, sender);
+  const b = open(server.url, sender);
+  await Promise.all([a.ready(), b.ready()]);
+  assert.is(await a.dedup.claim('dev', 'u2'), 'new');
+  const answer = b.dedup.claim('dev', 'u2');
+  a.destroy();
+  assert.is(await answer, 'new');
+  assert.is(b.dedup.running, 1);
+  closeAll();
+});
+
+t.test('a second claim of a message running here answers running; release lets it be claimed again', async (server) => {
+  const a = open(server.url, uniqueSender());
+  await a.ready();
+  assert.is(await a.dedup.claim('dev', 'u3'), 'new');
+  assert.is(await a.dedup.claim('dev', 'u3'), 'running');
+  a.dedup.release('dev', 'u3');
+  assert.is(await a.dedup.claim('dev', 'u3'), 'new');
+  closeAll();
+});
+
+t.test('completed messages are remembered for dedupWindowMs, and at most dedupMaxCount of them', async (server) => {
+  const a = open(server.url, uniqueSender(), { dedupWindowMs: 300, dedupMaxCount: 3 });
+  await a.ready();
+  for (const id of ['c1', 'c2', 'c3', 'c4', 'c5']) {
+    assert.is(await a.dedup.claim('dev', id), 'new');
+    await a.dedup.complete('dev', id);
+  }
+  assert.is(await a.dedup.claim('dev', 'c5'), 'done');
+  assert.is(await a.dedup.claim('dev', 'c3'), 'done');
+  assert.is(await a.dedup.claim('dev', 'c1'), 'new', 'beyond the count bound: forgotten');
+  await new Promise((r) => setTimeout(r, 400));
+  assert.is(await a.dedup.claim('dev', 'c5'), 'new', 'beyond the time window: forgotten');
+  const redis = new Redis(server.url);
+  assert.ok(await redis.llen(a.keys.done) <= 3);
+  redis.disconnect();
+  closeAll();
+});
+
+t.test('complete fails (and the claim is released) when a reply the handler sent could not be recorded', async (server) => {
+  const sender = uniqueSender();
+  const a = open(server.url, sender);
+  await a.ready();
+  const host = new TestHost();
+  a.outbox.attach(host);
+  assert.is(await a.dedup.claim('dev', 'u4'), 'new');
+  // Make the out hash unusable, so the append script fails while the completion would succeed.
+  const redis = new Redis(server.url);
+  await redis.set(a.keys.out, 'not a hash');
+  a.outbox.append(record('reply-1', 1, 'dev'));
+  try {
+    await a.dedup.complete('dev', 'u4');
+    assert.unreachable('complete must fail');
+  } catch (err) {
+    assert.instance(err, StoreError);
+    assert.match((err as Error).message, /not acknowledged/);
+  }
+  await until(() => host.refusedRecords.length === 1, 'the reply refused');
+  await redis.del(a.keys.out);
+  // Released: the resend is handled again (here, or on another instance).
+  try {
+    await until(async () => (await redis.get(`${a.keys.prefix}up:dev\nu4`)) === null, 'the release');
+    assert.is(await a.dedup.claim('dev', 'u4'), 'new');
+  } finally {
+    redis.disconnect();
+  }
+  closeAll();
+});
+
+t.test('claims fail with CCS_ERR_STORE while Redis is down, and work again after it restarts', async (server) => {
+  const a = open(server.url, uniqueSender(), { reconnectMaxMs: 50 });
+  await a.ready();
+  let ups = 0;
+  a.on('up', () => ups++);
+  await server.kill();
+  await until(() => !a.available, 'down');
+  try {
+    await a.dedup.claim('dev', 'u5');
+    assert.unreachable('claim must fail');
+  } catch (err) {
+    assert.instance(err, StoreError);
+    assert.is((err as StoreError).code, 'CCS_ERR_STORE');
+    assert.is((err as StoreError).operation, 'claim');
+  }
+  await server.restart();
+  await until(() => ups > 0, 'up');
+  assert.is(await a.dedup.claim('dev', 'u5'), 'new');
+  closeAll();
+});
+
+t.test('closing fails the claims still waiting for another instance (their messages stay un-ACKed)', async (server) => {
+  const sender = uniqueSender();
+  const a = open(server.url, sender, { leaseTtlMs: 60_000 });
+  const b = open(server.url, sender, { leaseTtlMs: 60_000 });
+  await Promise.all([a.ready(), b.ready()]);
+  assert.is(await a.dedup.claim('dev', 'u6'), 'new');
+  const waiting = b.dedup.claim('dev', 'u6').then(() => undefined, (err: unknown) => err);
+  await until(() => b.dedup.waiting === 1, 'waiting');
+  await b.close();
+  const err = await waiting;
+  assert.instance(err, StoreError);
+  assert.match((err as Error).message, /closed/);
+  closeAll();
+});
+
+t.run();

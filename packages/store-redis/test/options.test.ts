@@ -1,0 +1,69 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { redisStore, Keys, StoreError } from '../src/index.js';
+import { resolveStoreOptions } from '../src/options.js';
+import { storeError } from '../src/errors.js';
+import { parseRecord, serializeRecord } from '../src/record.js';
+import { record } from './helpers/records.js';
+
+test('every key of a sender shares one cluster hash tag', () => {
+  const k = new Keys('123456');
+  for (const key of [k.out, k.instances, k.outcomes, k.done, k.own('i-1'), k.lease('i-1'), `${k.prefix}up:${Keys.upstream('tok', 'm')}`]) {
+    assert.ok(key.startsWith('ccs:{123456}:'), key);
+  }
+});
+
+test('refuses option values that would break the layout or the timing, naming the option', () => {
+  assert.throws(() => new Keys('12{3'), /senderId/);
+  assert.throws(() => new Keys(''), /senderId/);
+  assert.throws(() => new Keys('1', 'a b'), /keyNamespace/);
+  assert.throws(() => resolveStoreOptions({ redis: 'redis://x', senderId: '1', leaseTtlMs: 5 }), (e: unknown) => e instanceof RangeError && /leaseTtlMs/.test((e as Error).message));
+  assert.throws(() => resolveStoreOptions({ redis: 'redis://x', senderId: '1', claimPollMs: 1.5 }), (e: unknown) => e instanceof TypeError && /claimPollMs/.test((e as Error).message));
+  assert.throws(() => resolveStoreOptions({ redis: 'http://x', senderId: '1' }), /redis:\/\//);
+  assert.throws(() => resolveStoreOptions({ redis: 'redis://x', senderId: '1', outcomes: 'some' as 'all' }), /outcomes/);
+  assert.throws(() => resolveStoreOptions({ redis: 'redis://x', senderId: '1', instanceId: 'a:b' }), /instanceId/);
+  assert.throws(() => resolveStoreOptions({ redis: 'redis://x', senderId: '1', leaseTTL: 5 } as never), /unknown redisStore option "leaseTTL"/);
+  assert.throws(() => redisStore({ redis: 'redis://127.0.0.1:1', senderId: '{' }), /senderId/);
+  const o = resolveStoreOptions({ redis: 'redis://x', senderId: '1' });
+  assert.is(o.leaseTtlMs, 3000);
+  assert.is(o.outcomes, 'adopted');
+  assert.match(o.instanceId, /^[A-Za-z0-9_.-]+-\d+-[0-9a-f]{8}$/);
+});
+
+test('a store that cannot reach Redis fails ready() with CCS_ERR_STORE and never shows the password', async () => {
+  const s = redisStore({ redis: 'redis://user:s3cret-pw@127.0.0.1:1/0', senderId: '1' });
+  try {
+    await s.ready();
+    assert.unreachable();
+  } catch (err) {
+    assert.instance(err, StoreError);
+    assert.is((err as StoreError).code, 'CCS_ERR_STORE');
+    assert.is((err as StoreError).operation, 'connect');
+    assert.not.match(String((err as Error).message), /s3cret/);
+  }
+  assert.not.ok(s.available);
+  s.destroy();
+});
+
+test('store errors keep one line of Redis text and say whether the connection is the problem', () => {
+  const e = storeError('append', new Error("Stream isn't writeable and enableOfflineQueue options is false\nmore"));
+  assert.ok(e.unavailable);
+  assert.is(e.message, "store append failed: Stream isn't writeable and enableOfflineQueue options is false");
+  assert.is(storeError('append', e), e);
+  assert.not.ok(storeError('update', 'WRONGTYPE Operation against a key holding the wrong kind of value').unavailable);
+});
+
+test('records round-trip through their stored form; anything else is not a record', () => {
+  const r = record('m', 7, 'tok', { a: 'b' });
+  r.retries = 3;
+  r.state = 'waiting';
+  r.notBefore = 99;
+  const back = parseRecord(serializeRecord(r));
+  assert.equal(back, { ...r, storeSlot: -1 });
+  assert.is(parseRecord('{'), undefined);
+  assert.is(parseRecord('1'), undefined);
+  assert.is(parseRecord('{"id":1}'), undefined);
+  assert.is(parseRecord('{"id":"x","seq":1,"msg":{},"target":"t","state":"odd"}')?.state, 'queued');
+});
+
+test.run();

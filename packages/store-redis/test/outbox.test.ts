@@ -1,0 +1,241 @@
+import * as assert from 'uvu/assert';
+import { Redis } from 'ioredis';
+import { redisStore, StoreError, type RedisStore } from '../src/index.js';
+import { redisSuite, uniqueSender, until } from './helpers/redis-suite.js';
+import { record, TestHost } from './helpers/records.js';
+
+const t = redisSuite('redis outbox store', { appendonly: true });
+
+const stores: RedisStore[] = [];
+function open(url: string, senderId: string, extra: Partial<Parameters<typeof redisStore>[0]> = {}): RedisStore {
+  const s = redisStore({ redis: url, senderId, leaseTtlMs: 300, adoptIntervalMs: 50, ...extra });
+  stores.push(s);
+  return s;
+}
+async function closeAll(): Promise<void> {
+  for (const s of stores.splice(0)) s.destroy();
+}
+
+t.test('a record is takeable only once Redis has it, and leaves Redis when removed', async (server) => {
+  const sender = uniqueSender();
+  const store = open(server.url, sender);
+  await store.ready();
+  const host = new TestHost();
+  store.outbox.attach(host);
+  const r = record('m1', 1);
+  store.outbox.append(r);
+  assert.is(store.outbox.queued, 1);
+  assert.is(store.outbox.takeNext(), undefined, 'not takeable before Redis answered');
+  await until(() => host.wakes > 0, 'wake after the append');
+  const redis = new Redis(server.url);
+  assert.ok(await redis.hget(store.keys.out, 'm1'), 'recorded in the out hash');
+  assert.is(await redis.zscore(store.keys.own(store.instanceId), 'm1'), '1', 'owned by this instance, scored by seq');
+  assert.is(store.outbox.takeNext(), r);
+  assert.is(r.state, 'inflight');
+  assert.is(store.outbox.queued, 0);
+  store.outbox.remove(r, { status: 'ack', code: '', retries: 0, adopted: false });
+  await store.outbox.flush();
+  assert.is(await redis.hget(store.keys.out, 'm1'), null);
+  assert.is(await redis.zcard(store.keys.own(store.instanceId)), 0);
+  assert.is(await redis.xlen(store.keys.outcomes), 0, "default outcomes: 'adopted' only");
+  redis.disconnect();
+  await closeAll();
+});
+
+t.test('one tick of appends is one pipelined script call per 1000 records, not one round trip per message', async (server) => {
+  // A long lease: no heartbeat or adoption scan runs during the count.
+  const store = open(server.url, uniqueSender(), { leaseTtlMs: 60_000, adoptIntervalMs: 60_000 });
+  await store.ready();
+  const host = new TestHost();
+  store.outbox.attach(host);
+  const redis = new Redis(server.url);
+  await redis.config('RESETSTAT');
+  for (let i = 1; i <= 2500; i++) store.outbox.append(record(`p${i}`, i, `t${i % 7}`));
+  await store.outbox.flush();
+  const stats = await redis.info('commandstats');
+  const calls = (name: string): number => Number(new RegExp(`cmdstat_${name}:calls=(\\d+)`).exec(stats)?.[1] ?? 0);
+  assert.is(calls('evalsha') + calls('eval'), 3, '2500 appends → 3 script calls');
+  assert.is(await redis.hlen(store.keys.out), 2500);
+  const taken: string[] = [];
+  for (let r = store.outbox.takeNext(); r; r = store.outbox.takeNext()) taken.push(r.id);
+  assert.is(taken.length, 2500);
+  assert.is(taken[0], 'p1');
+  assert.is(taken[2499], 'p2500');
+  redis.disconnect();
+  await closeAll();
+});
+
+t.test("outcomes: 'all' appends every final outcome to a stream trimmed near outcomesMaxLen", async (server) => {
+  const store = open(server.url, uniqueSender(), { outcomes: 'all', outcomesMaxLen: 100 });
+  await store.ready();
+  store.outbox.attach(new TestHost());
+  const n = 1000;
+  const recs = Array.from({ length: n }, (_, i) => record(`o${i}`, i + 1));
+  for (const r of recs) store.outbox.append(r);
+  await store.outbox.flush();
+  for (const r of recs) {
+    store.outbox.takeNext();
+    store.outbox.remove(r, { status: r.seq % 2 ? 'ack' : 'nack', code: r.seq % 2 ? '' : 'DEVICE_UNREGISTERED', retries: 0, adopted: false });
+  }
+  await store.outbox.flush();
+  const redis = new Redis(server.url);
+  const len = await redis.xlen(store.keys.outcomes);
+  assert.ok(len >= 100 && len < 300, `stream trimmed near 100 entries (MAXLEN ~), got ${len}`);
+  const out = await store.readOutcomes('0', 1000);
+  const last = out[out.length - 1];
+  assert.is(last?.id, `o${n - 1}`);
+  assert.is(last?.status, 'nack');
+  assert.is(last?.code, 'DEVICE_UNREGISTERED');
+  assert.is(last?.instance, store.instanceId);
+  const after = await store.readOutcomes(out[out.length - 2]?.streamId ?? '0');
+  assert.is(after.length, 1);
+  redis.disconnect();
+  await closeAll();
+});
+
+t.test("a dead instance's records are adopted once, whole, in their original order, with retry counts kept", async (server) => {
+  const sender = uniqueSender();
+  const a = open(server.url, sender, { leaseTtlMs: 400 });
+  const b = open(server.url, sender, { leaseTtlMs: 400 });
+  const c = open(server.url, sender, { leaseTtlMs: 400 });
+  await Promise.all([a.ready(), b.ready(), c.ready()]);
+  const hostA = new TestHost();
+  const hostB = new TestHost();
+  const hostC = new TestHost();
+  a.outbox.attach(hostA);
+  b.outbox.attach(hostB);
+  c.outbox.attach(hostC);
+  const recs = Array.from({ length: 30 }, (_, i) => record(`a${i}`, i + 1, `target-${i % 3}`));
+  for (const r of recs) a.outbox.append(r);
+  await a.outbox.flush();
+  // Some were written, one was parked for a retry (its retry count must survive), the rest queued.
+  const first = a.outbox.takeNext();
+  assert.ok(first);
+  first.retries = 2;
+  first.notBefore = 12345;
+  a.outbox.park(first);
+  a.outbox.takeNext();
+  const settled = a.outbox.takeNext();
+  assert.ok(settled);
+  a.outbox.remove(settled, { status: 'ack', code: '', retries: 0, adopted: false });
+  await a.outbox.flush();
+  const died = Date.now();
+  a.destroy(); // the process is gone: no lease release, the lease lapses
+  await until(() => hostB.adopted.length + hostC.adopted.length > 0, 'adoption');
+  const adoptedMs = Date.now() - died;
+  await new Promise((r) => setTimeout(r, 300));
+  const adopted = hostB.adopted.length > 0 ? hostB.adopted : hostC.adopted;
+  assert.is(hostB.adopted.length * hostC.adopted.length, 0, 'one adopter took the whole instance');
+  assert.equal(adopted.map((r) => r.id), recs.filter((r) => r !== settled).map((r) => r.id), 'original order, the settled one excluded');
+  const again = adopted.find((r) => r.id === first.id);
+  assert.is(again?.retries, 2);
+  assert.is(again?.notBefore, 12345);
+  assert.equal(again?.msg, first.msg);
+  assert.ok(adoptedMs < 5000, `adopted within lease + scan interval (took ${adoptedMs} ms)`);
+  const redis = new Redis(server.url);
+  assert.is(await redis.exists(a.keys.own(a.instanceId)), 0, 'the dead owner keeps nothing');
+  assert.is(await redis.zscore(a.keys.instances, a.instanceId), null, 'and is unregistered');
+  const adopter = hostB.adopted.length > 0 ? b : c;
+  assert.is(await redis.zcard(adopter.keys.own(adopter.instanceId)), 29);
+  // Settling an adopted record reports its outcome on the stream (default outcomes: 'adopted').
+  const adopterStore = adopter.outbox;
+  const takenAdopted = adopted[0];
+  assert.ok(takenAdopted);
+  assert.ok(adopterStore.isAdopted(takenAdopted));
+  adopterStore.requeue(takenAdopted);
+  assert.is(adopterStore.takeNext(), takenAdopted);
+  adopterStore.remove(takenAdopted, { status: 'ack', code: '', retries: 1, adopted: true });
+  await adopterStore.flush();
+  const outcomes = await adopter.readOutcomes();
+  assert.equal(outcomes.map((o) => [o.id, o.status, o.adopted, o.instance]), [[takenAdopted.id, 'ack', true, adopter.instanceId]]);
+  redis.disconnect();
+  await closeAll();
+});
+
+t.test('a clean close drops the lease, so the others adopt at their next scan instead of after it lapses', async (server) => {
+  const sender = uniqueSender();
+  const a = open(server.url, sender, { leaseTtlMs: 60_000 });
+  const b = open(server.url, sender, { leaseTtlMs: 300, adoptIntervalMs: 20 });
+  await Promise.all([a.ready(), b.ready()]);
+  a.outbox.attach(new TestHost());
+  const hostB = new TestHost();
+  b.outbox.attach(hostB);
+  a.outbox.append(record('x1', 1));
+  await a.outbox.flush();
+  await a.close();
+  // a's lease would have lasted a minute; the test's deadline is far shorter.
+  await until(() => hostB.adopted.length === 1, 'adoption after a clean close', 10_000);
+  assert.is(hostB.adopted[0]?.id, 'x1');
+  await closeAll();
+});
+
+t.test('Redis down: appends are refused with CCS_ERR_STORE (not held), and after a restart nothing recorded is lost', async (server) => {
+  const sender = uniqueSender();
+  const store = open(server.url, sender, { reconnectMaxMs: 50 });
+  await store.ready();
+  const host = new TestHost();
+  store.outbox.attach(host);
+  const kept = record('k1', 1);
+  store.outbox.append(kept);
+  await store.outbox.flush();
+  const downs: StoreError[] = [];
+  store.on('down', (e) => downs.push(e));
+  let ups = 0;
+  store.on('up', () => ups++);
+  await server.kill();
+  await until(() => downs.length > 0, 'down event');
+  assert.is(downs[0]?.code, 'CCS_ERR_STORE');
+  assert.not.ok(store.available);
+  const refused = record('r1', 2);
+  store.outbox.append(refused);
+  const barrier = store.outbox.flush();
+  assert.ok(barrier);
+  try {
+    await barrier;
+    assert.unreachable('the barrier must fail while an append failed');
+  } catch (err) {
+    assert.instance(err, StoreError);
+    assert.is((err as StoreError).code, 'CCS_ERR_STORE');
+  }
+  await until(() => host.refusedRecords.length === 1, 'refusal');
+  assert.is(host.refusedRecords[0], refused);
+  assert.instance(host.refusedErrors[0], StoreError);
+  assert.ok((host.refusedErrors[0] as StoreError).unavailable);
+  assert.is(store.outbox.queued, 1, 'the refused record is not held');
+  await server.restart();
+  await until(() => ups > 0, 'up event');
+  const redis = new Redis(server.url);
+  assert.ok(await redis.hget(store.keys.out, 'k1'), 'the record acknowledged before the kill survived');
+  assert.is(await redis.hget(store.keys.out, 'r1'), null, 'the refused one is not there');
+  const after = record('k2', 3);
+  store.outbox.append(after);
+  await store.outbox.flush();
+  assert.ok(await redis.hget(store.keys.out, 'k2'));
+  redis.disconnect();
+  await closeAll();
+});
+
+t.test('a removal that failed while Redis was down is sent again when it is back', async (server) => {
+  const store = open(server.url, uniqueSender(), { reconnectMaxMs: 50 });
+  await store.ready();
+  store.outbox.attach(new TestHost());
+  const r = record('q1', 1);
+  store.outbox.append(r);
+  await store.outbox.flush();
+  store.outbox.takeNext();
+  let ups = 0;
+  store.on('up', () => ups++);
+  await server.kill();
+  await until(() => !store.available, 'link down');
+  store.outbox.remove(r, { status: 'ack', code: '', retries: 0, adopted: false });
+  await store.outbox.flush()?.catch(() => {});
+  await server.restart();
+  await until(() => ups > 0, 'up event');
+  const redis = new Redis(server.url);
+  await until(async () => (await redis.hget(store.keys.out, 'q1')) === null, 'the removal to land');
+  assert.is(await redis.zcard(store.keys.own(store.instanceId)), 0);
+  redis.disconnect();
+  await closeAll();
+});
+
+t.run();
