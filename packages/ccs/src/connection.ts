@@ -9,6 +9,7 @@ import {
 import {
   NS_CLIENT, NS_STREAM, connect, type StreamError, type XmlElement, type XmppConnection,
 } from '@ccs-xmpp/stream';
+import { gcmShortcut } from '@ccs-xmpp/stanza';
 import { CcsError, HandshakeError, type HandshakeStep } from './errors.js';
 import type { Outbound } from './outbound.js';
 
@@ -171,10 +172,11 @@ export class CcsConnection {
           keepaliveIntervalMs: o.keepaliveIntervalMs,
           idleTimeoutMs: o.idleTimeoutMs,
           signal: this.#abort.signal,
+          shortcut: gcmShortcut,
         },
         {
           onStanza: (el) => this.#onStanza(el),
-          onGcmMessage: (json, attrs) => this.#onGcm(json, attrs),
+          onShortcut: (gcm) => this.#onGcm(gcm.json, gcm.attrs),
           onDrain: () => {
             if (this.blocked) {
               this.blocked = false;

@@ -14,6 +14,7 @@ import {
   bindResultIq, errorIq, findGcmChild, gcmText, isPing, isSessionRequest, readBindRequest, resultIq,
   splitCcsError, streamFeatures, validateOutbound, type JsonObject,
 } from '@ccs-xmpp/stanza';
+import { gcmShortcut } from '@ccs-xmpp/stanza';
 import { tinyRecordSize, type Faults } from './faults.js';
 import type { EmulatorEvent, Hub, UpstreamEntry } from './hub.js';
 import { Prng } from './prng.js';
@@ -111,11 +112,12 @@ export class Session {
         idleTimeoutMs: options.idleTimeoutMs,
         maxStanzaBytes: options.maxStanzaBytes,
         closeTimeoutMs: 2000,
+        shortcut: gcmShortcut,
       },
       {
         onStreamOpen: (header) => this.#onStreamOpen(header),
         onStanza: (el) => this.#onStanza(el),
-        onGcmMessage: (json, attrs) => this.#onGcm(json, attrs),
+        onShortcut: (gcm) => this.#onGcm(gcm.json, gcm.attrs),
         onDrain: () => this.#onDrain(),
         onClose: (err) => this.#onClose(err),
       },

@@ -1,6 +1,8 @@
 // The stream-level namespaces live in @ccs-xmpp/stream; re-exported so users of this package
 // need only one import.
-export { NS_CLIENT, NS_STREAM, NS_STREAM_ERRORS, NS_SASL, NS_GCM } from '@ccs-xmpp/stream';
+export { NS_CLIENT, NS_STREAM, NS_STREAM_ERRORS, NS_SASL } from '@ccs-xmpp/stream';
+/** `google:mobile:data` — the CCS payload element `<gcm>`. */
+export const NS_GCM = 'google:mobile:data';
 /** `urn:ietf:params:xml:ns:xmpp-stanzas` — stanza error conditions (RFC 6120 §8.3). */
 export const NS_STANZAS = 'urn:ietf:params:xml:ns:xmpp-stanzas';
 /** `urn:ietf:params:xml:ns:xmpp-tls` — STARTTLS (CCS never offers it; read for completeness). */

@@ -13,8 +13,8 @@ import { StanzaParser, type StanzaParserOptions } from './stanza-parser.js';
 import { XmlElement } from './xml-element.js';
 import { escapeText, serialize, startTag } from './xml-serialize.js';
 
-/** Behaviour of a stream connection, either side. */
-export interface ConnectionOptions extends StanzaParserOptions {
+/** Behaviour of a stream connection, either side; `P` is what its parser's shortcut hands over. */
+export interface ConnectionOptions<P = never> extends StanzaParserOptions<P> {
   /**
    * Send a single space when nothing was written for this long (RFC 6120 §4.6.1 whitespace
    * keepalive), so NATs and the peer see a live connection. 0 disables. Default 30 000 ms.
@@ -30,17 +30,16 @@ export interface ConnectionOptions extends StanzaParserOptions {
 }
 
 /** What a connection reports. Called synchronously from socket callbacks; must not throw. */
-export interface ConnectionHandlers {
+export interface ConnectionHandlers<P = never> {
   /** The peer's stream header (once per stream; again after `restart()`). */
   onStreamOpen?(header: StreamHeader): void;
   /** A depth-1 element other than `<stream:error>` (which ends the connection instead). */
   onStanza(stanza: XmlElement): void;
   /**
-   * Optional: CCS messages the parser's fast path recognised, as JSON text and `<message>`
-   * attributes (read only), without building elements. Return false to get the stanza through
-   * `onStanza` instead. See `StanzaSink.onGcmMessage`.
+   * Optional: stanzas the `shortcut` option recognised, as its parts, without building elements.
+   * Return false to get the stanza through `onStanza` instead. See `StanzaSink.onShortcut`.
    */
-  onGcmMessage?(json: string, attrs: Readonly<Record<string, string>>): boolean;
+  onShortcut?(parts: P): boolean;
   /** The peer sent `</stream:stream>`; the connection answers with its own and closes. */
   onStreamEnd?(): void;
   /** The socket can take more after `send()` returned false. */
@@ -54,7 +53,7 @@ export interface ConnectionHandlers {
 }
 
 /** Where and how to connect, client side. */
-export interface ConnectOptions extends ConnectionOptions {
+export interface ConnectOptions<P = never> extends ConnectionOptions<P> {
   host: string;
   port: number;
   /** `tls` (default) connects with TLS from the first byte, as CCS does. `tcp` only when asked. */
@@ -104,8 +103,8 @@ export class XmppConnection {
   remoteHeader: StreamHeader | undefined;
 
   private readonly socket: net.Socket;
-  private readonly handlers: ConnectionHandlers;
-  private readonly parser: StanzaParser;
+  private readonly handlers: ConnectionHandlers<unknown>;
+  private readonly parser: StanzaParser<unknown>;
   private readonly closeTimeoutMs: number;
   private state: State = State.Open;
   private closeError: StreamError | undefined;
@@ -158,7 +157,7 @@ export class XmppConnection {
    * Wraps a connected socket (server side: an accepted `tls.TLSSocket`, or a `net.Socket` when
    * plain TCP was explicitly chosen). The caller writes the stream header with `openStream()`.
    */
-  constructor(socket: net.Socket, options: ConnectionOptions, handlers: ConnectionHandlers) {
+  constructor(socket: net.Socket, options: ConnectionOptions<unknown>, handlers: ConnectionHandlers<unknown>) {
     this.socket = socket;
     this.handlers = handlers;
     this.closeTimeoutMs = options.closeTimeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS;
@@ -173,9 +172,7 @@ export class XmppConnection {
         },
         onStanza: (el) => this.onStanza(el),
         // Only when asked for: its presence is what tells the parser to skip the elements.
-        ...(handlers.onGcmMessage === undefined
-          ? {}
-          : { onGcmMessage: (json: string, attrs: Readonly<Record<string, string>>) => this.onGcmMessage(json, attrs) }),
+        ...(handlers.onShortcut === undefined ? {} : { onShortcut: (parts: unknown) => this.onShortcut(parts) }),
         onStreamEnd: () => this.onStreamEnd(),
         onError: (err) => this.fail(err, err.condition),
       },
@@ -418,10 +415,10 @@ export class XmppConnection {
     this.handlers.onStanza(el);
   }
 
-  private onGcmMessage(json: string, attrs: Readonly<Record<string, string>>): boolean {
+  private onShortcut(parts: unknown): boolean {
     // Swallowed like any stanza once the stream is over (see onStanza).
     if (this.state === State.Closed || this.streamOver) return true;
-    return (this.handlers.onGcmMessage as NonNullable<ConnectionHandlers['onGcmMessage']>)(json, attrs);
+    return (this.handlers.onShortcut as NonNullable<ConnectionHandlers<unknown>['onShortcut']>)(parts);
   }
 
   private onStreamEnd(): void {
@@ -463,7 +460,7 @@ export class XmppConnection {
  * the caller then calls `openStream()`.
  * @throws {ConnectionError} `STREAM_ERR_CONNECT` with the reason (refused, certificate, timeout).
  */
-export function connect(options: ConnectOptions, handlers: ConnectionHandlers): Promise<XmppConnection> {
+export function connect<P = never>(options: ConnectOptions<P>, handlers: ConnectionHandlers<P>): Promise<XmppConnection> {
   const { host, port } = options;
   const timeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
   return new Promise<XmppConnection>((resolve, reject) => {
@@ -517,6 +514,6 @@ export function connect(options: ConnectOptions, handlers: ConnectionHandlers): 
 }
 
 /** Server side: wraps an accepted socket. The caller answers the client's header with `openStream()`. */
-export function accept(socket: net.Socket, options: ConnectionOptions, handlers: ConnectionHandlers): XmppConnection {
+export function accept<P = never>(socket: net.Socket, options: ConnectionOptions<P>, handlers: ConnectionHandlers<P>): XmppConnection {
   return new XmppConnection(socket, options, handlers);
 }

@@ -9,9 +9,10 @@ export {
 } from './errors.js';
 export { XmlElement, xml, type XmlNode } from './xml-element.js';
 export { serialize, escapeText, escapeAttr, startTag, XmlCharError } from './xml-serialize.js';
-export { NS_STREAM, NS_CLIENT, NS_STREAM_ERRORS, NS_SASL, NS_GCM } from './namespaces.js';
+export { NS_STREAM, NS_CLIENT, NS_STREAM_ERRORS, NS_SASL } from './namespaces.js';
 export type { StanzaSink, StreamHeader } from './sink.js';
 export { StanzaParser, type StanzaParserOptions } from './stanza-parser.js';
+export type { StanzaShortcut, StanzaShortcutMatcher } from './shortcut.js';
 export {
   XmppConnection,
   connect,

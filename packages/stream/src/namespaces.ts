@@ -6,5 +6,3 @@ export const NS_CLIENT = 'jabber:client';
 export const NS_STREAM_ERRORS = 'urn:ietf:params:xml:ns:xmpp-streams';
 /** `urn:ietf:params:xml:ns:xmpp-sasl` — SASL negotiation (RFC 6120 §6.4). */
 export const NS_SASL = 'urn:ietf:params:xml:ns:xmpp-sasl';
-/** `google:mobile:data` — the CCS payload element `<gcm>`. */
-export const NS_GCM = 'google:mobile:data';

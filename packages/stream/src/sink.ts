@@ -13,19 +13,17 @@ export interface StreamHeader {
  * What the stanza parser reports, called synchronously from `write()`: no events, no microtasks.
  * After `onError` nothing else is ever called until `reset()`.
  */
-export interface StanzaSink {
+export interface StanzaSink<P = never> {
   /** The peer's stream header was parsed (once per stream; again after each `reset()`). */
   onStreamOpen(header: StreamHeader): void;
   /** A complete depth-1 element: a stanza, `<stream:features>`, `<success>`, `<stream:error>`… */
   onStanza(stanza: XmlElement): void;
   /**
-   * Optional shortcut for the CCS message shape, `<message …><gcm xmlns="google:mobile:data">JSON
-   * </gcm></message>` with nothing else in it, when the fast path recognised it: the decoded JSON
-   * text and the `<message>` attributes (shared between stanzas with the same start tag: read
-   * only), without building any element. Return false to have it delivered to `onStanza` as an
-   * element instead (say, for a `type` the consumer wants to see as a tree).
+   * Optional: a stanza the parser's shortcut recognised (see `StanzaParserOptions.shortcut`), as
+   * the parts the shortcut hands over, without any element built. Return false to have it
+   * delivered to `onStanza` as an element instead. Without this method every stanza is an element.
    */
-  onGcmMessage?(json: string, attrs: Readonly<Record<string, string>>): boolean;
+  onShortcut?(parts: P): boolean;
   /** The peer closed its stream with `</stream:stream>`. */
   onStreamEnd(): void;
   /** The input broke a rule; the condition is what to send back in `<stream:error>`. */

@@ -1,6 +1,6 @@
 import { once } from 'node:events';
 import type * as net from 'node:net';
-import { NS_CLIENT, NS_GCM, NS_STREAM, StanzaParser, type StanzaParserOptions, type XmlElement } from '../src/index.js';
+import { NS_CLIENT, NS_STREAM, StanzaParser, type StanzaParserOptions, type XmlElement } from '../src/index.js';
 
 /** Stream header attributes the connection tests send as client and as server. */
 export const CLIENT_HEADER = { to: 'gcm.googleapis.com', version: '1.0', xmlns: NS_CLIENT, 'xmlns:stream': NS_STREAM };
@@ -45,53 +45,13 @@ export const HEADER =
   "<?xml version='1.0'?><stream:stream from='gcm.googleapis.com' id='S1' version='1.0' " +
   "xmlns:stream='http://etherx.jabber.org/streams' xmlns='jabber:client'>";
 
-/**
- * How the recording sink takes CCS messages: `elements` has no `onGcmMessage` (every stanza is an
- * element); `shortcut` takes them as JSON + attributes; `decline` takes those whose JSON has an
- * even length and declines the rest (they must then come as elements).
- */
-export type GcmMode = 'elements' | 'shortcut' | 'decline';
-
-/**
- * The message element a gcm shortcut stands for, as `normal` would give it. The shortcut does not
- * say which prefix the gcm element had, so `gcmView` is the form to compare in.
- */
-function shortcutElement(json: string, attrs: Readonly<Record<string, string>>): NormalEl {
-  return {
-    name: 'message', local: 'message', prefix: '', uri: NS_CLIENT,
-    attrs: Object.keys(attrs).map((k) => [k, attrs[k] as string]),
-    children: [{ name: 'gcm', local: 'gcm', prefix: '', uri: NS_GCM, attrs: [['xmlns', NS_GCM]], children: json === '' ? [] : [json] }],
-  };
-}
-
-/**
- * Events with every "message holding exactly one gcm element of text" written the same way
- * whatever the gcm prefix was, so runs with and without the gcm shortcut compare.
- */
-export function gcmView(events: Event[]): Event[] {
-  return events.map((e) => {
-    if (e[0] !== 'stanza') return e;
-    const el = e[1];
-    const only = el.children.length === 1 ? el.children[0] : undefined;
-    if (el.name !== 'message' || only === undefined || typeof only === 'string' || only.local !== 'gcm' || only.uri !== NS_GCM) return e;
-    if (only.children.some((c) => typeof c !== 'string') || only.attrs.length !== 1 || !only.attrs[0]?.[0].startsWith('xmlns')) return e;
-    if (el.attrs.some(([k]) => k === 'xmlns' || k.startsWith('xmlns:'))) return e;
-    return ['stanza', shortcutElement(only.children.join(''), Object.fromEntries(el.attrs))];
-  });
-}
-
 /** A parser whose sink records every call; `restartOn` resets the parser from inside onStanza. */
-export function recorder(options: StanzaParserOptions = {}, restartOn?: (el: XmlElement) => boolean, gcm: GcmMode = 'elements') {
+export function recorder<P = never>(options: StanzaParserOptions<P> = {}, restartOn?: (el: XmlElement) => boolean, onShortcut?: (parts: P, events: Event[]) => boolean) {
   const events: Event[] = [];
   const elements: XmlElement[] = [];
-  const onGcmMessage = (json: string, attrs: Readonly<Record<string, string>>): boolean => {
-    if (gcm === 'decline' && json.length % 2 === 1) return false;
-    events.push(['stanza', shortcutElement(json, attrs)]);
-    return true;
-  };
-  const parser: StanzaParser = new StanzaParser(
+  const parser: StanzaParser<P> = new StanzaParser<P>(
     {
-      ...(gcm === 'elements' ? {} : { onGcmMessage }),
+      ...(onShortcut === undefined ? {} : { onShortcut: (parts: P) => onShortcut(parts, events) }),
       onStreamOpen: (h) => events.push(['open', { ...h.attrs }]),
       onStanza: (el) => {
         events.push(['stanza', normal(el)]);
@@ -107,14 +67,14 @@ export function recorder(options: StanzaParserOptions = {}, restartOn?: (el: Xml
 }
 
 /** Parses `input` cut at the given offsets (sorted, deduplicated, within bounds). */
-export function parseSplit(
+export function parseSplit<P = never>(
   input: Uint8Array,
   cuts: number[],
-  options: StanzaParserOptions = {},
+  options: StanzaParserOptions<P> = {},
   restartOn?: (el: XmlElement) => boolean,
-  gcm: GcmMode = 'elements',
+  onShortcut?: (parts: P, events: Event[]) => boolean,
 ): Event[] {
-  const r = recorder(options, restartOn, gcm);
+  const r = recorder(options, restartOn, onShortcut);
   let prev = 0;
   for (const cut of [...new Set(cuts)].filter((c) => c > 0 && c < input.length).sort((a, b) => a - b)) {
     r.parser.write(input.subarray(prev, cut));
@@ -128,8 +88,13 @@ export function parseSplit(
  * Parses `input` cut at the given offsets and returns, after each chunk, how many events had been
  * reported: two parsers that agree on this agree on what was known when, not just in the end.
  */
-export function progressSplit(input: Uint8Array, cuts: number[], options: StanzaParserOptions = {}): { events: Event[]; progress: number[] } {
-  const r = recorder(options);
+export function progressSplit<P = never>(
+  input: Uint8Array,
+  cuts: number[],
+  options: StanzaParserOptions<P> = {},
+  onShortcut?: (parts: P, events: Event[]) => boolean,
+): { events: Event[]; progress: number[] } {
+  const r = recorder(options, undefined, onShortcut);
   const progress: number[] = [];
   let prev = 0;
   for (const cut of [...new Set(cuts)].filter((c) => c > 0 && c < input.length).sort((a, b) => a - b)) {
@@ -143,7 +108,7 @@ export function progressSplit(input: Uint8Array, cuts: number[], options: Stanza
 }
 
 /** Parses `input` in chunks of `size` bytes. */
-export function parseChunked(input: Uint8Array, size: number, options: StanzaParserOptions = {}): Event[] {
+export function parseChunked<P = never>(input: Uint8Array, size: number, options: StanzaParserOptions<P> = {}): Event[] {
   const cuts: number[] = [];
   for (let i = size; i < input.length; i += size) cuts.push(i);
   return parseSplit(input, cuts, options);

@@ -10,13 +10,11 @@ function el(name: string, uri: string, attrs: Array<[string, string]>, children:
   return { name, local: colon < 0 ? name : name.slice(colon + 1), prefix: colon < 0 ? '' : name.slice(0, colon), uri, attrs, children };
 }
 
-/** Runs a case whole, byte by byte, and in 3-byte chunks, with and without the fast path. */
+/** Runs a case whole, byte by byte, and in 3-byte chunks. */
 function check(input: string | Buffer, expected: Event[], label: string, options = {}): void {
   const buf = typeof input === 'string' ? bytes(input) : input;
-  for (const fastPath of [true, false]) {
-    for (const size of [buf.length || 1, 1, 3]) {
-      assert.equal(parseChunked(buf, size, { ...options, fastPath }), expected, `${label} (fastPath=${fastPath}, chunks of ${size})`);
-    }
+  for (const size of [buf.length || 1, 1, 3]) {
+    assert.equal(parseChunked(buf, size, options), expected, `${label} (chunks of ${size})`);
   }
 }
 
@@ -123,7 +121,6 @@ for (const [what, input, condition, code] of refusals) {
     assert.equal(last, ['error', condition, code]);
     assert.ok(!events.some((e) => e[0] === 'stanza' && e[1].name === 'after'));
     assert.equal(parseChunked(bytes(input + '<after/>'), 1), events, 'same verdict byte by byte');
-    assert.equal(parseChunked(bytes(input + '<after/>'), 1, { fastPath: false }), events, 'same verdict on the saxes path');
   });
 }
 
@@ -140,8 +137,8 @@ test('refuses bytes that are not UTF-8 with not-well-formed', () => {
 
 test('rejects a stanza over maxStanzaBytes with STREAM_ERR_STANZA_TOO_LARGE before buffering the rest', () => {
   const big = '<message><gcm xmlns="google:mobile:data">' + 'x'.repeat(5000) + '</gcm></message>';
-  for (const fastPath of [true, false]) {
-    const r = recorder({ maxStanzaBytes: 1000, fastPath });
+  {
+    const r = recorder({ maxStanzaBytes: 1000 });
     r.parser.write(bytes(HEADER));
     const stanza = bytes(big);
     let fedWhenRejected = -1;
@@ -158,10 +155,10 @@ test('accepts a stanza of exactly maxStanzaBytes and refuses one byte more', () 
   // Longer than HEADER: the prolog counts against the limit too.
   const stanza = `<message><gcm xmlns="google:mobile:data">{"k":"${'v'.repeat(200)}"}</gcm></message>`;
   const n = Buffer.byteLength(stanza);
-  for (const fastPath of [true, false]) {
-    const ok = parseChunked(bytes(HEADER + stanza), 7, { maxStanzaBytes: n, fastPath });
+  {
+    const ok = parseChunked(bytes(HEADER + stanza), 7, { maxStanzaBytes: n });
     assert.equal(ok[1]?.[0], 'stanza');
-    const tooBig = parseChunked(bytes(HEADER + stanza), 7, { maxStanzaBytes: n - 1, fastPath });
+    const tooBig = parseChunked(bytes(HEADER + stanza), 7, { maxStanzaBytes: n - 1 });
     assert.equal(tooBig[1], ['error', 'policy-violation', 'STREAM_ERR_STANZA_TOO_LARGE']);
   }
 });
@@ -182,9 +179,9 @@ test('a stream restart from inside onStanza resets all parser state; the rest of
   const second = "<stream:stream xmlns:stream='http://etherx.jabber.org/streams' xmlns='jabber:client' id='S2'><message><gcm xmlns='google:mobile:data'>2</gcm></message>";
   const input = bytes(first + second);
   const expectedTail: Event = ['stanza', el('message', 'jabber:client', [], [el('gcm', GCM, [['xmlns', GCM]], ['2'])])];
-  for (const fastPath of [true, false]) {
+  {
     for (const cuts of [[], [first.length], [first.length - 1, first.length + 3], Array.from({ length: input.length }, (_, i) => i)]) {
-      const events = parseSplit(input, cuts, { fastPath }, (e) => e.local === 'success');
+      const events = parseSplit(input, cuts, {}, (e) => e.local === 'success');
       assert.equal(events.length, 4, `events with cuts ${cuts.length}`);
       assert.equal(events[2], ['open', { 'xmlns:stream': 'http://etherx.jabber.org/streams', xmlns: 'jabber:client', id: 'S2' }]);
       assert.equal(events[3], expectedTail);

@@ -1,7 +1,7 @@
 import * as fc from 'fast-check';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { HEADER, bytes, gcmView, parseSplit, progressSplit, runs, type Event } from './helpers.js';
+import { HEADER, bytes, gcmView, parseSplit, progressSplit, runs, type Event } from './helpers/parser.js';
 
 // Seeded in the default run so a failure reproduces; FUZZ=1 draws a fresh seed (printed by
 // fast-check on failure) and runs fifty times as many cases. FC_SEED=… FC_PATH=… replays one.
@@ -108,10 +108,10 @@ test('yields the same events for any split of a valid stream into chunks (both p
   fc.assert(
     fc.property(validStream, cutsFor(3000), (xml, cuts) => {
       const input = bytes(xml);
-      const whole = parseSplit(input, [], { fastPath: false });
+      const whole = parseSplit(input, [], { withShortcut: false });
       assert.ok(!whole.some((e) => e[0] === 'error'), `valid input refused: ${JSON.stringify(whole.at(-1))}`);
-      assert.equal(parseSplit(input, cuts, { fastPath: false }), whole);
-      assert.equal(parseSplit(input, cuts, { fastPath: true }), whole);
+      assert.equal(parseSplit(input, cuts, { withShortcut: false }), whole);
+      assert.equal(parseSplit(input, cuts, { withShortcut: true }), whole);
     }),
     params(300),
   );
@@ -122,7 +122,7 @@ test('yields the same events fed one byte at a time, inside multi-byte character
     fc.property(validStream, (xml) => {
       const input = bytes(xml);
       const whole = parseSplit(input, []);
-      assert.equal(parseSplit(input, everyByte(input.length), { fastPath: true }), whole);
+      assert.equal(parseSplit(input, everyByte(input.length), { withShortcut: true }), whole);
     }),
     params(60),
   );
@@ -159,9 +159,9 @@ test('differential: the fast path yields exactly what the saxes path yields, on 
       (xml, muts, cutsA, cutsB, maxStanzaBytes) => {
         const input = mutate(bytes(xml), muts);
         const opts = maxStanzaBytes === undefined ? {} : { maxStanzaBytes };
-        const reference = parseSplit(input, [], { ...opts, fastPath: false });
-        assert.equal(parseSplit(input, cutsA, { ...opts, fastPath: true }), reference, 'fast path, split A');
-        assert.equal(parseSplit(input, cutsB, { ...opts, fastPath: false }), reference, 'saxes path, split B');
+        const reference = parseSplit(input, [], { ...opts, withShortcut: false });
+        assert.equal(parseSplit(input, cutsA, { ...opts, withShortcut: true }), reference, 'fast path, split A');
+        assert.equal(parseSplit(input, cutsB, { ...opts, withShortcut: false }), reference, 'saxes path, split B');
       },
     ),
     params(1500),
@@ -178,8 +178,8 @@ test('differential: after every chunk, the fast path has reported exactly what t
       (xml, muts, cuts, maxStanzaBytes) => {
         const input = mutate(bytes(xml), muts);
         const opts = maxStanzaBytes === undefined ? {} : { maxStanzaBytes };
-        const slow = progressSplit(input, cuts, { ...opts, fastPath: false });
-        const fast = progressSplit(input, cuts, { ...opts, fastPath: true });
+        const slow = progressSplit(input, cuts, { ...opts, withShortcut: false });
+        const fast = progressSplit(input, cuts, { ...opts, withShortcut: true });
         assert.equal(fast.events, slow.events);
         assert.equal(fast.progress, slow.progress, 'same events known after each chunk');
       },
@@ -188,7 +188,7 @@ test('differential: after every chunk, the fast path has reported exactly what t
   );
 });
 
-test('differential: the gcm shortcut (onGcmMessage) reports what the elements say, taken or declined, on damaged input too', () => {
+test('differential: the gcm shortcut (onShortcut) reports what the elements say, taken or declined, on damaged input too', () => {
   fc.assert(
     fc.property(
       validStream,
@@ -199,8 +199,8 @@ test('differential: the gcm shortcut (onGcmMessage) reports what the elements sa
       (xml, muts, cuts, mode, maxStanzaBytes) => {
         const input = mutate(bytes(xml), muts);
         const opts = maxStanzaBytes === undefined ? {} : { maxStanzaBytes };
-        const reference = gcmView(parseSplit(input, [], { ...opts, fastPath: false }));
-        assert.equal(gcmView(parseSplit(input, cuts, { ...opts, fastPath: true }, undefined, mode)), reference);
+        const reference = gcmView(parseSplit(input, [], { ...opts, withShortcut: false }));
+        assert.equal(gcmView(parseSplit(input, cuts, { ...opts, withShortcut: true }, undefined, mode)), reference);
       },
     ),
     params(1000),
@@ -211,8 +211,8 @@ test('differential on single gcm messages with every kind of attribute and text'
   fc.assert(
     fc.property(gcmMessage, fc.array(mutation, { maxLength: 1 }), (msg, muts) => {
       const input = mutate(bytes(HEADER + msg), muts.map(([at, ins, del]) => [HEADER.length + at, ins, del]));
-      const reference = parseSplit(input, [], { fastPath: false });
-      assert.equal(parseSplit(input, [], { fastPath: true }), reference);
+      const reference = parseSplit(input, [], { withShortcut: false });
+      assert.equal(parseSplit(input, [], { withShortcut: true }), reference);
     }),
     params(1500),
   );
@@ -222,8 +222,8 @@ test('never throws on arbitrary bytes, and reports nothing after its first error
   fc.assert(
     fc.property(fc.oneof(fc.uint8Array({ maxLength: 600 }), fc.uint8Array({ maxLength: 300 }).map((b) => Buffer.concat([bytes(HEADER), b]))), cutsFor(900), (input, cuts) => {
       const buf = Buffer.from(input);
-      for (const fastPath of [true, false]) {
-        const events: Event[] = parseSplit(buf, cuts, { fastPath });
+      for (const withShortcut of [true, false]) {
+        const events: Event[] = parseSplit(buf, cuts, { withShortcut });
         const err = events.findIndex((e) => e[0] === 'error');
         const end = events.findIndex((e) => e[0] === 'end');
         if (err >= 0) assert.is(err, events.length - 1, 'error is the last event');
@@ -242,8 +242,8 @@ test('size limit: a stream is refused with policy-violation iff some stanza is l
       fc.pre(Buffer.byteLength(header) <= limit);
       const input = bytes(header + stanzas.join(''));
       const firstTooBig = stanzas.findIndex((s) => Buffer.byteLength(s) > limit);
-      for (const fastPath of [true, false]) {
-        const events = parseSplit(input, cuts, { maxStanzaBytes: limit, fastPath });
+      for (const withShortcut of [true, false]) {
+        const events = parseSplit(input, cuts, { maxStanzaBytes: limit, withShortcut });
         if (firstTooBig < 0) {
           assert.is(events.length, 1 + stanzas.length);
         } else {
@@ -299,10 +299,10 @@ const forbidden: fc.Arbitrary<Forbidden> = fc.oneof(
 
 test('refuses each forbidden construct with its stream error wherever it stands, reporting nothing after it', () => {
   fc.assert(
-    fc.property(fc.array(fc.tuple(ws, stanza), { maxLength: 4 }), forbidden, fc.array(stanza, { maxLength: 3 }), cutsFor(2500), fc.boolean(), (before, bad, after, cuts, fastPath) => {
+    fc.property(fc.array(fc.tuple(ws, stanza), { maxLength: 4 }), forbidden, fc.array(stanza, { maxLength: 3 }), cutsFor(2500), fc.boolean(), (before, bad, after, cuts, withShortcut) => {
       const head = HEADER + before.map(([w, st]) => w + st).join('');
       const input = Buffer.concat([bytes(head), bad.bytes, bytes(after.join(''))]);
-      const events = parseSplit(input, cuts, { fastPath, ...(bad.maxDepth === undefined ? {} : { maxDepth: bad.maxDepth }) });
+      const events = parseSplit(input, cuts, { withShortcut, ...(bad.maxDepth === undefined ? {} : { maxDepth: bad.maxDepth }) });
       // The stream header, every stanza before the construct, then the verdict, and nothing else.
       assert.is(events.length, 2 + before.length, `${bad.kind}: ${JSON.stringify(events.at(-1))}`);
       assert.equal(events[events.length - 1], ['error', bad.condition, bad.code], bad.kind);
@@ -313,9 +313,9 @@ test('refuses each forbidden construct with its stream error wherever it stands,
 
 test('refuses a DOCTYPE (any DTD) in the prolog with restricted-xml, however the input is cut', () => {
   fc.assert(
-    fc.property(fc.constantFrom('<!DOCTYPE stream>', "<!DOCTYPE stream [<!ENTITY x 'boom'>]>", '<!DOCTYPE stream SYSTEM "http://x/y.dtd">'), cutsFor(300), fc.boolean(), (dtd, cuts, fastPath) => {
+    fc.property(fc.constantFrom('<!DOCTYPE stream>', "<!DOCTYPE stream [<!ENTITY x 'boom'>]>", '<!DOCTYPE stream SYSTEM "http://x/y.dtd">'), cutsFor(300), fc.boolean(), (dtd, cuts, withShortcut) => {
       const input = bytes(`<?xml version='1.0'?>${dtd}${HEADER.slice(21)}<message><gcm xmlns="google:mobile:data">&x;</gcm></message>`);
-      assert.equal(parseSplit(input, cuts, { fastPath }), [['error', 'restricted-xml', 'STREAM_ERR_RESTRICTED_XML']]);
+      assert.equal(parseSplit(input, cuts, { withShortcut }), [['error', 'restricted-xml', 'STREAM_ERR_RESTRICTED_XML']]);
     }),
     params(200),
   );
@@ -325,11 +325,11 @@ test('a restart after <success/> resets all parser state: the second stream pars
   const success = '<success xmlns="urn:ietf:params:xml:ns:xmpp-sasl"/>';
   const second = "<stream:stream xmlns:stream='http://etherx.jabber.org/streams' xmlns='jabber:client' id='S2'>";
   fc.assert(
-    fc.property(fc.array(fc.tuple(ws, stanza), { maxLength: 4 }), fc.array(fc.tuple(ws, stanza), { maxLength: 4 }), cutsFor(3000), fc.boolean(), (a, b, cuts, fastPath) => {
+    fc.property(fc.array(fc.tuple(ws, stanza), { maxLength: 4 }), fc.array(fc.tuple(ws, stanza), { maxLength: 4 }), cutsFor(3000), fc.boolean(), (a, b, cuts, withShortcut) => {
       const first = HEADER + a.map(([w, st]) => w + st).join('') + success;
       const rest = second + b.map(([w, st]) => w + st).join('');
-      const together = parseSplit(bytes(first + rest), cuts, { fastPath }, (el) => el.local === 'success');
-      const alone = [...parseSplit(bytes(first), [], { fastPath: false }), ...parseSplit(bytes(rest), [], { fastPath: false })];
+      const together = parseSplit(bytes(first + rest), cuts, { withShortcut }, (el) => el.local === 'success');
+      const alone = [...parseSplit(bytes(first), [], { withShortcut: false }), ...parseSplit(bytes(rest), [], { withShortcut: false })];
       assert.equal(together, alone);
     }),
     params(300),

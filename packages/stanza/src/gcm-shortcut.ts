@@ -1,0 +1,413 @@
+import { isUtf8 } from 'node:buffer';
+import { XmlElement, type StanzaShortcut, type StanzaShortcutMatcher } from '@ccs-xmpp/stream';
+import { completePrefixLength, latin1, utf8 } from './bytes.js';
+import { NS_GCM } from './namespaces.js';
+
+/*
+ * The stream parser's shortcut (a `StanzaShortcut` of @ccs-xmpp/stream) for the stanza that is ~95% of a CCS connection's inbound traffic:
+ *
+ *   <message id="…" …><gcm xmlns="google:mobile:data">{JSON}</gcm></message>
+ *   <message><data:gcm xmlns:data="google:mobile:data">{JSON}</data:gcm></message>
+ *
+ * It accepts only a subset of XML it can prove well-formed and namespace-well-formed, and builds
+ * exactly the tree saxes would build; anything else returns null and the parser hands it to saxes. That keeps
+ * the one property that matters: it never accepts what saxes rejects, and never yields anything
+ * different (the differential property tests in test/ check both, chunk by chunk).
+ *
+ * The work is split by what is cheap for each part. The two start tags ("the head", ~100 bytes)
+ * are judged by one regular expression over a latin1 view (irregexp compiles it to native code;
+ * latin1 maps each byte to one char, so string offsets are byte offsets). Attribute values may not
+ * hold `>` in this shape, so the head ends at the second `>`. The payload — most of the bytes — is
+ * never walked in JavaScript: `indexOf` (memchr) proves it holds no `<`, one UTF-8 decode makes the
+ * string handed over (the only copy of the payload), and one character-class test finds anything
+ * that needs more care (entities, controls, U+FFFD from invalid bytes, U+FFFE/U+FFFF).
+ */
+
+const S = '[ \\t\\r\\n]';
+const NAME = '[A-Za-z_][A-Za-z0-9_.\\-]*';
+// Attribute values restricted to ASCII without `&`, `<`, `>` or whitespace controls: no decoding
+// and no normalisation (XML 1.0 §3.3.3) is needed, so the raw bytes are the value.
+const VALUE_DQ = '[^"<&>\\x00-\\x1f\\x7f-\\xff]';
+const VALUE_SQ = "[^'<&>\\x00-\\x1f\\x7f-\\xff]";
+const ATTR = `${S}+(?:xml:lang|${NAME})${S}*=${S}*(?:"${VALUE_DQ}*"|'${VALUE_SQ}*')`;
+const START_TAG = `<message((?:${ATTR})*)${S}*>`;
+const GCM_START = `<(?:(${NAME}):)?gcm${S}+xmlns(?::(${NAME}))?${S}*=${S}*(?:"${NS_GCM}"|'${NS_GCM}')${S}*>`;
+const HEAD_RE = new RegExp(`^${START_TAG}${GCM_START}$`);
+const END_TAG_RE = new RegExp(`^</(?:(${NAME}):)?gcm${S}*>$`);
+
+// Text that needs more than the decoded string: entity references, controls (saxes refuses them;
+// `\r` needs end-of-line normalisation), U+FFFD (maybe an invalid byte), U+FFFE and U+FFFF.
+const TEXT_SPECIAL = /[&\x00-\x08\x0b-\x1f\ufffd-\uffff]/;
+const TEXT_REFUSED = /[\x00-\x08\x0b-\x1f\ufffe\uffff]/;
+const ENTITY_RE = /&(?:(lt|gt|amp|quot|apos)|#([0-9]+)|#x([0-9a-fA-F]+));/y;
+const PREDEFINED: Record<string, string> = { lt: '<', gt: '>', amp: '&', quot: '"', apos: "'" };
+const GT = 0x3e;
+const LT = 0x3c;
+
+function isXmlChar(cp: number): boolean {
+  return cp === 0x9 || cp === 0xa || cp === 0xd || (cp >= 0x20 && cp <= 0xd7ff) ||
+    (cp >= 0xe000 && cp <= 0xfffd) || (cp >= 0x10000 && cp <= 0x10ffff);
+}
+
+/** Decodes the five predefined entities and character references; null if anything else. */
+function decodeEntities(raw: string): string | null {
+  let out = '';
+  let from = 0;
+  let amp = raw.indexOf('&');
+  while (amp !== -1) {
+    ENTITY_RE.lastIndex = amp;
+    const m = ENTITY_RE.exec(raw);
+    if (m === null) return null;
+    let ch: string;
+    if (m[1] !== undefined) ch = PREDEFINED[m[1]] as string;
+    else {
+      const cp = m[2] !== undefined ? Number.parseInt(m[2], 10) : Number.parseInt(m[3] as string, 16);
+      if (!isXmlChar(cp)) return null;
+      ch = String.fromCodePoint(cp);
+    }
+    out += raw.slice(from, amp) + ch;
+    from = ENTITY_RE.lastIndex;
+    amp = raw.indexOf('&', from);
+  }
+  return out + raw.slice(from);
+}
+
+/** The attributes of a start tag HEAD_RE accepted, or null for what the fast path leaves to saxes. */
+function parseAttrs(raw: string): Record<string, string> | null {
+  const attrs: Record<string, string> = {};
+  const len = raw.length;
+  let i = 0;
+  // HEAD_RE has already proved the syntax; this only slices names and values out.
+  while (i < len) {
+    let c = raw.charCodeAt(i);
+    while (c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d) c = raw.charCodeAt(++i);
+    if (i >= len) break;
+    const nameStart = i;
+    while (c !== 0x3d && c !== 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) c = raw.charCodeAt(++i);
+    const name = raw.slice(nameStart, i);
+    // Skip whitespace and `=` up to the opening quote.
+    while (c !== 0x22 && c !== 0x27) c = raw.charCodeAt(++i);
+    const q = i;
+    const close = raw.indexOf(c === 0x22 ? '"' : "'", q + 1);
+    // Namespace declarations change resolution, `__proto__` is not a safe key: let saxes do them.
+    if (name === '__proto__' || name === 'xmlns' || name.startsWith('xmlns:')) return null;
+    if (Object.hasOwn(attrs, name)) return null; // duplicate: saxes rejects it
+    attrs[name] = raw.slice(q + 1, close);
+    i = close + 1;
+  }
+  return attrs;
+}
+
+function badPrefix(prefix: string | undefined): boolean {
+  return prefix !== undefined && prefix.length >= 3 && prefix.slice(0, 3).toLowerCase() === 'xml';
+}
+
+interface Head {
+  /** The head's bytes, for recognising it again (only for remembered heads). */
+  bytes: Buffer | undefined;
+  /** Attributes of `<message>`. A remembered head's are copied for each element, never handed out. */
+  attrs: Record<string, string>;
+  prefix: string | undefined;
+  /** True when `attrs` belongs to this head alone (not remembered), so the element may take it as is. */
+  own: boolean;
+}
+
+// Heads repeat: every ACK from CCS starts with the same ~60 bytes. A few recent ones are kept and
+// recognised by a native byte comparison, which skips the regular expression and the attribute
+// slicing for most of the traffic (measured: bench/stream-parse.mjs).
+const HEAD_MEMO_SIZE = 8;
+
+// The head of every stanza an app server sends, and of every upstream message CCS sends with an
+// id: `<message id="…"><gcm xmlns="google:mobile:data">`. Unique per message (the id), so the memo
+// cannot help; it is recognised by comparing the constant bytes around the id and checking the id's
+// bytes against VALUE_DQ, which is what HEAD_RE would conclude for this shape.
+const ID_HEAD_OPEN = Buffer.from('<message id="', 'latin1');
+const ID_HEAD_CLOSE = Buffer.from(`"><gcm xmlns="${NS_GCM}">`, 'latin1');
+
+/** The id of `buf[start, end)` when it is exactly the ID_HEAD shape with a plain value, else undefined. */
+function matchIdHead(buf: Buffer, start: number, end: number): string | undefined {
+  const idStart = start + ID_HEAD_OPEN.length;
+  const idEnd = end - ID_HEAD_CLOSE.length;
+  if (idEnd < idStart) return undefined;
+  // Byte loops: for these ~50 bytes they cost less than two `buf.compare` calls and their checks.
+  for (let i = 0; i < ID_HEAD_OPEN.length; i++) if (buf[start + i] !== ID_HEAD_OPEN[i]) return undefined;
+  for (let i = 0; i < ID_HEAD_CLOSE.length; i++) if (buf[idEnd + i] !== ID_HEAD_CLOSE[i]) return undefined;
+  for (let i = idStart; i < idEnd; i++) {
+    const b = buf[i] as number;
+    // VALUE_DQ: printable ASCII other than `"`, `&`, `<`, `>`.
+    if (b < 0x20 || b > 0x7e || b === 0x22 || b === 0x26 || b === 0x3c || b === 0x3e) return undefined;
+  }
+  return latin1(buf, idStart, idEnd);
+}
+
+/** `buf[start, start + len)` equals `bytes[0, len)`: a loop for the short heads, `compare` beyond. */
+function sameBytes(buf: Buffer, start: number, bytes: Buffer, len: number): boolean {
+  if (len > 96) return buf.compare(bytes, 0, len, start, start + len) === 0;
+  for (let i = 0; i < len; i++) if (buf[start + i] !== bytes[i]) return false;
+  return true;
+}
+
+/** True when `buf[from, to)` is exactly `</gcm>` / `</prefix:gcm>` (whitespace before `>` allowed). */
+function isGcmEndTag(buf: Buffer, from: number, to: number, prefix: string | undefined): boolean {
+  const len = to - from;
+  if (prefix === undefined) {
+    if (len === 6 && buf[from + 2] === 0x67 && buf[from + 3] === 0x63 && buf[from + 4] === 0x6d && buf[from + 5] === GT && buf[from + 1] === 0x2f) return true;
+  }
+  const m = END_TAG_RE.exec(latin1(buf, from, to));
+  return m !== null && m[1] === prefix;
+}
+
+// The same shape cut short, for judging a stanza that has not fully arrived yet.
+const START_TAG_RE = new RegExp(`^${START_TAG}$`);
+const START_TAG_CUT_RE = new RegExp(
+  `^<message(?:${ATTR})*(?:${S}+(?:(?:xml:lang|${NAME})(?:${S}*(?:=${S}*(?:"${VALUE_DQ}*|'${VALUE_SQ}*)?)?)?)?)?$`,
+);
+// `<`, a name possibly with a prefix, then anything saxes could still accept without an error.
+// Whitespace may only follow a complete qualified name (saxes refuses `< `, `</ `).
+const QNAME = `${NAME}(?::${NAME})?`;
+const QNAME_CUT = `${NAME}:?`;
+const GCM_START_CUT_RE = new RegExp(
+  `^<(?:${QNAME_CUT}|${QNAME}(?:${S}+${QNAME}${S}*=${S}*(?:"${VALUE_DQ}*"|'${VALUE_SQ}*'))*` +
+    `(?:${S}+(?:${QNAME_CUT}|${QNAME}${S}*(?:=${S}*(?:"${VALUE_DQ}*|'${VALUE_SQ}*)?)?)?)?)?$`,
+);
+const END_TAG_CUT_RE = new RegExp(`^<(?:/(?:${QNAME_CUT}|${QNAME}${S}*)?)?$`);
+const MESSAGE_END = '</message>';
+
+
+/**
+ * What the GCM shortcut hands over for a recognised CCS message: the decoded `<gcm>` payload (the
+ * JSON text, `''` when empty) and the `<message>` attributes. Valid until the parser's next
+ * stanza; the attributes may be shared with later stanzas of the same start tag: read only.
+ */
+export interface GcmParts {
+  readonly json: string;
+  readonly attrs: Readonly<Record<string, string>>;
+}
+
+const EMPTY_WORDS = new Int32Array(0);
+
+/**
+ * One parser's GCM matcher: what it learned about a stanza still arriving (offsets from the
+ * stanza's start, so each byte is judged once however many chunks it takes), the heads it has
+ * seen recently, and a 32-bit view of the chunk being read (dropped by `release()` after each
+ * chunk, so no socket slab outlives its chunk). It is also the parts it hands over.
+ */
+class GcmMatcher implements StanzaShortcutMatcher<GcmParts>, GcmParts {
+  json = '';
+  attrs: Readonly<Record<string, string>> = {};
+  /** The judged head of the stanza in progress, once both start tags have arrived. */
+  private head: Head | null = null;
+  /** Where its payload starts. */
+  private headLength = 0;
+  /** Its payload up to here is plain ASCII without `]]>`. */
+  private plainTo = 0;
+  private readonly memo: Head[] = [];
+  private memoNext = 0;
+  private wordsOf: ArrayBufferLike | undefined = undefined;
+  private words: Int32Array<ArrayBufferLike> = EMPTY_WORDS;
+
+  reset(): void {
+    this.head = null;
+    this.headLength = 0;
+    this.plainTo = 0;
+  }
+
+  release(): void {
+    this.wordsOf = undefined;
+    this.words = EMPTY_WORDS;
+  }
+
+  match(buf: Buffer, start: number, close: number): GcmParts | undefined {
+    let head: Head | null;
+    let textStart: number;
+    let plainTo = 0;
+    if (this.head !== null) {
+      // Judged while it was arriving; those bytes have not changed.
+      head = this.head;
+      textStart = start + this.headLength;
+      plainTo = start + this.plainTo;
+    } else {
+      const gt1 = buf.indexOf(GT, start);
+      if (gt1 === -1 || gt1 >= close) return undefined;
+      const gt2 = buf.indexOf(GT, gt1 + 1);
+      if (gt2 === -1 || gt2 >= close) return undefined;
+      head = this.matchHead(buf, start, gt2 + 1);
+      if (head === null) return undefined;
+      textStart = gt2 + 1;
+    }
+    // The payload holds no `<`, so the gcm end tag starts at the first `<` after the head; it must
+    // fill everything up to `</message>` (isGcmEndTag judges every byte of that range).
+    const endTag = buf.indexOf(LT, textStart);
+    if (endTag === -1 || endTag >= close) return undefined;
+    if (!isGcmEndTag(buf, endTag, close, head.prefix)) return undefined;
+    let text: string | null = '';
+    if (endTag > textStart) {
+      if (plainTo > textStart && this.isPlainAscii(buf, plainTo, endTag)) {
+        text = latin1(buf, textStart, endTag);
+        if (text.includes(']]>')) return undefined;
+      } else {
+        text = this.payloadText(buf, textStart, endTag, false);
+        if (text === null) return undefined;
+      }
+    }
+    this.head = head;
+    this.json = text;
+    this.attrs = head.attrs;
+    return this;
+  }
+
+  element(parts: GcmParts, defaultNs: string): XmlElement {
+    const head = this.head as Head;
+    const { prefix } = head;
+    let childAttrs: Record<string, string>;
+    let name = 'gcm';
+    if (prefix === undefined) childAttrs = { xmlns: NS_GCM };
+    else {
+      childAttrs = { [`xmlns:${prefix}`]: NS_GCM };
+      name = `${prefix}:gcm`;
+    }
+    const text = parts.json;
+    const gcm = new XmlElement(name, 'gcm', prefix ?? '', NS_GCM, childAttrs, text.length > 0 ? [text] : []);
+    // A head judged for this stanza alone hands its attributes over; a remembered one is copied.
+    const attrs = head.own ? head.attrs : { ...head.attrs };
+    head.own = false;
+    return new XmlElement('message', 'message', '', defaultNs, attrs, [gcm]);
+  }
+
+  canWait(buf: Buffer, start: number, end: number): boolean {
+    let head = this.head;
+    if (head === null) {
+      const gt1 = buf.indexOf(GT, start);
+      if (gt1 === -1 || gt1 >= end) return START_TAG_CUT_RE.test(latin1(buf, start, end));
+      const gt2 = buf.indexOf(GT, gt1 + 1);
+      if (gt2 === -1 || gt2 >= end) {
+        const tag = START_TAG_RE.exec(latin1(buf, start, gt1 + 1));
+        if (tag === null || parseAttrs(tag[1] as string) === null) return false;
+        return gt1 + 1 === end || GCM_START_CUT_RE.test(latin1(buf, gt1 + 1, end));
+      }
+      head = this.matchHead(buf, start, gt2 + 1);
+      if (head === null) return false;
+      this.head = head;
+      this.plainTo = this.headLength = gt2 + 1 - start;
+    }
+    const textStart = start + this.headLength;
+    let lt = buf.indexOf(LT, textStart);
+    if (lt >= end) lt = -1;
+    const textEnd = lt === -1 ? end : lt;
+    if (textEnd > textStart) {
+      // Only what arrived since the last look needs judging, unless something needed care.
+      const from = start + this.plainTo;
+      if (this.isPlainAscii(buf, from, textEnd) && !latin1(buf, Math.max(textStart, from - 2), textEnd).includes(']]>')) {
+        this.plainTo = textEnd - start;
+      } else if (this.payloadText(buf, textStart, textEnd, lt === -1) === null) {
+        return false;
+      }
+    }
+    if (lt === -1) return true;
+    const gt3 = buf.indexOf(GT, lt);
+    if (gt3 === -1 || gt3 >= end) return END_TAG_CUT_RE.test(latin1(buf, lt, end));
+    if (!isGcmEndTag(buf, lt, gt3 + 1, head.prefix)) return false;
+    const rest = latin1(buf, gt3 + 1, end);
+    return rest.length < MESSAGE_END.length && MESSAGE_END.startsWith(rest);
+  }
+
+  /** The two start tags `buf[start, end)`, checked: attributes and the gcm prefix, or null. */
+  private matchHead(buf: Buffer, start: number, end: number): Head | null {
+    const len = end - start;
+    const memo = this.memo;
+    for (let i = 0; i < memo.length; i++) {
+      const h = memo[i] as Head;
+      const bytes = h.bytes as Buffer;
+      if (bytes.length === len && sameBytes(buf, start, bytes, len)) return h;
+    }
+    const id = matchIdHead(buf, start, end);
+    if (id !== undefined) return { bytes: undefined, attrs: { id }, prefix: undefined, own: true };
+    const m = HEAD_RE.exec(latin1(buf, start, end));
+    if (m === null) return null;
+    const prefix = m[2];
+    if (prefix !== m[3] || badPrefix(prefix)) return null;
+    const attrs = parseAttrs(m[1] as string);
+    if (attrs === null) return null;
+    // A head with a stanza id is unique to its message: remembering it would only evict the
+    // heads that do repeat.
+    if (attrs.id) return { bytes: undefined, attrs, prefix, own: true };
+    const head: Head = { bytes: Buffer.from(buf.subarray(start, end)), attrs, prefix, own: false };
+    memo[this.memoNext] = head;
+    this.memoNext = (this.memoNext + 1) % HEAD_MEMO_SIZE;
+    return head;
+  }
+
+  /**
+   * True when every byte of `buf[from, to)` is printable ASCII other than `&` (0x20–0x7e): such
+   * text needs no decoding, no entity handling and no character checks. Four bytes per step with
+   * bit tricks on 32-bit words (no per-byte branch), since this runs over every payload byte
+   * (bench/micro/plain-ascii.mjs measures it against the alternatives).
+   */
+  private isPlainAscii(buf: Buffer, from: number, to: number): boolean {
+    let i = from;
+    const base = buf.byteOffset;
+    while (i < to && ((base + i) & 3) !== 0) {
+      const b = buf[i] as number;
+      if (b < 0x20 || b > 0x7e || b === 0x26) return false;
+      i++;
+    }
+    const ab = buf.buffer;
+    if (ab !== this.wordsOf) {
+      this.wordsOf = ab;
+      this.words = new Int32Array(ab, 0, ab.byteLength >> 2);
+    }
+    const words = this.words;
+    let w = (base + i) >> 2;
+    const wEnd = (base + to) >> 2;
+    for (; w < wEnd; w++) {
+      const x = words[w] as number;
+      const amp = x ^ 0x26262626;
+      // A byte ≥ 0x80, a byte < 0x20, a byte equal to 0x26 (standard "has less"/"has zero" tests),
+      // or 0x7f (x + 1 carries into the high bit only there, given no byte ≥ 0x80).
+      if (((x | ((x - 0x20202020) & ~x) | ((amp - 0x01010101) & ~amp) | (x + 0x01010101)) & 0x80808080) !== 0) return false;
+    }
+    for (i = (wEnd << 2) - base; i < to; i++) {
+      const b = buf[i] as number;
+      if (b < 0x20 || b > 0x7e || b === 0x26) return false;
+    }
+    return true;
+  }
+
+  /**
+   * The decoded payload of `buf[from, to)` (no `<` in it), or null when saxes should judge it.
+   * @param cut the range may end inside a character or an entity reference (stanza not complete)
+   */
+  private payloadText(buf: Buffer, from: number, to: number, cut: boolean): string | null {
+    if (this.isPlainAscii(buf, from, to)) {
+      const plain = latin1(buf, from, to);
+      return plain.includes(']]>') ? null : plain;
+    }
+    let end = to;
+    if (cut) end = from + completePrefixLength(buf.subarray(from, to));
+    const text = utf8(buf, from, end);
+    // `]]>` is forbidden in character data (XML 1.0 §2.4); includes() is a native search.
+    if (text.includes(']]>')) return null;
+    if (!TEXT_SPECIAL.test(text)) return text;
+    if (TEXT_REFUSED.test(text)) return null;
+    if (text.includes('\ufffd') && !isUtf8(buf.subarray(from, end))) return null;
+    if (!text.includes('&')) return text;
+    if (cut) {
+      // saxes judges an entity reference at its `;`: one cut short is not judged yet, by either.
+      const lastAmp = text.lastIndexOf('&');
+      if (text.indexOf(';', lastAmp) === -1) return decodeEntities(text.slice(0, lastAmp));
+    }
+    return decodeEntities(text);
+  }
+}
+
+/**
+ * The stream parser's shortcut for CCS messages, `<message …><gcm xmlns="google:mobile:data">JSON
+ * </gcm></message>` (any gcm prefix) with nothing else in them: plug it in with
+ * `new StanzaParser(sink, { shortcut: gcmShortcut })` (or the `shortcut` option of `connect` /
+ * `accept`) and take the {@link GcmParts} in the sink's `onShortcut`. Every other stanza, and
+ * anything it cannot prove well-formed, goes to saxes as usual.
+ */
+export const gcmShortcut: StanzaShortcut<GcmParts> = {
+  name: 'message',
+  createMatcher: () => new GcmMatcher(),
+};
