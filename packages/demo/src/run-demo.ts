@@ -257,6 +257,11 @@ export async function runDemo(options: DemoOptions, io: DemoIo): Promise<DemoSum
     reconnectBaseMs: 100,
     reconnectMaxMs: 2000,
     messageIdPrefix: 'demo-',
+    // Retry jitter from the seed too, so that a rerun with it retries on the same schedule.
+    random: (() => {
+      const jitter = new Prng((cfg.seed ^ 0x6a09e667) >>> 0);
+      return () => jitter.next();
+    })(),
   });
 
   const started = now();

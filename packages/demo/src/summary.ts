@@ -14,11 +14,13 @@ export function percentile(sorted: readonly number[], p: number): number {
 const ms = (x: number): string => (x >= 100 ? x.toFixed(0) : x.toFixed(1));
 
 // How the client treats a NACK code (ccs README, "Retry classes"): said next to its count.
+// The two marked "timing" are the only NACK counts a seed does not fix: how many echoes were in
+// flight when the drain came, and how retries fell into the device's one-second window.
 const RETRIED: Record<string, string> = {
-  CONNECTION_DRAINING: 'retried on another connection',
+  CONNECTION_DRAINING: 'retried on another connection (timing: in flight at the drain)',
   SERVICE_UNAVAILABLE: 'retried with backoff',
   INTERNAL_SERVER_ERROR: 'retried with backoff',
-  DEVICE_MESSAGE_RATE_EXCEEDED: 'retried after slowing down that device',
+  DEVICE_MESSAGE_RATE_EXCEEDED: 'retried after slowing down that device (timing: 1 s window)',
   TOPICS_MESSAGE_RATE_EXCEEDED: 'retried after slowing down that topic',
 };
 

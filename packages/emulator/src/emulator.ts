@@ -13,6 +13,7 @@ import type { EmulatorEvent, Hub, UpstreamEntry } from './hub.js';
 import { IdSet } from './id-set.js';
 import { Ledger, type Delivery, type LedgerTotals } from './ledger.js';
 import { deriveSeed, Prng } from './prng.js';
+import { SeededDecisions } from './seeded-decisions.js';
 import { DeviceRegistry, type DeviceSpec } from './registry.js';
 import { Session } from './session.js';
 import { upstreamStanza } from './wire.js';
@@ -438,6 +439,7 @@ export class CcsEmulator extends EventEmitter {
       maxPendingUpstream: this.#options.maxPendingUpstream ?? 100,
       upstreamResendMs: this.#options.upstreamResendMs ?? 10_000,
       drainTimeoutMs: this.#options.drainTimeoutMs ?? 5000,
+      decisions: new SeededDecisions(this.seed),
       get emitting() {
         return emu.#emitting;
       },

@@ -3,7 +3,8 @@ import { EmulatorError } from './errors.js';
 /**
  * Fault injection, globally (`CcsEmulator` option `faults`, `setFaults(f)`) or per connection
  * (`setFaults(f, { connectionId })`, which overrides the global value field by field).
- * Probabilities are drawn from a PRNG seeded by the emulator's `seed`, one stream per connection.
+ * Probabilities are decided by a hash of the emulator's `seed` and the message (`SeededDecisions`),
+ * never by timing or by the connection a message took, so a seed reproduces a run.
  */
 export interface Faults {
   /** Cut the connection (socket destroyed, no stream close) right after the Nth `<message>` it received, counted from when the fault was set. */

@@ -1,6 +1,7 @@
 import type { Faults } from './faults.js';
 import type { Ledger } from './ledger.js';
 import type { DeviceRegistry } from './registry.js';
+import type { SeededDecisions } from './seeded-decisions.js';
 import type { Session } from './session.js';
 
 /** One upstream message (or delivery receipt) owed to a sender until the app server ACKs it. */
@@ -37,6 +38,8 @@ export interface Hub {
   readonly maxPendingUpstream: number;
   readonly upstreamResendMs: number;
   readonly drainTimeoutMs: number;
+  /** Fault draws keyed by seed + message, so that a seed reproduces a run whatever the timing. */
+  readonly decisions: SeededDecisions;
   /** True when someone listens to `event`: events are built only then. */
   readonly emitting: boolean;
   emit(event: EmulatorEvent): void;

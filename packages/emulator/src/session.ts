@@ -309,7 +309,7 @@ export class Session {
 
   /** A `<message>`: its `type` and `id` attributes and the text of its `<gcm>` child (undefined: none). */
   #onMessageParts(type: string | undefined, stanzaId: string | undefined, text: string | undefined): void {
-    const cut = this.#cutDecision();
+    const cut = this.#cutDecision(text ?? stanzaId ?? '');
     if (cut !== undefined) {
       // The answers already written this tick were "sent" before this stanza arrived: flush them.
       // This stanza is handled (and delivered), but its answer never leaves: the socket dies first.
@@ -359,14 +359,16 @@ export class Session {
     const to = msg['to'] as string | undefined;
     if (this.draining) return this.#nack(to, messageId, 'CONNECTION_DRAINING', 'This connection is being drained.', true);
     const f = this.#faults;
-    if (f.serviceUnavailableRate !== undefined && this.#prng.chance(f.serviceUnavailableRate)) {
-      return this.#nack(to, messageId, 'SERVICE_UNAVAILABLE', 'The server is temporarily unavailable.', true);
-    }
-    if (f.internalErrorRate !== undefined && this.#prng.chance(f.internalErrorRate)) {
-      return this.#nack(to, messageId, 'INTERNAL_SERVER_ERROR', 'The server encountered an error.', true);
-    }
     const hub = this.#hub;
     const senderId = this.senderId as string;
+    // Keyed by the message, not drawn from this connection's stream: the same seed refuses the
+    // same messages whichever connection they take and whenever they arrive.
+    if (f.serviceUnavailableRate !== undefined && hub.decisions.chance('su', `${senderId}\u0000${messageId}`, f.serviceUnavailableRate)) {
+      return this.#nack(to, messageId, 'SERVICE_UNAVAILABLE', 'The server is temporarily unavailable.', true);
+    }
+    if (f.internalErrorRate !== undefined && hub.decisions.chance('ise', `${senderId}\u0000${messageId}`, f.internalErrorRate)) {
+      return this.#nack(to, messageId, 'INTERNAL_SERVER_ERROR', 'The server encountered an error.', true);
+    }
     const verdict = hub.registry.resolve(senderId, to, msg['condition'] as string | undefined, Date.now());
     if (!verdict.ok) return this.#nack(to, messageId, verdict.code, verdict.description, true);
     let receiptFor: string | undefined;
@@ -443,10 +445,12 @@ export class Session {
   // --- faults ---------------------------------------------------------------------------------
 
   /** Whether this stanza is the one after which the connection is cut, and why. */
-  #cutDecision(): string | undefined {
+  #cutDecision(content: string): string | undefined {
     const f = this.#faults;
     if (f.cutAfterStanzas !== undefined && f.cutAfterStanzas > 0 && ++this.#faultStanzas >= f.cutAfterStanzas) return 'cutAfterStanzas';
-    if (f.cutProbability !== undefined && this.#prng.chance(f.cutProbability)) return 'cutProbability';
+    // Keyed by what the stanza carries (its JSON): the same seed cuts after the same messages; a
+    // resend of one draws again (the attempt count), so it is not cut forever.
+    if (f.cutProbability !== undefined && this.#hub.decisions.chance('cut', `${String(this.senderId)}\u0000${content}`, f.cutProbability)) return 'cutProbability';
     return undefined;
   }
 
