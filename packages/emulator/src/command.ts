@@ -30,6 +30,9 @@ A local CCS (GCM/FCM XMPP) server over TLS. Prints one JSON line when listening
   --topic-max-per-second N     per-topic rate limit
   --keepalive-ms MS            whitespace keepalive interval (default 30000)
   --no-deliveries              do not keep per-device delivery lists (long benchmarks)
+  --handshake-timeout-ms MS    close a connection not bound within MS (default 10000; 0 = never)
+  --max-connections N          open connections at most (default 1000)
+  --max-queued-upstream N      upstream messages waiting for a connection per sender (default 10000)
 Faults (every connection):
   --cut-after N                cut a connection after N messages
   --cut-probability P          cut with probability P per message
@@ -87,6 +90,7 @@ export function parseCommandLine(argv: string[], env: Record<string, string | un
         'reject-unknown-tokens': { type: 'boolean' },
         'device-max-per-second': { type: 'string' }, 'topic-max-per-second': { type: 'string' },
         'keepalive-ms': { type: 'string' }, 'no-deliveries': { type: 'boolean' },
+        'handshake-timeout-ms': { type: 'string' }, 'max-connections': { type: 'string' }, 'max-queued-upstream': { type: 'string' },
         'cut-after': { type: 'string' }, 'cut-probability': { type: 'string' }, 'ack-delay': { type: 'string' },
         'service-unavailable-rate': { type: 'string' }, 'internal-error-rate': { type: 'string' },
         stall: { type: 'string' }, 'tiny-writes': { type: 'boolean' }, 'tiny-write-size': { type: 'string' },
@@ -140,6 +144,9 @@ export function parseCommandLine(argv: string[], env: Record<string, string | un
   opt('deviceMaxPerSecond', num('device-max-per-second', values['device-max-per-second'], 0, false));
   opt('topicMaxPerSecond', num('topic-max-per-second', values['topic-max-per-second'], 0, false));
   opt('keepaliveIntervalMs', num('keepalive-ms', values['keepalive-ms'], 0, true));
+  opt('handshakeTimeoutMs', num('handshake-timeout-ms', values['handshake-timeout-ms'], 0, true));
+  opt('maxConnections', num('max-connections', values['max-connections'], 1, true));
+  opt('maxQueuedUpstream', num('max-queued-upstream', values['max-queued-upstream'], 1, true));
   if (values['reject-unknown-tokens']) options.acceptUnknownTokens = false;
   if (values['no-deliveries']) options.keepDeliveries = false;
   if (values.cert !== undefined && values.key !== undefined) {

@@ -1,11 +1,11 @@
-import { randomInt } from 'node:crypto';
+import { constants, randomInt } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import type * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tls from 'node:tls';
-import { generateDevCertificate } from '@ccs-xmpp/stream';
+import { accept, generateDevCertificate } from '@ccs-xmpp/stream';
 import { EmulatorError } from './errors.js';
 import { checkFaults, type Faults } from './faults.js';
 import { Fifo } from './fifo.js';
@@ -68,6 +68,23 @@ export interface CcsEmulatorOptions {
   drainTimeoutMs?: number;
   /** Keep every delivery for `deliveredTo` (turn off for long benchmarks). Default true. */
   keepDeliveries?: boolean;
+  /**
+   * A connection must finish TLS, SASL and bind within this long, or it is closed with a
+   * `connection-timeout` stream error: a server left running must not hold half-open connections
+   * (each costs ~45 KB). Default 10 000 ms; 0 disables.
+   */
+  handshakeTimeoutMs?: number;
+  /**
+   * Open connections at most; one more gets a `resource-constraint` stream error and is closed.
+   * Default 1000.
+   */
+  maxConnections?: number;
+  /**
+   * Upstream messages waiting for a connection, per sender, at most. Past it, a message from the
+   * simulated devices (`upstreamRate`) is dropped and counted in the ledger (`upstreamDropped`);
+   * `injectUpstream` throws `EMU_ERR_UPSTREAM_FULL`. Default 10 000.
+   */
+  maxQueuedUpstream?: number;
 }
 
 /** A connection as `connections()` lists it. */
@@ -91,6 +108,8 @@ export interface UpstreamInput {
 
 const DEFAULT_SENDERS: SenderAccount[] = [{ senderId: '1234567890', apiKey: 'emulator-api-key' }];
 const SENDER_ID = /^[^@/\s]+$/;
+/** Sockets still in their TLS handshake beyond `maxConnections` (each is refused with a stream error once TLS is up). */
+const PRE_TLS_SLACK = 64;
 
 /**
  * A local Google Cloud Connection Server (CCS) over TLS, built on this project's stream, SASL and
@@ -141,6 +160,9 @@ export class CcsEmulator extends EventEmitter {
   #rateCredit = 0;
   #caDir: string | undefined;
   #state: 'new' | 'starting' | 'stopping' | 'running' | 'stopped' = 'new';
+  readonly #handshakeMs: number;
+  readonly #maxConnections: number;
+  readonly #maxQueuedUpstream: number;
   /** The listen in progress, so that stop() can wait for it. */
   #starting: Promise<void> | undefined;
 
@@ -173,7 +195,13 @@ export class CcsEmulator extends EventEmitter {
     positive('idleTimeoutMs', 0);
     positive('maxStanzaBytes', 64);
     positive('drainTimeoutMs', 0);
+    positive('handshakeTimeoutMs', 0);
+    positive('maxConnections', 1);
+    positive('maxQueuedUpstream', 1);
     this.#globalFaults = checkFaults(options.faults);
+    this.#handshakeMs = options.handshakeTimeoutMs ?? 10_000;
+    this.#maxConnections = Math.floor(options.maxConnections ?? 1000);
+    this.#maxQueuedUpstream = Math.floor(options.maxQueuedUpstream ?? 10_000);
     this.seed = (options.seed ?? randomInt(0, 2 ** 32 - 1)) >>> 0;
     this.#prng = new Prng(this.seed);
     this.#domain = options.domain ?? 'gcm.googleapis.com';
@@ -211,13 +239,27 @@ export class CcsEmulator extends EventEmitter {
     this.ca = cert;
     let server: tls.Server;
     try {
-      server = tls.createServer({ cert, key });
+      server = tls.createServer({
+        cert, key,
+        // Client-initiated renegotiation is refused outright: each costs a full handshake of CPU,
+        // and Node only reports (never stops) a client that renegotiates in a loop.
+        secureOptions: constants.SSL_OP_NO_RENEGOTIATION,
+        // The TLS part of the handshake deadline (Node's default is 120 s).
+        handshakeTimeout: this.#handshakeMs > 0 ? this.#handshakeMs : 120_000,
+      });
     } catch (err) {
       this.#state = 'stopped';
       throw new EmulatorError('EMU_ERR_CONFIG', `unusable cert/key: ${(err as Error).message}`, { cause: err });
     }
     this.#server = server;
     server.on('connection', (socket: net.Socket) => {
+      // Past the cap (with room for the TLS handshakes of the ones about to be refused with a
+      // stream error), a socket is dropped before TLS: there is no stream yet to carry an error.
+      if (this.#sockets.size >= this.#maxConnections + PRE_TLS_SLACK) {
+        socket.destroy();
+        this.#emit({ type: 'connection-refused', reason: 'max-connections' });
+        return;
+      }
       this.#sockets.add(socket);
       socket.once('close', () => this.#sockets.delete(socket));
     });
@@ -296,6 +338,9 @@ export class CcsEmulator extends EventEmitter {
    */
   injectUpstream(senderId: string, msg: UpstreamInput = {}): string {
     if (!this.#senders.has(senderId)) throw new EmulatorError('EMU_ERR_UNKNOWN_SENDER', `no sender ${JSON.stringify(senderId)}`);
+    if (this.#queueFull(senderId)) {
+      throw new EmulatorError('EMU_ERR_UPSTREAM_FULL', `${this.#maxQueuedUpstream} upstream messages already wait for a connection of sender ${senderId}`);
+    }
     const id = msg.message_id ?? `up-${++this.#upstreamSeq}`;
     const from = msg.from ?? this.#registry.tokens(senderId)[0] ?? 'emulator-device';
     const payload = {
@@ -365,12 +410,20 @@ export class CcsEmulator extends EventEmitter {
       socket.destroy();
       return;
     }
+    if (this.#sessions.size >= this.#maxConnections) {
+      // RFC 6120 §4.9.3.17: the server lacks the resources to serve this stream.
+      const conn = accept(socket, { keepaliveIntervalMs: 0, closeTimeoutMs: 1000 }, { onStanza: () => undefined });
+      conn.streamError('resource-constraint', `connection limit (${this.#maxConnections}) reached`);
+      this.#emit({ type: 'connection-refused', reason: 'max-connections' });
+      return;
+    }
     const id = this.#nextId++;
     const o = this.#options;
     const session = new Session(socket, id, this.#hub, {
       keepaliveIntervalMs: o.keepaliveIntervalMs ?? 30_000,
       idleTimeoutMs: o.idleTimeoutMs ?? 0,
       maxStanzaBytes: o.maxStanzaBytes ?? 256 * 1024,
+      handshakeTimeoutMs: this.#handshakeMs,
       seed: deriveSeed(this.seed, id),
     });
     this.#sessions.set(id, session);
@@ -414,6 +467,10 @@ export class CcsEmulator extends EventEmitter {
     this.#rr.set(senderId, i % online.length);
   }
 
+  #queueFull(senderId: string): boolean {
+    return (this.#queues.get(senderId)?.length ?? 0) >= this.#maxQueuedUpstream;
+  }
+
   #generateUpstream(perTick: number): void {
     this.#rateCredit += perTick;
     // Bounded: a stalled event loop must not turn into a burst of millions.
@@ -422,6 +479,12 @@ export class CcsEmulator extends EventEmitter {
     for (const senderId of this.#senders.keys()) {
       const tokens = this.#registry.tokens(senderId);
       for (let k = 0; k < n; k++) {
+        if (this.#queueFull(senderId)) {
+          // Nobody takes them (no connection, or none with room): the devices' messages are lost,
+          // and the ledger says how many, instead of a queue that grows for as long as it runs.
+          this.#ledger.upstreamDropped += n - k;
+          break;
+        }
         const from = tokens.length > 0 ? tokens[Math.floor(this.#prng.next() * tokens.length)] : undefined;
         this.injectUpstream(senderId, { ...(from === undefined ? {} : { from }), data: { seq: this.#upstreamSeq + 1, sentAt: Date.now() } });
       }

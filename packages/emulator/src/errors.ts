@@ -7,7 +7,9 @@ export type EmulatorErrorCode =
   /** The call needs a started emulator (or one not yet stopped). */
   | 'EMU_ERR_STATE'
   /** `injectUpstream` named a sender the emulator does not serve. */
-  | 'EMU_ERR_UNKNOWN_SENDER';
+  | 'EMU_ERR_UNKNOWN_SENDER'
+  /** `injectUpstream`: `maxQueuedUpstream` messages already wait for a connection of that sender. */
+  | 'EMU_ERR_UPSTREAM_FULL';
 
 /** Base class of every error this package throws. Messages never contain an API key. */
 export class EmulatorError extends Error {

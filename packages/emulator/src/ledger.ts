@@ -18,6 +18,8 @@ export interface LedgerTotals {
   stanzaErrors: number;
   /** Upstream messages created (`injectUpstream` and the simulated devices' `upstreamRate`). */
   upstreamInjected: number;
+  /** Upstream messages of the simulated devices (`upstreamRate`) dropped because `maxQueuedUpstream` already waited for a connection. */
+  upstreamDropped: number;
   /** Upstream stanzas written, re-sends included. */
   upstreamSent: number;
   /** Distinct upstream messages the app server ACKed. */
@@ -47,6 +49,7 @@ export class Ledger {
   readonly nacked: Record<string, number> = {};
   stanzaErrors = 0;
   upstreamInjected = 0;
+  upstreamDropped = 0;
   upstreamSent = 0;
   upstreamAcked = 0;
   upstreamDuplicatesAcked = 0;
@@ -109,6 +112,7 @@ export class Ledger {
       nacked: { ...this.nacked },
       stanzaErrors: this.stanzaErrors,
       upstreamInjected: this.upstreamInjected,
+      upstreamDropped: this.upstreamDropped,
       upstreamSent: this.upstreamSent,
       upstreamAcked: this.upstreamAcked,
       upstreamUnacked,

@@ -48,6 +48,8 @@ export interface SessionOptions {
   keepaliveIntervalMs: number;
   idleTimeoutMs: number;
   maxStanzaBytes: number;
+  /** TLS done → bound within this long, or `connection-timeout`; 0 = no deadline. */
+  handshakeTimeoutMs: number;
   seed: number;
 }
 
@@ -90,6 +92,8 @@ export class Session {
   readonly #dryRunRing: Array<string | undefined> = new Array<string | undefined>(RECENT_DRY_RUNS);
   #dryRunPos = 0;
   #timer: NodeJS.Timeout | undefined;
+  /** The handshake deadline, until bound. */
+  #handshakeTimer: NodeJS.Timeout | undefined;
   #stallUntil = 0;
   #pendingStallMs = 0;
   #drainDeadline = 0;
@@ -136,6 +140,13 @@ export class Session {
       },
     );
     this.#closedPromise = this.#conn.closed;
+    if (options.handshakeTimeoutMs > 0) {
+      // Unref'd: the listening server is what keeps an emulator's process alive, not a handshake.
+      this.#handshakeTimer = setTimeout(() => {
+        this.#handshakeTimer = undefined;
+        this.#streamError('connection-timeout', `SASL and bind not finished within ${options.handshakeTimeoutMs} ms`);
+      }, options.handshakeTimeoutMs).unref();
+    }
   }
 
   /** Upstream messages written here and not yet ACKed. */
@@ -280,6 +291,7 @@ export class Session {
       this.jid = `${this.senderId ?? ''}@${this.#hub.domain}/${res}`;
       this.#out(serialize(bindResultIq(id, this.jid)));
       this.#phase = Phase.Ready;
+      this.#clearHandshakeTimer();
       this.#event({ type: 'bind', connectionId: this.id, jid: this.jid });
       if (this.#pendingStallMs > 0) {
         this.#stall(this.#pendingStallMs);
@@ -593,9 +605,15 @@ export class Session {
     this.#conn.streamError(condition, text);
   }
 
+  #clearHandshakeTimer(): void {
+    if (this.#handshakeTimer !== undefined) clearTimeout(this.#handshakeTimer);
+    this.#handshakeTimer = undefined;
+  }
+
   #onClose(err: StreamError | undefined): void {
     this.#phase = Phase.Dead;
     this.#stopTick();
+    this.#clearHandshakeTimer();
     this.#owed = [];
     this.#tinyQueue = [];
     const inflight = [...this.#inflight.values()];

@@ -20,6 +20,9 @@ const number = fc.oneof(
   fc.nat(50),
   fc.constantFrom(35, 36, 1295, 1296, 36 ** 10 - 1, 36 ** 10, 36 ** 11, 2 ** 53 - 1),
   fc.nat(36 ** 10 + 1000),
+  // Decimal counters up to and past the 15-digit limit of the decimal space.
+  fc.constantFrom(9, 10, 99, 100, 10 ** 15 - 1, 10 ** 15, 10 ** 16),
+  fc.nat(10 ** 15 + 1000),
 );
 const counterId = fc.tuple(prefix, number, fc.constantFrom(36, 10, 16)).map(([p, n, radix]) => p + n.toString(radix));
 const lookalike = fc.oneof(
@@ -62,6 +65,30 @@ test('counters arriving out of order, with repeats, merge into ranges without lo
       }
       for (let n = 0; n <= 400; n++) assert.is(set.has(`c-${n.toString(36)}`), model.has(n), `c-${n}`);
       assert.is(set.has(`c-0${probe.toString(36)}`), false);
+    }),
+    params(200),
+  );
+});
+
+test('decimal and base-36 counters of one prefix, interleaved in any order, answer like a Set', () => {
+  fc.assert(
+    fc.property(fc.array(fc.tuple(fc.boolean(), fc.nat(3000), fc.constantFrom(10, 36)), { maxLength: 800 }), (ops) => {
+      const set = new IdSet();
+      const model = new Set<string>();
+      for (const [isAdd, n, radix] of ops) {
+        const x = `up-${n.toString(radix)}`;
+        if (isAdd) {
+          assert.is(set.add(x), !model.has(x), `add(${x})`);
+          model.add(x);
+        } else assert.is(set.has(x), model.has(x), `has(${x})`);
+      }
+      for (let n = 0; n <= 3000; n++) {
+        for (const radix of [10, 36]) {
+          const x = `up-${n.toString(radix)}`;
+          assert.is(set.has(x), model.has(x), x);
+        }
+      }
+      assert.is(set.size, model.size);
     }),
     params(200),
   );
