@@ -3,7 +3,9 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { DownstreamMessage, JsonObject, ReceiptMessage, UpstreamMessage } from '@ccs-xmpp/stanza';
 import { ValidationError, validateDownstream } from '@ccs-xmpp/stanza';
-import { CcsClient, type CcsClientOptions, type ConnectionEvent, type ReconnectEvent } from './client.js';
+import { CcsClient } from './client.js';
+import type { ConnectionEvent, ReconnectEvent } from './connection-pool.js';
+import type { CcsClientOptions } from './options.js';
 import { CcsError, HandshakeError, NackError } from './errors.js';
 import type { SendResult } from './outbound.js';
 

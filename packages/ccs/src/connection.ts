@@ -99,8 +99,6 @@ let nextConnectionId = 1;
 export class CcsConnection {
   /** Process-unique id, for events and logs (`c1`, `c2`…). */
   readonly id: string;
-  /** The bound JID once online. */
-  jid: string | undefined;
   /** `CONNECTION_DRAINING` received: no new downstream messages go here. */
   draining = false;
   /** The socket's buffer is full; no downstream writes until `onWritable`. */
@@ -461,11 +459,9 @@ export class CcsConnection {
           const condition = iq.error?.condition ?? 'undefined-condition';
           return this.#failHandshake(new HandshakeError('bind', `resource binding failed: ${condition}`, { condition, retryable: true }));
         }
-        const jid = readBindResult(el);
-        if (jid === undefined) {
+        if (readBindResult(el) === undefined) {
           return this.#failHandshake(new HandshakeError('bind', 'the bind result carries no JID', { retryable: true }));
         }
-        this.jid = jid;
         const f = this.#features as StreamFeatures;
         const wantSession = this.#options.session === true || (this.#options.session === 'auto' && f.session && !f.sessionOptional);
         if (!wantSession) return this.#goOnline();

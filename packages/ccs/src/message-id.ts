@@ -20,11 +20,6 @@ export class MessageIdGenerator {
   next(): string {
     return this.prefix + (this.#next++).toString(36);
   }
-
-  /** How many ids were handed out. */
-  get count(): number {
-    return this.#next;
-  }
 }
 
 let cachedPrefix: string | undefined;

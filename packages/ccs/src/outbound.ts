@@ -1,19 +1,8 @@
 import type { DeviceGroupResult, DownstreamMessage } from '@ccs-xmpp/stanza';
+import type { OutboxRecord, RecordState } from './store.js';
 
 /** What `send()` takes: a downstream message whose `message_id` the client assigns when absent. */
 export type OutgoingMessage = Omit<DownstreamMessage, 'message_id'> & Pick<DownstreamMessage, 'to' | 'condition'> & { message_id?: string };
-
-/** Where an outbound message is. */
-export const enum OutState {
-  /** In the client's send queue (or about to be). */
-  Queued,
-  /** Written to a connection; in its in-flight map until ACK/NACK or close. */
-  InFlight,
-  /** Waiting in the timer heap for a retry (backoff, rate limit). */
-  Waiting,
-  /** Its promise has settled. It may still sit in a connection's in-flight map (timed out or aborted after it was written), holding its window slot until CCS answers. */
-  Settled,
-}
 
 /** What `send()` resolves with: CCS accepted the message. */
 export interface SendResult {
@@ -37,44 +26,46 @@ export interface SendResult {
   deviceGroup?: DeviceGroupResult;
 }
 
-/** The owner that settles an outbound message when its `AbortSignal` fires. */
-export interface AbortOwner {
-  abortMessage(out: Outbound): void;
-}
-
 /**
- * One downstream message from `send()` to its settlement: a small fixed-shape record, the only
- * allocation per send besides the promise. It is its own `AbortSignal` listener (`handleEvent`),
- * so aborting needs no closure either.
+ * One downstream message in this process: its serialisable {@link OutboxRecord} and its
+ * process-local settlement (promise functions, signal, timeout, heap positions) in one fixed-shape
+ * object — the only allocation per send besides the promise. The settlement half never reaches a
+ * store; a store that serialises records writes only the record's fields. (Keeping the settlement
+ * on the object instead of in a map by id spares the hot path a hash insert and delete per message.)
  */
-export class Outbound {
-  readonly owner: AbortOwner;
-  /** The caller's message as given: not copied, so without `message_id` when the client assigned `id`. */
-  readonly msg: OutgoingMessage;
-  /** Its `message_id`: the caller's, or the one the client assigned. */
+export class Outbound implements OutboxRecord {
   readonly id: string;
-  /** Submission order, so messages held back for a rate-limited target go out in the order sent. */
   readonly seq: number;
-  resolve!: (result: SendResult) => void;
-  reject!: (error: Error) => void;
-  state: OutState = OutState.Queued;
-  /** NACK retries so far (backoff and rate-limit classes). */
+  readonly msg: OutgoingMessage;
+  readonly target: string;
   retries = 0;
-  /** Any re-send at all (also draining and connection loss), for `SendResult.retries`. */
   resends = 0;
-  /** True once it was written to some connection. */
   written = false;
-  /** Its id came from the caller and is in the client's live-id map (generated ids never are). */
+  state: RecordState = 'queued';
+  notBefore = 0;
+  storeSlot = -1;
+
+  // --- settlement: process-local ---
+  /** The caller's promise functions; `undefined` for a record adopted from another process. */
+  resolve: ((result: SendResult) => void) | undefined = undefined;
+  reject: ((error: Error) => void) | undefined = undefined;
+  /** The promise has settled (or, adopted, the outcome was reported): the record is gone from the store. */
+  settled = false;
+  /** Its id came from the caller and is in the outbox's live-id map (generated ids never are). */
   callerId = false;
-  /** Per-call timeout in ms (0: none) and its absolute deadline. */
+  /** Per-call timeout in ms (0: none). */
   timeoutMs = 0;
+  /** Position in the outbox's timeout heap (-1: none), so settling removes it at once. */
+  timeoutSlot = -1;
+  /** Position in the outbox's retry heap (-1: none). */
+  retrySlot = -1;
   signal: AbortSignal | undefined = undefined;
 
-  constructor(owner: AbortOwner, msg: OutgoingMessage, id: string, seq: number) {
-    this.owner = owner;
+  constructor(msg: OutgoingMessage, id: string, seq: number) {
     this.msg = msg;
     this.id = id;
     this.seq = seq;
+    this.target = msg.to ?? msg.condition ?? '';
   }
 
   /** The message as it went out, `message_id` included (a copy when the client assigned the id). */
@@ -84,15 +75,5 @@ export class Outbound {
     const copy = Object.assign({}, msg) as DownstreamMessage;
     copy.message_id = this.id;
     return copy;
-  }
-
-  /** The device token or topic this message goes to, for per-target rate limiting. */
-  get target(): string {
-    return this.msg.to ?? this.msg.condition ?? '';
-  }
-
-  /** `AbortSignal` listener. */
-  handleEvent(): void {
-    this.owner.abortMessage(this);
   }
 }

@@ -1,8 +1,7 @@
 /**
- * A growable double-ended queue on a power-of-two ring: O(1) `push`, `shift` and `unshift`, no
- * per-element allocation, no `Array.prototype.shift` (which is O(n) once an array leaves V8's
- * fast mode). The client keeps its send queue here; `unshift` puts messages owed by a dead
- * connection back at the front, ahead of newer ones.
+ * A growable FIFO queue on a power-of-two ring: O(1) `push` and `shift`, no per-element
+ * allocation, no `Array.prototype.shift` (which is O(n) once an array leaves V8's fast mode). The
+ * upstream iterator buffers messages here.
  */
 export class RingBuffer<T> {
   #buf: Array<T | undefined>;
@@ -34,19 +33,6 @@ export class RingBuffer<T> {
     this.#length++;
   }
 
-  /** Inserts at the front. */
-  unshift(value: T): void {
-    if (this.#length === this.#buf.length) this.#grow();
-    this.#head = (this.#head - 1) & this.#mask;
-    this.#buf[this.#head] = value;
-    this.#length++;
-  }
-
-  /** Inserts `values` at the front, keeping their order (so `values[0]` becomes the first element). */
-  unshiftAll(values: readonly T[]): void {
-    for (let i = values.length - 1; i >= 0; i--) this.unshift(values[i] as T);
-  }
-
   /** Removes and returns the front element. */
   shift(): T | undefined {
     if (this.#length === 0) return undefined;
@@ -60,18 +46,6 @@ export class RingBuffer<T> {
   /** The front element, not removed. */
   peek(): T | undefined {
     return this.#length === 0 ? undefined : this.#buf[this.#head];
-  }
-
-  /** Removes every element `drop` accepts, keeping the order of the rest; O(length). */
-  removeWhere(drop: (value: T) => boolean): void {
-    const buf = this.#buf;
-    let kept = 0;
-    for (let i = 0; i < this.#length; i++) {
-      const value = buf[(this.#head + i) & this.#mask] as T;
-      if (!drop(value)) buf[(this.#head + kept++) & this.#mask] = value;
-    }
-    for (let i = kept; i < this.#length; i++) buf[(this.#head + i) & this.#mask] = undefined;
-    this.#length = kept;
   }
 
   /** Removes everything, returning the elements front to back. */

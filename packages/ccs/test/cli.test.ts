@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { runCli, type CliIo } from '../src/index.js';
+import { runCli, type CliIo } from '../src/internal.js';
 import { API_KEY, SENDER_ID, startScriptedServer, type ScriptedServer } from './helpers/scripted-server.js';
 
 const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));

@@ -1,0 +1,292 @@
+import { backoffDelay } from './backoff.js';
+import type { ClockTimer, KeepAlive } from './clock.js';
+import { CcsConnection, type CcsConnectionOptions, type ConnectionSink } from './connection.js';
+import { CcsError, ClosedError, type HandshakeError } from './errors.js';
+import type { ResolvedOptions } from './options.js';
+import type { Outbound } from './outbound.js';
+import type { Counters } from './stats.js';
+
+/** Payload of `online` / `offline` / `draining` events. */
+export interface ConnectionEvent {
+  connectionId: string;
+  /** `offline` only: why, when it was not our own close (nor CCS closing a drained connection). */
+  error?: Error;
+  /** `offline` only: the connection had been drained (CCS `CONNECTION_DRAINING`) before it closed. */
+  drained?: boolean;
+}
+
+/** Payload of `reconnecting`. */
+export interface ReconnectEvent {
+  /** Consecutive failed attempts so far (0-based). */
+  attempt: number;
+  delayMs: number;
+  error: Error | undefined;
+}
+
+/** The pool's lifecycle (the client's, as far as connections go). */
+export const enum PoolState {
+  Idle,
+  Connecting,
+  Open,
+  Closing,
+  Closed,
+}
+
+/** What the pool reports. The message-level callbacks go straight to the outbox and the inbox. */
+export interface PoolEvents extends Pick<ConnectionSink, 'onAck' | 'onNack' | 'onUpstream' | 'onReceipt' | 'onWritable' | 'onProtocolError'> {
+  online(event: ConnectionEvent): void;
+  offline(event: ConnectionEvent): void;
+  draining(event: ConnectionEvent): void;
+  reconnecting(event: ReconnectEvent): void;
+  error(err: Error): void;
+  /** A connection closed owing these messages (send order). */
+  owed(owed: Outbound[]): void;
+  /** Whether accepted work is still unfinished (while closing, lost connections are replaced only then). */
+  busy(): boolean;
+}
+
+interface ConnectWaiter {
+  resolve: () => void;
+  reject: (e: Error) => void;
+  promise: Promise<void>;
+  failures: number;
+  first: Error | undefined;
+}
+
+/**
+ * The connections: opening `connections` of them, the connect waiter, replacement with one backoff
+ * counter for the whole pool (so a dead server is not hammered N times per step), draining
+ * handover, and `pick()` — the usable connection with the most free window.
+ */
+export class ConnectionPool {
+  readonly #o: ResolvedOptions;
+  readonly #events: PoolEvents;
+  readonly #keepAlive: KeepAlive;
+  readonly #counters: Counters;
+  readonly #sink: ConnectionSink;
+  readonly #conns: CcsConnection[] = [];
+  readonly #reconnectTimers = new Set<ClockTimer>();
+  #state = PoolState.Idle;
+  #waiter: ConnectWaiter | undefined;
+  #attempt = 0;
+
+  constructor(options: ResolvedOptions, events: PoolEvents, keepAlive: KeepAlive, counters: Counters) {
+    this.#o = options;
+    this.#events = events;
+    this.#keepAlive = keepAlive;
+    this.#counters = counters;
+    this.#sink = {
+      onAck: events.onAck, onNack: events.onNack, onUpstream: events.onUpstream, onReceipt: events.onReceipt,
+      onWritable: events.onWritable, onProtocolError: events.onProtocolError,
+      onDraining: (conn) => this.#onDraining(conn),
+      onClosed: (conn, err) => this.#onClosed(conn, err),
+    };
+  }
+
+  get state(): PoolState {
+    return this.#state;
+  }
+
+  /** Opens the connections; resolves when the first is online, rejects with the first failure when none could be. */
+  connect(): Promise<void> {
+    if (this.#state === PoolState.Closing || this.#state === PoolState.Closed) return Promise.reject(new ClosedError());
+    if (this.#state === PoolState.Open) return Promise.resolve();
+    if (this.#waiter) return this.#waiter.promise;
+    let resolve!: () => void;
+    let reject!: (e: Error) => void;
+    const promise = new Promise<void>((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
+    this.#waiter = { resolve, reject, promise, failures: 0, first: undefined };
+    this.#state = PoolState.Connecting;
+    for (let i = 0; i < this.#o.connections; i++) this.#open();
+    return promise;
+  }
+
+  /** The usable connection with the most free window, or undefined. */
+  pick(): CcsConnection | undefined {
+    const conns = this.#conns;
+    let best: CcsConnection | undefined;
+    let bestFree = 0;
+    for (let i = 0; i < conns.length; i++) {
+      const c = conns[i] as CcsConnection;
+      if (!c.usable) continue;
+      const free = c.free;
+      if (free > bestFree) {
+        best = c;
+        bestFree = free;
+      }
+    }
+    return best;
+  }
+
+  /** The message with this id in some connection's in-flight map. */
+  inFlight(id: string): Outbound | undefined {
+    for (const c of this.#conns) {
+      const o = c.inflight.get(id);
+      if (o !== undefined) return o;
+    }
+    return undefined;
+  }
+
+  /** Gauges: connections by state and messages in flight. */
+  gauges(): { online: number; draining: number; connecting: number; pending: number } {
+    let online = 0;
+    let draining = 0;
+    let connecting = 0;
+    let pending = 0;
+    for (const c of this.#conns) {
+      if (c.online) {
+        online++;
+        if (c.draining) draining++;
+      } else if (!c.closed) connecting++;
+      pending += c.inflight.size;
+    }
+    return { online, draining, connecting, pending };
+  }
+
+  /** Graceful shutdown begins: no connect() any more; lost connections are replaced only while work remains. */
+  beginClose(): void {
+    this.#state = PoolState.Closing;
+    this.#rejectWaiter(new ClosedError('the client was closed before it came online'));
+  }
+
+  /** Stops everything: no reconnects; returns what the connections still owe (the caller fails it). */
+  stop(reason: string): Outbound[] {
+    this.#state = PoolState.Closed;
+    this.#rejectWaiter(new ClosedError(reason));
+    for (const t of this.#reconnectTimers) this.#o.clock.clearTimer(t);
+    this.#reconnectTimers.clear();
+    const owed: Outbound[] = [];
+    for (const c of this.#conns) owed.push(...c.takeOwed());
+    return owed;
+  }
+
+  /** Ends every connection's stream (bounded). */
+  async closeAll(timeoutMs: number): Promise<void> {
+    await Promise.all(this.#conns.map((c) => c.close(timeoutMs)));
+    this.#conns.length = 0;
+  }
+
+  /** Closes every connection at once. */
+  destroyAll(): void {
+    for (const c of this.#conns.splice(0)) c.destroy();
+  }
+
+  /** True when nothing is open, opening or scheduled. */
+  get empty(): boolean {
+    return this.#conns.length === 0 && this.#reconnectTimers.size === 0;
+  }
+
+  /** Re-applies the keep-alive rule to the reconnect timers. */
+  refreshKeepAlive(): void {
+    for (const t of this.#reconnectTimers) this.#keepAlive.apply(t);
+  }
+
+  #open(): void {
+    const o = this.#o;
+    const options: CcsConnectionOptions = {
+      senderId: o.senderId, apiKey: o.apiKey, host: o.host, port: o.port,
+      ca: o.tls.ca, servername: o.tls.servername, rejectUnauthorized: o.tls.rejectUnauthorized ?? true,
+      maxPending: o.maxPending, handshakeTimeoutMs: o.handshakeTimeoutMs, pingIntervalMs: o.pingIntervalMs,
+      idleTimeoutMs: o.idleTimeoutMs, keepaliveIntervalMs: o.keepaliveIntervalMs, session: o.session, resource: o.resource, domain: o.domain, authcid: o.authcid,
+    };
+    const conn = new CcsConnection(options, this.#sink);
+    this.#conns.push(conn);
+    conn.open().then(
+      () => this.#onOnline(conn),
+      (err: HandshakeError) => this.#onOpenFailed(conn, err),
+    );
+  }
+
+  #onOnline(conn: CcsConnection): void {
+    if (this.#state === PoolState.Closed) {
+      conn.destroy();
+      return;
+    }
+    this.#attempt = 0;
+    if (this.#state === PoolState.Connecting) {
+      this.#state = PoolState.Open;
+      const w = this.#waiter;
+      this.#waiter = undefined;
+      w?.resolve();
+    }
+    this.#events.online({ connectionId: conn.id });
+    this.#fill();
+    this.#events.onWritable(conn);
+  }
+
+  #onOpenFailed(conn: CcsConnection, err: HandshakeError): void {
+    this.#remove(conn);
+    if (this.#state === PoolState.Closed) return;
+    if (this.#state === PoolState.Connecting) {
+      const w = this.#waiter as ConnectWaiter;
+      w.failures++;
+      w.first ??= err;
+      if (w.failures >= this.#o.connections && !this.#conns.some((c) => c.online)) {
+        // Nothing came online: report the first failure; the caller decides whether to retry.
+        for (const c of this.#conns.splice(0)) c.destroy();
+        this.#state = PoolState.Idle;
+        this.#waiter = undefined;
+        w.reject(w.first);
+      }
+      return;
+    }
+    this.#events.error(err);
+    this.#scheduleReconnect(err);
+  }
+
+  #onClosed(conn: CcsConnection, err: Error | undefined): void {
+    this.#remove(conn);
+    this.#events.owed(conn.takeOwed());
+    // CCS closing a connection it drained is the end of the plan, not a loss.
+    const planned = conn.draining && (err === undefined || (err instanceof CcsError && err.code === 'CCS_ERR_CONNECTION_LOST' && err.cause === undefined));
+    const error = planned || err === undefined || err instanceof CcsError ? (planned ? undefined : err) : new CcsError('CCS_ERR_CONNECTION_LOST', `connection ${conn.id} lost: ${err.message}`, { cause: err });
+    this.#events.offline(error === undefined ? { connectionId: conn.id, drained: conn.draining } : { connectionId: conn.id, error });
+    if (this.#state !== PoolState.Closed && !conn.draining) this.#scheduleReconnect(error);
+  }
+
+  #onDraining(conn: CcsConnection): void {
+    this.#counters.drainings++;
+    this.#events.draining({ connectionId: conn.id });
+    conn.closeDrainedAfter(this.#o.drainTimeoutMs);
+    // A planned handover: the replacement opens now, without backoff.
+    if (this.#state === PoolState.Open || this.#state === PoolState.Closing) this.#open();
+  }
+
+  /** Slots = connections not draining (online or opening) + scheduled reconnects. */
+  #fill(): void {
+    if (this.#state !== PoolState.Open) return;
+    let slots = this.#reconnectTimers.size;
+    for (const c of this.#conns) if (!c.draining) slots++;
+    for (; slots < this.#o.connections; slots++) this.#scheduleReconnect(undefined);
+  }
+
+  #scheduleReconnect(error: Error | undefined): void {
+    if (this.#state !== PoolState.Open && this.#state !== PoolState.Closing) return;
+    if (this.#state === PoolState.Closing && !this.#events.busy()) return;
+    const attempt = this.#attempt++;
+    const o = this.#o;
+    const delayMs = backoffDelay(attempt, { baseMs: o.reconnectBaseMs, maxMs: o.reconnectMaxMs }, o.random);
+    this.#counters.reconnects++;
+    this.#events.reconnecting({ attempt, delayMs, error });
+    const timer = o.clock.setTimer(() => {
+      this.#reconnectTimers.delete(timer);
+      if (this.#state === PoolState.Open || (this.#state === PoolState.Closing && this.#events.busy())) this.#open();
+    }, delayMs);
+    this.#keepAlive.apply(timer);
+    this.#reconnectTimers.add(timer);
+  }
+
+  #remove(conn: CcsConnection): void {
+    const i = this.#conns.indexOf(conn);
+    if (i !== -1) this.#conns.splice(i, 1);
+  }
+
+  #rejectWaiter(err: Error): void {
+    const w = this.#waiter;
+    this.#waiter = undefined;
+    w?.reject(err);
+  }
+}

@@ -1,0 +1,230 @@
+import type { UpstreamMessage } from '@ccs-xmpp/stanza';
+import { realClock, type Clock } from './clock.js';
+import { CCS_DOMAIN } from './connection.js';
+import { MemoryDedupStore, MemoryOutboxStore } from './memory-store.js';
+import type { OutboxStore, UpstreamDedupStore } from './store.js';
+
+/** TLS settings. */
+export interface CcsTlsOptions {
+  /** Trusted CA certificate(s), PEM. Default: Node's bundled roots. */
+  ca?: string | Buffer | Array<string | Buffer>;
+  /** Server name for SNI and the certificate check. Default: `host` (when it is not an IP). */
+  servername?: string;
+  /** Verify the server certificate. Default `true`; turn off only against a local emulator. */
+  rejectUnauthorized?: boolean;
+}
+
+/** A handler for upstream messages. The ACK goes out once it returns (or its promise resolves). */
+export type UpstreamHandler = (msg: UpstreamMessage) => void | Promise<void>;
+
+/** Options of `CcsClient`. Unknown names and out-of-range values throw in the constructor. */
+export interface CcsClientOptions {
+  /** The sender ID (project number). */
+  senderId: string;
+  /** The API (server) key. Kept inside; never logged or put in an error. */
+  apiKey: string;
+  /** Default `gcm.googleapis.com`. */
+  host?: string;
+  /** An integer 1–65535. Default 5235. */
+  port?: number;
+  tls?: CcsTlsOptions;
+  /** Connections to keep open; sends are spread over them by free window. Default 1. */
+  connections?: number;
+  /** Un-answered downstream messages per connection (CCS: 1000 in the seed document, 100 later). Default 1000. */
+  maxPending?: number;
+  /** Messages that may wait for a window slot before `send` refuses with `CCS_ERR_QUEUE_FULL`. Default 10 000. */
+  maxQueued?: number;
+  /** Default per-call timeout of `send` in ms; 0 (default) for none. */
+  sendTimeoutMs?: number;
+  /** Retries for `SERVICE_UNAVAILABLE`, `INTERNAL_SERVER_ERROR`, unknown codes and rate limits. Default 8. */
+  maxRetries?: number;
+  /** First retry delay for retried NACK classes. Default 1000 ms ("from 1 s"). */
+  retryBaseMs?: number;
+  /** Largest retry delay. Default 60 000 ms. */
+  retryMaxMs?: number;
+  /** First reconnect delay after a connection is lost. Default 250 ms. */
+  reconnectBaseMs?: number;
+  /** Largest reconnect delay. Default 30 000 ms. */
+  reconnectMaxMs?: number;
+  /** Bound on each handshake step. Default 10 000 ms. */
+  handshakeTimeoutMs?: number;
+  /** Ping (XEP-0199) after this much silence from the server; 0 disables. Default 30 000 ms. */
+  pingIntervalMs?: number;
+  /** Declare the server dead after this long without a byte; 0 disables. Default 90 000 ms. */
+  idleTimeoutMs?: number;
+  /** Whitespace keepalive interval; 0 disables. Default 30 000 ms. */
+  keepaliveIntervalMs?: number;
+  /** Close a draining connection ourselves if CCS has not closed it after this long (its owed messages move over). Default 120 000 ms; 0: never. */
+  drainTimeoutMs?: number;
+  /** Send the session IQ: `'auto'` (default) when offered and not optional, or always / never. */
+  session?: boolean | 'auto';
+  /** Resource to bind. Default: none (the server picks). */
+  resource?: string;
+  /** The XMPP domain: the stream's `to`. Default `gcm.googleapis.com` (FCM kept GCM's). */
+  domain?: string;
+  /**
+   * The SASL PLAIN authentication identity. Default `<senderId>@<domain>`, as CCS requires; other
+   * XMPP servers (RFC 6120 §6.3.8) want the bare username.
+   */
+  authcid?: string;
+  /** Upstream handler (same as `client.onUpstream(handler)`). */
+  onUpstream?: UpstreamHandler;
+  /** ACK upstream messages as soon as they arrive instead of after the handler succeeds. Default false. */
+  ackOnReceipt?: boolean;
+  /** (from, message_id) pairs remembered to drop resent upstream messages (memory dedup store). Default 10 000. */
+  dedupWindow?: number;
+  /** A fixed `message_id` prefix (it must be unique per sender). Default: a process-unique one. */
+  messageIdPrefix?: string;
+  /** Random source for jitter (tests). Default `Math.random`. */
+  random?: () => number;
+  /** Where downstream message records live. Default: a new `MemoryOutboxStore`. */
+  store?: OutboxStore;
+  /** The upstream de-duplication window. Default: a `MemoryDedupStore` of `dedupWindow` pairs. */
+  dedupStore?: UpstreamDedupStore;
+  /** Time and timers (tests). Default: the real clock. */
+  clock?: Clock;
+}
+
+/** Options with every default applied and every value checked. */
+export interface ResolvedOptions {
+  senderId: string;
+  apiKey: string;
+  host: string;
+  port: number;
+  tls: CcsTlsOptions;
+  connections: number;
+  maxPending: number;
+  maxQueued: number;
+  sendTimeoutMs: number;
+  maxRetries: number;
+  retryBaseMs: number;
+  retryMaxMs: number;
+  reconnectBaseMs: number;
+  reconnectMaxMs: number;
+  handshakeTimeoutMs: number;
+  pingIntervalMs: number;
+  idleTimeoutMs: number;
+  keepaliveIntervalMs: number;
+  drainTimeoutMs: number;
+  session: boolean | 'auto';
+  resource: string | undefined;
+  domain: string;
+  authcid: string;
+  onUpstream: UpstreamHandler | undefined;
+  ackOnReceipt: boolean;
+  dedupWindow: number;
+  messageIdPrefix: string | undefined;
+  random: () => number;
+  store: OutboxStore;
+  dedupStore: UpstreamDedupStore;
+  clock: Clock;
+}
+
+const KNOWN = new Set<string>([
+  'senderId', 'apiKey', 'host', 'port', 'tls', 'connections', 'maxPending', 'maxQueued', 'sendTimeoutMs', 'maxRetries',
+  'retryBaseMs', 'retryMaxMs', 'reconnectBaseMs', 'reconnectMaxMs', 'handshakeTimeoutMs', 'pingIntervalMs',
+  'idleTimeoutMs', 'keepaliveIntervalMs', 'drainTimeoutMs', 'session', 'resource', 'domain', 'authcid', 'onUpstream',
+  'ackOnReceipt', 'dedupWindow', 'messageIdPrefix', 'random', 'store', 'dedupStore', 'clock',
+] satisfies Array<keyof CcsClientOptions>);
+
+const TLS_KNOWN = new Set<string>(['ca', 'servername', 'rejectUnauthorized'] satisfies Array<keyof CcsTlsOptions>);
+
+/** A count: an integer ≥ `min`. */
+function integer(name: string, v: unknown, def: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  if (v === undefined) return def;
+  if (typeof v !== 'number') throw new TypeError(`option ${name} must be a number, got ${typeof v}`);
+  if (!Number.isInteger(v) || v < min || v > max) throw new RangeError(`option ${name} must be an integer from ${min} to ${max}, got ${v}`);
+  return v;
+}
+
+/** A duration in ms: a finite number ≥ `min`. */
+function duration(name: string, v: unknown, def: number, min = 0): number {
+  if (v === undefined) return def;
+  if (typeof v !== 'number') throw new TypeError(`option ${name} must be a number of milliseconds, got ${typeof v}`);
+  if (!Number.isFinite(v) || v < min) throw new RangeError(`option ${name} must be a number >= ${min}, got ${v}`);
+  return v;
+}
+
+function string(name: string, v: unknown, required: boolean): string | undefined {
+  if (v === undefined && !required) return undefined;
+  if (typeof v !== 'string' || v === '') throw new TypeError(required ? `option ${name} is required (a non-empty string)` : `option ${name} must be a non-empty string`);
+  return v;
+}
+
+function boolean(name: string, v: unknown, def: boolean): boolean {
+  if (v === undefined) return def;
+  if (typeof v !== 'boolean') throw new TypeError(`option ${name} must be a boolean, got ${typeof v}`);
+  return v;
+}
+
+function fn<T>(name: string, v: unknown): T | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v !== 'function') throw new TypeError(`option ${name} must be a function`);
+  return v as T;
+}
+
+function object<T>(name: string, v: unknown, methods: readonly string[]): T | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v !== 'object' || v === null) throw new TypeError(`option ${name} must be an object`);
+  for (const m of methods) {
+    if (typeof (v as Record<string, unknown>)[m] !== 'function') throw new TypeError(`option ${name} must have a ${m}() method`);
+  }
+  return v as T;
+}
+
+/**
+ * Checks every option and applies the defaults. Throws a `TypeError` (wrong type, unknown name) or
+ * `RangeError` (out of range) naming the option, so a typo or `port: 'abc'` fails at construction
+ * instead of at `connect()`. The API key is never part of a message.
+ */
+export function resolveOptions(options: CcsClientOptions): ResolvedOptions {
+  if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object');
+  for (const name of Object.keys(options)) {
+    if (!KNOWN.has(name)) throw new TypeError(`unknown option ${JSON.stringify(name)}`);
+  }
+  const senderId = string('senderId', options.senderId, true) as string;
+  const apiKey = string('apiKey', options.apiKey, true) as string;
+  const tls = object<CcsTlsOptions>('tls', options.tls, []) ?? {};
+  for (const name of Object.keys(tls)) {
+    if (!TLS_KNOWN.has(name)) throw new TypeError(`unknown option ${JSON.stringify(`tls.${name}`)}`);
+  }
+  if (tls.rejectUnauthorized !== undefined) boolean('tls.rejectUnauthorized', tls.rejectUnauthorized, true);
+  if (tls.servername !== undefined) string('tls.servername', tls.servername, false);
+  const session = options.session ?? 'auto';
+  if (session !== 'auto' && typeof session !== 'boolean') throw new TypeError(`option session must be true, false or 'auto'`);
+  const domain = string('domain', options.domain, false) ?? CCS_DOMAIN;
+  const dedupWindow = integer('dedupWindow', options.dedupWindow, 10_000, 1);
+  return {
+    senderId,
+    apiKey,
+    host: string('host', options.host, false) ?? 'gcm.googleapis.com',
+    port: integer('port', options.port, 5235, 1, 65_535),
+    tls,
+    connections: integer('connections', options.connections, 1, 1),
+    maxPending: integer('maxPending', options.maxPending, 1000, 1),
+    maxQueued: integer('maxQueued', options.maxQueued, 10_000, 0),
+    sendTimeoutMs: duration('sendTimeoutMs', options.sendTimeoutMs, 0),
+    maxRetries: integer('maxRetries', options.maxRetries, 8, 0),
+    retryBaseMs: duration('retryBaseMs', options.retryBaseMs, 1000),
+    retryMaxMs: duration('retryMaxMs', options.retryMaxMs, 60_000),
+    reconnectBaseMs: duration('reconnectBaseMs', options.reconnectBaseMs, 250),
+    reconnectMaxMs: duration('reconnectMaxMs', options.reconnectMaxMs, 30_000),
+    handshakeTimeoutMs: duration('handshakeTimeoutMs', options.handshakeTimeoutMs, 10_000, 1),
+    pingIntervalMs: duration('pingIntervalMs', options.pingIntervalMs, 30_000),
+    idleTimeoutMs: duration('idleTimeoutMs', options.idleTimeoutMs, 90_000),
+    keepaliveIntervalMs: duration('keepaliveIntervalMs', options.keepaliveIntervalMs, 30_000),
+    drainTimeoutMs: duration('drainTimeoutMs', options.drainTimeoutMs, 120_000),
+    session,
+    resource: string('resource', options.resource, false),
+    domain,
+    authcid: string('authcid', options.authcid, false) ?? `${senderId}@${domain}`,
+    onUpstream: fn<UpstreamHandler>('onUpstream', options.onUpstream),
+    ackOnReceipt: boolean('ackOnReceipt', options.ackOnReceipt, false),
+    dedupWindow,
+    messageIdPrefix: string('messageIdPrefix', options.messageIdPrefix, false),
+    random: fn<() => number>('random', options.random) ?? Math.random,
+    store: object<OutboxStore>('store', options.store, ['attach', 'append', 'takeNext', 'requeue', 'park', 'remove', 'queuedRecords', 'flush', 'close']) ?? new MemoryOutboxStore(),
+    dedupStore: object<UpstreamDedupStore>('dedupStore', options.dedupStore, ['claim', 'complete', 'release', 'close']) ?? new MemoryDedupStore(dedupWindow),
+    clock: object<Clock>('clock', options.clock, ['now', 'setTimer', 'clearTimer']) ?? realClock,
+  };
+}

@@ -1,0 +1,453 @@
+import { ValidationError, validateDownstream, type DeviceGroupResult, type NackError as StanzaNack } from '@ccs-xmpp/stanza';
+import { AbortSignals } from './abort-signals.js';
+import { backoffDelay } from './backoff.js';
+import type { Clock, ClockTimer, KeepAlive } from './clock.js';
+import { AbortError, DuplicateIdError, NackError, TimeoutError } from './errors.js';
+import { LiveIds } from './live-ids.js';
+import type { MessageIdGenerator } from './message-id.js';
+import { Outbound, type OutgoingMessage, type SendResult } from './outbound.js';
+import { decide, type RetryOptions } from './retry-policy.js';
+import type { Counters } from './stats.js';
+import type { OutboxRecord, OutboxStore } from './store.js';
+import { Gate, TargetThrottle } from './target-throttle.js';
+import { TimerHeap } from './timer-heap.js';
+
+/** What the outbox needs of a connection: a write that records the message as in flight there. */
+export interface OutboxConnection {
+  /** True: written and in flight; false: not written (the stream went away); TypeError: it can never be written. */
+  write(out: Outbound): boolean | TypeError;
+}
+
+/** What the outbox asks of its owner. Called synchronously. */
+export interface OutboxHost {
+  /** The usable connection with the most free window, or undefined. */
+  pick(): OutboxConnection | undefined;
+  /** The message with this id in some connection's in-flight map (duplicate-id checks), if any. */
+  inFlight(id: string): Outbound | undefined;
+  /** The queue was full and is back under half: senders may go on. */
+  capacity(): void;
+  /** No message is outstanding any more. */
+  idle(): void;
+  /** The outcome of a message adopted from another owner (no caller waits for it). */
+  settled(record: OutboxRecord, outcome: SendResult | Error): void;
+  /** The store reported a failure. */
+  error(err: Error): void;
+}
+
+/** Settings of the outbox (resolved from the client's options). */
+export interface OutboxOptions extends RetryOptions {
+  /** Messages that may wait for a window slot. */
+  maxQueued: number;
+  /** Default per-call timeout (0: none). */
+  sendTimeoutMs: number;
+  store: OutboxStore;
+  clock: Clock;
+  keepAlive: KeepAlive;
+  ids: MessageIdGenerator;
+  counters: Counters;
+}
+
+/** Per-call options of `submit`. */
+export interface SubmitOptions {
+  signal?: AbortSignal | undefined;
+  timeoutMs?: number | undefined;
+}
+
+// One shared executor instead of a closure per send(): Promise calls it synchronously, so the
+// resolving functions are picked up right after `new Promise` (one allocation fewer per message).
+let capturedResolve: (result: SendResult) => void = () => {};
+let capturedReject: (error: Error) => void = () => {};
+function captureResolvers(resolve: (result: SendResult) => void, reject: (error: Error) => void): void {
+  capturedResolve = resolve;
+  capturedReject = reject;
+}
+
+const ADOPTED_SEQ = Number.MIN_SAFE_INTEGER;
+
+const setTimeoutSlot = (o: Outbound, slot: number): void => {
+  o.timeoutSlot = slot;
+};
+const setRetrySlot = (o: Outbound, slot: number): void => {
+  o.retrySlot = slot;
+};
+
+/**
+ * The outbox: the only code that changes a downstream message's state. A message is `queued` (in
+ * the store), `inflight` (in a connection's map), `waiting` (in the retry heap, or held behind a
+ * rate-limited target's probe) or settled (gone from all of them at once). The outbox owns the
+ * store's queue, the retry and timeout heaps behind one clock timer, the live-id map, the
+ * per-target throttle and the counters of these states; the retry decisions are the pure
+ * {@link decide}. Connections are reached through {@link OutboxHost.pick} only.
+ */
+export class Outbox {
+  readonly #o: OutboxOptions;
+  readonly #host: OutboxHost;
+  readonly #store: OutboxStore;
+  readonly #clock: Clock;
+  readonly #throttle = new TargetThrottle();
+  readonly #timeouts = new TimerHeap<Outbound>(setTimeoutSlot);
+  readonly #retries = new TimerHeap<Outbound>(setRetrySlot);
+  #timer: ClockTimer | undefined;
+  #timerAt = Infinity;
+  readonly #live: LiveIds;
+  readonly #signals = new AbortSignals<Outbound>((members, signal) => {
+    for (const o of members) if (!o.settled) this.#settle(o, new AbortError(o.id, o.written, signal.reason));
+    this.dispatch();
+  });
+  #seq = 0;
+  #adopted = 0;
+  #waiting = 0;
+  #outstanding = 0;
+  #wantCapacity = false;
+  #dispatching = false;
+  #redispatch = false;
+
+  constructor(options: OutboxOptions, host: OutboxHost) {
+    this.#o = options;
+    this.#host = host;
+    this.#store = options.store;
+    this.#clock = options.clock;
+    this.#live = new LiveIds(options.ids);
+    this.#store.attach({
+      wake: () => this.dispatch(),
+      adopt: (records) => this.adopt(records),
+      error: (err) => host.error(err),
+    });
+  }
+
+  /** Gauge: messages accepted and not settled. */
+  get outstanding(): number {
+    return this.#outstanding;
+  }
+
+  /** Gauge: messages waiting for a window slot. */
+  get queued(): number {
+    return this.#store.queued;
+  }
+
+  /** Gauge: messages waiting for a retry delay or behind a rate-limited probe. */
+  get waiting(): number {
+    return this.#waiting;
+  }
+
+  /** Gauge: rate-limited targets. */
+  get throttledTargets(): number {
+    return this.#throttle.size;
+  }
+
+  /** True while the queue has room for another message. */
+  get hasRoom(): boolean {
+    return this.#store.queued < this.#o.maxQueued;
+  }
+
+  /** Asks for a `capacity()` call once the queue is back under half. */
+  wantCapacity(): void {
+    this.#wantCapacity = true;
+  }
+
+  /**
+   * Accepts a message: validates it, assigns its id, and writes it at once when a connection has
+   * room and nothing waits before it, else queues it. `undefined` when the queue is full.
+   */
+  submit(message: OutgoingMessage, options: SubmitOptions | undefined): Promise<SendResult> | undefined {
+    const callerId = message.message_id !== undefined;
+    const id = callerId ? (message.message_id as string) : this.#live.next();
+    const invalid = validateDownstream(message, id);
+    if (invalid !== undefined) return Promise.reject(invalid);
+    if (callerId && this.#live.has(id, this.#find)) return Promise.reject(new DuplicateIdError(id));
+    const store = this.#store;
+    // The common case goes straight to a connection; only the queue is bounded.
+    const direct = store.queued === 0 && this.#throttle.size === 0 ? this.#host.pick() : undefined;
+    if (direct === undefined && store.queued >= this.#o.maxQueued) {
+      this.#wantCapacity = true;
+      return undefined;
+    }
+    const signal = options?.signal;
+    if (signal?.aborted) return Promise.reject(new AbortError(id, false, signal.reason));
+    // A shallow copy: the top-level fields are what they were at send() however the caller reuses
+    // its object (a loop that sets `to` and sends again). The assigned id stays beside it and is
+    // written by the encoder, so the copy keeps the caller's shape (one hidden class for all).
+    const out = new Outbound(Object.assign({}, message), id, this.#seq++);
+    const promise = new Promise<SendResult>(captureResolvers);
+    out.resolve = capturedResolve;
+    out.reject = capturedReject;
+    this.#outstanding++;
+    if (callerId) this.#live.add(out);
+    const timeoutMs = options?.timeoutMs ?? this.#o.sendTimeoutMs;
+    if (timeoutMs > 0) {
+      out.timeoutMs = timeoutMs;
+      this.#timeouts.push(this.#clock.now() + timeoutMs, out);
+      this.#armTimer();
+    }
+    if (signal !== undefined) this.#signals.add(out, signal);
+    store.append(out);
+    if (direct !== undefined) {
+      // Nothing was queued: the store hands this one straight back (a durable store once recorded).
+      const next = store.takeNext();
+      if (next !== undefined) this.#write(direct, next as Outbound);
+    } else this.dispatch();
+    return promise;
+  }
+
+  /**
+   * Records of another owner (its lease expired), to send again with no caller waiting: queued
+   * ahead of anything new, in their owner's order.
+   */
+  adopt(records: readonly OutboxRecord[]): void {
+    const sorted = [...records].sort((a, b) => a.seq - b.seq);
+    for (const r of sorted) {
+      // Below every local seq: an adopted message is older than anything this process accepted.
+      const out = new Outbound(r.msg, r.id, ADOPTED_SEQ + this.#adopted++);
+      out.retries = r.retries;
+      out.resends = r.resends;
+      out.written = r.written;
+      this.#outstanding++;
+      this.#store.requeue(out);
+    }
+    this.dispatch();
+  }
+
+  /** Moves queued messages onto connections with free window. */
+  dispatch(): void {
+    if (this.#dispatching) {
+      this.#redispatch = true;
+      return;
+    }
+    this.#dispatching = true;
+    try {
+      do {
+        this.#redispatch = false;
+        const store = this.#store;
+        while (store.queued > 0) {
+          const conn = this.#host.pick();
+          if (conn === undefined) break;
+          const head = store.takeNext() as Outbound | undefined;
+          if (head === undefined) break;
+          if (this.#throttle.size > 0) {
+            const gate = this.#throttle.gate(head);
+            if (gate !== Gate.Go) {
+              // A rate-limited target: its messages wait in order behind the one probing it.
+              this.#park(head, 0);
+              if (gate === Gate.Hold) {
+                this.#throttle.hold(head);
+                this.#release(head.target);
+              } else {
+                // An older message of this target came back (a lost connection) after this one was
+                // released: it goes first, this one waits again.
+                this.#requeue(this.#throttle.swapOlder(head) as Outbound);
+              }
+              continue;
+            }
+          }
+          this.#write(conn, head);
+        }
+      } while (this.#redispatch);
+    } finally {
+      this.#dispatching = false;
+    }
+    if (this.#wantCapacity && this.#store.queued <= this.#o.maxQueued >> 1) {
+      this.#wantCapacity = false;
+      this.#host.capacity();
+    }
+  }
+
+  /** CCS ACKed `out` (on the connection it was written to). */
+  ack(out: Outbound, from: string | undefined, registrationId: string | undefined, group?: DeviceGroupResult): void {
+    this.#o.counters.acked++;
+    if (this.#throttle.size > 0 && this.#throttle.acked(out)) this.#release(out.target);
+    if (!out.settled) {
+      const result: SendResult = { messageId: out.id, from, registrationId, retries: out.resends };
+      // Only device-group ACKs carry it: plain results keep their four fields.
+      if (group !== undefined) result.deviceGroup = group;
+      this.#settle(out, result);
+    }
+    this.dispatch();
+  }
+
+  /** CCS NACKed `out` (or answered it with a stanza error): retry or fail it, by {@link decide}. */
+  nack(out: Outbound, nack: StanzaNack, stanzaError: boolean): void {
+    const o = this.#o;
+    o.counters.nack(nack.code);
+    if (out.settled) {
+      this.dispatch(); // its promise already settled (timeout / abort): nothing to retry for
+      return;
+    }
+    const now = this.#clock.now();
+    const decision = decide(nack, out, o, now);
+    switch (decision.kind) {
+      case 'requeue':
+        o.counters.retries++;
+        this.#requeue(out);
+        break;
+      case 'wait':
+        o.counters.retries++;
+        out.retries++;
+        this.#park(out, decision.at);
+        break;
+      case 'throttle':
+        o.counters.retries++;
+        out.retries++;
+        this.#throttle.slowDown(out, now, (level) => backoffDelay(level, { baseMs: o.retryBaseMs, maxMs: o.retryMaxMs }, o.random));
+        this.#park(out, this.#throttle.readyAt(out.target), true);
+        this.#release(out.target);
+        break;
+      case 'fail':
+        this.#settle(out, new NackError({
+          nackCode: nack.code, reason: nack.reason, description: nack.description, retryClass: nack.retry,
+          message: out.sent(), retries: out.retries, stanzaError, raw: nack.raw,
+        }));
+        break;
+    }
+    this.dispatch();
+  }
+
+  /** A connection closed owing these (in send order): each unsettled one goes out again, in order. */
+  requeueOwed(owed: readonly Outbound[]): void {
+    for (const out of owed) {
+      if (out.settled) continue; // timed out / aborted: the caller gave up on it
+      this.#requeue(out);
+      this.#o.counters.resent++;
+    }
+    this.dispatch();
+  }
+
+  /** Settles every unsettled message (teardown) with `err`; `owed` are the connections' in-flight ones. */
+  failAll(err: Error, owed: Iterable<Outbound>): void {
+    const all: Outbound[] = [...(this.#store.queuedRecords() as Iterable<Outbound>)];
+    all.push(...this.#retries.items(), ...(this.#throttle.heldRecords() as Iterable<Outbound>));
+    for (const out of owed) if (out.state === 'inflight') all.push(out);
+    for (const out of all) if (!out.settled) this.#settle(out, err);
+    this.#throttle.clear();
+    this.#timeouts.clear();
+    this.#retries.clear();
+    this.#disarm();
+  }
+
+  /** Re-applies the keep-alive rule to the timer (the embedder called `ref()`/`unref()`, or work began or ended). */
+  refreshKeepAlive(): void {
+    if (this.#timer !== undefined) this.#o.keepAlive.apply(this.#timer);
+  }
+
+  /** Every unsettled message the outbox holds outside connections (tests recount the gauges from these). */
+  *records(): IterableIterator<Outbound> {
+    yield* this.#store.queuedRecords() as Iterable<Outbound>;
+    yield* this.#retries.items();
+    yield* this.#throttle.heldRecords() as Iterable<Outbound>;
+  }
+
+  // --- transitions ------------------------------------------------------------------------------
+
+  /** Back to the queue, ahead of anything newer. From inflight or waiting. */
+  #requeue(out: Outbound): void {
+    if (out.state === 'waiting') {
+      this.#waiting--;
+      if (out.retrySlot >= 0) this.#retries.removeAt(out.retrySlot);
+    }
+    this.#store.requeue(out);
+  }
+
+  /** From inflight to waiting: until `at` in the retry heap, or (`at` 0 or `held`) held by the throttle. */
+  #park(out: Outbound, at: number, held = false): void {
+    out.notBefore = at;
+    this.#store.park(out);
+    this.#waiting++;
+    if (at > 0 && !held) {
+      this.#retries.push(at, out);
+      this.#armTimer();
+    }
+  }
+
+  /** Releases the next held message of a rate-limited target, now or when its pause ends. */
+  #release(target: string): void {
+    const next = this.#throttle.release(target) as Outbound | undefined;
+    if (next === undefined) return;
+    const at = this.#throttle.readyAt(target);
+    if (at > this.#clock.now()) {
+      next.notBefore = at;
+      this.#retries.push(at, next);
+      this.#armTimer();
+    } else this.#requeue(next);
+  }
+
+  /** Settles once, wherever the message is, and removes it from every structure at once. */
+  #settle(out: Outbound, outcome: SendResult | Error): void {
+    out.settled = true;
+    this.#live.delete(out);
+    if (out.timeoutSlot >= 0) this.#timeouts.removeAt(out.timeoutSlot);
+    if (out.state === 'waiting') {
+      this.#waiting--;
+      if (out.retrySlot >= 0) this.#retries.removeAt(out.retrySlot);
+    }
+    // Nothing left to time: an armed timer would only hold the process for nothing.
+    if (this.#timer !== undefined && this.#timeouts.length === 0 && this.#retries.length === 0) this.#disarm();
+    // A rate-limited target's probe settled without an ACK: the next held message takes its turn.
+    const wasProbe = this.#throttle.size > 0 && this.#throttle.forget(out);
+    this.#store.remove(out);
+    if (out.signal !== undefined) this.#signals.remove(out);
+    this.#outstanding--;
+    if (outcome instanceof Error) this.#o.counters.failed++;
+    if (wasProbe) this.#release(out.target);
+    const resolve = out.resolve;
+    const reject = out.reject;
+    out.resolve = undefined;
+    out.reject = undefined;
+    if (resolve === undefined || reject === undefined) this.#host.settled(out, outcome);
+    else if (outcome instanceof Error) reject(outcome);
+    else resolve(outcome);
+    if (this.#outstanding === 0) this.#host.idle();
+  }
+
+  #write(conn: OutboxConnection, out: Outbound): void {
+    const written = conn.write(out);
+    if (written === true) {
+      if (out.written) out.resends++;
+      out.written = true;
+      this.#o.counters.sent++;
+    } else if (written === false) {
+      // The stream went away under us: back to the front, in order.
+      this.#store.requeue(out);
+    } else {
+      this.#settle(out, new ValidationError('', 'INVALID_JSON', 'JSON_TYPE_ERROR', `Message cannot be written as JSON: ${written.message}`, out.id));
+    }
+  }
+
+  // --- timers ------------------------------------------------------------------------
+
+  #armTimer(): void {
+    const next = Math.min(this.#timeouts.peekTime(), this.#retries.peekTime());
+    if (next >= this.#timerAt) return;
+    this.#disarm();
+    if (next === Infinity) return;
+    this.#timerAt = next;
+    this.#timer = this.#o.keepAlive.apply(this.#clock.setTimer(() => this.#onTimer(), Math.max(0, next - this.#clock.now())));
+  }
+
+  #disarm(): void {
+    if (this.#timer !== undefined) this.#clock.clearTimer(this.#timer);
+    this.#timer = undefined;
+    this.#timerAt = Infinity;
+  }
+
+  #onTimer(): void {
+    this.#timer = undefined;
+    this.#timerAt = Infinity;
+    const now = this.#clock.now();
+    for (let out = this.#timeouts.popDue(now); out !== undefined; out = this.#timeouts.popDue(now)) {
+      this.#settle(out, new TimeoutError(out.id, out.timeoutMs, out.written));
+    }
+    for (let out = this.#retries.popDue(now); out !== undefined; out = this.#retries.popDue(now)) {
+      this.#waiting--;
+      this.#store.requeue(out);
+    }
+    this.#armTimer();
+    this.dispatch();
+  }
+
+  /** Whether an unsettled message with this id is anywhere (a connection, the queue, a heap, the throttle). */
+  readonly #find = (id: string): boolean => {
+    const o = this.#host.inFlight(id);
+    if (o !== undefined && !o.settled) return true;
+    for (const r of this.records()) if (r.id === id) return true;
+    return false;
+  };
+}

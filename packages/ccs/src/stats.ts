@@ -1,0 +1,80 @@
+import type { NackCode } from '@ccs-xmpp/stanza';
+
+/** A `stats()` snapshot. Counters only grow; gauges are current values. */
+export interface CcsStats {
+  /** Gauge: connections online (draining ones included), draining, and being opened. */
+  connections: { online: number; draining: number; connecting: number };
+  /** Gauge: downstream messages written and not answered. */
+  pending: number;
+  /** Gauge: messages waiting for a window slot. */
+  queued: number;
+  /** Gauge: messages waiting for a retry delay (backoff or rate limit). */
+  waitingRetry: number;
+  /** Gauge: devices and topics currently slowed down after a `*_MESSAGE_RATE_EXCEEDED` NACK. */
+  throttledTargets: number;
+  /** Downstream writes (retries and resends included). */
+  sent: number;
+  acked: number;
+  /** NACKs (and stanza errors) by NACK code. */
+  nacked: Partial<Record<NackCode, number>>;
+  /** NACK-driven retries scheduled. */
+  retries: number;
+  /** Messages re-sent because their connection closed or drained before answering. */
+  resent: number;
+  /** Promises failed for good (NACK, timeout, abort, close). */
+  failed: number;
+  /** Reconnect attempts scheduled. */
+  reconnects: number;
+  /** `CONNECTION_DRAINING` controls received. */
+  drainings: number;
+  /** Upstream messages and receipts received (duplicates included). */
+  upstreamReceived: number;
+  /** Upstream messages left un-ACKed because nothing consumes them (no handler, iterator or `upstream` listener). */
+  upstreamUnhandled: number;
+  /** ACKs written for upstream messages and receipts. */
+  upstreamAcked: number;
+  /** Receipts received (duplicates included). */
+  receipts: number;
+  /** Resent upstream messages dropped by the de-duplication window. */
+  duplicatesDropped: number;
+}
+
+/** The gauges of a snapshot, read from the components that own them. */
+export type CcsGauges = Pick<CcsStats, 'connections' | 'pending' | 'queued' | 'waitingRetry' | 'throttledTargets'>;
+
+/**
+ * The client's counters. Each component is given this object and bumps only the counters of its
+ * own events (outbox: sends and answers; pool: reconnects and drains; inbox: upstream); gauges are
+ * not stored here but recounted by their owners at snapshot time, so they cannot drift.
+ */
+export class Counters {
+  sent = 0;
+  acked = 0;
+  retries = 0;
+  resent = 0;
+  failed = 0;
+  reconnects = 0;
+  drainings = 0;
+  upstreamReceived = 0;
+  upstreamUnhandled = 0;
+  upstreamAcked = 0;
+  receipts = 0;
+  duplicatesDropped = 0;
+  readonly nacked: Partial<Record<NackCode, number>> = {};
+
+  /** Counts a NACK (or stanza error) of `code`. */
+  nack(code: NackCode): void {
+    this.nacked[code] = (this.nacked[code] ?? 0) + 1;
+  }
+
+  /** A snapshot with the given gauges. */
+  snapshot(gauges: CcsGauges): CcsStats {
+    return {
+      ...gauges,
+      sent: this.sent, acked: this.acked, nacked: { ...this.nacked }, retries: this.retries, resent: this.resent,
+      failed: this.failed, reconnects: this.reconnects, drainings: this.drainings,
+      upstreamReceived: this.upstreamReceived, upstreamUnhandled: this.upstreamUnhandled,
+      upstreamAcked: this.upstreamAcked, receipts: this.receipts, duplicatesDropped: this.duplicatesDropped,
+    };
+  }
+}
