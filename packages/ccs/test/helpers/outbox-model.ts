@@ -191,6 +191,8 @@ export async function runOutboxModel(store: OutboxStore, settings: ModelSettings
     }
     for (const [id, n] of adoptedOutcomes) if (n > 1) fail(`adopted ${id} reported ${n} times`);
     for (const c of conns) if (c.inflight.size > settings.maxPending) fail(`${c.name} holds ${c.inflight.size} > maxPending`);
+    // Work-conserving: once the store has recorded everything, nothing waits in the queue while a connection has room.
+    if (outbox.queued > 0 && conns.some((c) => c.usable && c.free > 0)) fail(`${outbox.queued} queued while a connection has room`);
     // Gauges equal a recount from the records; nothing settled stays counted.
     let queued = 0;
     let waiting = 0;

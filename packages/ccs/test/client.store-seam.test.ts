@@ -1,0 +1,126 @@
+// The store seam as the client uses it: a custom OutboxStore and UpstreamDedupStore passed in,
+// records adopted from another owner sent again and their outcome reported by `settled`, and an
+// upstream ACK held back until the outbox store's pending writes are recorded.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import {
+  CcsClient, MemoryDedupStore, MemoryOutboxStore, type OutboxRecord, type OutboxStoreHost, type SettledEvent,
+  type UpstreamMessage,
+} from '../src/index.js';
+import { clientOptions, startScriptedServer } from './helpers/scripted-server.js';
+
+/** The memory store, keeping the host it is attached to (as a shared store would, to adopt and wake). */
+class HostKeepingStore extends MemoryOutboxStore {
+  host: OutboxStoreHost | undefined;
+  pendingFlush: Promise<void> | undefined;
+  closed = 0;
+  override attach(host: OutboxStoreHost): void {
+    this.host = host;
+  }
+  override flush(): undefined {
+    return this.pendingFlush as undefined;
+  }
+  override close(): void {
+    this.closed++;
+  }
+}
+
+const record = (id: string, seq: number, to: string): OutboxRecord => ({
+  id, seq, msg: { to, message_id: id }, target: to, retries: 1, resends: 1, written: true, state: 'inflight', notBefore: 0, storeSlot: -1,
+});
+
+test('records adopted from another owner go out again in their order with the same ids; settled reports each outcome once', async () => {
+  const server = await startScriptedServer({
+    onDownstream: (c, m) => {
+      const id = m['message_id'] as string;
+      if (id === 'a-2') c.nack(id, 'BAD_REGISTRATION');
+      else c.ack(id);
+    },
+  });
+  const store = new HostKeepingStore();
+  const client = new CcsClient(clientOptions(server, { store }));
+  const settled: SettledEvent[] = [];
+  client.on('settled', (e: SettledEvent) => settled.push(e));
+  try {
+    await client.connect();
+    store.host?.adopt([record('a-3', 30, 'tok'), record('a-1', 10, 'tok'), record('a-2', 20, 'tok')]);
+    await server.until(() => settled.length === 3);
+    assert.equal(server.received.map((r) => r.msg['message_id']), ['a-1', 'a-2', 'a-3']);
+    assert.equal(settled.map((e) => [e.messageId, e.result?.messageId, e.error?.name]), [
+      ['a-1', 'a-1', undefined], ['a-2', undefined, 'NackError'], ['a-3', 'a-3', undefined],
+    ]);
+    // The caller's own sends are unaffected.
+    assert.is((await client.send({ to: 'tok', message_id: 'own' })).messageId, 'own');
+    assert.is(settled.length, 3);
+  } finally {
+    await client.close({ timeoutMs: 500 });
+    await server.stop();
+  }
+  assert.is(store.closed, 1, 'the client closes its store');
+});
+
+test('an upstream ACK waits until the outbox store has recorded what was sent before it', async () => {
+  const server = await startScriptedServer();
+  const store = new HostKeepingStore();
+  let recorded!: () => void;
+  const client = new CcsClient(clientOptions(server, {
+    store,
+    dedupStore: new MemoryDedupStore(100),
+    onUpstream: (m: UpstreamMessage) => {
+      // The handler's reply is "being recorded" when the handler returns.
+      store.pendingFlush = new Promise<void>((r) => {
+        recorded = r;
+      });
+      void client.send({ to: m.from, data: { echo: 'yes' } }).catch(() => {});
+    },
+  }));
+  try {
+    await client.connect();
+    const c = server.latest();
+    c.upstream('dev-1', 'u1');
+    await server.until(() => server.received.length === 1);
+    await new Promise((r) => setTimeout(r, 30));
+    assert.is(c.acks.length, 0, 'no ACK while the reply is not recorded');
+    store.pendingFlush = undefined;
+    recorded();
+    await server.until(() => c.acks.length === 1);
+  } finally {
+    await client.close({ timeoutMs: 500 });
+    await server.stop();
+  }
+});
+
+test('a dedup store that says "running elsewhere" leaves the message un-ACKed and the handler not run; "done" ACKs it', async () => {
+  const server = await startScriptedServer();
+  const answers: Array<'running' | 'done'> = ['running', 'done'];
+  const ran: string[] = [];
+  const client = new CcsClient(clientOptions(server, {
+    dedupStore: {
+      claim: () => Promise.resolve(answers.shift() ?? 'new'),
+      complete: () => {},
+      release: () => {},
+      close: () => {},
+    },
+    onUpstream: (m: UpstreamMessage) => {
+      ran.push(m.messageId);
+    },
+  }));
+  try {
+    await client.connect();
+    const c = server.latest();
+    c.upstream('dev-1', 'u1');
+    await new Promise((r) => setTimeout(r, 30));
+    assert.is(c.acks.length, 0);
+    c.upstream('dev-1', 'u1');
+    await server.until(() => c.acks.length === 1);
+    c.upstream('dev-1', 'u2');
+    await server.until(() => c.acks.length === 2);
+    assert.equal(ran, ['u2']);
+    assert.is(client.stats().duplicatesDropped, 2);
+  } finally {
+    await client.close({ timeoutMs: 500 });
+    await server.stop();
+  }
+});
+
+test.run();
