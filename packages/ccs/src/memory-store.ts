@@ -1,4 +1,5 @@
 import { DedupWindow } from './dedup.js';
+import type { SendResult } from './outbound.js';
 import type { DedupClaim, OutboxRecord, OutboxStore, OutboxStoreHost, UpstreamDedupStore } from './store.js';
 
 /** Holes left by removed records before a compaction is considered (see `remove`). */
@@ -73,7 +74,7 @@ export class MemoryOutboxStore implements OutboxStore {
     record.state = 'waiting';
   }
 
-  remove(record: OutboxRecord): void {
+  remove(record: OutboxRecord, _outcome?: SendResult | Error): void {
     if (record.state !== 'queued') return;
     this.#queued--;
     if (record.storeSlot >= 0) {

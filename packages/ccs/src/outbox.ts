@@ -112,6 +112,10 @@ export class Outbox {
       wake: () => this.dispatch(),
       adopt: (records) => this.adopt(records),
       error: (err) => host.error(err),
+      refused: (records, err) => {
+        for (const r of records) if (r instanceof Outbound && !r.settled) this.#settle(r, err);
+        this.dispatch();
+      },
     });
   }
 
@@ -382,7 +386,7 @@ export class Outbox {
     if (this.#timer !== undefined && this.#timeouts.length === 0 && this.#retries.length === 0) this.#disarm();
     // A rate-limited target's probe settled without an ACK: the next held message takes its turn.
     const wasProbe = this.#throttle.size > 0 && this.#throttle.forget(out);
-    this.#store.remove(out);
+    this.#store.remove(out, outcome);
     if (out.signal !== undefined) this.#signals.remove(out);
     this.#outstanding--;
     if (outcome instanceof Error) this.#o.counters.failed++;

@@ -1,4 +1,4 @@
-import type { OutgoingMessage } from './outbound.js';
+import type { OutgoingMessage, SendResult } from './outbound.js';
 
 /**
  * The store seam: where the client keeps what must survive (or be shared beyond) one process.
@@ -86,10 +86,18 @@ export interface OutboxStoreHost {
   adopt(records: OutboxRecord[]): void;
   /** The store failed (a typed `CcsError`): reported on the client's `error` event. */
   error(err: Error): void;
+  /**
+   * Records whose append could not be recorded (the store is down): the outbox fails their
+   * callers' promises with `err` — they were never written, and nothing is held in memory instead.
+   */
+  refused(records: OutboxRecord[], err: Error): void;
 }
 
 /**
- * The outbox's storage of message records. The outbox owns the ordering rules, the timers and every
+ * The outbox's storage of message records. The outbox hands each record to the store as an object
+ * of its own (its settlement rides on it) and keeps using that same object; records passed to
+ * {@link OutboxStoreHost.adopt} are re-created by the outbox with the same `id` (and a `seq` below
+ * every local one), so a store must find adopted records by `id`, not by identity. The outbox owns the ordering rules, the timers and every
  * counter; the store owns the records of the queue and their durability. Calls are synchronous and
  * return nothing (a durable store buffers them and flushes per tick); the only reads on the hot path
  * are `takeNext()` and `queued`.
@@ -114,8 +122,12 @@ export interface OutboxStore {
   requeue(record: OutboxRecord): void;
   /** A record waits until `record.notBefore` (retry backoff) or behind a rate-limited target's probe: state `waiting`. The outbox keeps the timer. */
   park(record: OutboxRecord): void;
-  /** The message has its final answer (ACK, final NACK, timeout, abort, close): the record leaves the store. */
-  remove(record: OutboxRecord): void;
+  /**
+   * The message has its final answer: the record leaves the store. `outcome` is what the caller got
+   * — the ACK's result, or the error (`NackError` with its `nackCode`, `TimeoutError`, `AbortError`,
+   * `ClosedError`…) — for a store that reports outcomes (an adopted message has no caller).
+   */
+  remove(record: OutboxRecord, outcome: SendResult | Error): void;
   /** The queued records, oldest first (duplicate-id checks; teardown). */
   queuedRecords(): Iterable<OutboxRecord>;
   /**

@@ -3,7 +3,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { JsonObject } from '@ccs-xmpp/stanza';
-import { runCli, type CliIo } from '../src/index.js';
+import { runCli, type CliIo } from '../src/internal.js';
 import { API_KEY, SENDER_ID, startScriptedServer, type ScriptedServer } from './helpers/scripted-server.js';
 
 const ENV = { CCS_SENDER_ID: SENDER_ID, CCS_API_KEY: API_KEY };

@@ -16,4 +16,8 @@ test('outbox model over a store that records asynchronously (append → wake →
   await runOutboxConformance(() => new DeferredOutboxStore(), 100);
 });
 
+test('outbox model over a store that refuses some appends (down): refused sends fail once, nothing is held or counted', async () => {
+  await runOutboxConformance(() => new DeferredOutboxStore(3), 100);
+});
+
 test.run();

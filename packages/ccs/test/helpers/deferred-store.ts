@@ -3,6 +3,7 @@
 // outbox. It wraps MemoryOutboxStore, so the conformance suite can prove the outbox's async path
 // (append → wake → dispatch) without a server.
 import { MemoryOutboxStore } from '../../src/memory-store.js';
+import type { SendResult } from '../../src/outbound.js';
 import type { OutboxRecord, OutboxStore, OutboxStoreHost } from '../../src/store.js';
 
 export class DeferredOutboxStore implements OutboxStore {
@@ -13,6 +14,10 @@ export class DeferredOutboxStore implements OutboxStore {
   #flushing: Promise<void> | undefined;
   /** How many times the store woke the outbox. */
   wakes = 0;
+  #batches = 0;
+  #refusing: Set<OutboxRecord> | undefined;
+  /** @param refuseEvery refuse every n-th batch as a store that is down would (0: never). */
+  constructor(readonly refuseEvery = 0) {}
 
   get queued(): number {
     return this.#inner.queued + this.#pending.length;
@@ -40,9 +45,10 @@ export class DeferredOutboxStore implements OutboxStore {
     this.#inner.park(record);
   }
 
-  remove(record: OutboxRecord): void {
+  remove(record: OutboxRecord, outcome: SendResult | Error): void {
+    if (this.#refusing?.has(record)) return;
     const i = this.#pending.indexOf(record);
-    if (i === -1) this.#inner.remove(record);
+    if (i === -1) this.#inner.remove(record, outcome);
     else this.#pending.splice(i, 1);
   }
 
@@ -65,6 +71,14 @@ export class DeferredOutboxStore implements OutboxStore {
       this.#flushing = undefined;
       const batch = this.#pending;
       this.#pending = [];
+      if (batch.length > 0 && this.refuseEvery > 0 && ++this.#batches % this.refuseEvery === 0) {
+        resolve();
+        // Not recorded: the store no longer holds them (remove() must not count them again).
+        this.#refusing = new Set(batch);
+        this.#host?.refused(batch, new Error('store down'));
+        this.#refusing = undefined;
+        return;
+      }
       for (const r of batch) this.#inner.append(r);
       resolve();
       if (batch.length > 0) {
