@@ -1,26 +1,13 @@
-import type { Faults } from './faults.js';
 import type { Ledger } from './ledger.js';
 import type { DeviceRegistry } from './registry.js';
 import type { SeededDecisions } from './seeded-decisions.js';
-import type { Session } from './session.js';
+import type { UpstreamEntry, UpstreamOutlet } from './upstream-router.js';
 
-/** One upstream message (or delivery receipt) owed to a sender until the app server ACKs it. */
-export interface UpstreamEntry {
-  /** Its `message_id` (`dr2:…` for a receipt). */
-  readonly id: string;
-  readonly senderId: string;
-  /** The whole stanza, encoded once and re-sent as is. */
-  readonly stanza: string;
-  readonly receipt: boolean;
-  /** When it was last written (ms), for same-connection re-sends. */
-  sentAt: number;
-  /** How many times it was written. */
-  sends: number;
-}
+export type { UpstreamEntry } from './upstream-router.js';
 
 /** An event as `emu.on('event', …)` receives it. Never carries an API key or SASL payload. */
 export interface EmulatorEvent {
-  /** `connection`, `auth`, `bind`, `downstream`, `nack`, `stanza-error`, `ack`, `upstream`, `upstream-ack`, `receipt`, `drain`, `fault`, `stream-error`, `close`. */
+  /** `connection`, `auth`, `bind`, `downstream`, `nack`, `stanza-error`, `ack`, `upstream`, `upstream-ack`, `receipt`, `drain`, `fault`, `stream-error`, `close`, `tls-error`, `connection-refused`, `upstream-injected`, `faults`, `device`, `reset`. */
   type: string;
   /** The connection it is about, when it is about one. */
   connectionId?: number;
@@ -30,6 +17,7 @@ export interface EmulatorEvent {
 /**
  * What a connection needs from the emulator: a typed sink given at construction (STYLE "How
  * layers talk"), so the per-message path makes direct calls and no events unless someone listens.
+ * Connections appear here only as {@link UpstreamOutlet}s: this file knows no session.
  */
 export interface Hub {
   readonly domain: string;
@@ -47,18 +35,16 @@ export interface Hub {
   password(authcid: string): string | undefined;
   /** The sender ID of an authcid (`SENDER@gcm.googleapis.com`). */
   senderOf(authcid: string): string | undefined;
-  /** The global faults merged with this connection's own. */
-  faultsFor(session: Session): Faults;
   /** The connection is bound and can take upstream messages. */
-  bound(session: Session): void;
+  bound(outlet: UpstreamOutlet): void;
   /** The connection can take more upstream messages (an ACK arrived, or it drained its socket). */
-  capacity(session: Session): void;
-  /** The app server ACKed an upstream message or receipt in flight on this connection. */
-  acked(session: Session, entry: UpstreamEntry): void;
+  capacity(outlet: UpstreamOutlet): void;
+  /** The app server ACKed an upstream message or receipt in flight on a connection. */
+  acked(entry: UpstreamEntry): void;
   /** Whether this sender's upstream message or receipt `id` was ACKed before. */
   wasAcked(senderId: string, id: string): boolean;
   /** A downstream message asked for a delivery receipt; it was delivered to `token`. */
-  receipt(session: Session, originalId: string, token: string): void;
-  /** The connection is gone; `inflight` are its un-ACKed upstream messages, oldest first. */
-  closed(session: Session, inflight: UpstreamEntry[]): void;
+  receipt(outlet: UpstreamOutlet, originalId: string, token: string): void;
+  /** Connection `id` is gone; `inflight` are its un-ACKed upstream messages, oldest first. */
+  closed(id: number, outlet: UpstreamOutlet, inflight: UpstreamEntry[]): void;
 }

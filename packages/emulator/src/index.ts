@@ -3,7 +3,9 @@
  * benchmarks, built on this project's stream, SASL and stanza layers from the server's side.
  * @packageDocumentation
  */
-export { CcsEmulator, type CcsEmulatorOptions, type SenderAccount, type ConnectionInfo, type UpstreamInput } from './emulator.js';
+export {
+  CcsEmulator, type CcsEmulatorOptions, type SenderAccount, type ConnectionInfo, type DeviceInfo, type EmulatorStatus, type UpstreamInput,
+} from './emulator.js';
 export { EmulatorError, type EmulatorErrorCode } from './errors.js';
 export type { Faults } from './faults.js';
 export type { EmulatorEvent } from './hub.js';

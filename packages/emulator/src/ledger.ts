@@ -66,6 +66,30 @@ export class Ledger {
     this.#keepDeliveries = keepDeliveries;
   }
 
+  /** Back to the start state: every counter 0, every delivery and id forgotten (`reset()`). */
+  reset(): void {
+    this.downstreamDelivered = 0;
+    this.downstreamUnique = 0;
+    for (const code of Object.keys(this.nacked)) delete this.nacked[code];
+    this.stanzaErrors = 0;
+    this.upstreamInjected = 0;
+    this.upstreamDropped = 0;
+    this.upstreamSent = 0;
+    this.upstreamAcked = 0;
+    this.upstreamDuplicatesAcked = 0;
+    this.receiptsSent = 0;
+    this.receiptsAcked = 0;
+    this.#seen.clear();
+    this.#lastSender = undefined;
+    this.#lastSeen = undefined;
+    this.#byTarget.clear();
+  }
+
+  /** How many deliveries a target received (0 when deliveries are not kept). */
+  deliveryCount(target: string): number {
+    return this.#byTarget.get(target)?.length ?? 0;
+  }
+
   /** Records a delivery; returns true when it was a duplicate of an earlier one. */
   deliver(senderId: string, target: string, messageId: string, data: object | undefined): boolean {
     this.downstreamDelivered++;

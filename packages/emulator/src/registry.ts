@@ -94,6 +94,25 @@ export class DeviceRegistry {
     }
   }
 
+  /** A registered device's spec (a copy), or undefined. */
+  spec(token: string): DeviceSpec | undefined {
+    const d = this.#devices.get(token);
+    if (d === undefined) return undefined;
+    const out: DeviceSpec = { state: d.state };
+    if (d.senderId !== undefined) out.senderId = d.senderId;
+    if (d.canonicalId !== undefined) out.canonicalId = d.canonicalId;
+    if (d.maxPerSecond !== undefined) out.maxPerSecond = d.maxPerSecond;
+    return out;
+  }
+
+  /** Forgets every device and rate window. */
+  clear(): void {
+    this.#devices.clear();
+    this.#bySender.clear();
+    this.#deviceRates.clear();
+    this.#topicRates.clear();
+  }
+
   /** Tokens registered for a sender (or every registered token), in registration order. */
   tokens(senderId?: string): string[] {
     if (senderId !== undefined) return [...(this.#bySender.get(senderId) ?? [])];

@@ -1,0 +1,133 @@
+import { EmulatorError } from './errors.js';
+import { checkFaults, type Faults } from './faults.js';
+
+/** One sender account: SASL PLAIN authcid `<senderId>@gcm.googleapis.com`, password `apiKey`. */
+export interface SenderAccount {
+  senderId: string;
+  apiKey: string;
+}
+
+/** Options of {@link CcsEmulator}. Every one has a default. */
+export interface CcsEmulatorOptions {
+  /** Address to listen on. Default `127.0.0.1`. */
+  host?: string;
+  /** Port; `0` picks a free one (read it from `emu.port` after `start()`). Default 5235. */
+  port?: number;
+  /** Server certificate (PEM). With `key`; when absent a development certificate is generated in process. */
+  cert?: string;
+  /** Private key (PEM) of `cert`. */
+  key?: string;
+  /** Accounts. Default `[{ senderId: '1234567890', apiKey: 'emulator-api-key' }]`. */
+  senders?: SenderAccount[];
+  /** Simulated devices created per sender (tokens in `deviceTokens(senderId)`). Default 0. */
+  devices?: number;
+  /** Treat any token that is not registered and has no special prefix as a valid device. Default true. */
+  acceptUnknownTokens?: boolean;
+  /** Un-ACKed upstream messages per connection before the emulator stops sending upstream on it. Default 100. */
+  maxPendingUpstream?: number;
+  /** Re-send an un-ACKed upstream message on the same connection after this long. Default 10 000 ms. */
+  upstreamResendMs?: number;
+  /** Faults for every connection (see {@link Faults}). Default none. */
+  faults?: Faults;
+  /** Seed of the PRNG behind fault probabilities and generated tokens. Default: random (see `emu.seed`). */
+  seed?: number;
+  /** Upstream messages per second that the simulated devices send, per sender. Default 0. */
+  upstreamRate?: number;
+  /** Default per-device rate limit (messages per second) before `DEVICE_MESSAGE_RATE_EXCEEDED`. Default none. */
+  deviceMaxPerSecond?: number;
+  /** Per-topic rate limit (messages per second) before `TOPICS_MESSAGE_RATE_EXCEEDED`. Default none. */
+  topicMaxPerSecond?: number;
+  /** `category` (app package name) of upstream messages and receipts. Default `com.example.emulator`. */
+  category?: string;
+  /** The XMPP domain. Default `gcm.googleapis.com`. */
+  domain?: string;
+  /** Whitespace keepalive interval. Default 30 000 ms; 0 disables. */
+  keepaliveIntervalMs?: number;
+  /** Close a connection that sent nothing for this long (`connection-timeout`). Default 0 (never). */
+  idleTimeoutMs?: number;
+  /** Largest stanza accepted (`policy-violation` above). Default 256 KiB. */
+  maxStanzaBytes?: number;
+  /** After CONNECTION_DRAINING, close once nothing is owed, or after this long at the latest. Default 5 000 ms. */
+  drainTimeoutMs?: number;
+  /** Keep every delivery for `deliveredTo` (turn off for long benchmarks). Default true. */
+  keepDeliveries?: boolean;
+  /**
+   * A connection must finish TLS, SASL and bind within this long, or it is closed with a
+   * `connection-timeout` stream error: a server left running must not hold half-open connections
+   * (each costs ~45 KB). Default 10 000 ms; 0 disables.
+   */
+  handshakeTimeoutMs?: number;
+  /**
+   * Open connections at most; one more gets a `resource-constraint` stream error and is closed.
+   * Default 1000.
+   */
+  maxConnections?: number;
+  /**
+   * Upstream messages waiting for a connection, per sender, at most. Past it, a message from the
+   * simulated devices (`upstreamRate`) is dropped and counted in the ledger (`upstreamDropped`);
+   * `injectUpstream` throws `EMU_ERR_UPSTREAM_FULL`. Default 10 000.
+   */
+  maxQueuedUpstream?: number;
+}
+
+export const DEFAULT_SENDERS: SenderAccount[] = [{ senderId: '1234567890', apiKey: 'emulator-api-key' }];
+const SENDER_ID = /^[^@/\s]+$/;
+
+/** The options after validation, defaults applied. */
+export interface CheckedOptions {
+  host: string;
+  port: number;
+  senders: Map<string, string>;
+  faults: Faults;
+  domain: string;
+  category: string;
+  handshakeTimeoutMs: number;
+  maxConnections: number;
+  maxQueuedUpstream: number;
+}
+
+/**
+ * Validates the options.
+ * @throws {EmulatorError} `EMU_ERR_CONFIG` naming the bad option; never quoting an API key.
+ */
+export function checkOptions(options: CcsEmulatorOptions): CheckedOptions {
+  const port = options.port ?? 5235;
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new EmulatorError('EMU_ERR_CONFIG', 'port must be an integer 0…65535');
+  if ((options.cert === undefined) !== (options.key === undefined)) throw new EmulatorError('EMU_ERR_CONFIG', 'cert and key go together');
+  const senders = new Map<string, string>();
+  for (const { senderId, apiKey } of options.senders ?? DEFAULT_SENDERS) {
+    if (typeof senderId !== 'string' || !SENDER_ID.test(senderId)) throw new EmulatorError('EMU_ERR_CONFIG', `invalid sender ID ${JSON.stringify(senderId)}`);
+    // Never echo the key itself.
+    if (typeof apiKey !== 'string' || apiKey === '') throw new EmulatorError('EMU_ERR_CONFIG', `sender ${senderId} needs a non-empty API key`);
+    senders.set(senderId, apiKey);
+  }
+  if (senders.size === 0) throw new EmulatorError('EMU_ERR_CONFIG', 'at least one sender is required');
+  const positive = (name: keyof CcsEmulatorOptions, min: number): void => {
+    const v = options[name];
+    if (v !== undefined && (typeof v !== 'number' || !Number.isFinite(v) || v < min)) throw new EmulatorError('EMU_ERR_CONFIG', `${name} must be a number ≥ ${min}`);
+  };
+  positive('devices', 0);
+  positive('maxPendingUpstream', 1);
+  positive('upstreamResendMs', 1);
+  positive('upstreamRate', 0);
+  positive('deviceMaxPerSecond', 0);
+  positive('topicMaxPerSecond', 0);
+  positive('keepaliveIntervalMs', 0);
+  positive('idleTimeoutMs', 0);
+  positive('maxStanzaBytes', 64);
+  positive('drainTimeoutMs', 0);
+  positive('handshakeTimeoutMs', 0);
+  positive('maxConnections', 1);
+  positive('maxQueuedUpstream', 1);
+  return {
+    host: options.host ?? '127.0.0.1',
+    port,
+    senders,
+    faults: checkFaults(options.faults),
+    domain: options.domain ?? 'gcm.googleapis.com',
+    category: options.category ?? 'com.example.emulator',
+    handshakeTimeoutMs: options.handshakeTimeoutMs ?? 10_000,
+    maxConnections: Math.floor(options.maxConnections ?? 1000),
+    maxQueuedUpstream: Math.floor(options.maxQueuedUpstream ?? 10_000),
+  };
+}
