@@ -71,7 +71,12 @@ for (const file of files) {
   globalThis.UVU_INDEX = idx++;
   globalThis.UVU_QUEUE.push([name]);
   uvu.setCurrentFile(name, true);
-  await import(pathToFileURL(file).href);
+  try {
+    await import(pathToFileURL(file).href);
+  } catch (err) {
+    // A file that cannot load (a syntax error, a missing dependency) is one failure; the rest runs.
+    uvu.reportStray(`${name} could not be loaded`, err);
+  }
   // Each queued suite runner learns which file it belongs to, for faults outside any test.
   const group = globalThis.UVU_QUEUE[globalThis.UVU_INDEX];
   for (let i = 1; i < group.length; i++) {

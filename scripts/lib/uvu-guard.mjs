@@ -174,14 +174,19 @@ function faultError(what, reason) {
   return err;
 }
 
+/** Counts and prints a failure that belongs to no test. */
+export function reportStray(what, reason) {
+  strays.count++;
+  process.stdout.write(`\n  ✘ ${what}:\n    ${inspect(reason)}\n`);
+}
+
 function onFault(what, reason) {
   const run = current;
   if (run === null) {
-    strays.count++;
     const where = loading
       ? `while the test files were imported, at ${currentFile || 'the start'}`
       : `${currentFile}, ${lastLabel ? `after the ${lastLabel}` : 'before any test'}`;
-    process.stdout.write(`\n  ✘ ${what} outside any test (${where}):\n    ${inspect(reason)}\n`);
+    reportStray(`${what} outside any test (${where})`, reason);
     return;
   }
   if (run.fault !== null) {

@@ -44,10 +44,10 @@ function alive(pid: number): boolean {
   }
 }
 
-test('counts every fixture test and the stray fault exactly: "4 passed, 6 failed", exit 1', async () => {
+test('counts every fixture test, the stray fault and the file that cannot load exactly: "4 passed, 7 failed", exit 1', async () => {
   const r = await report();
   const lines = r.out.trimEnd().split('\n');
-  assert.is(lines.at(-1), '4 passed, 6 failed', r.out);
+  assert.is(lines.at(-1), '4 passed, 7 failed', r.out);
   assert.is(r.code, 1);
 });
 
@@ -104,7 +104,12 @@ test('reports a fault outside any test as a failure of its own', async () => {
   const { out } = await report();
   assert.match(out, /✘ unhandled rejection outside any test \(while the test files were imported, at [^)]*\.test\.js\)/);
   assert.match(out, 'planted stray rejection while loading');
-  assert.match(out, '1 failure(s) outside any test');
+  assert.match(out, '2 failure(s) outside any test');
+});
+
+test('reports a test file that cannot be loaded as one failure and runs the others', async () => {
+  const { out } = await report();
+  assert.match(out, /✘ [^\n]*4-broken\.test\.js could not be loaded:\n\s*Error \[ERR_MODULE_NOT_FOUND\]/);
 });
 
 test.run();
