@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { UpstreamMessage } from '@ccs-xmpp/stanza';
-import { KeepAlive } from './clock.js';
+import { KeepAlive, type ClockTimer } from './clock.js';
 import { ConnectionPool, PoolState } from './connection-pool.js';
 import { ClosedError, QueueFullError } from './errors.js';
 import { MessageIdGenerator, sharedMessageIds } from './message-id.js';
@@ -61,6 +61,8 @@ export class CcsClient extends EventEmitter {
   #capacityWaiters: Array<() => void> = [];
   #idleWaiter: (() => void) | undefined;
   #closePromise: Promise<void> | undefined;
+  /** `close()`'s bounded wait for pending work: work, so it holds the process unless unref()'d. */
+  #closeTimer: ClockTimer | undefined;
 
   constructor(options: CcsClientOptions) {
     super();
@@ -207,6 +209,7 @@ export class CcsClient extends EventEmitter {
         const clock = this.#o.clock;
         await new Promise<void>((resolve) => {
           const timer = this.#keepAlive.apply(clock.setTimer(resolve, timeoutMs));
+          this.#closeTimer = timer;
           this.#idleWaiter = () => {
             clock.clearTimer(timer);
             resolve();
@@ -214,6 +217,8 @@ export class CcsClient extends EventEmitter {
           this.#outbox.dispatch();
         });
         this.#idleWaiter = undefined;
+        if (this.#closeTimer !== undefined) this.#o.clock.clearTimer(this.#closeTimer);
+        this.#closeTimer = undefined;
       }
       this.#outbox.failAll(new ClosedError('the client closed before this message was answered'), this.#pool.stop('the client was closed'));
       this.#inbox.end();
@@ -245,6 +250,7 @@ export class CcsClient extends EventEmitter {
   }
 
   #refreshKeepAlive(): void {
+    if (this.#closeTimer !== undefined) this.#keepAlive.apply(this.#closeTimer);
     this.#outbox.refreshKeepAlive();
     this.#pool.refreshKeepAlive();
   }

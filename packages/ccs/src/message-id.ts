@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { realClock } from './clock.js';
 
 /**
  * Per-sender unique `message_id`s without "random and hope": a prefix unique to this process
@@ -26,7 +27,7 @@ let cachedPrefix: string | undefined;
 
 /** `<time36><pid36><random hex>-`, computed once per process. */
 export function processPrefix(): string {
-  cachedPrefix ??= `${Date.now().toString(36)}${process.pid.toString(36)}${randomBytes(6).toString('hex')}-`;
+  cachedPrefix ??= `${realClock.now().toString(36)}${process.pid.toString(36)}${randomBytes(6).toString('hex')}-`;
   return cachedPrefix;
 }
 
