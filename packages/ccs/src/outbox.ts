@@ -199,6 +199,7 @@ export class Outbox {
    */
   adopt(records: readonly OutboxRecord[]): void {
     const sorted = [...records].sort((a, b) => a.seq - b.seq);
+    const now = this.#clock.now();
     for (const r of sorted) {
       // Below every local seq: an adopted message is older than anything this process accepted.
       const out = new Outbound(r.msg, r.id, ADOPTED_SEQ + this.#adopted++);
@@ -206,7 +207,9 @@ export class Outbox {
       out.resends = r.resends;
       out.written = r.written;
       this.#outstanding++;
-      this.#store.requeue(out);
+      // A retry delay its owner had set still holds.
+      if (r.notBefore > now) this.#park(out, r.notBefore);
+      else this.#store.requeue(out);
     }
     this.dispatch();
   }

@@ -297,7 +297,7 @@ export async function runOutboxModel(store: OutboxStore, settings: ModelSettings
         const records: OutboxRecord[] = [];
         for (let i = 0; i < op.n; i++) {
           const n = adoptSeq++;
-          records.push({ id: `a${n}`, seq: 1000 - n, msg: { to: `tok${op.target}`, message_id: `a${n}` }, target: `tok${op.target}`, retries: 0, resends: 0, written: true, state: 'inflight', notBefore: 0, storeSlot: -1 });
+          records.push({ id: `a${n}`, seq: 1000 - n, msg: { to: `tok${op.target}`, message_id: `a${n}` }, target: `tok${op.target}`, retries: 0, resends: 0, written: true, state: n % 3 === 2 ? 'waiting' : 'inflight', notBefore: n % 3 === 2 ? clock.now() + 500 : 0, storeSlot: -1 });
         }
         adoptedTotal += records.length;
         outbox.adopt(records);
