@@ -1,16 +1,14 @@
-import { ClientNegotiator, SaslError } from '@ccs-xmpp/sasl';
 import {
   readDeviceGroupAck, type DeviceGroupResult,
-  GcmEncoder, bindIq, canonicalAckFrom, canonicalAckId, decodeGcmMessage, decodeGcmText, nackRetryClass,
-  normalizeNack, pingIq, readBindResult, readIq, readStreamFeatures, resultIq, sessionIq,
-  type InboundMessage, type NackError as StanzaNack, type ReceiptMessage, type StreamFeatures,
+  GcmEncoder, canonicalAckFrom, canonicalAckId, decodeGcmMessage, decodeGcmText, nackRetryClass,
+  normalizeNack, pingIq, readIq, resultIq,
+  type InboundMessage, type NackError as StanzaNack, type ReceiptMessage,
   type UpstreamMessage, type StanzaErrorMessage,
 } from '@ccs-xmpp/stanza';
-import {
-  NS_CLIENT, NS_STREAM, connect, type StreamError, type XmlElement, type XmppConnection,
-} from '@ccs-xmpp/stream';
+import { connect, type StreamError, type XmlElement, type XmppConnection } from '@ccs-xmpp/stream';
 import { gcmShortcut } from '@ccs-xmpp/stanza';
-import { CcsError, HandshakeError, type HandshakeStep } from './errors.js';
+import { Handshake } from './connection-handshake.js';
+import { CcsError, HandshakeError } from './errors.js';
 import type { Outbound } from './outbound.js';
 
 /** The stream's `to` domain and the SASL authcid domain (FCM kept GCM's). */
@@ -63,36 +61,17 @@ export interface ConnectionSink {
 
 const hasOwn = Object.prototype.hasOwnProperty;
 
+/** Where a connection is: negotiating (see {@link Handshake}), online, or closed. */
 const enum Phase {
-  Tls,
-  Features,
-  Auth,
-  Features2,
-  Bind,
-  Session,
+  Handshake,
   Online,
   Closed,
 }
 
-const PHASE_STEP: Record<Phase, HandshakeStep> = {
-  [Phase.Tls]: 'tls',
-  [Phase.Features]: 'stream',
-  [Phase.Auth]: 'auth',
-  [Phase.Features2]: 'stream',
-  [Phase.Bind]: 'bind',
-  [Phase.Session]: 'session',
-  [Phase.Online]: 'session',
-  [Phase.Closed]: 'stream',
-};
-
-const BIND_ID = 'bind-1';
-const SESSION_ID = 'sess-1';
-
 let nextConnectionId = 1;
 
 /**
- * One CCS connection: the handshake as a state machine (TLS → stream → SASL PLAIN → restart →
- * bind → optional session), then the hot path: downstream writes tracked in an in-flight `Map`
+ * One CCS connection: the handshake (a {@link Handshake} until online), then the hot path: downstream writes tracked in an in-flight `Map`
  * (insertion order = send order, which is the resend order), ACK/NACK matching by `message_id`,
  * upstream ACKs written on this connection, pings answered.
  */
@@ -110,9 +89,8 @@ export class CcsConnection {
   readonly #sink: ConnectionSink;
   readonly #encoder = new GcmEncoder();
   #xmpp: XmppConnection | undefined;
-  #phase = Phase.Tls;
-  #sasl: ClientNegotiator | undefined;
-  #stepTimer: NodeJS.Timeout | undefined;
+  #phase = Phase.Handshake;
+  readonly #handshake: Handshake;
   #pingTimer: NodeJS.Timeout | undefined;
   /** A stanza arrived since the ping timer last looked (cheaper than a timestamp per stanza). */
   #heard = false;
@@ -127,6 +105,10 @@ export class CcsConnection {
     this.id = `c${nextConnectionId++}`;
     this.#options = options;
     this.#sink = sink;
+    this.#handshake = new Handshake(options, {
+      online: (early) => this.#goOnline(early),
+      failed: (err) => this.#failed(err),
+    });
   }
 
   /** True while online and not draining, closed or blocked: it may take downstream messages. */
@@ -157,7 +139,7 @@ export class CcsConnection {
     return new Promise<void>((resolve, reject) => {
       this.#resolveOpen = resolve;
       this.#rejectOpen = reject;
-      this.#armStep();
+      this.#handshake.start();
       const o = this.#options;
       connect(
         {
@@ -190,14 +172,11 @@ export class CcsConnection {
             return;
           }
           this.#xmpp = xmpp;
-          this.#phase = Phase.Features;
-          this.#armStep();
-          this.#openStream();
+          this.#handshake.connected(xmpp);
         },
         (err: StreamError) => {
           if (this.#phase === Phase.Closed) return;
-          const timedOut = err.condition === 'connection-timeout';
-          this.#failHandshake(new HandshakeError('tls', err.message, { cause: err, timedOut, retryable: true }));
+          this.#handshake.tlsFailed(err);
         },
       );
     });
@@ -277,41 +256,16 @@ export class CcsConnection {
     if (this.#xmpp === undefined) {
       if (this.#phase !== Phase.Closed) {
         this.#abort.abort();
-        this.#failHandshake(new HandshakeError(PHASE_STEP[this.#phase], 'connection attempt cancelled', { retryable: true }));
+        this.#handshake.fail(new HandshakeError(this.#handshake.step, 'connection attempt cancelled', { retryable: true }));
       }
       return;
     }
     this.#xmpp.destroy();
   }
 
-  #openStream(): void {
-    this.#write(() => (this.#xmpp as XmppConnection).openStream({ to: this.#options.domain, version: '1.0', xmlns: NS_CLIENT, 'xmlns:stream': NS_STREAM }));
-  }
-
-  /** A handshake write; the stream may have closed under us (its onClose then reports why). */
-  #write(fn: () => void): void {
-    try {
-      fn();
-    } catch (err) {
-      const step = PHASE_STEP[this.#phase];
-      this.#failHandshake(new HandshakeError(step, `the connection closed during the "${step}" step`, { cause: err, retryable: true }));
-    }
-  }
-
-  #armStep(): void {
-    if (this.#stepTimer) clearTimeout(this.#stepTimer);
-    const phase = this.#phase;
-    this.#stepTimer = setTimeout(() => {
-      const step = PHASE_STEP[phase];
-      this.#failHandshake(new HandshakeError(step, `CCS handshake step "${step}" timed out after ${this.#options.handshakeTimeoutMs} ms`, { timedOut: true, retryable: true }));
-    }, this.#options.handshakeTimeoutMs).unref();
-  }
-
-  #failHandshake(err: HandshakeError): void {
-    if (this.#phase === Phase.Online || this.#phase === Phase.Closed) return;
+  /** The handshake failed: the connection closes, `open()` rejects. */
+  #failed(err: HandshakeError): void {
     this.#phase = Phase.Closed;
-    if (this.#stepTimer) clearTimeout(this.#stepTimer);
-    this.#sasl?.abort();
     this.#abort.abort();
     this.#xmpp?.destroy();
     const reject = this.#rejectOpen;
@@ -320,9 +274,7 @@ export class CcsConnection {
     reject?.(err);
   }
 
-  #goOnline(): void {
-    if (this.#stepTimer) clearTimeout(this.#stepTimer);
-    this.#stepTimer = undefined;
+  #goOnline(early: XmlElement[]): void {
     this.#phase = Phase.Online;
     this.#heard = false;
     const interval = this.#options.pingIntervalMs;
@@ -342,8 +294,6 @@ export class CcsConnection {
     this.#resolveOpen = undefined;
     this.#rejectOpen = undefined;
     resolve?.();
-    const early = this.#early;
-    this.#early = [];
     for (const el of early) if (this.#phase === Phase.Online) this.#onMessage(el);
   }
 
@@ -351,13 +301,7 @@ export class CcsConnection {
     if (this.#pingTimer) clearInterval(this.#pingTimer);
     if (this.#drainTimer) clearTimeout(this.#drainTimer);
     if (this.#phase !== Phase.Online) {
-      if (this.#phase === Phase.Closed) return;
-      const step = PHASE_STEP[this.#phase];
-      const why = err ? err.message : 'the server closed the connection';
-      const condition = err?.condition === 'not-authorized' ? 'not-authorized' : undefined;
-      this.#failHandshake(new HandshakeError(step, `CCS connection closed during the "${step}" step: ${why}`, {
-        cause: err, ...(condition ? { condition } : {}), retryable: condition === undefined,
-      }));
+      if (this.#phase !== Phase.Closed) this.#handshake.closed(err);
       return;
     }
     this.#phase = Phase.Closed;
@@ -396,102 +340,7 @@ export class CcsConnection {
       else if (el.local === 'iq') this.#onIq(el);
       return;
     }
-    if (el.local === 'message' && (this.#phase === Phase.Bind || this.#phase === Phase.Session)) {
-      // A server may start sending upstream messages as soon as the resource is bound, before it
-      // answers the session IQ: keep them for when we are online instead of dropping them.
-      this.#early.push(el);
-      return;
-    }
-    switch (this.#phase) {
-      case Phase.Features: {
-        const features = readStreamFeatures(el);
-        if (features === undefined) return this.#unexpected(el);
-        this.#phase = Phase.Auth;
-        this.#armStep();
-        const xmpp = this.#xmpp as XmppConnection;
-        const sasl = new ClientNegotiator({
-          credentials: { authcid: this.#options.authcid, password: this.#options.apiKey },
-          encrypted: xmpp.encrypted,
-          mechanism: 'PLAIN',
-          send: (out) => xmpp.send(out),
-        });
-        this.#sasl = sasl;
-        sasl.start(el).then(
-          () => {
-            if (this.#phase !== Phase.Auth) return;
-            // RFC 6120 §6.4.6: both sides start a fresh stream after SASL success.
-            if (!xmpp.writable) return; // closed meanwhile: onClose reports it
-            xmpp.restart();
-            this.#phase = Phase.Features2;
-            this.#armStep();
-            this.#openStream();
-          },
-          (err: SaslError) => {
-            const condition = err.condition;
-            this.#failHandshake(new HandshakeError('auth', `CCS authentication failed for sender ${this.#options.senderId}: ${condition ?? err.code}`, {
-              cause: err, ...(condition ? { condition } : {}),
-              retryable: condition === 'temporary-auth-failure',
-            }));
-          },
-        );
-        return;
-      }
-      case Phase.Auth:
-        if (!this.#sasl?.handle(el)) this.#unexpected(el);
-        return;
-      case Phase.Features2: {
-        const features = readStreamFeatures(el);
-        if (features === undefined) return this.#unexpected(el);
-        if (!features.bind) {
-          return this.#failHandshake(new HandshakeError('bind', 'the server does not offer resource binding after authentication', { retryable: false }));
-        }
-        this.#features = features;
-        this.#phase = Phase.Bind;
-        this.#armStep();
-        const xmpp = this.#xmpp as XmppConnection;
-        this.#write(() => xmpp.send(bindIq(BIND_ID, this.#options.resource)));
-        return;
-      }
-      case Phase.Bind: {
-        const iq = readIq(el);
-        if (iq === undefined || iq.id !== BIND_ID) return; // not the answer we wait for; ignore
-        if (iq.type === 'error') {
-          const condition = iq.error?.condition ?? 'undefined-condition';
-          return this.#failHandshake(new HandshakeError('bind', `resource binding failed: ${condition}`, { condition, retryable: true }));
-        }
-        if (readBindResult(el) === undefined) {
-          return this.#failHandshake(new HandshakeError('bind', 'the bind result carries no JID', { retryable: true }));
-        }
-        const f = this.#features as StreamFeatures;
-        const wantSession = this.#options.session === true || (this.#options.session === 'auto' && f.session && !f.sessionOptional);
-        if (!wantSession) return this.#goOnline();
-        this.#phase = Phase.Session;
-        this.#armStep();
-        const xmpp = this.#xmpp as XmppConnection;
-        this.#write(() => xmpp.send(sessionIq(SESSION_ID)));
-        return;
-      }
-      case Phase.Session: {
-        const iq = readIq(el);
-        if (iq === undefined || iq.id !== SESSION_ID) return;
-        if (iq.type === 'error') {
-          const condition = iq.error?.condition ?? 'undefined-condition';
-          return this.#failHandshake(new HandshakeError('session', `session establishment failed: ${condition}`, { condition, retryable: true }));
-        }
-        return this.#goOnline();
-      }
-      default:
-        return;
-    }
-  }
-
-  #features: StreamFeatures | undefined;
-  /** Messages that arrived between bind and online (see `#onStanza`). */
-  #early: XmlElement[] = [];
-
-  #unexpected(el: XmlElement): void {
-    const step = PHASE_STEP[this.#phase];
-    this.#failHandshake(new HandshakeError(step, `unexpected <${el.name}> from the server during the "${step}" step`, { retryable: true }));
+    if (this.#phase === Phase.Handshake) this.#handshake.onStanza(el);
   }
 
   #onIq(el: XmlElement): void {
