@@ -5,7 +5,8 @@
 import { CcsEmulator } from '@ccs-xmpp/emulator';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { CcsClient, DedupWindow, type CcsClientOptions, type UpstreamMessage } from '../src/index.js';
+import { CcsClient, type CcsClientOptions, type UpstreamMessage } from '../src/index.js';
+import { DedupWindow } from '../src/internal.js';
 
 const SENDER = '1234567890';
 
