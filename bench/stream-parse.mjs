@@ -1,24 +1,28 @@
 // Parse a realistic CCS inbound stream and extract + JSON.parse every gcm payload, side by side in
-// one process: this project's StanzaParser (fast path on, and saxes-only), raw saxes, the parser of
-// xmpp.js (@xmpp/xml, which wraps ltx) as the peer, and a bare indexOf scanner as the ceiling.
+// one process: this project's StanzaParser (with the GCM shortcut: elements, parts, and the inbound
+// path the CCS client really runs; and saxes alone), raw saxes, the parser of xmpp.js (@xmpp/xml,
+// which wraps ltx) as the peer, and a bare indexOf scanner as the ceiling.
 //
-//   node bench/stream-parse.mjs [--stanzas N] [--rounds R] [--quick]
+//   node bench/stream-parse.mjs [--stanzas N] [--rounds R] [--quick] [--json FILE]
 //
-// Reports medians over benchmark.js samples, MB/s, stanzas/s and ratios.
-import Benchmark from 'benchmark';
+// The machine is shared and noisy, so contenders are interleaved: each round runs every contender
+// (in a rotated order) for about --slice ms, and the figures are medians over rounds; ratios are
+// computed within each round (contenders measured seconds apart) and their median reported.
+import { writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
 import { SaxesParser } from 'saxes';
 import XmppParser from '@xmpp/xml/lib/Parser.js';
 import { StanzaParser } from '@ccs-xmpp/stream';
-import { gcmShortcut } from '@ccs-xmpp/stanza';
+import { canonicalAckId, gcmShortcut } from '@ccs-xmpp/stanza';
 import { chunked, generateCcsMix } from './lib/ccs-mix.mjs';
 
-const args = process.argv.slice(2);
-const opt = (name, dflt) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? Number(args[i + 1]) : dflt;
-};
-const quick = args.includes('--quick');
-const STANZAS = opt('stanzas', 20_000);
+const { values: args } = parseArgs({
+  options: { stanzas: { type: 'string' }, rounds: { type: 'string' }, slice: { type: 'string' }, quick: { type: 'boolean' }, json: { type: 'string' } },
+});
+const quick = args.quick === true;
+const STANZAS = Number(args.stanzas ?? 20_000);
+const ROUNDS = Number(args.rounds ?? (quick ? 5 : 15));
+const SLICE_MS = Number(args.slice ?? (quick ? 120 : 250));
 const NS_GCM = 'google:mobile:data';
 
 const mix = generateCcsMix(STANZAS, 7);
@@ -28,12 +32,17 @@ const truth = mix.payloads.map((p) => JSON.stringify(p));
 // --- the contenders: each consumes an array of chunks and returns the parsed payloads' count,
 // pushing payloads into `out` when given (for the correctness check). -------------------------
 
-function ours(chunks, out, fastPath = true, shortcut = false) {
+/**
+ * @param {'elements' | 'shortcut' | 'client' | 'saxes'} how elements: the shortcut plugged in,
+ *   stanzas taken as elements; shortcut: taken as parts, JSON.parse of every payload; client: as
+ *   the CCS client reads them (the canonical ACK's id cut from the text, JSON.parse for the rest);
+ *   saxes: no shortcut.
+ */
+function ours(chunks, out, how) {
   let n = 0;
   const parser = new StanzaParser(
     {
-      // What the CCS client and the emulator use: recognised CCS messages as JSON text, no elements.
-      ...(shortcut
+      ...(how === 'shortcut'
         ? {
             onShortcut({ json }) {
               const payload = JSON.parse(json);
@@ -42,7 +51,18 @@ function ours(chunks, out, fastPath = true, shortcut = false) {
               return true;
             },
           }
-        : {}),
+        : how === 'client'
+          ? {
+              onShortcut({ json }) {
+                const id = canonicalAckId(json);
+                // The ACK's id is all the client needs; for the correctness check, the same object.
+                const payload = id !== undefined ? (out ? JSON.parse(json) : id) : JSON.parse(json);
+                if (out) out.push(payload);
+                n++;
+                return true;
+              },
+            }
+          : {}),
       onStreamOpen() {},
       onStanza(el) {
         // The gcm element is the message's only child on this traffic; find it without a DOM walk.
@@ -62,7 +82,7 @@ function ours(chunks, out, fastPath = true, shortcut = false) {
         throw e;
       },
     },
-    fastPath ? { shortcut: gcmShortcut } : {},
+    how === 'saxes' ? {} : { shortcut: gcmShortcut },
   );
   for (let i = 0; i < chunks.length; i++) parser.write(chunks[i]);
   return n;
@@ -161,13 +181,16 @@ function indexOfScanner(chunks, out) {
 }
 
 const contenders = {
-  'ccs-xmpp StanzaParser': (chunks, out) => ours(chunks, out, true),
-  'ccs-xmpp, gcm shortcut': (chunks, out) => ours(chunks, out, true, true),
-  'ccs-xmpp (saxes path only)': (chunks, out) => ours(chunks, out, false),
+  'ccs-xmpp, elements': (chunks, out) => ours(chunks, out, 'elements'),
+  'ccs-xmpp, gcm shortcut': (chunks, out) => ours(chunks, out, 'shortcut'),
+  'ccs-xmpp, client inbound path': (chunks, out) => ours(chunks, out, 'client'),
+  'ccs-xmpp, saxes only': (chunks, out) => ours(chunks, out, 'saxes'),
   'saxes (raw)': rawSaxes,
   'xmpp.js @xmpp/xml (ltx)': xmppjs,
   'indexOf scanner (ceiling)': indexOfScanner,
 };
+const CEILING = 'indexOf scanner (ceiling)';
+const PEER = 'xmpp.js @xmpp/xml (ltx)';
 
 function median(xs) {
   const s = [...xs].sort((a, b) => a - b);
@@ -193,40 +216,53 @@ function correctness(chunkSize) {
   return rows;
 }
 
+/** Runs `fn` over the chunks for about SLICE_MS; stanzas per second. */
+function slice(fn, chunks) {
+  let passes = 0;
+  const t0 = process.hrtime.bigint();
+  let ns;
+  do {
+    fn(chunks, null);
+    passes++;
+    ns = Number(process.hrtime.bigint() - t0);
+  } while (ns < SLICE_MS * 1e6);
+  return (passes * STANZAS) / (ns / 1e9);
+}
+
+const names = Object.keys(contenders);
 const results = [];
 for (const chunkSize of [16 * 1024, 400]) {
   const chunks = chunked(streamBytes, chunkSize);
-  console.log(`\n## ${STANZAS} stanzas, ${(streamBytes.length / 1e6).toFixed(2)} MB, ${chunkSize}-byte chunks`);
+  console.log(`\n## ${STANZAS} stanzas, ${(streamBytes.length / 1e6).toFixed(2)} MB, ${chunkSize}-byte chunks, ${ROUNDS} interleaved rounds`);
   const check = correctness(chunkSize);
-  for (const [name, verdict] of Object.entries(check)) console.log(`  correctness  ${name.padEnd(28)} ${verdict}`);
-  const suite = new Benchmark.Suite();
-  for (const [name, fn] of Object.entries(contenders)) {
-    suite.add(name, () => fn(chunks, null), { minSamples: quick ? 5 : 30, maxTime: quick ? 1 : 4 });
+  for (const [name, verdict] of Object.entries(check)) console.log(`  correctness  ${name.padEnd(30)} ${verdict}`);
+  // Warm-up: one slice each, not counted.
+  for (const name of names) slice(contenders[name], chunks);
+  const rates = Object.fromEntries(names.map((n) => [n, []]));
+  for (let r = 0; r < ROUNDS; r++) {
+    for (let k = 0; k < names.length; k++) {
+      const name = names[(k + r) % names.length];
+      rates[name].push(slice(contenders[name], chunks));
+    }
   }
-  await new Promise((resolve) => {
-    suite.on('cycle', (ev) => {
-      const b = ev.target;
-      const secPerRun = median(b.stats.sample);
-      const row = {
-        chunkSize,
-        name: b.name,
-        stanzasPerSec: STANZAS / secPerRun,
-        mbPerSec: streamBytes.length / 1e6 / secPerRun,
-        samples: b.stats.sample.length,
-        rme: b.stats.rme,
-        correctness: check[b.name],
-      };
-      results.push(row);
-      console.log(`  ${b.name.padEnd(28)} ${Math.round(row.stanzasPerSec).toLocaleString('en').padStart(10)} stanzas/s  ${row.mbPerSec.toFixed(1).padStart(6)} MB/s  (median of ${row.samples}, ±${row.rme.toFixed(1)}%)`);
-    });
-    suite.on('complete', resolve);
-    suite.run({ async: false });
-  });
-  const get = (name) => results.find((r) => r.chunkSize === chunkSize && r.name === name).stanzasPerSec;
-  const oursRate = get('ccs-xmpp StanzaParser');
-  console.log(`  ratio ours / xmpp.js:          ${(oursRate / get('xmpp.js @xmpp/xml (ltx)')).toFixed(2)}×`);
-  console.log(`  ratio ours / raw saxes:        ${(oursRate / get('saxes (raw)')).toFixed(2)}×`);
-  console.log(`  ratio ours / indexOf ceiling:  ${((oursRate / get('indexOf scanner (ceiling)')) * 100).toFixed(0)}%`);
-  const shortcutRate = get('ccs-xmpp, gcm shortcut');
-  console.log(`  shortcut / xmpp.js:            ${(shortcutRate / get('xmpp.js @xmpp/xml (ltx)')).toFixed(2)}×, / ceiling ${((shortcutRate / get('indexOf scanner (ceiling)')) * 100).toFixed(0)}%`);
+  for (const name of names) {
+    const perRound = rates[name];
+    const row = {
+      chunkSize,
+      name,
+      stanzasPerSec: median(perRound),
+      mbPerSec: (median(perRound) * streamBytes.length) / STANZAS / 1e6,
+      min: Math.min(...perRound),
+      max: Math.max(...perRound),
+      vsCeiling: median(perRound.map((x, i) => x / rates[CEILING][i])),
+      vsPeer: median(perRound.map((x, i) => x / rates[PEER][i])),
+      correctness: check[name],
+    };
+    results.push(row);
+    console.log(`  ${name.padEnd(30)} ${Math.round(row.stanzasPerSec).toLocaleString('en').padStart(10)} stanzas/s  ${row.mbPerSec.toFixed(1).padStart(6)} MB/s  ceiling ${(row.vsCeiling * 100).toFixed(0).padStart(4)}%  xmpp.js ${row.vsPeer.toFixed(2)}×  (range ${Math.round(row.min / 1000)}k–${Math.round(row.max / 1000)}k)`);
+  }
+}
+
+if (args.json) {
+  writeFileSync(args.json, JSON.stringify({ bench: 'stream-parse', stanzas: STANZAS, bytes: streamBytes.length, rounds: ROUNDS, sliceMs: SLICE_MS, results }, null, 2));
 }
