@@ -43,6 +43,23 @@ const ENTITY_RE = /&(?:(lt|gt|amp|quot|apos)|#([0-9]+)|#x([0-9a-fA-F]+));/y;
 const PREDEFINED: Record<string, string> = { lt: '<', gt: '>', amp: '&', quot: '"', apos: "'" };
 const GT = 0x3e;
 const LT = 0x3c;
+const AMP = 0x26;
+const SEMI = 0x3b;
+const MESSAGE_OPEN_LENGTH = '<message'.length;
+
+/**
+ * True when `]]>` — forbidden in character data (XML 1.0 §2.4) — stands within `buf[from, to)`.
+ * Searched in the bytes: no string is made, and UTF-8 never puts these bytes inside a character.
+ */
+function hasCdataEnd(buf: Buffer, from: number, to: number): boolean {
+  // By its `>`: a payload ends at a `>` (its end tag's), so the search never runs far past `to`.
+  let gt = buf.indexOf(GT, from + 2);
+  while (gt !== -1 && gt < to) {
+    if (buf[gt - 1] === 0x5d && buf[gt - 2] === 0x5d) return true;
+    gt = buf.indexOf(GT, gt + 1);
+  }
+  return false;
+}
 
 function isXmlChar(cp: number): boolean {
   return cp === 0x9 || cp === 0xa || cp === 0xd || (cp >= 0x20 && cp <= 0xd7ff) ||
@@ -72,8 +89,18 @@ function decodeEntities(raw: string): string | null {
   return out + raw.slice(from);
 }
 
-/** The attributes of a start tag HEAD_RE accepted, or null for what the fast path leaves to saxes. */
-function parseAttrs(raw: string): Record<string, string> | null {
+/** Where `parseAttrs` found the `id` value in the string it was given (-1: no id). */
+interface IdRange {
+  start: number;
+  end: number;
+}
+
+/**
+ * The attributes of a start tag HEAD_RE accepted, or null for what the shortcut leaves to saxes.
+ * @param id when given, receives where the `id` attribute's value stands in `raw`
+ */
+function parseAttrs(raw: string, id?: IdRange): Record<string, string> | null {
+  if (id !== undefined) id.start = -1;
   const attrs: Record<string, string> = {};
   const len = raw.length;
   let i = 0;
@@ -93,9 +120,18 @@ function parseAttrs(raw: string): Record<string, string> | null {
     if (name === '__proto__' || name === 'xmlns' || name.startsWith('xmlns:')) return null;
     if (Object.hasOwn(attrs, name)) return null; // duplicate: saxes rejects it
     attrs[name] = raw.slice(q + 1, close);
+    if (id !== undefined && name === 'id') {
+      id.start = q + 1;
+      id.end = close;
+    }
     i = close + 1;
   }
   return attrs;
+}
+
+/** A byte that may stand between `&` and `;` of a reference saxes accepts: `#`, `x`, digits, letters. */
+function isRefByte(b: number): boolean {
+  return (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x7a) || b === 0x23;
 }
 
 function badPrefix(prefix: string | undefined): boolean {
@@ -112,10 +148,35 @@ interface Head {
   own: boolean;
 }
 
-// Heads repeat: every ACK from CCS starts with the same ~60 bytes. A few recent ones are kept and
-// recognised by a native byte comparison, which skips the regular expression and the attribute
-// slicing for most of the traffic (measured: bench/stream-parse.mjs).
+// Heads repeat: every ACK from CCS starts with the same ~60 bytes, and the heads of upstream
+// messages differ only in their id. A few recent ones are kept per matcher and recognised by
+// comparing bytes (all of them, or all but the id value's), which skips the regular expression and
+// the attribute slicing for most of the traffic (A/B: bench/micro/head-memo.mjs).
 const HEAD_MEMO_SIZE = 8;
+const TEMPLATE_MEMO_SIZE = 4;
+
+/** A head seen with an `id`: a later head with the same bytes around the id value is the same shape. */
+interface IdTemplate {
+  /** The head's bytes up to and including the id value's opening quote. */
+  before: Buffer;
+  /** The head's bytes from the id value's closing quote to its end. */
+  after: Buffer;
+  /** The quote around the value (`"` or `'`): the only other byte the value may not hold. */
+  quote: number;
+  /** The attributes, in order, the id among them (its value replaced per stanza). */
+  attrs: Record<string, string>;
+  prefix: string | undefined;
+}
+
+/** The id value `buf[from, to)` when every byte is allowed in a quoted value of this shape. */
+function plainIdValue(buf: Buffer, from: number, to: number, quote: number): string | undefined {
+  for (let i = from; i < to; i++) {
+    const b = buf[i] as number;
+    // VALUE_DQ / VALUE_SQ: printable ASCII other than the quote, `&`, `<`, `>`.
+    if (b < 0x20 || b > 0x7e || b === quote || b === 0x26 || b === 0x3c || b === 0x3e) return undefined;
+  }
+  return latin1(buf, from, to);
+}
 
 // The head of every stanza an app server sends, and of every upstream message CCS sends with an
 // id: `<message id="…"><gcm xmlns="google:mobile:data">`. Unique per message (the id), so the memo
@@ -132,12 +193,7 @@ function matchIdHead(buf: Buffer, start: number, end: number): string | undefine
   // Byte loops: for these ~50 bytes they cost less than two `buf.compare` calls and their checks.
   for (let i = 0; i < ID_HEAD_OPEN.length; i++) if (buf[start + i] !== ID_HEAD_OPEN[i]) return undefined;
   for (let i = 0; i < ID_HEAD_CLOSE.length; i++) if (buf[idEnd + i] !== ID_HEAD_CLOSE[i]) return undefined;
-  for (let i = idStart; i < idEnd; i++) {
-    const b = buf[i] as number;
-    // VALUE_DQ: printable ASCII other than `"`, `&`, `<`, `>`.
-    if (b < 0x20 || b > 0x7e || b === 0x22 || b === 0x26 || b === 0x3c || b === 0x3e) return undefined;
-  }
-  return latin1(buf, idStart, idEnd);
+  return plainIdValue(buf, idStart, idEnd, 0x22);
 }
 
 /** `buf[start, start + len)` equals `bytes[0, len)`: a loop for the short heads, `compare` beyond. */
@@ -195,20 +251,30 @@ const EMPTY_WORDS = new Int32Array(0);
 class GcmMatcher implements StanzaShortcutMatcher<GcmParts>, GcmParts {
   json = '';
   attrs: Readonly<Record<string, string>> = {};
-  /** The judged head of the stanza in progress, once both start tags have arrived. */
+  // --- the stanza in progress (offsets from its start), judged while it was arriving ---
+  /** Its head, once both start tags have arrived. */
   private head: Head | null = null;
   /** Where its payload starts. */
   private headLength = 0;
-  /** Its payload up to here is plain ASCII without `]]>`. */
+  /** Its payload up to `accTo` is judged and decoded into `acc`… */
+  private accTo = 0;
+  private acc = '';
+  /** …and from there up to `plainTo` judged plain ASCII without `]]>`, not decoded yet. */
   private plainTo = 0;
+  // --- what this parser has seen ---
   private readonly memo: Head[] = [];
   private memoNext = 0;
+  private readonly templates: IdTemplate[] = [];
+  private templateNext = 0;
+  private readonly idRange: IdRange = { start: -1, end: -1 };
   private wordsOf: ArrayBufferLike | undefined = undefined;
   private words: Int32Array<ArrayBufferLike> = EMPTY_WORDS;
 
   reset(): void {
     this.head = null;
     this.headLength = 0;
+    this.accTo = 0;
+    this.acc = '';
     this.plainTo = 0;
   }
 
@@ -218,14 +284,10 @@ class GcmMatcher implements StanzaShortcutMatcher<GcmParts>, GcmParts {
   }
 
   match(buf: Buffer, start: number, close: number): GcmParts | undefined {
-    let head: Head | null;
+    let head = this.head;
     let textStart: number;
-    let plainTo = 0;
-    if (this.head !== null) {
-      // Judged while it was arriving; those bytes have not changed.
-      head = this.head;
+    if (head !== null) {
       textStart = start + this.headLength;
-      plainTo = start + this.plainTo;
     } else {
       const gt1 = buf.indexOf(GT, start);
       if (gt1 === -1 || gt1 >= close) return undefined;
@@ -234,24 +296,28 @@ class GcmMatcher implements StanzaShortcutMatcher<GcmParts>, GcmParts {
       head = this.matchHead(buf, start, gt2 + 1);
       if (head === null) return undefined;
       textStart = gt2 + 1;
+      this.accTo = this.plainTo = textStart - start;
     }
     // The payload holds no `<`, so the gcm end tag starts at the first `<` after the head; it must
     // fill everything up to `</message>` (isGcmEndTag judges every byte of that range).
     const endTag = buf.indexOf(LT, textStart);
     if (endTag === -1 || endTag >= close) return undefined;
     if (!isGcmEndTag(buf, endTag, close, head.prefix)) return undefined;
-    let text: string | null = '';
-    if (endTag > textStart) {
-      if (plainTo > textStart && this.isPlainAscii(buf, plainTo, endTag)) {
-        text = latin1(buf, textStart, endTag);
-        if (text.includes(']]>')) return undefined;
-      } else {
-        text = this.payloadText(buf, textStart, endTag, false);
-        if (text === null) return undefined;
+    // What was judged while the stanza arrived stands; only the rest is looked at now.
+    const accTo = start + this.accTo;
+    const plainTo = start + this.plainTo;
+    let text = '';
+    if (endTag > accTo) {
+      if (hasCdataEnd(buf, Math.max(textStart, plainTo - 2), endTag)) return undefined;
+      if (this.isPlainAscii(buf, plainTo, endTag)) text = latin1(buf, accTo, endTag);
+      else {
+        const rest = this.payloadText(buf, accTo, endTag);
+        if (rest === null) return undefined;
+        text = rest;
       }
     }
     this.head = head;
-    this.json = text;
+    this.json = this.acc === '' ? text : this.acc + text;
     this.attrs = head.attrs;
     return this;
   }
@@ -288,20 +354,18 @@ class GcmMatcher implements StanzaShortcutMatcher<GcmParts>, GcmParts {
       head = this.matchHead(buf, start, gt2 + 1);
       if (head === null) return false;
       this.head = head;
-      this.plainTo = this.headLength = gt2 + 1 - start;
+      this.accTo = this.plainTo = this.headLength = gt2 + 1 - start;
     }
     const textStart = start + this.headLength;
-    let lt = buf.indexOf(LT, textStart);
+    let lt = buf.indexOf(LT, start + this.plainTo);
     if (lt >= end) lt = -1;
     const textEnd = lt === -1 ? end : lt;
-    if (textEnd > textStart) {
-      // Only what arrived since the last look needs judging, unless something needed care.
-      const from = start + this.plainTo;
-      if (this.isPlainAscii(buf, from, textEnd) && !latin1(buf, Math.max(textStart, from - 2), textEnd).includes(']]>')) {
-        this.plainTo = textEnd - start;
-      } else if (this.payloadText(buf, textStart, textEnd, lt === -1) === null) {
-        return false;
-      }
+    const from = start + this.plainTo;
+    if (textEnd > from) {
+      // Only what arrived since the last look is judged: each byte once, however many chunks.
+      if (hasCdataEnd(buf, Math.max(textStart, from - 2), textEnd)) return false;
+      if (this.isPlainAscii(buf, from, textEnd)) this.plainTo = textEnd - start;
+      else if (!this.decodeSoFar(buf, start, textEnd, lt === -1)) return false;
     }
     if (lt === -1) return true;
     const gt3 = buf.indexOf(GT, lt);
@@ -309,6 +373,34 @@ class GcmMatcher implements StanzaShortcutMatcher<GcmParts>, GcmParts {
     if (!isGcmEndTag(buf, lt, gt3 + 1, head.prefix)) return false;
     const rest = latin1(buf, gt3 + 1, end);
     return rest.length < MESSAGE_END.length && MESSAGE_END.startsWith(rest);
+  }
+
+  /**
+   * Judges and decodes the payload from `accTo` up to `textEnd` (or, when the stanza is cut there,
+   * up to the last whole character outside an entity reference that has not ended yet: saxes
+   * judges a reference at its `;`), appending it to `acc`. False when saxes should judge it.
+   */
+  private decodeSoFar(buf: Buffer, start: number, textEnd: number, cut: boolean): boolean {
+    const from = start + this.accTo;
+    let to = textEnd;
+    if (cut) {
+      to = from + completePrefixLength(buf.subarray(from, textEnd));
+      const amp = buf.lastIndexOf(AMP, to - 1);
+      if (amp >= from) {
+        const semi = buf.indexOf(SEMI, amp);
+        if (semi === -1 || semi >= to) {
+          // A reference still arriving: what it holds so far must be able to become one.
+          for (let i = amp + 1; i < to; i++) if (!isRefByte(buf[i] as number)) return false;
+          to = amp;
+        }
+      }
+    }
+    if (to <= from) return true;
+    const text = this.payloadText(buf, from, to);
+    if (text === null) return false;
+    this.acc += text;
+    this.accTo = this.plainTo = to - start;
+    return true;
   }
 
   /** The two start tags `buf[start, end)`, checked: attributes and the gcm prefix, or null. */
@@ -322,15 +414,39 @@ class GcmMatcher implements StanzaShortcutMatcher<GcmParts>, GcmParts {
     }
     const id = matchIdHead(buf, start, end);
     if (id !== undefined) return { bytes: undefined, attrs: { id }, prefix: undefined, own: true };
-    const m = HEAD_RE.exec(latin1(buf, start, end));
+    const templates = this.templates;
+    for (let i = 0; i < templates.length; i++) {
+      const t = templates[i] as IdTemplate;
+      const b = t.before.length;
+      const a = t.after.length;
+      if (len < a + b || !sameBytes(buf, start, t.before, b) || !sameBytes(buf, end - a, t.after, a)) continue;
+      const value = plainIdValue(buf, start + b, end - a, t.quote);
+      if (value === undefined) continue;
+      const attrs = { ...t.attrs };
+      attrs['id'] = value;
+      return { bytes: undefined, attrs, prefix: t.prefix, own: true };
+    }
+    const raw = latin1(buf, start, end);
+    const m = HEAD_RE.exec(raw);
     if (m === null) return null;
     const prefix = m[2];
     if (prefix !== m[3] || badPrefix(prefix)) return null;
-    const attrs = parseAttrs(m[1] as string);
+    const range = this.idRange;
+    const attrs = parseAttrs(m[1] as string, range);
     if (attrs === null) return null;
-    // A head with a stanza id is unique to its message: remembering it would only evict the
-    // heads that do repeat.
-    if (attrs.id) return { bytes: undefined, attrs, prefix, own: true };
+    if (range.start >= 0) {
+      // Unique to its message (the id), but the bytes around the id tend to repeat.
+      const at = start + MESSAGE_OPEN_LENGTH;
+      templates[this.templateNext] = {
+        before: Buffer.from(buf.subarray(start, at + range.start)),
+        after: Buffer.from(buf.subarray(at + range.end, end)),
+        quote: buf[at + range.end] as number,
+        attrs,
+        prefix,
+      };
+      this.templateNext = (this.templateNext + 1) % TEMPLATE_MEMO_SIZE;
+      return { bytes: undefined, attrs: { ...attrs }, prefix, own: true };
+    }
     const head: Head = { bytes: Buffer.from(buf.subarray(start, end)), attrs, prefix, own: false };
     memo[this.memoNext] = head;
     this.memoNext = (this.memoNext + 1) % HEAD_MEMO_SIZE;
@@ -374,28 +490,16 @@ class GcmMatcher implements StanzaShortcutMatcher<GcmParts>, GcmParts {
   }
 
   /**
-   * The decoded payload of `buf[from, to)` (no `<` in it), or null when saxes should judge it.
-   * @param cut the range may end inside a character or an entity reference (stanza not complete)
+   * The decoded payload of `buf[from, to)` (no `<` in it, no `]]>`: the callers look for it in the
+   * bytes; whole characters and references), or null when saxes should judge it.
    */
-  private payloadText(buf: Buffer, from: number, to: number, cut: boolean): string | null {
-    if (this.isPlainAscii(buf, from, to)) {
-      const plain = latin1(buf, from, to);
-      return plain.includes(']]>') ? null : plain;
-    }
-    let end = to;
-    if (cut) end = from + completePrefixLength(buf.subarray(from, to));
-    const text = utf8(buf, from, end);
-    // `]]>` is forbidden in character data (XML 1.0 §2.4); includes() is a native search.
-    if (text.includes(']]>')) return null;
+  private payloadText(buf: Buffer, from: number, to: number): string | null {
+    if (this.isPlainAscii(buf, from, to)) return latin1(buf, from, to);
+    const text = utf8(buf, from, to);
     if (!TEXT_SPECIAL.test(text)) return text;
     if (TEXT_REFUSED.test(text)) return null;
-    if (text.includes('\ufffd') && !isUtf8(buf.subarray(from, end))) return null;
+    if (text.includes('\ufffd') && !isUtf8(buf.subarray(from, to))) return null;
     if (!text.includes('&')) return text;
-    if (cut) {
-      // saxes judges an entity reference at its `;`: one cut short is not judged yet, by either.
-      const lastAmp = text.lastIndexOf('&');
-      if (text.indexOf(';', lastAmp) === -1) return decodeEntities(text.slice(0, lastAmp));
-    }
     return decodeEntities(text);
   }
 }

@@ -207,6 +207,41 @@ test('differential: the gcm shortcut (onShortcut) reports what the elements say,
   );
 });
 
+// Heads that repeat but for their id (upstream messages): the shortcut recognises them by the bytes
+// around the id, so the ids vary in every way a value can (quotes, entities, non-ASCII, empty)
+// while the attributes around them, the quote style and the gcm prefix stay.
+const sameHeadsButId = fc
+  .tuple(
+    fc.array(fc.tuple(fc.constantFrom('to', 'from', 'type', 'xml:lang', 'a.b'), fc.stringMatching(/^[ -~]{0,8}$/)), { maxLength: 3 }),
+    fc.nat(3),
+    quote,
+    fc.option(fc.constantFrom('data', 'g'), { nil: undefined }),
+    fc.array(fc.tuple(fc.oneof(xmlText, fc.stringMatching(/^[ -~]{0,12}$/)), picks, xmlText, picks, ws), { minLength: 1, maxLength: 6 }),
+  )
+  .map(([attrs, idAt, q, prefix, msgs]) => {
+    const seen = new Set<string>(['id']);
+    const list = attrs.filter(([n]) => !seen.has(n) && seen.add(n)).map(([n, v]) => ` ${n}=${q}${escapeWith(v, [2], q)}${q}`);
+    const name = prefix ? `${prefix}:gcm` : 'gcm';
+    const decl = prefix ? `xmlns:${prefix}` : 'xmlns';
+    return HEADER + msgs.map(([id, pi, text, pt, w]) => {
+      const all = [...list];
+      all.splice(Math.min(idAt, all.length), 0, ` id=${q}${escapeWith(id, pi, q)}${q}`);
+      return `${w}<message${all.join('')}><${name} ${decl}="google:mobile:data">${escapeWith(text, pt, null)}</${name}></message>`;
+    }).join('');
+  });
+
+test('differential: heads that differ only in their id are read exactly as saxes reads them, on damaged input too', () => {
+  fc.assert(
+    fc.property(sameHeadsButId, fc.array(mutation, { maxLength: 1 }), cutsFor(3000), (xml, muts, cuts) => {
+      const input = mutate(bytes(xml), muts);
+      const slow = progressSplit(input, cuts, { withShortcut: false });
+      assert.equal(progressSplit(input, cuts, { withShortcut: true }), slow);
+      assert.equal(gcmView(parseSplit(input, cuts, { withShortcut: true }, undefined, 'shortcut')), gcmView(slow.events));
+    }),
+    params(600),
+  );
+});
+
 test('differential on single gcm messages with every kind of attribute and text', () => {
   fc.assert(
     fc.property(gcmMessage, fc.array(mutation, { maxLength: 1 }), (msg, muts) => {

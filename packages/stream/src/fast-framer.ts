@@ -21,7 +21,8 @@ function isXmlSpace(c: number): boolean {
 /**
  * Frames the bytes between stanzas for a {@link StanzaShortcut}: skips whitespace keepalives,
  * finds where a stanza named like the shortcut's ends, keeps the bytes of one cut by a chunk
- * boundary (one copy, only then), and offers complete ones to the shortcut. Anything else — a
+ * boundary (one copy of that stanza's bytes, only then; the rest of the next chunk is read in
+ * place), and offers complete ones to the shortcut. Anything else — a
  * stanza of another name, one the shortcut declines or cannot wait for — is handed back, with the
  * rest of the chunk, to go to saxes (`rest`, `restBase`).
  */
@@ -35,8 +36,8 @@ export class FastFramer<P> {
   /** Bytes of a stanza cut by the end of a chunk, waiting for the rest. */
   private pending: Buffer = Buffer.alloc(0);
   private pendingLen = 0;
-  /** Where to resume looking for `</name>` in `pending` (each byte searched once). */
-  private searchFrom = 0;
+  /** `pending` holds only the start of `<name`, too short to tell yet. */
+  private pendingIsOpen = false;
   /** Set when scan() returns false: the bytes for saxes and the stream offset of their first. */
   rest: Buffer = Buffer.alloc(0);
   restBase = 0;
@@ -56,7 +57,7 @@ export class FastFramer<P> {
   /** Forgets a stanza in progress (stream restart or failure). */
   reset(): void {
     this.pendingLen = 0;
-    this.searchFrom = 0;
+    this.pendingIsOpen = false;
     this.matcher.reset();
   }
 
@@ -71,60 +72,107 @@ export class FastFramer<P> {
    * @returns true when it took everything (or the host stopped it), false when `rest` goes to saxes
    */
   scan(chunk: Buffer, chunkBase: number): boolean {
+    let pos = 0;
+    if (this.pendingLen > 0) {
+      if (this.pendingIsOpen) {
+        // Only the start of `<name` was waiting: read it again with what follows (a few bytes).
+        const whole = Buffer.concat([this.pending.subarray(0, this.pendingLen), chunk]);
+        const wholeBase = chunkBase - this.pendingLen;
+        this.pendingLen = 0;
+        this.pendingIsOpen = false;
+        this.matcher.reset();
+        return this.frame(whole, 0, wholeBase);
+      }
+      pos = this.finishPending(chunk, chunkBase);
+      if (pos < 0) return pos === TOOK_ALL;
+    } else {
+      this.matcher.reset();
+    }
+    return this.frame(chunk, pos, chunkBase);
+  }
+
+  /**
+   * The stanza waiting in `pending` continues in `chunk`: only its own bytes are appended (one
+   * copy), and the rest of the chunk is framed in place.
+   * @returns where the rest of the chunk starts, or TOOK_ALL / HANDED_BACK
+   */
+  private finishPending(chunk: Buffer, chunkBase: number): number {
+    const close = this.close;
+    const n = close.length;
+    const held = this.pendingLen;
+    const base = chunkBase - held;
+    // The end tag may straddle the two: the earliest place it can end is inside it.
+    let stanzaEnd = -1;
+    for (let k = Math.min(n - 1, held); k >= 1 && stanzaEnd < 0; k--) {
+      if (chunk.length >= n - k && this.straddles(chunk, k)) stanzaEnd = n - k;
+    }
+    if (stanzaEnd < 0) {
+      const at = chunk.indexOf(close);
+      if (at !== -1) stanzaEnd = at + n;
+    }
+    if (stanzaEnd < 0) {
+      this.appendPending(chunk);
+      // Over the limit without an end: let saxes find whichever error comes first.
+      if (this.pendingLen > this.host.maxStanzaBytes || !this.matcher.canWait(this.pending, 0, this.pendingLen)) {
+        this.fallBack(this.pending, 0, this.pendingLen, base);
+        return HANDED_BACK;
+      }
+      return TOOK_ALL;
+    }
+    this.appendPending(chunk.subarray(0, stanzaEnd));
+    const len = this.pendingLen;
+    const parts = len <= this.host.maxStanzaBytes ? this.matcher.match(this.pending, 0, len - n) : undefined;
+    if (parts === undefined) {
+      this.appendPending(chunk.subarray(stanzaEnd));
+      this.fallBack(this.pending, 0, this.pendingLen, base);
+      return HANDED_BACK;
+    }
+    this.pendingLen = 0;
+    if (!this.host.deliver(parts, chunkBase + stanzaEnd)) return TOOK_ALL;
+    this.matcher.reset();
+    return stanzaEnd;
+  }
+
+  /** `pending` ends with the first `k` bytes of `</name>` and `chunk` starts with the rest. */
+  private straddles(chunk: Buffer, k: number): boolean {
+    const close = this.close;
+    const p = this.pending;
+    const at = this.pendingLen - k;
+    for (let i = 0; i < k; i++) if (p[at + i] !== close[i]) return false;
+    for (let i = k; i < close.length; i++) if (chunk[i - k] !== close[i]) return false;
+    return true;
+  }
+
+  /** Frames `buf[pos, …)` (`buf[0]` at stream offset `base`); no stanza is waiting. */
+  private frame(buf: Buffer, pos: number, base: number): boolean {
     const matcher = this.matcher;
     const close = this.close;
-    let buf: Buffer;
-    let end: number;
-    // Stream offset of buf[0].
-    let base: number;
-    if (this.pendingLen === 0) {
-      buf = chunk;
-      end = chunk.length;
-      base = chunkBase;
-      matcher.reset();
-    } else {
-      base = chunkBase - this.pendingLen;
-      this.appendPending(chunk);
-      buf = this.pending;
-      end = this.pendingLen;
-    }
-    let pos = 0;
+    const end = buf.length;
     for (;;) {
       while (pos < end && isXmlSpace(buf[pos] as number)) pos++;
-      if (pos === end) {
-        this.pendingLen = 0;
-        this.searchFrom = 0;
-        return true;
-      }
+      if (pos === end) return true;
       if (!this.opens(buf, pos, end)) {
         if (buf[pos] === LT && end - pos <= this.open.length && this.open.subarray(0, end - pos).equals(buf.subarray(pos, end))) {
           // Could still become `<name`: wait for more bytes.
           this.keepPending(buf, pos, end);
-          this.searchFrom = 0;
+          this.pendingIsOpen = true;
           return true;
         }
         return this.fallBack(buf, pos, end, base);
       }
-      const searchStart = buf === this.pending && this.searchFrom > pos ? this.searchFrom : pos;
-      const at = buf.indexOf(close, searchStart);
-      if (at === -1 || at + close.length > end) {
+      const at = buf.indexOf(close, pos);
+      if (at === -1) {
         // Over the limit without an end: let saxes find whichever error comes first.
         if (end - pos > this.host.maxStanzaBytes || !matcher.canWait(buf, pos, end)) return this.fallBack(buf, pos, end, base);
         this.keepPending(buf, pos, end);
-        this.searchFrom = Math.max(0, this.pendingLen - close.length + 1);
         return true;
       }
       const stanzaEnd = at + close.length;
       const parts = stanzaEnd - pos <= this.host.maxStanzaBytes ? matcher.match(buf, pos, at) : undefined;
       if (parts === undefined) return this.fallBack(buf, pos, end, base);
-      if (!this.host.deliver(parts, base + stanzaEnd)) {
-        // A callback reset the stream (its rest is fed again from the reset point) or failed it.
-        this.pendingLen = 0;
-        this.searchFrom = 0;
-        return true;
-      }
+      // A callback reset the stream (its rest is fed again from the reset point) or failed it.
+      if (!this.host.deliver(parts, base + stanzaEnd)) return true;
       pos = stanzaEnd;
-      this.searchFrom = 0;
       matcher.reset();
     }
   }
@@ -139,15 +187,10 @@ export class FastFramer<P> {
     return c === GT || isXmlSpace(c);
   }
 
+  /** Keeps the start of a stanza cut by the end of the chunk (the only copy a stanza gets). */
   private keepPending(buf: Buffer, pos: number, end: number): void {
-    if (buf === this.pending) {
-      if (pos > 0) this.pending.copy(this.pending, 0, pos, end);
-      this.pendingLen = end - pos;
-    } else {
-      this.pendingLen = 0;
-      this.appendPending(buf.subarray(pos, end));
-      this.searchFrom = 0;
-    }
+    this.pendingLen = 0;
+    this.appendPending(buf.subarray(pos, end));
   }
 
   private appendPending(bytes: Uint8Array): void {
@@ -167,10 +210,14 @@ export class FastFramer<P> {
     this.rest = buf === this.pending ? Buffer.from(buf.subarray(pos, end)) : buf.subarray(pos, end);
     this.restBase = base + pos;
     this.pendingLen = 0;
-    this.searchFrom = 0;
+    this.pendingIsOpen = false;
     this.matcher.reset();
     return false;
   }
 }
+
+/** finishPending(): the chunk is taken (or the host stopped), or handed back to saxes. */
+const TOOK_ALL = -1;
+const HANDED_BACK = -2;
 
 const EMPTY = Buffer.alloc(0);
