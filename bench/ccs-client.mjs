@@ -1,0 +1,161 @@
+/**
+ * The client alone: `CcsClient`, the xmpp.js CCS client (bench/lib/xmppjs-ccs-client.mjs) and a
+ * trivial hand-rolled client (bench/lib/trivial-ccs-client.mjs, the ceiling), each against a stub
+ * CCS (bench/lib/stub-ccs.mjs, a separate process: the real handshake, then a pre-encoded ACK per
+ * message), so the figures are the client's and not the server's. Acked msgs/s and the client
+ * process's CPU per message at maxPending 100 and 1000 on 1, 4 and 16 connections; heap per idle
+ * connection; heap per pending message (the stub then never answers).
+ *
+ *   node bench/ccs-client.mjs [--rounds R] [--n N] [--warmup N] [--quick] [--json FILE]
+ *
+ * Every measurement is a fresh client process (bench/lib/client-worker.mjs); within a round the
+ * clients run back to back in a rotated order, and figures are medians over rounds. The machine
+ * is shared: compare within one run.
+ */
+import { spawn } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const here = (p) => fileURLToPath(new URL(p, import.meta.url));
+const STUB = here('./lib/stub-ccs.mjs');
+const WORKER = here('./lib/client-worker.mjs');
+const TOKEN = 'bench-device-token-0001';
+
+const { values: args } = parseArgs({
+  options: { rounds: { type: 'string' }, n: { type: 'string' }, warmup: { type: 'string' }, quick: { type: 'boolean' }, json: { type: 'string' } },
+});
+const quick = args.quick === true;
+const ROUNDS = Number(args.rounds ?? (quick ? 1 : 3));
+const N = Number(args.n ?? (quick ? 20_000 : 100_000));
+const WARMUP = Number(args.warmup ?? (quick ? 5000 : 20_000));
+const CLIENTS = ['trivial', 'ccs', 'xmppjs'];
+const WINDOWS = [100, 1000];
+const CONNECTIONS = quick ? [1, 16] : [1, 4, 16];
+const log = (s) => process.stderr.write(`${s}\n`);
+
+function cpuMs(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(f[11]) + Number(f[12])) * 1000) / 100;
+  } catch {
+    return undefined;
+  }
+}
+
+async function startStub(extra = []) {
+  const child = spawn(process.execPath, [STUB, '--from', TOKEN, ...extra], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const line = await new Promise((resolve, reject) => {
+    let out = '';
+    const t = setTimeout(() => reject(new Error('stub did not start')), 15_000);
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (d) => {
+      out += d;
+      const i = out.indexOf('\n');
+      if (i >= 0) {
+        clearTimeout(t);
+        resolve(out.slice(0, i));
+      }
+    });
+  });
+  const info = JSON.parse(line);
+  return { ...info, pid: child.pid, stop: () => new Promise((r) => { child.once('exit', r); child.kill('SIGTERM'); }) };
+}
+
+function runWorker(cfg, nodeArgs = []) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [...nodeArgs, WORKER, JSON.stringify(cfg)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (d) => (out += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 180_000);
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      const line = out.trim().split('\n').pop();
+      if (code !== 0 || !line) reject(new Error(`worker ${cfg.client} ${cfg.mode} exited with ${code ?? signal}`));
+      else resolve(JSON.parse(line));
+    });
+  });
+}
+
+const median = (xs) => {
+  const s = xs.filter((x) => typeof x === 'number' && !Number.isNaN(x)).sort((a, b) => a - b);
+  if (s.length === 0) return NaN;
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+
+const stub = await startStub();
+const base = { host: '127.0.0.1', port: stub.port, ca: stub.ca, senderId: '1234567890', apiKey: 'stub-key', to: TOKEN };
+const throughput = [];
+try {
+  for (let round = 1; round <= ROUNDS; round++) {
+    for (const maxPending of WINDOWS) {
+      for (const connections of CONNECTIONS) {
+        const order = CLIENTS.map((_, i) => CLIENTS[(i + round) % CLIENTS.length]);
+        for (const client of order) {
+          const s0 = cpuMs(stub.pid);
+          const r = await runWorker({ ...base, client, mode: 'throughput', connections, maxPending, n: N, warmup: WARMUP });
+          const s1 = cpuMs(stub.pid);
+          if (r.failed !== 0) throw new Error(`${client}: ${r.failed} failed (${r.firstError})`);
+          r.round = round;
+          r.stubCpuUsPerMsg = s0 !== undefined && s1 !== undefined ? ((s1 - s0) * 1000) / (N + WARMUP) : undefined;
+          throughput.push(r);
+          log(`round ${round} ${client.padEnd(7)} maxPending ${String(maxPending).padStart(4)} ×${String(connections).padStart(2)} conns ${Math.round(r.msgsPerSec).toString().padStart(7)} msg/s  client ${r.cpuUsPerMsg.toFixed(2)} µs/msg  stub ${r.stubCpuUsPerMsg?.toFixed(2)} µs/msg`);
+        }
+      }
+    }
+  }
+} finally {
+  await stub.stop();
+}
+
+// Heap per idle connection (1 → 17 connections) and per pending message (2 000 → 12 000).
+const idle = [];
+const memory = [];
+const idleStub = await startStub();
+try {
+  for (const client of CLIENTS) {
+    const r = await runWorker({ ...base, port: idleStub.port, ca: idleStub.ca, client, mode: 'idle', maxPending: 1000, counts: [1, 17] }, ['--expose-gc']);
+    idle.push(r);
+    log(`idle    ${client.padEnd(7)} ${Math.round(r.bytesPerConnection)} B heap per idle connection`);
+  }
+} finally {
+  await idleStub.stop();
+}
+const silent = await startStub(['--no-ack']);
+try {
+  for (const client of ['ccs', 'xmppjs']) {
+    const r = await runWorker({ ...base, port: silent.port, ca: silent.ca, client, mode: 'memory', counts: [2000, 12_000] }, ['--expose-gc']);
+    memory.push(r);
+    log(`memory  ${client.padEnd(7)} ${Math.round(r.bytesPerPending)} B heap per pending message`);
+  }
+} finally {
+  await silent.stop();
+}
+
+const summary = [];
+for (const maxPending of WINDOWS) {
+  for (const connections of CONNECTIONS) {
+    const pick = (client) => throughput.filter((r) => r.client === client && r.maxPending === maxPending && r.connections === connections);
+    // Same-round ratios against the trivial client, then their median.
+    const triv = pick('trivial');
+    for (const client of CLIENTS) {
+      const rs = pick(client);
+      summary.push({
+        client, maxPending, connections,
+        msgsPerSec: median(rs.map((r) => r.msgsPerSec)),
+        cpuUsPerMsg: median(rs.map((r) => r.cpuUsPerMsg)),
+        stubCpuUsPerMsg: median(rs.map((r) => r.stubCpuUsPerMsg)),
+        vsTrivial: median(rs.map((r) => r.msgsPerSec / (triv.find((t) => t.round === r.round)?.msgsPerSec ?? NaN))),
+      });
+    }
+  }
+}
+const result = { bench: 'ccs-client', n: N, warmup: WARMUP, rounds: ROUNDS, summary, idle, memory, throughput };
+if (args.json) writeFileSync(args.json, JSON.stringify(result, null, 2));
+const f0 = (x) => (Number.isNaN(x) ? '–' : Math.round(x).toLocaleString('en-US'));
+const lines = ['| maxPending | connections | client | acked msgs/s | of trivial | client CPU µs/msg |', '|---:|---:|---|---:|---:|---:|'];
+for (const s of summary) lines.push(`| ${s.maxPending} | ${s.connections} | ${s.client} | ${f0(s.msgsPerSec)} | ${(s.vsTrivial * 100).toFixed(0)}% | ${s.cpuUsPerMsg.toFixed(2)} |`);
+process.stdout.write(`${lines.join('\n')}\n`);

@@ -1,0 +1,153 @@
+/**
+ * One measurement of bench/ccs-client.mjs in a fresh process. Argument: one JSON object
+ *   { client: 'ccs'|'xmppjs'|'trivial', mode: 'throughput'|'idle'|'memory', host, port, ca,
+ *     senderId, apiKey, to, connections, maxPending, n, warmup, counts }
+ * Prints one JSON line on stdout and exits.
+ *
+ * throughput: `n` messages after `warmup`, each connection's window kept full (ccs, xmpp.js: the
+ *   queue driver — `trySend` until refused, then `waitForCapacity()`; trivial: its own loop), acked
+ *   msgs/s and the process's CPU (user + system) per message.
+ * idle: heap after GC with `counts[0]` and then `counts[1]` idle connections online; the slope.
+ * memory: the stub never ACKs; heap after GC at `counts[0]` and `counts[1]` messages pending.
+ */
+import { performance } from 'node:perf_hooks';
+import { CcsClient } from '@ccs-xmpp/ccs';
+import { XmppjsCcsClient } from './xmppjs-ccs-client.mjs';
+import { TrivialCcsClient } from './trivial-ccs-client.mjs';
+
+const cfg = JSON.parse(process.argv[2] ?? '{}');
+
+function payload(i) {
+  return { to: cfg.to, data: { type: 'chat', title: 'New message', body: 'Alice: are we still on for 7pm?', thread: 'th-42', seq: String(i) } };
+}
+
+/** Anything with trySend / waitForCapacity; `k` connections as one sender. */
+function makeSenders(connections, maxPending, maxQueued) {
+  const common = { senderId: cfg.senderId, apiKey: cfg.apiKey, host: cfg.host, port: cfg.port, tls: { ca: cfg.ca, servername: 'localhost' }, maxPending, maxQueued };
+  if (cfg.client === 'ccs') {
+    return [new CcsClient({ ...common, connections, pingIntervalMs: 0, idleTimeoutMs: 0, keepaliveIntervalMs: 0 })];
+  }
+  // xmpp.js has no pool: one client per connection, messages dealt round-robin.
+  return Array.from({ length: connections }, () => new XmppjsCcsClient(common));
+}
+
+async function driveQueue(clients, base, n) {
+  let settled = 0;
+  let failed = 0;
+  let firstError;
+  let done;
+  const all = new Promise((r) => (done = r));
+  const ok = () => {
+    if (++settled === n) done();
+  };
+  const bad = (err) => {
+    failed++;
+    firstError ??= String(err?.code ?? err?.message ?? err);
+    if (++settled === n) done();
+  };
+  for (let i = 0; i < n; i++) {
+    const c = clients[i % clients.length];
+    let p = c.trySend(payload(base + i));
+    if (p === undefined) {
+      await c.waitForCapacity();
+      p = c.trySend(payload(base + i));
+      if (p === undefined) throw new Error('trySend refused after waitForCapacity');
+    }
+    p.then(ok, bad);
+  }
+  await all;
+  return { failed, firstError };
+}
+
+async function throughput() {
+  let run;
+  let close;
+  if (cfg.client === 'trivial') {
+    const t = new TrivialCcsClient({ ...cfg });
+    await t.connect();
+    run = async (base, n) => {
+      await t.run(base, n);
+      return { failed: 0 };
+    };
+    close = () => t.close();
+  } else {
+    const clients = makeSenders(cfg.connections, cfg.maxPending, 10_000);
+    await Promise.all(clients.map((c) => c.connect()));
+    if (cfg.client === 'ccs') {
+      // connect() resolves with the first connection online: wait for all of them.
+      for (let k = 0; k < 500 && clients[0].stats().connections.online < cfg.connections; k++) await new Promise((r) => setTimeout(r, 10));
+    }
+    run = (base, n) => driveQueue(clients, base, n);
+    close = () => Promise.all(clients.map((c) => c.close()));
+  }
+  if (cfg.warmup > 0) await run(0, cfg.warmup);
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  const r = await run(cfg.warmup, cfg.n);
+  const wall = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
+  await close();
+  return {
+    client: cfg.client, connections: cfg.connections, maxPending: cfg.maxPending, n: cfg.n, failed: r.failed, firstError: r.firstError,
+    msgsPerSec: cfg.n / (wall / 1000), cpuUsPerMsg: (cpu.user + cpu.system) / cfg.n,
+  };
+}
+
+async function settledHeap() {
+  for (let k = 0; k < 4; k++) {
+    await new Promise((r) => setTimeout(r, 30));
+    globalThis.gc();
+  }
+  return process.memoryUsage().heapUsed;
+}
+
+async function idle() {
+  const [a, b] = cfg.counts;
+  const open = async (k) => {
+    if (cfg.client === 'trivial') {
+      const t = new TrivialCcsClient({ ...cfg, connections: k });
+      await t.connect();
+      return [t];
+    }
+    const clients = makeSenders(k, cfg.maxPending, 10_000);
+    await Promise.all(clients.map((c) => c.connect()));
+    if (cfg.client === 'ccs') {
+      for (let i = 0; i < 500 && clients[0].stats().connections.online < k; i++) await new Promise((r) => setTimeout(r, 10));
+    }
+    return clients;
+  };
+  const base = await settledHeap();
+  const first = await open(a);
+  const h1 = await settledHeap();
+  const second = await open(b - a);
+  const h2 = await settledHeap();
+  void first;
+  void second;
+  return { client: cfg.client, mode: 'idle', counts: cfg.counts, baseHeap: base, bytesPerConnection: (h2 - h1) / (b - a), firstBytes: h1 - base };
+}
+
+async function memory() {
+  const [a, b] = cfg.counts;
+  if (cfg.client === 'trivial') throw new Error('the trivial client keeps no per-message state worth measuring');
+  const [c] = makeSenders(1, 1_000_000, 1_000_000);
+  await c.connect();
+  const sent = () => (cfg.client === 'ccs' ? c.stats().sent : c.stats.sent);
+  const points = [];
+  let i = 0;
+  for (const step of [a, b]) {
+    for (; i < step; i++) if (c.trySend(payload(i)) === undefined) throw new Error(`refused at ${i}`);
+    for (let k = 0; k < 500 && sent() < step; k++) await new Promise((r) => setTimeout(r, 10));
+    await new Promise((r) => setTimeout(r, 200));
+    points.push(await settledHeap());
+  }
+  return { client: cfg.client, mode: 'memory', counts: cfg.counts, bytesPerPending: (points[1] - points[0]) / (b - a) };
+}
+
+try {
+  const res = cfg.mode === 'idle' ? await idle() : cfg.mode === 'memory' ? await memory() : await throughput();
+  process.stdout.write(`${JSON.stringify(res)}\n`);
+  process.exit(0);
+} catch (err) {
+  process.stderr.write(`worker: ${err?.stack ?? err}\n`);
+  process.exit(1);
+}
