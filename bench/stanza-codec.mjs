@@ -4,11 +4,14 @@
 // JSON.parse + JSON.stringify of the same JSON (target: ≤ 1.3×).
 //
 //   node bench/stanza-codec.mjs            (after: npx tsc -p packages/stream && npx tsc -p packages/stanza)
-//   STANZA_BENCH_QUICK=1 node bench/stanza-codec.mjs   (shorter runs, for a smoke check)
+//   node bench/stanza-codec.mjs --quick (or STANZA_BENCH_QUICK=1)   (shorter runs, for a smoke check)
+//   node bench/stanza-codec.mjs --json FILE                          (also write the medians as JSON)
 //
 // Every benchmark op processes the whole set once; figures are the median of benchmark.js's
 // samples, divided by the number of stanzas: ns per stanza.
+import { writeFileSync } from 'node:fs';
 import net from 'node:net';
+import { parseArgs } from 'node:util';
 import Benchmark from 'benchmark';
 import { parse as ltxParse } from 'ltx';
 import { StanzaParser } from '@ccs-xmpp/stream';
@@ -17,7 +20,8 @@ import {
 } from '@ccs-xmpp/stanza';
 import { generateCcsMix } from './lib/ccs-mix.mjs';
 
-const QUICK = process.env.STANZA_BENCH_QUICK === '1';
+const { values: args } = parseArgs({ options: { quick: { type: 'boolean' }, json: { type: 'string' } } });
+const QUICK = process.env.STANZA_BENCH_QUICK === '1' || args.quick === true;
 const COUNT = 2000;
 const mix = generateCcsMix(COUNT, 42);
 
@@ -213,5 +217,12 @@ async function socketBench() {
   return out;
 }
 console.log('');
-await socketBench();
+const socket = await socketBench();
+if (args.json) {
+  writeFileSync(args.json, JSON.stringify({
+    bench: 'stanza-codec', count: COUNT,
+    results: [...medians].map(([name, nsPerStanza]) => ({ name, nsPerStanza })),
+    socket: Object.entries(socket).map(([name, nsPerStanza]) => ({ name, nsPerStanza })),
+  }, null, 2));
+}
 if (sink === 42) console.log(''); // never true; defeats dead-code elimination

@@ -151,7 +151,7 @@ interface Head {
 // Heads repeat: every ACK from CCS starts with the same ~60 bytes, and the heads of upstream
 // messages differ only in their id. A few recent ones are kept per matcher and recognised by
 // comparing bytes (all of them, or all but the id value's), which skips the regular expression and
-// the attribute slicing for most of the traffic (A/B: bench/micro/head-memo.mjs).
+// the attribute slicing for most of the traffic (A/B: bench/micro/shortcut-tricks.mjs).
 const HEAD_MEMO_SIZE = 8;
 const TEMPLATE_MEMO_SIZE = 4;
 
@@ -176,24 +176,6 @@ function plainIdValue(buf: Buffer, from: number, to: number, quote: number): str
     if (b < 0x20 || b > 0x7e || b === quote || b === 0x26 || b === 0x3c || b === 0x3e) return undefined;
   }
   return latin1(buf, from, to);
-}
-
-// The head of every stanza an app server sends, and of every upstream message CCS sends with an
-// id: `<message id="…"><gcm xmlns="google:mobile:data">`. Unique per message (the id), so the memo
-// cannot help; it is recognised by comparing the constant bytes around the id and checking the id's
-// bytes against VALUE_DQ, which is what HEAD_RE would conclude for this shape.
-const ID_HEAD_OPEN = Buffer.from('<message id="', 'latin1');
-const ID_HEAD_CLOSE = Buffer.from(`"><gcm xmlns="${NS_GCM}">`, 'latin1');
-
-/** The id of `buf[start, end)` when it is exactly the ID_HEAD shape with a plain value, else undefined. */
-function matchIdHead(buf: Buffer, start: number, end: number): string | undefined {
-  const idStart = start + ID_HEAD_OPEN.length;
-  const idEnd = end - ID_HEAD_CLOSE.length;
-  if (idEnd < idStart) return undefined;
-  // Byte loops: for these ~50 bytes they cost less than two `buf.compare` calls and their checks.
-  for (let i = 0; i < ID_HEAD_OPEN.length; i++) if (buf[start + i] !== ID_HEAD_OPEN[i]) return undefined;
-  for (let i = 0; i < ID_HEAD_CLOSE.length; i++) if (buf[idEnd + i] !== ID_HEAD_CLOSE[i]) return undefined;
-  return plainIdValue(buf, idStart, idEnd, 0x22);
 }
 
 /** `buf[start, start + len)` equals `bytes[0, len)`: a loop for the short heads, `compare` beyond. */
@@ -241,6 +223,12 @@ export interface GcmParts {
 }
 
 const EMPTY_WORDS = new Int32Array(0);
+/**
+ * Ranges shorter than this are checked byte by byte. Measured (bench/micro/shortcut-tricks.mjs):
+ * words everywhere were 4% faster on 16 KiB chunks but 4% slower on 400-byte ones, where most
+ * ranges are the few new bytes of a cut stanza and each chunk needs a fresh view.
+ */
+const WORDS_FROM = 128;
 
 /**
  * One parser's GCM matcher: what it learned about a stanza still arriving (offsets from the
@@ -412,8 +400,6 @@ class GcmMatcher implements StanzaShortcutMatcher<GcmParts>, GcmParts {
       const bytes = h.bytes as Buffer;
       if (bytes.length === len && sameBytes(buf, start, bytes, len)) return h;
     }
-    const id = matchIdHead(buf, start, end);
-    if (id !== undefined) return { bytes: undefined, attrs: { id }, prefix: undefined, own: true };
     const templates = this.templates;
     for (let i = 0; i < templates.length; i++) {
       const t = templates[i] as IdTemplate;
@@ -456,11 +442,19 @@ class GcmMatcher implements StanzaShortcutMatcher<GcmParts>, GcmParts {
   /**
    * True when every byte of `buf[from, to)` is printable ASCII other than `&` (0x20–0x7e): such
    * text needs no decoding, no entity handling and no character checks. Four bytes per step with
-   * bit tricks on 32-bit words (no per-byte branch), since this runs over every payload byte
-   * (bench/micro/plain-ascii.mjs measures it against the alternatives).
+   * bit tricks on 32-bit words (no per-byte branch), since this runs over every payload byte; a
+   * byte loop below WORDS_FROM bytes (bench/micro/shortcut-tricks.mjs measures both ways).
    */
   private isPlainAscii(buf: Buffer, from: number, to: number): boolean {
     let i = from;
+    if (to - from < WORDS_FROM) {
+      // Too short to pay for a view of a chunk seen for the first time (one per chunk at least).
+      for (; i < to; i++) {
+        const b = buf[i] as number;
+        if (b < 0x20 || b > 0x7e || b === 0x26) return false;
+      }
+      return true;
+    }
     const base = buf.byteOffset;
     while (i < to && ((base + i) & 3) !== 0) {
       const b = buf[i] as number;

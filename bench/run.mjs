@@ -1,0 +1,70 @@
+/**
+ * `npm run bench`: every benchmark, one after the other, each writing its results as JSON to
+ * bench/results/, then bench/report.mjs turns the JSON into bench/RESULTS.md and the SVG charts in
+ * bench/charts/. Nothing in RESULTS.md is typed by hand; the analysis lives in bench/ANALYSIS.md.
+ *
+ *   node bench/run.mjs [--quick] [--only NAME[,NAME…]]
+ *
+ * `--quick` is a smoke run of about a minute (short slices, one round): the figures are rough, the
+ * report says so. Needs a build (`npm run build`; `npm run bench` does it).
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const here = (p) => fileURLToPath(new URL(p, import.meta.url));
+const { values: args } = parseArgs({ options: { quick: { type: 'boolean' }, only: { type: 'string' } } });
+const quick = args.quick === true;
+const only = args.only?.split(',');
+mkdirSync(here('./results'), { recursive: true });
+
+/** name → [script, its arguments (quick, full)]; each gets `--json <results file>` or prints JSON. */
+const BENCHES = [
+  { name: 'stream-parse', script: 'stream-parse.mjs', quick: ['--quick', '--rounds', '3', '--stanzas', '10000'], full: ['--rounds', '11'] },
+  { name: 'stanza-codec', script: 'stanza-codec.mjs', quick: ['--quick'], full: [] },
+  { name: 'shortcut-tricks', script: 'micro/shortcut-tricks.mjs', quick: ['--quick', '--rounds', '3'], full: ['--rounds', '11'] },
+  { name: 'ccs-client', script: 'ccs-client.mjs', quick: ['--quick', '--n', '10000', '--warmup', '3000'], full: [] },
+  { name: 'ccs-e2e', script: 'ccs-e2e.mjs', quick: ['--quick', '--n', '8000', '--warmup', '2000'], full: [], stdoutJson: true },
+];
+
+const meta = {
+  node: process.version,
+  cpu: cpus()[0]?.model ?? 'unknown',
+  cores: cpus().length,
+  date: new Date().toISOString(),
+  quick,
+  loadAverageAtStart: loadavg()[0],
+  runs: [],
+};
+const metaFile = here('./results/meta.json');
+let previous = {};
+try {
+  previous = JSON.parse(readFileSync(metaFile, 'utf8'));
+} catch {
+  // first run
+}
+
+for (const b of BENCHES) {
+  if (only && !only.includes(b.name)) continue;
+  const out = here(`./results/${b.name}.json`);
+  const argv = [here(`./${b.script}`), ...(quick ? b.quick : b.full), ...(b.stdoutJson ? ['--json'] : ['--json', out])];
+  process.stderr.write(`\n### ${b.name}: node ${argv.map((a) => a.replace(here('./'), 'bench/')).join(' ')}\n`);
+  const t0 = Date.now();
+  const r = spawnSync(process.execPath, argv, { stdio: ['ignore', b.stdoutJson ? 'pipe' : 'inherit', 'inherit'], encoding: 'utf8', maxBuffer: 64 << 20 });
+  if (r.status !== 0) {
+    process.stderr.write(`${b.name} failed (exit ${r.status ?? r.signal})\n`);
+    process.exitCode = 1;
+    continue;
+  }
+  if (b.stdoutJson) writeFileSync(out, JSON.stringify({ bench: b.name, ...JSON.parse(r.stdout.trim().split('\n').pop()) }, null, 2));
+  meta.runs.push({ name: b.name, command: `node bench/${b.script} ${(quick ? b.quick : b.full).join(' ')}`.trim(), seconds: Math.round((Date.now() - t0) / 1000) });
+}
+meta.loadAverageAtEnd = loadavg()[0];
+// Benchmarks not run this time keep their previous entry (their JSON file was not touched).
+for (const old of previous.runs ?? []) if (!meta.runs.some((r) => r.name === old.name)) meta.runs.push({ ...old, earlier: old.earlier ?? previous.date });
+writeFileSync(metaFile, JSON.stringify(meta, null, 2));
+
+const rep = spawnSync(process.execPath, [here('./report.mjs')], { stdio: 'inherit' });
+if (rep.status !== 0) process.exitCode = 1;
