@@ -37,7 +37,6 @@ export class Outbound implements OutboxRecord {
   readonly id: string;
   readonly seq: number;
   readonly msg: OutgoingMessage;
-  readonly target: string;
   retries = 0;
   resends = 0;
   written = false;
@@ -65,7 +64,11 @@ export class Outbound implements OutboxRecord {
     this.msg = msg;
     this.id = id;
     this.seq = seq;
-    this.target = msg.to ?? msg.condition ?? '';
+  }
+
+  /** The device token or topic (read from the message: a field per message would cost 4–8 bytes of each pending one). */
+  get target(): string {
+    return this.msg.to ?? this.msg.condition ?? '';
   }
 
   /** The message as it went out, `message_id` included (a copy when the client assigned the id). */
