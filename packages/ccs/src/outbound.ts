@@ -26,6 +26,10 @@ export interface SendResult {
   deviceGroup?: DeviceGroupResult;
 }
 
+const WRITTEN = 1;
+const SETTLED = 2;
+const CALLER_ID = 4;
+
 /**
  * One downstream message in this process: its serialisable {@link OutboxRecord} and its
  * process-local settlement (promise functions, signal, timeout, heap positions) in one fixed-shape
@@ -39,7 +43,6 @@ export class Outbound implements OutboxRecord {
   readonly msg: OutgoingMessage;
   retries = 0;
   resends = 0;
-  written = false;
   state: RecordState = 'queued';
   notBefore = 0;
   storeSlot = -1;
@@ -48,10 +51,8 @@ export class Outbound implements OutboxRecord {
   /** The caller's promise functions; `undefined` for a record adopted from another process. */
   resolve: ((result: SendResult) => void) | undefined = undefined;
   reject: ((error: Error) => void) | undefined = undefined;
-  /** The promise has settled (or, adopted, the outcome was reported): the record is gone from the store. */
-  settled = false;
-  /** Its id came from the caller and is in the outbox's live-id map (generated ids never are). */
-  callerId = false;
+  /** `written`, `settled` and `callerId` as bits: one field instead of three on every pending message (8 bytes each). */
+  flags = 0;
   /** Per-call timeout in ms (0: none). */
   timeoutMs = 0;
   /** Position in the outbox's timeout heap (-1: none), so settling removes it at once. */
@@ -64,6 +65,33 @@ export class Outbound implements OutboxRecord {
     this.msg = msg;
     this.id = id;
     this.seq = seq;
+  }
+
+  /** True once written to some connection. */
+  get written(): boolean {
+    return (this.flags & WRITTEN) !== 0;
+  }
+
+  set written(on: boolean) {
+    this.flags = on ? this.flags | WRITTEN : this.flags & ~WRITTEN;
+  }
+
+  /** The promise has settled (or, adopted, the outcome was reported): the record is gone from the store. */
+  get settled(): boolean {
+    return (this.flags & SETTLED) !== 0;
+  }
+
+  set settled(on: boolean) {
+    this.flags = on ? this.flags | SETTLED : this.flags & ~SETTLED;
+  }
+
+  /** Its id came from the caller and is in the outbox's live-id map (generated ids never are). */
+  get callerId(): boolean {
+    return (this.flags & CALLER_ID) !== 0;
+  }
+
+  set callerId(on: boolean) {
+    this.flags = on ? this.flags | CALLER_ID : this.flags & ~CALLER_ID;
   }
 
   /** The device token or topic (read from the message: a field per message would cost 4–8 bytes of each pending one). */
