@@ -1,11 +1,20 @@
 #!/usr/bin/env node
 // The `ccs` bin: wires the process to runCli (commands.ts holds the logic and is tested).
+import { constants } from 'node:os';
 import { runCli } from './commands.js';
 
 const controller = new AbortController();
-const stop = (): void => controller.abort();
-process.once('SIGINT', stop);
-process.once('SIGTERM', stop);
+// The first SIGINT/SIGTERM asks the command to stop (it closes what it can within about a second
+// and reports what was not answered); a second one exits at once, with the shell's 128 + signal.
+const onSignal = (signal: NodeJS.Signals): void => {
+  if (!controller.signal.aborted) {
+    controller.abort();
+    return;
+  }
+  process.exit(128 + (constants.signals[signal] ?? 15));
+};
+process.on('SIGINT', onSignal);
+process.on('SIGTERM', onSignal);
 
 const code = await runCli({
   argv: process.argv.slice(2),
@@ -14,6 +23,6 @@ const code = await runCli({
   stderr: process.stderr,
   signal: controller.signal,
 });
-process.removeListener('SIGINT', stop);
-process.removeListener('SIGTERM', stop);
+process.removeListener('SIGINT', onSignal);
+process.removeListener('SIGTERM', onSignal);
 process.exitCode = code;

@@ -6,7 +6,7 @@ import { ValidationError, validateDownstream } from '@ccs-xmpp/stanza';
 import { CcsClient } from './client.js';
 import type { ConnectionEvent, ReconnectEvent } from './connection-pool.js';
 import type { CcsClientOptions } from './options.js';
-import { CcsError, HandshakeError, NackError } from './errors.js';
+import { AbortError, CcsError, HandshakeError, NackError, TimeoutError } from './errors.js';
 import type { SendResult } from './outbound.js';
 
 /** Where the CLI reads and writes; the real process in `cli.ts`, buffers in tests. */
@@ -15,7 +15,10 @@ export interface CliIo {
   env: Readonly<Record<string, string | undefined>>;
   stdout: { write(s: string): unknown };
   stderr: { write(s: string): unknown };
-  /** Stops `ccs echo` (SIGINT / SIGTERM in the real process). */
+  /**
+   * Stops the command (SIGINT / SIGTERM in the real process): a connection attempt is cancelled,
+   * `send` reports its message as aborted, `echo` stops; both close within about a second.
+   */
   signal?: AbortSignal;
 }
 
@@ -50,6 +53,12 @@ connection options (both commands):
 
 The sender ID and API key are read from CCS_SENDER_ID and CCS_API_KEY (never from flags, which
 end up in shell history).`;
+
+/**
+ * How long a command interrupted by a signal waits for what is pending (and then for each stream's
+ * close) before it gives up on it: the user asked to stop, so about a second, not the usual bounds.
+ */
+const STOP_MS = 700;
 
 /** A refusal with a one-line message for the user. */
 class UsageError extends Error {}
@@ -152,6 +161,10 @@ function failureLine(err: unknown): object {
     return { event: 'nack', message_id: err.messageId, code: err.nackCode, ...(err.reason ? { reason: err.reason } : {}), description: err.description, retry_class: err.retryClass, retries: err.retries };
   }
   if (err instanceof ValidationError) return { event: 'invalid', message_id: err.messageId, code: err.nackCode, reason: err.reason, field: err.field, description: err.message };
+  if (err instanceof TimeoutError || err instanceof AbortError) {
+    // Not answered: whether it was written says whether it may still be delivered.
+    return { event: 'error', code: err.code, message_id: err.messageId, written: err.written, description: err.message };
+  }
   if (err instanceof CcsError) return { event: 'error', code: err.code, description: err.message };
   return { event: 'error', code: 'CCS_ERR_UNKNOWN', description: err instanceof Error ? err.message : String(err) };
 }
@@ -183,7 +196,8 @@ export async function runCli(io: CliIo): Promise<number> {
         io.stdout.write(`${USAGE}\n`);
         return command === undefined ? EXIT_USAGE : EXIT_OK;
       default:
-        throw new UsageError(`unknown command ${JSON.stringify(command)} (try: ccs help)`);
+        // Not echoed: a stray word on a command line may be a key pasted in the wrong place.
+        throw new UsageError('unknown command (not shown, in case it is a key); the commands are send and echo (try: ccs help)');
     }
   } catch (err) {
     const msg = err instanceof Error ? err.message.split('\n')[0] : String(err);
@@ -196,17 +210,43 @@ function parse<T extends typeof SEND | typeof ECHO>(args: string[], spec: T): Re
   try {
     return parseArgs({ args, options: spec, strict: true, allowPositionals: false }).values as Record<string, string | boolean | undefined>;
   } catch (err) {
+    // parseArgs quotes a stray positional argument; it may be a key pasted in the wrong place, so
+    // only its position is told. (Unknown options are named: an option name is no secret, and
+    // parseArgs leaves out the value of `--name=value`.)
+    if ((err as NodeJS.ErrnoException).code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL') {
+      const at = args.findIndex((a, i) => !a.startsWith('-') && (i === 0 || !takesValue(args[i - 1] as string, spec)));
+      throw new UsageError(`unexpected argument${at === -1 ? '' : ` at position ${at + 2}`} (not shown, in case it is a key): every value goes after its --option`);
+    }
     throw new UsageError((err as Error).message.split('\n')[0] as string);
   }
 }
 
-async function connectOrExplain(client: CcsClient, options: CcsClientOptions): Promise<void> {
+/** Whether `--x` (not `--x=v`) is an option of `spec` that takes the next argument as its value. */
+function takesValue(arg: string, spec: typeof SEND | typeof ECHO): boolean {
+  if (!arg.startsWith('--') || arg.includes('=')) return false;
+  const def = (spec as Record<string, { type: string } | undefined>)[arg.slice(2)];
+  return def?.type === 'string';
+}
+
+/**
+ * Connects, or throws a one-line HandshakeError. A signal during the attempt cancels it (the
+ * client is closed at once) and returns normally: the caller reports what was not done.
+ */
+async function connectOrExplain(client: CcsClient, options: CcsClientOptions, signal: AbortSignal | undefined): Promise<void> {
+  if (signal?.aborted) return;
+  const stop = (): void => {
+    void client.close({ timeoutMs: STOP_MS });
+  };
+  signal?.addEventListener('abort', stop, { once: true });
   try {
     await client.connect();
   } catch (err) {
+    if (signal?.aborted) return;
     client.destroy();
     const e = new HandshakeError(err instanceof HandshakeError ? err.step : 'tls', describe(err, `${options.host}:${options.port}`));
     throw e;
+  } finally {
+    signal?.removeEventListener('abort', stop);
   }
 }
 
@@ -247,11 +287,12 @@ async function sendCommand(io: CliIo, args: string[]): Promise<number> {
     return EXIT_USAGE;
   }
   const client = new CcsClient({ ...options, reconnectMaxMs: 2000 });
-  const pending = client.send(msg, { timeoutMs });
+  // The signal settles the message at once (AbortError says whether it had been written).
+  const pending = client.send(msg, { timeoutMs, ...(io.signal ? { signal: io.signal } : {}) });
   pending.catch(() => {});
   let code: number;
   try {
-    await connectOrExplain(client, options);
+    await connectOrExplain(client, options, io.signal);
     const r = await pending;
     line(io, ackLine(r));
     code = EXIT_OK;
@@ -260,7 +301,7 @@ async function sendCommand(io: CliIo, args: string[]): Promise<number> {
     line(io, failureLine(err));
     code = EXIT_FAILED;
   }
-  await client.close({ timeoutMs: 2000 });
+  await client.close({ timeoutMs: io.signal?.aborted ? STOP_MS : 2000 });
   return code;
 }
 
@@ -321,13 +362,17 @@ async function echoCommand(io: CliIo, args: string[]): Promise<number> {
   client.on('reconnecting', (e: ReconnectEvent) => line(io, { event: 'reconnecting', attempt: e.attempt, delay_ms: e.delayMs }));
   client.on('receipt', (r: ReceiptMessage) => line(io, { event: 'receipt', message_id: r.messageId, original_message_id: r.originalMessageId, status: r.status }));
   client.on('error', (err: Error) => io.stderr.write(`ccs: ${describe(err, `${options.host}:${options.port}`)}\n`));
-  await connectOrExplain(client, options);
-  await new Promise<void>((resolve) => {
+  const stopped = new Promise<void>((resolve) => {
     if (io.signal === undefined) return;
     if (io.signal.aborted) resolve();
     else io.signal.addEventListener('abort', () => resolve(), { once: true });
   });
-  await client.close({ timeoutMs: 5000 });
+  await connectOrExplain(client, options, io.signal);
+  await stopped;
+  const before = client.stats();
+  line(io, { event: 'stopping', unanswered: before.pending + before.queued + before.waitingRetry });
+  // Echoes still unanswered after STOP_MS are reported (as failures) by their own lines above.
+  await client.close({ timeoutMs: STOP_MS });
   const s = client.stats();
   line(io, { event: 'closed', upstream: s.upstreamReceived, echoed: sent, acked: s.acked, duplicates_dropped: s.duplicatesDropped });
   return EXIT_OK;

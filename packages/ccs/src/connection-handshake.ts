@@ -26,6 +26,14 @@ const PHASE_STEP: Record<Phase, HandshakeStep> = {
   [Phase.Done]: 'session',
 };
 
+/** About the size of an element as markup (UTF-16 code units): enough to bound a buffer of them. */
+function approxSize(el: XmlElement): number {
+  let n = 2 * el.name.length + 5;
+  for (const k of Object.keys(el.attrs)) n += k.length + (el.attrs[k] as string).length + 4;
+  for (const c of el.children) n += typeof c === 'string' ? c.length : approxSize(c);
+  return n;
+}
+
 const BIND_ID = 'bind-1';
 const SESSION_ID = 'sess-1';
 
@@ -53,6 +61,9 @@ export class Handshake {
   #timer: NodeJS.Timeout | undefined;
   /** Messages that arrived between bind and online (see `onStanza`). */
   #early: XmlElement[] = [];
+  #earlyBytes = 0;
+  /** Whether the step timer holds the process (the connection's `setRef`). */
+  #ref = true;
 
   constructor(options: CcsConnectionOptions, host: HandshakeHost) {
     this.#options = options;
@@ -62,6 +73,16 @@ export class Handshake {
   /** The step under way (for errors). */
   get step(): HandshakeStep {
     return PHASE_STEP[this.#phase];
+  }
+
+  /**
+   * Connecting is work: the step timer holds the process (the socket of an attempt that started
+   * unref'd would not), unless the client was unref'd.
+   */
+  setRef(on: boolean): void {
+    this.#ref = on;
+    if (on) this.#timer?.ref();
+    else this.#timer?.unref();
   }
 
   /** The TCP/TLS connection is being opened: its step timer starts. */
@@ -99,6 +120,7 @@ export class Handshake {
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#sasl?.abort();
+    this.#early = [];
     this.#host.failed(err);
   }
 
@@ -106,7 +128,17 @@ export class Handshake {
   onStanza(el: XmlElement): void {
     if (el.local === 'message' && (this.#phase === Phase.Bind || this.#phase === Phase.Session)) {
       // A server may start sending upstream messages as soon as the resource is bound, before it
-      // answers the session IQ: keep them for when we are online instead of dropping them.
+      // answers the session IQ: keep them for when we are online instead of dropping them — up to
+      // a bound, or a server that withholds the answer and floods takes all our memory (1.5 GB in
+      // 10 s once).
+      const size = approxSize(el);
+      const o = this.#options;
+      if (this.#early.length >= o.maxEarlyMessages || this.#earlyBytes + size > o.maxEarlyBytes) {
+        const step = this.step;
+        this.fail(new HandshakeError(step, `the server sent more than ${o.maxEarlyMessages} messages or ${o.maxEarlyBytes} bytes before the "${step}" step completed`, { code: 'CCS_ERR_EARLY_OVERFLOW', retryable: true }));
+        return;
+      }
+      this.#earlyBytes += size;
       this.#early.push(el);
       return;
     }
@@ -202,6 +234,7 @@ export class Handshake {
     this.#timer = undefined;
     const early = this.#early;
     this.#early = [];
+    this.#earlyBytes = 0;
     this.#host.online(early);
   }
 
@@ -224,7 +257,8 @@ export class Handshake {
     const step = this.step;
     this.#timer = setTimeout(() => {
       this.fail(new HandshakeError(step, `CCS handshake step "${step}" timed out after ${this.#options.handshakeTimeoutMs} ms`, { timedOut: true, retryable: true }));
-    }, this.#options.handshakeTimeoutMs).unref();
+    }, this.#options.handshakeTimeoutMs);
+    if (!this.#ref) this.#timer.unref();
   }
 
   #unexpected(el: XmlElement): void {

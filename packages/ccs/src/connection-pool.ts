@@ -79,6 +79,9 @@ export class ConnectionPool {
       onAck: events.onAck, onNack: events.onNack, onUpstream: events.onUpstream, onReceipt: events.onReceipt,
       onWritable: events.onWritable, onProtocolError: events.onProtocolError,
       onDraining: (conn) => this.#onDraining(conn),
+      onAcksWritten: (_conn, n) => {
+        this.#counters.upstreamAcked += n;
+      },
       onClosed: (conn, err) => this.#onClosed(conn, err),
     };
   }
@@ -179,9 +182,14 @@ export class ConnectionPool {
     return this.#conns.length === 0 && this.#reconnectTimers.size === 0;
   }
 
-  /** Re-applies the keep-alive rule to the reconnect timers. */
+  /**
+   * Re-applies the keep-alive rule to the reconnect timers, and the embedder's `ref()`/`unref()`
+   * to the connections: a connection's socket holds the process as a `net.Socket` does, so an
+   * unref'd client's sockets are unref'd too.
+   */
   refreshKeepAlive(): void {
     for (const t of this.#reconnectTimers) this.#keepAlive.apply(t);
+    for (const c of this.#conns) c.setRef(this.#keepAlive.embedderRef);
   }
 
   #open(): void {
@@ -191,8 +199,10 @@ export class ConnectionPool {
       ca: o.tls.ca, servername: o.tls.servername, rejectUnauthorized: o.tls.rejectUnauthorized ?? true,
       maxPending: o.maxPending, handshakeTimeoutMs: o.handshakeTimeoutMs, pingIntervalMs: o.pingIntervalMs,
       idleTimeoutMs: o.idleTimeoutMs, keepaliveIntervalMs: o.keepaliveIntervalMs, session: o.session, resource: o.resource, domain: o.domain, authcid: o.authcid,
+      maxEarlyMessages: o.maxEarlyMessages, maxEarlyBytes: o.maxEarlyBytes,
     };
     const conn = new CcsConnection(options, this.#sink);
+    if (!this.#keepAlive.embedderRef) conn.setRef(false);
     this.#conns.push(conn);
     conn.open().then(
       () => this.#onOnline(conn),
@@ -205,7 +215,9 @@ export class ConnectionPool {
       conn.destroy();
       return;
     }
-    this.#attempt = 0;
+    conn.onlineAt = this.#o.clock.now();
+    // Coming online does not reset the reconnect backoff (a server may fail right after bind every
+    // time: 51 handshakes in 10 s once); staying online and healthy does (see #healthy).
     if (this.#state === PoolState.Connecting) {
       this.#state = PoolState.Open;
       const w = this.#waiter;
@@ -244,6 +256,7 @@ export class ConnectionPool {
     const planned = conn.draining && (err === undefined || (err instanceof CcsError && err.code === 'CCS_ERR_CONNECTION_LOST' && err.cause === undefined));
     const error = planned || err === undefined || err instanceof CcsError ? (planned ? undefined : err) : new CcsError('CCS_ERR_CONNECTION_LOST', `connection ${conn.id} lost: ${err.message}`, { cause: err });
     this.#events.offline(error === undefined ? { connectionId: conn.id, drained: conn.draining } : { connectionId: conn.id, error });
+    if (this.#healthy(conn)) this.#attempt = 0;
     if (this.#state !== PoolState.Closed && !conn.draining) this.#scheduleReconnect(error);
   }
 
@@ -251,8 +264,32 @@ export class ConnectionPool {
     this.#counters.drainings++;
     this.#events.draining({ connectionId: conn.id });
     conn.closeDrainedAfter(this.#o.drainTimeoutMs);
-    // A planned handover: the replacement opens now, without backoff.
-    if (this.#state === PoolState.Open || this.#state === PoolState.Closing) this.#open();
+    // At most `connections` drained connections wait for their owed answers: past that the oldest
+    // is closed now (what it owes moves over). A server that drains every connection right after
+    // bind once made the client hold 398 connections after 20 s.
+    let draining = 0;
+    for (const c of this.#conns) if (c.draining && !c.closed) draining++;
+    for (let i = 0; draining > this.#o.connections && i < this.#conns.length; i++) {
+      const c = this.#conns[i] as CcsConnection;
+      if (c !== conn && c.draining && !c.closed) {
+        draining--;
+        void c.close();
+      }
+    }
+    if (this.#state !== PoolState.Open && this.#state !== PoolState.Closing) return;
+    if (this.#healthy(conn)) {
+      // A planned handover (CCS drains long-lived connections): the replacement opens now.
+      this.#attempt = 0;
+      this.#open();
+    } else {
+      // Drained soon after it came online: a failure like any other, replaced with backoff.
+      this.#scheduleReconnect(undefined);
+    }
+  }
+
+  /** Online for `reconnectResetMs` and heard from the server: the backoff may start over. */
+  #healthy(conn: CcsConnection): boolean {
+    return conn.heardOnline && conn.onlineAt > 0 && this.#o.clock.now() - conn.onlineAt >= this.#o.reconnectResetMs;
   }
 
   /** Slots = connections not draining (online or opening) + scheduled reconnects. */

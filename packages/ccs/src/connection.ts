@@ -40,6 +40,10 @@ export interface CcsConnectionOptions {
   domain: string;
   /** The SASL PLAIN authcid. */
   authcid: string;
+  /** Messages kept between bind and online before the handshake fails with `CCS_ERR_EARLY_OVERFLOW`. */
+  maxEarlyMessages: number;
+  /** Their size (in UTF-16 code units of markup, about bytes) kept before the same failure. */
+  maxEarlyBytes: number;
 }
 
 /** What a connection reports to the client. Called synchronously from socket callbacks. */
@@ -51,6 +55,8 @@ export interface ConnectionSink {
   onReceipt(conn: CcsConnection, msg: ReceiptMessage): void;
   /** `CONNECTION_DRAINING`: the connection takes no new messages from now on. */
   onDraining(conn: CcsConnection): void;
+  /** ACKs of upstream messages that have now been handed to the operating system (not just queued). */
+  onAcksWritten(conn: CcsConnection, count: number): void;
   /** The socket accepts writes again after a full buffer. */
   onWritable(conn: CcsConnection): void;
   /** An online connection closed; `takeOwed()` gives what it still owed. Not called when `open()` failed. */
@@ -84,6 +90,10 @@ export class CcsConnection {
   blocked = false;
   /** Un-answered downstream messages, in send order. */
   readonly inflight = new Map<string, Outbound>();
+  /** When the handshake completed, by the owner's clock (the pool sets it), 0 before. */
+  onlineAt = 0;
+  /** The server sent a stanza after the handshake: with `onlineAt`, what makes a connection healthy. */
+  heardOnline = false;
 
   readonly #options: CcsConnectionOptions;
   readonly #sink: ConnectionSink;
@@ -100,6 +110,12 @@ export class CcsConnection {
   #abort = new AbortController();
   #closedByUs = false;
   #drainTimer: NodeJS.Timeout | undefined;
+  /** Whether this connection keeps the process alive (see `setRef`). */
+  #ref = true;
+  /** ACKs queued since everything was last flushed (counted as written once it is). */
+  #acksUnflushed = 0;
+  /** Reading stopped because our writes are over the socket's high-water mark (see #written). */
+  #readPaused = false;
 
   constructor(options: CcsConnectionOptions, sink: ConnectionSink) {
     this.id = `c${nextConnectionId++}`;
@@ -109,6 +125,19 @@ export class CcsConnection {
       online: (early) => this.#goOnline(early),
       failed: (err) => this.#failed(err),
     });
+  }
+
+  /**
+   * Whether this connection keeps the process alive (the client's `ref()`/`unref()`). The socket
+   * carries the ref, as with `net.Socket`; the connection's timers (ping, drain) are unref'd
+   * because they never outlive the socket — and the handshake's step timer follows this too, so
+   * it holds the process while connecting in case the socket of an attempt started unref'd.
+   */
+  setRef(on: boolean): void {
+    this.#ref = on;
+    this.#handshake.setRef(on);
+    if (on) this.#xmpp?.ref();
+    else this.#xmpp?.unref();
   }
 
   /** True while online and not draining, closed or blocked: it may take downstream messages. */
@@ -153,15 +182,26 @@ export class CcsConnection {
           idleTimeoutMs: o.idleTimeoutMs,
           signal: this.#abort.signal,
           shortcut: gcmShortcut,
+          ref: this.#ref,
         },
         {
           onStanza: (el) => this.#onStanza(el),
           onShortcut: (gcm) => this.#onGcm(gcm.json, gcm.attrs),
           onDrain: () => {
+            if (this.#readPaused) {
+              this.#readPaused = false;
+              this.#xmpp?.resume();
+            }
             if (this.blocked) {
               this.blocked = false;
               this.#sink.onWritable(this);
             }
+          },
+          onFlushed: () => {
+            const n = this.#acksUnflushed;
+            if (n === 0) return;
+            this.#acksUnflushed = 0;
+            this.#sink.onAcksWritten(this, n);
           },
           onClose: (err) => this.#onClose(err),
         },
@@ -172,6 +212,9 @@ export class CcsConnection {
             return;
           }
           this.#xmpp = xmpp;
+          // ref()/unref() may have been called while the attempt was under way.
+          if (this.#ref) xmpp.ref();
+          else xmpp.unref();
           this.#handshake.connected(xmpp);
         },
         (err: StreamError) => {
@@ -209,16 +252,32 @@ export class CcsConnection {
     return true;
   }
 
-  /** Sends the ACK of an upstream message or receipt. Never held back by the window. False when the stream is gone. */
+  /**
+   * Sends the ACK of an upstream message or receipt. Never held back by the window; it is counted
+   * (`onAcksWritten`) once flushed to the socket. False when the stream is gone.
+   */
   ack(to: string, messageId: string): boolean {
     const xmpp = this.#xmpp;
     if (xmpp === undefined || !xmpp.writable || this.#phase !== Phase.Online) return false;
     try {
-      xmpp.send(this.#encoder.encodeAck(to, messageId));
+      this.#written(xmpp.send(this.#encoder.encodeAck(to, messageId)));
+      this.#acksUnflushed++;
       return true;
     } catch {
       return false;
     }
+  }
+
+  /**
+   * Backpressure for what the server makes us write (ACKs, ping replies): when the socket is over
+   * its high-water mark, stop reading until it drains. A server that floods and never reads used
+   * to grow our write buffer without bound (745 MB in 30 s); now it fills the socket buffers and
+   * stops, since we read no more of what we would have to answer.
+   */
+  #written(ok: boolean): void {
+    if (ok || this.#readPaused) return;
+    this.#readPaused = true;
+    this.#xmpp?.pause();
   }
 
   /**
@@ -318,6 +377,7 @@ export class CcsConnection {
     const type = hasOwn.call(attrs, 'type') ? attrs['type'] : undefined;
     if (type !== undefined && type !== 'normal') return false;
     this.#heard = true;
+    this.heardOnline = true;
     // Nearly every message is the canonical ACK of one of ours: its id and its from (usually the
     // very token we sent to) are all it takes, without a decoded record.
     const ackId = canonicalAckId(json);
@@ -336,6 +396,7 @@ export class CcsConnection {
   #onStanza(el: XmlElement): void {
     this.#heard = true;
     if (this.#phase === Phase.Online) {
+      this.heardOnline = true;
       if (el.local === 'message') this.#onMessage(el);
       else if (el.local === 'iq') this.#onIq(el);
       return;
@@ -349,7 +410,7 @@ export class CcsConnection {
       const iq = readIq(el);
       if (iq === undefined) return;
       // XEP-0199: answer pings (and, politely, any get/set we do not know) so the server sees us alive.
-      if (iq.payload?.local === 'ping' && this.#xmpp?.writable) this.#xmpp.send(resultIq(iq.id, iq.from));
+      if (iq.payload?.local === 'ping' && this.#xmpp?.writable) this.#written(this.#xmpp.send(resultIq(iq.id, iq.from)));
     }
   }
 

@@ -14,6 +14,8 @@ export type CcsErrorCode =
   | 'CCS_ERR_SESSION'
   /** A handshake step took longer than `handshakeTimeoutMs`. */
   | 'CCS_ERR_HANDSHAKE_TIMEOUT'
+  /** The server sent more than `maxEarlyMessages` / `maxEarlyBytes` before the connection came online (a `HandshakeError`). */
+  | 'CCS_ERR_EARLY_OVERFLOW'
   /** CCS answered a downstream message with a NACK (or a stanza error) that is not retried. */
   | 'CCS_ERR_NACK'
   /** `send()` was given a message CCS would refuse; see `ValidationError` from `@ccs-xmpp/stanza`. */
@@ -60,7 +62,8 @@ const STEP_CODE: Record<HandshakeStep, CcsErrorCode> = {
 
 /**
  * A connection could not come online. `step` says where it failed; `code` is the step's code, or
- * `CCS_ERR_HANDSHAKE_TIMEOUT` (with `timedOut`) when the step ran out of time.
+ * `CCS_ERR_HANDSHAKE_TIMEOUT` (with `timedOut`) when the step ran out of time, or
+ * `CCS_ERR_EARLY_OVERFLOW` when the server flooded messages before the connection was online.
  */
 export class HandshakeError extends CcsError {
   override name = 'HandshakeError';
@@ -73,8 +76,8 @@ export class HandshakeError extends CcsError {
   /** False for failures that retrying with the same settings cannot fix (bad credentials, bad certificate). */
   readonly retryable: boolean;
 
-  constructor(step: HandshakeStep, message: string, options?: { cause?: unknown; timedOut?: boolean; condition?: string; retryable?: boolean }) {
-    super(options?.timedOut ? 'CCS_ERR_HANDSHAKE_TIMEOUT' : STEP_CODE[step], message, options);
+  constructor(step: HandshakeStep, message: string, options?: { cause?: unknown; timedOut?: boolean; condition?: string; retryable?: boolean; code?: 'CCS_ERR_EARLY_OVERFLOW' }) {
+    super(options?.code ?? (options?.timedOut ? 'CCS_ERR_HANDSHAKE_TIMEOUT' : STEP_CODE[step]), message, options);
     this.step = step;
     this.timedOut = options?.timedOut === true;
     this.condition = options?.condition;

@@ -46,6 +46,20 @@ export interface CcsClientOptions {
   reconnectBaseMs?: number;
   /** Largest reconnect delay. Default 30 000 ms. */
   reconnectMaxMs?: number;
+  /**
+   * The reconnect backoff starts over only after a connection has stayed online this long and
+   * heard from the server; a connection that fails (or is drained) sooner counts as one more failed
+   * attempt, so a server that fails right after bind is not hammered. Default 30 000 ms.
+   */
+  reconnectResetMs?: number;
+  /**
+   * Messages the server may send between the bind and the connection being online (kept until
+   * then). More fails the handshake with `CCS_ERR_EARLY_OVERFLOW` (and the connection is retried
+   * with backoff). Default 1000.
+   */
+  maxEarlyMessages?: number;
+  /** Their total size (about bytes of markup) before the same failure. Default 4 MiB. */
+  maxEarlyBytes?: number;
   /** Bound on each handshake step. Default 10 000 ms. */
   handshakeTimeoutMs?: number;
   /** Ping (XEP-0199) after this much silence from the server; 0 disables. Default 30 000 ms. */
@@ -101,6 +115,9 @@ export interface ResolvedOptions {
   retryMaxMs: number;
   reconnectBaseMs: number;
   reconnectMaxMs: number;
+  reconnectResetMs: number;
+  maxEarlyMessages: number;
+  maxEarlyBytes: number;
   handshakeTimeoutMs: number;
   pingIntervalMs: number;
   idleTimeoutMs: number;
@@ -122,7 +139,7 @@ export interface ResolvedOptions {
 
 const KNOWN = new Set<string>([
   'senderId', 'apiKey', 'host', 'port', 'tls', 'connections', 'maxPending', 'maxQueued', 'sendTimeoutMs', 'maxRetries',
-  'retryBaseMs', 'retryMaxMs', 'reconnectBaseMs', 'reconnectMaxMs', 'handshakeTimeoutMs', 'pingIntervalMs',
+  'retryBaseMs', 'retryMaxMs', 'reconnectBaseMs', 'reconnectMaxMs', 'reconnectResetMs', 'maxEarlyMessages', 'maxEarlyBytes', 'handshakeTimeoutMs', 'pingIntervalMs',
   'idleTimeoutMs', 'keepaliveIntervalMs', 'drainTimeoutMs', 'session', 'resource', 'domain', 'authcid', 'onUpstream',
   'ackOnReceipt', 'dedupWindow', 'messageIdPrefix', 'random', 'store', 'dedupStore', 'clock',
 ] satisfies Array<keyof CcsClientOptions>);
@@ -209,6 +226,9 @@ export function resolveOptions(options: CcsClientOptions): ResolvedOptions {
     retryMaxMs: duration('retryMaxMs', options.retryMaxMs, 60_000),
     reconnectBaseMs: duration('reconnectBaseMs', options.reconnectBaseMs, 250),
     reconnectMaxMs: duration('reconnectMaxMs', options.reconnectMaxMs, 30_000),
+    reconnectResetMs: duration('reconnectResetMs', options.reconnectResetMs, 30_000),
+    maxEarlyMessages: integer('maxEarlyMessages', options.maxEarlyMessages, 1000, 0),
+    maxEarlyBytes: integer('maxEarlyBytes', options.maxEarlyBytes, 4 << 20, 0),
     handshakeTimeoutMs: duration('handshakeTimeoutMs', options.handshakeTimeoutMs, 10_000, 1),
     pingIntervalMs: duration('pingIntervalMs', options.pingIntervalMs, 30_000),
     idleTimeoutMs: duration('idleTimeoutMs', options.idleTimeoutMs, 90_000),

@@ -195,11 +195,12 @@ export class UpstreamInbox {
   #ack(conn: CcsConnection, to: string, messageId: string): void {
     const pending = this.#flush();
     if (pending === undefined) {
-      if (conn.ack(to, messageId)) this.#counters.upstreamAcked++;
+      // Counted in upstreamAcked once flushed to the socket (the pool's onAcksWritten), not here.
+      conn.ack(to, messageId);
       return;
     }
     pending.then(() => {
-      if (conn.ack(to, messageId)) this.#counters.upstreamAcked++;
+      conn.ack(to, messageId);
     }, (err: unknown) => this.#storeFailed(err));
   }
 

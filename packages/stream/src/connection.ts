@@ -45,6 +45,12 @@ export interface ConnectionHandlers<P = never> {
   /** The socket can take more after `send()` returned false. */
   onDrain?(): void;
   /**
+   * Optional: everything sent so far has been handed to the operating system (the socket's write
+   * callbacks came back and nothing waits to be written). For counting what really left, such as
+   * ACKs, as opposed to what was queued. Asking for it costs one write callback per tick.
+   */
+  onFlushed?(): void;
+  /**
    * The connection is gone, once. `error` says why when it was not a clean close we asked for:
    * the peer's `<stream:error>` ({@link StreamErrorReceived}), our parser's verdict on its input
    * (a {@link StreamParseError}, which was also sent to it), a socket failure or an idle timeout.
@@ -68,6 +74,12 @@ export interface ConnectOptions<P = never> extends ConnectionOptions<P> {
   connectTimeoutMs?: number;
   /** Aborts the connection attempt. */
   signal?: AbortSignal;
+  /**
+   * Whether the socket keeps the process alive from the start (`net.Socket`'s default). False:
+   * it is `unref()`ed as soon as it exists; `XmppConnection.ref()` turns that back on later.
+   * Default true.
+   */
+  ref?: boolean;
 }
 
 const DEFAULT_KEEPALIVE_MS = 30_000;
@@ -131,6 +143,11 @@ export class XmppConnection {
     this.flushAt = FIRST_FLUSH_BYTES;
     this.flushBatch();
   };
+  /** Socket writes whose callback has not come yet (counted only when `onFlushed` is wanted). */
+  private writesPending = 0;
+  private readonly afterWrite = (err?: Error | null): void => {
+    if (--this.writesPending === 0 && this.batch.length === 0 && !err) this.handlers.onFlushed?.();
+  };
   private closedPromise: Promise<void>;
   private resolveClosed!: () => void;
   /**
@@ -148,9 +165,12 @@ export class XmppConnection {
     this.batchAllBuffers = true;
     const socket = this.socket;
     if (socket.destroyed || !socket.writable) return;
-    if (batch.length === 1) socket.write(batch[0] as string | Uint8Array);
-    else if (allBuffers) socket.write(Buffer.concat(batch as Uint8Array[]));
-    else socket.write(batch.join(''));
+    const data = batch.length === 1 ? (batch[0] as string | Uint8Array) : allBuffers ? Buffer.concat(batch as Uint8Array[]) : batch.join('');
+    if (this.handlers.onFlushed === undefined) socket.write(data);
+    else {
+      this.writesPending++;
+      socket.write(data, this.afterWrite);
+    }
   };
 
   /**
@@ -203,6 +223,8 @@ export class XmppConnection {
     });
     socket.on('close', () => this.onSocketClose());
 
+    // These timers are unref'd on purpose, as net.Socket's own timeout is: they never outlive the
+    // socket, and the socket alone (ref()/unref()) decides whether the process stays alive.
     const keepaliveMs = options.keepaliveIntervalMs ?? DEFAULT_KEEPALIVE_MS;
     if (keepaliveMs > 0) {
       this.keepaliveTimer = setInterval(() => {
@@ -316,6 +338,20 @@ export class XmppConnection {
   pause(): void {
     this.paused = true;
     this.socket.pause();
+  }
+
+  /**
+   * The socket keeps the process alive again (the default), like `net.Socket.ref()`. The stream's
+   * own timers (keepalive, idle check, close deadline) never do: they live only as long as the
+   * socket, so the socket alone decides.
+   */
+  ref(): void {
+    this.socket.ref();
+  }
+
+  /** The socket no longer keeps the process alive, like `net.Socket.unref()`. */
+  unref(): void {
+    this.socket.unref();
   }
 
   /** Resumes reading after `pause()`. */
@@ -503,7 +539,9 @@ export function connect<P = never>(options: ConnectOptions<P>, handlers: Connect
         ready,
       );
     }
+    if (options.ref === false) socket.unref();
     socket.on('error', onError);
+    // Unref'd: the connecting socket holds the process (or not, see `ref`); this only bounds it.
     const timer = setTimeout(() => fail('connection-timeout', `connection to ${where} timed out after ${timeoutMs} ms`), timeoutMs);
     timer.unref();
     if (options.signal) {

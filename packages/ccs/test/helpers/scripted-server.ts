@@ -27,13 +27,17 @@ export interface ScriptedServerOptions {
   /** Answer the bind IQ with an error. */
   bindError?: boolean;
   /** Stop answering at this step (to test handshake timeouts). */
-  stallAt?: 'header' | 'features' | 'auth' | 'bind';
+  stallAt?: 'header' | 'features' | 'auth' | 'bind' | 'session';
   /** Offer a (non-optional) session feature. */
   session?: boolean;
   /** Drop new connections at once (mutable: tests flip it to simulate an outage). */
   refuse?: boolean;
   /** Upstream messages to send right after the bind result, before answering the session IQ. */
   upstreamAfterBind?: number;
+  /** The `data` of those messages. Default `{}`. */
+  upstreamAfterBindData?: JsonObject;
+  /** Called when a connection comes online (bind, or session when offered), e.g. to fail or drain it at once. */
+  onOnline?: (conn: ServerConn) => void;
   /** Called for every downstream message, after recording it. */
   onDownstream?: (conn: ServerConn, msg: JsonObject) => void;
   /** Called for every ACK the client sends for an upstream message. */
@@ -177,12 +181,17 @@ export async function startScriptedServer(options: ScriptedServerOptions = {}): 
             if (options.bindError) xmpp.send(errorIq(id, 'not-allowed', 'cancel'));
             else {
               xmpp.send(bindResultIq(id, `${SENDER_ID}@gcm.googleapis.com/r${sc.id}`));
-              for (let i = 0; i < (options.upstreamAfterBind ?? 0); i++) sc.upstream('early-dev', `early-${sc.id}-${i}`);
-              if (!options.session) sc.online = true;
+              for (let i = 0; i < (options.upstreamAfterBind ?? 0); i++) sc.upstream('early-dev', `early-${sc.id}-${i}`, options.upstreamAfterBindData);
+              if (!options.session) {
+                sc.online = true;
+                options.onOnline?.(sc);
+              }
             }
           } else if (isSessionRequest(el)) {
+            if (options.stallAt === 'session') return;
             xmpp.send(resultIq(el.attr('id') ?? ''));
             sc.online = true;
+            options.onOnline?.(sc);
           } else if (isPing(el)) {
             sc.pings++;
             xmpp.send(resultIq(el.attr('id') ?? ''));
