@@ -7,7 +7,7 @@
 import { splitCcsError, validateOutbound, type JsonObject } from '@ccs-xmpp/stanza';
 import type { FaultInjector } from './fault-injector.js';
 import type { EmulatorEvent, Hub } from './hub.js';
-import { ackStanza, nackStanza, stanzaErrorStanza } from './wire.js';
+import { ackStanza, gcmStanza, nackStanza, stanzaErrorStanza } from './wire.js';
 
 /** How many dry-run ids a connection remembers to recognise an "ACK of an ACK" (delivered ids are in the ledger). */
 const RECENT_DRY_RUNS = 4096;
@@ -24,6 +24,8 @@ export interface AnswerHost {
   answer(stanza: string | Buffer, receiptFor: string | undefined, token: string): void;
   /** An ACK for an upstream message: true when it was in flight on this connection (and is now settled). */
   upstreamAcked(messageId: string): boolean;
+  /** Counts a downstream message against the flow-control window; true when the connection was closed for it. */
+  flowControl(): boolean;
   event(e: EmulatorEvent): void;
 }
 
@@ -78,17 +80,32 @@ export class CcsAnswers {
   #onDownstream(msg: JsonObject, messageId: string): void {
     const host = this.#host;
     const to = msg['to'] as string | undefined;
+    if (host.flowControl()) return;
     if (host.draining) return this.#nack(to, messageId, 'CONNECTION_DRAINING', 'This connection is being drained.', true);
     const hub = this.#hub;
     const senderId = host.senderId;
     const refused = this.#faults.nack(senderId, messageId);
     if (refused !== undefined) return this.#nack(to, messageId, refused.code, refused.description, true);
+    if (hub.legacyNacks && to !== undefined) {
+      // The CCS document's sender-level codes, on demand by token (README "Token conventions").
+      if (to.startsWith('authfailed-')) return this.#nack(to, messageId, 'AUTHENTICATION_FAILED', 'There was an error authenticating the sender account.', true);
+      if (to.startsWith('quota-')) return this.#nack(to, messageId, 'QUOTA_EXCEEDED', 'The sender quota is exceeded.', true);
+    }
+    const members = hub.devices.group(to);
+    if (members !== undefined) return this.#onGroupMessage(msg, messageId, to as string, members);
     const verdict = hub.registry.resolve(senderId, to, msg['condition'] as string | undefined, Date.now());
     if (!verdict.ok) return this.#nack(to, messageId, verdict.code, verdict.description, true);
     let receiptFor: string | undefined;
     // A delivered id is in the ledger, which answers an ACK of it (ACK_OF_ACK); a dry run's is not.
     if (msg['dry_run'] === true) this.#rememberDryRun(messageId);
-    else {
+    else if (to !== undefined && !to.startsWith('/topics/')) {
+      // A device: delivered now, held while it is offline (then its receipt comes on delivery),
+      // expired at once (TTL 0), or refused because it is unregistered.
+      const r = hub.devices.accept(senderId, verdict.deliverTo, msg, messageId);
+      if (r.fate === 'unregistered') return this.#nack(to, messageId, 'DEVICE_UNREGISTERED', 'The device is not registered.', true);
+      if (r.fate === 'delivered' && msg['delivery_receipt_requested'] === true) receiptFor = messageId;
+      if (hub.emitting) host.event({ type: 'downstream', connectionId: host.id, messageId, to: verdict.deliverTo, duplicate: r.duplicate, fate: r.fate });
+    } else {
       const data = msg['data'] as object | undefined;
       const duplicate = hub.ledger.deliver(senderId, verdict.deliverTo, messageId, data);
       if (msg['delivery_receipt_requested'] === true) receiptFor = messageId;
@@ -96,6 +113,27 @@ export class CcsAnswers {
     }
     host.answer(ackStanza(to, messageId, verdict.registrationId), receiptFor, verdict.deliverTo);
     if (hub.emitting) host.event({ type: 'ack', connectionId: host.id, messageId });
+  }
+
+  /**
+   * A message to a device group (a notification key): each member as its own delivery, one ACK
+   * counting them (`success`, `failure`, `failed_registration_ids` on partial failure).
+   */
+  #onGroupMessage(msg: JsonObject, messageId: string, key: string, members: readonly string[]): void {
+    const hub = this.#hub;
+    const host = this.#host;
+    const failed: string[] = [];
+    let success = 0;
+    for (const token of members) {
+      const verdict = hub.registry.resolve(host.senderId, token, undefined, Date.now());
+      const ok = verdict.ok && (msg['dry_run'] === true || hub.devices.accept(host.senderId, verdict.deliverTo, msg, messageId, true).fate !== 'unregistered');
+      if (ok) success++;
+      else failed.push(token);
+    }
+    const ack: JsonObject = { from: key, message_id: messageId, message_type: 'ack', success, failure: failed.length };
+    if (failed.length > 0) ack['failed_registration_ids'] = failed;
+    host.answer(gcmStanza(JSON.stringify(ack)), undefined, key);
+    if (hub.emitting) host.event({ type: 'ack', connectionId: host.id, messageId, group: key, success, failure: failed.length });
   }
 
   #onAck(messageId: string, to: string, text: string, stanzaId: string | undefined): void {
@@ -127,7 +165,9 @@ export class CcsAnswers {
   #nack(from: string | undefined, messageId: string, code: string, description: string, downstream: boolean): void {
     const hub = this.#hub;
     hub.ledger.nack(code);
-    const stanza = nackStanza(from, messageId, code, description);
+    // The CCS document's shape: the composite text in `error` itself, no `error_description`.
+    const legacy = hub.legacyNacks && code === 'INVALID_JSON' && description.startsWith('InvalidJson');
+    const stanza = legacy ? nackStanza(from, messageId, description, undefined) : nackStanza(from, messageId, code, description);
     if (downstream) this.#host.answer(stanza, undefined, '');
     else this.#host.write(stanza);
     if (hub.emitting) this.#host.event({ type: 'nack', connectionId: this.#host.id, messageId, code });

@@ -33,6 +33,17 @@ A local CCS (GCM/FCM XMPP) server over TLS. Prints one JSON line when listening
   --handshake-timeout-ms MS    close a connection not bound within MS (default 10000; 0 = never)
   --max-connections N          open connections at most (default 1000)
   --max-queued-upstream N      upstream messages waiting for a connection per sender (default 10000)
+Devices:
+  --offline-share F            seeded schedule: share of devices (and of "off" phases) offline
+  --idle-share F               share of devices that start idle
+  --mean-phase-messages N      mean phase length, in messages sent to the device (default 3)
+  --device-state T=STATE[@MS]  scripted transition (online|offline|idle|unregistered), MS after start; repeatable
+  --device-group KEY=T1,T2     a device group (notification key) and its member tokens; repeatable
+Flow control and legacy CCS:
+  --max-pending-downstream N   un-answered downstream per connection a client may have (default 1000)
+  --strict-flow-control        close a connection past it with a policy-violation stream error
+  --legacy-nacks               the CCS document's NACK shape (composite text in "error"); tokens
+                               authfailed-… / quota-… get AUTHENTICATION_FAILED / QUOTA_EXCEEDED
 Faults (every connection):
   --cut-after N                cut a connection after N messages
   --cut-probability P          cut with probability P per message
@@ -94,6 +105,9 @@ export function parseCommandLine(argv: string[], env: Record<string, string | un
         'cut-after': { type: 'string' }, 'cut-probability': { type: 'string' }, 'ack-delay': { type: 'string' },
         'service-unavailable-rate': { type: 'string' }, 'internal-error-rate': { type: 'string' },
         stall: { type: 'string' }, 'tiny-writes': { type: 'boolean' }, 'tiny-write-size': { type: 'string' },
+        'offline-share': { type: 'string' }, 'idle-share': { type: 'string' }, 'mean-phase-messages': { type: 'string' },
+        'device-state': { type: 'string', multiple: true }, 'device-group': { type: 'string', multiple: true },
+        'max-pending-downstream': { type: 'string' }, 'strict-flow-control': { type: 'boolean' }, 'legacy-nacks': { type: 'boolean' },
         verbose: { type: 'boolean' }, help: { type: 'boolean' },
       },
     }));
@@ -148,6 +162,26 @@ export function parseCommandLine(argv: string[], env: Record<string, string | un
   opt('maxConnections', num('max-connections', values['max-connections'], 1, true));
   opt('maxQueuedUpstream', num('max-queued-upstream', values['max-queued-upstream'], 1, true));
   if (values['reject-unknown-tokens']) options.acceptUnknownTokens = false;
+  const offlineShare = num('offline-share', values['offline-share'], 0, false);
+  const idleShare = num('idle-share', values['idle-share'], 0, false);
+  const meanMessages = num('mean-phase-messages', values['mean-phase-messages'], 1, true);
+  if (offlineShare !== undefined || idleShare !== undefined || meanMessages !== undefined) {
+    options.deviceSchedule = { offlineShare: offlineShare ?? 0, ...(idleShare === undefined ? {} : { idleShare }), ...(meanMessages === undefined ? {} : { meanMessages }) };
+  }
+  for (const spec of values['device-state'] ?? []) {
+    const m = /^([^=]+)=(online|offline|idle|unregistered)(?:@(\d+))?$/.exec(spec);
+    if (m === null) throw new EmulatorError('EMU_ERR_CONFIG', `--device-state needs TOKEN=online|offline|idle|unregistered[@MS], got ${JSON.stringify(spec)}`);
+    (options.deviceScript ??= []).push({ token: m[1] as string, state: m[2] as 'online', atMs: Number(m[3] ?? 0) });
+  }
+  for (const spec of values['device-group'] ?? []) {
+    const eq = spec.indexOf('=');
+    const tokens = spec.slice(eq + 1).split(',').filter((t) => t !== '');
+    if (eq <= 0 || tokens.length === 0) throw new EmulatorError('EMU_ERR_CONFIG', `--device-group needs KEY=TOKEN1,TOKEN2…, got ${JSON.stringify(spec)}`);
+    (options.deviceGroups ??= {})[spec.slice(0, eq)] = tokens;
+  }
+  opt('maxPendingDownstream', num('max-pending-downstream', values['max-pending-downstream'], 1, true));
+  if (values['strict-flow-control']) options.strictFlowControl = true;
+  if (values['legacy-nacks']) options.legacyNacks = true;
   if (values['no-deliveries']) options.keepDeliveries = false;
   if (values.cert !== undefined && values.key !== undefined) {
     try {

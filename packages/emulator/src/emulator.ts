@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type * as tls from 'node:tls';
 import { generateDevCertificate } from '@ccs-xmpp/stream';
+import { Devices, deviceHost, devicesOptions, type DeviceTotals } from './devices.js';
 import { EmulatorError } from './errors.js';
 import { checkFaults, type Faults } from './faults.js';
 import type { EmulatorEvent, Hub } from './hub.js';
@@ -14,7 +15,7 @@ import { checkOptions, type CcsEmulatorOptions, type CheckedOptions } from './op
 import { deriveSeed, Prng } from './prng.js';
 import { DeviceRegistry, type DeviceSpec, type DeviceState } from './registry.js';
 import { SeededDecisions } from './seeded-decisions.js';
-import { Session, type SessionState } from './session.js';
+import { Session, type FlowControlStats, type SessionState } from './session.js';
 import { UpstreamRouter, type UpstreamEntry } from './upstream-router.js';
 import { UpstreamGenerator, UpstreamSource, pickDevice, type UpstreamInput } from './upstream-source.js';
 
@@ -37,6 +38,8 @@ export interface ConnectionInfo {
   since: number;
   /** The faults in effect on it (global ones merged with its own). */
   faults: Faults;
+  /** Its most un-answered downstream messages at once, and those past the window. */
+  flowControl: FlowControlStats;
 }
 
 /** A registered simulated device, as `devices()` lists it. */
@@ -63,6 +66,7 @@ export interface EmulatorStatus {
   /** Upstream messages waiting for a connection (all senders). */
   queuedUpstream: number;
   totals: LedgerTotals;
+  deviceTotals: DeviceTotals;
 }
 
 /**
@@ -90,6 +94,7 @@ export class CcsEmulator extends EventEmitter {
   caFile = '';
   /** The PRNG seed in use (to reproduce a run). */
   readonly seed: number;
+  /** The simulated devices' presence, held messages and device groups (README "Devices"). */ readonly deviceModel: Devices;
 
   readonly #options: CcsEmulatorOptions;
   readonly #o: CheckedOptions;
@@ -131,6 +136,7 @@ export class CcsEmulator extends EventEmitter {
     this.#ledger = new Ledger(options.keepDeliveries ?? true);
     this.#router = new UpstreamRouter(this.#o.maxQueuedUpstream);
     this.#source = new UpstreamSource(this.#o.domain, this.#o.category);
+    this.deviceModel = new Devices(this.seed, deviceHost(this.#ledger, this.#router, this.#source), devicesOptions(options));
     const devices = Math.floor(options.devices ?? 0);
     for (const senderId of this.#o.senders.keys()) {
       for (let i = 0; i < devices; i++) {
@@ -183,6 +189,7 @@ export class CcsEmulator extends EventEmitter {
       throw new EmulatorError('EMU_ERR_STATE', 'stop() was called before start() finished');
     }
     this.#generator.start(this.#options.upstreamRate ?? 0, (n) => this.#generateUpstream(n));
+    this.deviceModel.start();
     this.#state = 'running';
   }
 
@@ -204,6 +211,7 @@ export class CcsEmulator extends EventEmitter {
     this.#state = 'stopped';
     this.#router.pumping = false;
     this.#generator.stop();
+    this.deviceModel.stop();
     const listener = this.#listener;
     const serverClosed = listener ? listener.close() : Promise.resolve();
     await Promise.all([...this.#sessions.values()].map((s) => s.shutdown(timeoutMs)));
@@ -304,7 +312,7 @@ export class CcsEmulator extends EventEmitter {
   connections(): ConnectionInfo[] {
     return [...this.#sessions.values()].map((s) => ({
       id: s.id, senderId: s.senderId, jid: s.jid, state: s.state, draining: s.draining, pendingUpstream: s.pendingUpstream,
-      owedAnswers: s.owedAnswers, since: s.since, faults: s.faults,
+      owedAnswers: s.owedAnswers, since: s.since, faults: s.faults, flowControl: { ...s.flow.stats },
     }));
   }
 
@@ -312,7 +320,7 @@ export class CcsEmulator extends EventEmitter {
   status(): EmulatorStatus {
     return {
       host: this.host, port: this.port, seed: this.seed, state: this.#state, senders: this.senderIds(),
-      connections: this.connections(), faults: { ...this.#globalFaults }, queuedUpstream: this.#router.queuedTotal(), totals: this.ledger(),
+      connections: this.connections(), faults: { ...this.#globalFaults }, queuedUpstream: this.#router.queuedTotal(), totals: this.ledger(), deviceTotals: this.deviceModel.totals(),
     };
   }
 
@@ -336,6 +344,7 @@ export class CcsEmulator extends EventEmitter {
     this.#registry.clear();
     for (const [token, spec] of this.#initialDevices) this.#registry.add(token, spec);
     this.#ledger.reset();
+    this.deviceModel.reset();
     this.#router.clear();
     this.#source.epoch++;
     this.#connFaults.clear();
@@ -403,6 +412,9 @@ export class CcsEmulator extends EventEmitter {
       upstreamResendMs: this.#options.upstreamResendMs ?? 10_000,
       drainTimeoutMs: this.#options.drainTimeoutMs ?? 5000,
       decisions: new SeededDecisions(this.seed),
+      devices: this.deviceModel,
+      flowControl: this.#o.flowControl,
+      legacyNacks: this.#o.legacyNacks,
       get emitting() {
         return emu.#emitting;
       },

@@ -1,5 +1,7 @@
 import type { Ledger } from './ledger.js';
 import type { DeviceRegistry } from './registry.js';
+import type { Devices } from './devices.js';
+import type { FlowControlOptions } from './flow-control.js';
 import type { SeededDecisions } from './seeded-decisions.js';
 import type { UpstreamEntry, UpstreamOutlet } from './upstream-router.js';
 
@@ -24,10 +26,16 @@ export interface Hub {
   readonly registry: DeviceRegistry;
   readonly ledger: Ledger;
   readonly maxPendingUpstream: number;
+  /** The flow-control window a client must respect (un-answered downstream per connection). */
+  readonly flowControl: FlowControlOptions;
+  /** NACK in the CCS document's shape; `authfailed-`/`quota-` tokens. */
+  readonly legacyNacks: boolean;
   readonly upstreamResendMs: number;
   readonly drainTimeoutMs: number;
   /** Fault draws keyed by seed + message, so that a seed reproduces a run whatever the timing. */
   readonly decisions: SeededDecisions;
+  /** The devices' presence and held messages, and device groups. */
+  readonly devices: Devices;
   /** True when someone listens to `event`: events are built only then. */
   readonly emitting: boolean;
   emit(event: EmulatorEvent): void;

@@ -14,3 +14,6 @@ export type { DeviceSpec, DeviceState } from './registry.js';
 export { parseCondition } from './registry.js';
 export { runCommand, parseCommandLine, type CommandIo, type CommandLine } from './command.js';
 export { Prng } from './prng.js';
+export type { DevicePresence, DeviceSchedule, DeviceTotals, FateRecord, MessageFate, ScriptedTransition } from './device-model.js';
+export type { Devices } from './devices.js';
+export type { FlowControlStats } from './flow-control.js';

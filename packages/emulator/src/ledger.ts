@@ -32,6 +32,8 @@ export interface LedgerTotals {
   receiptsSent: number;
   /** Distinct receipts the app server ACKed. */
   receiptsAcked: number;
+  /** Downstream messages that arrived past a connection's flow-control window, all connections. */
+  flowControlViolations: number;
 }
 
 /** One delivery to a simulated device, as `deliveredTo` lists it. */
@@ -55,6 +57,7 @@ export class Ledger {
   upstreamDuplicatesAcked = 0;
   receiptsSent = 0;
   receiptsAcked = 0;
+  flowControlViolations = 0;
   readonly #seen = new Map<string, IdSet>();
   // The last sender seen: one connection's messages skip the map lookup.
   #lastSender: string | undefined;
@@ -79,6 +82,7 @@ export class Ledger {
     this.upstreamDuplicatesAcked = 0;
     this.receiptsSent = 0;
     this.receiptsAcked = 0;
+    this.flowControlViolations = 0;
     this.#seen.clear();
     this.#lastSender = undefined;
     this.#lastSeen = undefined;
@@ -90,10 +94,13 @@ export class Ledger {
     return this.#byTarget.get(target)?.length ?? 0;
   }
 
-  /** Records a delivery; returns true when it was a duplicate of an earlier one. */
-  deliver(senderId: string, target: string, messageId: string, data: object | undefined): boolean {
+  /**
+   * Records a delivery; returns true when it was a duplicate of an earlier one. `dedupeKey` (default
+   * `messageId`) is what makes it one: a device-group message is one delivery per member.
+   */
+  deliver(senderId: string, target: string, messageId: string, data: object | undefined, dedupeKey: string = messageId): boolean {
     this.downstreamDelivered++;
-    const duplicate = !this.#seenBy(senderId).add(messageId);
+    const duplicate = !this.#seenBy(senderId).add(dedupeKey);
     if (!duplicate) this.downstreamUnique++;
     if (this.#keepDeliveries) {
       let list = this.#byTarget.get(target);
@@ -143,6 +150,7 @@ export class Ledger {
       upstreamDuplicatesAcked: this.upstreamDuplicatesAcked,
       receiptsSent: this.receiptsSent,
       receiptsAcked: this.receiptsAcked,
+      flowControlViolations: this.flowControlViolations,
     };
   }
 }

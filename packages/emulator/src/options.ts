@@ -1,5 +1,7 @@
 import { EmulatorError } from './errors.js';
+import type { DeviceSchedule, ScriptedTransition } from './device-model.js';
 import { checkFaults, type Faults } from './faults.js';
+import type { FlowControlOptions } from './flow-control.js';
 
 /** One sender account: SASL PLAIN authcid `<senderId>@gcm.googleapis.com`, password `apiKey`. */
 export interface SenderAccount {
@@ -68,6 +70,30 @@ export interface CcsEmulatorOptions {
    * `injectUpstream` throws `EMU_ERR_UPSTREAM_FULL`. Default 10 000.
    */
   maxQueuedUpstream?: number;
+  /**
+   * Devices go offline, idle and back on a seeded schedule counted in messages sent to each device
+   * (see `DeviceSchedule`); what an offline device is sent is held, expires after its
+   * `time_to_live`, collapses by `collapse_key`. Default: every device always online.
+   */
+  deviceSchedule?: DeviceSchedule;
+  /** Scripted transitions, `atMs` after `start()`: `[{ token, state: 'offline', atMs: 0 }, …]`. */
+  deviceScript?: ScriptedTransition[];
+  /** Device groups: notification key → member tokens (ACKs carry `success`/`failure`). */
+  deviceGroups?: Record<string, string[]>;
+  /**
+   * The flow-control window a client must respect: un-answered downstream messages per connection
+   * (the CCS document's 1000). Each connection's maximum and every message past the window are
+   * counted (`connections()[i].flowControl`, `ledger().flowControlViolations`). Default 1000.
+   */
+  maxPendingDownstream?: number;
+  /** Close a connection that goes past `maxPendingDownstream` with a `policy-violation` stream error. Default false. */
+  strictFlowControl?: boolean;
+  /**
+   * Answer as the CCS document's era did: an `INVALID_JSON` NACK carries its composite text in
+   * `error` (`"InvalidJson : INVALID_TTL : …"`, no `error_description`), and tokens `authfailed-…` /
+   * `quota-…` get `AUTHENTICATION_FAILED` / `QUOTA_EXCEEDED`. Default false (the later shape).
+   */
+  legacyNacks?: boolean;
 }
 
 export const DEFAULT_SENDERS: SenderAccount[] = [{ senderId: '1234567890', apiKey: 'emulator-api-key' }];
@@ -84,6 +110,8 @@ export interface CheckedOptions {
   handshakeTimeoutMs: number;
   maxConnections: number;
   maxQueuedUpstream: number;
+  flowControl: FlowControlOptions;
+  legacyNacks: boolean;
 }
 
 /**
@@ -119,6 +147,7 @@ export function checkOptions(options: CcsEmulatorOptions): CheckedOptions {
   positive('handshakeTimeoutMs', 0);
   positive('maxConnections', 1);
   positive('maxQueuedUpstream', 1);
+  positive('maxPendingDownstream', 1);
   return {
     host: options.host ?? '127.0.0.1',
     port,
@@ -129,5 +158,7 @@ export function checkOptions(options: CcsEmulatorOptions): CheckedOptions {
     handshakeTimeoutMs: options.handshakeTimeoutMs ?? 10_000,
     maxConnections: Math.floor(options.maxConnections ?? 1000),
     maxQueuedUpstream: Math.floor(options.maxQueuedUpstream ?? 10_000),
+    flowControl: { maxPendingDownstream: Math.floor(options.maxPendingDownstream ?? 1000), strict: options.strictFlowControl === true },
+    legacyNacks: options.legacyNacks === true,
   };
 }

@@ -14,6 +14,9 @@ import { accept, type StreamError, type StreamErrorCondition, type XmppConnectio
 import { findGcmChild, gcmShortcut, gcmText } from '@ccs-xmpp/stanza';
 import { CcsAnswers } from './answers.js';
 import { DelayedAnswers, type Owed } from './delayed-answers.js';
+import { FlowControlCheck } from './flow-control.js';
+
+export type { FlowControlStats } from './flow-control.js';
 import { FaultInjector } from './fault-injector.js';
 import type { Faults } from './faults.js';
 import { Handshake } from './handshake.js';
@@ -122,8 +125,16 @@ export class Session implements UpstreamOutlet {
       write: (data) => this.#out(data),
       answer: (stanza, receiptFor, token) => this.#answer(stanza, receiptFor, token),
       upstreamAcked: (messageId) => this.#upstreamAcked(messageId),
+      flowControl: () => {
+        const verdict = this.flow.arrive(this.owedAnswers + 1);
+        if (verdict !== 'ok') hub.ledger.flowControlViolations++;
+        if (verdict !== 'close') return false;
+        this.#streamError('policy-violation', this.flow.closeText);
+        return true;
+      },
       event: (e) => this.#event(e),
     }, this.#faults);
+    this.flow = new FlowControlCheck(hub.flowControl);
     this.#closedPromise = this.#conn.closed;
     if (options.handshakeTimeoutMs > 0) {
       // Unref'd: the listening server is what keeps an emulator's process alive, not a handshake.
@@ -175,6 +186,9 @@ export class Session implements UpstreamOutlet {
   get closed(): Promise<void> {
     return this.#closedPromise;
   }
+
+  /** This connection's flow-control record (the downstream window). */
+  readonly flow: FlowControlCheck;
 
   /** Number of answers still held back by `ackDelayMs`. */
   get owedAnswers(): number {

@@ -29,14 +29,17 @@ export function ackStanza(from: string | undefined, messageId: string, registrat
   return acks.encodeServerAck(from, messageId, registrationId);
 }
 
-/** A NACK. `error` is the code (`BAD_REGISTRATION`…), `description` the `error_description`. */
-export function nackStanza(from: string | undefined, messageId: string, error: string, description: string): string {
+/**
+ * A NACK. `error` is the code (`BAD_REGISTRATION`…), `description` the `error_description`; without
+ * one, `error` alone (the CCS document's shape, where `error` held the composite text).
+ */
+export function nackStanza(from: string | undefined, messageId: string, error: string, description: string | undefined): string {
   const payload: Record<string, string> = {};
   if (from !== undefined) payload['from'] = from;
   payload['message_id'] = messageId;
   payload['message_type'] = 'nack';
   payload['error'] = error;
-  payload['error_description'] = description;
+  if (description !== undefined) payload['error_description'] = description;
   return gcmStanza(JSON.stringify(payload));
 }
 
