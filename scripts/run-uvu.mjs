@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Runs every compiled uvu test file (`*.test.js`) under the given directories in this one process,
 // then prints uvu's report and writes the counts where scripts/test.mjs can read them.
-// Usage: node scripts/run-uvu.mjs <dir>... [--result FILE] [--filter SUBSTRING]
+// Usage: node scripts/run-uvu.mjs <dir>... [--result FILE] [--filter SUBSTRING] [--bail]
+// (--bail stops at the first failing suite with exit 1: the mutation runs want a verdict, not a report)
 //
 // Test files import 'uvu' and get scripts/lib/uvu-guard.mjs (through the resolve hook registered
 // below): every test has a deadline (TEST_TIMEOUT_MS, default 60 s; `timeoutMs` on a handler), a test
@@ -16,9 +17,11 @@ const args = process.argv.slice(2);
 const dirs = [];
 let resultFile;
 let filter;
+let bail = false;
 for (let i = 0; i < args.length; i++) {
   if (args[i] === '--result') resultFile = args[++i];
   else if (args[i] === '--filter') filter = args[++i];
+  else if (args[i] === '--bail') bail = true;
   else dirs.push(args[i]);
 }
 
@@ -87,7 +90,7 @@ for (const file of files) {
     };
   }
 }
-await uvu.exec(false);
+await uvu.exec(bail);
 process.stdout.write = write;
 
 // eslint-disable-next-line no-control-regex
