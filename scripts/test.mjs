@@ -23,6 +23,8 @@ const testDirs = packages.map((p) => join('packages', p, 'dist', 'test'));
 if (existsSync(join('test', 'dist', 'interop'))) testDirs.push(join('test', 'dist', 'interop'));
 // The runner's own tests (per-test deadlines, fault attribution); test/dist/fixtures is never run directly.
 if (existsSync(join('test', 'dist', 'runner'))) testDirs.push(join('test', 'dist', 'runner'));
+// The soak suite's short versions (npm run test:soak runs the long ones).
+if (existsSync(join('test', 'dist', 'soak'))) testDirs.push(join('test', 'dist', 'soak'));
 const extra = process.argv.slice(2);
 
 const c8 = [

@@ -46,7 +46,7 @@ export async function startHostileServer(hostility: Hostility): Promise<HostileS
     // a peer that does not care about the client's memory.
     const t = setInterval(() => {
       if (!xmpp.writable) return;
-      for (let i = 0; i < 200 && socket.writableLength < 64 * 1024 * 1024; i++) xmpp.send(encoder.encode(payload()));
+      for (let i = 0; i < 200 && xmpp.writable && socket.writableLength < 64 * 1024 * 1024; i++) xmpp.send(encoder.encode(payload()));
     }, 1);
     timers.add(t);
     socket.on('close', () => {

@@ -234,7 +234,7 @@ export async function faultSoak(p: SoakParams): Promise<SoakRow> {
   const kinds = new Set(applied).size;
   const errs = [...sent.errors].map(([k, v]) => `${k}×${v}`).join(' ');
   return row('fault soak', p, `${sent.started.toLocaleString('en')} msgs, ${connections} conns, ${kinds} fault kinds, ${ledger.closes} closes, ${check.dups} dups${errs ? `, failed: ${errs}` : ''}`, t0, check.violations, s,
-    { heapGrowthMB: p.scale === 'long' ? 400 : 200, fds: 20 + 4 * connections, conns: connections + 4 });
+    { heapGrowthMB: p.scale === 'long' ? 400 : 200, fds: 20 + 6 * connections, conns: 2 * connections + 2 });
 }
 
 /** Connections cut or drained over and over while traffic flows; nothing is lost, nothing leaks. */
@@ -259,7 +259,7 @@ export async function reconnectCycles(p: SoakParams): Promise<SoakRow> {
   try {
     await client.connect();
     for (; c < cycles && Date.now() < deadline; c++) {
-      if (c % 2 === 0) emu.setFaults({ cutAfterStanzas: 1 + Math.floor(rnd() * 30) });
+      if (c % 2 === 0) emu.setFaults({ cutAfterStanzas: 10 + Math.floor(rnd() * 30) }); // ≥ 10: with 1, every resend meets the same cut before its ACK (no progress possible)
       else {
         emu.setFaults({});
         emu.drain();
@@ -325,7 +325,7 @@ export async function upstreamFlood(p: SoakParams): Promise<SoakRow> {
     while (injected < total && Date.now() < deadline) {
       if (emu.ledger().upstreamUnacked < 5000) {
         for (let k = 0; k < 500 && injected < total; k++, injected++) emu.injectUpstream(SENDER, { from: `dev-${injected % 16}`, message_id: `u${injected}`, data: { k } });
-        if (rnd() < 0.05) emu.setFaults({ cutAfterStanzas: 1 + Math.floor(rnd() * 50) });
+        if (rnd() < 0.05) emu.setFaults({ cutAfterStanzas: 10 + Math.floor(rnd() * 50) });
         else if (rnd() < 0.1) emu.setFaults({});
       }
       await sleep(1);

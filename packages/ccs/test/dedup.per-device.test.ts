@@ -5,7 +5,7 @@
 import { CcsEmulator } from '@ccs-xmpp/emulator';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { CcsClient, type CcsClientOptions, type UpstreamMessage } from '../src/index.js';
+import { CcsClient, MemoryDedupStore, type CcsClientOptions, type UpstreamMessage } from '../src/index.js';
 import { DedupWindow } from '../src/internal.js';
 
 const SENDER = '1234567890';
@@ -23,6 +23,19 @@ test('DedupWindow keeps one entry per (from, message_id): the same id from two d
   assert.is(w.get(a), 'a');
   assert.is(w.get(b), 'b');
   assert.ok(w.has(DedupWindow.key('device-a', 'm-1')), 'a resend from device-a is still a duplicate');
+});
+
+test('MemoryDedupStore (the client\'s default window) claims the same message_id from two devices as two new messages', () => {
+  const store = new MemoryDedupStore(8);
+  assert.is(store.claim('device-a', 'm-1'), 'new');
+  assert.is(store.claim('device-b', 'm-1'), 'new', 'another device\'s m-1 is not a duplicate');
+  assert.is(store.claim('device-a', 'm-1'), 'running', 'a resend from device-a while its handler runs');
+  store.complete('device-b', 'm-1');
+  assert.is(store.claim('device-b', 'm-1'), 'done');
+  assert.is(store.claim('device-a', 'm-1'), 'running', 'completing device-b\'s m-1 leaves device-a\'s alone');
+  store.release('device-a', 'm-1');
+  assert.is(store.claim('device-a', 'm-1'), 'new');
+  assert.is(store.claim('device-b', 'm-1'), 'done', 'releasing device-a\'s m-1 leaves device-b\'s alone');
 });
 
 async function withClient(
