@@ -405,12 +405,14 @@ export async function hostileClients(p: SoakParams): Promise<SoakRow> {
   const t0 = Date.now();
   const violations: string[] = [];
   const sockets: tls.TLSSocket[] = [];
+  let through = 0; // connections through TLS or failed
   const rnd = prng(p.seed);
   try {
     for (let i = 0; i < halfOpen; i++) {
       const sock = tls.connect({ host: '127.0.0.1', port: emu.port, ca: emu.ca, servername: 'localhost' });
-      sock.on('error', () => undefined);
+      sock.on('error', () => void through++);
       sock.on('secureConnect', () => {
+        through++;
         if (i % 3 === 0) sock.write("<?xml version='1.0'?><stream:stream to='gcm.googleapis.com' xmlns='jabber:c"); // half a header
         else if (i % 3 === 1) sock.write(Buffer.from(Array.from({ length: 512 }, () => Math.floor(rnd() * 256)))); // garbage
         else sock.write("<?xml version='1.0'?><stream:stream to='gcm.googleapis.com' xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' version='1.0'><auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>AGZvbwBiYXI=</auth>");
@@ -418,8 +420,12 @@ export async function hostileClients(p: SoakParams): Promise<SoakRow> {
       sockets.push(sock);
       if (i % 50 === 49) await sleep(5);
     }
+    // Every hostile connection through TLS (or failed) first: on a loaded 2-core machine a good
+    // client's handshake queued behind 900 others can take longer than any sane handshake timeout.
+    const settledUntil = Date.now() + 60_000;
+    while (through < halfOpen && Date.now() < settledUntil) await sleep(50);
     // A well-behaved client is still served while they hang around.
-    const client = new CcsClient(clientOptions(emu));
+    const client = new CcsClient(clientOptions(emu, { handshakeTimeoutMs: 30_000 }));
     try {
       await client.connect();
       await client.send({ to: 'good-device', data: { ok: true } });
@@ -429,7 +435,7 @@ export async function hostileClients(p: SoakParams): Promise<SoakRow> {
       await client.close({ timeoutMs: 3000 }).catch(() => undefined);
     }
     // After the handshake deadline every hostile connection is gone.
-    const until = Date.now() + Math.min(10_000, p.seconds * 400) + 15_000;
+    const until = Date.now() + Math.min(10_000, p.seconds * 400) + 30_000;
     while (emu.connections().length > 0 && Date.now() < until) await sleep(50);
     const left = emu.connections().length;
     if (left > 0) violations.push(`${left} hostile connections still held after the handshake deadline`);
@@ -442,14 +448,41 @@ export async function hostileClients(p: SoakParams): Promise<SoakRow> {
 }
 
 /** Every scenario, in table order. */
-export const SCENARIOS: Array<{ name: string; run: (p: SoakParams) => Promise<SoakRow>; shortSeconds: number; longSeconds: number }> = [
+export interface Scenario {
+  name: string;
+  run: (p: SoakParams) => Promise<SoakRow>;
+  shortSeconds: number;
+  longSeconds: number;
+  /**
+   * A client option whose presence means the fix this scenario checks has landed (issue 11 §4: the
+   * drain cap and the damped reconnect come with `reconnectResetMs`). Until then `npm test` reports the
+   * short version as skipped, with the reason; `npm run test:soak` runs it regardless.
+   */
+  needs?: { option: string; why: string };
+}
+
+/** Whether this build of the client accepts `option` (unknown options are refused with a TypeError). */
+export function clientKnowsOption(option: string): boolean {
+  try {
+    const c = new CcsClient({ senderId: '1', apiKey: 'k', [option]: 1000 } as CcsClientOptions);
+    c.destroy();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export const SCENARIOS: Scenario[] = [
   { name: 'fault-soak', run: faultSoak, shortSeconds: 20, longSeconds: 900 },
   { name: 'reconnect-cycles', run: reconnectCycles, shortSeconds: 15, longSeconds: 300 },
   { name: 'upstream-flood', run: upstreamFlood, shortSeconds: 15, longSeconds: 300 },
   { name: 'hostile-server-bind-flood', run: (p) => hostileServer('withhold-bind-and-flood', p), shortSeconds: 2, longSeconds: 20 },
   { name: 'hostile-server-no-read', run: (p) => hostileServer('flood-and-never-read', p), shortSeconds: 2, longSeconds: 30 },
   { name: 'hostile-server-close-after-bind', run: (p) => hostileServer('close-after-bind', p), shortSeconds: 3, longSeconds: 60 },
-  { name: 'hostile-server-drain-after-bind', run: (p) => hostileServer('drain-after-bind', p), shortSeconds: 3, longSeconds: 30 },
+  {
+    name: 'hostile-server-drain-after-bind', run: (p) => hostileServer('drain-after-bind', p), shortSeconds: 3, longSeconds: 30,
+    needs: { option: 'reconnectResetMs', why: 'the drain cap of issue 11 §4 (drained connections capped, replacement backed off) has not landed' },
+  },
   { name: 'hostile-clients', run: hostileClients, shortSeconds: 5, longSeconds: 25 },
 ];
 
