@@ -1,13 +1,11 @@
 import {
-  readDeviceGroupAck, type DeviceGroupResult,
-  GcmEncoder, canonicalAckFrom, canonicalAckId, decodeGcmMessage, decodeGcmText, nackRetryClass,
-  normalizeNack, pingIq, readIq, resultIq,
-  type InboundMessage, type NackError as StanzaNack, type ReceiptMessage,
-  type UpstreamMessage, type StanzaErrorMessage,
+  GcmEncoder, canonicalAckFrom, canonicalAckId, decodeGcmMessage, decodeGcmText, pingIq, readIq, resultIq,
+  type DeviceGroupResult, type NackError as StanzaNack, type ReceiptMessage, type UpstreamMessage,
 } from '@ccs-xmpp/stanza';
 import { connect, type StreamError, type XmlElement, type XmppConnection } from '@ccs-xmpp/stream';
 import { gcmShortcut } from '@ccs-xmpp/stanza';
 import { Handshake } from './connection-handshake.js';
+import { routeInbound } from './inbound-router.js';
 import { CcsError, HandshakeError } from './errors.js';
 import type { Outbound } from './outbound.js';
 
@@ -389,7 +387,7 @@ export class CcsConnection {
         return true;
       }
     }
-    this.#onDecoded(decodeGcmText(json, hasOwn.call(attrs, 'id') ? attrs['id'] : undefined));
+    routeInbound(this, decodeGcmText(json, hasOwn.call(attrs, 'id') ? attrs['id'] : undefined), this.#sink);
     return true;
   }
 
@@ -415,86 +413,6 @@ export class CcsConnection {
   }
 
   #onMessage(el: XmlElement): void {
-    this.#onDecoded(decodeGcmMessage(el));
-  }
-
-  /** One decoded message: one switch, one Map lookup. */
-  #onDecoded(m: InboundMessage): void {
-    switch (m.kind) {
-      case 'ack': {
-        const out = this.inflight.get(m.messageId);
-        if (out === undefined) return this.#stray('ACK', m.messageId);
-        this.inflight.delete(m.messageId);
-        this.#sink.onAck(this, out, m.from, m.registrationId, readDeviceGroupAck(m.payload));
-        return;
-      }
-      case 'nack': {
-        const out = this.inflight.get(m.messageId);
-        if (out === undefined) return this.#stray('NACK', m.messageId);
-        this.inflight.delete(m.messageId);
-        if (m.error.code === 'CONNECTION_DRAINING' && !this.draining) {
-          // The NACK can come before (or without) the control message: either way this connection
-          // takes nothing more, or the retry would come straight back here.
-          this.draining = true;
-          this.#sink.onDraining(this);
-        }
-        this.#sink.onNack(this, out, m.error, false);
-        return;
-      }
-      case 'upstream':
-        this.#sink.onUpstream(this, m);
-        return;
-      case 'receipt':
-        this.#sink.onReceipt(this, m);
-        return;
-      case 'control':
-        if (m.controlType === 'CONNECTION_DRAINING') {
-          if (!this.draining) {
-            this.draining = true;
-            this.#sink.onDraining(this);
-          }
-        } else {
-          this.#sink.onProtocolError(this, new CcsError('CCS_ERR_PROTOCOL', `unknown control_type ${JSON.stringify(m.controlType)} on ${this.id}`));
-        }
-        return;
-      case 'stanzaError':
-        this.#onStanzaError(m);
-        return;
-      case 'unknown':
-        this.#sink.onProtocolError(this, new CcsError('CCS_ERR_PROTOCOL', `ignored a message on ${this.id}: ${m.reason}`));
-        return;
-      case 'invalid':
-        this.#sink.onProtocolError(this, new CcsError('CCS_ERR_PROTOCOL', `ignored an undecodable message on ${this.id}: ${m.error.message}`, { cause: m.error }));
-        return;
-    }
-  }
-
-  #onStanzaError(m: StanzaErrorMessage): void {
-    const id = m.messageId ?? m.stanzaId;
-    const out = id === undefined ? undefined : this.inflight.get(id);
-    if (out === undefined || id === undefined) {
-      this.#sink.onProtocolError(this, new CcsError('CCS_ERR_PROTOCOL', `stanza error <${m.condition}/> for no pending message (id ${JSON.stringify(id)}) on ${this.id}: ${m.text}`));
-      return;
-    }
-    this.inflight.delete(id);
-    // The text is CCS's composite error (`InvalidJson: JSON_PARSING_ERROR : …`) when it gave one.
-    const parsed = normalizeNack(m.text);
-    let nack: StanzaNack = parsed;
-    if (!parsed.known) {
-      // No CCS code in the text: go by the XMPP error type. `wait` is transient (RFC 6120 §8.3.2);
-      // anything else (`modify`, `cancel`, `auth`) will fail the same way again.
-      const retry = m.type === 'wait' ? nackRetryClass('SERVICE_UNAVAILABLE') : 'never';
-      nack = {
-        code: m.type === 'wait' ? 'SERVICE_UNAVAILABLE' : 'INVALID_JSON',
-        reason: m.condition,
-        description: m.text === '' ? `stanza error <${m.condition}/>` : m.text,
-        retry, known: false, raw: m.text,
-      };
-    }
-    this.#sink.onNack(this, out, nack, true);
-  }
-
-  #stray(what: string, id: string): void {
-    this.#sink.onProtocolError(this, new CcsError('CCS_ERR_PROTOCOL', `${what} for unknown message_id ${JSON.stringify(id)} on ${this.id}`));
+    routeInbound(this, decodeGcmMessage(el), this.#sink);
   }
 }

@@ -26,6 +26,15 @@ export interface SendResult {
   deviceGroup?: DeviceGroupResult;
 }
 
+// One shared executor instead of a closure per send(): Promise calls it synchronously, so the
+// resolving functions are picked up right after `new Promise` (one allocation fewer per message).
+let capturedResolve: (result: SendResult) => void = () => {};
+let capturedReject: (error: Error) => void = () => {};
+function captureResolvers(resolve: (result: SendResult) => void, reject: (error: Error) => void): void {
+  capturedResolve = resolve;
+  capturedReject = reject;
+}
+
 const WRITTEN = 1;
 const SETTLED = 2;
 const CALLER_ID = 4;
@@ -65,6 +74,14 @@ export class Outbound implements OutboxRecord {
     this.msg = msg;
     this.id = id;
     this.seq = seq;
+  }
+
+  /** The caller's promise, its resolving functions kept here. */
+  promise(): Promise<SendResult> {
+    const promise = new Promise<SendResult>(captureResolvers);
+    this.resolve = capturedResolve;
+    this.reject = capturedReject;
+    return promise;
   }
 
   /** True once written to some connection. */
