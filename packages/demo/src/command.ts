@@ -39,6 +39,8 @@ nothing was lost.
   --drain-at X / --no-drain      drain one connection at this fraction of the run (default 0.4)
   --cut-at X / --no-cut          cut one connection at this fraction of the run (default 0.7)
   --no-rate-limit                no bursts from the rate-limited device
+  --offline-share X              share of devices offline until the end of the run: echoes to them
+                                 are held, or expire if sent with time_to_live 0 (default 0.1)
   --seed N                       reproduce a run (default random, printed)
   --help                         this text`;
 
@@ -60,6 +62,7 @@ const SPEC = {
   'no-drain': { type: 'boolean' },
   'no-cut': { type: 'boolean' },
   'no-rate-limit': { type: 'boolean' },
+  'offline-share': { type: 'string' },
   seed: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -100,6 +103,7 @@ export function parseDemoArgs(argv: readonly string[]): DemoOptions | undefined 
   set(number('service-unavailable-rate', v['service-unavailable-rate'], 0, 0.5, false), (x) => (faults.serviceUnavailableRate = x));
   set(number('drain-at', v['drain-at'], 0, 1, false), (x) => (faults.drainAt = x));
   set(number('cut-at', v['cut-at'], 0, 1, false), (x) => (faults.cutAt = x));
+  set(number('offline-share', v['offline-share'], 0, 1, false), (x) => (faults.offlineShare = x));
   if (v['no-drain']) faults.drainAt = false;
   if (v['no-cut']) faults.cutAt = false;
   if (v['no-rate-limit']) faults.rateLimit = false;

@@ -23,6 +23,12 @@ export interface DemoFaults {
   cutAt?: number | false;
   /** Bursts of 3 from one device limited to 2 messages/s: `DEVICE_MESSAGE_RATE_EXCEEDED`, retried after a per-device slow-down. Default true. */
   rateLimit?: boolean;
+  /**
+   * Share of devices (chosen by the seed) offline until the end of the run: CCS ACKs echoes to
+   * them and holds them; they are delivered when the devices come back at the end, except every
+   * tenth echo, sent with `time_to_live: 0` ("now or never"), which expires. Default 0.1.
+   */
+  offlineShare?: number;
 }
 
 /** Options of {@link runDemo}. */
@@ -122,6 +128,17 @@ export interface DemoSummary {
     /** ACKed echoes missing from the receiving device in the ledger (or with other data). */
     notDelivered: number;
   };
+  /** What the simulated devices did with ACKed echoes (the emulator's device model). */
+  devicesSeen: {
+    /** Devices offline during the run (back online at its end). */
+    offline: number;
+    /** Echoes CCS held for them. */
+    held: number;
+    /** Held echoes delivered when the devices came back. */
+    deliveredLater: number;
+    /** Echoes that expired instead (`time_to_live: 0` to an offline device): ACKed, never delivered, not lost. */
+    expired: number;
+  };
   /** Echoes to valid devices refused for good (reported to the app, not lost, but not delivered either). */
   failed: number;
   /** Handler calls for an upstream message it had already handled. */
@@ -169,6 +186,7 @@ interface Resolved {
   drainAt: number | false;
   cutAt: number | false;
   rateLimit: boolean;
+  offlineShare: number;
   settleTimeoutMs: number;
 }
 
@@ -195,6 +213,7 @@ function resolve(o: DemoOptions): Resolved {
     drainAt: frac('drainAt', f.drainAt, 0.4),
     cutAt: frac('cutAt', f.cutAt, 0.7),
     rateLimit: f.rateLimit ?? true,
+    offlineShare: num('offlineShare', f.offlineShare, 0.1, 0, 1),
     settleTimeoutMs: num('settleTimeoutMs', o.settleTimeoutMs, 30_000, 0),
   };
 }
@@ -222,6 +241,9 @@ export async function runDemo(options: DemoOptions, io: DemoIo): Promise<DemoSum
     senders: [{ senderId: SENDER_ID, apiKey }],
     faults: cfg.serviceUnavailableRate > 0 ? { serviceUnavailableRate: cfg.serviceUnavailableRate } : {},
     upstreamResendMs: 5000,
+    // Offline for the whole run (phases far longer than it), back online at its end: which devices,
+    // and so which echoes are held or expire, depends on the seed alone.
+    ...(cfg.offlineShare > 0 ? { deviceSchedule: { offlineShare: cfg.offlineShare, meanMessages: 1_000_000_000 } } : {}),
   });
   const devices = emu.deviceTokens(SENDER_ID);
   const invalid: string[] = [];
@@ -307,7 +329,9 @@ export async function runDemo(options: DemoOptions, io: DemoIo): Promise<DemoSum
     echoesSent++;
     const t0 = now();
     try {
-      const r = await client.send({ to: msg.from, data: msg.data, message_id: `echo-${msg.messageId}` });
+      // Every tenth echo is "now or never": it expires if its device is offline.
+      const nowOrNever = Number(t.seq) % 10 === 9;
+      const r = await client.send({ to: msg.from, data: msg.data, message_id: `echo-${msg.messageId}`, ...(nowOrNever ? { time_to_live: 0 } : {}) });
       latencies.push(now() - t0);
       echoesAcked++;
       t.state = EchoState.Acked;
@@ -452,8 +476,14 @@ export async function runDemo(options: DemoOptions, io: DemoIo): Promise<DemoSum
   } finally {
     closing = true;
     await client.close({ timeoutMs: 5000 });
-    await emu.stop();
   }
+  // The devices that were offline come back: CCS delivers what it held for them.
+  const whileOffline = emu.deviceModel.totals();
+  for (const token of new Set([...tracks.values()].map((t) => t.deliverTo))) {
+    if (emu.deviceModel.presence(token) !== 'online') emu.deviceModel.set(token, 'online');
+  }
+  const afterwards = emu.deviceModel.totals();
+  await emu.stop();
 
   // --- the check, message by message, against the emulator's ledger --------------------------
   const ledger = emu.ledger();
@@ -470,6 +500,7 @@ export async function runDemo(options: DemoOptions, io: DemoIo): Promise<DemoSum
   let notHandled = 0;
   let unsettled = 0;
   let notDelivered = 0;
+  let expired = 0;
   let failed = 0;
   for (const [id, t] of tracks) {
     switch (t.state) {
@@ -483,7 +514,8 @@ export async function runDemo(options: DemoOptions, io: DemoIo): Promise<DemoSum
       case EchoState.Acked: {
         const d = deliveriesOf(t.deliverTo).get(`echo-${id}`);
         const seq = (d?.data as { seq?: unknown } | undefined)?.seq;
-        if (seq !== t.seq || t.refuse) notDelivered++;
+        if (d === undefined && !t.refuse && emu.deviceModel.log(t.deliverTo).some((r) => r.message_id === `echo-${id}` && r.fate === 'expired')) expired++;
+        else if (seq !== t.seq || t.refuse) notDelivered++;
         break;
       }
       case EchoState.Nacked:
@@ -531,6 +563,7 @@ export async function runDemo(options: DemoOptions, io: DemoIo): Promise<DemoSum
     latencyMs: { p50: percentile(sorted, 0.5), p99: percentile(sorted, 0.99), max: sorted[sorted.length - 1] ?? 0 },
     lost,
     lostDetail: { notAcked, notHandled, unsettled, notDelivered },
+    devicesSeen: { offline: whileOffline.offline, held: afterwards.heldEver, deliveredLater: afterwards.deliveredLater, expired },
     failed,
     duplicatesToHandler: duplicatesToHandler + unknownUpstream,
     ok: lost === 0 && failed === 0,

@@ -50,6 +50,10 @@ export function formatSummary(s: DemoSummary): string {
     const how = n.final === 0 ? (RETRIED[code] ?? 'retried') : retried === 0 ? 'final' : `${n.final} final, ${retried} retried`;
     row(i === 0 ? 'NACKs' : '', code, n.received, how);
   });
+  const d = s.devicesSeen;
+  row('devices', 'offline during the run', d.offline, 'back online at the end');
+  row('', 'echoes held for them', d.held, `${d.deliveredLater} delivered when they came back`);
+  row('', 'expired, never delivered', d.expired, 'time_to_live 0 to an offline device: ACKed, not lost');
   row('recovery', 'retries', s.retries);
   row('', 're-sent after a drain or cut', s.resent, 'same message_id, original order');
   row('', 'drainings / cuts / reconnects', `${s.drainings} / ${s.cuts} / ${s.reconnects}`);

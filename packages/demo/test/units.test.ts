@@ -61,6 +61,7 @@ const base = (): DemoSummary => ({
   retries: 4, resent: 0, reconnects: 0, drainings: 0, cuts: 0,
   latencyMs: { p50: 1.25, p99: 150.4, max: 151 },
   lost: 3, lostDetail: { notAcked: 0, notHandled: 2, unsettled: 0, notDelivered: 1 },
+  devicesSeen: { offline: 2, held: 4, deliveredLater: 3, expired: 1 },
   failed: 1, duplicatesToHandler: 1, ok: false,
 });
 
@@ -74,6 +75,9 @@ test('formatSummary says what was lost and what failed, in aligned columns', () 
   assert.match(text, /SOMETHING_NEW\s+2 {2}retried$/m);
   assert.match(text, /1 duplicate reached it/);
   assert.match(text, /1\.3 \/ 150 \/ 151/);
+  assert.match(text, /devices\s+offline during the run\s+2 {2}back online at the end/);
+  assert.match(text, /echoes held for them\s+4 {2}3 delivered when they came back/);
+  assert.match(text, /expired, never delivered\s+1 {2}time_to_live 0 to an offline device: ACKed, not lost/);
   // Every value ends in the same column.
   const lines = text.split('\n');
   const endOf = (label: string): number => {
