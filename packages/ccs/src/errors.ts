@@ -35,7 +35,9 @@ export type CcsErrorCode =
   /** A connection closed unexpectedly (reported on `offline` / `error`; pending messages are resent). */
   | 'CCS_ERR_CONNECTION_LOST'
   /** `send()` with a `message_id` that is still awaiting its answer. */
-  | 'CCS_ERR_DUPLICATE_ID';
+  | 'CCS_ERR_DUPLICATE_ID'
+  /** A store (`store` / `dedupStore`) could not record or read: a send refused, an upstream message not ACKed. */
+  | 'CCS_ERR_STORE';
 
 /** Base class of every error this package produces. Messages never contain the API key. */
 export class CcsError extends Error {
@@ -181,5 +183,23 @@ export class DuplicateIdError extends CcsError {
   constructor(messageId: string) {
     super('CCS_ERR_DUPLICATE_ID', `message_id ${JSON.stringify(messageId)} is already waiting for its answer; use a new id, or wait for the first send to settle`);
     this.messageId = messageId;
+  }
+}
+
+/**
+ * A store could not do what the client asked: record a message (the send is refused, never held),
+ * record an upstream completion (the message is not ACKed, so CCS delivers it again), or read.
+ * Thrown by store implementations such as `@ccs-xmpp/store-redis`.
+ */
+export class StoreError extends CcsError {
+  override name = 'StoreError';
+  /** What the store was doing (`append`, `claim`, `complete`…). */
+  readonly operation: string;
+  /** True when the store could not be reached at all (rather than refusing one command). */
+  readonly unavailable: boolean;
+  constructor(operation: string, message: string, options?: { cause?: unknown; unavailable?: boolean }) {
+    super('CCS_ERR_STORE', message, options);
+    this.operation = operation;
+    this.unavailable = options?.unavailable ?? false;
   }
 }

@@ -8,13 +8,13 @@ export type { ConnectionEvent, ReconnectEvent } from './connection-pool.js';
 export type { CcsStats } from './stats.js';
 export type { SendResult, OutgoingMessage } from './outbound.js';
 export {
-  CcsError, HandshakeError, NackError, TimeoutError, AbortError, ClosedError, QueueFullError, DuplicateIdError,
+  CcsError, HandshakeError, NackError, TimeoutError, AbortError, ClosedError, QueueFullError, DuplicateIdError, StoreError,
   type CcsErrorCode, type HandshakeStep,
 } from './errors.js';
 export { CCS_DOMAIN } from './connection.js';
 // The store seam: implement these to keep the outbox and the de-duplication window elsewhere.
 export {
-  recordFields, type OutboxRecord, type RecordState, type OutboxStore, type OutboxStoreHost, type UpstreamDedupStore, type DedupClaim,
+  recordFields, type OutboxRecord, type RecordState, type OutboxStore, type StoreBundle, type OutboxStoreHost, type UpstreamDedupStore, type DedupClaim,
 } from './store.js';
 export { MemoryOutboxStore, MemoryDedupStore } from './memory-store.js';
 export { realClock, type Clock, type ClockTimer } from './clock.js';

@@ -2,7 +2,7 @@ import type { UpstreamMessage } from '@ccs-xmpp/stanza';
 import { realClock, type Clock } from './clock.js';
 import { CCS_DOMAIN } from './connection.js';
 import { MemoryDedupStore, MemoryOutboxStore } from './memory-store.js';
-import type { OutboxStore, UpstreamDedupStore } from './store.js';
+import type { OutboxStore, StoreBundle, UpstreamDedupStore } from './store.js';
 
 /** TLS settings. */
 export interface CcsTlsOptions {
@@ -91,8 +91,11 @@ export interface CcsClientOptions {
   messageIdPrefix?: string;
   /** Random source for jitter (tests). Default `Math.random`. */
   random?: () => number;
-  /** Where downstream message records live. Default: a new `MemoryOutboxStore`. */
-  store?: OutboxStore;
+  /**
+   * Where downstream message records live. Default: a new `MemoryOutboxStore`. A {@link StoreBundle}
+   * (`{ outbox, dedup }`, what `redisStore()` returns) provides `dedupStore` too.
+   */
+  store?: OutboxStore | StoreBundle;
   /** The upstream de-duplication window. Default: a `MemoryDedupStore` of `dedupWindow` pairs. */
   dedupStore?: UpstreamDedupStore;
   /** Time and timers (tests). Default: the real clock. */
@@ -211,6 +214,8 @@ export function resolveOptions(options: CcsClientOptions): ResolvedOptions {
   if (session !== 'auto' && typeof session !== 'boolean') throw new TypeError(`option session must be true, false or 'auto'`);
   const domain = string('domain', options.domain, false) ?? CCS_DOMAIN;
   const dedupWindow = integer('dedupWindow', options.dedupWindow, 10_000, 1);
+  const store = options.store as Partial<StoreBundle> | undefined;
+  const bundle = typeof store === 'object' && store !== null && 'outbox' in store ? store as StoreBundle : undefined;
   return {
     senderId,
     apiKey,
@@ -243,8 +248,8 @@ export function resolveOptions(options: CcsClientOptions): ResolvedOptions {
     dedupWindow,
     messageIdPrefix: string('messageIdPrefix', options.messageIdPrefix, false),
     random: fn<() => number>('random', options.random) ?? Math.random,
-    store: object<OutboxStore>('store', options.store, ['attach', 'append', 'takeNext', 'requeue', 'park', 'remove', 'queuedRecords', 'flush', 'close']) ?? new MemoryOutboxStore(),
-    dedupStore: object<UpstreamDedupStore>('dedupStore', options.dedupStore, ['claim', 'complete', 'release', 'close']) ?? new MemoryDedupStore(dedupWindow),
+    store: object<OutboxStore>(bundle ? 'store.outbox' : 'store', bundle ? bundle.outbox : options.store, ['attach', 'append', 'takeNext', 'requeue', 'park', 'remove', 'queuedRecords', 'flush', 'close']) ?? new MemoryOutboxStore(),
+    dedupStore: object<UpstreamDedupStore>(bundle && options.dedupStore === undefined ? 'store.dedup' : 'dedupStore', options.dedupStore ?? bundle?.dedup, ['claim', 'complete', 'release', 'close']) ?? new MemoryDedupStore(dedupWindow),
     clock: object<Clock>('clock', options.clock, ['now', 'setTimer', 'clearTimer']) ?? realClock,
   };
 }

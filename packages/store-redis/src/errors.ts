@@ -1,29 +1,25 @@
+import { StoreError as CcsStoreError } from '@ccs-xmpp/ccs';
+
 /** What the store was doing when Redis failed it. */
 export type StoreOperation =
   | 'connect' | 'append' | 'update' | 'remove' | 'claim' | 'complete' | 'release' | 'heartbeat' | 'adopt' | 'read';
 
 /**
  * Redis could not record or read something the client needed: the connection is down, a command
- * failed, or a script answered something unexpected. `code` is always `CCS_ERR_STORE`. A send
- * refused with it was not accepted (the caller still owns the message); an upstream message whose
+ * failed, or a script answered something unexpected. `code` is always `CCS_ERR_STORE` (it is the
+ * client's `StoreError`). A send refused with it was not accepted; an upstream message whose
  * completion failed with it is not ACKed, so CCS delivers it again.
  *
  * The message names the operation and Redis's own error text; it never contains a message body,
  * the Redis password or the connection URL's credentials.
  */
-export class StoreError extends Error {
+export class StoreError extends CcsStoreError {
   override name = 'StoreError';
-  /** Stable machine-readable code. */
-  readonly code = 'CCS_ERR_STORE' as const;
   /** The store operation that failed. */
-  readonly operation: StoreOperation;
-  /** True when the failure is the connection (down, reconnecting, lost mid-command) rather than a command error. */
-  readonly unavailable: boolean;
+  declare readonly operation: StoreOperation;
 
   constructor(operation: StoreOperation, message: string, options?: { cause?: unknown; unavailable?: boolean }) {
-    super(`store ${operation} failed: ${message}`, options?.cause === undefined ? undefined : { cause: options.cause });
-    this.operation = operation;
-    this.unavailable = options?.unavailable ?? false;
+    super(operation, `store ${operation} failed: ${message}`, options);
   }
 }
 

@@ -1,9 +1,8 @@
+import type { DedupClaim, UpstreamDedupStore } from '@ccs-xmpp/ccs';
 import { Keys } from './keys.js';
 import type { TickBatcher } from './tick-batcher.js';
 import { StoreError, storeError } from './errors.js';
 
-/** The answer of {@link RedisDedupStore.claim} (the client's `DedupClaim`). */
-export type RedisDedupClaim = 'new' | 'running' | 'done';
 
 /** Releases kept for a retry while Redis is away. */
 const MAX_RETRY_RELEASES = 100_000;
@@ -16,7 +15,7 @@ const DONE = 3;
 
 interface Waiter {
   suffix: string;
-  resolve: (claim: RedisDedupClaim) => void;
+  resolve: (claim: DedupClaim) => void;
   reject: (err: Error) => void;
 }
 
@@ -29,12 +28,13 @@ interface Waiter {
  * lapses (`new`: run it here). Until then the message is not ACKed here, so it is never lost with a
  * dying instance, and never handled twice by two live ones.
  *
- * `complete` resolves only when the completion is recorded **and** everything the handler sent
- * (appended since the claim) is recorded too: the upstream ACK waits on it, so no reply is lost to
- * a crash between the handler and Redis. When that fails, the claim is released (retried when
- * Redis is back) so the resend is handled again, here or elsewhere.
+ * `complete` is queued behind everything the handler sent, in the same pipeline; the outbox
+ * store's `flush()` — which the upstream ACK waits on — fails when the completion or anything
+ * appended since the claim (a reply) was not recorded. The claim is then released (retried when
+ * Redis is back), so CCS's resend is handled again, here or elsewhere; no reply is lost to a crash
+ * or a Redis failure between the handler and the ACK.
  */
-export class RedisDedupStore {
+export class RedisDedupStore implements UpstreamDedupStore {
   readonly #batcher: TickBatcher;
   /** Claims this instance holds, with the batch they were made in. */
   readonly #running = new Map<string, number>();
@@ -44,11 +44,14 @@ export class RedisDedupStore {
   #retryRelease: string[] = [];
   #poll: NodeJS.Timeout | undefined = undefined;
   readonly #pollMs: number;
+  readonly #closeShared: () => Promise<void>;
   #closed = false;
 
-  constructor(batcher: TickBatcher, pollMs: number) {
+  /** @param closeShared closes the store this half belongs to (the client closes both halves). */
+  constructor(batcher: TickBatcher, pollMs: number, closeShared: () => Promise<void>) {
     this.#batcher = batcher;
     this.#pollMs = pollMs;
+    this.#closeShared = closeShared;
   }
 
   /** Claims held here (handlers running). */
@@ -62,32 +65,32 @@ export class RedisDedupStore {
   }
 
   /** Claims (`from`, `messageId`) for this instance; see the class comment for `running`. */
-  claim(from: string, messageId: string): Promise<RedisDedupClaim> {
+  claim(from: string, messageId: string): Promise<DedupClaim> {
     if (this.#closed) return Promise.reject(new StoreError('claim', 'the store is closed'));
     const suffix = Keys.upstream(from, messageId);
-    return new Promise<RedisDedupClaim>((resolve, reject) => {
+    return new Promise<DedupClaim>((resolve, reject) => {
       this.#ask({ suffix, resolve, reject });
     });
   }
 
-  /** The handler succeeded. Rejects with a StoreError when the completion or a reply the handler sent could not be recorded. */
-  async complete(from: string, messageId: string): Promise<void> {
+  /**
+   * The handler succeeded: remembered as done. Queued behind what the handler sent; when that or
+   * the completion is not recorded, the outbox store's `flush()` fails (no ACK) and the claim is
+   * released again.
+   */
+  complete(from: string, messageId: string): void {
     const suffix = Keys.upstream(from, messageId);
     const since = this.#running.get(suffix) ?? this.#batcher.batch;
     this.#running.delete(suffix);
     this.#batcher.args('complete').push(suffix);
     this.#batcher.added('complete');
-    try {
-      await this.#batcher.promise('complete');
-    } catch (err) {
+    this.#batcher.guard(since);
+    this.#batcher.promise('complete').then(() => {
+      if (this.#batcher.appendFailedSince(since)) this.#release(suffix, 'd');
+    }, () => {
       // It may have run before the connection dropped: forget the completion too.
       this.#release(suffix, 'd');
-      throw err;
-    }
-    if (this.#batcher.appendFailedSince(since)) {
-      this.#release(suffix, 'd');
-      throw new StoreError('complete', 'a message the handler sent could not be recorded in Redis; the upstream message is not acknowledged');
-    }
+    });
   }
 
   /** The handler failed: the claim is dropped, so the resend is handled again. */
@@ -105,8 +108,13 @@ export class RedisDedupStore {
     for (let i = 0; i + 1 < items.length; i += 2) this.#release(items[i + 1] as string, items[i] as 'r' | 'd');
   }
 
+  /** Closes the shared store (see {@link RedisStore.close}). */
+  close(): Promise<void> {
+    return this.#closeShared();
+  }
+
   /** Stops polling; pending claims fail (their messages stay un-ACKed, and CCS resends them). */
-  close(): void {
+  stop(): void {
     this.#closed = true;
     clearTimeout(this.#poll);
     this.#poll = undefined;

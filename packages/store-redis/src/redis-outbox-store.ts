@@ -1,9 +1,10 @@
+import type { OutboxRecord, OutboxStore, OutboxStoreHost, SendResult } from '@ccs-xmpp/ccs';
 import type { OutboxJournal, RecordOutcome } from './outbox-journal.js';
 import type { TickBatcher } from './tick-batcher.js';
 import type { OutcomesMode } from './options.js';
 import type { AdoptedRecord } from './lease-keeper.js';
-import { StoreError, type StoreError as StoreErrorType } from './errors.js';
-import { parseRecord, serializeRecord, type StoreHost, type StoreRecord } from './record.js';
+import { StoreError } from './errors.js';
+import { parseRecord, serializeRecord } from './record.js';
 
 /** `storeSlot` values: where a queued record waits in this store. */
 const NONE = -1;
@@ -36,24 +37,25 @@ export interface OutboxOwner {
  *   record found in flight after its owner died is simply resent).
  * - Records adopted from a dead instance arrive through `host.adopt`, already owned here.
  */
-export class RedisOutboxStore {
+export class RedisOutboxStore implements OutboxStore {
   readonly ownerId: string;
   readonly #journal: OutboxJournal;
   readonly #batcher: TickBatcher;
   readonly #owner: OutboxOwner;
   readonly #outcomes: OutcomesMode;
-  #host: StoreHost | undefined = undefined;
+  #host: OutboxStoreHost | undefined = undefined;
   #queued = 0;
-  readonly #front: StoreRecord[] = [];
-  #fresh: Array<StoreRecord | undefined> = [];
+  readonly #front: OutboxRecord[] = [];
+  #fresh: Array<OutboxRecord | undefined> = [];
   #head = 0;
   #holes = 0;
   /** Appends of the batch being collected, and that batch's number. */
-  #pending: StoreRecord[] = [];
+  #pending: OutboxRecord[] = [];
   #pendingBatch = 0;
   /** Appended batches not yet answered. */
-  readonly #unanswered = new Set<StoreRecord[]>();
-  readonly #adopted = new WeakSet<StoreRecord>();
+  readonly #unanswered = new Set<OutboxRecord[]>();
+  /** Ids of adopted records not yet settled (the outbox builds its own objects for them). */
+  readonly #adopted = new Set<string>();
   #maxSeq = 0;
 
   constructor(ownerId: string, journal: OutboxJournal, batcher: TickBatcher, owner: OutboxOwner, outcomes: OutcomesMode) {
@@ -70,12 +72,12 @@ export class RedisOutboxStore {
   }
 
   /** Called once by the outbox that drives this store. */
-  attach(host: StoreHost): void {
+  attach(host: OutboxStoreHost): void {
     this.#host = host;
     this.#owner.outboxAttached();
   }
 
-  append(record: StoreRecord): void {
+  append(record: OutboxRecord): void {
     record.state = 'queued';
     record.storeSlot = PENDING;
     this.#queued++;
@@ -84,14 +86,14 @@ export class RedisOutboxStore {
     const promise = this.#journal.append(record.id, record.seq, serializeRecord(record));
     if (batch !== this.#pendingBatch) {
       this.#pendingBatch = batch;
-      const list: StoreRecord[] = (this.#pending = []);
+      const list: OutboxRecord[] = (this.#pending = []);
       this.#unanswered.add(list);
-      promise.then(() => this.#recorded(list), (err: StoreErrorType) => this.#refused(list, err));
+      promise.then(() => this.#recorded(list), (err: StoreError) => this.#refused(list, err));
     }
     this.#pending.push(record);
   }
 
-  takeNext(): StoreRecord | undefined {
+  takeNext(): OutboxRecord | undefined {
     let record = this.#front.shift();
     if (record === undefined) {
       const fresh = this.#fresh;
@@ -116,34 +118,34 @@ export class RedisOutboxStore {
     return record;
   }
 
-  requeue(record: StoreRecord): void {
+  requeue(record: OutboxRecord): void {
     record.state = 'queued';
     record.storeSlot = FRONT;
     const front = this.#front;
     let i = front.length;
-    while (i > 0 && (front[i - 1] as StoreRecord).seq > record.seq) i--;
+    while (i > 0 && (front[i - 1] as OutboxRecord).seq > record.seq) i--;
     front.splice(i, 0, record);
     this.#queued++;
   }
 
-  park(record: StoreRecord): void {
+  park(record: OutboxRecord): void {
     record.state = 'waiting';
     // Retry counts and the not-before time survive an adoption.
     this.#journal.update(record.id, serializeRecord(record));
   }
 
   /**
-   * The final answer: the record leaves Redis. `outcome` (an extension of the seam) goes to the
-   * outcome stream for adopted messages, or for all with `outcomes: 'all'`.
+   * The final answer: the record leaves Redis, and its outcome goes to the outcome stream when it
+   * was adopted (or always, with `outcomes: 'all'`).
    */
-  remove(record: StoreRecord, outcome?: RecordOutcome): void {
-    if (record.state === 'queued') this.#unqueue(record);
-    const adopted = this.#adopted.has(record);
+  remove(record: OutboxRecord, outcome?: SendResult | Error): void {
+    if (record.storeSlot !== NONE) this.#unqueue(record);
+    const adopted = this.#adopted.delete(record.id);
     const report = this.#outcomes === 'all' || (this.#outcomes === 'adopted' && adopted);
-    this.#journal.remove(record.id, report ? (outcome ?? { status: 'failed', code: '', retries: record.resends, adopted }) : undefined);
+    this.#journal.remove(record.id, report ? toOutcome(record, outcome, adopted) : undefined);
   }
 
-  *queuedRecords(): IterableIterator<StoreRecord> {
+  *queuedRecords(): IterableIterator<OutboxRecord> {
     yield* this.#front;
     for (let i = this.#head; i < this.#fresh.length; i++) {
       const r = this.#fresh[i];
@@ -161,9 +163,9 @@ export class RedisOutboxStore {
     return this.#owner.closeShared();
   }
 
-  /** True when the record was adopted from a dead instance. */
-  isAdopted(record: StoreRecord): boolean {
-    return this.#adopted.has(record);
+  /** True when the record was adopted from a dead instance (and is not settled yet). */
+  isAdopted(record: OutboxRecord): boolean {
+    return this.#adopted.has(record.id);
   }
 
   /** The next order number free after every record seen here (adopted records are scored after it). */
@@ -173,7 +175,7 @@ export class RedisOutboxStore {
 
   /** Records adopted by the lease keeper: parsed and handed to the outbox. */
   adopt(adopted: AdoptedRecord[]): void {
-    const records: StoreRecord[] = [];
+    const records: OutboxRecord[] = [];
     for (const a of adopted) {
       const r = parseRecord(a.record);
       if (r === undefined) {
@@ -181,13 +183,13 @@ export class RedisOutboxStore {
         this.#journal.remove(a.id, undefined);
         continue;
       }
-      this.#adopted.add(r);
+      this.#adopted.add(r.id);
       records.push(r);
     }
     if (records.length > 0) this.#host?.adopt(records);
   }
 
-  #unqueue(record: StoreRecord): void {
+  #unqueue(record: OutboxRecord): void {
     this.#queued--;
     const slot = record.storeSlot;
     record.storeSlot = NONE;
@@ -200,7 +202,7 @@ export class RedisOutboxStore {
     // PENDING: its batch skips it when Redis answers; the removal is queued behind the append.
   }
 
-  #recorded(list: StoreRecord[]): void {
+  #recorded(list: OutboxRecord[]): void {
     this.#unanswered.delete(list);
     let any = false;
     for (const r of list) {
@@ -212,9 +214,9 @@ export class RedisOutboxStore {
     if (any) this.#host?.wake();
   }
 
-  #refused(list: StoreRecord[], err: StoreErrorType): void {
+  #refused(list: OutboxRecord[], err: StoreError): void {
     this.#unanswered.delete(list);
-    const refused: StoreRecord[] = [];
+    const refused: OutboxRecord[] = [];
     for (const r of list) {
       if (r.storeSlot !== PENDING) continue;
       r.storeSlot = NONE;
@@ -223,13 +225,11 @@ export class RedisOutboxStore {
     }
     // The append may have run before the connection dropped: those records must not outlive the refusal.
     this.#journal.discard(list.map((r) => r.id));
-    if (refused.length === 0) return;
-    if (this.#host?.refused) this.#host.refused(refused, err);
-    else this.#host?.error(err);
+    if (refused.length > 0) this.#host?.refused(refused, err);
   }
 
   #compact(): void {
-    const live: Array<StoreRecord | undefined> = [];
+    const live: Array<OutboxRecord | undefined> = [];
     for (let i = this.#head; i < this.#fresh.length; i++) {
       const r = this.#fresh[i];
       if (r !== undefined && r.storeSlot === FRESH) live.push(r);
@@ -238,4 +238,15 @@ export class RedisOutboxStore {
     this.#head = 0;
     this.#holes = 0;
   }
+}
+
+/** The outcome-stream entry for a settled record. */
+function toOutcome(record: OutboxRecord, outcome: SendResult | Error | undefined, adopted: boolean): RecordOutcome {
+  if (outcome === undefined || !(outcome instanceof Error)) {
+    return { status: outcome === undefined ? 'failed' : 'ack', code: '', retries: outcome?.retries ?? record.resends, adopted };
+  }
+  const nackCode = (outcome as { nackCode?: unknown }).nackCode;
+  if (typeof nackCode === 'string') return { status: 'nack', code: nackCode, retries: record.resends, adopted };
+  const code = (outcome as { code?: unknown }).code;
+  return { status: 'failed', code: typeof code === 'string' ? code : outcome.name, retries: record.resends, adopted };
 }

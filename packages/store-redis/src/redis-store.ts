@@ -80,7 +80,7 @@ export class RedisStore extends EventEmitter<RedisStoreEvents> {
       },
       closeShared: () => this.close(),
     }, o.outcomes);
-    this.dedup = new RedisDedupStore(this.#batcher, o.claimPollMs);
+    this.dedup = new RedisDedupStore(this.#batcher, o.claimPollMs, () => this.close());
     this.#lease = new LeaseKeeper(this.#link, k, {
       instanceId: me, leaseTtlMs: o.leaseTtlMs, adoptIntervalMs: o.adoptIntervalMs, adoptMax: o.adoptMax,
     }, {
@@ -123,7 +123,7 @@ export class RedisStore extends EventEmitter<RedisStoreEvents> {
    */
   close(): Promise<void> {
     this.#closed ??= (async () => {
-      this.dedup.close();
+      this.dedup.stop();
       this.#batcher.flush();
       await this.#batcher.barrier()?.catch(() => {});
       await this.#lease.release().catch(() => {});
@@ -136,7 +136,7 @@ export class RedisStore extends EventEmitter<RedisStoreEvents> {
   destroy(): void {
     this.#closed ??= Promise.resolve();
     this.#lease.stop();
-    this.dedup.close();
+    this.dedup.stop();
     this.#batcher.cancel(new StoreError('connect', 'the store was destroyed', { unavailable: true }));
     this.#link.destroy();
   }

@@ -110,6 +110,10 @@ export class TickBatcher {
   /** Settles when the batch being collected has been answered; created by {@link barrier}. */
   #currentDone: { promise: Promise<void>; resolve: () => void } | undefined = undefined;
   #queued = 0;
+  /** Claim batches of the completions in the batch being collected (see {@link guard}). */
+  #guards: number[] = [];
+  /** Batches whose barrier must fail: a completion in them followed a failed append, or a lane failed. */
+  readonly #failedBatches = new Set<number>();
   readonly #flushNow = (): void => {
     this.#scheduled = undefined;
     this.flush();
@@ -136,6 +140,15 @@ export class TickBatcher {
   /** True when an append of batch `since` or later failed: something sent after that point was not recorded. */
   appendFailedSince(since: number): boolean {
     return this.#appendFailedAt >= since;
+  }
+
+  /**
+   * Makes this batch's barrier fail if an append of batch `since` or later fails: a completion
+   * queued now must not let its upstream ACK through when a reply sent since its claim was not
+   * recorded.
+   */
+  guard(since: number): void {
+    this.#guards.push(since);
   }
 
   /** The argument array of `lane`'s current call, to push one item's arguments onto. */
@@ -178,8 +191,9 @@ export class TickBatcher {
     } else {
       return this.#appendFailedAt >= since ? Promise.reject(notRecorded()) : undefined;
     }
+    const batch = this.#queued > 0 ? this.#batch : this.#batch - 1;
     return done.then(() => {
-      if (this.#appendFailedAt >= since) throw notRecorded();
+      if (this.#appendFailedAt >= since || this.#failedBatches.has(batch)) throw notRecorded();
     });
   }
 
@@ -194,12 +208,17 @@ export class TickBatcher {
     const currentDone = this.#currentDone;
     this.#currentDone = undefined;
     this.#queued = 0;
+    const guards = this.#guards;
+    this.#guards = [];
+    // Kept for the barriers of this batch only (a barrier asks right after the batch is answered).
+    this.#failedBatches.delete(batch - 64);
     if (taken.every((t) => t.calls.length === 0)) {
       for (const t of taken) t.waiting?.resolve([]);
       currentDone?.resolve();
       return;
     }
     if (!this.#link.ready) {
+      this.#failedBatches.add(batch);
       for (const t of taken) {
         if (t.calls.length === 0) continue;
         if (t.lane.name === 'ccsAppend') this.#appendFailedAt = batch;
@@ -213,6 +232,7 @@ export class TickBatcher {
     this.#inFlight.push(batch);
     const answered = (): void => {
       this.#inFlight.shift();
+      for (const since of guards) if (this.#appendFailedAt >= since) this.#failedBatches.add(batch);
       currentDone?.resolve();
     };
     this.#lastSent = pipeline.exec().then(
@@ -229,6 +249,7 @@ export class TickBatcher {
           }
           if (failed !== undefined) {
             if (t.lane.name === 'ccsAppend') this.#appendFailedAt = batch;
+            if (t.lane.name === 'ccsComplete') this.#failedBatches.add(batch);
             t.waiting?.reject(storeError(t.lane.operation, failed));
           } else {
             t.waiting?.resolve(values);
@@ -237,6 +258,7 @@ export class TickBatcher {
         answered();
       },
       (err: unknown) => {
+        this.#failedBatches.add(batch);
         for (const t of taken) {
           if (t.calls.length === 0) continue;
           if (t.lane.name === 'ccsAppend') this.#appendFailedAt = batch;

@@ -42,7 +42,7 @@ t.test('a claim held by another live instance waits, then answers done when that
   await new Promise((r) => setTimeout(r, 150));
   assert.is(answer, undefined, 'not answered while a runs the handler');
   assert.is(b.dedup.waiting, 1);
-  await a.dedup.complete('dev', 'u1');
+  a.dedup.complete('dev', 'u1');
   await until(() => answer !== undefined, 'the waiting claim');
   assert.is(answer, 'done');
   assert.is(await a.dedup.claim('dev', 'u1'), 'done');
@@ -77,7 +77,8 @@ t.test('completed messages are remembered for dedupWindowMs, and at most dedupMa
   await a.ready();
   for (const id of ['c1', 'c2', 'c3', 'c4', 'c5']) {
     assert.is(await a.dedup.claim('dev', id), 'new');
-    await a.dedup.complete('dev', id);
+    a.dedup.complete('dev', id);
+    await a.outbox.flush();
   }
   assert.is(await a.dedup.claim('dev', 'c5'), 'done');
   assert.is(await a.dedup.claim('dev', 'c3'), 'done');
@@ -90,7 +91,7 @@ t.test('completed messages are remembered for dedupWindowMs, and at most dedupMa
   closeAll();
 });
 
-t.test('complete fails (and the claim is released) when a reply the handler sent could not be recorded', async (server) => {
+t.test('the ACK barrier fails (and the claim is released) when a reply the handler sent could not be recorded', async (server) => {
   const sender = uniqueSender();
   const a = open(server.url, sender);
   await a.ready();
@@ -101,12 +102,14 @@ t.test('complete fails (and the claim is released) when a reply the handler sent
   const redis = new Redis(server.url);
   await redis.set(a.keys.out, 'not a hash');
   a.outbox.append(record('reply-1', 1, 'dev'));
+  a.dedup.complete('dev', 'u4');
+  // The upstream ACK waits on the outbox store's flush: it must fail.
   try {
-    await a.dedup.complete('dev', 'u4');
-    assert.unreachable('complete must fail');
+    await a.outbox.flush();
+    assert.unreachable('flush must fail');
   } catch (err) {
     assert.instance(err, StoreError);
-    assert.match((err as Error).message, /not acknowledged/);
+    assert.is((err as StoreError).code, 'CCS_ERR_STORE');
   }
   await until(() => host.refusedRecords.length === 1, 'the reply refused');
   await redis.del(a.keys.out);

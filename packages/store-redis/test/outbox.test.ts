@@ -2,7 +2,7 @@ import * as assert from 'uvu/assert';
 import { Redis } from 'ioredis';
 import { redisStore, StoreError, type RedisStore } from '../src/index.js';
 import { redisSuite, uniqueSender, until } from './helpers/redis-suite.js';
-import { record, TestHost } from './helpers/records.js';
+import { acked, nacked, record, TestHost } from './helpers/records.js';
 
 const t = redisSuite('redis outbox store', { appendonly: true });
 
@@ -33,7 +33,7 @@ t.test('a record is takeable only once Redis has it, and leaves Redis when remov
   assert.is(store.outbox.takeNext(), r);
   assert.is(r.state, 'inflight');
   assert.is(store.outbox.queued, 0);
-  store.outbox.remove(r, { status: 'ack', code: '', retries: 0, adopted: false });
+  store.outbox.remove(r, acked(r.id));
   await store.outbox.flush();
   assert.is(await redis.hget(store.keys.out, 'm1'), null);
   assert.is(await redis.zcard(store.keys.own(store.instanceId)), 0);
@@ -75,7 +75,7 @@ t.test("outcomes: 'all' appends every final outcome to a stream trimmed near out
   await store.outbox.flush();
   for (const r of recs) {
     store.outbox.takeNext();
-    store.outbox.remove(r, { status: r.seq % 2 ? 'ack' : 'nack', code: r.seq % 2 ? '' : 'DEVICE_UNREGISTERED', retries: 0, adopted: false });
+    store.outbox.remove(r, r.seq % 2 ? acked(r.id) : nacked('DEVICE_UNREGISTERED'));
   }
   await store.outbox.flush();
   const redis = new Redis(server.url);
@@ -117,7 +117,7 @@ t.test("a dead instance's records are adopted once, whole, in their original ord
   a.outbox.takeNext();
   const settled = a.outbox.takeNext();
   assert.ok(settled);
-  a.outbox.remove(settled, { status: 'ack', code: '', retries: 0, adopted: false });
+  a.outbox.remove(settled, acked(settled.id));
   await a.outbox.flush();
   const died = Date.now();
   a.destroy(); // the process is gone: no lease release, the lease lapses
@@ -144,7 +144,7 @@ t.test("a dead instance's records are adopted once, whole, in their original ord
   assert.ok(adopterStore.isAdopted(takenAdopted));
   adopterStore.requeue(takenAdopted);
   assert.is(adopterStore.takeNext(), takenAdopted);
-  adopterStore.remove(takenAdopted, { status: 'ack', code: '', retries: 1, adopted: true });
+  adopterStore.remove(takenAdopted, acked(takenAdopted.id, 1));
   await adopterStore.flush();
   const outcomes = await adopter.readOutcomes();
   assert.equal(outcomes.map((o) => [o.id, o.status, o.adopted, o.instance]), [[takenAdopted.id, 'ack', true, adopter.instanceId]]);
@@ -227,7 +227,7 @@ t.test('a removal that failed while Redis was down is sent again when it is back
   store.on('up', () => ups++);
   await server.kill();
   await until(() => !store.available, 'link down');
-  store.outbox.remove(r, { status: 'ack', code: '', retries: 0, adopted: false });
+  store.outbox.remove(r, acked(r.id));
   await store.outbox.flush()?.catch(() => {});
   await server.restart();
   await until(() => ups > 0, 'up event');
