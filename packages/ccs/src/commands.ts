@@ -3,7 +3,8 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { DownstreamMessage, JsonObject, ReceiptMessage, UpstreamMessage } from '@ccs-xmpp/stanza';
 import { ValidationError, validateDownstream } from '@ccs-xmpp/stanza';
-import { CcsClient } from './client.js';
+import { CcsClient, type SettledEvent } from './client.js';
+import type { StoreBundle } from './store.js';
 import type { ConnectionEvent, ReconnectEvent } from './connection-pool.js';
 import type { CcsClientOptions } from './options.js';
 import { AbortError, CcsError, HandshakeError, NackError, TimeoutError } from './errors.js';
@@ -50,6 +51,8 @@ connection options (both commands):
   --host HOST (default gcm.googleapis.com)  --port N (default 5235)
   --ca FILE (trusted CA, PEM)  --servername NAME  --insecure (accept a self-signed certificate)
   --connections N  --max-pending N
+  --store redis://HOST:PORT[/DB]  keep the outbox and the upstream de-duplication in Redis,
+         shared by every process of the sender (needs the package @ccs-xmpp/store-redis)
 
 The sender ID and API key are read from CCS_SENDER_ID and CCS_API_KEY (never from flags, which
 end up in shell history).`;
@@ -71,6 +74,7 @@ const COMMON = {
   insecure: { type: 'boolean' },
   connections: { type: 'string' },
   'max-pending': { type: 'string' },
+  store: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -142,6 +146,47 @@ function clientOptions(values: Record<string, string | boolean | undefined>, env
   const maxPending = int('max-pending', values['max-pending'] as string | undefined, 1);
   if (maxPending !== undefined) options.maxPending = maxPending;
   return options;
+}
+
+/** What the CLI uses of `@ccs-xmpp/store-redis`'s store. */
+interface CliStore extends StoreBundle {
+  ready(): Promise<void>;
+  destroy(): void;
+  on(event: 'down', listener: (err: Error) => void): unknown;
+  on(event: 'up', listener: () => void): unknown;
+}
+
+/**
+ * `--store redis://…`: the Redis-backed outbox and de-duplication, connected and holding its lease.
+ * Loaded at run time: the store package is optional, and it depends on this one.
+ */
+async function openStore(io: CliIo, url: string | undefined, senderId: string): Promise<CliStore | undefined> {
+  if (url === undefined) return undefined;
+  if (!/^rediss?:\/\//.test(url)) throw new UsageError('--store must be a redis:// or rediss:// URL');
+  const spec = '@ccs-xmpp/store-redis';
+  let mod: { redisStore(options: { redis: string; senderId: string }): CliStore };
+  try {
+    mod = (await import(spec)) as typeof mod;
+  } catch {
+    throw new UsageError('--store needs the package @ccs-xmpp/store-redis (npm install @ccs-xmpp/store-redis)');
+  }
+  const store = mod.redisStore({ redis: url, senderId });
+  try {
+    await store.ready();
+  } catch (err) {
+    store.destroy();
+    // The URL may carry a password: only the store's own one-line reason is shown.
+    throw new UsageError(`cannot use the --store: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  store.on('down', (err) => line(io, { event: 'store-down', reason: err.message }));
+  store.on('up', () => line(io, { event: 'store-up' }));
+  return store;
+}
+
+/** An adopted message's outcome: the ack / nack / error line, as `event: 'settled'` with `outcome` saying which. */
+function settledLine(e: SettledEvent): object {
+  const { event, ...fields } = (e.result !== undefined ? ackLine(e.result) : failureLine(e.error)) as { event: string };
+  return { event: 'settled', outcome: event, ...fields, ...(e.result === undefined ? { message_id: e.messageId } : {}) };
 }
 
 const line = (io: CliIo, obj: object): void => {
@@ -286,7 +331,8 @@ async function sendCommand(io: CliIo, args: string[]): Promise<number> {
     line(io, failureLine(invalid));
     return EXIT_USAGE;
   }
-  const client = new CcsClient({ ...options, reconnectMaxMs: 2000 });
+  const store = await openStore(io, v['store'] as string | undefined, options.senderId);
+  const client = new CcsClient({ ...options, reconnectMaxMs: 2000, ...(store ? { store } : {}) });
   // The signal settles the message at once (AbortError says whether it had been written).
   const pending = client.send(msg, { timeoutMs, ...(io.signal ? { signal: io.signal } : {}) });
   pending.catch(() => {});
@@ -345,7 +391,11 @@ async function echoCommand(io: CliIo, args: string[]): Promise<number> {
   // The Python sample ACKs each upstream message before anything else; the Java one after its echo.
   if (sample === 'python') options.ackOnReceipt = true;
   if (io.signal?.aborted) return EXIT_OK;
+  const store = await openStore(io, v['store'] as string | undefined, options.senderId);
+  if (store) options.store = store;
   const client = new CcsClient(options);
+  // Messages adopted from a dead instance of the fleet: nobody awaits them here.
+  client.on('settled', (e: SettledEvent) => line(io, settledLine(e)));
   let sent = 0;
   // The echo itself must not hold up the upstream ACK: it is sent, not awaited.
   client.onUpstream((m: UpstreamMessage) => {

@@ -42,6 +42,8 @@ export class UpstreamInbox {
   readonly #ackOnReceipt: boolean;
   readonly #flush: () => Promise<void> | undefined;
   readonly #running = new Map<string, Running>();
+  /** The client is closing: no new upstream message is taken on. */
+  #stopped = false;
   #handler: UpstreamHandler | undefined;
   #iterator: UpstreamIterator | undefined;
   #handlersRunning = 0;
@@ -80,8 +82,13 @@ export class UpstreamInbox {
     return it;
   }
 
-  /** Closing: the iterator's consumer finishes what it holds but gets nothing more. */
+  /**
+   * Closing: the iterator's consumer finishes what it holds but gets nothing more, and a new upstream
+   * message is left un-ACKed — its handler could not send a reply any more (`send` refuses while
+   * closing), so CCS delivers it again to another connection or process instead.
+   */
   stop(): void {
+    this.#stopped = true;
     this.#iterator?.stop();
   }
 
@@ -100,7 +107,7 @@ export class UpstreamInbox {
       if (!running.conns.includes(conn)) running.conns.push(conn);
       return;
     }
-    if (this.#iterator === undefined && this.#handler === undefined && !this.#events.hasListener()) {
+    if (this.#stopped || (this.#iterator === undefined && this.#handler === undefined && !this.#events.hasListener())) {
       // Nobody receives upstream messages here (e.g. a send-only tool): acknowledging one would
       // tell CCS it was handled and lose it. Left un-ACKed, CCS delivers it again later.
       this.#counters.upstreamUnhandled++;
@@ -127,6 +134,12 @@ export class UpstreamInbox {
   }
 
   #claimed(conn: CcsConnection, msg: UpstreamMessage, key: string, claim: DedupClaim): void {
+    if (claim === 'new' && this.#stopped) {
+      // Claimed (asynchronously) after close() began: handed back, left un-ACKed (see `stop`).
+      void this.#dedup.release(msg.from, msg.messageId);
+      this.#counters.upstreamUnhandled++;
+      return;
+    }
     if (claim !== 'new') {
       this.#counters.duplicatesDropped++;
       // Handled already: ACK it where it came in. Running elsewhere: CCS resends it until that ends.

@@ -1,4 +1,4 @@
-import type { OutboxRecord, OutboxStore, OutboxStoreHost, SendResult } from '@ccs-xmpp/ccs';
+import { ClosedError, type OutboxRecord, type OutboxStore, type OutboxStoreHost, type SendResult } from '@ccs-xmpp/ccs';
 import type { OutboxJournal, RecordOutcome } from './outbox-journal.js';
 import type { TickBatcher } from './tick-batcher.js';
 import type { OutcomesMode } from './options.js';
@@ -136,10 +136,17 @@ export class RedisOutboxStore implements OutboxStore {
 
   /**
    * The final answer: the record leaves Redis, and its outcome goes to the outcome stream when it
-   * was adopted (or always, with `outcomes: 'all'`).
+   * was adopted (or always, with `outcomes: 'all'`). A `ClosedError` is not an answer: the record
+   * stays for another instance.
    */
   remove(record: OutboxRecord, outcome?: SendResult | Error): void {
     if (record.storeSlot !== NONE) this.#unqueue(record);
+    if (outcome instanceof ClosedError) {
+      // This process is closing (a redeploy, a shutdown), not the message failing: the record stays
+      // in Redis, and another instance adopts it once this one's lease is dropped.
+      this.#adopted.delete(record.id);
+      return;
+    }
     const adopted = this.#adopted.delete(record.id);
     const report = this.#outcomes === 'all' || (this.#outcomes === 'adopted' && adopted);
     this.#journal.remove(record.id, report ? toOutcome(record, outcome, adopted) : undefined);

@@ -1,5 +1,6 @@
 import * as assert from 'uvu/assert';
 import { Redis } from 'ioredis';
+import { ClosedError, TimeoutError } from '@ccs-xmpp/ccs';
 import { redisStore, StoreError, type RedisStore } from '../src/index.js';
 import { redisSuite, uniqueSender, until } from './helpers/redis-suite.js';
 import { acked, nacked, record, TestHost } from './helpers/records.js';
@@ -234,6 +235,26 @@ t.test('a removal that failed while Redis was down is sent again when it is back
   const redis = new Redis(server.url);
   await until(async () => (await redis.hget(store.keys.out, 'q1')) === null, 'the removal to land');
   assert.is(await redis.zcard(store.keys.own(store.instanceId)), 0);
+  redis.disconnect();
+  await closeAll();
+});
+
+t.test('a message failed by the client closing stays in Redis for another instance (a redeploy loses nothing)', async (server) => {
+  const store = open(server.url, uniqueSender(), { leaseTtlMs: 60_000 });
+  await store.ready();
+  store.outbox.attach(new TestHost());
+  const r = record('c1', 1);
+  const gone = record('c2', 2);
+  store.outbox.append(r);
+  store.outbox.append(gone);
+  await store.outbox.flush();
+  store.outbox.takeNext();
+  store.outbox.remove(r, new ClosedError('the client was closed'));
+  store.outbox.remove(gone, new TimeoutError('c2', 10, false));
+  await store.outbox.flush();
+  const redis = new Redis(server.url);
+  assert.ok(await redis.hget(store.keys.out, 'c1'), 'kept for adoption');
+  assert.is(await redis.hget(store.keys.out, 'c2'), null, 'a timeout is an answer: removed');
   redis.disconnect();
   await closeAll();
 });

@@ -66,6 +66,7 @@ export function uniqueSender(): string {
 
 /** Waits until `check()` is true, polling every 10 ms; throws after `timeoutMs` with `what`. */
 export async function until(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
+  if (process.env['DEBUG_UNTIL']) console.error(`${new Date().toISOString()} waiting: ${what}`);
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}`);
