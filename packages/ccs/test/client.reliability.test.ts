@@ -354,6 +354,37 @@ test('close() waits for a running upstream handler and ACKs its message before e
   }
 });
 
+test('an upstream message arriving after close() began is neither handled nor ACKed (its reply would be refused): CCS delivers it elsewhere', async () => {
+  const server = await startScriptedServer();
+  let release!: () => void;
+  const gate = new Promise<void>((r) => {
+    release = r;
+  });
+  const handled: string[] = [];
+  const client = new CcsClient(clientOptions(server, {
+    onUpstream: async (m: UpstreamMessage) => {
+      handled.push(m.messageId);
+      await gate;
+    },
+  }));
+  try {
+    await client.connect();
+    const c = server.latest();
+    c.upstream('dev', 'slow-2');
+    await server.until(() => handled.length === 1);
+    const closing = client.close({ timeoutMs: 2000 });
+    c.upstream('dev', 'late-1');
+    await new Promise((r) => setTimeout(r, 30));
+    release();
+    await closing;
+    assert.equal(handled, ['slow-2']);
+    assert.equal(c.acks.map((a) => a['message_id']), ['slow-2']);
+    assert.is(client.stats().upstreamUnhandled, 1);
+  } finally {
+    await server.stop();
+  }
+});
+
 test('an outage: reconnect attempts back off (growing, capped delays) and report errors; sends queue and go out once back', async () => {
   const opts = { autoAck: true, refuse: false };
   const server = await startScriptedServer(opts);
