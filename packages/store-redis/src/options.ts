@@ -22,8 +22,9 @@ export interface RedisStoreOptions {
   /** This instance's name in keys and outcomes. Default `<hostname>-<pid>-<random>`: unique per process start. */
   instanceId?: string;
   /**
-   * Lifetime of this instance's lease (ms). It is renewed every third of it; when it lapses, the
-   * other instances adopt this instance's records. Default 3000.
+   * Lifetime of this instance's lease (ms). It is renewed every fifth of it; when it lapses, the
+   * other instances adopt this instance's records. Default 5000: a live process must be stalled
+   * for about 4 s before it is presumed dead.
    */
   leaseTtlMs?: number;
   /** How often an instance looks for dead instances' records (ms). Adoption happens within `leaseTtlMs + adoptIntervalMs` of a death. Default 1000. */
@@ -90,7 +91,7 @@ export function resolveStoreOptions(options: RedisStoreOptions): ResolvedStoreOp
   }
   const outcomes = options.outcomes ?? 'adopted';
   if (outcomes !== 'adopted' && outcomes !== 'all' && outcomes !== 'none') throw new TypeError(`outcomes must be 'adopted', 'all' or 'none', got ${JSON.stringify(outcomes)}`);
-  const leaseTtlMs = integer(options, 'leaseTtlMs', 3000, 100);
+  const leaseTtlMs = integer(options, 'leaseTtlMs', 5000, 100);
   return {
     redis,
     senderId: options.senderId,

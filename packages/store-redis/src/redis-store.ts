@@ -44,6 +44,8 @@ export class RedisStore extends EventEmitter<RedisStoreEvents> {
   /** The client's `UpstreamDedupStore`. */
   readonly dedup: RedisDedupStore;
   readonly #link: RedisLink;
+  /** The lease's own connection (renewals and adoption scans never queue behind data). */
+  readonly #control: RedisLink;
   readonly #batcher: TickBatcher;
   readonly #lease: LeaseKeeper;
   readonly #journal: OutboxJournal;
@@ -65,6 +67,13 @@ export class RedisStore extends EventEmitter<RedisStoreEvents> {
       onUp: () => this.#up(),
       onDown: (err) => this.#goneDown(err),
     });
+    this.#control = new RedisLink({ redis: o.redis, reconnectMaxMs: o.reconnectMaxMs, connectionName: `ccs-${me}-lease` }, {
+      onUp: () => {
+        if (this.#started) this.#lease.reconnected();
+      },
+      // The data connection reports Redis going away; this one only stops renewing meanwhile.
+      onDown: () => {},
+    });
     this.#batcher = new TickBatcher(this.#link, {
       append: [k.out, k.own(me), k.instances, me],
       update: [k.out],
@@ -81,7 +90,7 @@ export class RedisStore extends EventEmitter<RedisStoreEvents> {
       closeShared: () => this.close(),
     }, o.outcomes);
     this.dedup = new RedisDedupStore(this.#batcher, o.claimPollMs, () => this.close());
-    this.#lease = new LeaseKeeper(this.#link, k, {
+    this.#lease = new LeaseKeeper(this.#control, k, {
       instanceId: me, leaseTtlMs: o.leaseTtlMs, adoptIntervalMs: o.adoptIntervalMs, adoptMax: o.adoptMax,
     }, {
       adopted: (records) => {
@@ -127,7 +136,7 @@ export class RedisStore extends EventEmitter<RedisStoreEvents> {
       this.#batcher.flush();
       await this.#batcher.barrier()?.catch(() => {});
       await this.#lease.release().catch(() => {});
-      await this.#link.close();
+      await Promise.all([this.#link.close(), this.#control.close()]);
     })();
     return this.#closed;
   }
@@ -139,15 +148,17 @@ export class RedisStore extends EventEmitter<RedisStoreEvents> {
     this.dedup.stop();
     this.#batcher.cancel(new StoreError('connect', 'the store was destroyed', { unavailable: true }));
     this.#link.destroy();
+    this.#control.destroy();
   }
 
   async #start(): Promise<void> {
     try {
-      await this.#link.open();
+      await Promise.all([this.#link.open(), this.#control.open()]);
       await this.#lease.start();
       this.#started = true;
     } catch (err) {
       this.#link.destroy();
+      this.#control.destroy();
       throw storeError('connect', err);
     }
   }
@@ -157,7 +168,6 @@ export class RedisStore extends EventEmitter<RedisStoreEvents> {
     // Written before anything the batcher sends later: removals that failed, appends that must not outlive their refusal.
     this.#journal.resend();
     this.dedup.reconnected();
-    this.#lease.reconnected();
     if (this.#down) {
       this.#down = false;
       this.emit('up');

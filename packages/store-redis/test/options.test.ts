@@ -25,7 +25,7 @@ test('refuses option values that would break the layout or the timing, naming th
   assert.throws(() => resolveStoreOptions({ redis: 'redis://x', senderId: '1', leaseTTL: 5 } as never), /unknown redisStore option "leaseTTL"/);
   assert.throws(() => redisStore({ redis: 'redis://127.0.0.1:1', senderId: '{' }), /senderId/);
   const o = resolveStoreOptions({ redis: 'redis://x', senderId: '1' });
-  assert.is(o.leaseTtlMs, 3000);
+  assert.is(o.leaseTtlMs, 5000);
   assert.is(o.outcomes, 'adopted');
   assert.match(o.instanceId, /^[A-Za-z0-9_.-]+-\d+-[0-9a-f]{8}$/);
 });
