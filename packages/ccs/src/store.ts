@@ -166,3 +166,12 @@ export interface UpstreamDedupStore {
   /** Releases the store's own resources. */
   close(): Promise<void> | void;
 }
+
+/**
+ * Both halves of a shared store in one object, as `@ccs-xmpp/store-redis`'s `redisStore()` returns
+ * them: pass it as the client's `store` option and it provides `dedupStore` too.
+ */
+export interface StoreBundle {
+  readonly outbox: OutboxStore;
+  readonly dedup: UpstreamDedupStore;
+}
