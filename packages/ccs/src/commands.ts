@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import type { DownstreamMessage, JsonObject, ReceiptMessage, UpstreamMessage } from '@ccs-xmpp/stanza';
+import type { JsonObject, OutgoingMessage, ReceiptMessage, UpstreamMessage } from '@ccs-xmpp/stanza';
 import { ValidationError, validateDownstream } from '@ccs-xmpp/stanza';
 import { CcsClient, type SettledEvent } from './client.js';
 import type { StoreBundle } from './store.js';
@@ -302,7 +302,7 @@ async function sendCommand(io: CliIo, args: string[]): Promise<number> {
     return EXIT_OK;
   }
   if ((v['to'] === undefined) === (v['condition'] === undefined)) throw new UsageError('give exactly one of --to and --condition');
-  const msg: Omit<DownstreamMessage, 'message_id'> & { message_id?: string } = {};
+  const msg: OutgoingMessage = {};
   if (v['to'] !== undefined) msg.to = v['to'] as string;
   if (v['condition'] !== undefined) msg.condition = v['condition'] as string;
   const data = jsonObject('data', v['data'] as string | undefined);

@@ -1,8 +1,9 @@
-import type { DeviceGroupResult, DownstreamMessage } from '@ccs-xmpp/stanza';
+import type { DeviceGroupResult, DownstreamMessage, OutgoingMessage } from '@ccs-xmpp/stanza';
 import type { OutboxRecord, RecordState } from './store.js';
 
-/** What `send()` takes: a downstream message whose `message_id` the client assigns when absent. */
-export type OutgoingMessage = Omit<DownstreamMessage, 'message_id'> & Pick<DownstreamMessage, 'to' | 'condition'> & { message_id?: string };
+// What `send()` takes (a downstream message whose `message_id` the client assigns when absent) is
+// the codec's type, so that the stanza and ccs packages cannot disagree on it.
+export type { OutgoingMessage };
 
 /** What `send()` resolves with: CCS accepted the message. */
 export interface SendResult {

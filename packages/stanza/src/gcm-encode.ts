@@ -10,7 +10,7 @@
  *   C0 controls in text that did not come from `JSON.stringify` — become JSON `\u` escapes, which
  *   `JSON.parse` turns back into the identical string.
  */
-import type { DownstreamMessage } from './types.js';
+import type { DownstreamMessage, OutgoingMessage } from './types.js';
 
 // C0 controls other than TAB/LF/CR: JSON.stringify always escapes them, so only text from
 // elsewhere (`encodeJson`) is checked for them.
@@ -350,8 +350,8 @@ export class GcmEncoder {
    * goes out as the stanza id and as the JSON's last field, as if the message had been copied with
    * it (`Object.assign({}, msg, { message_id })`), without the copy.
    */
-  encodeDownstream(msg: Omit<DownstreamMessage, 'message_id'> & { message_id?: string }, messageId: string): Buffer;
-  encodeDownstream(msg: Omit<DownstreamMessage, 'message_id'> & { message_id?: string }, messageId?: string): Buffer {
+  encodeDownstream(msg: OutgoingMessage, messageId: string): Buffer;
+  encodeDownstream(msg: OutgoingMessage, messageId?: string): Buffer {
     const own = msg.message_id;
     const appended = own === undefined ? messageId : undefined;
     const id = appended ?? own;

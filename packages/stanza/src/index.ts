@@ -13,7 +13,7 @@ export {
   type NackCode, type NackReason, type NackError, type RetryClass,
 } from './nack.js';
 export type {
-  JsonObject, DownstreamMessage, DownstreamNotification, OutboundAck, InboundMessage, InboundKind,
+  JsonObject, OutgoingMessage, DownstreamMessage, DownstreamNotification, OutboundAck, InboundMessage, InboundKind,
   UpstreamMessage, AckMessage, NackMessage, ReceiptMessage, ControlMessage, StanzaErrorMessage,
   UnknownMessage, InvalidMessage,
 } from './types.js';

@@ -22,16 +22,17 @@ export interface DownstreamNotification {
 }
 
 /**
- * A downstream (app server → CCS → device) message, as written to the wire. Exactly one of `to` and
+ * A downstream (app server → CCS → device) message as an application hands it over: `message_id`
+ * may be left out for the sender to assign (what `CcsClient.send()` takes). Exactly one of `to` and
  * `condition`; `validateDownstream` checks every rule CCS enforces.
  */
-export interface DownstreamMessage {
+export interface OutgoingMessage {
   /** Registration token, notification key, or `/topics/NAME`. */
   to?: string;
   /** Topic expression (`'a' in topics && 'b' in topics`), at most 2 operators. */
   condition?: string;
-  /** Required, unique per connection (better: per sender); also written as the stanza `id`. */
-  message_id: string;
+  /** Unique per connection (better: per sender); also written as the stanza `id`. Assigned when absent. */
+  message_id?: string;
   collapse_key?: string;
   priority?: 'normal' | 'high';
   content_available?: boolean;
@@ -48,6 +49,15 @@ export interface DownstreamMessage {
   data?: JsonObject;
   notification?: DownstreamNotification;
   [key: string]: unknown;
+}
+
+/**
+ * A downstream message as written to the wire: an {@link OutgoingMessage} whose `message_id` is set
+ * (CCS answers a message without one with a stanza error, PROTOCOL.md "Downstream").
+ */
+export interface DownstreamMessage extends OutgoingMessage {
+  /** Required, unique per connection (better: per sender); also written as the stanza `id`. */
+  message_id: string;
 }
 
 /** The ACK the app server sends for an upstream message or receipt. */
