@@ -361,7 +361,7 @@ const ALNUM = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
  * sample's `handleIncomingDataMessage` (the data plus `ECHO`, collapse key `echo:CollapseKey`, id
  * `"m-" + random.nextLong()`); `python`: its `message_callback` (`{"pong":1}`, an 8-character id).
  */
-function echoMessage(sample: EchoSample, m: UpstreamMessage): Omit<DownstreamMessage, 'message_id'> & { message_id?: string } {
+function echoMessage(sample: EchoSample, m: UpstreamMessage): OutgoingMessage {
   switch (sample) {
     case 'java':
       return {
