@@ -8,6 +8,7 @@ import type { StoreBundle } from './store.js';
 import type { ConnectionEvent, ReconnectEvent } from './connection-pool.js';
 import type { CcsClientOptions } from './options.js';
 import { AbortError, CcsError, HandshakeError, NackError, TimeoutError } from './errors.js';
+import { describeJsonSyntaxProblem, findJsonSyntaxProblem } from './json-syntax.js';
 import type { SendResult } from './outbound.js';
 
 /** Where the CLI reads and writes; the real process in `cli.ts`, buffers in tests. */
@@ -48,14 +49,25 @@ commands:
            with a random 8-character id.
 
 connection options (both commands):
-  --host HOST (default gcm.googleapis.com)  --port N (default 5235)
+  --host HOST (or CCS_HOST; required: Google's CCS endpoint is gone, see below)  --port N (default 5235)
   --ca FILE (trusted CA, PEM)  --servername NAME  --insecure (accept a self-signed certificate)
   --connections N  --max-pending N
   --store redis://HOST:PORT[/DB]  keep the outbox and the upstream de-duplication in Redis,
          shared by every process of the sender (needs the package @ccs-xmpp/store-redis)
 
 The sender ID and API key are read from CCS_SENDER_ID and CCS_API_KEY (never from flags, which
-end up in shell history).`;
+end up in shell history).
+
+Google shut down CCS (gcm.googleapis.com, fcm-xmpp.googleapis.com) in 2024: there is no default
+host. Use a CCS-compatible server, e.g. the emulator: \`npx ccs-emulator --port 0\` prints
+{"host","port","caFile"}; pass them as --host, --port and --ca.`;
+
+/**
+ * Why `ccs` has no default host. The CLI checks this before connecting: a DNS lookup of the old
+ * name would only say ENOTFOUND.
+ */
+const NO_HOST = "no --host given and CCS_HOST is not set: Google's CCS endpoint (gcm.googleapis.com) was shut down in 2024, so there is no default. " +
+  'Point --host at a CCS-compatible server, e.g. a local emulator: run `npx ccs-emulator --port 0` and pass the host, port and caFile of its listening line as --host, --port and --ca';
 
 /**
  * How long a command interrupted by a signal waits for what is pending (and then for each stream's
@@ -99,6 +111,26 @@ const SEND = {
 
 const ECHO = { ...COMMON, sample: { type: 'string' } } as const;
 
+/**
+ * `--ttl -1` as `--ttl=-1`. parseArgs takes a value that starts with '-' for another option and
+ * stops with "argument is ambiguous", which hides the message that matters: the range.
+ */
+function joinNegativeValues(args: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i] as string;
+    const next = args[i + 1];
+    // After a boolean flag the joined form is refused too ("does not take an argument"), as it should be.
+    if (arg.startsWith('--') && !arg.includes('=') && next !== undefined && /^-\.?\d/.test(next)) {
+      out.push(`${arg}=${next}`);
+      i++;
+    } else {
+      out.push(arg);
+    }
+  }
+  return out;
+}
+
 function int(name: string, value: string | undefined, min: number): number | undefined {
   if (value === undefined) return undefined;
   if (!/^\d+$/.test(value) || Number(value) < min) throw new UsageError(`--${name} must be an integer >= ${min}, got ${JSON.stringify(value)}`);
@@ -110,8 +142,16 @@ function jsonObject(name: string, value: string | undefined): JsonObject | undef
   let parsed: unknown;
   try {
     parsed = JSON.parse(value);
-  } catch {
-    throw new UsageError(`--${name} is not valid JSON`);
+  } catch (err) {
+    // Where it breaks, not just that it does: Node 20 says "Unexpected end of JSON input".
+    let where: string;
+    try {
+      const problem = findJsonSyntaxProblem(value);
+      where = problem === undefined ? (err as Error).message : describeJsonSyntaxProblem(value, problem);
+    } catch {
+      where = (err as Error).message; // nested too deeply for the scanner's recursion
+    }
+    throw new UsageError(`--${name} is not valid JSON: ${where}`);
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new UsageError(`--${name} must be a JSON object`);
   return parsed as JsonObject;
@@ -120,7 +160,10 @@ function jsonObject(name: string, value: string | undefined): JsonObject | undef
 function clientOptions(values: Record<string, string | boolean | undefined>, env: CliIo['env']): CcsClientOptions {
   const senderId = env['CCS_SENDER_ID'];
   const apiKey = env['CCS_API_KEY'];
-  if (!senderId || !apiKey) throw new UsageError('set CCS_SENDER_ID and CCS_API_KEY in the environment');
+  if (!senderId || !apiKey) {
+    const missing = [senderId ? '' : 'CCS_SENDER_ID', apiKey ? '' : 'CCS_API_KEY'].filter((m) => m !== '');
+    throw new UsageError(`${missing.join(' and ')} ${missing.length === 1 ? 'is' : 'are'} not set: the sender ID and API key are read from the environment only, never from flags`);
+  }
   const caFile = values['ca'] as string | undefined;
   let ca: string | undefined;
   if (caFile !== undefined) {
@@ -130,10 +173,11 @@ function clientOptions(values: Record<string, string | boolean | undefined>, env
       throw new UsageError(`cannot read --ca ${caFile}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
     }
   }
+  const host = (values['host'] as string | undefined) ?? env['CCS_HOST'];
   const options: CcsClientOptions = {
     senderId,
     apiKey,
-    host: (values['host'] as string | undefined) ?? 'gcm.googleapis.com',
+    host,
     port: int('port', values['port'] as string | undefined, 1) ?? 5235,
     tls: {
       ...(ca === undefined ? {} : { ca }),
@@ -145,6 +189,7 @@ function clientOptions(values: Record<string, string | boolean | undefined>, env
   if (connections !== undefined) options.connections = connections;
   const maxPending = int('max-pending', values['max-pending'] as string | undefined, 1);
   if (maxPending !== undefined) options.maxPending = maxPending;
+  if (!host) throw new UsageError(NO_HOST);
   return options;
 }
 
@@ -215,11 +260,37 @@ function failureLine(err: unknown): object {
 }
 
 /** One line, no stack: what the user sees on stderr. */
-function describe(err: unknown, where: string): string {
+function describe(err: unknown, options: CcsClientOptions): string {
   if (err instanceof HandshakeError) {
-    return `cannot connect to ${where} (step ${err.step}${err.timedOut ? ', timed out' : ''}): ${err.message}`;
+    return `cannot connect to ${options.host}:${options.port} (step ${err.step}${err.timedOut ? ', timed out' : ''}): ${err.message}${certificateHint(err, options.host)}`;
   }
   return err instanceof Error ? err.message : String(err);
+}
+
+/** Node's codes for a server certificate that is not trusted, or not for the name connected to. */
+const CERTIFICATE_ERRORS = new Set([
+  'DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'CERT_UNTRUSTED', 'CERT_SIGNATURE_FAILURE', 'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
+/**
+ * What to do about a certificate error. Against a local server it is almost always the emulator,
+ * whose development certificate is its own CA: the fix is `--ca` with the file it printed.
+ */
+function certificateHint(err: HandshakeError, host: string | undefined): string {
+  let code: string | undefined;
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5 && code === undefined; e = e.cause, depth++) {
+    const c = (e as NodeJS.ErrnoException).code;
+    if (c !== undefined && CERTIFICATE_ERRORS.has(c)) code = c;
+  }
+  if (code === undefined) return '';
+  const local = host === 'localhost' || host === '::1' || host?.startsWith('127.') === true;
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
+    return local ? ' (a local ccs-emulator\'s certificate is for localhost and 127.0.0.1: connect to one of those or pass --servername localhost)' : ' (--servername NAME sets the name the certificate must carry)';
+  }
+  return local
+    ? ' (for a local ccs-emulator, pass --ca with the caFile of its listening line: its certificate is its own CA)'
+    : ' (pass --ca FILE with the CA that signed the server\'s certificate)';
 }
 
 /**
@@ -253,7 +324,7 @@ export async function runCli(io: CliIo): Promise<number> {
 
 function parse<T extends typeof SEND | typeof ECHO>(args: string[], spec: T): Record<string, string | boolean | undefined> {
   try {
-    return parseArgs({ args, options: spec, strict: true, allowPositionals: false }).values as Record<string, string | boolean | undefined>;
+    return parseArgs({ args: joinNegativeValues(args), options: spec, strict: true, allowPositionals: false }).values as Record<string, string | boolean | undefined>;
   } catch (err) {
     // parseArgs quotes a stray positional argument; it may be a key pasted in the wrong place, so
     // only its position is told. (Unknown options are named: an option name is no secret, and
@@ -288,7 +359,7 @@ async function connectOrExplain(client: CcsClient, options: CcsClientOptions, si
   } catch (err) {
     if (signal?.aborted) return;
     client.destroy();
-    const e = new HandshakeError(err instanceof HandshakeError ? err.step : 'tls', describe(err, `${options.host}:${options.port}`));
+    const e = new HandshakeError(err instanceof HandshakeError ? err.step : 'tls', describe(err, options));
     throw e;
   } finally {
     signal?.removeEventListener('abort', stop);
@@ -326,9 +397,11 @@ async function sendCommand(io: CliIo, args: string[]): Promise<number> {
   const timeoutMs = int('timeout', v['timeout'] as string | undefined, 1) ?? 30_000;
   const options = clientOptions(v, io.env);
   // Validate before connecting: a bad message should not cost a TLS handshake.
-  const invalid = validateDownstream({ ...msg, message_id: msg.message_id ?? 'm' });
+  // Without --message-id the client assigns the id at send time: validate with a stand-in, and
+  // print no id at all rather than the stand-in, which was never sent.
+  const invalid = validateDownstream(msg, msg.message_id === undefined ? 'unsent' : undefined);
   if (invalid !== undefined) {
-    line(io, failureLine(invalid));
+    line(io, { ...failureLine(invalid), message_id: msg.message_id });
     return EXIT_USAGE;
   }
   const store = await openStore(io, v['store'] as string | undefined, options.senderId);
@@ -411,7 +484,7 @@ async function echoCommand(io: CliIo, args: string[]): Promise<number> {
   client.on('draining', (e: ConnectionEvent) => line(io, { event: 'draining', connection: e.connectionId }));
   client.on('reconnecting', (e: ReconnectEvent) => line(io, { event: 'reconnecting', attempt: e.attempt, delay_ms: e.delayMs }));
   client.on('receipt', (r: ReceiptMessage) => line(io, { event: 'receipt', message_id: r.messageId, original_message_id: r.originalMessageId, status: r.status }));
-  client.on('error', (err: Error) => io.stderr.write(`ccs: ${describe(err, `${options.host}:${options.port}`)}\n`));
+  client.on('error', (err: Error) => io.stderr.write(`ccs: ${describe(err, options)}\n`));
   const stopped = new Promise<void>((resolve) => {
     if (io.signal === undefined) return;
     if (io.signal.aborted) resolve();

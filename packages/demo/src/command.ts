@@ -76,11 +76,31 @@ function number(name: string, v: string | undefined, min: number, max: number, i
   return n;
 }
 
+/**
+ * `--messages -5` as `--messages=-5`. parseArgs takes a value that starts with '-' for another option
+ * and stops with "argument is ambiguous", which hides the message that matters: the range.
+ */
+function joinNegativeValues(args: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i] as string;
+    const next = args[i + 1];
+    // After a boolean flag the joined form is refused too ("does not take an argument"), as it should be.
+    if (arg.startsWith('--') && !arg.includes('=') && next !== undefined && /^-\.?\d/.test(next)) {
+      out.push(`${arg}=${next}`);
+      i++;
+    } else {
+      out.push(arg);
+    }
+  }
+  return out;
+}
+
 /** Parses the flags; `undefined` means `--help`. @throws {DemoUsageError} */
 export function parseDemoArgs(argv: readonly string[]): DemoOptions | undefined {
   let v: { [K in keyof typeof SPEC]?: (typeof SPEC)[K]['type'] extends 'string' ? string : boolean };
   try {
-    v = parseArgs({ args: [...argv], options: SPEC, strict: true, allowPositionals: false }).values;
+    v = parseArgs({ args: joinNegativeValues(argv), options: SPEC, strict: true, allowPositionals: false }).values;
   } catch (err) {
     throw new DemoUsageError((err as Error).message.split('\n')[0] as string);
   }

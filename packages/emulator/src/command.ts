@@ -82,6 +82,26 @@ function num(flag: string, value: string | undefined, min: number, integer: bool
 }
 
 /**
+ * `--devices -1` as `--devices=-1`. parseArgs takes a value that starts with '-' for another option
+ * and stops with "argument is ambiguous", which hides the message that matters: the range.
+ */
+function joinNegativeValues(args: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i] as string;
+    const next = args[i + 1];
+    // After a boolean flag the joined form is refused too ("does not take an argument"), as it should be.
+    if (arg.startsWith('--') && !arg.includes('=') && next !== undefined && /^-\.?\d/.test(next)) {
+      out.push(`${arg}=${next}`);
+      i++;
+    } else {
+      out.push(arg);
+    }
+  }
+  return out;
+}
+
+/**
  * Parses the arguments (and `CCS_API_KEY` from `env`).
  * @throws {EmulatorError} `EMU_ERR_CONFIG` for an unknown flag or a bad value; the message never contains a key.
  */
@@ -89,7 +109,7 @@ export function parseCommandLine(argv: string[], env: Record<string, string | un
   let values;
   try {
     ({ values } = parseArgs({
-      args: argv,
+      args: joinNegativeValues(argv),
       strict: true,
       allowPositionals: false,
       options: {
