@@ -36,6 +36,25 @@ for (const pattern of rootPkg.workspaces ?? []) {
   }
 }
 
+/** The file paths an `exports` value names (conditions and subpaths flattened). */
+function exportTargets(exports) {
+  if (typeof exports === 'string') return [exports];
+  if (exports === null || typeof exports !== 'object') return [];
+  return Object.values(exports).flatMap(exportTargets);
+}
+
+/** Whether `files` (entries are paths, folders or `*` globs, as npm reads them) covers `target`. */
+function shipped(files, target) {
+  const path = target.replace(/^\.\//, '');
+  if (path === 'package.json') return true;
+  return files.some((f) => {
+    if (path === f || path.startsWith(`${f}/`)) return true;
+    if (!f.includes('*')) return false;
+    const re = new RegExp(`^${f.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('[^/]*')}$`);
+    return re.test(path);
+  });
+}
+
 const pkgs = dirs.map((dir) => ({ dir, pkg: readJson(join(root, dir, 'package.json')) }));
 const versions = new Map(pkgs.map(({ pkg }) => [pkg.name, pkg.version]));
 
@@ -67,9 +86,13 @@ for (const { dir, pkg } of pkgs) {
   const files = pkg.files ?? [];
   if (!Array.isArray(pkg.files)) problems.push(`${where}: files must list what ships`);
   if (mapsPointAtSources && !files.includes('src')) problems.push(`${where}: files must include "src": the source maps point at it`);
+  // Every exports target ships: an export that names a file outside `files` installs but cannot load.
+  for (const target of exportTargets(pkg.exports)) {
+    if (!shipped(files, target)) problems.push(`${where}: exports target ${target} is not in files`);
+  }
   for (const [bin, target] of Object.entries(pkg.bin ?? {})) {
     const path = target.replace(/^\.\//, '');
-    if (!files.some((f) => path === f || path.startsWith(`${f}/`))) problems.push(`${where}: bin ${bin} (${target}) is not in files`);
+    if (!shipped(files, target)) problems.push(`${where}: bin ${bin} (${target}) is not in files`);
     if (!existsSync(join(root, dir, path))) problems.push(`${where}: bin ${bin} (${target}) does not exist`);
   }
 }

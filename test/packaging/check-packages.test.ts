@@ -56,12 +56,12 @@ test('check:packages names an internal dependency on "*" and a range the local v
   }
 });
 
-test('check:packages names a missing LICENSE, exports without ./package.json, and unshipped map sources', () => {
+test('check:packages names a missing LICENSE, exports without ./package.json or naming unshipped files, and unshipped map sources', () => {
   const dir = copyManifests();
   try {
     rmSync(join(dir, 'packages/sasl/LICENSE'));
     edit(join(dir, 'packages/stanza/package.json'), (p) => {
-      p['exports'] = { '.': './dist/src/index.js' };
+      p['exports'] = { '.': './dist/src/index.js', './extra': { types: './dist/test/extra.d.ts', default: './dist/test/extra.js' } };
       p['files'] = ['dist/src'];
     });
     const r = check(dir);
@@ -69,6 +69,7 @@ test('check:packages names a missing LICENSE, exports without ./package.json, an
     assert.match(r.out, /packages\/sasl\/LICENSE: missing/);
     assert.match(r.out, /packages\/stanza\/package\.json: exports must map "\.\/package\.json"/);
     assert.match(r.out, /packages\/stanza\/package\.json: files must include "src"/);
+    assert.match(r.out, /packages\/stanza\/package\.json: exports target \.\/dist\/test\/extra\.js is not in files/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
