@@ -4,7 +4,7 @@
 import { CcsEmulator } from '@ccs-xmpp/emulator';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { runCli, type CliIo } from '../src/index.js';
+import { runCli, type CliIo } from '../src/internal.js';
 
 const ENV = { CCS_SENDER_ID: '1234567890', CCS_API_KEY: 'emulator-api-key', CCS_HOST: '127.0.0.1' };
 // A port nothing listens on: the cases below must fail before connecting, or they would hang/refuse.
