@@ -66,7 +66,7 @@ export function formatSummary(s: DemoSummary): string {
   const rule = `  ${'-'.repeat(Math.max(...lines.map((l) => l.length)) - 2)}`;
   let verdict: string;
   if (s.lost === 0) {
-    verdict = 'nothing lost: every upstream message ACKed and handled, every echo settled, every ACKed echo in the ledger';
+    verdict = `nothing lost: every upstream message ACKed and handled, every echo settled, every ACKed echo in the ledger${s.devicesSeen.expired > 0 ? ' or expired by its time_to_live' : ''}`;
   } else {
     const d = s.lostDetail;
     verdict = `LOST ${s.lost}: ${d.notAcked} upstream un-ACKed, ${d.notHandled} never handled, ${d.unsettled} echoes unsettled, ${d.notDelivered} ACKed echoes not in the ledger`;

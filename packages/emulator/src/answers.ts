@@ -146,7 +146,7 @@ export class CcsAnswers {
       if (hub.emitting) host.event({ type: 'upstream-ack', connectionId: host.id, messageId, duplicate: true });
       return;
     }
-    if (hub.ledger.wasDelivered(senderId, messageId) || this.#dryRuns.has(messageId)) {
+    if (hub.ledger.wasDelivered(senderId, messageId) || this.#dryRuns.has(messageId) || hub.devices.model.isHeld(senderId, messageId)) {
       // The app server ACKed our ACK of its own downstream message (PROTOCOL.md: "an ACK for an ACK earns a 406").
       return this.#stanzaError(stanzaId ?? messageId, `BadAck: ACK_OF_ACK : message_id ${messageId} is a downstream message; only upstream messages and receipts are ACKed`, text, 'not-acceptable');
     }

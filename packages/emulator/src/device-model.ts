@@ -133,6 +133,8 @@ export class DeviceModel {
   readonly #logs = new Map<string, FateRecord[]>();
   /** Devices holding something: the sweep looks at these only. */
   readonly #holding = new Set<string>();
+  /** `sender \0 message_id` of every held message: an ACK of its ACK is recognised while it waits. */
+  readonly #heldIds = new Set<string>();
   #heldEver = 0;
   #deliveredLater = 0;
   #expired = 0;
@@ -204,6 +206,11 @@ export class DeviceModel {
       for (const h of (this.#devices.get(token) as Device).held) if (next === undefined || h.expiresAt < next) next = h.expiresAt;
     }
     return next;
+  }
+
+  /** Whether this sender's message is held for some device right now. */
+  isHeld(senderId: string, messageId: string): boolean {
+    return this.#heldIds.size > 0 && this.#heldIds.has(`${senderId}\u0000${messageId}`);
   }
 
   /** Message ids held for a device, oldest first. */
@@ -279,6 +286,7 @@ export class DeviceModel {
     if (presence === 'unregistered') {
       for (const h of d.held) {
         this.#dropped++;
+        this.#heldIds.delete(`${h.msg.senderId}\u0000${h.msg.messageId}`);
         this.#log(token, h.msg.messageId, 'dropped', now);
       }
       d.held = [];
@@ -288,8 +296,10 @@ export class DeviceModel {
     if (presence === 'offline' || d.held.length === 0) return;
     const keep: Held[] = [];
     for (const h of d.held) {
-      if (this.#deliverable(presence, h.msg)) this.#deliver(token, h.msg, now, true);
-      else keep.push(h);
+      if (this.#deliverable(presence, h.msg)) {
+        this.#heldIds.delete(`${h.msg.senderId}\u0000${h.msg.messageId}`);
+        this.#deliver(token, h.msg, now, true);
+      } else keep.push(h);
     }
     d.held = keep;
     if (keep.length === 0) this.#holding.delete(token);
@@ -314,6 +324,7 @@ export class DeviceModel {
       if (i !== -1) this.#remove(token, d, i, 'collapsed', now);
     }
     d.held.push({ msg, acceptedAt: now, expiresAt: now + msg.ttlSeconds * 1000 });
+    this.#heldIds.add(`${msg.senderId}\u0000${msg.messageId}`);
     this.#holding.add(token);
     if (msg.collapseKey !== undefined) {
       // At most 4 distinct keys: the oldest-held key gives way.
@@ -330,6 +341,7 @@ export class DeviceModel {
   #remove(token: string, d: Device, i: number, fate: 'collapsed' | 'dropped' | 'expired', now: number): void {
     const [h] = d.held.splice(i, 1);
     if (h === undefined) return;
+    this.#heldIds.delete(`${h.msg.senderId}\u0000${h.msg.messageId}`);
     if (fate === 'collapsed') this.#collapsed++;
     else if (fate === 'dropped') this.#dropped++;
     else this.#expired++;

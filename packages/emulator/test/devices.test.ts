@@ -40,6 +40,16 @@ test('an offline device: ACKed at once, held; on reconnect delivered, and only t
     assert.equal([t.heldEver, t.deliveredLater, t.held], [1, 1, 0]);
   }));
 
+test('an ACK of the ACK of a held message is still a 406 ACK_OF_ACK, not a BAD_ACK', () =>
+  session(async (c, emu) => {
+    emu.deviceModel.set('phone', 'offline');
+    await c.request({ to: 'phone', message_id: 'held-ack' });
+    c.ack('phone', 'held-ack');
+    const err = await c.waitGcm((m) => m.kind === 'stanzaError');
+    assert.is(err.kind === 'stanzaError' && err.condition, 'not-acceptable');
+    assert.equal(emu.ledger().nacked, {});
+  }));
+
 test('time_to_live: a held message expires after it; 0 is now or never', () =>
   session(async (c, emu) => {
     emu.deviceModel.set('phone', 'offline');
