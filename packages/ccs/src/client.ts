@@ -1,8 +1,8 @@
-import { EventEmitter } from 'node:events';
-import type { UpstreamMessage } from '@ccs-xmpp/stanza';
+import type { ReceiptMessage, UpstreamMessage } from '@ccs-xmpp/stanza';
+import { TypedEventEmitter } from '@ccs-xmpp/stream';
 import { KeepAlive, type ClockTimer } from './clock.js';
-import { ConnectionPool, PoolState } from './connection-pool.js';
-import { ClosedError, QueueFullError } from './errors.js';
+import { ConnectionPool, PoolState, type ConnectionEvent, type ReconnectEvent } from './connection-pool.js';
+import { CcsError, ClosedError, QueueFullError } from './errors.js';
 import { MessageIdGenerator, sharedMessageIds } from './message-id.js';
 import { resolveOptions, type CcsClientOptions, type ResolvedOptions, type UpstreamHandler } from './options.js';
 import type { OutgoingMessage, SendResult } from './outbound.js';
@@ -17,6 +17,23 @@ export interface SendOptions {
   signal?: AbortSignal;
   /** Rejects with `CCS_ERR_TIMEOUT` after this long; overrides `sendTimeoutMs`. 0: none. */
   timeoutMs?: number;
+}
+
+/** Options of `connect`. */
+export interface ConnectOptions {
+  /**
+   * Stops waiting: `connect()` rejects with `CCS_ERR_ABORTED`. While no connection is online yet,
+   * the attempts are given up too (the client is idle again and `connect()` may be called anew).
+   */
+  signal?: AbortSignal;
+  /** Resolve only once all `connections` are online, not at the first. Default false. */
+  all?: boolean;
+}
+
+/** Options of `waitForCapacity`. */
+export interface WaitOptions {
+  /** Stops waiting: rejects with `CCS_ERR_ABORTED`. */
+  signal?: AbortSignal;
 }
 
 /** Options of `close`. */
@@ -36,6 +53,31 @@ export interface SettledEvent {
 }
 
 /**
+ * The events of {@link CcsClient} and what their listeners receive; `client.on()` accepts these
+ * names only, with these argument types.
+ */
+export interface CcsClientEvents {
+  /** A connection finished its handshake and takes messages. */
+  online: [event: ConnectionEvent];
+  /** A connection closed (`error` says why, unless it was ours or CCS closed a drained one). */
+  offline: [event: ConnectionEvent];
+  /** CCS sent `CONNECTION_DRAINING` on a connection: nothing new goes there; a replacement opens. */
+  draining: [event: ConnectionEvent];
+  /** A connection will be reopened after `delayMs`. */
+  reconnecting: [event: ReconnectEvent];
+  /** A delivery receipt (ACKed for you). */
+  receipt: [receipt: ReceiptMessage];
+  /** An upstream message, when no handler or iterator consumes them (ACKed at once). */
+  upstream: [message: UpstreamMessage];
+  /** The queue has room again after `send` refused with `CCS_ERR_QUEUE_FULL`. */
+  drain: [];
+  /** The outcome of a message adopted from another instance of a shared store. */
+  settled: [event: SettledEvent];
+  /** A non-fatal error (emitted only when someone listens). */
+  error: [error: Error];
+}
+
+/**
  * A CCS client: a pool of connections, a flow-controlled send path with typed ACK/NACK promises,
  * retries by NACK class, in-order resend on connection loss, and upstream delivery with ACK after
  * the handler and de-duplication across reconnects. A facade over the {@link Outbox} (message
@@ -51,14 +93,14 @@ export interface SettledEvent {
  * pending, handlers running) keeps the process alive and an idle closed one does not; `unref()`
  * lets an embedder opt out.
  */
-export class CcsClient extends EventEmitter {
+export class CcsClient extends TypedEventEmitter<CcsClientEvents> {
   readonly #o: ResolvedOptions;
   readonly #counters = new Counters();
   readonly #keepAlive: KeepAlive;
   readonly #outbox: Outbox;
   readonly #pool: ConnectionPool;
   readonly #inbox: UpstreamInbox;
-  #capacityWaiters: Array<() => void> = [];
+  #capacityWaiters: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
   #idleWaiter: (() => void) | undefined;
   #closePromise: Promise<void> | undefined;
   /** `close()`'s bounded wait for pending work: work, so it holds the process unless unref()'d. */
@@ -111,13 +153,36 @@ export class CcsClient extends EventEmitter {
   }
 
   /**
-   * Opens `connections` connections. Resolves when the first is online; rejects with the typed
-   * `HandshakeError` of the first failure when none could be opened (the client is then idle
-   * again and `connect()` may be retried). Once online, lost connections are replaced on their
-   * own, with backoff.
+   * Opens `connections` connections. Resolves when the first is online (with `all: true`, when
+   * all of them are); rejects with the typed `HandshakeError` of the first failure when none could
+   * be opened (the client is then idle again and `connect()` may be retried), with `CCS_ERR_ABORTED`
+   * when `signal` fires first, and with `CCS_ERR_CLOSED` when the client closes first. Once online,
+   * lost connections are replaced on their own, with backoff (or `reconnectStrategy`).
    */
-  connect(): Promise<void> {
-    return this.#pool.connect();
+  connect(options: ConnectOptions = {}): Promise<void> {
+    const { signal, all = false } = options;
+    if (signal?.aborted) return Promise.reject(aborted('connect()', signal));
+    const first = this.#pool.connect();
+    const done = all ? first.then(() => this.#pool.allOnline()) : first;
+    if (signal === undefined) return done;
+    return new Promise<void>((resolve, reject) => {
+      const onAbort = (): void => {
+        const err = aborted('connect()', signal);
+        this.#pool.abortConnect(err);
+        reject(err);
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      done.then(
+        () => {
+          signal.removeEventListener('abort', onAbort);
+          resolve();
+        },
+        (err: unknown) => {
+          signal.removeEventListener('abort', onAbort);
+          reject(err);
+        },
+      );
+    });
   }
 
   /** Sets (or replaces) the upstream handler. The ACK goes out after it succeeds. */
@@ -156,11 +221,36 @@ export class CcsClient extends EventEmitter {
     return this.#outbox.submit(message, options);
   }
 
-  /** Resolves once a `send` would be accepted without `CCS_ERR_QUEUE_FULL`. */
-  waitForCapacity(): Promise<void> {
-    if (this.#outbox.hasRoom || this.#pool.state >= PoolState.Closing) return Promise.resolve();
+  /**
+   * Resolves once a `send` would be accepted without `CCS_ERR_QUEUE_FULL`. Rejects with
+   * `CCS_ERR_CLOSED` when the client is (or gets) closed or destroyed — a send would be refused
+   * then anyway — and with `CCS_ERR_ABORTED` when `signal` fires.
+   */
+  waitForCapacity(options: WaitOptions = {}): Promise<void> {
+    const { signal } = options;
+    if (this.#pool.state >= PoolState.Closing) return Promise.reject(new ClosedError(this.#pool.state === PoolState.Closing ? 'the client is closing' : 'the client is closed'));
+    if (signal?.aborted) return Promise.reject(aborted('waitForCapacity()', signal));
+    if (this.#outbox.hasRoom) return Promise.resolve();
     this.#outbox.wantCapacity();
-    return new Promise<void>((resolve) => this.#capacityWaiters.push(resolve));
+    return new Promise<void>((resolve, reject) => {
+      const waiter = { resolve, reject };
+      this.#capacityWaiters.push(waiter);
+      if (signal === undefined) return;
+      const onAbort = (): void => {
+        const i = this.#capacityWaiters.indexOf(waiter);
+        if (i !== -1) this.#capacityWaiters.splice(i, 1);
+        reject(aborted('waitForCapacity()', signal));
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      waiter.resolve = () => {
+        signal.removeEventListener('abort', onAbort);
+        resolve();
+      };
+      waiter.reject = (e: Error) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e);
+      };
+    });
   }
 
   /** A snapshot of gauges and counters, for a metrics exporter. */
@@ -201,7 +291,7 @@ export class CcsClient extends EventEmitter {
     // Never connected (or connect() failed): there is nothing to wait for.
     const neverOnline = this.#pool.state === PoolState.Idle || this.#pool.state === PoolState.Connecting;
     this.#pool.beginClose();
-    this.#resolveCapacityWaiters();
+    this.#rejectCapacityWaiters(new ClosedError('the client is closing'));
     // The iterator's consumer finishes the message it holds (and it is ACKed) but gets no more.
     this.#inbox.stop();
     this.#closePromise = (async () => {
@@ -228,12 +318,17 @@ export class CcsClient extends EventEmitter {
     return this.#closePromise;
   }
 
+  /** `await using client = new CcsClient(…)`: a graceful `close()` when the scope ends. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
   /** Closes everything at once; every unsettled promise rejects with `CCS_ERR_CLOSED`. */
   destroy(): void {
     if (this.#pool.state === PoolState.Closed && this.#pool.empty) return;
     const owed = this.#pool.stop('the client was destroyed');
     this.#outbox.failAll(new ClosedError('the client was destroyed'), owed);
-    this.#resolveCapacityWaiters();
+    this.#rejectCapacityWaiters(new ClosedError('the client was destroyed'));
     this.#inbox.end();
     this.#idleWaiter?.();
     this.#pool.destroyAll();
@@ -258,7 +353,13 @@ export class CcsClient extends EventEmitter {
   #resolveCapacityWaiters(): void {
     const waiters = this.#capacityWaiters;
     this.#capacityWaiters = [];
-    for (const w of waiters) w();
+    for (const w of waiters) w.resolve();
+  }
+
+  #rejectCapacityWaiters(err: Error): void {
+    const waiters = this.#capacityWaiters;
+    this.#capacityWaiters = [];
+    for (const w of waiters) w.reject(err);
   }
 
   #emitSettled(record: OutboxRecord, outcome: SendResult | Error): void {
@@ -271,4 +372,9 @@ export class CcsClient extends EventEmitter {
   #emitError(err: Error): void {
     if (this.listenerCount('error') > 0) this.emit('error', err);
   }
+}
+
+/** The rejection of a wait whose `AbortSignal` fired; the signal's reason is the cause. */
+function aborted(what: string, signal: AbortSignal): CcsError {
+  return new CcsError('CCS_ERR_ABORTED', `${what} was aborted`, { cause: signal.reason });
 }

@@ -7,7 +7,7 @@ import { CcsClient, type SettledEvent } from './client.js';
 import type { StoreBundle } from './store.js';
 import type { ConnectionEvent, ReconnectEvent } from './connection-pool.js';
 import type { CcsClientOptions } from './options.js';
-import { AbortError, CcsError, HandshakeError, NackError, TimeoutError } from './errors.js';
+import { AbortError, CcsError, HandshakeError, InvalidMessageError, NackError, TimeoutError } from './errors.js';
 import { describeJsonSyntaxProblem, findJsonSyntaxProblem } from './json-syntax.js';
 import type { SendResult } from './outbound.js';
 
@@ -250,6 +250,7 @@ function failureLine(err: unknown): object {
   if (err instanceof NackError) {
     return { event: 'nack', message_id: err.messageId, code: err.nackCode, ...(err.reason ? { reason: err.reason } : {}), description: err.description, retry_class: err.retryClass, retries: err.retries };
   }
+  if (err instanceof InvalidMessageError) return { event: 'invalid', message_id: err.messageId, code: err.nackCode, reason: err.reason, field: err.field, description: err.cause.message };
   if (err instanceof ValidationError) return { event: 'invalid', message_id: err.messageId, code: err.nackCode, reason: err.reason, field: err.field, description: err.message };
   if (err instanceof TimeoutError || err instanceof AbortError) {
     // Not answered: whether it was written says whether it may still be delivered.

@@ -68,6 +68,8 @@ export class ConnectionPool {
   readonly #reconnectTimers = new Set<ClockTimer>();
   #state = PoolState.Idle;
   #waiter: ConnectWaiter | undefined;
+  /** `connect({ all: true })` callers waiting for every configured connection to be online. */
+  #allWaiters: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
   #attempt = 0;
 
   constructor(options: ResolvedOptions, events: PoolEvents, keepAlive: KeepAlive, counters: Counters) {
@@ -105,6 +107,28 @@ export class ConnectionPool {
     this.#state = PoolState.Connecting;
     for (let i = 0; i < this.#o.connections; i++) this.#open();
     return promise;
+  }
+
+  /**
+   * Resolves once `connections` connections are online and not draining (after `connect()` has
+   * resolved); rejects with `CCS_ERR_CLOSED` when the client closes first.
+   */
+  allOnline(): Promise<void> {
+    if (this.#state === PoolState.Closing || this.#state === PoolState.Closed) return Promise.reject(new ClosedError());
+    if (this.#usableCount() >= this.#o.connections) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => this.#allWaiters.push({ resolve, reject }));
+  }
+
+  /**
+   * Gives up a first `connect()` that has nothing online yet (its signal fired): the attempts are
+   * destroyed and the pool is idle again, so `connect()` may be called anew. Once a connection is
+   * online this does nothing: the caller only stops waiting.
+   */
+  abortConnect(err: Error): void {
+    if (this.#state !== PoolState.Connecting) return;
+    this.#state = PoolState.Idle;
+    for (const c of this.#conns.splice(0)) c.destroy();
+    this.#rejectWaiter(err);
   }
 
   /** The usable connection with the most free window, or undefined. */
@@ -225,13 +249,19 @@ export class ConnectionPool {
       w?.resolve();
     }
     this.#events.online({ connectionId: conn.id });
+    if (this.#allWaiters.length > 0 && this.#usableCount() >= this.#o.connections) {
+      const waiters = this.#allWaiters;
+      this.#allWaiters = [];
+      for (const w of waiters) w.resolve();
+    }
     this.#fill();
     this.#events.onWritable(conn);
   }
 
   #onOpenFailed(conn: CcsConnection, err: HandshakeError): void {
     this.#remove(conn);
-    if (this.#state === PoolState.Closed) return;
+    // Idle: an attempt given up by abortConnect() (or after a failed first connect) reports nothing.
+    if (this.#state === PoolState.Closed || this.#state === PoolState.Idle) return;
     if (this.#state === PoolState.Connecting) {
       const w = this.#waiter as ConnectWaiter;
       w.failures++;
@@ -305,7 +335,7 @@ export class ConnectionPool {
     if (this.#state === PoolState.Closing && !this.#events.busy()) return;
     const attempt = this.#attempt++;
     const o = this.#o;
-    const delayMs = backoffDelay(attempt, { baseMs: o.reconnectBaseMs, maxMs: o.reconnectMaxMs }, o.random);
+    const delayMs = this.#reconnectDelay(attempt, error);
     this.#counters.reconnects++;
     this.#events.reconnecting({ attempt, delayMs, error });
     const timer = o.clock.setTimer(() => {
@@ -314,6 +344,32 @@ export class ConnectionPool {
     }, delayMs);
     this.#keepAlive.apply(timer);
     this.#reconnectTimers.add(timer);
+  }
+
+  /** The hook's delay when it gives a usable one, else the default backoff (a bad hook is reported, never thrown out of a timer). */
+  #reconnectDelay(attempt: number, error: Error | undefined): number {
+    const o = this.#o;
+    const fallback = (): number => backoffDelay(attempt, { baseMs: o.reconnectBaseMs, maxMs: o.reconnectMaxMs }, o.random);
+    if (o.reconnectStrategy === undefined) return fallback();
+    let delay: unknown;
+    try {
+      delay = o.reconnectStrategy(attempt, error);
+    } catch (err) {
+      this.#events.error(new CcsError('CCS_ERR_INVALID_OPTION', `reconnectStrategy threw: ${err instanceof Error ? err.message : String(err)}; the default backoff is used`, { cause: err }));
+      return fallback();
+    }
+    if (delay === undefined) return fallback();
+    if (typeof delay !== 'number' || !Number.isFinite(delay) || delay < 0) {
+      this.#events.error(new CcsError('CCS_ERR_INVALID_OPTION', `reconnectStrategy returned ${String(delay)}, not a delay in ms; the default backoff is used`));
+      return fallback();
+    }
+    return delay;
+  }
+
+  #usableCount(): number {
+    let n = 0;
+    for (const c of this.#conns) if (c.online && !c.draining) n++;
+    return n;
   }
 
   #remove(conn: CcsConnection): void {
@@ -325,5 +381,8 @@ export class ConnectionPool {
     const w = this.#waiter;
     this.#waiter = undefined;
     w?.reject(err);
+    const all = this.#allWaiters;
+    this.#allWaiters = [];
+    for (const a of all) a.reject(err);
   }
 }

@@ -1,4 +1,4 @@
-import type { NackCode, NackReason, RetryClass, DownstreamMessage } from '@ccs-xmpp/stanza';
+import type { NackCode, NackReason, RetryClass, DownstreamMessage, ValidationError } from '@ccs-xmpp/stanza';
 
 /** Stable error codes of this package. */
 export type CcsErrorCode =
@@ -18,7 +18,7 @@ export type CcsErrorCode =
   | 'CCS_ERR_EARLY_OVERFLOW'
   /** CCS answered a downstream message with a NACK (or a stanza error) that is not retried. */
   | 'CCS_ERR_NACK'
-  /** `send()` was given a message CCS would refuse; see `ValidationError` from `@ccs-xmpp/stanza`. */
+  /** `send()` was given a message CCS would refuse, or one JSON cannot carry (`InvalidMessageError`). */
   | 'CCS_ERR_INVALID_MESSAGE'
   /** The per-call timeout expired before the message was answered. */
   | 'CCS_ERR_TIMEOUT'
@@ -36,6 +36,8 @@ export type CcsErrorCode =
   | 'CCS_ERR_CONNECTION_LOST'
   /** `send()` with a `message_id` that is still awaiting its answer. */
   | 'CCS_ERR_DUPLICATE_ID'
+  /** An option (or what an option's hook returned, e.g. `reconnectStrategy`) is unusable. */
+  | 'CCS_ERR_INVALID_OPTION'
   /** A store (`store` / `dedupStore`) could not record or read: a send refused, an upstream message not ACKed. */
   | 'CCS_ERR_STORE';
 
@@ -201,5 +203,34 @@ export class StoreError extends CcsError {
     super('CCS_ERR_STORE', message, options);
     this.operation = operation;
     this.unavailable = options?.unavailable ?? false;
+  }
+}
+
+/**
+ * `send()` was given a message CCS would refuse (it would NACK it `INVALID_JSON` or answer with a
+ * stanza error), or one JSON cannot carry (a BigInt, a cycle): nothing was sent. The validator's
+ * detail is copied into fields; its `ValidationError` (from `@ccs-xmpp/stanza`) is the `cause`.
+ */
+export class InvalidMessageError extends CcsError {
+  override name = 'InvalidMessageError';
+  /** The JSON field at fault, dotted for nested ones (`notification.title`, `data.from`); `''` for the message itself. */
+  readonly field: string;
+  /** The NACK code CCS would answer with (`INVALID_JSON`). */
+  readonly nackCode: NackCode;
+  /** The sub-code of CCS's composite error (`INVALID_TTL`, `JSON_TYPE_ERROR`…). */
+  readonly reason: NackReason;
+  /** What CCS would say, in its composite form: `InvalidJson : INVALID_TTL : …`. */
+  readonly ccsError: string;
+  /** The message's `message_id` (given, or the one the client assigned), when it had a usable one. */
+  readonly messageId: string | undefined;
+  declare readonly cause: ValidationError;
+
+  constructor(validation: ValidationError) {
+    super('CCS_ERR_INVALID_MESSAGE', `invalid message: ${validation.message}`, { cause: validation });
+    this.field = validation.field;
+    this.nackCode = validation.nackCode;
+    this.reason = validation.reason;
+    this.ccsError = validation.ccsError;
+    this.messageId = validation.messageId;
   }
 }

@@ -2,13 +2,13 @@
  * `@ccs-xmpp/ccs`: the CCS (GCM/FCM XMPP) client core.
  * @packageDocumentation
  */
-export { CcsClient, type SendOptions, type CloseOptions, type SettledEvent } from './client.js';
+export { CcsClient, type CcsClientEvents, type ConnectOptions, type WaitOptions, type SendOptions, type CloseOptions, type SettledEvent } from './client.js';
 export type { CcsClientOptions, CcsTlsOptions, UpstreamHandler } from './options.js';
 export type { ConnectionEvent, ReconnectEvent } from './connection-pool.js';
 export type { CcsStats } from './stats.js';
 export type { SendResult, OutgoingMessage } from './outbound.js';
 export {
-  CcsError, HandshakeError, NackError, TimeoutError, AbortError, ClosedError, QueueFullError, DuplicateIdError, StoreError,
+  CcsError, HandshakeError, NackError, TimeoutError, AbortError, ClosedError, QueueFullError, DuplicateIdError, InvalidMessageError, StoreError,
   type CcsErrorCode, type HandshakeStep,
 } from './errors.js';
 export { CCS_DOMAIN } from './connection.js';

@@ -47,6 +47,14 @@ export interface CcsClientOptions {
   /** Largest reconnect delay. Default 30 000 ms. */
   reconnectMaxMs?: number;
   /**
+   * Decides the delay before each reconnect, like ioredis's `retryStrategy`: called with the
+   * consecutive failed attempts so far (0-based) and the error that closed or refused the
+   * connection (`undefined` for a planned refill). Return the delay in ms, or `undefined` for the
+   * default backoff (`reconnectBaseMs`…`reconnectMaxMs` with jitter). A throw or a value that is not
+   * a finite number ≥ 0 falls back to the default and is reported on `error`.
+   */
+  reconnectStrategy?: (attempt: number, error: Error | undefined) => number | undefined;
+  /**
    * The reconnect backoff starts over only after a connection has stayed online this long and
    * heard from the server; a connection that fails (or is drained) sooner counts as one more failed
    * attempt, so a server that fails right after bind is not hammered. Default 30 000 ms.
@@ -119,6 +127,7 @@ export interface ResolvedOptions {
   reconnectBaseMs: number;
   reconnectMaxMs: number;
   reconnectResetMs: number;
+  reconnectStrategy: ((attempt: number, error: Error | undefined) => number | undefined) | undefined;
   maxEarlyMessages: number;
   maxEarlyBytes: number;
   handshakeTimeoutMs: number;
@@ -142,7 +151,7 @@ export interface ResolvedOptions {
 
 const KNOWN = new Set<string>([
   'senderId', 'apiKey', 'host', 'port', 'tls', 'connections', 'maxPending', 'maxQueued', 'sendTimeoutMs', 'maxRetries',
-  'retryBaseMs', 'retryMaxMs', 'reconnectBaseMs', 'reconnectMaxMs', 'reconnectResetMs', 'maxEarlyMessages', 'maxEarlyBytes', 'handshakeTimeoutMs', 'pingIntervalMs',
+  'retryBaseMs', 'retryMaxMs', 'reconnectBaseMs', 'reconnectMaxMs', 'reconnectResetMs', 'reconnectStrategy', 'maxEarlyMessages', 'maxEarlyBytes', 'handshakeTimeoutMs', 'pingIntervalMs',
   'idleTimeoutMs', 'keepaliveIntervalMs', 'drainTimeoutMs', 'session', 'resource', 'domain', 'authcid', 'onUpstream',
   'ackOnReceipt', 'dedupWindow', 'messageIdPrefix', 'random', 'store', 'dedupStore', 'clock',
 ] satisfies Array<keyof CcsClientOptions>);
@@ -231,6 +240,7 @@ export function resolveOptions(options: CcsClientOptions): ResolvedOptions {
     retryMaxMs: duration('retryMaxMs', options.retryMaxMs, 60_000),
     reconnectBaseMs: duration('reconnectBaseMs', options.reconnectBaseMs, 250),
     reconnectMaxMs: duration('reconnectMaxMs', options.reconnectMaxMs, 30_000),
+    reconnectStrategy: fn<(attempt: number, error: Error | undefined) => number | undefined>('reconnectStrategy', options.reconnectStrategy),
     reconnectResetMs: duration('reconnectResetMs', options.reconnectResetMs, 30_000),
     maxEarlyMessages: integer('maxEarlyMessages', options.maxEarlyMessages, 1000, 0),
     maxEarlyBytes: integer('maxEarlyBytes', options.maxEarlyBytes, 4 << 20, 0),

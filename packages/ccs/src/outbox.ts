@@ -2,7 +2,7 @@ import { ValidationError, validateDownstream, type DeviceGroupResult, type NackE
 import { AbortSignals } from './abort-signals.js';
 import { backoffDelay } from './backoff.js';
 import type { Clock, ClockTimer, KeepAlive } from './clock.js';
-import { AbortError, DuplicateIdError, NackError, TimeoutError } from './errors.js';
+import { AbortError, DuplicateIdError, NackError, TimeoutError, InvalidMessageError } from './errors.js';
 import { LiveIds } from './live-ids.js';
 import type { MessageIdGenerator } from './message-id.js';
 import { Outbound, type OutgoingMessage, type SendResult } from './outbound.js';
@@ -145,10 +145,12 @@ export class Outbox {
    * room and nothing waits before it, else queues it. `undefined` when the queue is full.
    */
   submit(message: OutgoingMessage, options: SubmitOptions | undefined): Promise<SendResult> | undefined {
+    // Not an object at all (null from untyped code): refused like any invalid message, not thrown.
+    if (typeof message !== 'object' || message === null) return Promise.reject(new InvalidMessageError(validateDownstream(message) as ValidationError));
     const callerId = message.message_id !== undefined;
     const id = callerId ? (message.message_id as string) : this.#live.next();
     const invalid = validateDownstream(message, id);
-    if (invalid !== undefined) return Promise.reject(invalid);
+    if (invalid !== undefined) return Promise.reject(new InvalidMessageError(invalid));
     if (callerId && this.#live.has(id, this.#find)) return Promise.reject(new DuplicateIdError(id));
     const store = this.#store;
     // The common case goes straight to a connection; only the queue is bounded.
@@ -403,7 +405,7 @@ export class Outbox {
       // The stream went away under us: back to the front, in order.
       this.#store.requeue(out);
     } else {
-      this.#settle(out, new ValidationError('', 'INVALID_JSON', 'JSON_TYPE_ERROR', `Message cannot be written as JSON: ${written.message}`, out.id));
+      this.#settle(out, new InvalidMessageError(new ValidationError('', 'INVALID_JSON', 'JSON_TYPE_ERROR', `Message cannot be written as JSON: ${written.message}`, out.id)));
     }
   }
 

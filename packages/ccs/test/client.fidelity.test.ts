@@ -4,8 +4,7 @@
 // QUOTA_EXCEEDED codes) classified as final, never retried.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { ValidationError } from '@ccs-xmpp/stanza';
-import { CcsClient, NackError } from '../src/index.js';
+import { CcsClient, InvalidMessageError, NackError } from '../src/index.js';
 import { clientOptions, startScriptedServer, type ServerConn } from './helpers/scripted-server.js';
 import type { JsonObject } from '@ccs-xmpp/stanza';
 
@@ -35,8 +34,8 @@ test('refuses time_to_live "-1", "abc" and "2419201" locally, before anything is
   withServer((c, m) => c.ack(m['message_id'] as string), async (client, received) => {
     for (const [ttl, reason] of [['-1', 'INVALID_TTL'], ['abc', 'JSON_TYPE_ERROR'], ['2419201', 'INVALID_TTL']] as const) {
       const err = await client.send({ to: 'tok', time_to_live: ttl }).catch((e: unknown) => e);
-      assert.instance(err, ValidationError, ttl);
-      assert.is((err as ValidationError).reason, reason);
+      assert.instance(err, InvalidMessageError, ttl);
+      assert.is((err as InvalidMessageError).reason, reason);
     }
     assert.is(received().length, 0);
   }));
@@ -44,8 +43,8 @@ test('refuses time_to_live "-1", "abc" and "2419201" locally, before anything is
 test('refuses registration_ids locally: CCS has no multicast', () =>
   withServer((c, m) => c.ack(m['message_id'] as string), async (client, received) => {
     const err = await client.send({ to: 'tok', registration_ids: ['a', 'b'] }).catch((e: unknown) => e);
-    assert.instance(err, ValidationError);
-    assert.is((err as ValidationError).field, 'registration_ids');
+    assert.instance(err, InvalidMessageError);
+    assert.is((err as InvalidMessageError).field, 'registration_ids');
     assert.is(received().length, 0);
   }));
 

@@ -11,9 +11,9 @@ test('a connection cut mid-window: every pending message is resent on the new co
   const client = new CcsClient(clientOptions(server, { maxPending: 5 }));
   const events: string[] = [];
   const reasons: string[] = [];
-  client.on('offline', (e: { error?: { code: string } }) => {
+  client.on('offline', (e) => {
     events.push('offline');
-    reasons.push(e.error?.code ?? 'none');
+    reasons.push((e.error as (Error & { code?: string }) | undefined)?.code ?? 'none');
   });
   client.on('reconnecting', () => events.push('reconnecting'));
   client.on('online', () => events.push('online'));
@@ -187,7 +187,7 @@ test('upstream: a failing handler means no ACK, and the resend is handled again'
       if (++calls === 1) throw new Error('boom');
     },
   }));
-  client.on('error', (e: { code: string }) => errors.push(e.code));
+  client.on('error', (e: Error & { code?: string }) => errors.push(e.code ?? e.message));
   try {
     await client.connect();
     const c = server.latest();
@@ -232,7 +232,7 @@ test('receipts are surfaced as events, de-duplicated, and ACKed with their dr2: 
   const server = await startScriptedServer();
   const client = new CcsClient(clientOptions(server));
   const receipts: string[] = [];
-  client.on('receipt', (r: { messageId: string; originalMessageId: string }) => receipts.push(`${r.messageId}|${r.originalMessageId}`));
+  client.on('receipt', (r) => receipts.push(`${r.messageId}|${r.originalMessageId}`));
   try {
     await client.connect();
     const c = server.latest();
@@ -392,7 +392,7 @@ test('an outage: reconnect attempts back off (growing, capped delays) and report
   const attempts: Array<[number, number]> = [];
   const errors: string[] = [];
   client.on('reconnecting', (e: { attempt: number; delayMs: number }) => attempts.push([e.attempt, e.delayMs]));
-  client.on('error', (e: { code: string }) => errors.push(e.code));
+  client.on('error', (e: Error & { code?: string }) => errors.push(e.code ?? e.message));
   try {
     await client.connect();
     opts.refuse = true;

@@ -2,8 +2,7 @@ import * as v8 from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { ValidationError } from '@ccs-xmpp/stanza';
-import { AbortError, CcsClient, ClosedError, NackError, QueueFullError, TimeoutError } from '../src/index.js';
+import { AbortError, CcsClient, ClosedError, InvalidMessageError, NackError, QueueFullError, TimeoutError } from '../src/index.js';
 import { clientOptions, quiet, startScriptedServer, type ServerConn } from './helpers/scripted-server.js';
 
 const settle = <T>(p: Promise<T>): Promise<{ ok: true; value: T } | { ok: false; error: unknown }> =>
@@ -25,14 +24,14 @@ test('resolves with the canonical registration_id when the ACK carries one', asy
   }
 });
 
-test('rejects an invalid message with ValidationError before sending anything', async () => {
+test('rejects an invalid message with InvalidMessageError (CCS_ERR_INVALID_MESSAGE) before sending anything', async () => {
   const server = await startScriptedServer();
   const client = new CcsClient(clientOptions(server));
   try {
     await client.connect();
     const err = await client.send({ to: 'tok', time_to_live: -1 }).catch((e: unknown) => e);
-    assert.instance(err, ValidationError);
-    assert.is((err as ValidationError).reason, 'INVALID_TTL');
+    assert.instance(err, InvalidMessageError);
+    assert.is((err as InvalidMessageError).reason, 'INVALID_TTL');
     await new Promise((r) => setTimeout(r, 20));
     assert.is(server.received.length, 0);
   } finally {
@@ -64,7 +63,7 @@ test('send() keeps the message as it was: one object reused with a new `to` each
   }
 });
 
-test('a message JSON cannot carry (a BigInt, a cycle) is refused with ValidationError; nothing hangs, the next send works', async () => {
+test('a message JSON cannot carry (a BigInt, a cycle) is refused with InvalidMessageError (CCS_ERR_INVALID_MESSAGE); nothing hangs, the next send works', async () => {
   const server = await startScriptedServer();
   const client = new CcsClient(clientOptions(server));
   try {
@@ -79,8 +78,8 @@ test('a message JSON cannot carry (a BigInt, a cycle) is refused with Validation
     ] as unknown as Array<{ to: string }>;
     for (const m of bad) {
       const err = await client.send(m).catch((e: unknown) => e);
-      assert.instance(err, ValidationError);
-      assert.is((err as ValidationError).reason, 'JSON_TYPE_ERROR');
+      assert.instance(err, InvalidMessageError);
+      assert.is((err as InvalidMessageError).reason, 'JSON_TYPE_ERROR');
     }
     const ok = await client.send({ to: 'tok', data: { fine: 'yes' } });
     assert.ok(ok.messageId);

@@ -166,7 +166,7 @@ test('emulator: receipts are surfaced and ACKed', async () => {
   await withEmulator(async (emu, opts) => {
     const client = new CcsClient(opts);
     const receipts: string[] = [];
-    client.on('receipt', (r: { originalMessageId: string }) => receipts.push(r.originalMessageId));
+    client.on('receipt', (r) => receipts.push(String(r.originalMessageId)));
     try {
       await client.connect();
       await client.send({ to: 'device-r', message_id: 'with-receipt', delivery_receipt_requested: true });

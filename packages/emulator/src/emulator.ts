@@ -1,14 +1,13 @@
 import { randomInt } from 'node:crypto';
-import { EventEmitter } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type * as tls from 'node:tls';
-import { generateDevCertificate } from '@ccs-xmpp/stream';
+import { generateDevCertificate, TypedEventEmitter } from '@ccs-xmpp/stream';
 import { Devices, deviceHost, devicesOptions, type DeviceTotals } from './devices.js';
 import { EmulatorError } from './errors.js';
 import { checkFaults, type Faults } from './faults.js';
-import type { EmulatorEvent, Hub } from './hub.js';
+import type { CcsEmulatorEvents, EmulatorEvent, Hub } from './hub.js';
 import { Ledger, type Delivery, type LedgerTotals } from './ledger.js';
 import { TlsListener } from './listener.js';
 import { checkOptions, type CcsEmulatorOptions, type CheckedOptions } from './options.js';
@@ -83,7 +82,7 @@ export interface EmulatorStatus {
  * Emits `event` ({@link EmulatorEvent}) for every connection, auth, bind, message and fault — only
  * built when someone listens.
  */
-export class CcsEmulator extends EventEmitter {
+export class CcsEmulator extends TypedEventEmitter<CcsEmulatorEvents> {
   /** The address listened on. */
   readonly host: string;
   /** The port listened on (the real one once started, when `port: 0`). */

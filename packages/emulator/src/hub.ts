@@ -1,3 +1,4 @@
+import type { Faults } from './faults.js';
 import type { Ledger } from './ledger.js';
 import type { DeviceRegistry } from './registry.js';
 import type { Devices } from './devices.js';
@@ -7,13 +8,58 @@ import type { UpstreamEntry, UpstreamOutlet } from './upstream-router.js';
 
 export type { UpstreamEntry } from './upstream-router.js';
 
-/** An event as `emu.on('event', …)` receives it. Never carries an API key or SASL payload. */
-export interface EmulatorEvent {
-  /** `connection`, `auth`, `bind`, `downstream`, `nack`, `stanza-error`, `ack`, `upstream`, `upstream-ack`, `receipt`, `drain`, `fault`, `stream-error`, `close`, `tls-error`, `connection-refused`, `upstream-injected`, `faults`, `device`, `reset`. */
-  type: string;
-  /** The connection it is about, when it is about one. */
-  connectionId?: number;
-  [key: string]: unknown;
+/**
+ * An event as `emu.on('event', …)` receives it: a union discriminated by `type`, so that after
+ * `if (e.type === 'nack')` the compiler knows `e.code`. `connectionId` is the connection it is
+ * about. Never carries an API key or SASL payload.
+ */
+export type EmulatorEvent =
+  /** A TLS connection was accepted. */
+  | { type: 'connection'; connectionId: number }
+  /** SASL succeeded (`senderId` of the authcid) or failed (`condition`, failures so far). */
+  | { type: 'auth'; connectionId: number; ok: true; senderId: string | undefined }
+  | { type: 'auth'; connectionId: number; ok: false; condition: string; failures: number }
+  /** The resource was bound. */
+  | { type: 'bind'; connectionId: number; jid: string }
+  /**
+   * A downstream message was accepted and recorded for `to` (`duplicate`: its id was delivered
+   * before; `fate` for a device: delivered, held while it is offline, or expired).
+   */
+  | { type: 'downstream'; connectionId: number; messageId: string; to: string; duplicate: boolean; fate?: string }
+  /** A downstream message was ACKed (for a device group: the `group` key and its counts). */
+  | { type: 'ack'; connectionId: number; messageId: string; group?: string; success?: number; failure?: number }
+  /** A downstream message was NACKed with `code`. */
+  | { type: 'nack'; connectionId: number; messageId: string; code: string }
+  /** A message was answered with a stanza error. */
+  | { type: 'stanza-error'; connectionId: number; id: string | undefined; condition: string; text: string }
+  /** An upstream message or receipt was written (`sends`: how many times so far). */
+  | { type: 'upstream' | 'receipt'; connectionId: number; messageId: string; sends: number }
+  /** The app server ACKed an upstream message or receipt (`duplicate`: it had been ACKed before). */
+  | { type: 'upstream-ack'; connectionId: number; messageId: string; duplicate?: boolean; receipt?: boolean }
+  /** `CONNECTION_DRAINING` was sent on the connection. */
+  | { type: 'drain'; connectionId: number }
+  /** A fault was injected: a cut (`cutAfterStanzas`, `cutProbability`) or a `stall` of `ms`. */
+  | { type: 'fault'; connectionId: number; fault: string; ms?: number }
+  /** The emulator ended the stream with this condition. */
+  | { type: 'stream-error'; connectionId: number; condition: string }
+  /** The connection closed (`error`/`condition` when it broke). */
+  | { type: 'close'; connectionId: number; error?: string; condition?: string }
+  /** A TLS handshake failed (the client did not trust the certificate, or spoke plain TCP). */
+  | { type: 'tls-error'; code: string }
+  /** The listening server failed. */
+  | { type: 'server-error'; message: string }
+  /** A connection was refused (`maxConnections`). */
+  | { type: 'connection-refused'; reason: string }
+  /** A device was added or changed. */
+  | { type: 'device'; token: string; state: string }
+  /** Faults were set, for every connection or for one. */
+  | { type: 'faults'; connectionId?: number; faults: Faults }
+  /** The emulator was reset. */
+  | { type: 'reset' };
+
+/** The events of `CcsEmulator`: one, `event`, whose payload says what happened. */
+export interface CcsEmulatorEvents {
+  event: [event: EmulatorEvent];
 }
 
 /**

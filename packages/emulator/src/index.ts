@@ -8,7 +8,7 @@ export {
 } from './emulator.js';
 export { EmulatorError, type EmulatorErrorCode } from './errors.js';
 export type { Faults } from './faults.js';
-export type { EmulatorEvent } from './hub.js';
+export type { EmulatorEvent, CcsEmulatorEvents } from './hub.js';
 export type { LedgerTotals, Delivery } from './ledger.js';
 export type { DeviceSpec, DeviceState } from './registry.js';
 export { parseCondition } from './registry.js';

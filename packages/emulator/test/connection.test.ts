@@ -141,7 +141,7 @@ test('emits connection, auth, bind and close events without the API key', () =>
     await c.close();
     await until(() => events.some((e) => e.type === 'close'));
     const types = events.map((e) => e.type);
-    for (const t of ['connection', 'auth', 'bind', 'close']) assert.ok(types.includes(t), t);
+    for (const t of ['connection', 'auth', 'bind', 'close'] as const) assert.ok(types.includes(t), t);
     assert.not.match(JSON.stringify(events), /emulator-api-key/);
   }));
 

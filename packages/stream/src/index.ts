@@ -22,3 +22,4 @@ export {
   type ConnectionHandlers,
 } from './connection.js';
 export { generateDevCertificate, type DevCertificate, type DevCertificateOptions } from './dev-certificate.js';
+export { TypedEventEmitter, type EventMap, type EmitterMetaEvents, type WithMeta } from './typed-emitter.js';

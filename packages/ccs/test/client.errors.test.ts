@@ -1,0 +1,92 @@
+// One error hierarchy: every way send() can refuse or fail is a CcsError with a stable code, and an
+// invalid message is CCS_ERR_INVALID_MESSAGE with the validator's detail as fields and cause.
+import { ValidationError } from '@ccs-xmpp/stanza';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { CcsClient, CcsError, InvalidMessageError, type CcsErrorCode, type OutgoingMessage } from '../src/index.js';
+import { clientOptions, startScriptedServer } from './helpers/scripted-server.js';
+
+const rejection = async (p: Promise<unknown> | undefined): Promise<unknown> => {
+  if (p === undefined) return undefined;
+  try {
+    await p;
+  } catch (err) {
+    return err;
+  }
+  throw new Error('resolved');
+};
+
+test('every rejection of send() is a CcsError with a stable code', async () => {
+  // Messages with these ids are never answered (timeout, abort, close); 'nack-me' is NACKed for good.
+  const server = await startScriptedServer({
+    autoAck: false,
+    onDownstream: (c, m) => {
+      if (m['message_id'] === 'nack-me') c.nack('nack-me', 'DEVICE_UNREGISTERED');
+    },
+  });
+  const client = new CcsClient(clientOptions(server, { maxPending: 3, maxQueued: 1 }));
+  const codes: Partial<Record<string, CcsErrorCode>> = {};
+  const check = async (name: string, p: Promise<unknown> | undefined): Promise<void> => {
+    const err = await rejection(p);
+    assert.instance(err, CcsError, name);
+    codes[name] = (err as CcsError).code;
+  };
+  try {
+    await client.connect();
+    const cyclic: Record<string, unknown> = {};
+    cyclic['self'] = cyclic;
+    await check('invalid', client.send({ to: 't', time_to_live: -1 }));
+    await check('unencodable', client.send({ to: 't', extra: cyclic }));
+    await check('not an object', client.send(null as unknown as OutgoingMessage));
+    await check('nack', client.send({ to: 't', message_id: 'nack-me' }));
+    await check('timeout', client.send({ to: 't', message_id: 'slow' }, { timeoutMs: 20 }));
+    const ac = new AbortController();
+    const aborted = client.send({ to: 't', message_id: 'held-1' }, { signal: ac.signal });
+    ac.abort();
+    await check('aborted', aborted);
+    const held = client.send({ to: 't', message_id: 'held-2' });
+    held.catch(() => {});
+    await check('duplicate id', client.send({ to: 't', message_id: 'held-2' }));
+    // The window (3) is held by slow and held-1 (settled, but written and unanswered) and held-2;
+    // one more waits in the queue (maxQueued 1); the next is refused.
+    const queued = client.send({ to: 't', message_id: 'queued' });
+    queued.catch(() => {});
+    await check('queue full', client.send({ to: 't', message_id: 'one-too-many' }));
+    client.destroy();
+    await check('closed (pending)', held);
+    await check('closed (queued)', queued);
+    await check('closed (after)', client.send({ to: 't' }));
+  } finally {
+    client.destroy();
+    await server.stop();
+  }
+  assert.equal(codes, {
+    invalid: 'CCS_ERR_INVALID_MESSAGE', unencodable: 'CCS_ERR_INVALID_MESSAGE', 'not an object': 'CCS_ERR_INVALID_MESSAGE',
+    nack: 'CCS_ERR_NACK', timeout: 'CCS_ERR_TIMEOUT', aborted: 'CCS_ERR_ABORTED', 'duplicate id': 'CCS_ERR_DUPLICATE_ID',
+    'queue full': 'CCS_ERR_QUEUE_FULL', 'closed (pending)': 'CCS_ERR_CLOSED', 'closed (queued)': 'CCS_ERR_CLOSED', 'closed (after)': 'CCS_ERR_CLOSED',
+  });
+});
+
+test('an invalid message is CCS_ERR_INVALID_MESSAGE with the validator\'s detail as fields and cause', async () => {
+  const client = new CcsClient({ senderId: '1', apiKey: 'k', host: '127.0.0.1', port: 1 });
+  try {
+    const err = (await rejection(client.send({ to: 't', message_id: 'mine', data: { from: 'x' } }))) as InvalidMessageError;
+    assert.instance(err, InvalidMessageError);
+    assert.is(err.code, 'CCS_ERR_INVALID_MESSAGE');
+    assert.is(err.name, 'InvalidMessageError');
+    assert.is(err.field, 'data.from');
+    assert.is(err.nackCode, 'INVALID_JSON');
+    assert.is(err.messageId, 'mine');
+    assert.match(err.ccsError, /^InvalidJson : /);
+    assert.instance(err.cause, ValidationError);
+    assert.is(err.cause.field, 'data.from');
+    assert.match(err.message, /"data\.from"/);
+    const ttl = (await rejection(client.send({ to: 't', time_to_live: 2419201 }))) as InvalidMessageError;
+    assert.is(ttl.reason, 'INVALID_TTL');
+    assert.ok(ttl.messageId !== undefined, 'the assigned id is reported');
+  } finally {
+    client.destroy();
+  }
+});
+
+test.run();
