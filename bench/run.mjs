@@ -5,8 +5,9 @@
  *
  *   node bench/run.mjs [--quick] [--only NAME[,NAME…]]
  *
- * `--quick` is a smoke run of about a minute (short slices, one round): the figures are rough, the
- * report says so. Needs a build (`npm run build`; `npm run bench` does it).
+ * `--quick` is a smoke run of about a minute on an idle 2-core machine (short slices, one round):
+ * the figures are rough, the report says so. The full run takes ~15 minutes there. Needs a build
+ * (`npm run build`; `npm run bench` does it).
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -22,11 +23,11 @@ mkdirSync(here('./results'), { recursive: true });
 
 /** name → [script, its arguments (quick, full)]; each gets `--json <results file>` or prints JSON. */
 const BENCHES = [
-  { name: 'stream-parse', script: 'stream-parse.mjs', quick: ['--quick', '--rounds', '3', '--stanzas', '10000'], full: ['--rounds', '11'] },
+  { name: 'stream-parse', script: 'stream-parse.mjs', quick: ['--quick', '--rounds', '3', '--stanzas', '10000'], full: ['--rounds', '9'] },
   { name: 'stanza-codec', script: 'stanza-codec.mjs', quick: ['--quick'], full: [] },
-  { name: 'shortcut-tricks', script: 'micro/shortcut-tricks.mjs', quick: ['--quick', '--rounds', '3'], full: ['--rounds', '11'] },
-  { name: 'ccs-client', script: 'ccs-client.mjs', quick: ['--quick', '--n', '10000', '--warmup', '3000'], full: [] },
-  { name: 'ccs-e2e', script: 'ccs-e2e.mjs', quick: ['--quick', '--n', '8000', '--warmup', '2000'], full: [], stdoutJson: true },
+  { name: 'shortcut-tricks', script: 'micro/shortcut-tricks.mjs', quick: ['--quick', '--rounds', '3'], full: ['--rounds', '9'] },
+  { name: 'ccs-client', script: 'ccs-client.mjs', quick: ['--quick', '--n', '10000', '--warmup', '3000'], full: ['--rounds', '2', '--n', '40000', '--warmup', '10000'] },
+  { name: 'ccs-e2e', script: 'ccs-e2e.mjs', quick: ['--quick', '--n', '8000', '--warmup', '2000', '--no-memory'], full: ['--rounds', '3', '--n', '60000', '--warmup', '15000'], stdoutJson: true },
 ];
 
 const meta = {

@@ -139,6 +139,7 @@ function xmppjs(chunks, out) {
 
 const GCM_OPEN = Buffer.from('gcm xmlns');
 const GT = 0x3e;
+const LT = 0x3c;
 const END = Buffer.from('</message>');
 const ENT = /&(lt|gt|amp|quot|apos);/g;
 const ENT_MAP = { lt: '<', gt: '>', amp: '&', quot: '"', apos: "'" };
@@ -167,7 +168,9 @@ function indexOfScanner(chunks, out) {
       if (end < 0) break;
       const g = buf.indexOf(GCM_OPEN, pos);
       const open = buf.indexOf(GT, g) + 1;
-      const close = buf.lastIndexOf('</', end - 1);
+      // The payload holds no `<` (it is escaped): its end tag is the next one. (A backward string
+      // search from `end` costs time proportional to the buffer on Node 20: 16 KiB chunks suffered.)
+      const close = buf.indexOf(LT, open);
       let text = buf.toString('utf8', open, close);
       if (text.includes('&')) text = text.replace(ENT, (_, e) => ENT_MAP[e]);
       const payload = JSON.parse(text);

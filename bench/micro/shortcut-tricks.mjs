@@ -19,19 +19,7 @@ const ROUNDS = Number(args.rounds ?? (quick ? 5 : 15));
 const SLICE_MS = quick ? 100 : 200;
 const STANZAS = 20_000;
 
-const PLAIN_BYTE_LOOP = `isPlainAscii(buf, from, to) {
-        for (let i = from; i < to; i++) {
-            const b = buf[i];
-            if (b < 0x20 || b > 0x7e || b === 0x26)
-                return false;
-        }
-        return true;
-    }
-    isPlainAsciiWords(buf, from, to) {`;
-
 export const TRICKS = {
-  'word-at-a-time ASCII check → byte loop': [['isPlainAscii(buf, from, to) {\n        let i = from;', `${PLAIN_BYTE_LOOP}\n        let i = from;`]],
-  'byte loop below 128 bytes → words always': [['if (to - from < WORDS_FROM) {', 'if (false) {']],
   'head memo (exact and id templates) → regex every time': [
     ['for (let i = 0; i < memo.length; i++) {', 'for (let i = 0; i < 0; i++) {'],
     ['for (let i = 0; i < templates.length; i++) {', 'for (let i = 0; i < 0; i++) {'],
