@@ -2,17 +2,12 @@
 // invariant and its resource bounds; `npm run test:soak` runs the long ones (test/README.md).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { SCENARIOS, clientKnowsOption, formatTable, type SoakRow } from './scenarios.js';
+import { SCENARIOS, formatTable, type SoakRow } from './scenarios.js';
 
 const SEED = Number(process.env['SOAK_SEED'] ?? 20261201);
 const rows: SoakRow[] = [];
 
 for (const s of SCENARIOS) {
-  if (s.needs && !clientKnowsOption(s.needs.option)) {
-    process.stdout.write(`soak (short): ${s.name} skipped: ${s.needs.why}\n`);
-    test.skip(`soak (short): ${s.name}`);
-    continue;
-  }
   test(
     `soak (short): ${s.name} holds its invariant and its resource bounds (seed ${SEED})`,
     Object.assign(
