@@ -15,6 +15,8 @@ rmSync(resultFile, { force: true });
 // built by turbo with the packages.
 spawnSync('sh', ['scripts/setup-prosody.sh'], { stdio: 'inherit' });
 spawnSync('sh', ['scripts/setup-slixmpp.sh'], { stdio: 'inherit' });
+// The emulator console's browser tests drive Debian's chromium through playwright-core.
+spawnSync('sh', ['scripts/setup-chromium.sh'], { stdio: 'inherit' });
 // packages/store-redis runs against a real redis-server from Debian (the tests start their own).
 spawnSync('sh', ['scripts/setup-redis.sh'], { stdio: 'inherit' });
 

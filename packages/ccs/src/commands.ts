@@ -54,6 +54,7 @@ connection options (both commands):
   --connections N  --max-pending N
   --store redis://HOST:PORT[/DB]  keep the outbox and the upstream de-duplication in Redis,
          shared by every process of the sender (needs the package @ccs-xmpp/store-redis)
+  Without --host, --port, --ca: CCS_HOST, CCS_PORT, CCS_CA_FILE (set by \`ccs-emulator exec\`).
 
 The sender ID and API key are read from CCS_SENDER_ID and CCS_API_KEY (never from flags, which
 end up in shell history).
@@ -164,21 +165,24 @@ function clientOptions(values: Record<string, string | boolean | undefined>, env
     const missing = [senderId ? '' : 'CCS_SENDER_ID', apiKey ? '' : 'CCS_API_KEY'].filter((m) => m !== '');
     throw new UsageError(`${missing.join(' and ')} ${missing.length === 1 ? 'is' : 'are'} not set: the sender ID and API key are read from the environment only, never from flags`);
   }
-  const caFile = values['ca'] as string | undefined;
+  // A flag wins over the environment, which `ccs-emulator exec` fills in.
+  const caFlag = values['ca'] as string | undefined;
+  const caFile = caFlag ?? (env['CCS_CA_FILE'] || undefined);
   let ca: string | undefined;
   if (caFile !== undefined) {
     try {
       ca = readFileSync(caFile, 'utf8');
     } catch (err) {
-      throw new UsageError(`cannot read --ca ${caFile}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
+      throw new UsageError(`cannot read ${caFlag === undefined ? 'CCS_CA_FILE' : '--ca'} ${caFile}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
     }
   }
-  const host = (values['host'] as string | undefined) ?? env['CCS_HOST'];
+  const host = (values['host'] as string | undefined) ?? (env['CCS_HOST'] || undefined);
+  const portText = (values['port'] as string | undefined) ?? (env['CCS_PORT'] || undefined);
   const options: CcsClientOptions = {
     senderId,
     apiKey,
     host,
-    port: int('port', values['port'] as string | undefined, 1) ?? 5235,
+    port: int(values['port'] === undefined && portText !== undefined ? 'port (CCS_PORT)' : 'port', portText, 1) ?? 5235,
     tls: {
       ...(ca === undefined ? {} : { ca }),
       ...(values['servername'] === undefined ? {} : { servername: values['servername'] as string }),

@@ -42,6 +42,8 @@ nothing was lost.
   --offline-share X              share of devices offline until the end of the run: echoes to them
                                  are held, or expire if sent with time_to_live 0 (default 0.1)
   --seed N                       reproduce a run (default random, printed)
+  --console                      serve the emulator's web console (URL printed first) and keep it
+                                 and the emulator up after the summary, until Ctrl-C
   --help                         this text`;
 
 /** A flag the user got wrong: one line on stderr, exit 2. */
@@ -64,6 +66,7 @@ const SPEC = {
   'no-rate-limit': { type: 'boolean' },
   'offline-share': { type: 'string' },
   seed: { type: 'string' },
+  console: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -127,6 +130,7 @@ export function parseDemoArgs(argv: readonly string[]): DemoOptions | undefined 
   if (v['no-drain']) faults.drainAt = false;
   if (v['no-cut']) faults.cutAt = false;
   if (v['no-rate-limit']) faults.rateLimit = false;
+  if (v.console) o.console = true;
   o.faults = faults;
   return o;
 }

@@ -52,6 +52,11 @@ export interface DemoOptions {
   progressIntervalMs?: number;
   /** Stops injecting; what was injected still settles and is summarised. */
   signal?: AbortSignal;
+  /**
+   * Serve the emulator's web console (its admin API on a free loopback port, URL printed first)
+   * and keep the emulator and console up after the summary until `signal` aborts.
+   */
+  console?: boolean;
 }
 
 /** Where the demo writes and how it tells time. */
@@ -244,6 +249,7 @@ export async function runDemo(options: DemoOptions, io: DemoIo): Promise<DemoSum
     // Offline for the whole run (phases far longer than it), back online at its end: which devices,
     // and so which echoes are held or expire, depends on the seed alone.
     ...(cfg.offlineShare > 0 ? { deviceSchedule: { offlineShare: cfg.offlineShare, meanMessages: 1_000_000_000 } } : {}),
+    ...(options.console === true ? { adminPort: 0 } : {}),
   });
   const devices = emu.deviceTokens(SENDER_ID);
   const invalid: string[] = [];
@@ -265,6 +271,10 @@ export async function runDemo(options: DemoOptions, io: DemoIo): Promise<DemoSum
   const chattyEvery = Math.max(CHATTY_BURST * 10, Math.round(cfg.rate * 4));
 
   await emu.start();
+  if (options.console === true) out.write(`console: ${emu.adminUrl}/\n`);
+  // With the console, the emulator outlives the run (until the signal); a failed run stops it at once.
+  const keepEmulator = options.console === true;
+  let ran = false;
   const client = new CcsClient({
     senderId: SENDER_ID,
     apiKey,
@@ -473,9 +483,12 @@ export async function runDemo(options: DemoOptions, io: DemoIo): Promise<DemoSum
     progress.finish(snapshot());
     closing = true;
     if (timedOut) out.write(`gave up waiting after ${cfg.settleTimeoutMs} ms: not everything settled\n`);
+    ran = true;
   } finally {
     closing = true;
     await client.close({ timeoutMs: 5000 });
+    // A failed run stops the emulator here; a finished one after the devices came back (or, with the console, after the signal).
+    if (!ran) await emu.stop();
   }
   // The devices that were offline come back: CCS delivers what it held for them.
   const whileOffline = emu.deviceModel.totals();
@@ -483,7 +496,7 @@ export async function runDemo(options: DemoOptions, io: DemoIo): Promise<DemoSum
     if (emu.deviceModel.presence(token) !== 'online') emu.deviceModel.set(token, 'online');
   }
   const afterwards = emu.deviceModel.totals();
-  await emu.stop();
+  if (!keepEmulator) await emu.stop();
 
   // --- the check, message by message, against the emulator's ledger --------------------------
   const ledger = emu.ledger();
@@ -569,5 +582,13 @@ export async function runDemo(options: DemoOptions, io: DemoIo): Promise<DemoSum
     ok: lost === 0 && failed === 0,
   };
   out.write(formatSummary(summary));
+  if (keepEmulator) {
+    const signal = options.signal;
+    if (signal !== undefined && !signal.aborted) {
+      out.write(`the emulator and its console stay up at ${emu.adminUrl}/ — Ctrl-C to stop\n`);
+      await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+    }
+    await emu.stop();
+  }
   return summary;
 }

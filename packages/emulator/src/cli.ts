@@ -4,8 +4,28 @@
  * tested in process; this file only owns argv, env, stdout and the signals.
  */
 import { runCommand } from './command.js';
+import { runExec } from './exec.js';
 
 try {
+  if (process.argv[2] === 'exec') {
+    process.exitCode = await runExec(process.argv.slice(3), {
+      env: process.env,
+      err: (line) => process.stderr.write(`${line}\n`),
+      onSignal: (handler) => {
+        const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+        for (const s of signals) process.on(s, handler);
+        return () => {
+          for (const s of signals) process.off(s, handler);
+        };
+      },
+    });
+  } else await serve();
+} catch (err) {
+  process.stderr.write(`ccs-emulator: ${(err as Error).message}\n`);
+  process.exitCode = 2;
+}
+
+async function serve(): Promise<void> {
   const running = await runCommand(process.argv.slice(2), {
     env: process.env,
     out: (line) => process.stdout.write(`${line}\n`),
@@ -27,7 +47,4 @@ try {
       process.stdout.write(`${JSON.stringify({ type: 'drain-requested', connections: n })}\n`);
     });
   }
-} catch (err) {
-  process.stderr.write(`ccs-emulator: ${(err as Error).message}\n`);
-  process.exitCode = 2;
 }

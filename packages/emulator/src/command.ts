@@ -10,6 +10,7 @@ import type { Faults } from './faults.js';
 
 /** Usage text of `ccs-emulator --help`. */
 export const USAGE = `Usage: ccs-emulator [options]
+       ccs-emulator exec [options] -- COMMAND [ARGS…]
 
 A local CCS (GCM/FCM XMPP) server over TLS. Prints one JSON line when listening
 ({"type":"listening","host","port","caFile",…}) and one with the ledger totals on SIGINT/SIGTERM.
@@ -44,6 +45,9 @@ Flow control and legacy CCS:
   --strict-flow-control        close a connection past it with a policy-violation stream error
   --legacy-nacks               the CCS document's NACK shape (composite text in "error"); tokens
                                authfailed-… / quota-… get AUTHENTICATION_FAILED / QUOTA_EXCEEDED
+  --admin-port N               serve the admin HTTP API and web console on N (0 = any; adminUrl in the listening line)
+  --admin-host H               admin API address (default 127.0.0.1; another needs a token)
+  --admin-token T              admin API token (prefer env CCS_EMULATOR_ADMIN_TOKEN)
 Faults (every connection):
   --cut-after N                cut a connection after N messages
   --cut-probability P          cut with probability P per message
@@ -54,6 +58,9 @@ Faults (every connection):
   --tiny-writes                write in tiny TLS records (--tiny-write-size N bytes, default 7)
   --verbose                    one JSON line per event
   --help
+exec runs COMMAND with CCS_HOST, CCS_PORT, CCS_CA_FILE, CCS_SENDER_ID, CCS_API_KEY and
+CCS_EMULATOR_ADMIN_URL set, stops the emulator when it exits, prints the ledger totals on stderr
+and exits with its status.
 `;
 
 /** What the command line asks for. */
@@ -121,6 +128,7 @@ export function parseCommandLine(argv: string[], env: Record<string, string | un
         'reject-unknown-tokens': { type: 'boolean' },
         'device-max-per-second': { type: 'string' }, 'topic-max-per-second': { type: 'string' },
         'keepalive-ms': { type: 'string' }, 'no-deliveries': { type: 'boolean' },
+        'admin-port': { type: 'string' }, 'admin-host': { type: 'string' }, 'admin-token': { type: 'string' },
         'handshake-timeout-ms': { type: 'string' }, 'max-connections': { type: 'string' }, 'max-queued-upstream': { type: 'string' },
         'cut-after': { type: 'string' }, 'cut-probability': { type: 'string' }, 'ack-delay': { type: 'string' },
         'service-unavailable-rate': { type: 'string' }, 'internal-error-rate': { type: 'string' },
@@ -178,6 +186,10 @@ export function parseCommandLine(argv: string[], env: Record<string, string | un
   opt('deviceMaxPerSecond', num('device-max-per-second', values['device-max-per-second'], 0, false));
   opt('topicMaxPerSecond', num('topic-max-per-second', values['topic-max-per-second'], 0, false));
   opt('keepaliveIntervalMs', num('keepalive-ms', values['keepalive-ms'], 0, true));
+  opt('adminPort', num('admin-port', values['admin-port'], 0, true));
+  if (values['admin-host'] !== undefined && values['admin-host'].trim() === '') throw new EmulatorError('EMU_ERR_CONFIG', '--admin-host must not be empty');
+  opt('adminHost', values['admin-host']);
+  opt('adminToken', values['admin-token'] ?? (env['CCS_EMULATOR_ADMIN_TOKEN'] || undefined));
   opt('handshakeTimeoutMs', num('handshake-timeout-ms', values['handshake-timeout-ms'], 0, true));
   opt('maxConnections', num('max-connections', values['max-connections'], 1, true));
   opt('maxQueuedUpstream', num('max-queued-upstream', values['max-queued-upstream'], 1, true));
@@ -238,6 +250,7 @@ export async function runCommand(argv: string[], io: CommandIo): Promise<Running
   io.out(JSON.stringify({
     type: 'listening', host: emulator.host, port: emulator.port, caFile: emulator.caFile,
     servername: 'localhost', senders: Object.keys(devices), devices, seed: emulator.seed,
+    ...(emulator.adminUrl === '' ? {} : { adminUrl: emulator.adminUrl }),
   }));
   let stopping: Promise<void> | undefined;
   return {

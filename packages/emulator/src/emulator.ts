@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type * as tls from 'node:tls';
 import { generateDevCertificate, TypedEventEmitter } from '@ccs-xmpp/stream';
-import { Devices, deviceHost, devicesOptions, type DeviceTotals } from './devices.js';
+import { Devices, deviceHost, devicesOptions } from './devices.js';
+import { AdminServer } from './admin-server.js';
 import { EmulatorError } from './errors.js';
 import { checkFaults, type Faults } from './faults.js';
 import type { CcsEmulatorEvents, EmulatorEvent, Hub } from './hub.js';
@@ -12,61 +13,16 @@ import { Ledger, type Delivery, type LedgerTotals } from './ledger.js';
 import { TlsListener } from './listener.js';
 import { checkOptions, type CcsEmulatorOptions, type CheckedOptions } from './options.js';
 import { deriveSeed, Prng } from './prng.js';
-import { DeviceRegistry, type DeviceSpec, type DeviceState } from './registry.js';
+import { DeviceRegistry, type DeviceSpec } from './registry.js';
 import { SeededDecisions } from './seeded-decisions.js';
-import { Session, type FlowControlStats, type SessionState } from './session.js';
+import { Session } from './session.js';
+import type { ConnectionInfo, DeviceInfo, EmulatorStatus } from './status.js';
 import { UpstreamRouter, type UpstreamEntry } from './upstream-router.js';
 import { UpstreamGenerator, UpstreamSource, pickDevice, type UpstreamInput } from './upstream-source.js';
 
 export type { CcsEmulatorOptions, SenderAccount } from './options.js';
 export type { UpstreamInput } from './upstream-source.js';
-
-/** A connection as `connections()` lists it. */
-export interface ConnectionInfo {
-  id: number;
-  senderId: string | undefined;
-  jid: string | undefined;
-  /** `stream` (waiting for the header), `sasl`, `bind`, `ready`, `draining`, `closed`. */
-  state: SessionState;
-  draining: boolean;
-  /** Upstream messages written and not ACKed. */
-  pendingUpstream: number;
-  /** Answers held back by `ackDelayMs`. */
-  owedAnswers: number;
-  /** When it connected (ms since the epoch). */
-  since: number;
-  /** The faults in effect on it (global ones merged with its own). */
-  faults: Faults;
-  /** Its most un-answered downstream messages at once, and those past the window. */
-  flowControl: FlowControlStats;
-}
-
-/** A registered simulated device, as `devices()` lists it. */
-export interface DeviceInfo {
-  token: string;
-  senderId: string | undefined;
-  state: DeviceState;
-  canonicalId: string | undefined;
-  maxPerSecond: number | undefined;
-  /** Deliveries recorded for it (0 with `keepDeliveries: false`). */
-  delivered: number;
-}
-
-/** A snapshot of everything, as `status()` returns it. */
-export interface EmulatorStatus {
-  host: string;
-  port: number;
-  seed: number;
-  state: 'new' | 'starting' | 'stopping' | 'running' | 'stopped';
-  senders: string[];
-  connections: ConnectionInfo[];
-  /** The global faults. */
-  faults: Faults;
-  /** Upstream messages waiting for a connection (all senders). */
-  queuedUpstream: number;
-  totals: LedgerTotals;
-  deviceTotals: DeviceTotals;
-}
+export type { ConnectionInfo, DeviceInfo, EmulatorStatus } from './status.js';
 
 /**
  * A local Google Cloud Connection Server (CCS) over TLS, built on this project's stream, SASL and
@@ -94,6 +50,8 @@ export class CcsEmulator extends TypedEventEmitter<CcsEmulatorEvents> {
   /** The PRNG seed in use (to reproduce a run). */
   readonly seed: number;
   /** The simulated devices' presence, held messages and device groups (README "Devices"). */ readonly deviceModel: Devices;
+  /** `http://127.0.0.1:PORT` of the admin API and console once started with `adminPort`, else `''`. */
+  adminUrl = '';
 
   readonly #options: CcsEmulatorOptions;
   readonly #o: CheckedOptions;
@@ -107,6 +65,7 @@ export class CcsEmulator extends TypedEventEmitter<CcsEmulatorEvents> {
   /** The devices created at construction, for `reset()`. */
   readonly #initialDevices: Array<[string, DeviceSpec]> = [];
   #listener: TlsListener | undefined;
+  #admin: AdminServer | undefined;
   readonly #sessions = new Map<number, Session>();
   #globalFaults: Faults;
   readonly #connFaults = new Map<number, Faults>();
@@ -176,8 +135,13 @@ export class CcsEmulator extends TypedEventEmitter<CcsEmulatorEvents> {
         emit: (e) => this.#emit(e),
       });
       this.port = await this.#listener.listen(this.port, this.host);
+      if (this.#o.admin !== undefined) {
+        this.#admin = new AdminServer(this, this.#o.admin);
+        this.adminUrl = await this.#admin.start();
+      }
     } catch (err) {
       this.#state = 'stopped';
+      await this.#listener?.close();
       this.#listener = undefined;
       throw err;
     }
@@ -213,9 +177,11 @@ export class CcsEmulator extends TypedEventEmitter<CcsEmulatorEvents> {
     this.deviceModel.stop();
     const listener = this.#listener;
     const serverClosed = listener ? listener.close() : Promise.resolve();
+    const adminClosed = this.#admin?.stop();
     await Promise.all([...this.#sessions.values()].map((s) => s.shutdown(timeoutMs)));
     listener?.destroyAll();
     await serverClosed;
+    await adminClosed;
     if (this.#caDir) rmSync(this.#caDir, { recursive: true, force: true });
     this.#caDir = undefined;
   }

@@ -9,16 +9,21 @@ export type EmulatorErrorCode =
   /** `injectUpstream` named a sender the emulator does not serve. */
   | 'EMU_ERR_UNKNOWN_SENDER'
   /** `injectUpstream`: `maxQueuedUpstream` messages already wait for a connection of that sender. */
-  | 'EMU_ERR_UPSTREAM_FULL';
+  | 'EMU_ERR_UPSTREAM_FULL'
+  /** The admin API could not start (address in use) or was configured unsafely (a non-loopback host without a token). */
+  | 'EMU_ERR_ADMIN';
 
 /** Base class of every error this package throws. Messages never contain an API key. */
 export class EmulatorError extends Error {
   override name = 'EmulatorError';
   /** Stable machine-readable code, e.g. `EMU_ERR_CONFIG`. */
   readonly code: EmulatorErrorCode;
+  /** The option or field at fault, when there is one (`cutProbability`, `senderId`…). */
+  readonly field: string | undefined;
 
-  constructor(code: EmulatorErrorCode, message: string, options?: { cause?: unknown }) {
+  constructor(code: EmulatorErrorCode, message: string, options?: { cause?: unknown; field?: string }) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
+    this.field = options?.field;
   }
 }

@@ -30,18 +30,18 @@ export function checkFaults(f: Faults | undefined): Faults {
   const out: Faults = {};
   if (f === undefined) return out;
   for (const key of Object.keys(f)) {
-    if (!(KEYS as readonly string[]).includes(key)) throw new EmulatorError('EMU_ERR_CONFIG', `unknown fault "${key}"`);
+    if (!(KEYS as readonly string[]).includes(key)) throw new EmulatorError('EMU_ERR_CONFIG', `unknown fault "${key}"`, { field: key });
   }
   const nonNegInt = (k: 'cutAfterStanzas' | 'ackDelayMs' | 'stallMs'): void => {
     const v = f[k];
     if (v === undefined) return;
-    if (!Number.isInteger(v) || v < 0) throw new EmulatorError('EMU_ERR_CONFIG', `fault ${k} must be a non-negative integer`);
+    if (!Number.isInteger(v) || v < 0) throw new EmulatorError('EMU_ERR_CONFIG', `fault ${k} must be a non-negative integer`, { field: k });
     out[k] = v;
   };
   const rate = (k: 'cutProbability' | 'serviceUnavailableRate' | 'internalErrorRate'): void => {
     const v = f[k];
     if (v === undefined) return;
-    if (typeof v !== 'number' || !(v >= 0 && v <= 1)) throw new EmulatorError('EMU_ERR_CONFIG', `fault ${k} must be a number in [0, 1]`);
+    if (typeof v !== 'number' || !(v >= 0 && v <= 1)) throw new EmulatorError('EMU_ERR_CONFIG', `fault ${k} must be a number in [0, 1]`, { field: k });
     out[k] = v;
   };
   nonNegInt('cutAfterStanzas');
@@ -53,7 +53,7 @@ export function checkFaults(f: Faults | undefined): Faults {
   if (f.tinyWrites !== undefined) {
     const t = f.tinyWrites;
     if (typeof t !== 'boolean' && !(Number.isInteger(t) && t >= 1)) {
-      throw new EmulatorError('EMU_ERR_CONFIG', 'fault tinyWrites must be a boolean or a positive integer');
+      throw new EmulatorError('EMU_ERR_CONFIG', 'fault tinyWrites must be a boolean or a positive integer', { field: 'tinyWrites' });
     }
     out.tinyWrites = t;
   }

@@ -1,3 +1,4 @@
+import { isLoopback } from './admin-http.js';
 import { EmulatorError } from './errors.js';
 import type { DeviceSchedule, ScriptedTransition } from './device-model.js';
 import { checkFaults, type Faults } from './faults.js';
@@ -94,6 +95,12 @@ export interface CcsEmulatorOptions {
    * `quota-…` get `AUTHENTICATION_FAILED` / `QUOTA_EXCEEDED`. Default false (the later shape).
    */
   legacyNacks?: boolean;
+  /** Serve the admin HTTP API and web console on this port (0 = any free one; read `emu.adminUrl`). Default: none. */
+  adminPort?: number;
+  /** Address of the admin API. Default `127.0.0.1`; any other than loopback requires `adminToken`. */
+  adminHost?: string;
+  /** Token the admin API requires on every request (`Authorization: Bearer T` or `?token=T`). */
+  adminToken?: string;
 }
 
 export const DEFAULT_SENDERS: SenderAccount[] = [{ senderId: '1234567890', apiKey: 'emulator-api-key' }];
@@ -112,6 +119,7 @@ export interface CheckedOptions {
   maxQueuedUpstream: number;
   flowControl: FlowControlOptions;
   legacyNacks: boolean;
+  admin: { host: string; port: number; token: string | undefined } | undefined;
 }
 
 /**
@@ -148,7 +156,16 @@ export function checkOptions(options: CcsEmulatorOptions): CheckedOptions {
   positive('maxConnections', 1);
   positive('maxQueuedUpstream', 1);
   positive('maxPendingDownstream', 1);
+  const adminPort = options.adminPort;
+  if (adminPort !== undefined && (!Number.isInteger(adminPort) || adminPort < 0 || adminPort > 65535)) throw new EmulatorError('EMU_ERR_CONFIG', 'adminPort must be an integer 0…65535');
+  const adminHost = options.adminHost ?? '127.0.0.1';
+  const adminToken = options.adminToken;
+  if (adminToken !== undefined && (typeof adminToken !== 'string' || adminToken.length < 8)) throw new EmulatorError('EMU_ERR_CONFIG', 'adminToken must be a string of at least 8 characters');
+  if (adminPort !== undefined && !isLoopback(adminHost) && adminToken === undefined) {
+    throw new EmulatorError('EMU_ERR_CONFIG', `the admin API on ${adminHost} (not loopback) needs adminToken`);
+  }
   return {
+    admin: adminPort === undefined ? undefined : { host: adminHost, port: adminPort, token: adminToken },
     host: options.host ?? '127.0.0.1',
     port,
     senders,
