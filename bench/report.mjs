@@ -266,6 +266,27 @@ if (e2e) {
   md.push('');
 }
 
+// ---- the Redis store ----
+const sr = load('store-redis');
+if (sr) {
+  md.push('## The Redis store (`bench/store-redis.mjs`)');
+  md.push('');
+  md.push(`\`CcsClient\` on the in-memory store vs \`store: redisStore(...)\` (\`@ccs-xmpp/store-redis\`, a redis-server of its own on`);
+  md.push(`127.0.0.1), one connection, maxPending 1000, queue driver, against the emulator; one instance, and two instances of one sender`);
+  md.push(`(separate processes, timed runs started together) sharing the store. ${f0(sr.n)} messages per instance after ${f0(sr.warmup)} of warm-up,`);
+  md.push(`${sr.rounds} round(s), medians; client CPU is the instances' user + system time per acked message; Redis CPU is the server's from /proc over the timed run.`);
+  md.push('');
+  md.push('| store | instances | acked msgs/s | of in-memory, same instances | client CPU µs/msg | Redis CPU µs/msg |');
+  md.push('|---|---:|---:|---:|---:|---:|');
+  for (const s of sr.summary) md.push(`| ${s.store} | ${s.instances} | ${f0(s.msgsPerSec)} | ${s.store === 'redis' ? pct(s.ofMemory) : '100%'} | ${f1(s.cpuUsPerMsg)} | ${s.store === 'redis' ? f1(s.redisCpuUsPerMsg) : '–'} |`);
+  md.push('');
+  const low = Math.min(...sr.summary.filter((s) => s.store === 'redis').map((s) => s.ofMemory));
+  md.push('| target (issue 13) | reached | |');
+  md.push('|---|---:|---|');
+  md.push(`| the Redis store keeps ≥ 40% of the in-memory throughput | ${pct(low)} (lowest row) | ${verdict(low >= 0.4)} |`);
+  md.push('');
+}
+
 // ---- memory per message, all sources ----
 const memGroups = [];
 if (cc) memGroups.push({ label: 'pending (stub CCS)', bars: cc.memory.map((r) => ({ series: r.client === 'ccs' ? 'CcsClient' : 'xmpp.js', value: r.bytesPerPending })) });

@@ -5,7 +5,7 @@
  * process and connection, timed runs started together), against the same emulator in the same run.
  * Redis's own CPU per message is read from /proc for the timed window.
  *
- *   node bench/store-redis.mjs [--rounds 3] [--n 60000] [--warmup 10000] [--quick] [--json]
+ *   node bench/store-redis.mjs [--rounds 3] [--n 60000] [--warmup 10000] [--quick] [--json FILE]
  *
  * Processes: this file orchestrates; each measurement gets a fresh emulator (its CLI), a fresh
  * redis-server (packages/store-redis's test harness: 127.0.0.1, its own dir, no persistence) and
@@ -15,7 +15,7 @@
  * Needs a build first (`npm run build`) and redis-server (scripts/setup-redis.sh).
  */
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -27,7 +27,7 @@ const WORKER = here('./lib/store-redis-worker.mjs');
 const API_KEY = 'emulator-api-key'; // the emulator's default development key, not a secret
 
 const { values: args } = parseArgs({
-  options: { rounds: { type: 'string' }, n: { type: 'string' }, warmup: { type: 'string' }, quick: { type: 'boolean' }, json: { type: 'boolean' } },
+  options: { rounds: { type: 'string' }, n: { type: 'string' }, warmup: { type: 'string' }, quick: { type: 'boolean' }, json: { type: 'string' } },
 });
 const quick = args.quick === true;
 const ROUNDS = Number(args.rounds ?? (quick ? 1 : 3));
@@ -183,12 +183,18 @@ for (let round = 1; round <= ROUNDS; round++) {
 const f0 = (x) => (Number.isNaN(x) ? '–' : Math.round(x).toLocaleString('en-US'));
 const f1 = (x) => (x === undefined || Number.isNaN(x) ? '–' : x.toFixed(1));
 const pick = (name) => results.runs.filter((r) => r.config === name);
-const out = ['| store | instances | acked msgs/s (median) | of in-memory, same instances | client CPU µs/msg | Redis CPU µs/msg |', '|---|---:|---:|---:|---:|---:|'];
-for (const config of CONFIGS) {
+results.summary = CONFIGS.map((config) => {
   const rs = pick(config.name);
   const rate = median(rs.map((r) => r.msgsPerSec));
   const memRate = median(pick(`memory ×${config.instances}`).map((r) => r.msgsPerSec));
-  out.push(`| ${config.store} | ${config.instances} | ${f0(rate)} | ${config.store === 'redis' ? `**${((100 * rate) / memRate).toFixed(0)}%**` : '100%'} | ${f1(median(rs.map((r) => r.cpuUsPerMsg)))} | ${config.store === 'redis' ? f1(median(rs.map((r) => r.redisCpuUsPerMsg))) : '–'} |`);
+  return {
+    store: config.store, instances: config.instances, msgsPerSec: rate, ofMemory: rate / memRate,
+    cpuUsPerMsg: median(rs.map((r) => r.cpuUsPerMsg)), redisCpuUsPerMsg: config.store === 'redis' ? median(rs.map((r) => r.redisCpuUsPerMsg)) : undefined,
+  };
+});
+const out = ['| store | instances | acked msgs/s (median) | of in-memory, same instances | client CPU µs/msg | Redis CPU µs/msg |', '|---|---:|---:|---:|---:|---:|'];
+for (const s of results.summary) {
+  out.push(`| ${s.store} | ${s.instances} | ${f0(s.msgsPerSec)} | ${s.store === 'redis' ? `**${(100 * s.ofMemory).toFixed(0)}%**` : '100%'} | ${f1(s.cpuUsPerMsg)} | ${f1(s.redisCpuUsPerMsg)} |`);
 }
 console.log(out.join('\n'));
-if (args.json) console.log(JSON.stringify(results));
+if (args.json) writeFileSync(args.json, JSON.stringify({ bench: 'store-redis', ...results }, null, 2));

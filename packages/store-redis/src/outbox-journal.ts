@@ -43,6 +43,9 @@ export class OutboxJournal {
   /** Removal items (id, status, code, retries, adopted) of the batch being collected. */
   #removals: string[] = [];
   #removalsBatch = 0;
+  /** Ids removed without an outcome in the batch being collected. */
+  #plain: string[] = [];
+  #plainBatch = 0;
   /** Removal items to send again once Redis answers. */
   #retry: string[] = [];
 
@@ -76,12 +79,24 @@ export class OutboxJournal {
 
   /** Deletes `id` (settled); appends `outcome` to the outcome stream when given. */
   remove(id: string, outcome: RecordOutcome | undefined): void {
+    // Most records settle with no outcome to report: one argument each, on a lane of their own.
+    const batch = this.#batcher.batch;
+    if (outcome === undefined) {
+      this.#batcher.args('remove').push(id);
+      if (batch !== this.#plainBatch) {
+        this.#plainBatch = batch;
+        const ids = (this.#plain = []);
+        this.#batcher.promise('remove').catch(() => this.#failed(ids.flatMap((i) => [i, '', '', '', '0'])));
+      }
+      this.#plain.push(id);
+      this.#batcher.added('remove');
+      return;
+    }
     const status = outcome?.status ?? '';
     const code = outcome?.code ?? '';
     const retries = outcome === undefined ? '' : String(outcome.retries);
     const adopted = outcome?.adopted ? '1' : '0';
     this.#batcher.args('settle').push(id, status, code, retries, adopted);
-    const batch = this.#batcher.batch;
     if (batch !== this.#removalsBatch) {
       this.#removalsBatch = batch;
       const items = (this.#removals = []);

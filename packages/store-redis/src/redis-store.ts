@@ -77,6 +77,7 @@ export class RedisStore extends EventEmitter<RedisStoreEvents> {
     this.#batcher = new TickBatcher(this.#link, {
       append: [k.out, k.own(me), k.instances, me],
       update: [k.out],
+      remove: [k.out, k.own(me)],
       settle: [k.out, k.own(me), k.outcomes, o.outcomesMaxLen, me],
       claim: [k.instances, me, k.prefix, o.dedupWindowMs],
       complete: [k.done, k.prefix, o.dedupWindowMs, o.dedupMaxCount],

@@ -59,6 +59,20 @@ return (#ARGV - 2) / 5
 `;
 
 /**
+ * remove — KEYS: out, own:<me>. ARGV: ids. Removes settled records that report no outcome (the
+ * common case: one argument per message instead of settle's five).
+ */
+export const REMOVE = `
+local ids = {}
+for i = 1, #ARGV do
+  ids[#ids + 1] = ARGV[i]
+  if #ids >= ${CHUNK} then redis.call('HDEL', KEYS[1], unpack(ids)); redis.call('ZREM', KEYS[2], unpack(ids)); ids = {} end
+end
+if #ids > 0 then redis.call('HDEL', KEYS[1], unpack(ids)); redis.call('ZREM', KEYS[2], unpack(ids)) end
+return #ARGV
+`;
+
+/**
  * heartbeat — KEYS: lease:<me>, instances. ARGV: me, ttlMs, token.
  * Renews the lease and the registration. Returns 1 when the lease was still there, 0 when it had
  * expired (first beat, or this instance was presumed dead and its records may have been adopted).
@@ -169,6 +183,7 @@ export const SCRIPTS = {
   ccsAppend: { numberOfKeys: 3, lua: APPEND },
   ccsUpdate: { numberOfKeys: 1, lua: UPDATE },
   ccsSettle: { numberOfKeys: 3, lua: SETTLE },
+  ccsRemove: { numberOfKeys: 2, lua: REMOVE },
   ccsHeartbeat: { numberOfKeys: 2, lua: HEARTBEAT },
   ccsAdopt: { numberOfKeys: 3, lua: ADOPT },
   ccsClaim: { numberOfKeys: 1, lua: CLAIM },

@@ -82,7 +82,7 @@ class Lane {
 }
 
 /** Lane order within one flush. Appends go first, so a completion later in the same flush is behind them. */
-export type LaneName = 'append' | 'update' | 'settle' | 'claim' | 'complete' | 'release';
+export type LaneName = 'append' | 'update' | 'remove' | 'settle' | 'claim' | 'complete' | 'release';
 
 /**
  * Collects the store's writes of one event-loop tick and sends them as one pipeline: at most one
@@ -124,12 +124,15 @@ export class TickBatcher {
     this.#lanes = {
       append: new Lane('ccsAppend', 'append', heads.append),
       update: new Lane('ccsUpdate', 'update', heads.update),
+      remove: new Lane('ccsRemove', 'remove', heads.remove),
       settle: new Lane('ccsSettle', 'remove', heads.settle),
       claim: new Lane('ccsClaim', 'claim', heads.claim),
       complete: new Lane('ccsComplete', 'complete', heads.complete),
       release: new Lane('ccsRelease', 'release', heads.release),
     };
-    this.#order = [this.#lanes.append, this.#lanes.update, this.#lanes.settle, this.#lanes.claim, this.#lanes.complete, this.#lanes.release];
+    this.#order = [
+      this.#lanes.append, this.#lanes.update, this.#lanes.remove, this.#lanes.settle, this.#lanes.claim, this.#lanes.complete, this.#lanes.release,
+    ];
   }
 
   /** The index of the batch now being collected. */
