@@ -3,6 +3,7 @@ import { runInNewContext } from 'node:vm';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { AbortError, CcsClient, ClosedError, InvalidMessageError, NackError, QueueFullError, TimeoutError } from '../src/index.js';
+import { FakeClock } from './helpers/fake-clock.js';
 import { clientOptions, quiet, startScriptedServer, type ServerConn } from './helpers/scripted-server.js';
 
 const settle = <T>(p: Promise<T>): Promise<{ ok: true; value: T } | { ok: false; error: unknown }> =>
@@ -154,35 +155,53 @@ test('gives up after maxRetries and rejects with the last NACK', async () => {
 });
 
 test('slows down only the rate-limited device: other devices are not delayed', async () => {
+  // Time is a fake clock: the throttle's pause ends only when the test moves time, so "the other
+  // device went straight through" and "h2 waits" are facts of order, whatever the machine's load.
+  const clock = new FakeClock();
   let limited = 0;
+  let nackedAt = 0;
+  let retriedAt = 0;
   const server = await startScriptedServer({
     onDownstream: (c, m) => {
       const id = m['message_id'] as string;
-      if (m['to'] === 'hot' && limited++ === 0) c.nack(id, 'DEVICE_MESSAGE_RATE_EXCEEDED');
-      else c.ack(id);
+      if (m['to'] === 'hot' && limited++ === 0) {
+        nackedAt = clock.now();
+        c.nack(id, 'DEVICE_MESSAGE_RATE_EXCEEDED');
+      } else {
+        if (id === 'h1') retriedAt = clock.now();
+        c.ack(id);
+      }
     },
   });
-  const client = new CcsClient(clientOptions(server, { retryBaseMs: 150, retryMaxMs: 150 }));
+  const client = new CcsClient(clientOptions(server, { retryBaseMs: 150, retryMaxMs: 150, clock }));
   try {
     await client.connect();
     const hot = quiet(client.send({ to: 'hot', message_id: 'h1' }));
     await server.until(() => limited === 1);
-    await new Promise((r) => setTimeout(r, 10));
-    const t0 = Date.now();
+    await server.until(() => client.stats().throttledTargets === 1, 30_000);
     const hot2 = quiet(client.send({ to: 'hot', message_id: 'h2' }));
     await client.send({ to: 'cold', message_id: 'c1' });
-    assert.ok(Date.now() - t0 < 100, 'the other device went straight through');
+    assert.is(clock.now(), nackedAt, 'the other device went straight through (no time had to pass)');
     const order = server.received.map((x) => x.msg['message_id']);
     assert.equal(order, ['h1', 'c1'], 'h2 waits behind the device throttle');
     assert.is(client.stats().throttledTargets, 1, 'one device is slowed down');
+    let settled = false;
+    void Promise.all([hot, hot2]).finally(() => (settled = true));
+    // Time moves in small steps, each given a moment for the I/O it causes, until hot settles.
+    for (let i = 0; i < 1000 && !settled; i++) {
+      clock.advance(5);
+      await new Promise((r) => setTimeout(r, 2));
+    }
     const r = await hot;
     await hot2;
     assert.is(client.stats().throttledTargets, 0, 'and forgotten once nothing of it is left');
     assert.is(r.retries, 1);
-    assert.ok(Date.now() - t0 >= 60);
+    assert.ok(retriedAt - nackedAt >= 60, `the retry waited out the pause (${retriedAt - nackedAt} ms)`);
     assert.equal(client.stats().nacked, { DEVICE_MESSAGE_RATE_EXCEEDED: 1 });
   } finally {
-    await client.close({ timeoutMs: 500 });
+    const closing = client.close({ timeoutMs: 500 });
+    clock.advance(500);
+    await closing;
     await server.stop();
   }
 });
