@@ -327,7 +327,13 @@ test('send() signals backpressure and onDrain fires when the socket empties', as
     }
     assert.not.ok(ok, 'the socket buffer filled up');
     assert.is(drained, 0);
-    peer?.resume();
+    // connect() resolves on the client's side of the handshake; the server's connection callback
+    // (which sets `peer`) can run later on a loaded machine: wait for it before resuming the peer.
+    for (const deadline = Date.now() + 30_000; peer === undefined && Date.now() < deadline; ) {
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    assert.ok(peer !== undefined, 'the server saw the connection');
+    peer.resume();
     await new Promise<void>((resolve) => {
       const wait = (): void => (drained > 0 ? resolve() : void setTimeout(wait, 5));
       wait();
