@@ -13,7 +13,8 @@ test('the ccs-emulator CLI listens on --port 0, prints its JSON line, serves a c
     env: { ...process.env, CCS_API_KEY: 'cli-secret-key' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  const killer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+  // Generous (a loaded machine), and still inside the runner's per-test deadline.
+  const killer = setTimeout(() => child.kill('SIGKILL'), 50_000);
   try {
     const lines = createInterface({ input: child.stdout });
     const iterator = lines[Symbol.asyncIterator]();

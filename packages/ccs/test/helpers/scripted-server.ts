@@ -223,7 +223,7 @@ export async function startScriptedServer(options: ScriptedServerOptions = {}): 
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as net.AddressInfo;
 
-  const until = async (pred: () => boolean, timeoutMs = 3000): Promise<void> => {
+  const until = async (pred: () => boolean, timeoutMs = 20_000): Promise<void> => {
     const start = Date.now();
     while (!pred()) {
       if (Date.now() - start > timeoutMs) throw new Error(`condition not reached within ${timeoutMs} ms`);

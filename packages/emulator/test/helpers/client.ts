@@ -9,6 +9,12 @@ import {
   type InboundMessage,
 } from '@ccs-xmpp/stanza';
 
+/**
+ * Default deadline for something that should happen (an answer, a condition). Generous: the suite
+ * runs on loaded 2-core machines, and a deadline that passes only fails slower, never wrongly.
+ */
+export const WAIT_MS = 20_000;
+
 export const STREAM_ATTRS = { to: 'gcm.googleapis.com', version: '1.0', xmlns: NS_CLIENT, 'xmlns:stream': NS_STREAM };
 
 export interface ClientOptions {
@@ -138,7 +144,7 @@ export class TestClient {
   }
 
   /** The first received stanza not yet taken that matches, now or within `timeoutMs`. */
-  waitFor(pred: (el: XmlElement) => boolean, timeoutMs = 3000): Promise<XmlElement> {
+  waitFor(pred: (el: XmlElement) => boolean, timeoutMs = WAIT_MS): Promise<XmlElement> {
     for (const el of this.received) {
       if (!this.#taken.has(el) && pred(el)) {
         this.#taken.add(el);
@@ -156,13 +162,13 @@ export class TestClient {
   }
 
   /** The next decoded CCS message whose JSON message_id (or kind) matches. */
-  async waitGcm(pred: (m: InboundMessage) => boolean, timeoutMs = 3000): Promise<InboundMessage> {
+  async waitGcm(pred: (m: InboundMessage) => boolean, timeoutMs = WAIT_MS): Promise<InboundMessage> {
     const el = await this.waitFor((e) => e.local === 'message' && pred(decodeGcmMessage(e)), timeoutMs);
     return decodeGcmMessage(el);
   }
 
   /** Waits for the ACK/NACK/stanza error about this message_id. */
-  answerTo(messageId: string, timeoutMs = 3000): Promise<InboundMessage> {
+  answerTo(messageId: string, timeoutMs = WAIT_MS): Promise<InboundMessage> {
     return this.waitGcm((m) => (m.kind === 'ack' || m.kind === 'nack' || m.kind === 'stanzaError') && m.messageId === messageId, timeoutMs);
   }
 
@@ -172,7 +178,7 @@ export class TestClient {
   }
 
   /** Sends a downstream message and waits for its answer. */
-  async request(payload: { message_id: string; [k: string]: unknown }, timeoutMs = 3000): Promise<InboundMessage> {
+  async request(payload: { message_id: string; [k: string]: unknown }, timeoutMs = WAIT_MS): Promise<InboundMessage> {
     const answer = this.answerTo(payload.message_id, timeoutMs);
     this.sendJson(payload);
     return answer;
@@ -197,7 +203,7 @@ export class TestClient {
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Polls `cond` every 5 ms until true or `timeoutMs`. */
-export async function until(cond: () => boolean, timeoutMs = 3000, what = 'condition'): Promise<void> {
+export async function until(cond: () => boolean, timeoutMs = WAIT_MS, what = 'condition'): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (!cond()) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
