@@ -8,9 +8,9 @@
 // below): every test has a deadline (TEST_TIMEOUT_MS, default 60 s; `timeoutMs` on a handler), a test
 // that passes it fails by name with what it left open, which is then ended, and an unhandled
 // rejection or uncaught exception fails the test that was running. See that file for how.
-import { readdirSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, readdirSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
 import { register } from 'node:module';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join, resolve, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
 const args = process.argv.slice(2);
@@ -35,12 +35,33 @@ function collect(dir, out) {
   for (const name of entries.sort()) {
     const full = join(dir, name);
     if (statSync(full).isDirectory()) collect(full, out);
-    else if (name.endsWith('.test.js') && (!filter || full.includes(filter))) out.push(resolve(full));
+    else if (name.endsWith('.test.js') && (!filter || full.includes(filter))) {
+      if (sourceIsGone(resolve(full))) stale.push(full);
+      else out.push(resolve(full));
+    }
   }
   return out;
 }
 
+// tsc never deletes an output whose source was removed or renamed (and turbo's cache restores
+// them), so a compiled test can outlive its .ts: `<root>/dist/<dir>/x.test.js` comes from
+// `<root>/<dir>/x.test.ts`. Such a file is not run. When `<root>/<dir>` itself is absent, nothing
+// can be told, and the file runs.
+const stale = [];
+function sourceIsGone(file) {
+  const at = file.lastIndexOf(`${sep}dist${sep}`);
+  if (at < 0) return false;
+  const rel = file.slice(at + 6);
+  const top = rel.split(sep)[0];
+  if (top === rel || !existsSync(join(file.slice(0, at), top))) return false;
+  const base = join(file.slice(0, at), rel.slice(0, -'.js'.length));
+  return !['.ts', '.mts', '.tsx', '.js', '.mjs'].some((ext) => existsSync(base + ext));
+}
+
 const files = dirs.flatMap((d) => collect(d, []));
+if (stale.length > 0) {
+  process.stdout.write(`Not run: ${stale.length} compiled test file(s) whose source is gone (stale build output): ${stale.join(', ')}\n`);
+}
 
 // A hung test must not hang CI: the whole run is bounded.
 const budgetMs = Number(process.env.TEST_BUDGET_MS ?? 20 * 60 * 1000);
