@@ -344,8 +344,9 @@ test('an upstream handler that throws synchronously leaves no ACK and is retried
     await sleep(20);
     assert.is(c.acks.length, 0);
     const t0 = Date.now();
-    await client.close({ timeoutMs: 1000 });
-    assert.ok(Date.now() - t0 < 500, 'close did not wait for failed handlers');
+    // A long bound, so that "done well before it" does not depend on the machine's load.
+    await client.close({ timeoutMs: 30_000 });
+    assert.ok(Date.now() - t0 < 15_000, 'close did not wait for failed handlers');
   } finally {
     client.destroy();
     await server.stop();
