@@ -10,6 +10,12 @@
  * between clients; rounds alternate the order of the two clients.
  *
  *   node bench/ccs-e2e.mjs [--rounds 5] [--n 150000] [--warmup 30000] [--quick] [--no-memory] [--json]
+ *                          [--clients ccs,xmppjs] [--base-dir DIR]
+ *
+ * `--clients` picks the contenders (ratios are to the last one): `ccs`, `xmppjs`, `ccs-traced`
+ * (CcsClient with a subscriber on every `ccs:*` diagnostics channel) and `ccs-base` (CcsClient
+ * from another checkout, `--base-dir`, already built: e.g. the commit before tracing). The cost of
+ * tracing: `--clients ccs,ccs-traced,ccs-base --base-dir /tmp/base --no-memory`.
  *
  * Warm-up and run length measure the steady state: V8 keeps tiering code up and sizing the young
  * generation for the first tens of thousands of messages, and with 5 000 + 50 000 (the first
@@ -33,14 +39,18 @@ const { values: args } = parseArgs({
   options: {
     rounds: { type: 'string' }, n: { type: 'string' }, warmup: { type: 'string' },
     quick: { type: 'boolean' }, 'no-memory': { type: 'boolean' }, 'no-throughput': { type: 'boolean' },
-    json: { type: 'boolean' },
+    json: { type: 'boolean' }, clients: { type: 'string' }, 'base-dir': { type: 'string' },
   },
 });
 const quick = args.quick === true;
 const ROUNDS = Number(args.rounds ?? (quick ? 1 : 5));
 const N = Number(args.n ?? (quick ? 10_000 : 150_000));
 const WARMUP = Number(args.warmup ?? (quick ? 2000 : 30_000));
-const CLIENTS = ['ccs', 'xmppjs'];
+const CLIENTS = (args.clients ?? 'ccs,xmppjs').split(',');
+const PEER = CLIENTS[CLIENTS.length - 1];
+const LABEL = { ccs: '`CcsClient`', xmppjs: 'xmpp.js', 'ccs-traced': '`CcsClient`, every channel subscribed', 'ccs-base': '`CcsClient` at --base-dir' };
+const label = (client) => LABEL[client] ?? client;
+if (CLIENTS.includes('ccs-base') && args['base-dir'] === undefined) throw new Error('--clients ccs-base needs --base-dir DIR');
 const WINDOWS = [1000, 100];
 const DRIVERS = ['queue', 'window'];
 const log = (s) => process.stderr.write(`${s}\n`);
@@ -134,7 +144,10 @@ async function startEmulator(extra = []) {
 /** Runs one measurement in a fresh Node process; resolves with its JSON result. */
 function runWorker(cfg, nodeArgs = []) {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...nodeArgs, WORKER, JSON.stringify(cfg)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    // ccs-base: the same worker file, from the other checkout (so it imports that build of the client).
+    const base = cfg.client === 'ccs-base';
+    const worker = base ? `${args['base-dir']}/bench/lib/ccs-e2e-worker.mjs` : WORKER;
+    const child = spawn(process.execPath, [...nodeArgs, worker, JSON.stringify(base ? { ...cfg, client: 'ccs' } : cfg)], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     child.stdout.setEncoding('utf8');
     child.stdout.on('data', (d) => (out += d));
@@ -143,7 +156,7 @@ function runWorker(cfg, nodeArgs = []) {
       clearTimeout(timer);
       const line = out.trim().split('\n').pop();
       if (code !== 0 || !line) reject(new Error(`worker ${cfg.client} exited with ${code ?? signal}`));
-      else resolve(JSON.parse(line));
+      else resolve({ ...JSON.parse(line), client: cfg.client });
     });
   });
 }
@@ -241,14 +254,14 @@ if (results.throughput.length > 0) {
   for (const maxPending of WINDOWS) {
     for (const driver of DRIVERS) {
       const pick = (client) => results.throughput.filter((r) => r.client === client && r.maxPending === maxPending && r.driver === driver);
-      const base = median(pick('xmppjs').map((r) => r.msgsPerSec));
+      const base = median(pick(PEER).map((r) => r.msgsPerSec));
       for (const client of CLIENTS) {
         const rs = pick(client);
         const rate = median(rs.map((r) => r.msgsPerSec));
         const lat = driver === 'window' ? `${f2(median(rs.map((r) => r.latency?.p50)))} / ${f2(median(rs.map((r) => r.latency?.p99)))}` : '–';
         const cpu = median(rs.map((r) => r.cpuUsPerMsg));
-        const cpuRatio = median(pick('xmppjs').map((r) => r.cpuUsPerMsg)) / cpu;
-        out.push(`| ${maxPending} | ${driver} | ${client === 'ccs' ? '`CcsClient`' : 'xmpp.js'} | ${f0(rate)} | ${client === 'ccs' ? `**${(rate / base).toFixed(2)}×** (CPU ${cpuRatio.toFixed(2)}×)` : '1×'} | ${f2(cpu)} | ${f2(median(rs.map((r) => r.emulatorCpuUsPerMsg)))} | ${lat} |`);
+        const cpuRatio = median(pick(PEER).map((r) => r.cpuUsPerMsg)) / cpu;
+        out.push(`| ${maxPending} | ${driver} | ${label(client)} | ${f0(rate)} | ${client !== PEER ? `**${(rate / base).toFixed(2)}×** (CPU ${cpuRatio.toFixed(2)}×)` : '1×'} | ${f2(cpu)} | ${f2(median(rs.map((r) => r.emulatorCpuUsPerMsg)))} | ${lat} |`);
       }
     }
   }
@@ -258,7 +271,7 @@ if (results.memory.length > 0) {
   out.push('| client | messages | heap bytes / message | external bytes / message |');
   out.push('|---|---|---:|---:|');
   for (const r of results.memory) {
-    out.push(`| ${r.client === 'ccs' ? '`CcsClient`' : 'xmpp.js'} | ${r.kind === 'inflight' ? 'pending (written, un-ACKed)' : 'queued (waiting for the window)'} | ${f0(r.heapBytesPerMsg)} | ${f0(r.externalBytesPerMsg)} |`);
+    out.push(`| ${label(r.client)} | ${r.kind === 'inflight' ? 'pending (written, un-ACKed)' : 'queued (waiting for the window)'} | ${f0(r.heapBytesPerMsg)} | ${f0(r.externalBytesPerMsg)} |`);
   }
 }
 process.stdout.write(args.json ? `${JSON.stringify(results)}\n` : `\n${results.node}, ${results.cores}× ${results.cpu}, ${results.date}; n=${N} (+${WARMUP} warm-up), ${ROUNDS} round(s)\n\n${out.join('\n')}\n`);

@@ -1,7 +1,7 @@
 /**
  * One measurement of bench/ccs-e2e.mjs, in a fresh process (so JIT and GC state never leak from
  * one client to the other). Argument: one JSON object
- *   { client: 'ccs'|'xmppjs', mode: 'throughput'|'memory', host, port, caFile, senderId, apiKey,
+ *   { client: 'ccs'|'ccs-traced'|'xmppjs', mode: 'throughput'|'memory', host, port, caFile, senderId, apiKey,
  *     tokens: string[], n, warmup, maxPending, maxQueued, driver: 'queue'|'window', steps: number[] }
  * Prints one JSON line with the result on stdout and exits.
  *
@@ -13,18 +13,31 @@
  */
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
+import * as dc from 'node:diagnostics_channel';
 import { CcsClient } from '@ccs-xmpp/ccs';
 import { XmppjsCcsClient } from './xmppjs-ccs-client.mjs';
 
 const cfg = JSON.parse(process.argv[2] ?? '{}');
 const ca = readFileSync(cfg.caFile, 'utf8');
 
+/** Messages the ccs-traced subscribers saw. */
+let traced = 0;
+
 function makeClient() {
   const common = {
     senderId: cfg.senderId, apiKey: cfg.apiKey, host: cfg.host, port: cfg.port,
     tls: { ca, servername: 'localhost' }, maxPending: cfg.maxPending, maxQueued: cfg.maxQueued,
   };
-  if (cfg.client === 'ccs') {
+  if (cfg.client === 'ccs-traced') {
+    // Every ccs:* channel has a subscriber (a counter): what tracing costs once someone listens.
+    // The channel names are listed here, not imported, so that this worker also runs against a
+    // build from before the channels existed (ccs-e2e.mjs --base-dir).
+    const names = ['connection:connecting', 'connection:online', 'connection:draining', 'connection:closed', 'stream:error',
+      'send:enqueued', 'send:written', 'send:acked', 'send:nacked', 'send:retried', 'send:resent', 'send:failed',
+      'upstream:received', 'upstream:duplicate', 'upstream:handled', 'upstream:acked', 'receipt'];
+    for (const name of names) dc.subscribe(`ccs:${name}`, () => void traced++);
+  }
+  if (cfg.client.startsWith('ccs')) {
     return new CcsClient({ ...common, connections: 1, pingIntervalMs: 0, idleTimeoutMs: 0, keepaliveIntervalMs: 0 });
   }
   return new XmppjsCcsClient(common);
@@ -39,7 +52,7 @@ function payload(i) {
 }
 
 function sentCount(c) {
-  return cfg.client === 'ccs' ? c.stats().sent : c.stats.sent;
+  return cfg.client.startsWith('ccs') ? c.stats().sent : c.stats.sent;
 }
 
 /** Queue-fed driver: resolves with { failed, lat } once all n are settled. */
@@ -113,7 +126,7 @@ async function throughput() {
   const r = await drive(cfg.warmup, cfg.n);
   const wall = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
-  const acked = cfg.client === 'ccs' ? c.stats().acked : c.stats.acked;
+  const acked = cfg.client.startsWith('ccs') ? c.stats().acked : c.stats.acked;
   let latency;
   if (r.lat) {
     const s = Array.from(r.lat).filter((x) => !Number.isNaN(x)).sort((a, b) => a - b);
@@ -121,7 +134,7 @@ async function throughput() {
   }
   await c.close();
   return {
-    client: cfg.client, driver: cfg.driver, maxPending: cfg.maxPending, n: cfg.n, failed: r.failed, firstError: r.firstError,
+    client: cfg.client, driver: cfg.driver, maxPending: cfg.maxPending, n: cfg.n, failed: r.failed, firstError: r.firstError, traced,
     ackedTotal: acked, wallMs: wall, msgsPerSec: cfg.n / (wall / 1000),
     cpuUsPerMsg: (cpu.user + cpu.system) / cfg.n, latency,
   };

@@ -4,6 +4,7 @@ import { KeepAlive, type ClockTimer } from './clock.js';
 import { ConnectionPool, PoolState, type ConnectionEvent, type ReconnectEvent } from './connection-pool.js';
 import { CcsError, ClosedError, QueueFullError } from './errors.js';
 import { MessageIdGenerator, sharedMessageIds } from './message-id.js';
+import { renderPrometheus } from './metrics.js';
 import { resolveOptions, type CcsClientOptions, type ResolvedOptions, type UpstreamHandler } from './options.js';
 import type { OutgoingMessage, SendResult } from './outbound.js';
 import { Outbox } from './outbox.js';
@@ -255,14 +256,24 @@ export class CcsClient extends TypedEventEmitter<CcsClientEvents> {
 
   /** A snapshot of gauges and counters, for a metrics exporter. */
   stats(): CcsStats {
-    const { online, draining, connecting, pending } = this.#pool.gauges();
+    const { online, draining, connecting, pending, perConnection } = this.#pool.gauges();
     return this.#counters.snapshot({
       connections: { online, draining, connecting },
+      perConnection,
       pending,
       queued: this.#outbox.queued,
       waitingRetry: this.#outbox.waiting,
       throttledTargets: this.#outbox.throttledTargets,
     });
+  }
+
+  /**
+   * `stats()` in the Prometheus text exposition format (`ccs_…_total` counters, gauges, the
+   * `ccs_ack_latency_seconds` histogram), for a `/metrics` endpoint. `labels` are added to every
+   * sample (e.g. `{ instance: 'eu-1' }`).
+   */
+  metrics(labels?: Readonly<Record<string, string>>): string {
+    return renderPrometheus(this.stats(), labels);
   }
 
   /** Lets the process exit even while this client has work (like `socket.unref()`). */

@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
 import type { JsonObject, OutgoingMessage, ReceiptMessage, UpstreamMessage } from '@ccs-xmpp/stanza';
 import { ValidationError, validateDownstream } from '@ccs-xmpp/stanza';
@@ -39,7 +41,7 @@ commands:
          [--message-id ID] [--delivery-receipt] [--content-available] [--mutable-content]
          [--delay-while-idle] [--timeout MS]
          Sends one message, prints the ACK or NACK as one JSON line; exit 0 on ACK.
-  echo   [--sample java|python]
+  echo   [--sample java|python] [--metrics-port N]
          Runs the echo app server: ACKs each upstream message and sends its data back to
          its sender. One JSON line per event on stdout, until SIGINT/SIGTERM.
          --sample java: as the CCS document's Smack sample: the data plus
@@ -47,6 +49,8 @@ commands:
            ACKed after the echo is sent.
          --sample python: as its Python sample: ACK at once, then {"pong":1} to the sender
            with a random 8-character id.
+         --metrics-port N: serve the client's metrics (Prometheus text format) at
+           http://127.0.0.1:N/metrics (0: any free port; printed as a "metrics" line).
 
 connection options (both commands):
   --host HOST (or CCS_HOST; required: Google's CCS endpoint is gone, see below)  --port N (default 5235)
@@ -110,7 +114,7 @@ const SEND = {
   timeout: { type: 'string' },
 } as const;
 
-const ECHO = { ...COMMON, sample: { type: 'string' } } as const;
+const ECHO = { ...COMMON, sample: { type: 'string' }, 'metrics-port': { type: 'string' } } as const;
 
 /**
  * `--ttl -1` as `--ttl=-1`. parseArgs takes a value that starts with '-' for another option and
@@ -465,6 +469,8 @@ async function echoCommand(io: CliIo, args: string[]): Promise<number> {
   }
   const sample = (v['sample'] as string | undefined) ?? 'plain';
   if (sample !== 'plain' && sample !== 'java' && sample !== 'python') throw new UsageError('--sample must be "java" or "python"');
+  const metricsPort = int('metrics-port', v['metrics-port'] as string | undefined, 0);
+  if (metricsPort !== undefined && metricsPort > 65535) throw new UsageError('--metrics-port must be at most 65535');
   const options = clientOptions(v, io.env);
   // The Python sample ACKs each upstream message before anything else; the Java one after its echo.
   if (sample === 'python') options.ackOnReceipt = true;
@@ -495,8 +501,15 @@ async function echoCommand(io: CliIo, args: string[]): Promise<number> {
     if (io.signal.aborted) resolve();
     else io.signal.addEventListener('abort', () => resolve(), { once: true });
   });
-  await connectOrExplain(client, options, io.signal);
-  await stopped;
+  const metrics = metricsPort === undefined ? undefined : await serveMetrics(client, metricsPort);
+  if (metrics !== undefined) line(io, { event: 'metrics', url: `http://127.0.0.1:${(metrics.address() as AddressInfo).port}/metrics` });
+  try {
+    await connectOrExplain(client, options, io.signal);
+    await stopped;
+  } finally {
+    metrics?.close();
+    metrics?.closeAllConnections();
+  }
   const before = client.stats();
   line(io, { event: 'stopping', unanswered: before.pending + before.queued + before.waitingRetry });
   // Echoes still unanswered after STOP_MS are reported (as failures) by their own lines above.
@@ -504,4 +517,22 @@ async function echoCommand(io: CliIo, args: string[]): Promise<number> {
   const s = client.stats();
   line(io, { event: 'closed', upstream: s.upstreamReceived, echoed: sent, acked: s.acked, duplicates_dropped: s.duplicatesDropped });
   return EXIT_OK;
+}
+
+/**
+ * `GET /metrics` on 127.0.0.1 (loopback only: the figures are for a local scraper or sidecar, and
+ * nothing here is meant for the network), `client.metrics()` as the body.
+ */
+function serveMetrics(client: CcsClient, port: number): Promise<Server> {
+  const server = createServer((req, res) => {
+    if (req.method !== 'GET' || (req.url ?? '').split('?')[0] !== '/metrics') {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: GET /metrics\n');
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }).end(client.metrics());
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', (err: NodeJS.ErrnoException) => reject(new UsageError(`--metrics-port ${port}: ${err.code ?? err.message}`)));
+    server.listen(port, '127.0.0.1', () => resolve(server));
+  });
 }

@@ -1,10 +1,11 @@
 import { backoffDelay } from './backoff.js';
 import type { ClockTimer, KeepAlive } from './clock.js';
+import { ccsChannels } from './diagnostics.js';
 import { CcsConnection, type CcsConnectionOptions, type ConnectionSink } from './connection.js';
 import { CcsError, ClosedError, type HandshakeError } from './errors.js';
 import type { ResolvedOptions } from './options.js';
 import type { Outbound } from './outbound.js';
-import type { Counters } from './stats.js';
+import type { ConnectionGauges, Counters } from './stats.js';
 
 /** Payload of `online` / `offline` / `draining` events. */
 export interface ConnectionEvent {
@@ -79,7 +80,11 @@ export class ConnectionPool {
     this.#counters = counters;
     this.#sink = {
       onAck: events.onAck, onNack: events.onNack, onUpstream: events.onUpstream, onReceipt: events.onReceipt,
-      onWritable: events.onWritable, onProtocolError: events.onProtocolError,
+      onWritable: events.onWritable,
+      onProtocolError: (conn, err) => {
+        if (ccsChannels.streamError.hasSubscribers) ccsChannels.streamError.publish({ connectionId: conn.id, error: err, fatal: false });
+        events.onProtocolError(conn, err);
+      },
       onDraining: (conn) => this.#onDraining(conn),
       onAcksWritten: (_conn, n) => {
         this.#counters.upstreamAcked += n;
@@ -158,19 +163,26 @@ export class ConnectionPool {
   }
 
   /** Gauges: connections by state and messages in flight. */
-  gauges(): { online: number; draining: number; connecting: number; pending: number } {
+  gauges(): { online: number; draining: number; connecting: number; pending: number; perConnection: ConnectionGauges[] } {
     let online = 0;
     let draining = 0;
     let connecting = 0;
     let pending = 0;
+    const perConnection: ConnectionGauges[] = [];
+    const now = this.#o.clock.now();
     for (const c of this.#conns) {
+      if (c.closed) continue;
       if (c.online) {
         online++;
         if (c.draining) draining++;
-      } else if (!c.closed) connecting++;
+      } else connecting++;
       pending += c.inflight.size;
+      perConnection.push({
+        connectionId: c.id, state: !c.online ? 'connecting' : c.draining ? 'draining' : 'online',
+        pending: c.inflight.size, free: c.usable ? c.free : 0, onlineMs: c.onlineAt > 0 ? now - c.onlineAt : 0,
+      });
     }
-    return { online, draining, connecting, pending };
+    return { online, draining, connecting, pending, perConnection };
   }
 
   /** Graceful shutdown begins: no connect() any more; lost connections are replaced only while work remains. */
@@ -226,6 +238,7 @@ export class ConnectionPool {
       maxEarlyMessages: o.maxEarlyMessages, maxEarlyBytes: o.maxEarlyBytes,
     };
     const conn = new CcsConnection(options, this.#sink);
+    if (ccsChannels.connecting.hasSubscribers) ccsChannels.connecting.publish({ connectionId: conn.id, host: o.host, port: o.port });
     if (!this.#keepAlive.embedderRef) conn.setRef(false);
     this.#conns.push(conn);
     conn.open().then(
@@ -248,6 +261,7 @@ export class ConnectionPool {
       this.#waiter = undefined;
       w?.resolve();
     }
+    if (ccsChannels.online.hasSubscribers) ccsChannels.online.publish({ connectionId: conn.id });
     this.#events.online({ connectionId: conn.id });
     if (this.#allWaiters.length > 0 && this.#usableCount() >= this.#o.connections) {
       const waiters = this.#allWaiters;
@@ -260,6 +274,7 @@ export class ConnectionPool {
 
   #onOpenFailed(conn: CcsConnection, err: HandshakeError): void {
     this.#remove(conn);
+    if (ccsChannels.closed.hasSubscribers) ccsChannels.closed.publish({ connectionId: conn.id, reason: 'failed', error: err, owed: 0 });
     // Idle: an attempt given up by abortConnect() (or after a failed first connect) reports nothing.
     if (this.#state === PoolState.Closed || this.#state === PoolState.Idle) return;
     if (this.#state === PoolState.Connecting) {
@@ -281,10 +296,15 @@ export class ConnectionPool {
 
   #onClosed(conn: CcsConnection, err: Error | undefined): void {
     this.#remove(conn);
-    this.#events.owed(conn.takeOwed());
+    const owed = conn.takeOwed();
     // CCS closing a connection it drained is the end of the plan, not a loss.
     const planned = conn.draining && (err === undefined || (err instanceof CcsError && err.code === 'CCS_ERR_CONNECTION_LOST' && err.cause === undefined));
     const error = planned || err === undefined || err instanceof CcsError ? (planned ? undefined : err) : new CcsError('CCS_ERR_CONNECTION_LOST', `connection ${conn.id} lost: ${err.message}`, { cause: err });
+    if (ccsChannels.closed.hasSubscribers) {
+      ccsChannels.closed.publish({ connectionId: conn.id, reason: planned ? 'drained' : error === undefined ? 'closed' : 'lost', error, owed: owed.length });
+    }
+    if (err !== undefined && !planned && ccsChannels.streamError.hasSubscribers) ccsChannels.streamError.publish({ connectionId: conn.id, error: err, fatal: true });
+    this.#events.owed(owed);
     this.#events.offline(error === undefined ? { connectionId: conn.id, drained: conn.draining } : { connectionId: conn.id, error });
     if (this.#healthy(conn)) this.#attempt = 0;
     if (this.#state !== PoolState.Closed && !conn.draining) this.#scheduleReconnect(error);
@@ -292,6 +312,7 @@ export class ConnectionPool {
 
   #onDraining(conn: CcsConnection): void {
     this.#counters.drainings++;
+    if (ccsChannels.draining.hasSubscribers) ccsChannels.draining.publish({ connectionId: conn.id });
     this.#events.draining({ connectionId: conn.id });
     conn.closeDrainedAfter(this.#o.drainTimeoutMs);
     // At most `connections` drained connections wait for their owed answers: past that the oldest

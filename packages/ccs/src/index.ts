@@ -5,7 +5,15 @@
 export { CcsClient, type CcsClientEvents, type ConnectOptions, type WaitOptions, type SendOptions, type CloseOptions, type SettledEvent } from './client.js';
 export type { CcsClientOptions, CcsTlsOptions, UpstreamHandler } from './options.js';
 export type { ConnectionEvent, ReconnectEvent } from './connection-pool.js';
-export type { CcsStats } from './stats.js';
+export type { CcsStats, ConnectionGauges } from './stats.js';
+export { LATENCY_BOUNDS_MS, type LatencySnapshot } from './latency.js';
+export { renderPrometheus } from './metrics.js';
+export {
+  ccsChannels, channelNames, type TypedChannel, type ConnectingMessage, type OnlineMessage, type DrainingMessage, type ClosedMessage,
+  type StreamErrorMessage, type SendEnqueuedMessage, type SendWrittenMessage, type SendAckedMessage, type SendNackedMessage,
+  type SendRetriedMessage, type SendResentMessage, type SendFailedMessage, type UpstreamReceivedMessage, type UpstreamDuplicateMessage,
+  type UpstreamHandledMessage, type UpstreamAckedMessage, type ReceiptTraceMessage,
+} from './diagnostics.js';
 export type { SendResult, OutgoingMessage } from './outbound.js';
 export {
   CcsError, HandshakeError, NackError, TimeoutError, AbortError, ClosedError, QueueFullError, DuplicateIdError, InvalidMessageError, StoreError,

@@ -70,6 +70,8 @@ export class Outbound implements OutboxRecord {
   /** Position in the outbox's retry heap (-1: none). */
   retrySlot = -1;
   signal: AbortSignal | undefined = undefined;
+  /** When it was last written (`monotonicMs()`): the ACK-latency histogram and the trace channels read it. */
+  writtenAt = 0;
 
   constructor(msg: OutgoingMessage, id: string, seq: number) {
     this.msg = msg;

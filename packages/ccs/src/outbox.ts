@@ -2,7 +2,9 @@ import { ValidationError, validateDownstream, type DeviceGroupResult, type NackE
 import { AbortSignals } from './abort-signals.js';
 import { backoffDelay } from './backoff.js';
 import type { Clock, ClockTimer, KeepAlive } from './clock.js';
+import { ccsChannels } from './diagnostics.js';
 import { AbortError, DuplicateIdError, NackError, TimeoutError, InvalidMessageError } from './errors.js';
+import { monotonicMs } from './latency.js';
 import { LiveIds } from './live-ids.js';
 import type { MessageIdGenerator } from './message-id.js';
 import { Outbound, type OutgoingMessage, type SendResult } from './outbound.js';
@@ -16,6 +18,8 @@ import { TimerHeap } from './timer-heap.js';
 export interface OutboxConnection {
   /** True: written and in flight; false: not written (the stream went away); TypeError: it can never be written. */
   write(out: Outbound): boolean | TypeError;
+  /** Its id, for the trace channels (`c1`…). */
+  readonly id?: string;
 }
 
 /** What the outbox asks of its owner. Called synchronously. */
@@ -175,6 +179,7 @@ export class Outbox {
       this.#armTimer();
     }
     if (signal !== undefined) this.#signals.add(out, signal);
+    if (ccsChannels.enqueued.hasSubscribers) ccsChannels.enqueued.publish({ messageId: id, to: out.target });
     store.append(out);
     if (direct !== undefined) {
       // Nothing was queued: the store hands this one straight back (a durable store once recorded).
@@ -251,7 +256,11 @@ export class Outbox {
 
   /** CCS ACKed `out` (on the connection it was written to). */
   ack(out: Outbound, from: string | undefined, registrationId: string | undefined, group?: DeviceGroupResult): void {
-    this.#o.counters.acked++;
+    const counters = this.#o.counters;
+    counters.acked++;
+    const latencyMs = monotonicMs() - out.writtenAt;
+    counters.ackLatency.record(latencyMs);
+    if (ccsChannels.acked.hasSubscribers) ccsChannels.acked.publish({ messageId: out.id, latencyMs, retries: out.resends, registrationId });
     if (this.#throttle.size > 0 && this.#throttle.acked(out)) this.#release(out.target);
     if (!out.settled) {
       const result: SendResult = { messageId: out.id, from, registrationId, retries: out.resends };
@@ -266,12 +275,15 @@ export class Outbox {
   nack(out: Outbound, nack: StanzaNack, stanzaError: boolean): void {
     const o = this.#o;
     o.counters.nack(nack.code);
+    const traced = ccsChannels.nacked.hasSubscribers;
     if (out.settled) {
+      if (traced) ccsChannels.nacked.publish({ messageId: out.id, code: nack.code, latencyMs: monotonicMs() - out.writtenAt, stanzaError, outcome: 'ignored' });
       this.dispatch(); // its promise already settled (timeout / abort): nothing to retry for
       return;
     }
     const now = this.#clock.now();
     const decision = decide(nack, out, o, now);
+    if (traced) ccsChannels.nacked.publish({ messageId: out.id, code: nack.code, latencyMs: monotonicMs() - out.writtenAt, stanzaError, outcome: decision.kind });
     switch (decision.kind) {
       case 'requeue':
         o.counters.retries++;
@@ -296,6 +308,9 @@ export class Outbox {
         }));
         break;
     }
+    if (decision.kind !== 'fail' && ccsChannels.retried.hasSubscribers) {
+      ccsChannels.retried.publish({ messageId: out.id, code: nack.code, retries: out.retries, delayMs: out.state === 'waiting' && out.notBefore > now ? out.notBefore - now : 0 });
+    }
     this.dispatch();
   }
 
@@ -305,6 +320,7 @@ export class Outbox {
       if (out.settled) continue; // timed out / aborted: the caller gave up on it
       this.#requeue(out);
       this.#o.counters.resent++;
+      if (ccsChannels.resent.hasSubscribers) ccsChannels.resent.publish({ messageId: out.id });
     }
     this.dispatch();
   }
@@ -383,7 +399,10 @@ export class Outbox {
     this.#store.remove(out, outcome);
     if (out.signal !== undefined) this.#signals.remove(out);
     this.#outstanding--;
-    if (outcome instanceof Error) this.#o.counters.failed++;
+    if (outcome instanceof Error) {
+      this.#o.counters.failed++;
+      if (ccsChannels.failed.hasSubscribers) ccsChannels.failed.publish({ messageId: out.id, error: outcome });
+    }
     if (wasProbe) this.#release(out.target);
     const resolve = out.resolve;
     const reject = out.reject;
@@ -400,7 +419,9 @@ export class Outbox {
     if (written === true) {
       if (out.written) out.resends++;
       out.written = true;
+      out.writtenAt = monotonicMs();
       this.#o.counters.sent++;
+      if (ccsChannels.written.hasSubscribers) ccsChannels.written.publish({ messageId: out.id, connectionId: conn.id, attempt: out.resends + 1 });
     } else if (written === false) {
       // The stream went away under us: back to the front, in order.
       this.#store.requeue(out);

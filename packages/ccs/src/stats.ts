@@ -1,9 +1,12 @@
 import type { NackCode } from '@ccs-xmpp/stanza';
+import { LatencyHistogram, type LatencySnapshot } from './latency.js';
 
 /** A `stats()` snapshot. Counters only grow; gauges are current values. */
 export interface CcsStats {
   /** Gauge: connections online (draining ones included), draining, and being opened. */
   connections: { online: number; draining: number; connecting: number };
+  /** Gauge: per connection (draining and connecting ones included): its state, messages in flight, free window, ms since it came online (0 before). */
+  perConnection: ConnectionGauges[];
   /** Gauge: downstream messages written and not answered. */
   pending: number;
   /** Gauge: messages waiting for a window slot. */
@@ -37,10 +40,24 @@ export interface CcsStats {
   receipts: number;
   /** Resent upstream messages dropped by the de-duplication window. */
   duplicatesDropped: number;
+  /** Histogram: ACK latency (ms) from a message's last write to its ACK, with p50/p90/p99/max. */
+  ackLatency: LatencySnapshot;
+}
+
+/** One connection's gauges in a `stats()` snapshot. */
+export interface ConnectionGauges {
+  connectionId: string;
+  state: 'connecting' | 'online' | 'draining';
+  /** Messages written on it and not answered. */
+  pending: number;
+  /** How many more it may take (`maxPending - pending`; 0 while not usable). */
+  free: number;
+  /** Milliseconds since it came online; 0 while connecting. */
+  onlineMs: number;
 }
 
 /** The gauges of a snapshot, read from the components that own them. */
-export type CcsGauges = Pick<CcsStats, 'connections' | 'pending' | 'queued' | 'waitingRetry' | 'throttledTargets'>;
+export type CcsGauges = Pick<CcsStats, 'connections' | 'perConnection' | 'pending' | 'queued' | 'waitingRetry' | 'throttledTargets'>;
 
 /**
  * The client's counters. Each component is given this object and bumps only the counters of its
@@ -61,6 +78,8 @@ export class Counters {
   receipts = 0;
   duplicatesDropped = 0;
   readonly nacked: Partial<Record<NackCode, number>> = {};
+  /** ACK latency (recorded by the outbox). */
+  readonly ackLatency = new LatencyHistogram();
 
   /** Counts a NACK (or stanza error) of `code`. */
   nack(code: NackCode): void {
@@ -75,6 +94,7 @@ export class Counters {
       failed: this.failed, reconnects: this.reconnects, drainings: this.drainings,
       upstreamReceived: this.upstreamReceived, upstreamUnhandled: this.upstreamUnhandled,
       upstreamAcked: this.upstreamAcked, receipts: this.receipts, duplicatesDropped: this.duplicatesDropped,
+      ackLatency: this.ackLatency.snapshot(),
     };
   }
 }

@@ -1,6 +1,7 @@
 import type { ReceiptMessage, UpstreamMessage } from '@ccs-xmpp/stanza';
 import type { CcsConnection } from './connection.js';
 import { DedupWindow } from './dedup.js';
+import { ccsChannels } from './diagnostics.js';
 import { CcsError, ClosedError } from './errors.js';
 import type { UpstreamHandler } from './options.js';
 import type { Counters } from './stats.js';
@@ -99,11 +100,13 @@ export class UpstreamInbox {
 
   onUpstream(conn: CcsConnection, msg: UpstreamMessage): void {
     this.#counters.upstreamReceived++;
+    if (ccsChannels.upstreamReceived.hasSubscribers) ccsChannels.upstreamReceived.publish({ connectionId: conn.id, from: msg.from, messageId: msg.messageId, category: msg.category });
     const key = DedupWindow.key(msg.from, msg.messageId);
     const running = this.#running.get(key);
     if (running !== undefined) {
       // Its handler runs here: ACK it on this connection too when done.
       this.#counters.duplicatesDropped++;
+      if (ccsChannels.upstreamDuplicate.hasSubscribers) ccsChannels.upstreamDuplicate.publish({ connectionId: conn.id, from: msg.from, messageId: msg.messageId });
       if (!running.conns.includes(conn)) running.conns.push(conn);
       return;
     }
@@ -122,6 +125,9 @@ export class UpstreamInbox {
     this.#counters.upstreamReceived++;
     this.#counters.receipts++;
     const claimed = (claim: DedupClaim): void => {
+      if (ccsChannels.receipt.hasSubscribers) {
+        ccsChannels.receipt.publish({ connectionId: conn.id, messageId: msg.messageId, originalMessageId: msg.originalMessageId, status: msg.status, duplicate: claim !== 'new' });
+      }
       if (claim === 'new') {
         void this.#dedup.complete(msg.from, msg.messageId);
         this.#events.receipt(msg);
@@ -142,6 +148,7 @@ export class UpstreamInbox {
     }
     if (claim !== 'new') {
       this.#counters.duplicatesDropped++;
+      if (ccsChannels.upstreamDuplicate.hasSubscribers) ccsChannels.upstreamDuplicate.publish({ connectionId: conn.id, from: msg.from, messageId: msg.messageId });
       // Handled already: ACK it where it came in. Running elsewhere: CCS resends it until that ends.
       if (claim === 'done') this.#ack(conn, msg.from, msg.messageId);
       return;
@@ -153,7 +160,10 @@ export class UpstreamInbox {
       this.#ack(conn, msg.from, msg.messageId);
       if (iterator) iterator.push(msg, undefined);
       else if (handler) this.#run(handler, msg, undefined);
-      else this.#events.upstream(msg);
+      else {
+        this.#events.upstream(msg);
+        if (ccsChannels.upstreamHandled.hasSubscribers) ccsChannels.upstreamHandled.publish({ from: msg.from, messageId: msg.messageId, error: undefined });
+      }
       return;
     }
     const r: Running = { key, msg, conns: [conn] };
@@ -175,18 +185,20 @@ export class UpstreamInbox {
       (result as Promise<void>).then(
         () => {
           this.#handlersRunning--;
-          this.#done(r);
+          this.#done(r, msg);
         },
         (err: unknown) => {
           this.#handlersRunning--;
           this.#failed(r, msg, err);
         },
       );
-    } else this.#done(r);
+    } else this.#done(r, msg);
   }
 
   /** The consumer finished: ACK on every connection that delivered it. */
-  #done(r: Running | undefined): void {
+  #done(r: Running | undefined, msg?: UpstreamMessage): void {
+    const m = r?.msg ?? msg;
+    if (m !== undefined && ccsChannels.upstreamHandled.hasSubscribers) ccsChannels.upstreamHandled.publish({ from: m.from, messageId: m.messageId, error: undefined });
     if (r !== undefined && this.#running.get(r.key) === r) {
       this.#running.delete(r.key);
       void this.#dedup.complete(r.msg.from, r.msg.messageId);
@@ -197,6 +209,7 @@ export class UpstreamInbox {
 
   /** The consumer failed: no ACK, and forget it so that CCS's resend is handled again. */
   #failed(r: Running | undefined, msg: UpstreamMessage, err: unknown): void {
+    if (ccsChannels.upstreamHandled.hasSubscribers) ccsChannels.upstreamHandled.publish({ from: msg.from, messageId: msg.messageId, error: err });
     if (r !== undefined && this.#running.get(r.key) === r) {
       this.#running.delete(r.key);
       void this.#dedup.release(r.msg.from, r.msg.messageId);
@@ -209,11 +222,11 @@ export class UpstreamInbox {
     const pending = this.#flush();
     if (pending === undefined) {
       // Counted in upstreamAcked once flushed to the socket (the pool's onAcksWritten), not here.
-      conn.ack(to, messageId);
+      if (conn.ack(to, messageId) && ccsChannels.upstreamAcked.hasSubscribers) ccsChannels.upstreamAcked.publish({ connectionId: conn.id, to, messageId });
       return;
     }
     pending.then(() => {
-      conn.ack(to, messageId);
+      if (conn.ack(to, messageId) && ccsChannels.upstreamAcked.hasSubscribers) ccsChannels.upstreamAcked.publish({ connectionId: conn.id, to, messageId });
     }, (err: unknown) => this.#storeFailed(err));
   }
 

@@ -192,6 +192,53 @@ test('the ccs bin: echo stops gracefully on SIGTERM; a refused connection exits 
   }
 });
 
+test('the ccs bin: echo --metrics-port serves client.metrics() at /metrics on 127.0.0.1 while it runs', async () => {
+  const server = await startScriptedServer();
+  try {
+    let url = '';
+    let body = '';
+    let notFound = 0;
+    let contentType = '';
+    const r = await runProcess(['echo', ...conn(server), '--metrics-port', '0'], ENV, (child) => {
+      let out = '';
+      child.stdout?.on('data', (d: Buffer) => {
+        out += d.toString();
+        const m = /"event":"metrics","url":"([^"]+)"/.exec(out);
+        if (m && url === '') {
+          url = m[1] as string;
+          void (async () => {
+            await server.until(() => server.conns.some((c) => c.online), 5000);
+            // An upstream message, echoed back and ACKed by the server (it ACKs by default): the counters move.
+            server.latest().upstream('dev-m', 'up-m1', { k: 'v' });
+            await server.until(() => server.received.length === 1, 5000);
+            for (let i = 0; i < 200 && !/^ccs_acked_total 1$/m.test(body); i++) {
+              const res = await fetch(url);
+              contentType = res.headers.get('content-type') ?? '';
+              body = await res.text();
+              if (!/^ccs_acked_total 1$/m.test(body)) await new Promise((w) => setTimeout(w, 25));
+            }
+            notFound = (await fetch(url.replace('/metrics', '/other'))).status;
+            child.kill('SIGTERM');
+          })().catch(() => child.kill('SIGTERM'));
+        }
+      });
+    });
+    assert.is(r.code, 0, r.stderr);
+    assert.match(url, /^http:\/\/127\.0\.0\.1:\d+\/metrics$/);
+    assert.match(contentType, 'text/plain; version=0.0.4');
+    assert.match(body, /^# TYPE ccs_acked_total counter$/m);
+    assert.match(body, /^ccs_acked_total 1$/m);
+    assert.match(body, /^ccs_sent_total 1$/m);
+    assert.match(body, /^ccs_upstream_received_total 1$/m);
+    assert.match(body, /^ccs_connections\{state="online"\} 1$/m);
+    assert.match(body, /^ccs_ack_latency_seconds_count 1$/m);
+    assert.is(notFound, 404);
+    assert.not.ok(body.includes(API_KEY), 'no key in the metrics');
+  } finally {
+    await server.stop();
+  }
+});
+
 test('`npx ccs` works from the repository root: npm links the bin, which runs the built CLI', async () => {
   // dist/test → package → packages → repository root. The bin is a committed shim, so `npm ci`
   // links it before anything is built (npm silently skips a bin whose file does not exist).

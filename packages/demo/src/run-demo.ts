@@ -9,7 +9,7 @@ import { performance } from 'node:perf_hooks';
 import { CcsClient, NackError, type ConnectionEvent, type UpstreamMessage } from '@ccs-xmpp/ccs';
 import { CcsEmulator, Prng, type Delivery } from '@ccs-xmpp/emulator';
 import { Progress, type DemoOutput, type ProgressSnapshot } from './progress.js';
-import { formatSummary, percentile } from './summary.js';
+import { formatSummary } from './summary.js';
 
 /** Faults the demo provokes. Each one is shown handled with nothing lost. */
 export interface DemoFaults {
@@ -119,8 +119,11 @@ export interface DemoSummary {
   drainings: number;
   /** Connections lost with an error (the cut). */
   cuts: number;
-  /** ACK latency of echoes (send → ACK, retries included). */
-  latencyMs: { p50: number; p99: number; max: number };
+  /**
+   * ACK latency of the client's downstream messages (the echoes): from each one's last write to its
+   * ACK, read from the client's `stats().ackLatency` histogram (percentiles are bucket bounds, √2 apart).
+   */
+  latencyMs: { p50: number; p90: number; p99: number; max: number };
   /** Messages the ledger shows lost: see {@link DemoSummary.lostDetail}. 0 for a good run. */
   lost: number;
   lostDetail: {
@@ -300,7 +303,6 @@ export async function runDemo(options: DemoOptions, io: DemoIo): Promise<DemoSum
   const elapsed = (): number => now() - started;
   const progress = new Progress(out, options.progressIntervalMs);
   const tracks = new Map<string, Track>();
-  const latencies: number[] = [];
   const finalNacks: Record<string, number> = {};
   let injected = 0;
   let echoesSent = 0;
@@ -337,12 +339,10 @@ export async function runDemo(options: DemoOptions, io: DemoIo): Promise<DemoSum
     }
     t.state = EchoState.Sending;
     echoesSent++;
-    const t0 = now();
     try {
       // Every tenth echo is "now or never": it expires if its device is offline.
       const nowOrNever = Number(t.seq) % 10 === 9;
       const r = await client.send({ to: msg.from, data: msg.data, message_id: `echo-${msg.messageId}`, ...(nowOrNever ? { time_to_live: 0 } : {}) });
-      latencies.push(now() - t0);
       echoesAcked++;
       t.state = EchoState.Acked;
       if (r.registrationId !== undefined) {
@@ -544,7 +544,6 @@ export async function runDemo(options: DemoOptions, io: DemoIo): Promise<DemoSum
   const nacks: Record<string, NackCount> = {};
   for (const [code, n] of Object.entries(stats.nacked)) nacks[code] = { received: n ?? 0, final: 0 };
   for (const [code, n] of Object.entries(finalNacks)) (nacks[code] ??= { received: n, final: 0 }).final = n;
-  const sorted = latencies.sort((a, b) => a - b);
   const summary: DemoSummary = {
     seed: cfg.seed,
     devices: cfg.devices,
@@ -573,7 +572,7 @@ export async function runDemo(options: DemoOptions, io: DemoIo): Promise<DemoSum
     reconnects: stats.reconnects,
     drainings: stats.drainings,
     cuts,
-    latencyMs: { p50: percentile(sorted, 0.5), p99: percentile(sorted, 0.99), max: sorted[sorted.length - 1] ?? 0 },
+    latencyMs: { p50: stats.ackLatency.p50, p90: stats.ackLatency.p90, p99: stats.ackLatency.p99, max: stats.ackLatency.maxMs },
     lost,
     lostDetail: { notAcked, notHandled, unsettled, notDelivered },
     devicesSeen: { offline: whileOffline.offline, held: afterwards.heldEver, deliveredLater: afterwards.deliveredLater, expired },

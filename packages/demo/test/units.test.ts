@@ -59,7 +59,7 @@ const base = (): DemoSummary => ({
     SOMETHING_NEW: { received: 2, final: 0 },
   },
   retries: 4, resent: 0, reconnects: 0, drainings: 0, cuts: 0,
-  latencyMs: { p50: 1.25, p99: 150.4, max: 151 },
+  latencyMs: { p50: 1.25, p90: 90.5, p99: 150.4, max: 151 },
   lost: 3, lostDetail: { notAcked: 0, notHandled: 2, unsettled: 0, notDelivered: 1 },
   devicesSeen: { offline: 2, held: 4, deliveredLater: 3, expired: 1 },
   failed: 1, duplicatesToHandler: 1, ok: false,

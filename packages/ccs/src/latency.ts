@@ -1,0 +1,88 @@
+import { performance } from 'node:perf_hooks';
+
+/**
+ * Milliseconds on a monotonic clock with sub-millisecond resolution, for latencies only. The
+ * client's `Clock` (`Date.now()`) keeps scheduling; an ACK on loopback takes well under a
+ * millisecond and `Date.now()` would round every one of them to 0 or 1, and it jumps with the
+ * wall clock.
+ */
+export const monotonicMs: () => number = () => performance.now();
+
+/** Smallest bucket bound (ms). */
+const FIRST_MS = 0.1;
+/** Buckets per doubling: bounds grow by √2, so a percentile read from a bound is within 41 %. */
+const PER_DOUBLING = 2;
+/** 0.1 ms · √2^39 ≈ 74 s: the last finite bound; anything slower lands in +Inf. */
+const FINITE = 40;
+
+/** The upper bounds (ms) of the histogram's buckets, ascending (the last bucket, +Inf, is implicit). */
+export const LATENCY_BOUNDS_MS: readonly number[] = Array.from({ length: FINITE }, (_, i) => Number((FIRST_MS * 2 ** (i / PER_DOUBLING)).toPrecision(4)));
+
+/** A `stats()` view of the ACK-latency histogram. */
+export interface LatencySnapshot {
+  /** ACKs measured. */
+  count: number;
+  /** Sum of their latencies (ms). */
+  sumMs: number;
+  /** The slowest (ms, exact); 0 when none. */
+  maxMs: number;
+  /** Percentiles (ms): the upper bound of the bucket that holds the rank (capped at `maxMs`); 0 when none. */
+  p50: number;
+  p90: number;
+  p99: number;
+  /** Cumulative counts per bucket, as Prometheus wants them: `le` (ms, `Infinity` last) and how many were ≤ it. */
+  buckets: Array<{ le: number; count: number }>;
+}
+
+/**
+ * A fixed log-scale histogram: 40 buckets from 0.1 ms to ~74 s, √2 apart, plus +Inf. Recording
+ * is a logarithm and an array increment (no allocation, no sorting); percentiles are read from the
+ * bucket counts.
+ */
+export class LatencyHistogram {
+  readonly #counts = new Float64Array(FINITE + 1);
+  #count = 0;
+  #sum = 0;
+  #max = 0;
+
+  /** Records one latency (ms). */
+  record(ms: number): void {
+    // Bucket i holds (bound[i-1], bound[i]]: i = ceil(2·log2(ms / 0.1)), clamped.
+    let i = ms <= FIRST_MS ? 0 : Math.ceil(PER_DOUBLING * Math.log2(ms / FIRST_MS) - 1e-9);
+    if (i > FINITE) i = FINITE;
+    // The bounds are rounded to 4 digits: a value just over its rounded bound moves up one.
+    else if (i < FINITE && ms > (LATENCY_BOUNDS_MS[i] as number)) i++;
+    this.#counts[i] = (this.#counts[i] as number) + 1;
+    this.#count++;
+    this.#sum += ms;
+    if (ms > this.#max) this.#max = ms;
+  }
+
+  /** How many were recorded. */
+  get count(): number {
+    return this.#count;
+  }
+
+  /** The value at quantile `q` (0..1): the upper bound of its bucket, at most the maximum. */
+  quantile(q: number): number {
+    if (this.#count === 0) return 0;
+    const rank = Math.max(1, Math.ceil(q * this.#count));
+    let seen = 0;
+    for (let i = 0; i <= FINITE; i++) {
+      seen += this.#counts[i] as number;
+      if (seen >= rank) return i < FINITE ? Math.min(LATENCY_BOUNDS_MS[i] as number, this.#max) : this.#max;
+    }
+    return this.#max;
+  }
+
+  /** A snapshot for `stats()`. */
+  snapshot(): LatencySnapshot {
+    const buckets: Array<{ le: number; count: number }> = [];
+    let cumulative = 0;
+    for (let i = 0; i <= FINITE; i++) {
+      cumulative += this.#counts[i] as number;
+      buckets.push({ le: i < FINITE ? (LATENCY_BOUNDS_MS[i] as number) : Infinity, count: cumulative });
+    }
+    return { count: this.#count, sumMs: this.#sum, maxMs: this.#max, p50: this.quantile(0.5), p90: this.quantile(0.9), p99: this.quantile(0.99), buckets };
+  }
+}
