@@ -12,6 +12,7 @@ import type { CcsClientOptions } from './options.js';
 import { AbortError, CcsError, HandshakeError, InvalidMessageError, NackError, TimeoutError } from './errors.js';
 import { describeJsonSyntaxProblem, findJsonSyntaxProblem } from './json-syntax.js';
 import type { SendResult } from './outbound.js';
+import { wireChannel, type WireTraceMessage } from './wire-trace.js';
 
 /** Where the CLI reads and writes; the real process in `cli.ts`, buffers in tests. */
 export interface CliIo {
@@ -41,7 +42,7 @@ commands:
          [--message-id ID] [--delivery-receipt] [--content-available] [--mutable-content]
          [--delay-while-idle] [--timeout MS]
          Sends one message, prints the ACK or NACK as one JSON line; exit 0 on ACK.
-  echo   [--sample java|python] [--metrics-port N]
+  echo   [--sample java|python] [--metrics-port N] [--trace]
          Runs the echo app server: ACKs each upstream message and sends its data back to
          its sender. One JSON line per event on stdout, until SIGINT/SIGTERM.
          --sample java: as the CCS document's Smack sample: the data plus
@@ -51,6 +52,8 @@ commands:
            with a random 8-character id.
          --metrics-port N: serve the client's metrics (Prometheus text format) at
            http://127.0.0.1:N/metrics (0: any free port; printed as a "metrics" line).
+         --trace: also print every chunk in and out of each connection as a "wire" line
+           (SASL payloads and the API key redacted).
 
 connection options (both commands):
   --host HOST (or CCS_HOST; required: Google's CCS endpoint is gone, see below)  --port N (default 5235)
@@ -114,7 +117,7 @@ const SEND = {
   timeout: { type: 'string' },
 } as const;
 
-const ECHO = { ...COMMON, sample: { type: 'string' }, 'metrics-port': { type: 'string' } } as const;
+const ECHO = { ...COMMON, sample: { type: 'string' }, 'metrics-port': { type: 'string' }, trace: { type: 'boolean' } } as const;
 
 /**
  * `--ttl -1` as `--ttl=-1`. parseArgs takes a value that starts with '-' for another option and
@@ -501,22 +504,29 @@ async function echoCommand(io: CliIo, args: string[]): Promise<number> {
     if (io.signal.aborted) resolve();
     else io.signal.addEventListener('abort', () => resolve(), { once: true });
   });
-  const metrics = metricsPort === undefined ? undefined : await serveMetrics(client, metricsPort);
-  if (metrics !== undefined) line(io, { event: 'metrics', url: `http://127.0.0.1:${(metrics.address() as AddressInfo).port}/metrics` });
+  // The wire trace runs from the first byte through close() (the closing stanzas), and stops with the command.
+  const trace = v['trace'] === true ? (m: WireTraceMessage): void => line(io, { event: 'wire', connection: m.connectionId, direction: m.direction, data: m.data }) : undefined;
+  if (trace !== undefined) wireChannel.subscribe(trace);
   try {
-    await connectOrExplain(client, options, io.signal);
-    await stopped;
+    const metrics = metricsPort === undefined ? undefined : await serveMetrics(client, metricsPort);
+    if (metrics !== undefined) line(io, { event: 'metrics', url: `http://127.0.0.1:${(metrics.address() as AddressInfo).port}/metrics` });
+    try {
+      await connectOrExplain(client, options, io.signal);
+      await stopped;
+    } finally {
+      metrics?.close();
+      metrics?.closeAllConnections();
+    }
+    const before = client.stats();
+    line(io, { event: 'stopping', unanswered: before.pending + before.queued + before.waitingRetry });
+    // Echoes still unanswered after STOP_MS are reported (as failures) by their own lines above.
+    await client.close({ timeoutMs: STOP_MS });
+    const s = client.stats();
+    line(io, { event: 'closed', upstream: s.upstreamReceived, echoed: sent, acked: s.acked, duplicates_dropped: s.duplicatesDropped });
+    return EXIT_OK;
   } finally {
-    metrics?.close();
-    metrics?.closeAllConnections();
+    if (trace !== undefined) wireChannel.unsubscribe(trace);
   }
-  const before = client.stats();
-  line(io, { event: 'stopping', unanswered: before.pending + before.queued + before.waitingRetry });
-  // Echoes still unanswered after STOP_MS are reported (as failures) by their own lines above.
-  await client.close({ timeoutMs: STOP_MS });
-  const s = client.stats();
-  line(io, { event: 'closed', upstream: s.upstreamReceived, echoed: sent, acked: s.acked, duplicates_dropped: s.duplicatesDropped });
-  return EXIT_OK;
 }
 
 /**

@@ -8,6 +8,7 @@ import { Handshake } from './connection-handshake.js';
 import { routeInbound } from './inbound-router.js';
 import { CcsError, HandshakeError } from './errors.js';
 import type { Outbound } from './outbound.js';
+import { wireTracer } from './wire-trace.js';
 
 /** The stream's `to` domain and the SASL authcid domain (FCM kept GCM's). */
 export const CCS_DOMAIN = 'gcm.googleapis.com';
@@ -202,6 +203,8 @@ export class CcsConnection {
             this.#sink.onAcksWritten(this, n);
           },
           onClose: (err) => this.#onClose(err),
+          // The wire trace (`ccs:wire`): returns at once unless someone subscribed.
+          onTrace: wireTracer(() => this.id, o.apiKey, o.authcid),
         },
       ).then(
         (xmpp) => {

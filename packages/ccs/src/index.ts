@@ -8,6 +8,7 @@ export type { ConnectionEvent, ReconnectEvent } from './connection-pool.js';
 export type { CcsStats, ConnectionGauges } from './stats.js';
 export { LATENCY_BOUNDS_MS, type LatencySnapshot } from './latency.js';
 export { renderPrometheus } from './metrics.js';
+export { WIRE_CHANNEL, wireChannel, type WireTraceMessage } from './wire-trace.js';
 export {
   ccsChannels, channelNames, type TypedChannel, type ConnectingMessage, type OnlineMessage, type DrainingMessage, type ClosedMessage,
   type StreamErrorMessage, type SendEnqueuedMessage, type SendWrittenMessage, type SendAckedMessage, type SendNackedMessage,

@@ -74,7 +74,7 @@ test('formatSummary says what was lost and what failed, in aligned columns', () 
   assert.match(text, /SERVICE_UNAVAILABLE\s+3 {2}1 final, 2 retried/);
   assert.match(text, /SOMETHING_NEW\s+2 {2}retried$/m);
   assert.match(text, /1 duplicate reached it/);
-  assert.match(text, /1\.3 \/ 150 \/ 151/);
+  assert.match(text, /1\.3 \/ 90\.5 \/ 150 \/ 151/);
   assert.match(text, /devices\s+offline during the run\s+2 {2}back online at the end/);
   assert.match(text, /echoes held for them\s+4 {2}3 delivered when they came back/);
   assert.match(text, /expired, never delivered\s+1 {2}time_to_live 0 to an offline device: ACKed, not lost/);

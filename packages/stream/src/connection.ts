@@ -56,6 +56,12 @@ export interface ConnectionHandlers<P = never> {
    * (a {@link StreamParseError}, which was also sent to it), a socket failure or an idle timeout.
    */
   onClose?(error: StreamError | undefined): void;
+  /**
+   * Optional wire trace: each chunk read from the socket (`in`) and each `send()` (`out`, the
+   * stream header included), as it crosses, before parsing or batching. Chunks follow the socket,
+   * not stanza boundaries. Absent, it costs one property read per chunk and per send.
+   */
+  onTrace?(direction: 'in' | 'out', data: string | Uint8Array): void;
 }
 
 /** Where and how to connect, client side. */
@@ -202,6 +208,8 @@ export class XmppConnection {
     socket.on('data', (chunk: Buffer) => {
       this.lastReceived = Date.now();
       try {
+        const trace = this.handlers.onTrace;
+        if (trace !== undefined) trace('in', chunk);
         this.parser.write(chunk);
       } catch (err) {
         // A handler threw. Nothing may escape a socket callback (it would crash the process and
@@ -304,6 +312,8 @@ export class XmppConnection {
       process.nextTick(this.endOfTick);
     }
     this.wroteSinceKeepalive = true;
+    const trace = this.handlers.onTrace;
+    if (trace !== undefined) trace('out', data);
     if (typeof data === 'string') {
       if (this.batchAllBuffers && this.batch.length > 0) {
         // Mixed: turn what is there into strings so join() keeps the order (rare: handshakes).
