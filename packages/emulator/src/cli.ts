@@ -6,6 +6,12 @@
 import { runCommand } from './command.js';
 import { runExec } from './exec.js';
 
+// `ccs-emulator --port 0 | head -1` (read the JSON line, then let the reader go) must not crash
+// the server with an unhandled EPIPE: it keeps serving, and the lines have nowhere to go.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code !== 'EPIPE') process.stderr.write(`ccs-emulator: stdout: ${err.message}\n`);
+});
+
 try {
   if (process.argv[2] === 'exec') {
     process.exitCode = await runExec(process.argv.slice(3), {
