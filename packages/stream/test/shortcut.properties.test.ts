@@ -1,8 +1,9 @@
 import * as fc from 'fast-check';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { XmlElement, type StanzaShortcut, type StanzaShortcutMatcher } from '../src/index.js';
-import { HEADER, bytes, normal, parseSplit, progressSplit, runs, type Event } from './helpers.js';
+import type { XmlElement } from '../src/index.js';
+import { HEADER, bytes, parseSplit, progressSplit, runs } from './helpers.js';
+import { matchers, take, toy, type ToyMatcher } from './toy-shortcut.js';
 
 // The seam itself, without any real shortcut: a toy one for `<x>letters</x>` exercises the framer
 // (whitespace, cut stanzas, hand-backs to saxes, damage) the way the GCM one does in
@@ -10,44 +11,6 @@ import { HEADER, bytes, normal, parseSplit, progressSplit, runs, type Event } fr
 
 const params = (numRuns: number): fc.Parameters<unknown> =>
   process.env.FUZZ ? { numRuns: runs(numRuns) } : { numRuns, seed: 0x5eed };
-
-const TOY_WHOLE = /^<x>([a-z]*)$/;
-// What may stand before `</x>` has arrived without saxes having anything to say yet.
-const TOY_PREFIX = /^<x(?:>[a-z]*(?:<(?:\/x?)?)?)?$/;
-
-class ToyMatcher implements StanzaShortcutMatcher<string> {
-  released = 0;
-  reset(): void {}
-  release(): void {
-    this.released++;
-  }
-  canWait(buf: Buffer, start: number, end: number): boolean {
-    return TOY_PREFIX.test(buf.toString('latin1', start, end));
-  }
-  match(buf: Buffer, start: number, close: number): string | undefined {
-    return TOY_WHOLE.exec(buf.toString('latin1', start, close))?.[1];
-  }
-  element(text: string, defaultNs: string): XmlElement {
-    return new XmlElement('x', 'x', '', defaultNs, {}, text === '' ? [] : [text]);
-  }
-}
-
-const matchers: ToyMatcher[] = [];
-const toy: StanzaShortcut<string> = {
-  name: 'x',
-  createMatcher: () => {
-    const m = new ToyMatcher();
-    matchers.push(m);
-    return m;
-  },
-};
-
-/** Takes the parts as the element they stand for; declines those of odd length. */
-const take = (decline: boolean) => (text: string, events: Event[]): boolean => {
-  if (decline && text.length % 2 === 1) return false;
-  events.push(['stanza', normal(new XmlElement('x', 'x', '', 'jabber:client', {}, text === '' ? [] : [text]))]);
-  return true;
-};
 
 const letters = fc.stringMatching(/^[a-z]{0,12}$/);
 const item = fc.oneof(

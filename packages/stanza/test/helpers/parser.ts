@@ -1,7 +1,12 @@
-// Test helpers for the stream parser with the GCM shortcut plugged in: a recording sink, split and
-// progress runs, and the GCM view that makes runs with and without the shortcut comparable.
-import { NS_CLIENT, StanzaParser, type StanzaParserOptions, type XmlElement } from '@ccs-xmpp/stream';
+// Test helpers for the stream parser with the GCM shortcut plugged in: the recording sink and split
+// runs of `@ccs-xmpp/stream/testing` with a `withShortcut` switch, and the GCM view that makes runs
+// with and without the shortcut comparable.
+import { NS_CLIENT, type StanzaParserOptions, type XmlElement } from '@ccs-xmpp/stream';
+import * as streamTesting from '@ccs-xmpp/stream/testing';
+import type { Event, NormalEl, TakeParts } from '@ccs-xmpp/stream/testing';
 import { NS_GCM, gcmShortcut, type GcmParts } from '../../src/index.js';
+
+export { HEADER, bytes, runs, type Event, type NormalEl } from '@ccs-xmpp/stream/testing';
 
 /** Parser options of these tests: `withShortcut` plugs the GCM shortcut in (default true). */
 export interface TestParserOptions extends Omit<StanzaParserOptions<GcmParts>, 'shortcut'> {
@@ -12,38 +17,6 @@ function parserOptions(options: TestParserOptions): StanzaParserOptions<GcmParts
   const { withShortcut = true, ...rest } = options;
   return withShortcut ? { ...rest, shortcut: gcmShortcut } : rest;
 }
-
-/** One sink call, in a comparable form. */
-export type Event =
-  | ['open', Record<string, string>]
-  | ['stanza', NormalEl]
-  | ['end']
-  | ['error', string, string];
-
-/** An element as plain data, for deep comparison (prototype and class stripped). */
-export interface NormalEl {
-  name: string;
-  local: string;
-  prefix: string;
-  uri: string;
-  attrs: Array<[string, string]>;
-  children: Array<NormalEl | string>;
-}
-
-export function normal(el: XmlElement): NormalEl {
-  return {
-    name: el.name,
-    local: el.local,
-    prefix: el.prefix,
-    uri: el.uri,
-    attrs: Object.keys(el.attrs).map((k) => [k, el.attrs[k] as string]),
-    children: el.children.map((c) => (typeof c === 'string' ? c : normal(c))),
-  };
-}
-
-export const HEADER =
-  "<?xml version='1.0'?><stream:stream from='gcm.googleapis.com' id='S1' version='1.0' " +
-  "xmlns:stream='http://etherx.jabber.org/streams' xmlns='jabber:client'>";
 
 /**
  * How the recording sink takes CCS messages: `elements` has no `onShortcut` (every stanza is an
@@ -80,30 +53,14 @@ export function gcmView(events: Event[]): Event[] {
   });
 }
 
-/** A parser whose sink records every call; `restartOn` resets the parser from inside onStanza. */
-export function recorder(options: TestParserOptions = {}, restartOn?: (el: XmlElement) => boolean, gcm: GcmMode = 'elements') {
-  const events: Event[] = [];
-  const elements: XmlElement[] = [];
-  const onShortcut = ({ json, attrs }: GcmParts): boolean => {
+/** The sink's `onShortcut` for a mode (none for `elements`). */
+function take(gcm: GcmMode): TakeParts<GcmParts> | undefined {
+  if (gcm === 'elements') return undefined;
+  return ({ json, attrs }, events) => {
     if (gcm === 'decline' && json.length % 2 === 1) return false;
     events.push(['stanza', shortcutElement(json, attrs)]);
     return true;
   };
-  const parser: StanzaParser<GcmParts> = new StanzaParser<GcmParts>(
-    {
-      ...(gcm === 'elements' ? {} : { onShortcut }),
-      onStreamOpen: (h) => events.push(['open', { ...h.attrs }]),
-      onStanza: (el) => {
-        events.push(['stanza', normal(el)]);
-        elements.push(el);
-        if (restartOn?.(el)) parser.reset();
-      },
-      onStreamEnd: () => events.push(['end']),
-      onError: (e) => events.push(['error', e.condition, e.code]),
-    },
-    parserOptions(options),
-  );
-  return { parser, events, elements };
 }
 
 /** Parses `input` cut at the given offsets (sorted, deduplicated, within bounds). */
@@ -114,14 +71,7 @@ export function parseSplit(
   restartOn?: (el: XmlElement) => boolean,
   gcm: GcmMode = 'elements',
 ): Event[] {
-  const r = recorder(options, restartOn, gcm);
-  let prev = 0;
-  for (const cut of [...new Set(cuts)].filter((c) => c > 0 && c < input.length).sort((a, b) => a - b)) {
-    r.parser.write(input.subarray(prev, cut));
-    prev = cut;
-  }
-  r.parser.write(input.subarray(prev));
-  return r.events;
+  return streamTesting.parseSplit(input, cuts, parserOptions(options), restartOn, take(gcm));
 }
 
 /**
@@ -129,27 +79,5 @@ export function parseSplit(
  * reported: two parsers that agree on this agree on what was known when, not just in the end.
  */
 export function progressSplit(input: Uint8Array, cuts: number[], options: TestParserOptions = {}): { events: Event[]; progress: number[] } {
-  const r = recorder(options);
-  const progress: number[] = [];
-  let prev = 0;
-  for (const cut of [...new Set(cuts)].filter((c) => c > 0 && c < input.length).sort((a, b) => a - b)) {
-    r.parser.write(input.subarray(prev, cut));
-    progress.push(r.events.length);
-    prev = cut;
-  }
-  r.parser.write(input.subarray(prev));
-  progress.push(r.events.length);
-  return { events: r.events, progress };
+  return streamTesting.progressSplit(input, cuts, parserOptions(options));
 }
-
-/** Parses `input` in chunks of `size` bytes. */
-export function parseChunked(input: Uint8Array, size: number, options: TestParserOptions = {}): Event[] {
-  const cuts: number[] = [];
-  for (let i = size; i < input.length; i += size) cuts.push(i);
-  return parseSplit(input, cuts, options);
-}
-
-export const bytes = (s: string): Buffer => Buffer.from(s, 'utf8');
-
-/** Property-test run counts: fixed in the default run, larger behind FUZZ=1. */
-export const runs = (n: number): number => (process.env.FUZZ ? n * 50 : n);
