@@ -1,17 +1,40 @@
 #!/usr/bin/env node
-// `npm run test:mutation [package...]`: StrykerJS over the packages whose suites are fast (default
-// stanza, sasl, stream), one package at a time, with scripts/stryker.config.mjs. Prints the score of
-// each package and the surviving mutants; the survivors and what was done about each are recorded
-// in test/README.md. Not part of `npm test`: a full run takes hours on a 2-core machine (incremental
-// reruns take minutes).
+// `npm run test:mutation -- [package...] [--survivors] [--stryker-flag...]`: StrykerJS over the
+// packages whose suites are fast (default stanza, sasl, stream), one package at a time, with
+// scripts/stryker.config.mjs. Prints the score of each package and the surviving mutants; the
+// survivors and what was done about each are recorded in test/README.md. Not part of `npm test`.
+//
+// Stryker's command runner reports no per-test coverage, so an incremental rerun reuses every result
+// whose code did not change, survivors included: a test written for a survivor does not rerun it.
+// `--survivors` reruns exactly the mutants the incremental file records as survived or not covered
+// (each one's location as a MUTATE range, with --force), and keeps every other result. Other
+// arguments starting with `-` go to Stryker as they are (`--force` reruns everything in scope).
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
-const packages = process.argv.slice(2).length ? process.argv.slice(2) : ['stanza', 'sasl', 'stream'];
+const args = process.argv.slice(2);
+const survivorsOnly = args.includes('--survivors');
+const flags = args.filter((a) => a.startsWith('-') && a !== '--survivors');
+const named = args.filter((a) => !a.startsWith('-'));
+const packages = named.length ? named : ['stanza', 'sasl', 'stream'];
 const stryker = join(root, 'node_modules', '@stryker-mutator', 'core', 'bin', 'stryker.js');
 const config = join(root, 'scripts', 'stryker.config.mjs');
+
+/** MUTATE ranges (`file:line:column-line:column`, Stryker's form) of the undetected mutants on record. */
+function survivorRanges(pkg) {
+  const file = join(root, 'test', 'mutation', `${pkg}.incremental.json`);
+  if (!existsSync(file)) return [];
+  const ranges = new Set();
+  for (const [name, { mutants }] of Object.entries(JSON.parse(readFileSync(file, 'utf8')).files)) {
+    for (const { status, location: l } of mutants) {
+      // The report's columns are 1-based, Stryker's ranges 0-based: start one early, end where it ends.
+      if (status === 'Survived' || status === 'NoCoverage') ranges.add(`${name}:${l.start.line}:${l.start.column - 1}-${l.end.line}:${l.end.column}`);
+    }
+  }
+  return [...ranges];
+}
 
 const rows = [];
 let failed = false;
@@ -22,7 +45,16 @@ for (const pkg of packages) {
     failed = true;
     continue;
   }
-  const run = spawnSync(process.execPath, [stryker, 'run', config], { cwd: dir, stdio: 'inherit', env: process.env });
+  const env = { ...process.env };
+  const extra = [...flags];
+  if (survivorsOnly) {
+    const ranges = survivorRanges(pkg);
+    console.log(`${pkg}: rerunning ${ranges.length} survivor location(s)`);
+    if (ranges.length === 0) continue;
+    env.MUTATE = ranges.join(',');
+    extra.push('--force');
+  }
+  const run = spawnSync(process.execPath, [stryker, 'run', config, ...extra], { cwd: dir, stdio: 'inherit', env });
   if (run.status !== 0) failed = true;
   const reportFile = join(root, '.tmp', 'mutation', `${pkg}.json`);
   if (!existsSync(reportFile)) continue;

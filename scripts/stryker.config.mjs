@@ -4,18 +4,24 @@
 //
 // - The compiled JavaScript in dist/src is mutated, not the TypeScript: tsc emits ES2022 nearly line
 //   for line, and a mutant then needs no compile (a `tsc -b` per mutant would cost seconds each).
-// - The command runner runs the package's compiled tests with our runner, `--bail`: a mutant is
-//   killed by the first failing suite, and a mutant that hangs a test meets the per-test deadline.
+// - The command runner runs scripts/mutation-runner.mjs in Stryker's sandbox: the dry run maps each
+//   mutant to the test files that reach it (each file alone, from Stryker's own coverage counters),
+//   and each mutant then runs only those files, fastest first, with `--bail` (a mutant no file
+//   reached gets the whole suite). A mutant that hangs a test meets the per-test deadline.
 // - Incremental: results are kept in test/mutation/<package>.incremental.json (committed), so a
-//   rerun only tests mutants whose code or tests changed.
-// - Concurrency 1: the machine is shared; MUTATION_CONCURRENCY raises it.
-// - MUTATE (comma-separated globs relative to the package) narrows a run to some files.
+//   rerun only tests mutants whose code changed. The command runner reports no per-test coverage,
+//   so Stryker also reuses survivors after a test was added: `npm run test:mutation -- <pkg>
+//   --survivors` reruns those (scripts/mutation.mjs).
+// - Concurrency 2 on a machine with two cores or more (the sandbox's test files open only
+//   ephemeral ports and temporary directories); MUTATION_CONCURRENCY=1 on a shared machine.
+// - MUTATE (comma-separated globs or Stryker ranges, relative to the package) narrows a run.
+import { availableParallelism } from 'node:os';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const pkg = basename(process.cwd());
-const runUvu = join(root, 'scripts', 'run-uvu.mjs');
+const runner = join(root, 'scripts', 'mutation-runner.mjs');
 
 const mutate = process.env.MUTATE
   ? process.env.MUTATE.split(',')
@@ -23,16 +29,15 @@ const mutate = process.env.MUTATE
 
 export default {
   testRunner: 'command',
-  commandRunner: { command: `node ${JSON.stringify(runUvu)} dist/test --bail` },
+  commandRunner: { command: `node ${JSON.stringify(runner)} dist/test` },
   coverageAnalysis: 'off',
   mutate,
-  concurrency: Number(process.env.MUTATION_CONCURRENCY ?? 1),
+  concurrency: Number(process.env.MUTATION_CONCURRENCY ?? Math.min(2, availableParallelism())),
   incremental: true,
   incrementalFile: join(root, 'test', 'mutation', `${pkg}.incremental.json`),
   // Generous: a loaded 2-core machine; a hung mutant is stopped by the per-test deadline first.
   timeoutMS: 60_000,
   timeoutFactor: 3,
-  // A package's TLS tests open ports; one sandbox at a time, and the deadline below ends a stuck one.
   reporters: ['clear-text', 'progress-append-only', 'json'],
   jsonReporter: { fileName: join(root, '.tmp', 'mutation', `${pkg}.json`) },
   clearTextReporter: { allowColor: false, logTests: false, reportScoreTable: true },

@@ -1,0 +1,140 @@
+#!/usr/bin/env node
+// The command Stryker's command runner runs in its sandbox (scripts/stryker.config.mjs), once for the
+// dry run and once per mutant. Usage: node scripts/mutation-runner.mjs <test dir>
+//
+// Every mutant used to run the package's whole suite. Stryker's instrumented code records which
+// mutants it reaches (`stryCov_…(id)` in front of each original expression, collected in
+// `globalThis.__stryker__.mutantCoverage`), whichever test runner is used. So:
+//
+// - Dry run (no `__STRYKER_ACTIVE_MUTANT__`): each test file runs alone in its own process (the same
+//   run-uvu.mjs) and writes the mutant ids it reached, module-level code included; the map
+//   mutant → test files and each file's duration go to `.mutation-coverage.json` in the sandbox. A
+//   file that fails alone fails the dry run, and Stryker stops.
+// - Mutant run: only the files that reached the mutant run, fastest first, with `--bail`. A mutant
+//   no file reached in the dry run (or no map) gets the whole suite: a path reached only under some
+//   timing must not be called "survived" because its test was skipped. test/README.md records the
+//   check that narrowed verdicts equal whole-suite verdicts.
+//
+// MUTATION_NARROW=0 runs the whole suite for every mutant (to check the narrowing); MUTATION_LOG=file
+// appends each mutant's id, verdict, time and test files to that file. The ids are
+// Stryker's, fresh each run; the map lives and dies with the sandbox.
+import { spawnSync } from 'node:child_process';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const runUvu = new URL('run-uvu.mjs', import.meta.url).pathname;
+const MAP = '.mutation-coverage.json';
+const SHIM = join('node_modules', 'uvu', 'package.json');
+const args = process.argv.slice(2);
+
+if (args[0] === '--cover') {
+  // A dry-run child: run one file in this process and leave the ids it reached in args[1].
+  const out = args[1];
+  process.on('exit', () => {
+    const cov = globalThis.__stryker__?.mutantCoverage;
+    const ids = new Set(Object.keys(cov?.static ?? {}));
+    for (const perTest of Object.values(cov?.perTest ?? {})) for (const id of Object.keys(perTest)) ids.add(id);
+    writeFileSync(out, JSON.stringify([...ids]));
+  });
+  await runTests(args.slice(2));
+} else {
+  const dir = args[0] ?? 'dist/test';
+  const active = process.env.__STRYKER_ACTIVE_MUTANT__;
+  if (active === undefined) dryRun(dir);
+  else {
+    const files = process.env.MUTATION_NARROW === '0' ? [dir] : filesFor(active, dir);
+    const log = process.env.MUTATION_LOG;
+    // One line per mutant: id, exit code (0 = survived), ms since this process started, files run.
+    if (log) process.on('exit', (code) => appendFileSync(log, `${active}\t${code}\t${Math.round(performance.now())}\t${files.join(' ')}\n`));
+    await endPropertiesAtFailure(files);
+    await runTests(files.concat('--bail'));
+  }
+}
+
+/** Runs run-uvu.mjs in this process (one node start per mutant, not two); it exits with the verdict. */
+async function runTests(runArgs) {
+  globalThis.UVU_GUARD_RESOLVED = existsSync(SHIM);
+  process.argv = [process.argv[0], runUvu, ...runArgs];
+  await import(runUvu);
+}
+
+/**
+ * run-uvu.mjs sends the test files' `import … from 'uvu'` to the guard through a module hook, which
+ * Node 20 runs on a loader thread: ~0.2 s of every mutant's process. In the sandbox a package named
+ * `uvu` does the same (the test files resolve it first; the guard, outside, still gets the real one).
+ */
+function installGuardPackage() {
+  const guard = new URL('lib/uvu-guard.mjs', import.meta.url).href;
+  const assert = import.meta.resolve('uvu/assert');
+  mkdirSync(join(SHIM, '..'), { recursive: true });
+  writeFileSync(join(SHIM, '..', 'index.mjs'), `export * from ${JSON.stringify(guard)};\n`);
+  writeFileSync(join(SHIM, '..', 'assert.mjs'), `export * from ${JSON.stringify(assert)};\n`);
+  writeFileSync(SHIM, JSON.stringify({ name: 'uvu', type: 'module', exports: { '.': './index.mjs', './assert': './assert.mjs' } }));
+}
+
+/**
+ * A verdict needs one counterexample, not the smallest: fast-check's shrinking is skipped
+ * (`endOnFailure`) where a property does not set it itself. Loaded only for files that use it.
+ */
+async function endPropertiesAtFailure(files) {
+  const uses = (f) => statSync(f).isFile() && readFileSync(f, 'utf8').includes("from 'fast-check'");
+  if (!files.some((f) => (f.endsWith('.test.js') ? uses(f) : testFiles(f).some(uses)))) return;
+  const fc = await import('fast-check');
+  fc.configureGlobal({ ...fc.readConfigureGlobal(), endOnFailure: true });
+}
+
+function testFiles(dir, out = []) {
+  for (const name of readdirSync(dir).sort()) {
+    const full = join(dir, name);
+    if (statSync(full).isDirectory()) testFiles(full, out);
+    else if (name.endsWith('.test.js')) out.push(full);
+  }
+  return out;
+}
+
+function dryRun(dir) {
+  installGuardPackage();
+  const tmp = mkdtempSync(join(tmpdir(), 'mutation-cover-'));
+  const files = [];
+  const byMutant = {};
+  try {
+    for (const file of testFiles(dir)) {
+      const ids = join(tmp, 'ids.json');
+      const result = join(tmp, 'result.json');
+      const started = process.hrtime.bigint();
+      const run = spawnSync(process.execPath, [new URL(import.meta.url).pathname, '--cover', ids, file, '--result', result], {
+        encoding: 'utf8',
+        env: process.env,
+      });
+      const ms = Number(process.hrtime.bigint() - started) / 1e6;
+      const counts = existsSync(result) ? JSON.parse(readFileSync(result, 'utf8')) : null;
+      if (counts?.files === 0) continue; // stale build output, which run-uvu.mjs does not run either
+      if (run.status !== 0 || counts === null || counts.failed > 0) {
+        process.stdout.write(`${file} fails when run alone (exit ${run.status}):\n${run.stdout}${run.stderr}`);
+        process.exit(1);
+      }
+      const index = files.push({ file, ms: Math.round(ms), tests: counts.total }) - 1;
+      for (const id of JSON.parse(readFileSync(ids, 'utf8'))) (byMutant[id] ??= []).push(index);
+      rmSync(ids);
+      rmSync(result);
+    }
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+  writeFileSync(MAP, JSON.stringify({ files, byMutant }));
+  const total = files.reduce((n, f) => n + f.tests, 0);
+  process.stdout.write(`${files.length} test files, ${total} tests, ${Object.keys(byMutant).length} mutants reached\n`);
+}
+
+/** The test files to run for mutant `id`: those that reached it, fastest first; else all of them. */
+function filesFor(id, dir) {
+  if (!existsSync(MAP)) return [dir];
+  const { files, byMutant } = JSON.parse(readFileSync(MAP, 'utf8'));
+  const reached = byMutant[id];
+  if (reached === undefined) return [dir];
+  return reached
+    .map((i) => files[i])
+    .sort((a, b) => a.ms - b.ms)
+    .map((f) => f.file);
+}

@@ -1,0 +1,127 @@
+// scripts/mutation-runner.mjs, the command Stryker runs per mutant (`npm run test:mutation`): the
+// dry run maps each mutant to the test files that reach it, and a mutant then runs only those. A
+// fixture package stands in for Stryker's sandbox: its "instrumented" module records coverage and
+// switches mutants exactly as Stryker's does (`globalThis.__stryker__`, `__STRYKER_ACTIVE_MUTANT__`).
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+
+const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
+const RUNNER = join(ROOT, 'scripts', 'mutation-runner.mjs');
+
+const instrumented = `const ns = (globalThis.__stryker__ ??= {});
+ns.activeMutant ??= process.env.__STRYKER_ACTIVE_MUTANT__;
+export function reach(...ids) {
+  const cov = (ns.mutantCoverage ??= { static: {}, perTest: {} }).static;
+  for (const id of ids) cov[id] = true;
+}
+export const active = (id) => ns.activeMutant === id;
+`;
+// a reaches mutants 1 and 2 and kills 1; b reaches 2 and 3 and kills neither. b also checks that its
+// 'uvu' is the guard (per-test deadlines), however the runner resolved it.
+const a = `import { test } from 'uvu';
+import { reach, active } from '../src/m.js';
+test('a', () => { reach('1', '2'); if (active('1')) throw new Error('mutant 1 is caught by a'); });
+test.run();
+`;
+const b = `import * as uvu from 'uvu';
+import { reach } from '../src/m.js';
+uvu.test('b', () => { reach('2', '3'); if (!('defaultTimeoutMs' in uvu)) throw new Error('not the guard'); });
+uvu.test.run();
+`;
+
+function fixture(files: Record<string, string>): string {
+  mkdirSync(join(ROOT, '.tmp'), { recursive: true });
+  const dir = mkdtempSync(join(ROOT, '.tmp', 'mutation-runner-'));
+  mkdirSync(join(dir, 'dist', 'src'), { recursive: true });
+  mkdirSync(join(dir, 'dist', 'test'), { recursive: true });
+  writeFileSync(join(dir, 'dist', 'src', 'm.js'), instrumented);
+  for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, 'dist', 'test', name), text);
+  return dir;
+}
+
+function run(dir: string, env: Record<string, string> = {}) {
+  const base: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0', ...env };
+  delete base['NODE_V8_COVERAGE'];
+  if (!('__STRYKER_ACTIVE_MUTANT__' in env)) delete base['__STRYKER_ACTIVE_MUTANT__'];
+  const r = spawnSync(process.execPath, [RUNNER, 'dist/test'], { cwd: dir, env: base, encoding: 'utf8', timeout: 60_000 });
+  return { status: r.status, out: r.stdout + r.stderr };
+}
+
+/** Runs mutant `id` and returns its exit status and the test files it ran (from MUTATION_LOG). */
+function mutant(dir: string, id: string, env: Record<string, string> = {}) {
+  const log = join(dir, 'log.tsv');
+  rmSync(log, { force: true });
+  const r = run(dir, { __STRYKER_ACTIVE_MUTANT__: id, MUTATION_LOG: log, ...env });
+  const [logged, status, , files] = readFileSync(log, 'utf8').trimEnd().split('\t');
+  assert.is(logged, id);
+  assert.is(Number(status), r.status, r.out);
+  return { status: r.status, files: (files ?? '').split(' ').sort(), out: r.out };
+}
+
+test('the dry run maps each mutant to the test files that reach it; a mutant runs only those', () => {
+  const dir = fixture({ 'a.test.js': a, 'b.test.js': b });
+  try {
+    const dry = run(dir);
+    assert.is(dry.status, 0, dry.out);
+    assert.match(dry.out, /2 test files, 2 tests, 3 mutants reached/);
+    const map = JSON.parse(readFileSync(join(dir, '.mutation-coverage.json'), 'utf8')) as {
+      files: Array<{ file: string }>;
+      byMutant: Record<string, number[]>;
+    };
+    const named = (id: string) => (map.byMutant[id] ?? []).map((i) => map.files[i]?.file).sort();
+    assert.equal(named('1'), ['dist/test/a.test.js']);
+    assert.equal(named('2'), ['dist/test/a.test.js', 'dist/test/b.test.js']);
+    assert.equal(named('3'), ['dist/test/b.test.js']);
+    assert.ok(existsSync(join(dir, 'node_modules', 'uvu', 'package.json')), 'the guard package is in the sandbox');
+
+    const killed = mutant(dir, '1');
+    assert.is(killed.status, 1);
+    assert.equal(killed.files, ['dist/test/a.test.js']);
+    assert.match(killed.out, /mutant 1 is caught by a/);
+
+    const survived = mutant(dir, '3');
+    assert.is(survived.status, 0, survived.out);
+    assert.equal(survived.files, ['dist/test/b.test.js']);
+    assert.equal(mutant(dir, '2').files, ['dist/test/a.test.js', 'dist/test/b.test.js']);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a mutant no file reached, or any mutant with MUTATION_NARROW=0, gets the whole suite', () => {
+  const dir = fixture({ 'a.test.js': a, 'b.test.js': b });
+  try {
+    assert.is(run(dir).status, 0);
+    const unreached = mutant(dir, '9');
+    assert.equal(unreached.files, ['dist/test']);
+    assert.is(unreached.status, 0, unreached.out);
+    assert.equal(mutant(dir, '3', { MUTATION_NARROW: '0' }).files, ['dist/test']);
+    // Without a map (no dry run in this directory) every mutant gets the whole suite too.
+    rmSync(join(dir, '.mutation-coverage.json'));
+    const killed = mutant(dir, '1');
+    assert.equal(killed.files, ['dist/test']);
+    assert.is(killed.status, 1);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a test file that fails when run alone fails the dry run, by name', () => {
+  const broken = "import { test } from 'uvu';\ntest('alone', () => { throw new Error('needs another file'); });\ntest.run();\n";
+  const dir = fixture({ 'a.test.js': a, 'c.test.js': broken });
+  try {
+    const dry = run(dir);
+    assert.is(dry.status, 1, dry.out);
+    assert.match(dry.out, /dist\/test\/c\.test\.js fails when run alone/);
+    assert.match(dry.out, /needs another file/);
+    assert.not.ok(existsSync(join(dir, '.mutation-coverage.json')));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test.run();
