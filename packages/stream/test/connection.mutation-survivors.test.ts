@@ -1,0 +1,355 @@
+// XmppConnection behaviour that mutation testing (`npm run test:mutation -- stream`) found no test
+// for: the wire trace, flush notifications, the write batching thresholds, the exact stream error
+// bytes, what connect() tells the server (SNI, ALPN) and says when it fails. Real TLS on 127.0.0.1.
+import { once } from 'node:events';
+import * as net from 'node:net';
+import * as tls from 'node:tls';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import {
+  ConnectionError,
+  NS_STREAM,
+  accept,
+  connect,
+  generateDevCertificate,
+  xml,
+  type StreamError,
+  type XmlElement,
+  type XmppConnection,
+} from '../src/index.js';
+import { CLIENT_HEADER, listenLocal } from './helpers.js';
+
+const { cert, key } = generateDevCertificate();
+const RAW_SERVER_HEADER = `<?xml version='1.0'?><stream:stream xmlns:stream='${NS_STREAM}' xmlns='jabber:client' id='r1'>`;
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Polls until `done()` or the deadline (generous: a loaded machine); never asserts speed. */
+async function until(done: () => boolean, what: string, ms = 20_000): Promise<void> {
+  for (const deadline = Date.now() + ms; !done(); ) {
+    if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`);
+    await sleep(5);
+  }
+}
+
+/** A TLS server on 127.0.0.1 that records what each socket sends and hands it to `onSocket`. */
+async function rawServer(onSocket: (socket: tls.TLSSocket, received: () => string) => void, options: tls.TlsOptions = {}) {
+  const sockets = new Set<tls.TLSSocket>();
+  const server = tls.createServer({ cert, key, ...options }, (socket) => {
+    sockets.add(socket);
+    let received = '';
+    socket.on('data', (d: Buffer) => (received += d.toString('utf8')));
+    socket.on('error', () => {});
+    socket.on('close', () => sockets.delete(socket));
+    onSocket(socket, () => received);
+  });
+  const port = await listenLocal(server);
+  return {
+    server,
+    port,
+    stop: async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}
+
+test('onTrace sees each chunk read and each send() as it crosses, our stream header included', async () => {
+  const srv = await rawServer((socket, received) => {
+    let step = 0;
+    socket.on('data', () => {
+      if (step === 0 && received().includes('<stream:stream')) socket.write(RAW_SERVER_HEADER, () => step++);
+      if (step === 1 && received().includes('<ping/>')) socket.write("<iq id='p1'/>", () => step++);
+    });
+  });
+  const trace: Array<['in' | 'out', string]> = [];
+  const stanzas: XmlElement[] = [];
+  try {
+    const conn = await connect({ host: '127.0.0.1', port: srv.port, ca: cert, servername: 'localhost', keepaliveIntervalMs: 0 }, {
+      onStanza: (el) => stanzas.push(el),
+      onTrace: (direction, data) => trace.push([direction, typeof data === 'string' ? data : Buffer.from(data).toString('utf8')]),
+    });
+    conn.openStream(CLIENT_HEADER);
+    await until(() => conn.remoteHeader !== undefined, 'the server header');
+    conn.send(Buffer.from('<ping/>'));
+    await until(() => stanzas.length === 1, 'the server stanza');
+    const out = trace.filter(([d]) => d === 'out').map(([, s]) => s);
+    assert.equal(out, [
+      "<?xml version='1.0'?><stream:stream to=\"gcm.googleapis.com\" version=\"1.0\" xmlns=\"jabber:client\" xmlns:stream=\"http://etherx.jabber.org/streams\">",
+      '<ping/>',
+    ]);
+    const inbound = trace.filter(([d]) => d === 'in').map(([, s]) => s).join('');
+    assert.is(inbound, `${RAW_SERVER_HEADER}<iq id='p1'/>`);
+    conn.destroy();
+  } finally {
+    await srv.stop();
+  }
+});
+
+test('onFlushed fires once what was sent has been handed to the operating system, and not before', async () => {
+  const srv = await rawServer(() => {});
+  try {
+    let flushed = 0;
+    const conn = await connect({ host: '127.0.0.1', port: srv.port, ca: cert, servername: 'localhost', keepaliveIntervalMs: 0 }, {
+      onStanza() {},
+      onFlushed: () => flushed++,
+    });
+    conn.openStream(CLIENT_HEADER);
+    conn.send('<message id="1"/>');
+    conn.send('<message id="2"/>');
+    assert.is(flushed, 0, 'nothing is flushed within the tick that sent it');
+    await until(() => flushed > 0, 'onFlushed');
+    assert.is(flushed, 1, 'one tick, one write, one notification');
+    conn.send('<message id="3"/>');
+    await until(() => flushed > 1, 'the second onFlushed');
+    assert.is(flushed, 2);
+    conn.destroy();
+  } finally {
+    await srv.stop();
+  }
+});
+
+test('a tick writes at its end, except that its first 8 KiB go out at once and then socket-sized writes', async () => {
+  const srv = await rawServer(() => {});
+  try {
+    const conn = await connect({ host: '127.0.0.1', port: srv.port, ca: cert, servername: 'localhost', keepaliveIntervalMs: 0 }, { onStanza() {} });
+    const socket = conn.rawSocket;
+    assert.instance(socket, tls.TLSSocket);
+    conn.openStream(CLIENT_HEADER);
+    await until(() => socket.writableLength === 0 && socket.bytesWritten > 0, 'the header write');
+    const base = socket.bytesWritten;
+    // `bytesWritten` counts what was handed to the socket, written yet or not.
+    conn.send('a'.repeat(8191));
+    assert.is(socket.bytesWritten, base, 'below 8 KiB the batch waits for the end of the tick');
+    conn.send('b');
+    assert.is(socket.bytesWritten, base + 8192, 'at 8 KiB it is written at once');
+    const hwm = socket.writableHighWaterMark;
+    conn.send('c'.repeat(hwm - 1));
+    assert.is(socket.bytesWritten, base + 8192, 'after the first write, the batch grows to the socket high-water mark');
+    conn.send('d');
+    assert.is(socket.bytesWritten, base + 8192 + hwm);
+    conn.send(Buffer.from('<e/>'));
+    conn.flush();
+    assert.is(socket.bytesWritten, base + 8192 + hwm + 4, 'flush() writes the rest now');
+    await sleep(0);
+    conn.send('x'.repeat(8191));
+    assert.is(socket.bytesWritten, base + 8192 + hwm + 4, 'the next tick starts small again');
+    conn.destroy();
+  } finally {
+    await srv.stop();
+  }
+});
+
+test('bytes and strings sent in one tick reach the peer in order, byte for byte', async () => {
+  let received = (): string => '';
+  const srv = await rawServer((_socket, r) => (received = r));
+  try {
+    const conn = await connect({ host: '127.0.0.1', port: srv.port, ca: cert, servername: 'localhost', keepaliveIntervalMs: 0 }, { onStanza() {} });
+    conn.send(Buffer.from('<a>é</a>'));
+    conn.send(Buffer.from('<b/>'));
+    conn.send('<c>€</c>');
+    conn.send(Uint8Array.from(Buffer.from('<d>🎉</d>')));
+    conn.send(xml('e', { k: 'v&' }));
+    await sleep(0);
+    conn.send(Buffer.from('<f/>'));
+    conn.send(Buffer.from('<g>ü</g>'));
+    await until(() => received().endsWith('</g>'), 'the stanzas');
+    assert.is(received(), '<a>é</a><b/><c>€</c><d>🎉</d><e k="v&amp;"/><f/><g>ü</g>');
+    conn.destroy();
+  } finally {
+    await srv.stop();
+  }
+});
+
+test('streamError() writes exactly the error and the closing tag, with a stream header first when ours was not sent', async () => {
+  const cases: Array<[string, (conn: XmppConnection) => void, string]> = [
+    [
+      'after our header, no text',
+      (conn) => {
+        conn.openStream({ id: 's9' });
+        conn.streamError('conflict');
+      },
+      `<?xml version='1.0'?><stream:stream id="s9"><stream:error><conflict xmlns="urn:ietf:params:xml:ns:xmpp-streams"/></stream:error></stream:stream>`,
+    ],
+    [
+      'before our header, with text',
+      (conn) => conn.streamError('host-unknown', 'who?'),
+      `<?xml version='1.0'?><stream:stream version="1.0" xmlns:stream="http://etherx.jabber.org/streams"><stream:error><host-unknown xmlns="urn:ietf:params:xml:ns:xmpp-streams"/><text xmlns="urn:ietf:params:xml:ns:xmpp-streams">who?</text></stream:error></stream:stream>`,
+    ],
+  ];
+  for (const [what, act, expected] of cases) {
+    const server = tls.createServer({ cert, key }, (socket) => {
+      const conn: XmppConnection = accept(socket, { keepaliveIntervalMs: 0 }, { onStreamOpen: () => act(conn), onStanza() {} });
+    });
+    const port = await listenLocal(server);
+    try {
+      let received = '';
+      const socket = tls.connect({ host: '127.0.0.1', port, ca: cert, servername: 'localhost' });
+      socket.on('data', (d: Buffer) => (received += d.toString()));
+      await once(socket, 'secureConnect');
+      socket.write(`<stream:stream xmlns:stream='${NS_STREAM}' xmlns='jabber:client'>`);
+      await once(socket, 'close');
+      assert.is(received, expected, what);
+    } finally {
+      server.close();
+    }
+  }
+});
+
+test('a received <stream:error> with an unknown or foreign condition is undefined-condition; other children are skipped', async () => {
+  const cases: Array<[string, string, string | undefined]> = [
+    ["<stream:error><bogus xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></stream:error>", 'undefined-condition', undefined],
+    ["<stream:error><conflict xmlns='urn:other'/><text xmlns='urn:other'>no</text></stream:error>", 'undefined-condition', undefined],
+    ["<stream:error>x<text xmlns='urn:ietf:params:xml:ns:xmpp-streams'>why</text><reset xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></stream:error>", 'reset', 'why'],
+  ];
+  for (const [errorXml, condition, text] of cases) {
+    const srv = await rawServer((socket) => socket.once('data', () => socket.write(`${RAW_SERVER_HEADER}${errorXml}`)));
+    try {
+      let resolveClosed!: (e: StreamError | undefined) => void;
+      const closed = new Promise<StreamError | undefined>((r) => (resolveClosed = r));
+      const conn = await connect({ host: '127.0.0.1', port: srv.port, ca: cert, servername: 'localhost', keepaliveIntervalMs: 0, closeTimeoutMs: 200 }, {
+        onStanza() {},
+        onClose: (e) => resolveClosed(e),
+      });
+      conn.openStream(CLIENT_HEADER);
+      const err = await closed;
+      assert.is(err?.code, 'STREAM_ERR_RECEIVED');
+      assert.is(err?.condition, condition, errorXml);
+      assert.is(err?.text, text, errorXml);
+      assert.is(err?.message, `peer sent stream error <${condition}/>${text ? `: ${text}` : ''}`);
+    } finally {
+      await srv.stop();
+    }
+  }
+});
+
+test('connect() names the server for SNI (not an IP address) and offers ALPN xmpp-client', async () => {
+  const seen: Array<[unknown, unknown]> = [];
+  const srv = await rawServer((socket) => seen.push([socket.servername, socket.alpnProtocol]), { ALPNProtocols: ['xmpp-client'] });
+  try {
+    const byName = await connect({ host: 'localhost', port: srv.port, ca: cert, keepaliveIntervalMs: 0 }, { onStanza() {} });
+    assert.ok(byName.encrypted, 'the certificate checked against the host name');
+    const byIp = await connect({ host: '127.0.0.1', port: srv.port, ca: cert, keepaliveIntervalMs: 0 }, { onStanza() {} });
+    await until(() => seen.length === 2, 'both server sockets');
+    assert.equal(seen, [['localhost', 'xmpp-client'], [false, 'xmpp-client']]);
+    byName.destroy();
+    byIp.destroy();
+  } finally {
+    await srv.stop();
+  }
+});
+
+test('connect() failures say which transport failed where, and keep the cause', async () => {
+  const probe = net.createServer();
+  const port = await listenLocal(probe);
+  await new Promise<void>((r) => probe.close(() => r()));
+  for (const transport of ['tls', 'tcp'] as const) {
+    const err = await connect({ host: '127.0.0.1', port, transport }, { onStanza() {} }).catch((e: unknown) => e);
+    assert.instance(err, ConnectionError);
+    const e = err as ConnectionError;
+    assert.is(e.condition, 'remote-connection-failed');
+    assert.match(e.message, new RegExp(`^${transport.toUpperCase()} connection to 127\\.0\\.0\\.1:${port} failed: ECONNREFUSED connect ECONNREFUSED 127\\.0\\.0\\.1:${port}$`));
+    assert.is((e.cause as NodeJS.ErrnoException).code, 'ECONNREFUSED');
+  }
+});
+
+test('connect() that times out or is aborted mid-handshake says so, with the abort reason as cause', async () => {
+  const sockets: net.Socket[] = [];
+  const silent = net.createServer((s) => sockets.push(s));
+  const port = await listenLocal(silent);
+  try {
+    const timedOut = (await connect({ host: '127.0.0.1', port, connectTimeoutMs: 100 }, { onStanza() {} }).then(() => undefined, (e: unknown) => e)) as ConnectionError;
+    assert.is(timedOut.message, `connection to 127.0.0.1:${port} timed out after 100 ms`);
+    assert.is(timedOut.cause, undefined);
+    const controller = new AbortController();
+    const pending = connect({ host: '127.0.0.1', port, signal: controller.signal, connectTimeoutMs: 60_000 }, { onStanza() {} }).then(() => undefined, (e: unknown) => e as ConnectionError);
+    await until(() => sockets.length === 2, 'the second connection to arrive');
+    const reason = new Error('stop');
+    controller.abort(reason);
+    const aborted = (await pending) as ConnectionError;
+    assert.is(aborted.code, 'STREAM_ERR_CONNECT');
+    assert.is(aborted.condition, 'reset');
+    assert.is(aborted.message, `connection to 127.0.0.1:${port} aborted`);
+    assert.is(aborted.cause, reason);
+  } finally {
+    for (const s of sockets) s.destroy();
+    silent.close();
+  }
+});
+
+test('an abort after connect() resolved does nothing to the connection', async () => {
+  const srv = await rawServer((socket) => socket.once('data', () => socket.write(RAW_SERVER_HEADER)));
+  try {
+    const controller = new AbortController();
+    let opened = 0;
+    const closes: Array<StreamError | undefined> = [];
+    const conn = await connect({ host: '127.0.0.1', port: srv.port, ca: cert, servername: 'localhost', signal: controller.signal, keepaliveIntervalMs: 0 }, {
+      onStreamOpen: () => opened++,
+      onStanza() {},
+      onClose: (e) => closes.push(e),
+    });
+    controller.abort();
+    conn.openStream(CLIENT_HEADER);
+    await until(() => opened === 1, 'the server header');
+    assert.ok(conn.writable);
+    assert.equal(closes, []);
+    await conn.close(200);
+    assert.is(closes.length, 1);
+  } finally {
+    await srv.stop();
+  }
+});
+
+test('pause() stops delivery and the idle check does not blame the peer meanwhile; resume() delivers what waited', async () => {
+  const srv = await rawServer((socket, received) => {
+    socket.on('data', () => {
+      if (received().includes('<go/>')) socket.write("<message id='held'/>");
+      else if (received().includes('<stream:stream')) socket.write(RAW_SERVER_HEADER);
+    });
+  });
+  try {
+    const stanzas: string[] = [];
+    const closes: Array<StreamError | undefined> = [];
+    let opened = 0;
+    const conn = await connect({ host: '127.0.0.1', port: srv.port, ca: cert, servername: 'localhost', keepaliveIntervalMs: 0, idleTimeoutMs: 60 }, {
+      onStreamOpen: () => opened++,
+      onStanza: (el) => stanzas.push(el.attrs.id ?? ''),
+      onClose: (e) => closes.push(e),
+    });
+    conn.openStream(CLIENT_HEADER);
+    await until(() => opened === 1, 'the server header');
+    conn.pause();
+    conn.send('<go/>');
+    await sleep(300); // five idle periods without a byte read
+    assert.equal(stanzas, [], 'nothing is delivered while paused');
+    assert.equal(closes, [], 'the idle check did not fire while paused');
+    conn.resume();
+    await until(() => stanzas.length === 1 || closes.length > 0, 'the held stanza');
+    assert.equal(stanzas, ['held']);
+    // Now silent: the idle check applies again.
+    await until(() => closes.length > 0, 'the idle timeout');
+    assert.is(closes[0]?.code, 'STREAM_ERR_IDLE_TIMEOUT');
+    assert.is(closes[0]?.message, 'no data from peer for 60 ms');
+  } finally {
+    await srv.stop();
+  }
+});
+
+test('the getters: rawSocket is the socket, closed resolves once it closed, writable goes false on close', async () => {
+  const srv = await rawServer(() => {});
+  try {
+    const conn = await connect({ host: '127.0.0.1', port: srv.port, ca: cert, servername: 'localhost', keepaliveIntervalMs: 0 }, { onStanza() {} });
+    assert.instance(conn.rawSocket, tls.TLSSocket);
+    assert.ok(conn.writable);
+    let done = false;
+    void conn.closed.then(() => (done = true));
+    conn.destroy();
+    assert.not.ok(conn.writable);
+    await conn.closed;
+    assert.ok(done);
+    assert.ok(conn.rawSocket.destroyed);
+  } finally {
+    await srv.stop();
+  }
+});
+
+test.run();
