@@ -21,6 +21,19 @@ test('refuses characters XML 1.0 cannot carry with XmlCharError', () => {
   assert.is(escapeText('\uD83C\uDF89'), '🎉', 'a surrogate pair is fine');
 });
 
+test('escapes a value made only of special characters, and names the character it refuses', () => {
+  assert.is(escapeText('<'), '&lt;');
+  assert.is(escapeText('&>\r'), '&amp;&gt;&#13;');
+  assert.is(escapeAttr('"'), '&quot;');
+  assert.is(escapeAttr("'\t\n\r&<>"), '&apos;&#9;&#10;&#13;&amp;&lt;&gt;');
+  assert.is(escapeText(''), '');
+  assert.throws(() => escapeText('ok\u0001'), (e: XmlCharError) => e.name === 'XmlCharError' && e.message === 'text contains U+0001, which XML 1.0 cannot carry');
+  assert.throws(() => escapeAttr('\uFFFE'), (e: XmlCharError) => e.message === 'attribute value contains U+FFFE, which XML 1.0 cannot carry');
+  assert.throws(() => escapeAttr('a\uDBFFb'), (e: XmlCharError) => e.message === 'attribute value contains U+DBFF, which XML 1.0 cannot carry');
+  for (const ok of ['\t', '\n', '\r', '\u0020', '\uD7FF', '\uE000', '\uFFFD', '\uDBFF\uDFFF']) assert.not.throws(() => escapeText(ok), JSON.stringify(ok));
+  for (const bad of ['\u0008', '\u000C', '\u000E', '\u001F', '\uDBFF', '\uDFFF', '\uDFFF\uD800']) assert.throws(() => escapeText(bad), JSON.stringify(bad));
+});
+
 test('serializes elements self-closed when empty, with attributes and nested children', () => {
   const el = xml('iq', { type: 'set', id: 'b1', skip: undefined }, xml('bind', { xmlns: 'urn:ietf:params:xml:ns:xmpp-bind' }, xml('resource', null, 'r&d')));
   assert.is(serialize(el), '<iq type="set" id="b1"><bind xmlns="urn:ietf:params:xml:ns:xmpp-bind"><resource>r&amp;d</resource></bind></iq>');
