@@ -152,7 +152,9 @@ export class XmppConnection {
   /** Socket writes whose callback has not come yet (counted only when `onFlushed` is wanted). */
   private writesPending = 0;
   private readonly afterWrite = (err?: Error | null): void => {
-    if (--this.writesPending === 0 && this.batch.length === 0 && !err) this.handlers.onFlushed?.();
+    // `destroyed` too: a socket destroyed with writes still queued calls them back without an
+    // error (Node 20), though they never left.
+    if (--this.writesPending === 0 && this.batch.length === 0 && !err && !this.socket.destroyed) this.handlers.onFlushed?.();
   };
   private closedPromise: Promise<void>;
   private resolveClosed!: () => void;

@@ -13,8 +13,9 @@ import {
   connect,
   generateDevCertificate,
   xml,
+  XmlElement,
+  type StanzaShortcut,
   type StreamError,
-  type XmlElement,
   type XmppConnection,
 } from '../src/index.js';
 import { CLIENT_HEADER, listenLocal } from './helpers.js';
@@ -347,6 +348,120 @@ test('the getters: rawSocket is the socket, closed resolves once it closed, writ
     await conn.closed;
     assert.ok(done);
     assert.ok(conn.rawSocket.destroyed);
+  } finally {
+    await srv.stop();
+  }
+});
+
+/** A toy shortcut for `<x>letters</x>`: its parts are the letters. */
+const toyShortcut: StanzaShortcut<string> = {
+  name: 'x',
+  createMatcher: () => ({
+    reset() {},
+    release() {},
+    canWait: (buf, start, end) => /^<x(?:>[a-z]*(?:<(?:\/x?)?)?)?$/.test(buf.toString('latin1', start, end)),
+    match: (buf, start, close) => /^<x>([a-z]*)$/.exec(buf.toString('latin1', start, close))?.[1],
+    element: (text, ns) => new XmlElement('x', 'x', '', ns, {}, text === '' ? [] : [text]),
+  }),
+};
+
+test('a shortcut hands its parts to onShortcut (false: the element to onStanza), or elements when there is no onShortcut', async () => {
+  const server = (socket: tls.TLSSocket, received: () => string): void => {
+    socket.on('data', () => {
+      if (received().includes('<stream:stream')) socket.write(`${RAW_SERVER_HEADER}<x>ab</x><x>odd</x><y/><stream:error><conflict xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></stream:error><x>late</x>`);
+    });
+  };
+  for (const withHandler of [true, false]) {
+    const srv = await rawServer(server);
+    try {
+      const seen: string[] = [];
+      let resolveClosed!: (e: StreamError | undefined) => void;
+      const closed = new Promise<StreamError | undefined>((r) => (resolveClosed = r));
+      const conn = await connect<string>({ host: '127.0.0.1', port: srv.port, ca: cert, servername: 'localhost', keepaliveIntervalMs: 0, closeTimeoutMs: 200, shortcut: toyShortcut }, {
+        onStanza: (el) => seen.push(`element:${el.local}:${el.text()}`),
+        ...(withHandler ? { onShortcut: (parts: string) => (seen.push(`parts:${parts}`), parts.length % 2 === 0) } : {}),
+        onClose: (e) => resolveClosed(e),
+      });
+      conn.openStream(CLIENT_HEADER);
+      const err = await closed;
+      assert.is(err?.condition, 'conflict');
+      assert.equal(
+        seen,
+        withHandler ? ['parts:ab', 'parts:odd', 'element:x:odd', 'element:y:'] : ['element:x:ab', 'element:x:odd', 'element:y:'],
+        'nothing after the stream error',
+      );
+    } finally {
+      await srv.stop();
+    }
+  }
+});
+
+test('close() waits for the peer\'s closing tag by default (5 s), then reports a clean close', async () => {
+  const srv = await rawServer((socket, received) => {
+    socket.on('data', () => {
+      if (received().includes('</stream:stream>')) setTimeout(() => socket.end('</stream:stream>'), 300);
+      else if (received().includes('<stream:stream')) socket.write(RAW_SERVER_HEADER);
+    });
+  });
+  try {
+    let ended = 0;
+    const closes: Array<StreamError | undefined> = [];
+    const conn = await connect({ host: '127.0.0.1', port: srv.port, ca: cert, servername: 'localhost', keepaliveIntervalMs: 0 }, {
+      onStanza() {},
+      onStreamEnd: () => ended++,
+      onClose: (e) => closes.push(e),
+    });
+    conn.openStream(CLIENT_HEADER);
+    await until(() => conn.remoteHeader !== undefined, 'the server header');
+    await conn.close();
+    assert.is(ended, 1, 'the peer\'s </stream:stream> arrived before the connection was cut');
+    assert.equal(closes, [undefined]);
+  } finally {
+    await srv.stop();
+  }
+});
+
+test('what is sent in the tick of destroy() is dropped quietly: the close reports no error', async () => {
+  const srv = await rawServer(() => {});
+  try {
+    const closes: Array<StreamError | undefined> = [];
+    const conn = await connect({ host: '127.0.0.1', port: srv.port, ca: cert, servername: 'localhost', keepaliveIntervalMs: 0 }, {
+      onStanza() {},
+      onClose: (e) => closes.push(e),
+    });
+    conn.send('<message id="lost"/>');
+    conn.destroy();
+    await conn.closed;
+    await sleep(50);
+    assert.equal(closes, [undefined]);
+  } finally {
+    await srv.stop();
+  }
+});
+
+test('onFlushed does not fire for writes still queued when the socket is destroyed', async () => {
+  let peer: tls.TLSSocket | undefined;
+  const srv = await rawServer((socket) => {
+    peer = socket;
+    socket.pause();
+  });
+  try {
+    let flushed = 0;
+    const conn = await connect({ host: '127.0.0.1', port: srv.port, ca: cert, servername: 'localhost', keepaliveIntervalMs: 0 }, {
+      onStanza() {},
+      onFlushed: () => flushed++,
+    });
+    await until(() => peer !== undefined, 'the server socket');
+    conn.send('<m/>');
+    await until(() => flushed === 1, 'the first flush');
+    // More than the socket buffers can take while the peer reads nothing: writes stay pending.
+    const big = 'x'.repeat(1 << 20);
+    for (let i = 0; i < 8; i++) conn.send(big);
+    await sleep(50);
+    conn.rawSocket.destroy(new Error('cut'));
+    await conn.closed;
+    await sleep(50);
+    assert.is(flushed, 1, 'the failed writes were not reported as flushed');
   } finally {
     await srv.stop();
   }
