@@ -13,12 +13,12 @@ import {
   connect,
   generateDevCertificate,
   xml,
-  XmlElement,
-  type StanzaShortcut,
   type StreamError,
+  type XmlElement,
   type XmppConnection,
 } from '../src/index.js';
 import { CLIENT_HEADER, listenLocal } from './helpers.js';
+import { toy } from './toy-shortcut.js';
 
 const { cert, key } = generateDevCertificate();
 const RAW_SERVER_HEADER = `<?xml version='1.0'?><stream:stream xmlns:stream='${NS_STREAM}' xmlns='jabber:client' id='r1'>`;
@@ -353,18 +353,6 @@ test('the getters: rawSocket is the socket, closed resolves once it closed, writ
   }
 });
 
-/** A toy shortcut for `<x>letters</x>`: its parts are the letters. */
-const toyShortcut: StanzaShortcut<string> = {
-  name: 'x',
-  createMatcher: () => ({
-    reset() {},
-    release() {},
-    canWait: (buf, start, end) => /^<x(?:>[a-z]*(?:<(?:\/x?)?)?)?$/.test(buf.toString('latin1', start, end)),
-    match: (buf, start, close) => /^<x>([a-z]*)$/.exec(buf.toString('latin1', start, close))?.[1],
-    element: (text, ns) => new XmlElement('x', 'x', '', ns, {}, text === '' ? [] : [text]),
-  }),
-};
-
 test('a shortcut hands its parts to onShortcut (false: the element to onStanza), or elements when there is no onShortcut', async () => {
   const server = (socket: tls.TLSSocket, received: () => string): void => {
     socket.on('data', () => {
@@ -377,7 +365,7 @@ test('a shortcut hands its parts to onShortcut (false: the element to onStanza),
       const seen: string[] = [];
       let resolveClosed!: (e: StreamError | undefined) => void;
       const closed = new Promise<StreamError | undefined>((r) => (resolveClosed = r));
-      const conn = await connect<string>({ host: '127.0.0.1', port: srv.port, ca: cert, servername: 'localhost', keepaliveIntervalMs: 0, closeTimeoutMs: 200, shortcut: toyShortcut }, {
+      const conn = await connect<string>({ host: '127.0.0.1', port: srv.port, ca: cert, servername: 'localhost', keepaliveIntervalMs: 0, closeTimeoutMs: 200, shortcut: toy }, {
         onStanza: (el) => seen.push(`element:${el.local}:${el.text()}`),
         ...(withHandler ? { onShortcut: (parts: string) => (seen.push(`parts:${parts}`), parts.length % 2 === 0) } : {}),
         onClose: (e) => resolveClosed(e),
