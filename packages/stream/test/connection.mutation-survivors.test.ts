@@ -455,4 +455,164 @@ test('onFlushed does not fire for writes still queued when the socket is destroy
   }
 });
 
+test('no keepalive while every event-loop turn sends something, none at all with keepaliveIntervalMs 0', async () => {
+  for (const keepaliveIntervalMs of [20, 0]) {
+    let received = (): string => '';
+    const srv = await rawServer((_socket, r) => (received = r));
+    try {
+      const conn = await connect({ host: '127.0.0.1', port: srv.port, ca: cert, servername: 'localhost', keepaliveIntervalMs }, { onStanza() {} });
+      conn.openStream({ id: 'k' });
+      const started = Date.now();
+      if (keepaliveIntervalMs > 0) {
+        // One send per turn of the event loop (setImmediate), so every keepalive tick finds a write
+        // since the last one, however slow the machine; ten intervals of wall time pass meanwhile.
+        await new Promise<void>((resolve) => {
+          const step = (): void => {
+            conn.send('<m/>');
+            if (Date.now() - started < 10 * keepaliveIntervalMs) setImmediate(step);
+            else resolve();
+          };
+          setImmediate(step);
+        });
+      } else {
+        await sleep(100);
+      }
+      await until(() => received().length > 0, 'the header');
+      conn.destroy();
+      await conn.closed;
+      const afterHeader = received().slice(received().indexOf('id="k">') + 'id="k">'.length);
+      assert.ok(afterHeader.startsWith(keepaliveIntervalMs > 0 ? '<m/>' : ''), afterHeader.slice(0, 20));
+      assert.not.ok(afterHeader.includes(' '), `a keepalive space was written (interval ${keepaliveIntervalMs})`);
+    } finally {
+      await srv.stop();
+    }
+  }
+});
+
+test('a peer half-closing an accepted half-open socket gets our end too, and the close is STREAM_ERR_PEER_CLOSED with its text', async () => {
+  const closes: Array<StreamError | undefined> = [];
+  const server = tls.createServer({ cert, key, allowHalfOpen: true }, (socket) => {
+    accept(socket, { keepaliveIntervalMs: 0 }, { onStanza() {}, onClose: (e) => closes.push(e) });
+  });
+  const port = await listenLocal(server);
+  try {
+    const socket = tls.connect({ host: '127.0.0.1', port, ca: cert, servername: 'localhost', allowHalfOpen: true } as tls.ConnectionOptions);
+    let ended = false;
+    socket.on('end', () => (ended = true));
+    await once(socket, 'secureConnect');
+    socket.end();
+    socket.resume();
+    await until(() => ended, 'the server side to end too'); // a half-open server socket does not by itself
+    socket.destroy();
+    await until(() => closes.length === 1, 'the server close');
+    assert.is(closes[0]?.code, 'STREAM_ERR_PEER_CLOSED');
+    assert.is(closes[0]?.message, 'the peer ended the connection without closing the stream');
+  } finally {
+    server.close();
+  }
+});
+
+test('a reset connection is STREAM_ERR_SOCKET naming the error; a socket destroyed under us is STREAM_ERR_PEER_CLOSED', async () => {
+  // TLS over a TCP socket we hold, so that the TCP socket itself can be reset.
+  const raws: net.Socket[] = [];
+  const tcp = net.createServer((raw) => {
+    raws.push(raw);
+    const socket = new tls.TLSSocket(raw, { isServer: true, cert, key });
+    socket.on('error', () => {});
+    socket.once('data', () => raw.resetAndDestroy());
+  });
+  const srv = { port: await listenLocal(tcp), stop: () => new Promise<void>((r) => { for (const s of raws) s.destroy(); tcp.close(() => r()); }) };
+  try {
+    const closes: Array<StreamError | undefined> = [];
+    const conn = await connect({ host: '127.0.0.1', port: srv.port, ca: cert, servername: 'localhost', keepaliveIntervalMs: 0 }, {
+      onStanza() {},
+      onClose: (e) => closes.push(e),
+    });
+    conn.openStream(CLIENT_HEADER);
+    await conn.closed;
+    assert.is(closes[0]?.code, 'STREAM_ERR_SOCKET');
+    assert.is(closes[0]?.condition, 'remote-connection-failed');
+    assert.is(closes[0]?.message, 'socket error: ECONNRESET');
+    assert.is((closes[0]?.cause as NodeJS.ErrnoException).code, 'ECONNRESET');
+
+    const other: Array<StreamError | undefined> = [];
+    const conn2 = await connect({ host: '127.0.0.1', port: srv.port, ca: cert, servername: 'localhost', keepaliveIntervalMs: 0 }, {
+      onStanza() {},
+      onClose: (e) => other.push(e),
+    });
+    conn2.rawSocket.destroy();
+    await conn2.closed;
+    assert.is(other[0]?.code, 'STREAM_ERR_PEER_CLOSED');
+    assert.is(other[0]?.message, 'the connection closed without the stream being closed');
+  } finally {
+    await srv.stop();
+  }
+});
+
+test('a stanza named error outside the stream namespace is a stanza, not a stream error', async () => {
+  const srv = await rawServer((socket) => socket.once('data', () => socket.write(`${RAW_SERVER_HEADER}<error xmlns='jabber:client' id='e1'/><stream:features/>`)));
+  try {
+    const stanzas: XmlElement[] = [];
+    const conn = await connect({ host: '127.0.0.1', port: srv.port, ca: cert, servername: 'localhost', keepaliveIntervalMs: 0 }, { onStanza: (el) => stanzas.push(el) });
+    conn.openStream(CLIENT_HEADER);
+    await until(() => stanzas.length === 2, 'both stanzas');
+    assert.equal(stanzas.map((el) => el.name), ['error', 'stream:features']);
+    assert.ok(conn.writable);
+    conn.destroy();
+  } finally {
+    await srv.stop();
+  }
+});
+
+test('without our stream header, no lone closing tag is written: close(), the peer\'s stream error or its closing tag', async () => {
+  const cases: Array<[string, string | undefined]> = [
+    ['close() before openStream()', undefined],
+    ['the peer\'s stream error first', "<stream:error><conflict xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></stream:error>"],
+    ['the peer\'s closing tag first', '</stream:stream>'],
+  ];
+  for (const [what, peerSends] of cases) {
+    let received = (): string => '';
+    let ended = false;
+    const srv = await rawServer((socket, r) => {
+      received = r;
+      socket.on('end', () => (ended = true));
+      if (peerSends !== undefined) socket.write(`${RAW_SERVER_HEADER}${peerSends}`);
+    });
+    try {
+      const conn = await connect({ host: '127.0.0.1', port: srv.port, ca: cert, servername: 'localhost', keepaliveIntervalMs: 0, closeTimeoutMs: 5000 }, { onStanza() {} });
+      if (peerSends === undefined) void conn.close();
+      await until(() => ended, `the client's end (${what})`);
+      assert.is(received(), '', what);
+      conn.destroy();
+    } finally {
+      await srv.stop();
+    }
+  }
+});
+
+test('bad input after our closing tag ends the connection without writing anything more', async () => {
+  let received = (): string => '';
+  const srv = await rawServer((socket, r) => {
+    received = r;
+    socket.on('data', () => {
+      if (r().includes('</stream:stream>')) socket.write('<a></b>');
+      else if (r().includes('<stream:stream')) socket.write(RAW_SERVER_HEADER);
+    });
+  });
+  try {
+    const closes: Array<StreamError | undefined> = [];
+    const conn = await connect({ host: '127.0.0.1', port: srv.port, ca: cert, servername: 'localhost', keepaliveIntervalMs: 0 }, {
+      onStanza() {},
+      onClose: (e) => closes.push(e),
+    });
+    conn.openStream(CLIENT_HEADER);
+    await until(() => conn.remoteHeader !== undefined, 'the server header');
+    await conn.close(10_000);
+    assert.is(closes[0]?.code, 'STREAM_ERR_NOT_WELL_FORMED');
+    assert.ok(received().endsWith('"></stream:stream>'), received().slice(-40));
+  } finally {
+    await srv.stop();
+  }
+});
+
 test.run();
