@@ -144,9 +144,10 @@ export function normalizeNack(error: unknown, description?: unknown): NackError 
   // The later shape puts the code alone in `error` and the composite text in `error_description`
   // (`"error":"INVALID_JSON","error_description":"InvalidJson : INVALID_TTL : …"`): the sub-code is
   // read from there, so both shapes give the same `reason`.
-  if (reason === undefined && desc !== '' && desc.includes(':')) {
+  // (A description without a colon, or of another code, splits into no sub-code for this one.)
+  if (reason === undefined) {
     const fromDesc = splitCcsError(desc);
-    if (fromDesc.reason !== undefined && toUpperSnake(fromDesc.head) === name) reason = fromDesc.reason;
+    if (toUpperSnake(fromDesc.head) === name) reason = fromDesc.reason;
   }
   if (desc === '') desc = detail;
   if (desc === '') desc = known ? info.meaning : `Unknown NACK error ${JSON.stringify(raw)}; handled as INTERNAL_SERVER_ERROR.`;

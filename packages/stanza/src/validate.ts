@@ -18,9 +18,8 @@ export const MAX_DATA_BYTES = 4096;
 /** Most `&&` / `||` operators in a `condition`. */
 export const MAX_CONDITION_OPERATORS = 2;
 
-const BOOLEAN_FIELDS = [
-  'content_available', 'mutable_content', 'delay_while_idle', 'delivery_receipt_requested', 'dry_run',
-] as const;
+/** The boolean flags (a type only: they are checked one by one, see `validateDownstream`). */
+type BooleanField = 'content_available' | 'mutable_content' | 'delay_while_idle' | 'delivery_receipt_requested' | 'dry_run';
 const NOTIFICATION_STRINGS = [
   'title', 'body', 'icon', 'sound', 'badge', 'tag', 'color', 'click_action', 'body_loc_key', 'title_loc_key',
 ] as const;
@@ -204,7 +203,7 @@ export function validateDownstream(msg: unknown, messageId?: string): Validation
       return invalid('priority', 'INVALID_PRIORITY', `Invalid value (${show(p)}) for "priority": must be "normal" or "high"`, id);
     }
   }
-  // Spelled out rather than looped over BOOLEAN_FIELDS: a constant key is a plain property read.
+  // Spelled out rather than looped over the field names: a constant key is a plain property read.
   const flagError =
     checkBoolean(msg, 'content_available', msg['content_available'], id) ??
     checkBoolean(msg, 'mutable_content', msg['mutable_content'], id) ??
@@ -244,7 +243,7 @@ export function validateDownstream(msg: unknown, messageId?: string): Validation
   return undefined;
 }
 
-function checkBoolean(msg: JsonObject, field: (typeof BOOLEAN_FIELDS)[number], value: unknown, id: string): ValidationError | undefined {
+function checkBoolean(msg: JsonObject, field: BooleanField, value: unknown, id: string): ValidationError | undefined {
   const v = ifOwn(msg, field, value);
   return v !== undefined && typeof v !== 'boolean' ? typeError(field, 'boolean', v, id) : undefined;
 }

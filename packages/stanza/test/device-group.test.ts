@@ -11,6 +11,9 @@ const cases: Array<[string, Record<string, unknown>, unknown]> = [
   ['only a failure count', { failure: 3 }, { success: 0, failure: 3, failedRegistrationIds: [] }],
   ['a failure count missing, read from the token list', { success: 0, failed_registration_ids: ['a', 7, 'b'] }, { success: 0, failure: 2, failedRegistrationIds: ['a', 'b'] }],
   ['counts that are not non-negative integers read as 0', { success: -1, failure: 'x' }, { success: 0, failure: 0, failedRegistrationIds: [] }],
+  ['fractional and numeric-string counts read as 0', { success: 1.5, failure: '2' }, { success: 0, failure: 0, failedRegistrationIds: [] }],
+  ['an explicit failure count of 0 is kept, not read from the token list', { success: 0, failure: 0, failed_registration_ids: ['a'] },
+    { success: 0, failure: 0, failedRegistrationIds: ['a'] }],
 ];
 for (const [name, payload, expected] of cases) {
   test(`readDeviceGroupAck: ${name}`, () => {

@@ -55,4 +55,38 @@ test('splitCcsError reads the stanza-error text form too', () => {
   assert.equal(splitCcsError('Head : just text: more'), { head: 'Head', reason: undefined, detail: 'just text: more' });
 });
 
+test('normalizeNack reads a code written with spaces or dashes, or with a trailing newline', () => {
+  for (const error of ['Device - Unregistered', 'device-unregistered', 'Device  Unregistered', 'DEVICE_UNREGISTERED\n', ' DEVICE_UNREGISTERED ']) {
+    const n = normalizeNack(error);
+    assert.is(n.code, 'DEVICE_UNREGISTERED', JSON.stringify(error));
+    assert.ok(n.known);
+    assert.is(n.raw, error);
+  }
+});
+
+test('normalizeNack: a composite with a sub-code and no detail describes the code', () => {
+  assert.equal(splitCcsError('InvalidJson : INVALID_TTL'), { head: 'InvalidJson', reason: 'INVALID_TTL', detail: '' });
+  assert.is(normalizeNack('InvalidJson : JSON_TYPE_ERROR').description, 'The message is malformed.');
+});
+
+test('normalizeNack: a missing or non-string error is kept as an empty raw text and named in the description', () => {
+  for (const error of [undefined, 42, null, { code: 'BAD_ACK' }]) {
+    const n = normalizeNack(error);
+    assert.is(n.raw, '');
+    assert.is(n.description, 'Unknown NACK error ""; handled as INTERNAL_SERVER_ERROR.');
+  }
+});
+
+test('normalizeNack: the sub-code in error wins over one in error_description', () => {
+  const n = normalizeNack('InvalidJson : INVALID_TTL : bad ttl', 'InvalidJson : JSON_TYPE_ERROR : bad type');
+  assert.is(n.reason, 'INVALID_TTL');
+  assert.is(n.description, 'InvalidJson : JSON_TYPE_ERROR : bad type');
+});
+
+test('splitCcsError: a sub-code is an upper-snake word as a whole, else the text is detail', () => {
+  assert.equal(splitCcsError('Head : some text ABC : more'), { head: 'Head', reason: undefined, detail: 'some text ABC : more' });
+  assert.equal(splitCcsError('Head : text ABC'), { head: 'Head', reason: undefined, detail: 'text ABC' });
+  assert.equal(splitCcsError('  BAD_ACK \n'), { head: 'BAD_ACK', reason: undefined, detail: '' });
+});
+
 test.run();

@@ -210,4 +210,84 @@ test('registration_ids is refused whatever its value, before the target is looke
   }
 });
 
+// The text of each refusal is what the emulator puts in its NACK or stanza error: [message, the detail after `InvalidJson : REASON : `].
+const worded: Array<[unknown, string]> = [
+  ['hello', 'Message must be a JSON object: hello'],
+  [null, 'Message must be a JSON object: null'],
+  [{ to: 'REG', message_id: 1 }, 'Field "message_id" must be a non-empty JSON string: 1'],
+  [{ message_id: 'm' }, 'Missing Required Field: to'],
+  [{ ...base, condition: "'a' in topics" }, 'Must specify exactly one of "to" and "condition", not both'],
+  [{ to: 5, message_id: 'm' }, 'Field "to" must be a JSON java.lang.String: 5'],
+  [{ to: '', message_id: 'm' }, 'Field "to" must not be empty'],
+  [{ condition: false, message_id: 'm' }, 'Field "condition" must be a JSON java.lang.String: false'],
+  [{ condition: ' ', message_id: 'm' }, 'Field "condition" must not be empty'],
+  [{ condition: "'a' in topics && 'b' in topics || 'c' in topics && 'd' in topics", message_id: 'm' }, 'Condition has 3 operators; at most 2 are allowed'],
+  [{ ...base, collapse_key: {} }, 'Field "collapse_key" must be a JSON java.lang.String: {}'],
+  [{ ...base, priority: 10 }, 'Field "priority" must be a JSON java.lang.String: 10'],
+  [{ ...base, priority: 'urgent' }, 'Invalid value (urgent) for "priority": must be "normal" or "high"'],
+  [{ ...base, content_available: 1 }, 'Field "content_available" must be a JSON java.lang.Boolean: 1'],
+  [{ ...base, mutable_content: 'yes' }, 'Field "mutable_content" must be a JSON java.lang.Boolean: yes'],
+  [{ ...base, delivery_receipt_requested: null }, 'Field "delivery_receipt_requested" must be a JSON java.lang.Boolean: null'],
+  [{ ...base, dry_run: [] }, 'Field "dry_run" must be a JSON java.lang.Boolean: []'],
+  [{ ...base, time_to_live: 1.5 }, 'Invalid value (1.5) for "time_to_live": must be between 0 and "2419200"'],
+  [{ ...base, data: 'x' }, 'Field "data" must be a JSON java.util.Map: x'],
+  [{ ...base, data: { from: 'x' } }, 'Invalid data key "from": "from" and keys starting with "google" are reserved'],
+  [{ ...base, data: { k: 'x'.repeat(4096) } }, '"data" is 4097 bytes; at most 4096 are allowed'],
+  [{ ...base, data: { n: 10n } }, 'Field "data" cannot be written as JSON: Do not know how to serialize a BigInt'],
+  [{ ...base, notification: [] }, 'Field "notification" must be a JSON java.util.Map: []'],
+  [{ ...base, notification: { title: 1 } }, 'Field "notification.title" must be a JSON java.lang.String: 1'],
+  [{ ...base, notification: { body_loc_args: 'x' } }, 'Field "notification.body_loc_args" must be a JSON java.util.List: x'],
+  [{ ...base, notification: { title_loc_args: ['a', 2] } }, 'Field "notification.title_loc_args[1]" must be a JSON java.lang.String: 2'],
+  [{ ...base, registration_ids: ['A'] }, 'Field "registration_ids" is not supported on CCS (no multiple recipients): send one message per token with "to"'],
+  // A value JSON cannot write (a BigInt) is shown as String() gives it.
+  [{ ...base, to: 10n }, 'Field "to" must be a JSON java.lang.String: 10'],
+];
+for (const [msg, detail] of worded) {
+  test(`validateDownstream words its refusal: ${detail.slice(0, 60)}`, () => {
+    const err = validateDownstream(msg)!;
+    assert.is(err.ccsError, `InvalidJson : ${err.reason} : ${detail}\n`);
+    assert.is(err.message, `${err.field === '' ? 'message' : `"${err.field}"`}: ${detail}`);
+  });
+}
+
+test('the error message names the field, or "message" for the whole message', () => {
+  assert.is(validateDownstream('hello')!.message, 'message: Message must be a JSON object: hello');
+  assert.is(validateDownstream({ to: 'REG' })!.message, '"message_id": Missing Required Field: message_id');
+});
+
+test('a value is shown in full up to 64 characters, and cut to 61 and "..." beyond', () => {
+  const at64 = 'p'.repeat(64);
+  assert.ok(validateDownstream({ ...base, priority: at64 })!.ccsError.includes(`(${at64})`));
+  assert.ok(validateDownstream({ ...base, priority: `${at64}q` })!.ccsError.includes(`(${'p'.repeat(61)}...)`));
+});
+
+test('validateAck and validateOutbound word their refusals', () => {
+  assert.is(validateAck({ message_id: 'm', to: '', message_type: 'ack' })!.ccsError, 'BadAck : INVALID_ACK : Field "to" of an ACK must be a non-empty JSON string: \n');
+  assert.is(validateAck({ to: 'R', message_id: 'm', message_type: 'nack' })!.ccsError, 'BadAck : INVALID_ACK : Field "message_type" of an ACK must be "ack": nack\n');
+  const err = validateOutbound({ to: 'R', message_id: 'm', message_type: 'receipt' })!;
+  assert.is(err.ccsError, 'InvalidJson : JSON_PARSING_ERROR : Invalid value (receipt) for "message_type": an app server sends only "ack"\n');
+  assert.is(err.nackCode, 'INVALID_JSON');
+});
+
+test('inherited fields never count: only own properties are validated', () => {
+  const inherit = (proto: object, own: object): unknown => Object.assign(Object.create(proto) as object, own);
+  // An inherited target or message_id is no target or id at all.
+  assert.is(validateDownstream(inherit({ to: 'R' }, { message_id: 'm' }))?.ccsError, 'InvalidJson : JSON_PARSING_ERROR : Missing Required Field: to\n');
+  assert.is(validateDownstream(inherit({ message_id: 'm' }, { to: 'R' }))?.field, 'message_id');
+  assert.is(validateDownstream(inherit({ condition: "'a' in topics" }, base)), undefined);
+  // Inherited bad values are not looked at.
+  assert.is(validateDownstream(inherit({ priority: 'urgent', dry_run: 1, time_to_live: -1, registration_ids: ['A'], collapse_key: 1 }, base)), undefined);
+  assert.is(validateDownstream({ ...base, data: inherit({ from: 'x', google: 'y' }, { a: 'b' }) }), undefined);
+  assert.is(validateDownstream({ ...base, notification: inherit({ title: 1, body_loc_args: 'x' }, { body: 'b' }) }), undefined);
+  assert.is(validateAck(inherit({ message_id: 'm' }, { to: 'R', message_type: 'ack' }))?.field, 'message_id');
+});
+
+test('a condition counts && and || pairs only: a run of six & is three operators, &| is none', () => {
+  assert.is(validateDownstream({ message_id: 'm', condition: "'a' in topics &&&&&& 'b' in topics" })?.ccsError,
+    'InvalidJson : INVALID_CONDITION : Condition has 3 operators; at most 2 are allowed\n');
+  assert.is(validateDownstream({ message_id: 'm', condition: "'a' in topics |||||| 'b' in topics" })?.reason, 'INVALID_CONDITION');
+  assert.is(validateDownstream({ message_id: 'm', condition: "'a' in topics &| 'b' in topics |& 'c' in topics && 'd' in topics || 'e' in topics" }), undefined);
+  assert.is(validateDownstream({ message_id: 'm', condition: "'a' in topics && 'b' in topics || 'c' in topics &" }), undefined);
+});
+
 test.run();
