@@ -30,6 +30,18 @@ const built: Array<[string, () => ReturnType<typeof xml>, string]> = [
   ['saslAuth with an empty response', () => saslAuth('PLAIN', ''), '<auth xmlns="urn:ietf:params:xml:ns:xmpp-sasl" mechanism="PLAIN">=</auth>'],
   ['saslSuccess', () => saslSuccess(), '<success xmlns="urn:ietf:params:xml:ns:xmpp-sasl"/>'],
   ['saslFailure', () => saslFailure('not-authorized', 'bad key'), '<failure xmlns="urn:ietf:params:xml:ns:xmpp-sasl"><not-authorized/><text>bad key</text></failure>'],
+  ['saslFailure without text', () => saslFailure('aborted'), '<failure xmlns="urn:ietf:params:xml:ns:xmpp-sasl"><aborted/></failure>'],
+  ['saslSuccess with data', () => saslSuccess('ZGF0YQ=='), '<success xmlns="urn:ietf:params:xml:ns:xmpp-sasl">ZGF0YQ==</success>'],
+  ['saslAuth without a response', () => saslAuth('X-OAUTH2'), '<auth xmlns="urn:ietf:params:xml:ns:xmpp-sasl" mechanism="X-OAUTH2"/>'],
+  ['gcmErrorMessage without JSON or text', () => gcmErrorMessage('4', 'service-unavailable', 'wait'),
+    '<message id="4" type="error"><error code="503" type="wait"><service-unavailable xmlns="urn:ietf:params:xml:ns:xmpp-stanzas"/></error></message>'],
+  ['stanzaErrorElement with an explicit code', () => stanzaErrorElement('bad-request', 'modify', { code: 499 }), '<error code="499" type="modify"><bad-request xmlns="urn:ietf:params:xml:ns:xmpp-stanzas"/></error>'],
+  ['stanzaErrorElement of a condition with no legacy code', () => stanzaErrorElement('gone', 'cancel'), '<error type="cancel"><gone xmlns="urn:ietf:params:xml:ns:xmpp-stanzas"/></error>'],
+  ['errorIq to an address', () => errorIq('e', 'bad-request', 'modify', { to: 'a@b' }), '<iq type="error" id="e" to="a@b"><error code="400" type="modify"><bad-request xmlns="urn:ietf:params:xml:ns:xmpp-stanzas"/></error></iq>'],
+  ['streamErrorElement without text', () => streamErrorElement('conflict'), '<stream:error><conflict xmlns="urn:ietf:params:xml:ns:xmpp-streams"/></stream:error>'],
+  ['streamFeatures with nothing to offer', () => streamFeatures({}), '<stream:features/>'],
+  ['resultIq to an address with a child', () => resultIq('r', 'x@y', xml('query', { xmlns: 'q' })), '<iq type="result" id="r" to="x@y"><query xmlns="q"/></iq>'],
+  ['pingIq without an address', () => pingIq('p2'), '<iq type="get" id="p2"><ping xmlns="urn:xmpp:ping"/></iq>'],
 ];
 for (const [name, build, expected] of built) {
   test(`${name} builds ${expected.slice(0, 40)}…`, () => {
@@ -119,6 +131,49 @@ test('topLevelKind classifies what the parser delivers', () => {
     [`<stream:other ${STREAM_NS}/>`, 'other'], ['<success xmlns="urn:ietf:params:xml:ns:xmpp-sasl"/>', 'sasl'], ['<foo/>', 'other'],
   ];
   for (const [input, kind] of table) assert.is(topLevelKind(parseWithSaxes(input)), kind, input);
+});
+
+test('the readers trim what they read and take the first condition', () => {
+  const sasl = 'xmlns="urn:ietf:params:xml:ns:xmpp-sasl"';
+  assert.equal(readSaslResult(parseWithSaxes(`<success ${sasl}> ZGF0YQ== </success>`)), { kind: 'success', data: 'ZGF0YQ==' });
+  assert.equal(readSaslResult(parseWithSaxes(`<challenge ${sasl}>\nabc=\n</challenge>`)), { kind: 'challenge', data: 'abc=' });
+  assert.equal(readSaslResult(parseWithSaxes(`<failure ${sasl}><aborted/><not-authorized/><text> why </text></failure>`)), { kind: 'failure', condition: 'aborted', text: 'why' });
+  const streams = 'xmlns="urn:ietf:params:xml:ns:xmpp-streams"';
+  assert.equal(readStreamError(parseWithSaxes(withStream(`<stream:error><see-other-host ${streams}> h:1 </see-other-host><conflict ${streams}/><text ${streams}> t </text></stream:error>`))),
+    { condition: 'see-other-host', text: 't', conditionText: 'h:1' });
+  const stanzas = 'xmlns="urn:ietf:params:xml:ns:xmpp-stanzas"';
+  assert.equal(readStanzaError(parseWithSaxes(`<message><error><gone ${stanzas}/><conflict ${stanzas}/><text ${stanzas}> t </text></error></message>`)),
+    { condition: 'gone', type: '', code: undefined, text: 't' });
+  assert.equal(readStanzaError(parseWithSaxes(`<message><error><other/><text>x</text></error></message>`)),
+    { condition: 'undefined-condition', type: '', code: undefined, text: '' });
+  assert.is(readBindRequest(parseWithSaxes('<iq type="set"><bind xmlns="urn:ietf:params:xml:ns:xmpp-bind"><resource> r </resource></bind></iq>')), 'r');
+});
+
+test('readStanzaError reads a code only when it is all digits', () => {
+  for (const [code, expected] of [['400', 400], ['4x00', undefined], ['x400', undefined], ['400x', undefined], ['', undefined]] as const) {
+    assert.is(readStanzaError(parseWithSaxes(`<message><error code="${code}"/></message>`))?.code, expected, code);
+  }
+});
+
+test('readIq takes the first child other than error as the payload', () => {
+  const iq = readIq(parseWithSaxes('<iq type="error" id="e"><error type="cancel"/><query xmlns="a"/><other/></iq>'))!;
+  assert.is(iq.payload?.local, 'query');
+  assert.is(iq.error?.type, 'cancel');
+  for (const type of ['get', 'set', 'result']) assert.is(readIq(parseWithSaxes(`<iq type="${type}"><error/></iq>`))?.error, undefined, type);
+  assert.is(readIq(parseWithSaxes('<iq/>')), undefined);
+});
+
+test('isPing, isSessionRequest and the bind readers look at the element name and type too', () => {
+  assert.not.ok(isPing(parseWithSaxes('<iq type="set"><ping xmlns="urn:xmpp:ping"/></iq>')));
+  assert.not.ok(isPing(parseWithSaxes('<message type="get"><ping xmlns="urn:xmpp:ping"/></message>')));
+  assert.ok(isPing(parseWithSaxes('<iq type="get"><ping xmlns="urn:xmpp:ping"/></iq>')));
+  assert.not.ok(isSessionRequest(parseWithSaxes('<iq type="get"><session xmlns="urn:ietf:params:xml:ns:xmpp-session"/></iq>')));
+  assert.not.ok(isSessionRequest(parseWithSaxes('<message type="set"><session xmlns="urn:ietf:params:xml:ns:xmpp-session"/></message>')));
+  assert.is(readBindResult(parseWithSaxes('<message type="result"><bind xmlns="urn:ietf:params:xml:ns:xmpp-bind"><jid>j</jid></bind></message>')), undefined);
+  assert.is(readBindRequest(parseWithSaxes('<message type="set"><bind xmlns="urn:ietf:params:xml:ns:xmpp-bind"/></message>')), undefined);
+  assert.is(readBindRequest(parseWithSaxes('<iq type="set"/>')), undefined);
+  assert.is(readStreamFeatures(parseWithSaxes(withStream('<stream:other/>'))), undefined);
+  assert.is(readStreamError(parseWithSaxes(withStream('<stream:features/>'))), undefined);
 });
 
 test.run();

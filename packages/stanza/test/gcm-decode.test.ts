@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { xml } from '@ccs-xmpp/stream';
-import { decodeGcmMessage, findGcmChild, gcmText, GcmDecodeError, type InboundMessage } from '@ccs-xmpp/stanza';
+import { decodeGcmMessage, decodeGcmText, findGcmChild, gcmText, GcmDecodeError, type InboundMessage } from '@ccs-xmpp/stanza';
 import { parseWithSaxes, parseWithStream } from './helpers/xml.js';
 
 const gcm = (json: string, attrs = '', prefix = ''): string => prefix
@@ -164,6 +164,61 @@ test('returns a GcmDecodeError carrying the stanza id, field and cause, never th
   assert.ok(malformed.kind === 'invalid');
   assert.instance(malformed.error.cause, SyntaxError);
   assert.is(malformed.error.name, 'GcmDecodeError');
+});
+
+// [JSON text, kind, error code or undefined, field or undefined, the error message or the unknown reason]
+const explained: Array<[string, string, string | undefined, string | undefined, string]> = [
+  ['[1]', 'invalid', 'STANZA_ERR_NOT_AN_OBJECT', undefined, '<gcm> payload is JSON array, not an object'],
+  ['null', 'invalid', 'STANZA_ERR_NOT_AN_OBJECT', undefined, '<gcm> payload is JSON null, not an object'],
+  ['5', 'invalid', 'STANZA_ERR_NOT_AN_OBJECT', undefined, '<gcm> payload is JSON number, not an object'],
+  ['"s"', 'invalid', 'STANZA_ERR_NOT_AN_OBJECT', undefined, '<gcm> payload is JSON string, not an object'],
+  ['{"from":"R"}', 'invalid', 'STANZA_ERR_MISSING_MESSAGE_ID', 'message_id', 'upstream message has no message_id (a non-empty string is required)'],
+  ['{"message_type":"ack","message_id":""}', 'invalid', 'STANZA_ERR_MISSING_MESSAGE_ID', 'message_id', 'ACK has no message_id (a non-empty string is required)'],
+  ['{"message_type":"nack"}', 'invalid', 'STANZA_ERR_MISSING_MESSAGE_ID', 'message_id', 'NACK has no message_id (a non-empty string is required)'],
+  ['{"message_type":"receipt","from":"g"}', 'invalid', 'STANZA_ERR_MISSING_MESSAGE_ID', 'message_id', 'receipt has no message_id (a non-empty string is required)'],
+  ['{"message_id":"m"}', 'invalid', 'STANZA_ERR_MISSING_FIELD', 'from', 'upstream message has no "from" (needed to ACK it)'],
+  ['{"message_id":"m","message_type":"receipt"}', 'invalid', 'STANZA_ERR_MISSING_FIELD', 'from', 'receipt has no "from" (needed to ACK it)'],
+  ['{"message_id":"m","message_type":"bogus"}', 'unknown', undefined, undefined, 'unknown message_type "bogus"'],
+  ['{"message_id":"m","message_type":7}', 'unknown', undefined, undefined, 'unknown message_type 7'],
+];
+for (const [json, kind, code, field, text] of explained) {
+  test(`decodeGcmText says why it cannot use ${json}: ${text}`, () => {
+    const m = decodeGcmText(json, 's-9');
+    assert.is(m.kind, kind);
+    if (m.kind === 'invalid') {
+      assert.is(m.error.message, text);
+      assert.is(m.error.code, code);
+      assert.is(m.error.field, field);
+      assert.is(m.error.stanzaId, 's-9');
+      assert.is(m.error.cause, undefined);
+    } else if (m.kind === 'unknown') {
+      assert.is(m.reason, text);
+    }
+  });
+}
+
+test('a payload that is not JSON is explained with the parser\'s own message, kept as the cause', () => {
+  for (const json of ['{"message_id":', '', 'nope']) {
+    let parseError: unknown;
+    try {
+      JSON.parse(json);
+    } catch (err) {
+      parseError = err;
+    }
+    const m = decodeGcmText(json, undefined);
+    assert.ok(m.kind === 'invalid');
+    assert.is(m.error.code, 'STANZA_ERR_MALFORMED_JSON');
+    assert.is(m.error.message, `<gcm> payload is not JSON: ${(parseError as Error).message}`);
+    assert.is(m.error.field, undefined);
+    assert.is(m.payload, undefined);
+  }
+});
+
+test('a message that is not a CCS message is unknown, saying why', () => {
+  const chat = decodeGcmMessage(parseWithSaxes(gcm('{"message_id":"m","from":"R"}', ' type="chat" id="c"')));
+  assert.equal(chat, { kind: 'unknown', stanzaId: 'c', reason: 'message type "chat" is not a CCS message', payload: undefined });
+  const bare = decodeGcmMessage(parseWithSaxes('<message><body>hi</body></message>'));
+  assert.equal(bare, { kind: 'unknown', stanzaId: undefined, reason: 'no <gcm xmlns="google:mobile:data"> child', payload: undefined });
 });
 
 test.run();
