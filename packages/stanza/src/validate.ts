@@ -94,12 +94,16 @@ function countOperators(condition: string): number {
   return n;
 }
 
-/** UTF-8 size of `data`'s keys and values (strings as themselves, anything else as its JSON). */
+/**
+ * UTF-8 size of `data`'s keys and values (strings as themselves, anything else as its JSON). An
+ * entry JSON leaves out (an `undefined`, a function or a symbol value) is not sent, and not counted.
+ */
 export function dataByteLength(data: JsonObject): number {
   let n = 0;
   for (const key of Object.keys(data)) {
     const v = data[key];
-    n += Buffer.byteLength(key) + Buffer.byteLength(typeof v === 'string' ? v : JSON.stringify(v) ?? '');
+    const text = typeof v === 'string' ? v : JSON.stringify(v);
+    if (text !== undefined) n += Buffer.byteLength(key) + Buffer.byteLength(text);
   }
   return n;
 }

@@ -290,4 +290,48 @@ test('a condition counts && and || pairs only: a run of six & is three operators
   assert.is(validateDownstream({ message_id: 'm', condition: "'a' in topics && 'b' in topics || 'c' in topics &" }), undefined);
 });
 
+test('every string field of notification is type-checked, and every flag', () => {
+  for (const f of ['title', 'body', 'icon', 'sound', 'badge', 'tag', 'color', 'click_action', 'body_loc_key', 'title_loc_key']) {
+    assert.is(validateDownstream({ ...base, notification: { [f]: 1 } })?.field, `notification.${f}`, f);
+    assert.is(validateDownstream({ ...base, notification: { [f]: 'ok' } }), undefined, f);
+  }
+  for (const f of ['content_available', 'mutable_content', 'delay_while_idle', 'delivery_receipt_requested', 'dry_run']) {
+    assert.is(validateDownstream({ ...base, [f]: 'true' })?.field, f, f);
+  }
+  assert.is(validateDownstream({ ...base, priority: 'normal' }), undefined);
+});
+
+test('an own field that is undefined counts as absent, as JSON leaves it out', () => {
+  assert.is(validateDownstream({ to: 'R', message_id: undefined })?.ccsError, 'InvalidJson : JSON_PARSING_ERROR : Missing Required Field: message_id\n');
+  assert.is(validateDownstream({ ...base, notification: { title: undefined, body_loc_args: undefined } }), undefined);
+  assert.is(validateDownstream({ ...base, priority: undefined, time_to_live: undefined, data: undefined }), undefined);
+});
+
+test('data entries JSON leaves out are not counted in its size', () => {
+  assert.is(dataByteLength({ k: 'x', gone: undefined, f: () => 1 } as never), 2);
+  assert.is(validateDownstream({ ...base, data: { k: 'x'.repeat(4095), gone: undefined } }), undefined);
+  assert.is(validateDownstream({ ...base, data: { k: 'x'.repeat(4095), n: 1 } })?.reason, 'MESSAGE_TOO_BIG');
+});
+
+test('time_to_live is a number or a string of digits, nothing that merely prints as one', () => {
+  for (const ttl of [[600], ['600'], { valueOf: () => 600 }]) {
+    assert.is(validateDownstream({ ...base, time_to_live: ttl })?.reason, 'JSON_TYPE_ERROR', JSON.stringify(ttl));
+    assert.is(ttlValue(ttl), undefined);
+  }
+});
+
+test('a condition counts only && and ||, not other doubled characters', () => {
+  assert.is(validateDownstream({ message_id: 'm', condition: "'apple' in topics && 'coffee' in topics || 'zz' in topics" }), undefined);
+});
+
+test('the checks after data still run when data is valid', () => {
+  assert.is(validateDownstream({ ...base, data: { a: 'b' }, notification: { title: 1 } })?.field, 'notification.title');
+});
+
+test('validateAck words a non-object, and isValidAck is false for a bad ACK', () => {
+  assert.is(validateAck('hello')!.ccsError, 'InvalidJson : JSON_PARSING_ERROR : Message must be a JSON object: hello\n');
+  assert.not.ok(isValidAck({ to: 'R', message_id: 'm' }));
+  assert.not.ok(isValidAck(null));
+});
+
 test.run();
