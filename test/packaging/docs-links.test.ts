@@ -7,7 +7,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
-const SKIP = new Set(['node_modules', 'dist', 'coverage', '.git', '.tmp', '.turbo']);
+const SKIP = new Set(['node_modules', 'dist', 'coverage', '.git', '.tmp', '.turbo', '.stryker-tmp']);
 
 function markdownFiles(dir: string, out: string[] = []): string[] {
   for (const name of readdirSync(dir).sort()) {
