@@ -33,6 +33,11 @@ client.on('online', (e: ReceiptMessage) => e.messageId); // error
 client.on('reconnecting', (e) => e.attemps); // error
 client.on('drain', (x: string) => x); // error
 client.emit('online', { connectionId: 1 }); // error
+const acked = await client.send({ to: 't' }, { receipt: true });
+void acked.receipt.then((r: ReceiptMessage) => r.originalMessageId);
+void (await client.trySend({ to: 't' }, { receipt: true, receiptTimeoutMs: 5000 }))?.receipt.catch((e: unknown) => e);
+void (await client.send({ to: 't' })).receipt; // error
+void acked.receipt.then((r) => r.orginalMessageId); // error
 
 declare const emu: CcsEmulator;
 emu.on('event', (e: EmulatorEvent) => {

@@ -2,12 +2,13 @@ import type { ReceiptMessage, UpstreamMessage } from '@ccs-xmpp/stanza';
 import { TypedEventEmitter } from '@ccs-xmpp/stream';
 import { KeepAlive, type ClockTimer } from './clock.js';
 import { ConnectionPool, PoolState, type ConnectionEvent, type ReconnectEvent } from './connection-pool.js';
-import { CcsError, ClosedError, QueueFullError } from './errors.js';
+import { CcsError, ClosedError, DuplicateIdError, QueueFullError } from './errors.js';
 import { MessageIdGenerator, sharedMessageIds } from './message-id.js';
 import { renderPrometheus } from './metrics.js';
 import { resolveOptions, type CcsClientOptions, type ResolvedOptions, type UpstreamHandler } from './options.js';
 import type { OutgoingMessage, SendResult } from './outbound.js';
 import { Outbox } from './outbox.js';
+import { ReceiptWaiters } from './receipt-waiters.js';
 import { Counters, type CcsStats } from './stats.js';
 import type { OutboxRecord } from './store.js';
 import { UpstreamInbox } from './upstream-inbox.js';
@@ -18,6 +19,28 @@ export interface SendOptions {
   signal?: AbortSignal;
   /** Rejects with `CCS_ERR_TIMEOUT` after this long; overrides `sendTimeoutMs`. 0: none. */
   timeoutMs?: number;
+  /**
+   * Await the message's delivery receipt: `delivery_receipt_requested: true` is set on what is sent
+   * (a message with `delivery_receipt_requested: false` or `dry_run: true` is refused with
+   * `CCS_ERR_INVALID_OPTION`), and `send` resolves with a {@link SendResultWithReceipt} whose
+   * `receipt` promise settles when the `dr2:` receipt for this `message_id` arrives. Default false:
+   * `delivery_receipt_requested: true` alone only asks CCS for the receipt (the `receipt` event).
+   */
+  receipt?: boolean;
+  /** With `receipt: true`: how long the receipt promise waits from the ACK; overrides `receiptTimeoutMs`. 0: none. */
+  receiptTimeoutMs?: number;
+}
+
+/** What `send(msg, { receipt: true })` resolves with: the ACK, and a promise of the delivery receipt. */
+export interface SendResultWithReceipt extends SendResult {
+  /**
+   * Resolves with the `dr2:` receipt whose `original_message_id` is this message's id, on whatever
+   * connection it arrives (after a reconnect too). Rejects with `ReceiptError`
+   * (`CCS_ERR_RECEIPT_TIMEOUT` after `receiptTimeoutMs` from the ACK; `CCS_ERR_RECEIPT_OVERFLOW` when
+   * it was the oldest of `maxReceiptWaiters` waits) or `ClosedError` (`CCS_ERR_CLOSED`: the client
+   * closed first). Marked handled: left unobserved, its rejection does not crash the process.
+   */
+  receipt: Promise<ReceiptMessage>;
 }
 
 /** Options of `connect`. */
@@ -101,6 +124,7 @@ export class CcsClient extends TypedEventEmitter<CcsClientEvents> {
   readonly #outbox: Outbox;
   readonly #pool: ConnectionPool;
   readonly #inbox: UpstreamInbox;
+  readonly #receipts: ReceiptWaiters;
   #capacityWaiters: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
   #idleWaiter: (() => void) | undefined;
   #closePromise: Promise<void> | undefined;
@@ -111,7 +135,9 @@ export class CcsClient extends TypedEventEmitter<CcsClientEvents> {
     super();
     const o = resolveOptions(options);
     this.#o = o;
-    this.#keepAlive = new KeepAlive(() => (this.#pool.state !== PoolState.Idle && this.#pool.state !== PoolState.Closed) || !this.#idle());
+    // Awaited receipts are work too: their timeout timer holds the process while they wait.
+    this.#keepAlive = new KeepAlive(() => (this.#pool.state !== PoolState.Idle && this.#pool.state !== PoolState.Closed) || !this.#idle() || this.#receipts.size > 0);
+    this.#receipts = new ReceiptWaiters({ max: o.maxReceiptWaiters, clock: o.clock, keepAlive: this.#keepAlive, counters: this.#counters });
     const ids = o.messageIdPrefix === undefined ? sharedMessageIds : new MessageIdGenerator(o.messageIdPrefix);
     this.#outbox = new Outbox({ ...o, ids, counters: this.#counters, keepAlive: this.#keepAlive }, {
       pick: () => this.#pool.pick(),
@@ -128,6 +154,7 @@ export class CcsClient extends TypedEventEmitter<CcsClientEvents> {
       hasListener: () => this.listenerCount('upstream') > 0,
       upstream: (msg) => this.emit('upstream', msg),
       receipt: (msg) => this.emit('receipt', msg),
+      receiptArrived: (msg) => this.#receipts.arrived(msg),
       error: (err) => this.#emitError(err),
       progress: () => this.#checkIdle(),
     }, this.#counters);
@@ -206,8 +233,11 @@ export class CcsClient extends TypedEventEmitter<CcsClientEvents> {
    * `ValidationError`), assigns a `message_id` when there is none, and resolves with the ACK or
    * rejects with a `NackError` (or `TimeoutError`, `AbortError`, `QueueFullError`, `ClosedError`,
    * `DuplicateIdError`). Retried NACK classes and connection losses are handled inside; the promise
-   * settles exactly once.
+   * settles exactly once. With `receipt: true` the result also carries the `receipt` promise
+   * ({@link SendResultWithReceipt}); a send that fails has no result, so no receipt is awaited.
    */
+  send(message: OutgoingMessage, options: SendOptions & { receipt: true }): Promise<SendResultWithReceipt>;
+  send(message: OutgoingMessage, options?: SendOptions): Promise<SendResult>;
   send(message: OutgoingMessage, options?: SendOptions): Promise<SendResult> {
     return this.trySend(message, options) ?? Promise.reject(new QueueFullError(this.#o.maxQueued));
   }
@@ -216,10 +246,45 @@ export class CcsClient extends TypedEventEmitter<CcsClientEvents> {
    * Like `send`, but returns `undefined` (instead of a rejected promise) when the queue is full:
    * wait for `drain` or `waitForCapacity()` and try again.
    */
+  trySend(message: OutgoingMessage, options: SendOptions & { receipt: true }): Promise<SendResultWithReceipt> | undefined;
+  trySend(message: OutgoingMessage, options?: SendOptions): Promise<SendResult> | undefined;
   trySend(message: OutgoingMessage, options?: SendOptions): Promise<SendResult> | undefined {
     const state = this.#pool.state;
     if (state >= PoolState.Closing) return Promise.reject(new ClosedError(state === PoolState.Closing ? 'the client is closing' : 'the client is closed'));
-    return this.#outbox.submit(message, options);
+    if (options === undefined || (options.receipt === undefined && options.receiptTimeoutMs === undefined)) return this.#outbox.submit(message, options);
+    return this.#submitAwaitingReceipt(message, options);
+  }
+
+  /** `send(…, { receipt })`: checks the receipt options, then waits for the receipt beside the send (see {@link ReceiptWaiters}). */
+  #submitAwaitingReceipt(message: OutgoingMessage, options: SendOptions): Promise<SendResult> | undefined {
+    const { receipt, receiptTimeoutMs } = options;
+    if (receipt !== undefined && typeof receipt !== 'boolean') return Promise.reject(invalidOption(`send option receipt must be a boolean, got ${typeof receipt}`));
+    if (receiptTimeoutMs !== undefined && (typeof receiptTimeoutMs !== 'number' || !(receiptTimeoutMs >= 0) || !Number.isFinite(receiptTimeoutMs))) {
+      return Promise.reject(invalidOption(`send option receiptTimeoutMs must be a number of milliseconds >= 0, got ${typeof receiptTimeoutMs === 'number' ? receiptTimeoutMs : typeof receiptTimeoutMs}`));
+    }
+    if (receipt !== true) {
+      if (receiptTimeoutMs !== undefined) return Promise.reject(invalidOption('send option receiptTimeoutMs applies only with receipt: true'));
+      return this.#outbox.submit(message, options);
+    }
+    // Not an object, or an id of the wrong type: the outbox refuses it as an invalid message.
+    if (typeof message !== 'object' || message === null || (message.message_id !== undefined && typeof message.message_id !== 'string')) return this.#outbox.submit(message, options);
+    if (message.dry_run === true) return Promise.reject(invalidOption('send option receipt: a dry_run message is never delivered, so no receipt would come'));
+    if (message.delivery_receipt_requested === false) return Promise.reject(invalidOption('send option receipt: true contradicts delivery_receipt_requested: false'));
+    const id = message.message_id ?? this.#outbox.nextId();
+    // Receipts are matched by message_id: two waits for one id could not tell their receipts apart.
+    if (message.message_id !== undefined && this.#receipts.has(id)) return Promise.reject(new DuplicateIdError(id, 'receipt'));
+    // Asked through the option: CCS is asked too (a copy; the caller's object is left alone).
+    const sent = message.delivery_receipt_requested === undefined ? { ...message, delivery_receipt_requested: true } : message;
+    const accepted = this.#outbox.submit(sent, options, message.message_id === undefined ? id : undefined);
+    if (accepted === undefined) return undefined;
+    const waiter = this.#receipts.add(id, receiptTimeoutMs ?? this.#o.receiptTimeoutMs);
+    return accepted.then((result) => {
+      (result as SendResultWithReceipt).receipt = this.#receipts.acked(waiter);
+      return result;
+    }, (err: unknown) => {
+      this.#receipts.dropped(waiter);
+      throw err;
+    });
   }
 
   /**
@@ -264,6 +329,7 @@ export class CcsClient extends TypedEventEmitter<CcsClientEvents> {
       queued: this.#outbox.queued,
       waitingRetry: this.#outbox.waiting,
       throttledTargets: this.#outbox.throttledTargets,
+      receiptsWaiting: this.#receipts.size,
     });
   }
 
@@ -293,7 +359,9 @@ export class CcsClient extends TypedEventEmitter<CcsClientEvents> {
   /**
    * Graceful shutdown: refuses new sends, waits (up to `timeoutMs`) until every accepted message is
    * answered and every running upstream handler has finished (and its ACK went out), then ends the
-   * streams. Whatever is still unanswered then rejects with `CCS_ERR_CLOSED`.
+   * streams. Whatever is still unanswered then rejects with `CCS_ERR_CLOSED`, and so does every
+   * receipt promise still waiting (receipts that arrive during the wait settle theirs; close does
+   * not wait for receipts — await them first if they matter).
    */
   close(options: CloseOptions = {}): Promise<void> {
     if (this.#closePromise) return this.#closePromise;
@@ -322,6 +390,7 @@ export class CcsClient extends TypedEventEmitter<CcsClientEvents> {
         this.#closeTimer = undefined;
       }
       this.#outbox.failAll(new ClosedError('the client closed before this message was answered'), this.#pool.stop('the client was closed'));
+      this.#receipts.failAll(new ClosedError('the client closed before the delivery receipt arrived'));
       this.#inbox.end();
       await this.#pool.closeAll(Math.min(timeoutMs, 2000));
       await Promise.all([this.#o.store.close(), this.#o.dedupStore.close()]);
@@ -339,6 +408,7 @@ export class CcsClient extends TypedEventEmitter<CcsClientEvents> {
     if (this.#pool.state === PoolState.Closed && this.#pool.empty) return;
     const owed = this.#pool.stop('the client was destroyed');
     this.#outbox.failAll(new ClosedError('the client was destroyed'), owed);
+    this.#receipts.failAll(new ClosedError('the client was destroyed before the delivery receipt arrived'));
     this.#rejectCapacityWaiters(new ClosedError('the client was destroyed'));
     this.#inbox.end();
     this.#idleWaiter?.();
@@ -359,6 +429,7 @@ export class CcsClient extends TypedEventEmitter<CcsClientEvents> {
     if (this.#closeTimer !== undefined) this.#keepAlive.apply(this.#closeTimer);
     this.#outbox.refreshKeepAlive();
     this.#pool.refreshKeepAlive();
+    this.#receipts.refreshKeepAlive();
   }
 
   #resolveCapacityWaiters(): void {
@@ -383,6 +454,11 @@ export class CcsClient extends TypedEventEmitter<CcsClientEvents> {
   #emitError(err: Error): void {
     if (this.listenerCount('error') > 0) this.emit('error', err);
   }
+}
+
+/** A per-call option that cannot be used. */
+function invalidOption(message: string): CcsError {
+  return new CcsError('CCS_ERR_INVALID_OPTION', message);
 }
 
 /** The rejection of a wait whose `AbortSignal` fired; the signal's reason is the cause. */

@@ -58,8 +58,16 @@ export interface UpstreamDuplicateMessage { connectionId: string; from: string; 
 export interface UpstreamHandledMessage { from: string; messageId: string; error: unknown }
 /** `ccs:upstream:acked`: the ACK of an upstream message or receipt was written to a connection. */
 export interface UpstreamAckedMessage { connectionId: string; to: string; messageId: string }
-/** `ccs:receipt`: a delivery receipt arrived (`duplicate`: dropped by the de-duplication window). */
-export interface ReceiptTraceMessage { connectionId: string; messageId: string; originalMessageId: string | undefined; status: string | undefined; duplicate: boolean }
+/**
+ * `ccs:receipt`: a delivery receipt arrived (`duplicate`: dropped by the de-duplication window;
+ * `awaited`: it settled the promise of a `send(…, { receipt: true })`).
+ */
+export interface ReceiptTraceMessage { connectionId: string; messageId: string; originalMessageId: string | undefined; status: string | undefined; duplicate: boolean; awaited: boolean }
+/**
+ * `ccs:receipt:failed`: the receipt promise of a `send(…, { receipt: true })` rejected: `error` is a
+ * `ReceiptError` (`CCS_ERR_RECEIPT_TIMEOUT`, `CCS_ERR_RECEIPT_OVERFLOW`) or a `ClosedError`.
+ */
+export interface ReceiptFailedMessage { messageId: string; error: Error }
 
 /** The channels, by name. Subscribe with `diagnostics_channel.subscribe(name, fn)` or use {@link ccsChannels}. */
 export const channelNames = {
@@ -80,6 +88,7 @@ export const channelNames = {
   upstreamHandled: 'ccs:upstream:handled',
   upstreamAcked: 'ccs:upstream:acked',
   receipt: 'ccs:receipt',
+  receiptFailed: 'ccs:receipt:failed',
 } as const;
 
 /** A channel whose messages have type `T` (a typed view of `diagnostics_channel.Channel`). */
@@ -112,4 +121,5 @@ export const ccsChannels = {
   upstreamHandled: ch<UpstreamHandledMessage>(channelNames.upstreamHandled),
   upstreamAcked: ch<UpstreamAckedMessage>(channelNames.upstreamAcked),
   receipt: ch<ReceiptTraceMessage>(channelNames.receipt),
+  receiptFailed: ch<ReceiptFailedMessage>(channelNames.receiptFailed),
 } as const;

@@ -39,7 +39,11 @@ export type CcsErrorCode =
   /** An option (or what an option's hook returned, e.g. `reconnectStrategy`) is unusable. */
   | 'CCS_ERR_INVALID_OPTION'
   /** A store (`store` / `dedupStore`) could not record or read: a send refused, an upstream message not ACKed. */
-  | 'CCS_ERR_STORE';
+  | 'CCS_ERR_STORE'
+  /** A `send(…, { receipt: true })`'s receipt did not arrive within `receiptTimeoutMs` (a `ReceiptError`). */
+  | 'CCS_ERR_RECEIPT_TIMEOUT'
+  /** More than `maxReceiptWaiters` receipts were awaited: the oldest wait was given up (a `ReceiptError`). */
+  | 'CCS_ERR_RECEIPT_OVERFLOW';
 
 /** Base class of every error this package produces. Messages never contain the API key. */
 export class CcsError extends Error {
@@ -182,8 +186,9 @@ export class QueueFullError extends CcsError {
 export class DuplicateIdError extends CcsError {
   override name = 'DuplicateIdError';
   readonly messageId: string;
-  constructor(messageId: string) {
-    super('CCS_ERR_DUPLICATE_ID', `message_id ${JSON.stringify(messageId)} is already waiting for its answer; use a new id, or wait for the first send to settle`);
+  /** @param what what the first send still waits for: its answer (ACK/NACK), or its delivery receipt. */
+  constructor(messageId: string, what: 'answer' | 'receipt' = 'answer') {
+    super('CCS_ERR_DUPLICATE_ID', `message_id ${JSON.stringify(messageId)} is already waiting for its ${what === 'answer' ? 'answer' : 'delivery receipt'}; use a new id, or wait for the first send${what === 'answer' ? '' : "'s receipt"} to settle`);
     this.messageId = messageId;
   }
 }
@@ -232,5 +237,25 @@ export class InvalidMessageError extends CcsError {
     this.reason = validation.reason;
     this.ccsError = validation.ccsError;
     this.messageId = validation.messageId;
+  }
+}
+
+/**
+ * The delivery receipt a `send(…, { receipt: true })` asked for will not be awaited any longer:
+ * `CCS_ERR_RECEIPT_TIMEOUT` (none within `receiptTimeoutMs`; the device may be offline) or
+ * `CCS_ERR_RECEIPT_OVERFLOW` (`maxReceiptWaiters` waits were open and this was the oldest). The
+ * message itself was ACKed (or, for an overflow, may still be): if the receipt comes later it is
+ * still emitted as the `receipt` event. (Closing the client rejects a wait with `ClosedError`.)
+ */
+export class ReceiptError extends CcsError {
+  override name = 'ReceiptError';
+  declare readonly code: 'CCS_ERR_RECEIPT_TIMEOUT' | 'CCS_ERR_RECEIPT_OVERFLOW';
+  /** The `message_id` whose receipt was awaited. */
+  readonly messageId: string;
+  constructor(code: 'CCS_ERR_RECEIPT_TIMEOUT' | 'CCS_ERR_RECEIPT_OVERFLOW', messageId: string, limit: number) {
+    super(code, code === 'CCS_ERR_RECEIPT_TIMEOUT'
+      ? `no delivery receipt for message ${JSON.stringify(messageId)} within ${limit} ms (the device may be offline; a later receipt still fires the 'receipt' event)`
+      : `gave up waiting for the delivery receipt of message ${JSON.stringify(messageId)}: it was the oldest of ${limit} awaited receipts (maxReceiptWaiters); a later receipt still fires the 'receipt' event`);
+    this.messageId = messageId;
   }
 }

@@ -2,7 +2,7 @@
  * `@ccs-xmpp/ccs`: the CCS (GCM/FCM XMPP) client core.
  * @packageDocumentation
  */
-export { CcsClient, type CcsClientEvents, type ConnectOptions, type WaitOptions, type SendOptions, type CloseOptions, type SettledEvent } from './client.js';
+export { CcsClient, type CcsClientEvents, type ConnectOptions, type WaitOptions, type SendOptions, type SendResultWithReceipt, type CloseOptions, type SettledEvent } from './client.js';
 export type { CcsClientOptions, CcsTlsOptions, UpstreamHandler } from './options.js';
 export type { ConnectionEvent, ReconnectEvent } from './connection-pool.js';
 export type { CcsStats, ConnectionGauges } from './stats.js';
@@ -13,11 +13,11 @@ export {
   ccsChannels, channelNames, type TypedChannel, type ConnectingMessage, type OnlineMessage, type DrainingMessage, type ClosedMessage,
   type StreamErrorMessage, type SendEnqueuedMessage, type SendWrittenMessage, type SendAckedMessage, type SendNackedMessage,
   type SendRetriedMessage, type SendResentMessage, type SendFailedMessage, type UpstreamReceivedMessage, type UpstreamDuplicateMessage,
-  type UpstreamHandledMessage, type UpstreamAckedMessage, type ReceiptTraceMessage,
+  type UpstreamHandledMessage, type UpstreamAckedMessage, type ReceiptTraceMessage, type ReceiptFailedMessage,
 } from './diagnostics.js';
 export type { SendResult, OutgoingMessage } from './outbound.js';
 export {
-  CcsError, HandshakeError, NackError, TimeoutError, AbortError, ClosedError, QueueFullError, DuplicateIdError, InvalidMessageError, StoreError,
+  CcsError, HandshakeError, NackError, TimeoutError, AbortError, ClosedError, QueueFullError, DuplicateIdError, InvalidMessageError, StoreError, ReceiptError,
   type CcsErrorCode, type HandshakeStep,
 } from './errors.js';
 export { CCS_DOMAIN } from './connection.js';

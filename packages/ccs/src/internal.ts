@@ -11,6 +11,7 @@ export { Counters, type CcsGauges } from './stats.js';
 export { KeepAlive } from './clock.js';
 export { resolveOptions, type ResolvedOptions } from './options.js';
 export { TimerHeap } from './timer-heap.js';
+export { ReceiptWaiters, ReceiptWaiter, type ReceiptWaitersOptions } from './receipt-waiters.js';
 export { MessageIdGenerator, processPrefix } from './message-id.js';
 export { backoffDelay, type BackoffOptions } from './backoff.js';
 export { RingBuffer } from './ring-buffer.js';

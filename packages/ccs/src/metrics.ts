@@ -46,6 +46,8 @@ export function renderPrometheus(stats: CcsStats, labels: Readonly<Record<string
   counter('ccs_upstream_acked_total', 'ACKs written for upstream messages and receipts.', stats.upstreamAcked);
   counter('ccs_receipts_total', 'Delivery receipts received (duplicates included).', stats.receipts);
   counter('ccs_duplicates_dropped_total', 'Resent upstream messages dropped by the de-duplication window.', stats.duplicatesDropped);
+  counter('ccs_receipt_timeouts_total', 'Receipt promises rejected because no receipt came within receiptTimeoutMs.', stats.receiptTimeouts);
+  counter('ccs_receipts_evicted_total', 'Receipt promises rejected because maxReceiptWaiters receipts were awaited (oldest first).', stats.receiptsEvicted);
 
   family('ccs_connections', 'gauge', 'Connections by state (online includes draining).');
   for (const state of ['online', 'draining', 'connecting'] as const) lines.push(`ccs_connections${set([`state="${state}"`])} ${stats.connections[state]}`);
@@ -53,6 +55,7 @@ export function renderPrometheus(stats: CcsStats, labels: Readonly<Record<string
   gauge('ccs_queued', 'Messages waiting for a window slot.', stats.queued);
   gauge('ccs_waiting_retry', 'Messages waiting for a retry delay.', stats.waitingRetry);
   gauge('ccs_throttled_targets', 'Devices and topics slowed down after a rate-limit NACK.', stats.throttledTargets);
+  gauge('ccs_receipts_waiting', 'Delivery receipts awaited by send() receipt promises.', stats.receiptsWaiting);
   family('ccs_connection_pending', 'gauge', 'Per connection: downstream messages in flight.');
   for (const c of stats.perConnection) lines.push(`ccs_connection_pending${set([`connection="${escapeLabel(c.connectionId)}"`, `state="${c.state}"`])} ${c.pending}`);
   family('ccs_connection_free', 'gauge', 'Per connection: free window (0 while not usable).');

@@ -36,6 +36,17 @@ export interface CcsClientOptions {
   maxQueued?: number;
   /** Default per-call timeout of `send` in ms; 0 (default) for none. */
   sendTimeoutMs?: number;
+  /**
+   * How long the `receipt` promise of `send(…, { receipt: true })` waits, from the ACK, before it
+   * rejects with `CCS_ERR_RECEIPT_TIMEOUT`; 0 for no timeout. Default 600 000 ms (10 minutes): a
+   * device offline for longer gets its receipt later, as the `receipt` event. Per send: `receiptTimeoutMs`.
+   */
+  receiptTimeoutMs?: number;
+  /**
+   * Most receipts awaited at once (bounded memory whatever CCS withholds). Past it the oldest wait
+   * rejects with `CCS_ERR_RECEIPT_OVERFLOW` (counted in `stats().receiptsEvicted`). Default 10 000.
+   */
+  maxReceiptWaiters?: number;
   /** Retries for `SERVICE_UNAVAILABLE`, `INTERNAL_SERVER_ERROR`, unknown codes and rate limits. Default 8. */
   maxRetries?: number;
   /** First retry delay for retried NACK classes. Default 1000 ms ("from 1 s"). */
@@ -121,6 +132,8 @@ export interface ResolvedOptions {
   maxPending: number;
   maxQueued: number;
   sendTimeoutMs: number;
+  receiptTimeoutMs: number;
+  maxReceiptWaiters: number;
   maxRetries: number;
   retryBaseMs: number;
   retryMaxMs: number;
@@ -150,7 +163,7 @@ export interface ResolvedOptions {
 }
 
 const KNOWN = new Set<string>([
-  'senderId', 'apiKey', 'host', 'port', 'tls', 'connections', 'maxPending', 'maxQueued', 'sendTimeoutMs', 'maxRetries',
+  'senderId', 'apiKey', 'host', 'port', 'tls', 'connections', 'maxPending', 'maxQueued', 'sendTimeoutMs', 'receiptTimeoutMs', 'maxReceiptWaiters', 'maxRetries',
   'retryBaseMs', 'retryMaxMs', 'reconnectBaseMs', 'reconnectMaxMs', 'reconnectResetMs', 'reconnectStrategy', 'maxEarlyMessages', 'maxEarlyBytes', 'handshakeTimeoutMs', 'pingIntervalMs',
   'idleTimeoutMs', 'keepaliveIntervalMs', 'drainTimeoutMs', 'session', 'resource', 'domain', 'authcid', 'onUpstream',
   'ackOnReceipt', 'dedupWindow', 'messageIdPrefix', 'random', 'store', 'dedupStore', 'clock',
@@ -235,6 +248,8 @@ export function resolveOptions(options: CcsClientOptions): ResolvedOptions {
     maxPending: integer('maxPending', options.maxPending, 1000, 1),
     maxQueued: integer('maxQueued', options.maxQueued, 10_000, 0),
     sendTimeoutMs: duration('sendTimeoutMs', options.sendTimeoutMs, 0),
+    receiptTimeoutMs: duration('receiptTimeoutMs', options.receiptTimeoutMs, 600_000),
+    maxReceiptWaiters: integer('maxReceiptWaiters', options.maxReceiptWaiters, 10_000, 1),
     maxRetries: integer('maxRetries', options.maxRetries, 8, 0),
     retryBaseMs: duration('retryBaseMs', options.retryBaseMs, 1000),
     retryMaxMs: duration('retryMaxMs', options.retryMaxMs, 60_000),

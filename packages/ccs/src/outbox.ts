@@ -144,15 +144,20 @@ export class Outbox {
     this.#wantCapacity = true;
   }
 
+  /** A fresh generated id, for an owner that must know a message's id before `submit` (pass it as `assignedId`). */
+  nextId(): string {
+    return this.#live.next();
+  }
+
   /**
-   * Accepts a message: validates it, assigns its id, and writes it at once when a connection has
+   * Accepts a message: validates it, assigns its id (`assignedId`, from `nextId()`, when given), and writes it at once when a connection has
    * room and nothing waits before it, else queues it. `undefined` when the queue is full.
    */
-  submit(message: OutgoingMessage, options: SubmitOptions | undefined): Promise<SendResult> | undefined {
+  submit(message: OutgoingMessage, options: SubmitOptions | undefined, assignedId?: string): Promise<SendResult> | undefined {
     // Not an object at all (null from untyped code): refused like any invalid message, not thrown.
     if (typeof message !== 'object' || message === null) return Promise.reject(new InvalidMessageError(validateDownstream(message) as ValidationError));
     const callerId = message.message_id !== undefined;
-    const id = callerId ? (message.message_id as string) : this.#live.next();
+    const id = callerId ? (message.message_id as string) : (assignedId ?? this.#live.next());
     const invalid = validateDownstream(message, id);
     if (invalid !== undefined) return Promise.reject(new InvalidMessageError(invalid));
     if (callerId && this.#live.has(id, this.#find)) return Promise.reject(new DuplicateIdError(id));

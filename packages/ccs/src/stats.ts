@@ -40,6 +40,12 @@ export interface CcsStats {
   receipts: number;
   /** Resent upstream messages dropped by the de-duplication window. */
   duplicatesDropped: number;
+  /** Gauge: delivery receipts awaited by `send(…, { receipt: true })` promises (messages not yet ACKed included). */
+  receiptsWaiting: number;
+  /** Receipt promises rejected with `CCS_ERR_RECEIPT_TIMEOUT`. */
+  receiptTimeouts: number;
+  /** Receipt promises rejected with `CCS_ERR_RECEIPT_OVERFLOW`: the oldest waits, given up past `maxReceiptWaiters`. */
+  receiptsEvicted: number;
   /** Histogram: ACK latency (ms) from a message's last write to its ACK, with p50/p90/p99/max. */
   ackLatency: LatencySnapshot;
 }
@@ -57,7 +63,7 @@ export interface ConnectionGauges {
 }
 
 /** The gauges of a snapshot, read from the components that own them. */
-export type CcsGauges = Pick<CcsStats, 'connections' | 'perConnection' | 'pending' | 'queued' | 'waitingRetry' | 'throttledTargets'>;
+export type CcsGauges = Pick<CcsStats, 'connections' | 'perConnection' | 'pending' | 'queued' | 'waitingRetry' | 'throttledTargets' | 'receiptsWaiting'>;
 
 /**
  * The client's counters. Each component is given this object and bumps only the counters of its
@@ -77,6 +83,8 @@ export class Counters {
   upstreamAcked = 0;
   receipts = 0;
   duplicatesDropped = 0;
+  receiptTimeouts = 0;
+  receiptsEvicted = 0;
   readonly nacked: Partial<Record<NackCode, number>> = {};
   /** ACK latency (recorded by the outbox). */
   readonly ackLatency = new LatencyHistogram();
@@ -94,6 +102,7 @@ export class Counters {
       failed: this.failed, reconnects: this.reconnects, drainings: this.drainings,
       upstreamReceived: this.upstreamReceived, upstreamUnhandled: this.upstreamUnhandled,
       upstreamAcked: this.upstreamAcked, receipts: this.receipts, duplicatesDropped: this.duplicatesDropped,
+      receiptTimeouts: this.receiptTimeouts, receiptsEvicted: this.receiptsEvicted,
       ackLatency: this.ackLatency.snapshot(),
     };
   }

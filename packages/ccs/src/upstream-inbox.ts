@@ -16,6 +16,11 @@ export interface InboxEvents {
   upstream(msg: UpstreamMessage): void;
   /** Emit `receipt`. */
   receipt(msg: ReceiptMessage): void;
+  /**
+   * A receipt arrived (duplicates too, before de-duplication: with a shared store the first copy
+   * may have been claimed elsewhere): settle the promise waiting for it. True when one waited.
+   */
+  receiptArrived(msg: ReceiptMessage): boolean;
   /** A non-fatal error (a handler failed, the dedup store failed). */
   error(err: Error): void;
   /** A handler finished (the client may have been waiting for that to close). */
@@ -124,9 +129,10 @@ export class UpstreamInbox {
   onReceipt(conn: CcsConnection, msg: ReceiptMessage): void {
     this.#counters.upstreamReceived++;
     this.#counters.receipts++;
+    const awaited = this.#events.receiptArrived(msg);
     const claimed = (claim: DedupClaim): void => {
       if (ccsChannels.receipt.hasSubscribers) {
-        ccsChannels.receipt.publish({ connectionId: conn.id, messageId: msg.messageId, originalMessageId: msg.originalMessageId, status: msg.status, duplicate: claim !== 'new' });
+        ccsChannels.receipt.publish({ connectionId: conn.id, messageId: msg.messageId, originalMessageId: msg.originalMessageId, status: msg.status, duplicate: claim !== 'new', awaited });
       }
       if (claim === 'new') {
         void this.#dedup.complete(msg.from, msg.messageId);

@@ -54,7 +54,7 @@ function connectionIds(client: CcsClient): Set<string> {
 
 test('the channels are the ones documented, and nobody subscribes by default', () => {
   assert.equal(Object.values(channelNames).sort(), [
-    'ccs:connection:closed', 'ccs:connection:connecting', 'ccs:connection:draining', 'ccs:connection:online', 'ccs:receipt',
+    'ccs:connection:closed', 'ccs:connection:connecting', 'ccs:connection:draining', 'ccs:connection:online', 'ccs:receipt', 'ccs:receipt:failed',
     'ccs:send:acked', 'ccs:send:enqueued', 'ccs:send:failed', 'ccs:send:nacked', 'ccs:send:resent', 'ccs:send:retried', 'ccs:send:written',
     'ccs:stream:error', 'ccs:upstream:acked', 'ccs:upstream:duplicate', 'ccs:upstream:handled', 'ccs:upstream:received',
   ]);
@@ -258,6 +258,7 @@ test('ccs:receipt traces a delivery receipt with the message it is about', async
   assert.is(receipts.length, 1);
   assert.is(receipts[0]?.['connectionId'], conn);
   assert.is(receipts[0]?.['duplicate'], false);
+  assert.is(receipts[0]?.['awaited'], false, 'no send({ receipt: true }) waited for it');
   assert.type(receipts[0]?.['status'], 'string');
   const receiptId = receipts[0]?.['messageId'];
   assert.ok(String(receiptId).startsWith('dr2:'), 'the receipt\'s own id');

@@ -107,12 +107,18 @@ test('renderPrometheus: a hand-made snapshot renders every counter, gauge and th
     pending: 4, queued: 7, waitingRetry: 1, throttledTargets: 0,
     sent: 10, acked: 5, nacked: { SERVICE_UNAVAILABLE: 2, DEVICE_UNREGISTERED: 1 }, retries: 2, resent: 3, failed: 1,
     reconnects: 1, drainings: 1, upstreamReceived: 4, upstreamUnhandled: 0, upstreamAcked: 4, receipts: 1, duplicatesDropped: 1,
+    receiptsWaiting: 6, receiptTimeouts: 2, receiptsEvicted: 3,
     ackLatency: h.snapshot(),
   };
   const p = parsePrometheus(renderPrometheus(stats, { instance: 'a"b\\c\nd' }));
   assert.is(value(p, 'ccs_sent_total'), 10);
   assert.is(value(p, 'ccs_nacked_total', { code: 'SERVICE_UNAVAILABLE' }), 2);
   assert.is(value(p, 'ccs_connections', { state: 'draining' }), 1);
+  assert.is(value(p, 'ccs_receipts_waiting'), 6);
+  assert.is(value(p, 'ccs_receipt_timeouts_total'), 2);
+  assert.is(value(p, 'ccs_receipts_evicted_total'), 3);
+  assert.is(p.types.get('ccs_receipts_waiting'), 'gauge');
+  assert.is(p.types.get('ccs_receipts_evicted_total'), 'counter');
   assert.is(value(p, 'ccs_connection_free', { connection: 'c2', state: 'online' }), 99);
   assert.is(value(p, 'ccs_ack_latency_seconds_count'), 5);
   assert.ok(Math.abs((value(p, 'ccs_ack_latency_seconds_sum') as number) - 100.25605) < 1e-9);
@@ -150,6 +156,7 @@ test('client.metrics() after a run against the emulator parses, and its counters
       ['ccs_upstream_received_total', stats.upstreamReceived], ['ccs_upstream_unhandled_total', stats.upstreamUnhandled],
       ['ccs_upstream_acked_total', stats.upstreamAcked], ['ccs_receipts_total', stats.receipts], ['ccs_duplicates_dropped_total', stats.duplicatesDropped],
       ['ccs_pending', stats.pending], ['ccs_queued', stats.queued], ['ccs_waiting_retry', stats.waitingRetry], ['ccs_throttled_targets', stats.throttledTargets],
+      ['ccs_receipts_waiting', stats.receiptsWaiting], ['ccs_receipt_timeouts_total', stats.receiptTimeouts], ['ccs_receipts_evicted_total', stats.receiptsEvicted],
     ];
     for (const [name, expected] of counters) assert.is(value(p, name), expected, name);
     assert.is(stats.sent, 37);

@@ -27,6 +27,8 @@ test('the constructor refuses negative or fractional windows and counts, and wro
     ['session', 'sometimes', TypeError], ['onUpstream', 42, TypeError], ['host', '', TypeError],
     ['random', 0.5, TypeError], ['store', {}, TypeError], ['dedupStore', { claim: () => 'new' }, TypeError],
     ['clock', { now: () => 0 }, TypeError], ['tls', 'insecure', TypeError],
+    ['receiptTimeoutMs', -1, RangeError], ['receiptTimeoutMs', Number.NaN, RangeError], ['receiptTimeoutMs', '5000', TypeError],
+    ['maxReceiptWaiters', 0, RangeError], ['maxReceiptWaiters', 2.5, RangeError], ['maxReceiptWaiters', '10', TypeError],
   ];
   for (const [name, value, kind] of cases) {
     assert.throws(() => make({ [name]: value }), (e: unknown) => e instanceof kind && e.message.includes(name), `${name}: ${String(value)}`);
