@@ -3,7 +3,7 @@
  * `ccs-emulator`: wires `runCommand` to the process. Everything else lives in command.ts, which is
  * tested in process; this file only owns argv, env, stdout and the signals.
  */
-import { runCommand } from './command.js';
+import { runCommand, type RunningCommand } from './command.js';
 import { runExec } from './exec.js';
 
 // `ccs-emulator --port 0 | head -1` (read the JSON line, then let the reader go) must not crash
@@ -32,25 +32,49 @@ try {
 }
 
 async function serve(): Promise<void> {
-  const running = await runCommand(process.argv.slice(2), {
-    env: process.env,
-    out: (line) => process.stdout.write(`${line}\n`),
-  });
-  if (running) {
-    const stop = (): void => {
+  // The handlers go in before the listening line is printed: a supervisor that sends SIGTERM as
+  // soon as it reads that line must get a clean stop (and the ledger line), not a default kill.
+  let running: RunningCommand | undefined;
+  let stopRequested = false;
+  let drainRequested = false;
+  const stop = (): void => {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+    if (running) stopRunning(running);
+    else stopRequested = true;
+  };
+  // CONNECTION_DRAINING on demand, for developing an app server against the CLI.
+  const drain = (): void => {
+    if (!running) {
+      drainRequested = true;
+      return;
+    }
+    const n = running.emulator.drain();
+    process.stdout.write(`${JSON.stringify({ type: 'drain-requested', connections: n })}\n`);
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  process.on('SIGUSR2', drain);
+  try {
+    running = await runCommand(process.argv.slice(2), {
+      env: process.env,
+      out: (line) => process.stdout.write(`${line}\n`),
+    });
+  } finally {
+    if (!running) {
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);
-      running.stop().catch((err: unknown) => {
-        process.stderr.write(`ccs-emulator: ${(err as Error).message}\n`);
-        process.exitCode = 1;
-      });
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-    // CONNECTION_DRAINING on demand, for developing an app server against the CLI.
-    process.on('SIGUSR2', () => {
-      const n = running.emulator.drain();
-      process.stdout.write(`${JSON.stringify({ type: 'drain-requested', connections: n })}\n`);
-    });
+      process.off('SIGUSR2', drain);
+    }
   }
+  if (!running) return;
+  if (stopRequested) stopRunning(running);
+  else if (drainRequested) drain();
+}
+
+function stopRunning(running: RunningCommand): void {
+  running.stop().catch((err: unknown) => {
+    process.stderr.write(`ccs-emulator: ${(err as Error).message}\n`);
+    process.exitCode = 1;
+  });
 }
