@@ -326,14 +326,13 @@ it('our CcsClient itself works against Prosody: TLS, SASL PLAIN, bind, session, 
 
 it('closes cleanly: our </stream:stream> is answered by Prosody\'s, with no error', () => withLog(async () => {
   const { a, b } = await loginPair();
-  const started = Date.now();
   await Promise.all([a.close(), b.close()]);
-  const elapsed = Date.now() - started;
+  // Prosody's closing tag arriving is what proves the handshake completed rather than timed out;
+  // elapsed time would only measure the machine's load.
   for (const c of [a, b]) {
     assert.is(c.peerClosedStream, true, 'Prosody sent its closing tag');
     assert.is(c.closeReason, undefined, 'no error');
   }
-  assert.ok(elapsed < 2_000, `the close handshake completed (${elapsed} ms), not the timeout`);
 }));
 
 it('stopping Prosody by pid ends the process and removes its temp dir; a connected client is told system-shutdown', () => withLog(async () => {
