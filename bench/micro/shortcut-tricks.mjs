@@ -34,6 +34,9 @@ export const TRICKS = {
     ['for (; i + 8 <= to; i += 8) {', 'for (; i + 8 <= -1; i += 8) {'],
   ],
   'payload end read at `</message>` → searched for (first `<`)': [['if (endTag >= from && sameBytes(buf, endTag', 'if (false && sameBytes(buf, endTag']],
+  // The framer no longer searches for `</message>`: the matcher's scan() reads up to it and says
+  // where it stands. Without: scan() searches for it as the framer did (indexOf of the end tag).
+  '`</message>` read by the matcher → searched for (indexOf)': [['return have === n ? after : SCAN_WAIT;', 'return have === n ? buf.indexOf(MESSAGE_END_BYTES, start) : SCAN_WAIT;']],
 };
 
 const mix = generateCcsMix(STANZAS, 7);

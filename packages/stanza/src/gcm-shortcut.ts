@@ -1,5 +1,5 @@
 import { isUtf8 } from 'node:buffer';
-import { XmlElement, type StanzaShortcut, type StanzaShortcutMatcher } from '@ccs-xmpp/stream';
+import { SCAN_DECLINE, SCAN_WAIT, XmlElement, type StanzaShortcut, type StanzaShortcutMatcher } from '@ccs-xmpp/stream';
 import { completePrefixLength, latin1, utf8 } from './bytes.js';
 import { NS_GCM } from './namespaces.js';
 
@@ -232,7 +232,7 @@ const GCM_START_CUT_RE = new RegExp(
     `(?:${S}+(?:${QNAME_CUT}|${QNAME}${S}*(?:=${S}*(?:"${VALUE_DQ}*|'${VALUE_SQ}*)?)?)?)?)?$`,
 );
 const END_TAG_CUT_RE = new RegExp(`^<(?:/(?:${QNAME_CUT}|${QNAME}${S}*)?)?$`);
-const MESSAGE_END = '</message>';
+const MESSAGE_END_BYTES = Buffer.from('</message>', 'latin1');
 
 
 /**
@@ -370,26 +370,26 @@ class GcmMatcher implements StanzaShortcutMatcher<GcmParts>, GcmParts {
     return new XmlElement('message', 'message', '', defaultNs, attrs, [gcm]);
   }
 
-  canWait(buf: Buffer, start: number, end: number): boolean {
+  scan(buf: Buffer, start: number, end: number): number {
     let head = this.head;
     if (head === null) {
       const known = this.recallHead(buf, start, end);
       // The start of a head seen before: saxes has nothing to say about it yet.
-      if (known === HEAD_PREFIX) return true;
+      if (known === HEAD_PREFIX) return SCAN_WAIT;
       if (known !== null) {
         head = known;
         this.headLength = this.recalled;
       } else {
         const gt1 = buf.indexOf(GT, start);
-        if (gt1 === -1 || gt1 >= end) return START_TAG_CUT_RE.test(latin1(buf, start, end));
+        if (gt1 === -1 || gt1 >= end) return START_TAG_CUT_RE.test(latin1(buf, start, end)) ? SCAN_WAIT : SCAN_DECLINE;
         const gt2 = buf.indexOf(GT, gt1 + 1);
         if (gt2 === -1 || gt2 >= end) {
           const tag = START_TAG_RE.exec(latin1(buf, start, gt1 + 1));
-          if (tag === null || parseAttrs(tag[1] as string) === null) return false;
-          return gt1 + 1 === end || GCM_START_CUT_RE.test(latin1(buf, gt1 + 1, end));
+          if (tag === null || parseAttrs(tag[1] as string) === null) return SCAN_DECLINE;
+          return gt1 + 1 === end || GCM_START_CUT_RE.test(latin1(buf, gt1 + 1, end)) ? SCAN_WAIT : SCAN_DECLINE;
         }
         const judged = this.judgeHead(buf, start, gt2 + 1);
-        if (judged === null) return false;
+        if (judged === null) return SCAN_DECLINE;
         head = judged;
         this.headLength = gt2 + 1 - start;
       }
@@ -399,21 +399,30 @@ class GcmMatcher implements StanzaShortcutMatcher<GcmParts>, GcmParts {
     // Only what arrived since the last look is judged: each byte once, however many chunks.
     const p = plainRun(buf, start + this.plainTo, end);
     this.plainTo = p - start;
-    if (p === end) return true;
+    if (p === end) return SCAN_WAIT;
     let lt = p;
     if (buf[p] !== LT) {
       lt = buf.indexOf(LT, p);
       if (lt >= end) lt = -1;
       const textEnd = lt === -1 ? end : lt;
-      if (hasCdataEnd(buf, Math.max(start + this.headLength, p - 2), textEnd)) return false;
-      if (!this.decodeSoFar(buf, start, textEnd, lt === -1)) return false;
-      if (lt === -1) return true;
+      if (hasCdataEnd(buf, Math.max(start + this.headLength, p - 2), textEnd)) return SCAN_DECLINE;
+      if (!this.decodeSoFar(buf, start, textEnd, lt === -1)) return SCAN_DECLINE;
+      if (lt === -1) return SCAN_WAIT;
     }
-    const gt3 = buf.indexOf(GT, lt);
-    if (gt3 === -1 || gt3 >= end) return END_TAG_CUT_RE.test(latin1(buf, lt, end));
-    if (!isGcmEndTag(buf, lt, gt3 + 1, head)) return false;
-    const rest = latin1(buf, gt3 + 1, end);
-    return rest.length < MESSAGE_END.length && MESSAGE_END.startsWith(rest);
+    // The gcm end tag, then `</message>` right after it: the common case compared, not searched.
+    const endBytes = head.end;
+    let after: number;
+    if (lt + endBytes.length <= end && sameBytes(buf, lt, endBytes, endBytes.length)) after = lt + endBytes.length;
+    else {
+      const gt3 = buf.indexOf(GT, lt);
+      if (gt3 === -1 || gt3 >= end) return END_TAG_CUT_RE.test(latin1(buf, lt, end)) ? SCAN_WAIT : SCAN_DECLINE;
+      if (!isGcmEndTag(buf, lt, gt3 + 1, head)) return SCAN_DECLINE;
+      after = gt3 + 1;
+    }
+    const n = MESSAGE_END_BYTES.length;
+    const have = Math.min(n, end - after);
+    if (!sameBytes(buf, after, MESSAGE_END_BYTES, have)) return SCAN_DECLINE;
+    return have === n ? after : SCAN_WAIT;
   }
 
   /**

@@ -1,4 +1,4 @@
-import type { StanzaShortcut, StanzaShortcutMatcher } from './shortcut.js';
+import { SCAN_WAIT, type StanzaShortcut, type StanzaShortcutMatcher } from './shortcut.js';
 import type { XmlElement } from './xml-element.js';
 
 /** What the framer needs from its parser. */
@@ -20,11 +20,11 @@ function isXmlSpace(c: number): boolean {
 
 /**
  * Frames the bytes between stanzas for a {@link StanzaShortcut}: skips whitespace keepalives,
- * finds where a stanza named like the shortcut's ends, keeps the bytes of one cut by a chunk
- * boundary (one copy of that stanza's bytes, only then; the rest of the next chunk is read in
- * place), and offers complete ones to the shortcut. Anything else — a
- * stanza of another name, one the shortcut declines or cannot wait for — is handed back, with the
- * rest of the chunk, to go to saxes (`rest`, `restBase`).
+ * lets the matcher read a stanza named like the shortcut's up to its `</name>` (the matcher finds
+ * it: no separate search), keeps the bytes of one cut by a chunk boundary (one copy of that
+ * stanza's bytes, only then; the rest of the next chunk is read in place), and offers complete ones
+ * to the shortcut. Anything else — a stanza of another name, one the shortcut declines or cannot
+ * wait for — is handed back, with the rest of the chunk, to go to saxes (`rest`, `restBase`).
  */
 export class FastFramer<P> {
   private readonly host: FramerHost<P>;
@@ -92,61 +92,48 @@ export class FastFramer<P> {
   }
 
   /**
-   * The stanza waiting in `pending` continues in `chunk`: only its own bytes are appended (one
-   * copy), and the rest of the chunk is framed in place.
+   * The stanza waiting in `pending` continues in `chunk`: the chunk is appended a step at a time
+   * (its first FIRST_STEP bytes, then the rest) and the matcher reads on from where it stopped, so
+   * a short rest of a stanza does not cost a copy of a large chunk, and nothing is searched twice.
    * @returns where the rest of the chunk starts, or TOOK_ALL / HANDED_BACK
    */
   private finishPending(chunk: Buffer, chunkBase: number): number {
-    const close = this.close;
-    const n = close.length;
     const held = this.pendingLen;
-    const base = chunkBase - held;
-    // The end tag may straddle the two: the earliest place it can end is inside it.
-    let stanzaEnd = -1;
-    for (let k = Math.min(n - 1, held); k >= 1 && stanzaEnd < 0; k--) {
-      if (chunk.length >= n - k && this.straddles(chunk, k)) stanzaEnd = n - k;
-    }
-    if (stanzaEnd < 0) {
-      const at = chunk.indexOf(close);
-      if (at !== -1) stanzaEnd = at + n;
-    }
-    if (stanzaEnd < 0) {
-      this.appendPending(chunk);
-      // Over the limit without an end: let saxes find whichever error comes first.
-      if (this.pendingLen > this.host.maxStanzaBytes || !this.matcher.canWait(this.pending, 0, this.pendingLen)) {
-        this.fallBack(this.pending, 0, this.pendingLen, base);
-        return HANDED_BACK;
+    const max = this.host.maxStanzaBytes;
+    let taken = 0;
+    for (;;) {
+      const to = taken === 0 ? Math.min(chunk.length, FIRST_STEP) : chunk.length;
+      this.appendPending(chunk.subarray(taken, to));
+      taken = to;
+      const len = this.pendingLen;
+      const close = this.matcher.scan(this.pending, 0, len);
+      if (close === SCAN_WAIT) {
+        // Over the limit without an end: let saxes find whichever error comes first.
+        if (len > max) break;
+        if (taken < chunk.length) continue;
+        return TOOK_ALL;
       }
-      return TOOK_ALL;
+      const stanzaEnd = close + this.close.length;
+      // (A `</name>` wholly in what was held would have been found before: the matcher is wrong.)
+      if (!this.isClose(this.pending, 0, close, len) || stanzaEnd <= held) break;
+      const parts = stanzaEnd <= max ? this.matcher.match(this.pending, 0, close) : undefined;
+      if (parts === undefined) break;
+      const rest = stanzaEnd - held;
+      this.pendingLen = 0;
+      if (!this.host.deliver(parts, chunkBase + rest)) return TOOK_ALL;
+      this.matcher.reset();
+      return rest;
     }
-    this.appendPending(chunk.subarray(0, stanzaEnd));
-    const len = this.pendingLen;
-    const parts = len <= this.host.maxStanzaBytes ? this.matcher.match(this.pending, 0, len - n) : undefined;
-    if (parts === undefined) {
-      this.appendPending(chunk.subarray(stanzaEnd));
-      this.fallBack(this.pending, 0, this.pendingLen, base);
-      return HANDED_BACK;
-    }
-    this.pendingLen = 0;
-    if (!this.host.deliver(parts, chunkBase + stanzaEnd)) return TOOK_ALL;
-    this.matcher.reset();
-    return stanzaEnd;
-  }
-
-  /** `pending` ends with the first `k` bytes of `</name>` and `chunk` starts with the rest. */
-  private straddles(chunk: Buffer, k: number): boolean {
-    const close = this.close;
-    const p = this.pending;
-    const at = this.pendingLen - k;
-    for (let i = 0; i < k; i++) if (p[at + i] !== close[i]) return false;
-    for (let i = k; i < close.length; i++) if (chunk[i - k] !== close[i]) return false;
-    return true;
+    this.appendPending(chunk.subarray(taken));
+    this.fallBack(this.pending, 0, this.pendingLen, chunkBase - held);
+    return HANDED_BACK;
   }
 
   /** Frames `buf[pos, …)` (`buf[0]` at stream offset `base`); no stanza is waiting. */
   private frame(buf: Buffer, pos: number, base: number): boolean {
     const matcher = this.matcher;
-    const close = this.close;
+    const n = this.close.length;
+    const max = this.host.maxStanzaBytes;
     const end = buf.length;
     for (;;) {
       while (pos < end && isXmlSpace(buf[pos] as number)) pos++;
@@ -160,21 +147,31 @@ export class FastFramer<P> {
         }
         return this.fallBack(buf, pos, end, base);
       }
-      const at = buf.indexOf(close, pos);
-      if (at === -1) {
+      const close = matcher.scan(buf, pos, end);
+      if (close === SCAN_WAIT) {
         // Over the limit without an end: let saxes find whichever error comes first.
-        if (end - pos > this.host.maxStanzaBytes || !matcher.canWait(buf, pos, end)) return this.fallBack(buf, pos, end, base);
+        if (end - pos > max) return this.fallBack(buf, pos, end, base);
         this.keepPending(buf, pos, end);
         return true;
       }
-      const stanzaEnd = at + close.length;
-      const parts = stanzaEnd - pos <= this.host.maxStanzaBytes ? matcher.match(buf, pos, at) : undefined;
+      if (!this.isClose(buf, pos, close, end)) return this.fallBack(buf, pos, end, base);
+      const stanzaEnd = close + n;
+      const parts = stanzaEnd - pos <= max ? matcher.match(buf, pos, close) : undefined;
       if (parts === undefined) return this.fallBack(buf, pos, end, base);
       // A callback reset the stream (its rest is fed again from the reset point) or failed it.
       if (!this.host.deliver(parts, base + stanzaEnd)) return true;
       pos = stanzaEnd;
       matcher.reset();
     }
+  }
+
+  /** What scan() returned is where `</name>` stands, after the stanza's start and before `end` (SCAN_DECLINE is not). */
+  private isClose(buf: Buffer, start: number, at: number, end: number): boolean {
+    const close = this.close;
+    const n = close.length;
+    if (at <= start || at + n > end) return false;
+    for (let i = 0; i < n; i++) if (buf[at + i] !== close[i]) return false;
+    return true;
   }
 
   /** `<name` followed by a character that ends the name. */
@@ -221,3 +218,6 @@ const TOOK_ALL = -1;
 const HANDED_BACK = -2;
 
 const EMPTY = Buffer.alloc(0);
+
+/** finishPending(): how much of the next chunk is appended before the matcher reads on (the rest of a stanza is usually shorter). */
+const FIRST_STEP = 1024;

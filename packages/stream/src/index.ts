@@ -12,7 +12,7 @@ export { serialize, escapeText, escapeAttr, startTag, XmlCharError } from './xml
 export { NS_STREAM, NS_CLIENT, NS_STREAM_ERRORS, NS_SASL } from './namespaces.js';
 export type { StanzaSink, StreamHeader } from './sink.js';
 export { StanzaParser, type StanzaParserOptions } from './stanza-parser.js';
-export type { StanzaShortcut, StanzaShortcutMatcher } from './shortcut.js';
+export { SCAN_WAIT, SCAN_DECLINE, type StanzaShortcut, type StanzaShortcutMatcher } from './shortcut.js';
 export {
   XmppConnection,
   connect,

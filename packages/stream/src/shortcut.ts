@@ -10,7 +10,7 @@ import type { XmlElement } from './xml-element.js';
  *
  * The contract that keeps this safe: a shortcut accepts only what saxes accepts, yields exactly
  * the element saxes would build (`element()`), and never makes the parser wait for bytes when
- * saxes would already have something to report (`canWait()`). An implementation proves it with
+ * saxes would already have something to report (`scan()`). An implementation proves it with
  * differential properties against the parser without a shortcut, after every chunk.
  *
  * @typeParam P what a recognised stanza is handed over as
@@ -30,13 +30,18 @@ export interface StanzaShortcutMatcher<P> {
   /** A new stanza starts: forget what was judged of the previous one. */
   reset(): void;
   /**
-   * `buf[start, end)` starts a stanza whose `</name>` has not arrived. True when saxes could not
-   * have reported anything about these bytes yet, so waiting for the rest is indistinguishable
-   * from handing them over now; false to hand them to saxes at once. False is always safe (it
-   * costs speed only). It may remember what it judged, until `reset()`: the same stanza comes
-   * back longer, from the same start, until it is complete.
+   * `buf[start, end)` starts a stanza named like the shortcut's (`end` is where the bytes at hand
+   * end, maybe far past the stanza). Reads it as far as it can, remembering what it judged (until
+   * `reset()`: a stanza cut by a chunk boundary comes back longer, from the same start), and
+   * returns one of:
+   * - the index of the stanza's first `</name>` when that stands in `buf[start, end)`: the parser
+   *   then calls `match(buf, start, index)`; finding it here spares the parser a search;
+   * - {@link SCAN_WAIT} when it has not arrived (never when `</name>` stands in the bytes) and
+   *   saxes could not have reported anything about these bytes yet, so waiting for the rest is
+   *   indistinguishable from handing them over now;
+   * - {@link SCAN_DECLINE} to hand the stanza to saxes at once. Always safe (it costs speed only).
    */
-  canWait(buf: Buffer, start: number, end: number): boolean;
+  scan(buf: Buffer, start: number, end: number): number;
   /**
    * `buf[start, close)` is a stanza up to, not including, its first `</name>`. The parts when it
    * is of the shape and provably well-formed (valid until the next call on this matcher), or
@@ -52,3 +57,8 @@ export interface StanzaShortcutMatcher<P> {
   /** The parser is done with the chunk it was given: drop any reference to its memory. */
   release(): void;
 }
+
+/** {@link StanzaShortcutMatcher.scan}: the stanza has not fully arrived; waiting for it is safe. */
+export const SCAN_WAIT = -1;
+/** {@link StanzaShortcutMatcher.scan}: hand the stanza to saxes. */
+export const SCAN_DECLINE = -2;

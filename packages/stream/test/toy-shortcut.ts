@@ -1,6 +1,6 @@
 // A toy shortcut for `<x>letters</x>`: it exercises the parser's framer (whitespace, cut stanzas,
 // hand-backs to saxes, damage) the way the GCM one in @ccs-xmpp/stanza does, without any CCS.
-import { XmlElement, type StanzaShortcut, type StanzaShortcutMatcher } from '../src/index.js';
+import { SCAN_DECLINE, SCAN_WAIT, XmlElement, type StanzaShortcut, type StanzaShortcutMatcher } from '../src/index.js';
 import { normal, type Event } from '../src/testing.js';
 
 const TOY_WHOLE = /^<x>([a-z]*)$/;
@@ -13,8 +13,10 @@ export class ToyMatcher implements StanzaShortcutMatcher<string> {
   release(): void {
     this.released++;
   }
-  canWait(buf: Buffer, start: number, end: number): boolean {
-    return TOY_PREFIX.test(buf.toString('latin1', start, end));
+  scan(buf: Buffer, start: number, end: number): number {
+    const close = buf.indexOf('</x>', start, 'latin1');
+    if (close !== -1 && close + 4 <= end) return close;
+    return TOY_PREFIX.test(buf.toString('latin1', start, end)) ? SCAN_WAIT : SCAN_DECLINE;
   }
   match(buf: Buffer, start: number, close: number): string | undefined {
     return TOY_WHOLE.exec(buf.toString('latin1', start, close))?.[1];
