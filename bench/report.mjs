@@ -99,9 +99,10 @@ if (sp) {
   md.push('');
   md.push(`${sp.stanzas} stanzas of the CCS inbound mix (\`bench/lib/ccs-mix.mjs\`, ${(sp.bytes / 1e6).toFixed(2)} MB), fed in 16 KiB and in 400-byte chunks; every`);
   md.push(`contender extracts each gcm payload and \`JSON.parse\`s it (the client inbound path: the canonical ACK's id read without it). ${sp.rounds}`);
-  md.push(`interleaved rounds of ~${sp.sliceMs} ms per contender; ratios are per round, then the median.`);
+  const cpuClock = sp.clock === 'cpu';
+  md.push(`interleaved rounds of ~${sp.sliceMs} ms ${cpuClock ? 'of CPU time (`process.cpuUsage`: on a shared machine wall time also counts other processes\' turns)' : ''} per contender; ratios are per round, then the median.`);
   md.push('');
-  md.push('| contender | chunks | stanzas/s | MB/s | of the indexOf ceiling | × xmpp.js | payloads |');
+  md.push(`| contender | chunks | ${cpuClock ? 'stanzas per CPU second' : 'stanzas/s'} | ${cpuClock ? 'MB per CPU second' : 'MB/s'} | of the indexOf ceiling | × xmpp.js | payloads |`);
   md.push('|---|---:|---:|---:|---:|---:|---|');
   for (const r of sp.results) md.push(`| ${r.name} | ${r.chunkSize === 400 ? '400 B' : `${r.chunkSize / 1024} KiB`} | ${f0(r.stanzasPerSec)} | ${f1(r.mbPerSec)} | ${pct(r.vsCeiling)} | ${f2(r.vsPeer)}× | ${r.correctness} |`);
   md.push('');
@@ -116,7 +117,7 @@ if (sp) {
   md.push('');
   md.push(chart('stream-parse.svg', {
     title: 'Stream parser: stanzas/s by chunk size',
-    unit: 'stanzas per second, median of interleaved rounds (higher is better)',
+    unit: `stanzas per ${sp.clock === 'cpu' ? 'CPU ' : ''}second, median of interleaved rounds (higher is better)`,
     groups: [16384, 400].map((size) => ({ label: size === 400 ? '400-byte chunks' : '16 KiB chunks', bars: sp.results.filter((r) => r.chunkSize === size).map((r) => ({ series: r.name, value: r.stanzasPerSec })) })),
   }));
   md.push('');
@@ -128,7 +129,7 @@ if (tr) {
   md.push('## Hot-path tricks, A/B (`bench/micro/shortcut-tricks.mjs`)');
   md.push('');
   md.push('The whole parser with the GCM shortcut, every payload `JSON.parse`d, with one trick taken out of the built shortcut at a time,');
-  md.push(`interleaved with the original (${tr.rounds} rounds). Below 100%: the trick pays for itself.`);
+  md.push(`interleaved with the original (${tr.rounds} rounds${tr.clock === 'cpu' ? ', slices timed by CPU time' : ''}). Below 100%: the trick pays for itself.`);
   md.push('');
   md.push('| without … | 16 KiB chunks | 400 B chunks |');
   md.push('|---|---:|---:|');
