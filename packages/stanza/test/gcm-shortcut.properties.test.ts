@@ -279,6 +279,21 @@ test('differential: a stanza whose head was seen before, cut at each of its byte
   );
 });
 
+test('differential: a long gcm message cut once is read as saxes reads it after every chunk, wherever its end falls in the next chunk', () => {
+  // The parser appends the next chunk to a cut stanza 1 KiB first, then the rest: the end tags
+  // before, across and after that step, with damage anywhere in the message.
+  fc.assert(
+    fc.property(fc.integer({ min: 0, max: 2400 }), fc.nat(120), xmlText, picks, fc.array(mutation, { maxLength: 1 }), (len, cutIn, text, p, muts) => {
+      const msg = `<message id="m"><gcm xmlns="google:mobile:data">${'{"k":1}'.padEnd(len, ' ')}${escapeWith(text, p, null)}</gcm></message><message id="n"><gcm xmlns="google:mobile:data">x</gcm></message>`;
+      const at = Buffer.byteLength(HEADER);
+      const input = mutate(bytes(HEADER + msg), muts.map(([pos, ins, del]) => [at + (pos % (msg.length + 1)), ins, del]));
+      const cuts = [at + cutIn];
+      assert.equal(progressSplit(input, cuts, { withShortcut: true }), progressSplit(input, cuts, { withShortcut: false }));
+    }),
+    params(300),
+  );
+});
+
 test('differential on single gcm messages with every kind of attribute and text', () => {
   fc.assert(
     fc.property(gcmMessage, fc.array(mutation, { maxLength: 1 }), (msg, muts) => {

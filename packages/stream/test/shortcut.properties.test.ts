@@ -53,6 +53,18 @@ test('a shortcut plugged in changes nothing that is reported, nor when: after ev
   );
 });
 
+test('a long stanza cut once is read as saxes reads it, wherever its end falls in the next chunk (before, across, after the first 1 KiB the framer appends)', () => {
+  fc.assert(
+    fc.property(fc.integer({ min: 0, max: 2200 }), fc.nat(40), fc.boolean(), fc.constantFrom('', 'A', '<'), (len, cutIn, decline, bad) => {
+      const input = bytes(`${HEADER}<x>${'a'.repeat(len)}${bad}</x><x>b</x>`);
+      const cut = [Buffer.byteLength(HEADER) + cutIn];
+      const plain = progressSplit(input, cut);
+      assert.equal(progressSplit(input, cut, { shortcut: toy }, take(decline)), plain);
+    }),
+    params(300),
+  );
+});
+
 test('a shortcut restarted from a callback parses the rest of the chunk as the new stream', () => {
   fc.assert(
     fc.property(fc.array(fc.tuple(ws, item), { maxLength: 4 }), fc.array(fc.tuple(ws, item), { maxLength: 4 }), cuts, (a, b, cs) => {
