@@ -25,10 +25,16 @@ export interface Clock {
   clearTimer(timer: ClockTimer): void;
 }
 
-/** The real clock: `Date.now()` and `setTimeout`. */
+/** Node's timer limit: a longer delay fires after 1 ms instead (with a TimeoutOverflowWarning). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * The real clock: `Date.now()` and `setTimeout`. A delay past the timer limit is clamped: the
+ * owner wakes early, finds nothing due and arms again, instead of firing everything at once.
+ */
 export const realClock: Clock = {
   now: () => Date.now(),
-  setTimer: (callback, delayMs) => setTimeout(callback, delayMs),
+  setTimer: (callback, delayMs) => setTimeout(callback, Math.min(delayMs, MAX_TIMER_MS)),
   clearTimer: (timer) => clearTimeout(timer as NodeJS.Timeout),
 };
 

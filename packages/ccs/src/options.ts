@@ -180,10 +180,17 @@ function integer(name: string, v: unknown, def: number, min: number, max = Numbe
 }
 
 /** A duration in ms: a finite number ≥ `min`. */
+/**
+ * The longest delay a Node timer can wait (2^31 - 1 ms, about 24.8 days): beyond it `setTimeout`
+ * fires after 1 ms, which would turn a generous timeout into an immediate one.
+ */
+const MAX_DURATION_MS = 2 ** 31 - 1;
+
 function duration(name: string, v: unknown, def: number, min = 0): number {
   if (v === undefined) return def;
   if (typeof v !== 'number') throw new TypeError(`option ${name} must be a number of milliseconds, got ${typeof v}`);
   if (!Number.isFinite(v) || v < min) throw new RangeError(`option ${name} must be a number >= ${min}, got ${v}`);
+  if (v > MAX_DURATION_MS) throw new RangeError(`option ${name} must be at most ${MAX_DURATION_MS} ms (about 24.8 days, the longest a timer can wait), got ${v}`);
   return v;
 }
 

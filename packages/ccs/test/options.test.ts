@@ -1,6 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { CcsClient, type CcsClientOptions } from '../src/index.js';
+import { realClock } from '../src/clock.js';
 
 const base = { senderId: '1', apiKey: 'secret-key-123' };
 const make = (extra: Record<string, unknown>): CcsClient => new CcsClient({ ...base, ...extra } as CcsClientOptions);
@@ -29,6 +30,9 @@ test('the constructor refuses negative or fractional windows and counts, and wro
     ['clock', { now: () => 0 }, TypeError], ['tls', 'insecure', TypeError],
     ['receiptTimeoutMs', -1, RangeError], ['receiptTimeoutMs', Number.NaN, RangeError], ['receiptTimeoutMs', '5000', TypeError],
     ['maxReceiptWaiters', 0, RangeError], ['maxReceiptWaiters', 2.5, RangeError], ['maxReceiptWaiters', '10', TypeError],
+    // Past 2^31 - 1 ms Node fires a timer after 1 ms: a 30-day timeout would be an immediate one.
+    ['sendTimeoutMs', 2 ** 31, RangeError], ['handshakeTimeoutMs', 30 * 86_400_000, RangeError],
+    ['drainTimeoutMs', 2 ** 31, RangeError], ['receiptTimeoutMs', 2 ** 32, RangeError],
   ];
   for (const [name, value, kind] of cases) {
     assert.throws(() => make({ [name]: value }), (e: unknown) => e instanceof kind && e.message.includes(name), `${name}: ${String(value)}`);
@@ -44,6 +48,16 @@ test('no validation error carries the API key', () => {
       assert.not.ok(String((e as Error).message).includes(base.apiKey));
     }
   }
+});
+
+
+test('the real clock clamps a delay past the timer limit instead of firing it at once', async () => {
+  let fired = false;
+  const timer = realClock.setTimer(() => { fired = true; }, 2 ** 31 + 1000);
+  // An unclamped setTimeout would fire this after 1 ms; after 50 ms it has still not fired.
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  realClock.clearTimer(timer);
+  assert.is(fired, false);
 });
 
 test.run();
