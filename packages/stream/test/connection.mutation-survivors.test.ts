@@ -94,6 +94,9 @@ test('onFlushed fires once what was sent has been handed to the operating system
       onStanza() {},
       onFlushed: () => flushed++,
     });
+    conn.flush();
+    await sleep(20);
+    assert.is(flushed, 0, 'flushing nothing writes nothing and reports nothing');
     conn.openStream(CLIENT_HEADER);
     conn.send('<message id="1"/>');
     conn.send('<message id="2"/>');
@@ -611,6 +614,60 @@ test('bad input after our closing tag ends the connection without writing anythi
     assert.is(closes[0]?.code, 'STREAM_ERR_NOT_WELL_FORMED');
     assert.ok(received().endsWith('"></stream:stream>'), received().slice(-40));
   } finally {
+    await srv.stop();
+  }
+});
+
+test('the idle check on a fake clock: data and resume() restart it, pause() stops it, exactly idleTimeoutMs of silence ends it', async () => {
+  // Date.now() is the connection's clock (its check interval is real time, idleTimeoutMs / 4): the
+  // test moves it by hand, so what counts as silence never depends on how loaded the machine is.
+  const realNow = Date.now;
+  const t0 = realNow();
+  let now = t0;
+  Date.now = () => now;
+  const realUntil = async (done: () => boolean, what: string): Promise<void> => {
+    for (const deadline = performance.now() + 20_000; !done(); await sleep(5)) {
+      if (performance.now() > deadline) throw new Error(`gave up waiting for ${what}`);
+    }
+  };
+  const checks = (): Promise<void> => sleep(600); // six check intervals of real time
+  const srv = await rawServer((socket, received) => {
+    socket.on('data', () => {
+      if (received().includes('<go/>')) socket.write("<m id='1'/>");
+      else if (received().includes('<stream:stream')) socket.write(RAW_SERVER_HEADER);
+    });
+  });
+  try {
+    const stanzas: XmlElement[] = [];
+    const closes: Array<StreamError | undefined> = [];
+    const conn = await connect({ host: '127.0.0.1', port: srv.port, ca: cert, servername: 'localhost', keepaliveIntervalMs: 0, idleTimeoutMs: 400 }, {
+      onStanza: (el) => stanzas.push(el),
+      onClose: (e) => closes.push(e),
+    });
+    conn.openStream(CLIENT_HEADER);
+    await realUntil(() => conn.remoteHeader !== undefined, 'the server header');
+    now = t0 + 300;
+    conn.send('<go/>');
+    await realUntil(() => stanzas.length === 1, 'the answer');
+    now = t0 + 600; // 300 since the answer arrived
+    await checks();
+    assert.equal(closes, [], 'received data restarts the idle clock');
+    conn.pause();
+    now = t0 + 5000;
+    await checks();
+    assert.equal(closes, [], 'no idle verdict while we are not reading');
+    conn.resume();
+    await checks();
+    assert.equal(closes, [], 'resume() restarts the idle clock');
+    now = t0 + 5399;
+    await checks();
+    assert.equal(closes, [], 'one millisecond short of idleTimeoutMs');
+    now = t0 + 5400;
+    await realUntil(() => closes.length > 0, 'the idle timeout');
+    assert.is(closes[0]?.code, 'STREAM_ERR_IDLE_TIMEOUT');
+    assert.is(closes[0]?.condition, 'connection-timeout');
+  } finally {
+    Date.now = realNow;
     await srv.stop();
   }
 });
