@@ -156,8 +156,11 @@ test('bytes and strings sent in one tick reach the peer in order, byte for byte'
     await sleep(0);
     conn.send(Buffer.from('<f/>'));
     conn.send(Buffer.from('<g>ü</g>'));
-    await until(() => received().endsWith('</g>'), 'the stanzas');
-    assert.is(received(), '<a>é</a><b/><c>€</c><d>🎉</d><e k="v&amp;"/><f/><g>ü</g>');
+    await sleep(0);
+    conn.send(Uint8Array.from(Buffer.from('<h>ñ</h>')));
+    conn.send('<i/>');
+    await until(() => received().endsWith('<i/>'), 'the stanzas');
+    assert.is(received(), '<a>é</a><b/><c>€</c><d>🎉</d><e k="v&amp;"/><f/><g>ü</g><h>ñ</h><i/>');
     conn.destroy();
   } finally {
     await srv.stop();
@@ -669,6 +672,122 @@ test('the idle check on a fake clock: data and resume() restart it, pause() stop
   } finally {
     Date.now = realNow;
     await srv.stop();
+  }
+});
+
+test('send() after close() throws STREAM_ERR_CLOSED; a second close() writes nothing more; destroy(error) reports that error', async () => {
+  let received = (): string => '';
+  const srv = await rawServer((socket, r) => {
+    received = r;
+    socket.on('data', () => {
+      if (r().includes('<stream:stream') && !r().includes('</stream:stream>')) socket.write(RAW_SERVER_HEADER);
+    });
+  });
+  try {
+    const conn = await connect({ host: '127.0.0.1', port: srv.port, ca: cert, servername: 'localhost', keepaliveIntervalMs: 0 }, { onStanza() {} });
+    conn.openStream(CLIENT_HEADER);
+    await until(() => conn.remoteHeader !== undefined, 'the server header');
+    const closing = conn.close(60_000);
+    void conn.close(60_000);
+    assert.throws(
+      () => conn.send('<late/>'),
+      (e: StreamError) => e instanceof ConnectionError && e.code === 'STREAM_ERR_CLOSED' && e.condition === 'reset' && e.message === 'cannot send: the stream is closing or closed',
+    );
+    await until(() => received().includes('</stream:stream>'), 'our closing tag');
+    await sleep(50);
+    assert.is(received().split('</stream:stream>').length, 2, 'one closing tag');
+    const reason = new ConnectionError('STREAM_ERR_SOCKET', 'reset', 'given up');
+    const closes: Array<StreamError | undefined> = [];
+    const other = await connect({ host: '127.0.0.1', port: srv.port, ca: cert, servername: 'localhost', keepaliveIntervalMs: 0 }, { onStanza() {}, onClose: (e) => closes.push(e) });
+    other.destroy(reason);
+    await other.closed;
+    assert.equal(closes, [reason]);
+    conn.destroy();
+    await closing;
+  } finally {
+    await srv.stop();
+  }
+});
+
+test('a clean close that takes longer than idleTimeoutMs is still clean', async () => {
+  const srv = await rawServer((socket, received) => {
+    socket.on('data', () => {
+      if (received().includes('</stream:stream>')) setTimeout(() => socket.end('</stream:stream>'), 400);
+      else if (received().includes('<stream:stream')) socket.write(RAW_SERVER_HEADER);
+    });
+  });
+  try {
+    const closes: Array<StreamError | undefined> = [];
+    let ended = 0;
+    const conn = await connect({ host: '127.0.0.1', port: srv.port, ca: cert, servername: 'localhost', keepaliveIntervalMs: 0, idleTimeoutMs: 50 }, {
+      onStanza() {},
+      onStreamEnd: () => ended++,
+      onClose: (e) => closes.push(e),
+    });
+    conn.openStream(CLIENT_HEADER);
+    await until(() => conn.remoteHeader !== undefined || closes.length > 0, 'the server header');
+    await conn.close(30_000);
+    assert.is(ended, 1);
+    assert.equal(closes, [undefined], 'the idle check stopped when the close began');
+  } finally {
+    await srv.stop();
+  }
+});
+
+test('after our streamError(), what the peer still sends is not delivered', async () => {
+  const srv = await rawServer((socket, received) => {
+    socket.on('data', () => {
+      if (received().includes('<stream:error>')) socket.write("<message id='after'/>");
+      else if (received().includes('<stream:stream')) socket.write(`${RAW_SERVER_HEADER}<message id='before'/>`);
+    });
+  }, { allowHalfOpen: true });
+  try {
+    const ids: string[] = [];
+    const conn = await connect({ host: '127.0.0.1', port: srv.port, ca: cert, servername: 'localhost', keepaliveIntervalMs: 0, closeTimeoutMs: 1000 }, {
+      onStanza: (el) => {
+        ids.push(el.attrs.id ?? '');
+        if (el.attrs.id === 'before') conn.streamError('policy-violation');
+      },
+    });
+    conn.openStream(CLIENT_HEADER);
+    await conn.closed;
+    assert.equal(ids, ['before']);
+  } finally {
+    await srv.stop();
+  }
+});
+
+test('the connection ends at once (FIN, not the close timer) after a parse error, a peer stream error, the peer\'s closing tag or a handler that threw; replies sent meanwhile go first', async () => {
+  const cases: Array<[string, string, RegExp]> = [
+    ['a parse error', "<message id='q'/><a></b>", /<message id="r"\/><stream:error><not-well-formed xmlns="urn:ietf:params:xml:ns:xmpp-streams"\/><\/stream:error><\/stream:stream>$/],
+    ['a stream error', "<message id='q'/><stream:error><conflict xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></stream:error>", /<message id="r"\/><\/stream:stream>$/],
+    ['the peer closing', "<message id='q'/></stream:stream>", /<message id="r"\/><\/stream:stream>$/],
+    ['a handler that threw', "<message id='q'/><message id='boom'/>", /<message id="r"\/><stream:error><internal-server-error xmlns="urn:ietf:params:xml:ns:xmpp-streams"\/><\/stream:error><\/stream:stream>$/],
+  ];
+  for (const [what, peerSends, expected] of cases) {
+    let received = (): string => '';
+    let ended = false;
+    const srv = await rawServer((socket, r) => {
+      received = r;
+      socket.on('end', () => (ended = true));
+      socket.on('data', () => {
+        if (r().includes('<stream:stream') && !r().includes('<message')) socket.write(`${RAW_SERVER_HEADER}${peerSends}`);
+      });
+    }, { allowHalfOpen: true });
+    try {
+      const conn = await connect({ host: '127.0.0.1', port: srv.port, ca: cert, servername: 'localhost', keepaliveIntervalMs: 0, closeTimeoutMs: 60_000 }, {
+        onStanza: (el) => {
+          if (el.attrs.id === 'q') conn.send('<message id="r"/>');
+          if (el.attrs.id === 'boom') throw new Error('handler bug');
+        },
+      });
+      conn.openStream(CLIENT_HEADER);
+      await until(() => ended, `our FIN after ${what}`);
+      assert.match(received(), expected, what);
+      conn.destroy();
+    } finally {
+      await srv.stop();
+    }
   }
 });
 

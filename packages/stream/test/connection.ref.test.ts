@@ -1,6 +1,7 @@
 // Whether an open connection keeps its process alive, checked in real child processes: by default
 // it does (like a net.Socket); `ref: false` or `unref()` lets the process exit; `ref()` undoes it.
 import { spawn, type ChildProcess } from 'node:child_process';
+import * as net from 'node:net';
 import * as tls from 'node:tls';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -85,5 +86,28 @@ for (const [what, options, after, staysAlive] of [
     }
   });
 }
+
+test('ref: false does not hold the process while connecting either (the connect timer is unref\'d too)', async () => {
+  // A server that accepts TCP and never answers the TLS handshake: connect() stays pending.
+  const sockets: net.Socket[] = [];
+  const silent = net.createServer((s) => sockets.push(s));
+  const port = await listenLocal(silent);
+  const script = `
+    import { connect } from ${JSON.stringify(streamUrl)};
+    console.log('connecting');
+    await connect({ host: '127.0.0.1', port: ${port}, ref: false, connectTimeoutMs: 120000 }, { onStanza() {} });
+  `;
+  const proc = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
+  try {
+    const code = await Promise.race([exited, sleep(30_000).then(() => 'running' as const)]);
+    // Node ends a process whose top-level await can never settle with exit code 13.
+    assert.is(code, 13, 'the child exited while its connection attempt was pending');
+  } finally {
+    proc.kill();
+    for (const s of sockets) s.destroy();
+    silent.close();
+  }
+});
 
 test.run();
