@@ -87,6 +87,43 @@ for (const [what, options, after, staysAlive] of [
   });
 }
 
+test('a destroyed or cleanly closed connection is garbage-collected: none of its timers outlives it', async () => {
+  // In a child with --expose-gc. The keepalive and idle intervals and the close timer are unref'd,
+  // so a forgotten one would not keep the process alive; it would keep the connection in memory.
+  const script = `
+    import * as tls from 'node:tls';
+    import { connect, generateDevCertificate } from ${JSON.stringify(streamUrl)};
+    const { cert, key } = generateDevCertificate();
+    const server = tls.createServer({ cert, key }, (s) => {
+      s.on('error', () => {});
+      s.on('data', (d) => { if (d.toString().includes('</stream:stream>')) s.end('</stream:stream>'); });
+    });
+    await new Promise((r) => server.listen(0, '127.0.0.1', r));
+    const options = { host: '127.0.0.1', port: server.address().port, ca: cert, servername: 'localhost', keepaliveIntervalMs: 1000, idleTimeoutMs: 1000, closeTimeoutMs: 60000 };
+    const refs = [];
+    for (const how of ['destroy', 'close']) {
+      let conn = await connect(options, { onStanza() {} });
+      refs.push([how, new WeakRef(conn)]);
+      conn.openStream({ to: 'x' });
+      if (how === 'destroy') conn.destroy(); else await conn.close();
+      await conn.closed;
+      conn = undefined;
+    }
+    server.close();
+    for (let i = 0; i < 20 && refs.some(([, r]) => r.deref() !== undefined); i++) {
+      await new Promise((r) => setTimeout(r, 10));
+      globalThis.gc();
+    }
+    console.log(JSON.stringify(refs.map(([how, r]) => [how, r.deref() === undefined])));
+  `;
+  const proc = spawn(process.execPath, ['--expose-gc', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  proc.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  const code = await new Promise<number | null>((resolve) => proc.on('exit', (c) => resolve(c)));
+  assert.is(code, 0);
+  assert.equal(JSON.parse(out), [['destroy', true], ['close', true]]);
+});
+
 test('ref: false does not hold the process while connecting either (the connect timer is unref\'d too)', async () => {
   // A server that accepts TCP and never answers the TLS handshake: connect() stays pending.
   const sockets: net.Socket[] = [];
