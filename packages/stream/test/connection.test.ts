@@ -287,6 +287,7 @@ test('a handler that throws ends only its connection, with STREAM_ERR_HANDLER an
     const err = await closed;
     assert.is(err?.code, 'STREAM_ERR_HANDLER');
     assert.is(err?.condition, 'internal-server-error');
+    assert.is(err?.message, 'a handler threw while processing received data');
     assert.is(err?.cause, boom);
   } finally {
     await srv.stop();
