@@ -311,17 +311,24 @@ test('a peer that sends <stream:error> and keeps TCP open is closed after closeT
     });
   }, true);
   let c: Awaited<ReturnType<typeof client>> | undefined;
+  // The idle check reads Date.now(): frozen until the close, so a slow machine cannot time the
+  // peer out before its stream error arrives; then moved far past idleTimeoutMs.
+  const realNow = Date.now;
+  const frozen = realNow();
+  Date.now = () => frozen;
   try {
     c = await client(srv.port, { keepaliveIntervalMs: 10, idleTimeoutMs: 40, closeTimeoutMs: 150 });
     c.conn.openStream(CLIENT_HEADER);
-    const err = await within(c.closed, 1500, undefined);
+    const err = await within(c.closed, 20_000, undefined);
     assert.is(err?.code, 'STREAM_ERR_RECEIVED');
     assert.is(err?.condition, 'system-shutdown');
+    Date.now = () => frozen + 1000;
     await sleep(60); // no second report from the idle or keepalive timers
     assert.is(c.closes.length, 1);
     assert.equal(rec?.events, ['open', 'end'], 'we answer with </stream:stream> and no keepalive junk matters');
     assert.throws(() => c!.conn.send('<x/>'), (e: StreamError) => e.code === 'STREAM_ERR_CLOSED');
   } finally {
+    Date.now = realNow;
     c?.conn.destroy();
     await srv.stop();
   }

