@@ -11,7 +11,8 @@ const SKIP = new Set(['node_modules', 'dist', 'coverage', '.git', '.tmp', '.turb
 
 function markdownFiles(dir: string, out: string[] = []): string[] {
   for (const name of readdirSync(dir).sort()) {
-    if (SKIP.has(name)) continue;
+    // Stryker sandboxes under any tempDirName (.stryker-tmp, .stryker-tmp-<run>): copies, created and removed mid-scan.
+    if (SKIP.has(name) || name.startsWith('.stryker-tmp')) continue;
     const full = join(dir, name);
     if (statSync(full).isDirectory()) markdownFiles(full, out);
     else if (name.endsWith('.md')) out.push(full);
