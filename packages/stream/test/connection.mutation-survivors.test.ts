@@ -554,6 +554,7 @@ test('a reset connection is STREAM_ERR_SOCKET naming the error; a socket destroy
     conn2.rawSocket.destroy();
     await conn2.closed;
     assert.is(other[0]?.code, 'STREAM_ERR_PEER_CLOSED');
+    assert.is(other[0]?.condition, 'remote-connection-failed');
     assert.is(other[0]?.message, 'the connection closed without the stream being closed');
   } finally {
     await srv.stop();
@@ -798,6 +799,35 @@ test('the connection ends at once (FIN, not the close timer) after a parse error
       await until(() => ended, `our FIN after ${what}`);
       assert.match(received(), expected, what);
       conn.destroy();
+    } finally {
+      await srv.stop();
+    }
+  }
+});
+
+test('while we close, the peer\'s closing tag or stream error gets no second closing tag from us', async () => {
+  for (const answer of ['</stream:stream>', "<stream:error><conflict xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></stream:error>"]) {
+    let received = (): string => '';
+    let ended = false;
+    const srv = await rawServer((socket, r) => {
+      received = r;
+      socket.on('end', () => (ended = true));
+      socket.on('data', () => {
+        if (r().includes('</stream:stream>')) socket.write(answer);
+        else if (r().includes('<stream:stream')) socket.write(RAW_SERVER_HEADER);
+      });
+    }, { allowHalfOpen: true });
+    try {
+      const closes: Array<StreamError | undefined> = [];
+      const conn = await connect({ host: '127.0.0.1', port: srv.port, ca: cert, servername: 'localhost', keepaliveIntervalMs: 0 }, { onStanza() {}, onClose: (e) => closes.push(e) });
+      conn.openStream(CLIENT_HEADER);
+      await until(() => conn.remoteHeader !== undefined, 'the server header');
+      void conn.close(60_000);
+      await until(() => ended, 'our FIN');
+      assert.is(received().split('</stream:stream>').length, 2, `one closing tag (peer answered ${answer})`);
+      conn.destroy();
+      await conn.closed;
+      assert.is(closes[0]?.code, answer.startsWith('<stream:error') ? 'STREAM_ERR_RECEIVED' : undefined);
     } finally {
       await srv.stop();
     }
