@@ -518,6 +518,7 @@ test('a peer half-closing an accepted half-open socket gets our end too, and the
     await until(() => closes.length === 1, 'the server close');
     assert.is(closes[0]?.code, 'STREAM_ERR_PEER_CLOSED');
     assert.is(closes[0]?.message, 'the peer ended the connection without closing the stream');
+    assert.is(closes[0]?.condition, 'remote-connection-failed');
   } finally {
     server.close();
   }
@@ -640,7 +641,9 @@ test('the idle check on a fake clock: data and resume() restart it, pause() stop
     }
   };
   const checks = (): Promise<void> => sleep(600); // six check intervals of real time
+  let wire = (): string => '';
   const srv = await rawServer((socket, received) => {
+    wire = received;
     socket.on('data', () => {
       if (received().includes('<go/>')) socket.write("<m id='1'/>");
       else if (received().includes('<stream:stream')) socket.write(RAW_SERVER_HEADER);
@@ -675,6 +678,8 @@ test('the idle check on a fake clock: data and resume() restart it, pause() stop
     await realUntil(() => closes.length > 0, 'the idle timeout');
     assert.is(closes[0]?.code, 'STREAM_ERR_IDLE_TIMEOUT');
     assert.is(closes[0]?.condition, 'connection-timeout');
+    await realUntil(() => wire().endsWith('</stream:stream>'), 'the stream error');
+    assert.ok(wire().endsWith('<stream:error><connection-timeout xmlns="urn:ietf:params:xml:ns:xmpp-streams"/></stream:error></stream:stream>'), wire().slice(-120));
   } finally {
     Date.now = realNow;
     await srv.stop();
@@ -831,6 +836,25 @@ test('while we close, the peer\'s closing tag or stream error gets no second clo
     } finally {
       await srv.stop();
     }
+  }
+});
+
+test('a peer that answers our close with FIN alone still gives a clean close: we asked for it', async () => {
+  const srv = await rawServer((socket, received) => {
+    socket.on('data', () => {
+      if (received().includes('</stream:stream>')) socket.end();
+      else if (received().includes('<stream:stream')) socket.write(RAW_SERVER_HEADER);
+    });
+  });
+  try {
+    const closes: Array<StreamError | undefined> = [];
+    const conn = await connect({ host: '127.0.0.1', port: srv.port, ca: cert, servername: 'localhost', keepaliveIntervalMs: 0 }, { onStanza() {}, onClose: (e) => closes.push(e) });
+    conn.openStream(CLIENT_HEADER);
+    await until(() => conn.remoteHeader !== undefined, 'the server header');
+    await conn.close(60_000);
+    assert.equal(closes, [undefined]);
+  } finally {
+    await srv.stop();
   }
 });
 
