@@ -20,6 +20,7 @@ const built: Array<[string, () => ReturnType<typeof xml>, string]> = [
   ['resultIq', () => resultIq('p1'), '<iq type="result" id="p1"/>'],
   ['errorIq', () => errorIq('q"1', 'service-unavailable', 'cancel', { text: 'a & b' }), '<iq type="error" id="q&quot;1"><error code="503" type="cancel"><service-unavailable xmlns="urn:ietf:params:xml:ns:xmpp-stanzas"/><text xmlns="urn:ietf:params:xml:ns:xmpp-stanzas">a &amp; b</text></error></iq>'],
   ['stanzaErrorElement without a code', () => stanzaErrorElement('unexpected-request', 'wait', { code: null }), '<error type="wait"><unexpected-request xmlns="urn:ietf:params:xml:ns:xmpp-stanzas"/></error>'],
+  ['stanzaErrorElement with code: null leaves out a legacy code', () => stanzaErrorElement('bad-request', 'modify', { code: null }), '<error type="modify"><bad-request xmlns="urn:ietf:params:xml:ns:xmpp-stanzas"/></error>'],
   ['gcmErrorMessage', () => gcmErrorMessage('3', 'bad-request', 'modify', { json: '{"a":"<"}', text: 'InvalidJson: JSON_PARSING_ERROR : Missing Required Field: message_id' }),
     '<message id="3" type="error"><gcm xmlns="google:mobile:data">{"a":"&lt;"}</gcm><error code="400" type="modify"><bad-request xmlns="urn:ietf:params:xml:ns:xmpp-stanzas"/><text xmlns="urn:ietf:params:xml:ns:xmpp-stanzas">InvalidJson: JSON_PARSING_ERROR : Missing Required Field: message_id</text></error></message>'],
   ['streamErrorElement', () => streamErrorElement('policy-violation', 'too big'), '<stream:error><policy-violation xmlns="urn:ietf:params:xml:ns:xmpp-streams"/><text xmlns="urn:ietf:params:xml:ns:xmpp-streams">too big</text></stream:error>'],
@@ -159,7 +160,10 @@ test('readIq takes the first child other than error as the payload', () => {
   const iq = readIq(parseWithSaxes('<iq type="error" id="e"><error type="cancel"/><query xmlns="a"/><other/></iq>'))!;
   assert.is(iq.payload?.local, 'query');
   assert.is(iq.error?.type, 'cancel');
-  for (const type of ['get', 'set', 'result']) assert.is(readIq(parseWithSaxes(`<iq type="${type}"><error/></iq>`))?.error, undefined, type);
+  for (const type of ['get', 'set', 'result', 'error']) assert.is(readIq(parseWithSaxes(`<iq type="${type}"/>`))?.type, type, type);
+  for (const type of ['get', 'set', 'result']) assert.is(readIq(parseWithSaxes(`<iq type="${type}"><error/></iq>`))!.error, undefined, type);
+  assert.is(readIq(parseWithSaxes('<iq type="result"> text <query xmlns="a"/></iq>'))!.payload?.local, 'query');
+  assert.is(readIq(parseWithSaxes('<message type="get"/>')), undefined);
   assert.is(readIq(parseWithSaxes('<iq/>')), undefined);
 });
 
@@ -172,6 +176,9 @@ test('isPing, isSessionRequest and the bind readers look at the element name and
   assert.is(readBindResult(parseWithSaxes('<message type="result"><bind xmlns="urn:ietf:params:xml:ns:xmpp-bind"><jid>j</jid></bind></message>')), undefined);
   assert.is(readBindRequest(parseWithSaxes('<message type="set"><bind xmlns="urn:ietf:params:xml:ns:xmpp-bind"/></message>')), undefined);
   assert.is(readBindRequest(parseWithSaxes('<iq type="set"/>')), undefined);
+  assert.is(readBindResult(parseWithSaxes('<iq type="set"><bind xmlns="urn:ietf:params:xml:ns:xmpp-bind"><jid>j</jid></bind></iq>')), undefined);
+  assert.not.ok(isPing(parseWithSaxes('<iq type="get"><query xmlns="urn:xmpp:ping-not"/></iq>')));
+  assert.not.ok(isSessionRequest(bindIq('b')));
   assert.is(readStreamFeatures(parseWithSaxes(withStream('<stream:other/>'))), undefined);
   assert.is(readStreamError(parseWithSaxes(withStream('<stream:features/>'))), undefined);
 });
