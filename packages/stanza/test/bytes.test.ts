@@ -27,6 +27,9 @@ test('completePrefixLength keeps ASCII and complete text whole, and leaves inval
   assert.is(completePrefixLength(Buffer.from([0x80])), 1);
   assert.is(completePrefixLength(Buffer.from([0x61, 0xbf, 0xbf, 0xbf, 0xbf])), 5);
   assert.is(completePrefixLength(Buffer.from([0xc3, 0xa9, 0xa9])), 3);
+  // A lead byte cut short by an ASCII byte is already invalid: nothing more will complete it.
+  assert.is(completePrefixLength(Buffer.from([0xe2, 0x61])), 2);
+  assert.is(completePrefixLength(Buffer.from([0xf0, 0x9f, 0x61])), 3);
 });
 
 test('latin1 and utf8 decode the given byte range', () => {
