@@ -44,6 +44,8 @@ if (args[0] === '--cover') {
   if (active === undefined) dryRun(dir);
   else {
     const files = process.env.MUTATION_NARROW === '0' ? [dir] : filesFor(active, dir);
+    const deadline = process.env.TEST_TIMEOUT_MS === undefined ? deadlineMs() : undefined;
+    if (deadline !== undefined) process.env.TEST_TIMEOUT_MS = deadline;
     const log = process.env.MUTATION_LOG;
     // One line per mutant: id, exit code (0 = survived), ms since this process started, files run.
     if (log) process.on('exit', (code) => appendFileSync(log, `${active}\t${code}\t${Math.round(performance.now())}\t${files.join(' ')}\n`));
@@ -125,6 +127,18 @@ function dryRun(dir) {
   writeFileSync(MAP, JSON.stringify({ files, byMutant }));
   const total = files.reduce((n, f) => n + f.tests, 0);
   process.stdout.write(`${files.length} test files, ${total} tests, ${Object.keys(byMutant).length} mutants reached\n`);
+}
+
+/**
+ * The per-test deadline under mutation: a mutant that leaves a test waiting forever is killed by
+ * it, and the default 60 s made each such mutant cost a minute or more. No test takes longer than
+ * its whole file took alone in the dry run (process start included), so five times the slowest
+ * file, and at least 10 s, stays clear of a test that is merely slow on a loaded machine.
+ */
+function deadlineMs() {
+  if (!existsSync(MAP)) return undefined;
+  const { files } = JSON.parse(readFileSync(MAP, 'utf8'));
+  return String(Math.max(10_000, 5 * Math.max(0, ...files.map((f) => f.ms))));
 }
 
 /** The test files to run for mutant `id`: those that reached it, fastest first; else all of them. */

@@ -20,11 +20,15 @@ export function reach(...ids) {
 }
 export const active = (id) => ns.activeMutant === id;
 `;
-// a reaches mutants 1 and 2 and kills 1; b reaches 2 and 3 and kills neither. b also checks that its
-// 'uvu' is the guard (per-test deadlines), however the runner resolved it.
+// a reaches mutants 1, 2 and 5, kills 1, and under 5 shows its deadline; b reaches 2 and 3 and
+// kills neither. b also checks that its 'uvu' is the guard, however the runner resolved it.
 const a = `import { test } from 'uvu';
 import { reach, active } from '../src/m.js';
-test('a', () => { reach('1', '2'); if (active('1')) throw new Error('mutant 1 is caught by a'); });
+test('a', () => {
+  reach('1', '2', '5');
+  if (active('1')) throw new Error('mutant 1 is caught by a');
+  if (active('5')) throw new Error(\`deadline \${process.env.TEST_TIMEOUT_MS}\`);
+});
 test.run();
 `;
 const b = `import * as uvu from 'uvu';
@@ -67,7 +71,7 @@ test('the dry run maps each mutant to the test files that reach it; a mutant run
   try {
     const dry = run(dir);
     assert.is(dry.status, 0, dry.out);
-    assert.match(dry.out, /2 test files, 2 tests, 3 mutants reached/);
+    assert.match(dry.out, /2 test files, 2 tests, 4 mutants reached/);
     const map = JSON.parse(readFileSync(join(dir, '.mutation-coverage.json'), 'utf8')) as {
       files: Array<{ file: string }>;
       byMutant: Record<string, number[]>;
@@ -87,6 +91,16 @@ test('the dry run maps each mutant to the test files that reach it; a mutant run
     assert.is(survived.status, 0, survived.out);
     assert.equal(survived.files, ['dist/test/b.test.js']);
     assert.equal(mutant(dir, '2').files, ['dist/test/a.test.js', 'dist/test/b.test.js']);
+
+    // The per-test deadline: five times the slowest file's dry run, at least 10 s.
+    const slow = JSON.parse(readFileSync(join(dir, '.mutation-coverage.json'), 'utf8')) as { files: Array<{ ms: number }> };
+    for (const [i, ms] of [4_000, 1_000].entries()) (slow.files[i] as { ms: number }).ms = ms;
+    writeFileSync(join(dir, '.mutation-coverage.json'), JSON.stringify(slow));
+    assert.match(mutant(dir, '5').out, /deadline 20000/);
+    for (const f of slow.files) f.ms = 100;
+    writeFileSync(join(dir, '.mutation-coverage.json'), JSON.stringify(slow));
+    assert.match(mutant(dir, '5').out, /deadline 10000/);
+    assert.match(mutant(dir, '5', { TEST_TIMEOUT_MS: '12345' }).out, /deadline 12345/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

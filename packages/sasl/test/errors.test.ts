@@ -97,7 +97,10 @@ test('each error class has its own name, as a caught error shows it', async () =
   const cases: Array<[string, SaslError]> = [];
   // SaslError itself: a negotiator started twice.
   const twice = negotiating();
-  cases.push(['SaslError', await rejection(twice.n.start(features('PLAIN')))]);
+  const again = await rejection(twice.n.start(features('PLAIN')));
+  assert.is(again.code, 'SASL_ERR_INVALID_STATE');
+  assert.is(again.message, 'SASL negotiation cannot start in state negotiating');
+  cases.push(['SaslError', again]);
   const aborted = negotiating();
   aborted.n.abort();
   cases.push(['SaslAbortError', await rejection(aborted.done)]);

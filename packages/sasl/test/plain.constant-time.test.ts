@@ -103,4 +103,20 @@ test('an unknown authcid is refused like a wrong password, also when it guesses 
   assert.equal(await attempt('nobody@gcm.googleapis.com', Buffer.alloc(32).toString('base64')), { type: 'failure', condition: 'not-authorized' });
 });
 
+test('an unknown authcid is refused even when its comparison with the decoy comes out equal', async () => {
+  // Only a client that guessed the per-process decoy gets there; the account check behind the
+  // comparison still refuses it. The known account shows that the forced comparison is the one used.
+  const mutable = crypto as unknown as Record<string, unknown>;
+  const original = crypto.timingSafeEqual;
+  mutable['timingSafeEqual'] = () => true;
+  syncBuiltinESMExports();
+  try {
+    assert.equal(await attempt('nobody@gcm.googleapis.com', 'any-api-key'), { type: 'failure', condition: 'not-authorized' });
+    assert.equal(await attempt('known@gcm.googleapis.com', 'any-api-key'), { type: 'success', authcid: 'known@gcm.googleapis.com', authzid: undefined });
+  } finally {
+    mutable['timingSafeEqual'] = original;
+    syncBuiltinESMExports();
+  }
+});
+
 test.run();
