@@ -4,7 +4,10 @@
 import { xml } from '@ccs-xmpp/stream';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { ClientNegotiator, NS_SASL, ServerNegotiator, offeredMechanisms, plainServer } from '../src/index.js';
+import { ClientNegotiator, NS_SASL, ServerNegotiator, offeredMechanisms, plainServer, type SaslError } from '../src/index.js';
+import { parse } from './helpers.js';
+
+const built = () => xml('stream:features', null, xml('mechanisms', { xmlns: NS_SASL }, xml('mechanism', null, 'PLAIN')));
 
 test('reads the mechanisms of a <stream:features> built in process, as the server negotiator builds it', () => {
   const server = new ServerNegotiator(
@@ -27,6 +30,20 @@ test('a built <mechanism> with an explicit empty xmlns is in no namespace, and n
     xml('mechanisms', { xmlns: NS_SASL }, xml('mechanism', null, 'PLAIN'), xml('mechanism', { xmlns: '' }, 'X-NONE')),
   );
   assert.equal(offeredMechanisms(built), ['PLAIN']);
+});
+
+test('reads the first SASL condition and the first <text> of a <failure>, ignoring other namespaces', async () => {
+  const n = new ClientNegotiator({ credentials: { authcid: 'a', password: 'p' }, send() {}, encrypted: true });
+  const done = n.start(built());
+  n.handle(
+    parse(
+      `<failure xmlns="${NS_SASL}"><account-disabled xmlns="urn:other"/><text xmlns="urn:other">not this</text>` +
+        `<credentials-expired/><not-authorized/><text>first</text><text>second</text></failure>`,
+    ),
+  );
+  const err = (await done.catch((e: unknown) => e)) as SaslError;
+  assert.is(err.condition, 'credentials-expired');
+  assert.is(err.text, 'first');
 });
 
 test.run();

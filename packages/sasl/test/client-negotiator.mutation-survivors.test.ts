@@ -1,0 +1,69 @@
+// Client negotiator behaviours that mutation testing found unchecked (test/README.md, "Mutation
+// testing"): what goes on the wire when a mechanism fails before <auth>, the state after an abort
+// before start, and the exact messages of the no-mechanism refusals.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { ClientNegotiator, MechanismRegistry, NS_SASL, SaslError, type ClientMechanismFactory } from '../src/index.js';
+import { Outbox, features, parse } from './helpers.js';
+
+const CREDS = { authcid: 'a', password: 'p' };
+
+async function rejection(p: Promise<unknown>): Promise<SaslError> {
+  try {
+    await p;
+  } catch (err) {
+    assert.instance(err, SaslError);
+    return err as SaslError;
+  }
+  throw new Error('expected a rejection');
+}
+
+test('a mechanism whose initial response throws sends nothing at all, not even <abort/>', async () => {
+  const broken: ClientMechanismFactory = {
+    name: 'X-BROKEN',
+    plaintext: false,
+    canUse: () => true,
+    create: () => ({
+      initialResponse: () => {
+        throw new Error('no initial response today');
+      },
+      challenge: () => Buffer.alloc(0),
+      success: () => {},
+    }),
+  };
+  const out = new Outbox();
+  const n = new ClientNegotiator({ credentials: CREDS, send: out.send, encrypted: true, mechanism: 'X-BROKEN', mechanisms: new MechanismRegistry([broken]) });
+  const err = await rejection(n.start(features('X-BROKEN')));
+  assert.is(err.code, 'SASL_ERR_MECHANISM');
+  assert.equal(out.sent, []);
+  assert.is(n.state, 'failed');
+});
+
+test('abort() before start() leaves the negotiator failed, and it cannot start', async () => {
+  const n = new ClientNegotiator({ credentials: CREDS, send() {}, encrypted: true });
+  n.abort();
+  assert.is(n.state, 'failed');
+  const err = await rejection(n.start(features('PLAIN')));
+  assert.is(err.code, 'SASL_ERR_INVALID_STATE');
+  assert.is(err.message, 'SASL negotiation cannot start in state failed');
+});
+
+test('an empty <mechanisms/> is refused as "the server offers no SASL mechanisms"', async () => {
+  const n = new ClientNegotiator({ credentials: CREDS, send() {}, encrypted: true });
+  const err = await rejection(n.start(parse(`<stream:features><mechanisms xmlns="${NS_SASL}"/></stream:features>`)));
+  assert.is(err.code, 'SASL_ERR_NO_COMMON_MECHANISM');
+  assert.is(err.message, 'the server offers no SASL mechanisms');
+});
+
+test('no mechanism in common names what the server offers and each mechanism the client would take, once', async () => {
+  const n = new ClientNegotiator({ credentials: CREDS, send() {}, encrypted: true });
+  const err = await rejection(n.start(features('X-OAUTH2', 'X-GOOGLE-TOKEN')));
+  assert.is(err.code, 'SASL_ERR_NO_COMMON_MECHANISM');
+  assert.is(
+    err.message,
+    'no usable SASL mechanism: the server offers [X-OAUTH2, X-GOOGLE-TOKEN], the client wants any of ' +
+      '[SCRAM-SHA-512-PLUS, SCRAM-SHA-256-PLUS, SCRAM-SHA-1-PLUS, SCRAM-SHA-512, SCRAM-SHA-256, SCRAM-SHA-1, X-OAUTH2, OAUTHBEARER, PLAIN] with the given credentials',
+  );
+});
+
+test.run();

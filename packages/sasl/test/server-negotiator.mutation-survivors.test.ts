@@ -1,0 +1,47 @@
+// Server negotiator behaviours that mutation testing found unchecked (test/README.md, "Mutation
+// testing"): the initial state, the smallest failure limit, and a failure text that is empty.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { NS_SASL, ServerNegotiator, plainServer, type ServerMechanismFactory } from '../src/index.js';
+import { Outbox, parse } from './helpers.js';
+
+const sink = (out: Outbox, closed: number[] = []) => ({ send: out.send, onSuccess() {}, onTooManyFailures: (n: number) => closed.push(n) });
+const plain = plainServer({ lookup: () => undefined });
+
+test('a new server negotiator is waiting, with no failures', () => {
+  const server = new ServerNegotiator({ mechanisms: [plain], encrypted: true }, sink(new Outbox()));
+  assert.is(server.state, 'waiting');
+  assert.is(server.failures, 0);
+});
+
+test('maxFailures 1 is allowed: the first failure closes', () => {
+  const out = new Outbox();
+  const closed: number[] = [];
+  const server = new ServerNegotiator({ mechanisms: [plain], encrypted: true, maxFailures: 1 }, sink(out, closed));
+  server.handle(parse(`<abort xmlns="${NS_SASL}"/>`));
+  assert.is(server.state, 'closed');
+  assert.equal(closed, [1]);
+});
+
+test('a maxFailures that is not a positive integer is refused with a RangeError that says so', () => {
+  for (const maxFailures of [0, -1, 1.5, Number.NaN]) {
+    assert.throws(
+      () => new ServerNegotiator({ mechanisms: [plain], encrypted: true, maxFailures }, sink(new Outbox())),
+      (e: unknown) => e instanceof RangeError && e.message === 'maxFailures must be a positive integer',
+    );
+  }
+});
+
+test('an empty failure text from a mechanism sends no <text> element', () => {
+  const out = new Outbox();
+  const refusing: ServerMechanismFactory = {
+    name: 'X-NO',
+    plaintext: false,
+    create: () => ({ step: () => ({ type: 'failure', condition: 'mechanism-too-weak', text: '' }) }),
+  };
+  const server = new ServerNegotiator({ mechanisms: [refusing], encrypted: true }, sink(out));
+  server.handle(parse(`<auth xmlns="${NS_SASL}" mechanism="X-NO">=</auth>`));
+  assert.equal(out.xml, [`<failure xmlns="${NS_SASL}"><mechanism-too-weak/></failure>`]);
+});
+
+test.run();
