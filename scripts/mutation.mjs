@@ -10,7 +10,7 @@
 // (each one's location as a MUTATE range, with --force), and keeps every other result. Other
 // arguments starting with `-` go to Stryker as they are (`--force` reruns everything in scope).
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -21,6 +21,19 @@ const named = args.filter((a) => !a.startsWith('-'));
 const packages = named.length ? named : ['stanza', 'sasl', 'stream'];
 const stryker = join(root, 'node_modules', '@stryker-mutator', 'core', 'bin', 'stryker.js');
 const config = join(root, 'scripts', 'stryker.config.mjs');
+
+/**
+ * The committed incremental file keeps each mutant's verdict; the test output Stryker stores as its
+ * reason (the whole failing suite's report) is cut to its first lines, which name the test.
+ */
+function trimReasons(file) {
+  if (!existsSync(file)) return;
+  const data = JSON.parse(readFileSync(file, 'utf8'));
+  for (const { mutants } of Object.values(data.files)) {
+    for (const m of mutants) if (typeof m.statusReason === 'string' && m.statusReason.length > 400) m.statusReason = `${m.statusReason.slice(0, 400)}…`;
+  }
+  writeFileSync(file, `${JSON.stringify(data, null, 1)}\n`);
+}
 
 /** MUTATE ranges (`file:line:column-line:column`, Stryker's form) of the undetected mutants on record. */
 function survivorRanges(pkg) {
@@ -56,6 +69,7 @@ for (const pkg of packages) {
   }
   const run = spawnSync(process.execPath, [stryker, 'run', config, ...extra], { cwd: dir, stdio: 'inherit', env });
   if (run.status !== 0) failed = true;
+  trimReasons(join(root, 'test', 'mutation', `${pkg}.incremental.json`));
   const reportFile = join(root, '.tmp', 'mutation', `${pkg}.json`);
   if (!existsSync(reportFile)) continue;
   const report = JSON.parse(readFileSync(reportFile, 'utf8'));

@@ -66,4 +66,33 @@ test('no mechanism in common names what the server offers and each mechanism the
   );
 });
 
+test('a forced mechanism the server lacks is named in the refusal', async () => {
+  const n = new ClientNegotiator({ credentials: CREDS, send() {}, encrypted: true, mechanism: 'SCRAM-SHA-1' });
+  const err = await rejection(n.start(features('X-OAUTH2', 'PLAIN')));
+  assert.is(err.message, 'no usable SASL mechanism: the server offers [X-OAUTH2, PLAIN], the client wants mechanism SCRAM-SHA-1 with the given credentials');
+});
+
+test('PLAIN refused on an unencrypted stream says which mechanism and how to override', async () => {
+  const n = new ClientNegotiator({ credentials: CREDS, send() {}, encrypted: false });
+  const err = await rejection(n.start(features('PLAIN')));
+  assert.is(err.code, 'SASL_ERR_PLAIN_UNENCRYPTED');
+  assert.is(err.mechanism, 'PLAIN');
+  assert.is(err.message, 'refusing to send PLAIN credentials over an unencrypted stream (set allowPlaintextUnencrypted to override)');
+});
+
+test('a challenge or success data that is not base64 is SASL_ERR_PROTOCOL, saying which, with the mechanism', async () => {
+  for (const [el, message] of [
+    ['challenge', 'the server sent a challenge that is not valid base64'],
+    ['success', 'the server sent success data that is not valid base64'],
+  ] as const) {
+    const n = new ClientNegotiator({ credentials: CREDS, send() {}, encrypted: true });
+    const done = n.start(features('PLAIN'));
+    n.handle(parse(`<${el} xmlns="${NS_SASL}">not base64!</${el}>`));
+    const err = await rejection(done);
+    assert.is(err.code, 'SASL_ERR_PROTOCOL');
+    assert.is(err.message, message);
+    assert.is(err.mechanism, 'PLAIN');
+  }
+});
+
 test.run();
