@@ -95,4 +95,14 @@ test('a challenge or success data that is not base64 is SASL_ERR_PROTOCOL, sayin
   }
 });
 
+test('a send that throws is SASL_ERR_SEND_FAILED naming the element, with the transport error as cause', async () => {
+  const broken = new Error('socket gone');
+  const n = new ClientNegotiator({ credentials: CREDS, send: () => { throw broken; }, encrypted: true });
+  const err = await rejection(n.start(features('PLAIN')));
+  assert.is(err.code, 'SASL_ERR_SEND_FAILED');
+  assert.is(err.message, 'could not send <auth>');
+  assert.is(err.cause, broken);
+  assert.is(err.mechanism, 'PLAIN');
+});
+
 test.run();

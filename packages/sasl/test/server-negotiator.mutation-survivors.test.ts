@@ -2,8 +2,8 @@
 // testing"): the initial state, the smallest failure limit, and a failure text that is empty.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { NS_SASL, ServerNegotiator, plainServer, type ServerMechanismFactory } from '../src/index.js';
-import { Outbox, parse } from './helpers.js';
+import { NS_SASL, ServerNegotiator, plainServer, type ServerMechanismFactory, type ServerStep } from '../src/index.js';
+import { Outbox, parse, tick } from './helpers.js';
 
 const sink = (out: Outbox, closed: number[] = []) => ({ send: out.send, onSuccess() {}, onTooManyFailures: (n: number) => closed.push(n) });
 const plain = plainServer({ lookup: () => undefined });
@@ -42,6 +42,41 @@ test('an empty failure text from a mechanism sends no <text> element', () => {
   const server = new ServerNegotiator({ mechanisms: [refusing], encrypted: true }, sink(out));
   server.handle(parse(`<auth xmlns="${NS_SASL}" mechanism="X-NO">=</auth>`));
   assert.equal(out.xml, [`<failure xmlns="${NS_SASL}"><mechanism-too-weak/></failure>`]);
+});
+
+/** A two-round mechanism whose first step answers when released; the second succeeds. */
+function twoRounds(): { factory: ServerMechanismFactory; release: (step: ServerStep) => void } {
+  let release: (step: ServerStep) => void = () => {};
+  const factory: ServerMechanismFactory = {
+    name: 'X-TWO',
+    plaintext: false,
+    create: () => {
+      let round = 0;
+      return {
+        step: () => (++round === 1 ? new Promise<ServerStep>((resolve) => (release = resolve)) : { type: 'success', authcid: 'u', authzid: undefined }),
+      };
+    },
+  };
+  return { factory, release: (step) => release(step) };
+}
+
+test('a <response> while an async step is pending is out of turn; once it settled, the next one is taken', async () => {
+  const early = twoRounds();
+  const out = new Outbox();
+  const server = new ServerNegotiator({ mechanisms: [early.factory], encrypted: true }, sink(out));
+  server.handle(parse(`<auth xmlns="${NS_SASL}" mechanism="X-TWO">=</auth>`));
+  server.handle(parse(`<response xmlns="${NS_SASL}">=</response>`));
+  assert.equal(out.xml, [`<failure xmlns="${NS_SASL}"><malformed-request/></failure>`]);
+
+  const later = twoRounds();
+  const out2 = new Outbox();
+  const server2 = new ServerNegotiator({ mechanisms: [later.factory], encrypted: true }, sink(out2));
+  server2.handle(parse(`<auth xmlns="${NS_SASL}" mechanism="X-TWO">=</auth>`));
+  later.release({ type: 'challenge', data: Buffer.from('c') });
+  await tick();
+  server2.handle(parse(`<response xmlns="${NS_SASL}">=</response>`));
+  assert.equal(out2.xml, [`<challenge xmlns="${NS_SASL}">Yw==</challenge>`, `<success xmlns="${NS_SASL}"/>`]);
+  assert.is(server2.state, 'succeeded');
 });
 
 test.run();
