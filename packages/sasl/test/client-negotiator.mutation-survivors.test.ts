@@ -35,6 +35,7 @@ test('a mechanism whose initial response throws sends nothing at all, not even <
   const n = new ClientNegotiator({ credentials: CREDS, send: out.send, encrypted: true, mechanism: 'X-BROKEN', mechanisms: new MechanismRegistry([broken]) });
   const err = await rejection(n.start(features('X-BROKEN')));
   assert.is(err.code, 'SASL_ERR_MECHANISM');
+  assert.is(err.message, 'SASL mechanism X-BROKEN failed');
   assert.equal(out.sent, []);
   assert.is(n.state, 'failed');
 });
@@ -103,6 +104,26 @@ test('a send that throws is SASL_ERR_SEND_FAILED naming the element, with the tr
   assert.is(err.message, 'could not send <auth>');
   assert.is(err.cause, broken);
   assert.is(err.mechanism, 'PLAIN');
+});
+
+test('when the <response> cannot be sent, no <abort/> is tried after it', async () => {
+  const echo: ClientMechanismFactory = {
+    name: 'X-ECHO',
+    plaintext: false,
+    canUse: () => true,
+    create: () => ({ initialResponse: () => undefined, challenge: (data) => data, success: () => {} }),
+  };
+  const sent: string[] = [];
+  const send = (el: { local: string }): void => {
+    sent.push(el.local);
+    if (el.local === 'response') throw new Error('socket gone');
+  };
+  const n = new ClientNegotiator({ credentials: CREDS, send, encrypted: true, mechanisms: new MechanismRegistry([echo]) });
+  const done = n.start(features('X-ECHO'));
+  n.handle(parse(`<challenge xmlns="${NS_SASL}">Yw==</challenge>`));
+  assert.is((await rejection(done)).code, 'SASL_ERR_SEND_FAILED');
+  assert.equal(sent, ['auth', 'response']);
+  assert.is(n.state, 'failed');
 });
 
 test.run();

@@ -79,4 +79,29 @@ test('a <response> while an async step is pending is out of turn; once it settle
   assert.is(server2.state, 'succeeded');
 });
 
+test('after an exchange aborted while its async step was pending, the next exchange takes its <response>', async () => {
+  let exchanges = 0;
+  const factory: ServerMechanismFactory = {
+    name: 'X-TWO',
+    plaintext: false,
+    create: () => {
+      // The first exchange's step never settles; the next one challenges, then succeeds.
+      if (++exchanges === 1) return { step: () => new Promise<ServerStep>(() => {}) };
+      let round = 0;
+      return { step: () => (++round === 1 ? { type: 'challenge', data: Buffer.from('c') } : { type: 'success', authcid: 'u', authzid: undefined }) };
+    },
+  };
+  const out = new Outbox();
+  const server = new ServerNegotiator({ mechanisms: [factory], encrypted: true }, sink(out));
+  server.handle(parse(`<auth xmlns="${NS_SASL}" mechanism="X-TWO">=</auth>`));
+  server.handle(parse(`<abort xmlns="${NS_SASL}"/>`));
+  server.handle(parse(`<auth xmlns="${NS_SASL}" mechanism="X-TWO">=</auth>`));
+  server.handle(parse(`<response xmlns="${NS_SASL}">=</response>`));
+  assert.equal(out.xml, [
+    `<failure xmlns="${NS_SASL}"><aborted/></failure>`,
+    `<challenge xmlns="${NS_SASL}">Yw==</challenge>`,
+    `<success xmlns="${NS_SASL}"/>`,
+  ]);
+});
+
 test.run();
