@@ -40,6 +40,25 @@ test('a mechanism whose initial response throws sends nothing at all, not even <
   assert.is(n.state, 'failed');
 });
 
+test('a mechanism that throws while being chosen is SASL_ERR_MECHANISM of "(none)", its error kept as cause only', async () => {
+  const thrown = new Error('canUse exploded');
+  const picky: ClientMechanismFactory = {
+    name: 'X-PICKY',
+    plaintext: false,
+    canUse: () => {
+      throw thrown;
+    },
+    create: () => {
+      throw new Error('never created');
+    },
+  };
+  const n = new ClientNegotiator({ credentials: CREDS, send() {}, encrypted: true, mechanisms: new MechanismRegistry([picky]) });
+  const err = await rejection(n.start(features('X-PICKY')));
+  assert.is(err.code, 'SASL_ERR_MECHANISM');
+  assert.is(err.message, 'SASL mechanism (none) failed');
+  assert.is(err.cause, thrown);
+});
+
 test('abort() before start() leaves the negotiator failed, and it cannot start', async () => {
   const n = new ClientNegotiator({ credentials: CREDS, send() {}, encrypted: true });
   n.abort();
