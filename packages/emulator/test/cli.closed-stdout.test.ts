@@ -23,7 +23,7 @@ test('ccs-emulator --help exits 0 without an EPIPE crash when its stdout reader 
 });
 
 test('a ccs-emulator whose reader left after the JSON line keeps serving and stops cleanly on SIGTERM', async () => {
-  const child = spawn(process.execPath, [CLI, '--port', '0', '--sender-id', '555'], {
+  const child = spawn(process.execPath, [CLI, '--port', '0', '--sender-id', '555', '--handshake-timeout-ms', '0'], {
     env: { ...process.env, CCS_API_KEY: 'closed-stdout-key' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
