@@ -2,7 +2,7 @@
 // testing"): the initial state, the smallest failure limit, and a failure text that is empty.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { NS_SASL, ServerNegotiator, plainServer, type ServerMechanismFactory, type ServerStep } from '../src/index.js';
+import { NS_SASL, ServerNegotiator, plainServer, type SaslError, type ServerMechanismFactory, type ServerStep } from '../src/index.js';
 import { Outbox, parse, tick } from './helpers.js';
 
 const sink = (out: Outbox, closed: number[] = []) => ({ send: out.send, onSuccess() {}, onTooManyFailures: (n: number) => closed.push(n) });
@@ -42,6 +42,17 @@ test('an empty failure text from a mechanism sends no <text> element', () => {
   const server = new ServerNegotiator({ mechanisms: [refusing], encrypted: true }, sink(out));
   server.handle(parse(`<auth xmlns="${NS_SASL}" mechanism="X-NO">=</auth>`));
   assert.equal(out.xml, [`<failure xmlns="${NS_SASL}"><mechanism-too-weak/></failure>`]);
+});
+
+test('a send that throws reaches onError as SASL_ERR_SEND_FAILED naming the element, with the transport error as cause', () => {
+  const broken = new Error('socket gone');
+  const errors: SaslError[] = [];
+  const server = new ServerNegotiator(
+    { mechanisms: [plain], encrypted: true },
+    { send: () => { throw broken; }, onSuccess() {}, onTooManyFailures() {}, onError: (e) => errors.push(e) },
+  );
+  server.handle(parse(`<abort xmlns="${NS_SASL}"/>`));
+  assert.equal(errors.map((e) => [e.code, e.message, e.cause]), [['SASL_ERR_SEND_FAILED', 'could not send <failure>', broken]]);
 });
 
 /** A two-round mechanism whose first step answers when released; the second succeeds. */
