@@ -7,6 +7,14 @@
  * connection; heap per pending message (the stub then never answers).
  *
  *   node bench/ccs-client.mjs [--rounds R] [--n N] [--warmup N] [--quick] [--json FILE]
+ *                             [--clients trivial,ccs,xmppjs] [--base-dir DIR] [--windows 100,1000]
+ *                             [--connections 1,4,16] [--no-memory]
+ *
+ * `--clients` picks the contenders; `ccs-base` is `CcsClient` from another checkout, already built
+ * (`--base-dir`, e.g. `git archive` of the commit before a change, with node_modules and dist):
+ * the same worker file of that checkout, so it imports that build. A same-run A/B of a hot-path
+ * change: `--clients ccs,ccs-base --base-dir /tmp/base --no-memory --rounds 5`. Ratios ("of
+ * trivial") need `trivial` among the contenders.
  *
  * Every measurement is a fresh client process (bench/lib/client-worker.mjs); within a round the
  * clients run back to back in a rotated order, and figures are medians over rounds. The machine
@@ -23,15 +31,20 @@ const WORKER = here('./lib/client-worker.mjs');
 const TOKEN = 'bench-device-token-0001';
 
 const { values: args } = parseArgs({
-  options: { rounds: { type: 'string' }, n: { type: 'string' }, warmup: { type: 'string' }, quick: { type: 'boolean' }, json: { type: 'string' } },
+  options: {
+    rounds: { type: 'string' }, n: { type: 'string' }, warmup: { type: 'string' }, quick: { type: 'boolean' }, json: { type: 'string' },
+    clients: { type: 'string' }, 'base-dir': { type: 'string' }, windows: { type: 'string' }, connections: { type: 'string' }, 'no-memory': { type: 'boolean' },
+  },
 });
 const quick = args.quick === true;
 const ROUNDS = Number(args.rounds ?? (quick ? 1 : 3));
 const N = Number(args.n ?? (quick ? 20_000 : 100_000));
 const WARMUP = Number(args.warmup ?? (quick ? 5000 : 20_000));
-const CLIENTS = ['trivial', 'ccs', 'xmppjs'];
-const WINDOWS = [100, 1000];
-const CONNECTIONS = quick ? [1, 16] : [1, 4, 16];
+const list = (v) => v?.split(',').filter((x) => x !== '');
+const CLIENTS = list(args.clients) ?? ['trivial', 'ccs', 'xmppjs'];
+const WINDOWS = list(args.windows)?.map(Number) ?? [100, 1000];
+const CONNECTIONS = list(args.connections)?.map(Number) ?? (quick ? [1, 16] : [1, 4, 16]);
+if (CLIENTS.includes('ccs-base') && args['base-dir'] === undefined) throw new Error('--clients ccs-base needs --base-dir DIR');
 const log = (s) => process.stderr.write(`${s}\n`);
 
 function cpuMs(pid) {
@@ -65,7 +78,10 @@ async function startStub(extra = []) {
 
 function runWorker(cfg, nodeArgs = []) {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...nodeArgs, WORKER, JSON.stringify(cfg)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    // ccs-base: the same worker file, from the other checkout (so it imports that build of the client).
+    const base = cfg.client === 'ccs-base';
+    const worker = base ? `${args['base-dir']}/bench/lib/client-worker.mjs` : WORKER;
+    const child = spawn(process.execPath, [...nodeArgs, worker, JSON.stringify(base ? { ...cfg, client: 'ccs' } : cfg)], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     child.stdout.setEncoding('utf8');
     child.stdout.on('data', (d) => (out += d));
@@ -99,6 +115,7 @@ try {
           const r = await runWorker({ ...base, client, mode: 'throughput', connections, maxPending, n: N, warmup: WARMUP });
           const s1 = cpuMs(stub.pid);
           if (r.failed !== 0) throw new Error(`${client}: ${r.failed} failed (${r.firstError})`);
+          r.client = client;
           r.round = round;
           r.stubCpuUsPerMsg = s0 !== undefined && s1 !== undefined ? ((s1 - s0) * 1000) / (N + WARMUP) : undefined;
           throughput.push(r);
@@ -114,25 +131,27 @@ try {
 // Heap per idle connection (1 → 17 connections) and per pending message (2 000 → 12 000).
 const idle = [];
 const memory = [];
-const idleStub = await startStub();
+const idleStub = args['no-memory'] ? undefined : await startStub();
 try {
-  for (const client of CLIENTS) {
+  for (const client of idleStub === undefined ? [] : CLIENTS) {
     const r = await runWorker({ ...base, port: idleStub.port, ca: idleStub.ca, client, mode: 'idle', maxPending: 1000, counts: [1, 17] }, ['--expose-gc']);
+    r.client = client;
     idle.push(r);
     log(`idle    ${client.padEnd(7)} ${Math.round(r.bytesPerConnection)} B heap per idle connection`);
   }
 } finally {
-  await idleStub.stop();
+  await idleStub?.stop();
 }
-const silent = await startStub(['--no-ack']);
+const silent = args['no-memory'] ? undefined : await startStub(['--no-ack']);
 try {
-  for (const client of ['ccs', 'xmppjs']) {
+  for (const client of silent === undefined ? [] : CLIENTS.filter((c) => c !== 'trivial')) {
     const r = await runWorker({ ...base, port: silent.port, ca: silent.ca, client, mode: 'memory', counts: [2000, 12_000] }, ['--expose-gc']);
+    r.client = client;
     memory.push(r);
     log(`memory  ${client.padEnd(7)} ${Math.round(r.bytesPerPending)} B heap per pending message`);
   }
 } finally {
-  await silent.stop();
+  await silent?.stop();
 }
 
 const summary = [];
@@ -157,5 +176,5 @@ const result = { bench: 'ccs-client', n: N, warmup: WARMUP, rounds: ROUNDS, summ
 if (args.json) writeFileSync(args.json, JSON.stringify(result, null, 2));
 const f0 = (x) => (Number.isNaN(x) ? '–' : Math.round(x).toLocaleString('en-US'));
 const lines = ['| maxPending | connections | client | acked msgs/s | of trivial | client CPU µs/msg |', '|---:|---:|---|---:|---:|---:|'];
-for (const s of summary) lines.push(`| ${s.maxPending} | ${s.connections} | ${s.client} | ${f0(s.msgsPerSec)} | ${(s.vsTrivial * 100).toFixed(0)}% | ${s.cpuUsPerMsg.toFixed(2)} |`);
+for (const s of summary) lines.push(`| ${s.maxPending} | ${s.connections} | ${s.client} | ${f0(s.msgsPerSec)} | ${Number.isNaN(s.vsTrivial) ? '–' : `${(s.vsTrivial * 100).toFixed(0)}%`} | ${s.cpuUsPerMsg.toFixed(2)} |`);
 process.stdout.write(`${lines.join('\n')}\n`);

@@ -7,6 +7,7 @@ import { gcmShortcut } from '@ccs-xmpp/stanza';
 import { Handshake } from './connection-handshake.js';
 import { routeInbound } from './inbound-router.js';
 import { CcsError, HandshakeError } from './errors.js';
+import { InflightTable } from './inflight-table.js';
 import type { Outbound } from './outbound.js';
 import { wireTracer } from './wire-trace.js';
 
@@ -87,8 +88,8 @@ export class CcsConnection {
   draining = false;
   /** The socket's buffer is full; no downstream writes until `onWritable`. */
   blocked = false;
-  /** Un-answered downstream messages, in send order. */
-  readonly inflight = new Map<string, Outbound>();
+  /** Un-answered downstream messages, by `message_id`. */
+  readonly inflight = new InflightTable();
   /** When the handshake completed, by the owner's clock (the pool sets it), 0 before. */
   onlineAt = 0;
   /** The server sent a stanza after the handshake: with `onlineAt`, what makes a connection healthy. */
@@ -242,12 +243,12 @@ export class CcsConnection {
       // never be sent, on any connection.
       return err instanceof TypeError ? err : new TypeError(String(err));
     }
-    this.inflight.set(out.id, out);
+    this.inflight.add(out);
     try {
       if (!xmpp.send(bytes)) this.blocked = true;
     } catch {
       // The stream is closing or closed (XmppConnection.send throws): treat as not written.
-      this.inflight.delete(out.id);
+      this.inflight.take(out.id);
       return false;
     }
     return true;
@@ -293,11 +294,9 @@ export class CcsConnection {
     }, ms).unref();
   }
 
-  /** Removes and returns every message still in flight, in send order. */
+  /** Removes and returns every message still in flight, oldest (`seq`) first: the order they go out again in. */
   takeOwed(): Outbound[] {
-    const owed = [...this.inflight.values()];
-    this.inflight.clear();
-    return owed;
+    return this.inflight.takeAll();
   }
 
   /** Ends the stream cleanly (bounded); resolves when the socket is closed. */
@@ -383,9 +382,8 @@ export class CcsConnection {
     // very token we sent to) are all it takes, without a decoded record.
     const ackId = canonicalAckId(json);
     if (ackId !== undefined) {
-      const out = this.inflight.get(ackId);
+      const out = this.inflight.take(ackId);
       if (out !== undefined) {
-        this.inflight.delete(ackId);
         this.#sink.onAck(this, out, canonicalAckFrom(json, out.msg.to), undefined, undefined);
         return true;
       }

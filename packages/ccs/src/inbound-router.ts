@@ -14,16 +14,14 @@ import { CcsError } from './errors.js';
 export function routeInbound(conn: CcsConnection, m: InboundMessage, sink: ConnectionSink): void {
   switch (m.kind) {
     case 'ack': {
-      const out = conn.inflight.get(m.messageId);
+      const out = conn.inflight.take(m.messageId);
       if (out === undefined) return stray(conn, sink, 'ACK', m.messageId);
-      conn.inflight.delete(m.messageId);
       sink.onAck(conn, out, m.from, m.registrationId, readDeviceGroupAck(m.payload));
       return;
     }
     case 'nack': {
-      const out = conn.inflight.get(m.messageId);
+      const out = conn.inflight.take(m.messageId);
       if (out === undefined) return stray(conn, sink, 'NACK', m.messageId);
-      conn.inflight.delete(m.messageId);
       if (m.error.code === 'CONNECTION_DRAINING' && !conn.draining) {
         // The NACK can come before (or without) the control message: either way this connection
         // takes nothing more, or the retry would come straight back here.
@@ -63,12 +61,11 @@ export function routeInbound(conn: CcsConnection, m: InboundMessage, sink: Conne
 
 function onStanzaError(conn: CcsConnection, m: StanzaErrorMessage, sink: ConnectionSink): void {
   const id = m.messageId ?? m.stanzaId;
-  const out = id === undefined ? undefined : conn.inflight.get(id);
+  const out = id === undefined ? undefined : conn.inflight.take(id);
   if (out === undefined || id === undefined) {
     sink.onProtocolError(conn, new CcsError('CCS_ERR_PROTOCOL', `stanza error <${m.condition}/> for no pending message (id ${JSON.stringify(id)}) on ${conn.id}: ${m.text}`));
     return;
   }
-  conn.inflight.delete(id);
   // The text is CCS's composite error (`InvalidJson: JSON_PARSING_ERROR : …`) when it gave one.
   const parsed = normalizeNack(m.text);
   let nack: StanzaNack = parsed;

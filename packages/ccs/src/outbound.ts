@@ -1,4 +1,5 @@
 import type { DeviceGroupResult, DownstreamMessage, OutgoingMessage } from '@ccs-xmpp/stanza';
+import type { InflightTable } from './inflight-table.js';
 import type { OutboxRecord, RecordState } from './store.js';
 
 // What `send()` takes (a downstream message whose `message_id` the client assigns when absent) is
@@ -28,12 +29,13 @@ export interface SendResult {
 }
 
 // One shared executor instead of a closure per send(): Promise calls it synchronously, so the
-// resolving functions are picked up right after `new Promise` (one allocation fewer per message).
-let capturedResolve: (result: SendResult) => void = () => {};
-let capturedReject: (error: Error) => void = () => {};
-function captureResolvers(resolve: (result: SendResult) => void, reject: (error: Error) => void): void {
+// resolve function is picked up right after `new Promise` (one allocation fewer per message). The
+// reject function is not kept: a failure settles the promise through `resolve` with a rejected
+// promise (see `Outbound.fail`), so each pending message holds one function instead of two (~70
+// bytes; bench/ccs-client.mjs memory).
+let capturedResolve: (result: SendResult | PromiseLike<SendResult>) => void = () => {};
+function captureResolve(resolve: (result: SendResult | PromiseLike<SendResult>) => void): void {
   capturedResolve = resolve;
-  capturedReject = reject;
 }
 
 const WRITTEN = 1;
@@ -41,37 +43,43 @@ const SETTLED = 2;
 const CALLER_ID = 4;
 
 /**
+ * The fields most messages never need (a timeout, an abort signal, a NACK or a resend): one object,
+ * made the first time one of them is set, so that a plain send carries one field for all six.
+ */
+class RareFields {
+  retries = 0;
+  resends = 0;
+  notBefore = 0;
+  timeoutMs = 0;
+  timeoutSlot = -1;
+  retrySlot = -1;
+  signal: AbortSignal | undefined = undefined;
+}
+
+/**
  * One downstream message in this process: its serialisable {@link OutboxRecord} and its
- * process-local settlement (promise functions, signal, timeout, heap positions) in one fixed-shape
- * object — the only allocation per send besides the promise. The settlement half never reaches a
- * store; a store that serialises records writes only the record's fields. (Keeping the settlement
- * on the object instead of in a map by id spares the hot path a hash insert and delete per message.)
+ * process-local settlement (the promise's resolve function, signal, timeout, heap positions) in one
+ * fixed-shape object — the only allocation per send besides the promise. The settlement half never
+ * reaches a store; a store that serialises records writes only the record's fields. (Keeping the
+ * settlement on the object instead of in a map by id spares the hot path a hash insert and delete
+ * per message.) Every pending message holds one, so it is kept small: the fields a plain send
+ * leaves at their defaults live in {@link RareFields}, made on first use; flags share one field.
  */
 export class Outbound implements OutboxRecord {
   readonly id: string;
   readonly seq: number;
   readonly msg: OutgoingMessage;
-  retries = 0;
-  resends = 0;
   state: RecordState = 'queued';
-  notBefore = 0;
   storeSlot = -1;
-
-  // --- settlement: process-local ---
-  /** The caller's promise functions; `undefined` for a record adopted from another process. */
-  resolve: ((result: SendResult) => void) | undefined = undefined;
-  reject: ((error: Error) => void) | undefined = undefined;
   /** `written`, `settled` and `callerId` as bits: one field instead of three on every pending message (8 bytes each). */
   flags = 0;
-  /** Per-call timeout in ms (0: none). */
-  timeoutMs = 0;
-  /** Position in the outbox's timeout heap (-1: none), so settling removes it at once. */
-  timeoutSlot = -1;
-  /** Position in the outbox's retry heap (-1: none). */
-  retrySlot = -1;
-  signal: AbortSignal | undefined = undefined;
   /** When it was last written (`monotonicMs()`): the ACK-latency histogram and the trace channels read it. */
   writtenAt = 0;
+  /** The caller's promise's resolve function; `undefined` for a record adopted from another process, and once settled. */
+  resolve: ((result: SendResult | PromiseLike<SendResult>) => void) | undefined = undefined;
+  #rare: RareFields | undefined = undefined;
+  /** The next message in its connection's in-flight chain ({@link InflightTable}). */
+  next: Outbound | undefined = undefined;
 
   constructor(msg: OutgoingMessage, id: string, seq: number) {
     this.msg = msg;
@@ -79,12 +87,91 @@ export class Outbound implements OutboxRecord {
     this.seq = seq;
   }
 
-  /** The caller's promise, its resolving functions kept here. */
+  /** The caller's promise, its resolve function kept here. */
   promise(): Promise<SendResult> {
-    const promise = new Promise<SendResult>(captureResolvers);
+    const promise = new Promise<SendResult>(captureResolve);
     this.resolve = capturedResolve;
-    this.reject = capturedReject;
     return promise;
+  }
+
+  /**
+   * Settles the caller's promise (once: later calls do nothing). An error rejects it through
+   * `resolve` (a rejected promise adopted): the caller sees the same rejection, two microtasks later.
+   * False when no caller waits (an adopted record): the outcome is the owner's to report.
+   */
+  settlePromise(outcome: SendResult | Error): boolean {
+    const resolve = this.resolve;
+    if (resolve === undefined) return false;
+    this.resolve = undefined;
+    resolve(outcome instanceof Error ? Promise.reject(outcome) : outcome);
+    return true;
+  }
+
+  #rareFields(): RareFields {
+    return (this.#rare ??= new RareFields());
+  }
+
+  /** NACK retries so far. */
+  get retries(): number {
+    return this.#rare === undefined ? 0 : this.#rare.retries;
+  }
+
+  set retries(n: number) {
+    if (n !== 0 || this.#rare !== undefined) this.#rareFields().retries = n;
+  }
+
+  /** Re-sends so far (`SendResult.retries`). */
+  get resends(): number {
+    return this.#rare === undefined ? 0 : this.#rare.resends;
+  }
+
+  set resends(n: number) {
+    if (n !== 0 || this.#rare !== undefined) this.#rareFields().resends = n;
+  }
+
+  /** Epoch ms before which it must not be written again (0: no delay). */
+  get notBefore(): number {
+    return this.#rare === undefined ? 0 : this.#rare.notBefore;
+  }
+
+  set notBefore(at: number) {
+    if (at !== 0 || this.#rare !== undefined) this.#rareFields().notBefore = at;
+  }
+
+  /** Per-call timeout in ms (0: none). */
+  get timeoutMs(): number {
+    return this.#rare === undefined ? 0 : this.#rare.timeoutMs;
+  }
+
+  set timeoutMs(ms: number) {
+    if (ms !== 0 || this.#rare !== undefined) this.#rareFields().timeoutMs = ms;
+  }
+
+  /** Position in the outbox's timeout heap (-1: none), so settling removes it at once. */
+  get timeoutSlot(): number {
+    return this.#rare === undefined ? -1 : this.#rare.timeoutSlot;
+  }
+
+  set timeoutSlot(slot: number) {
+    if (slot !== -1 || this.#rare !== undefined) this.#rareFields().timeoutSlot = slot;
+  }
+
+  /** Position in the outbox's retry heap (-1: none). */
+  get retrySlot(): number {
+    return this.#rare === undefined ? -1 : this.#rare.retrySlot;
+  }
+
+  set retrySlot(slot: number) {
+    if (slot !== -1 || this.#rare !== undefined) this.#rareFields().retrySlot = slot;
+  }
+
+  /** The caller's `AbortSignal`, while it is followed. */
+  get signal(): AbortSignal | undefined {
+    return this.#rare === undefined ? undefined : this.#rare.signal;
+  }
+
+  set signal(signal: AbortSignal | undefined) {
+    if (signal !== undefined || this.#rare !== undefined) this.#rareFields().signal = signal;
   }
 
   /** True once written to some connection. */

@@ -172,8 +172,10 @@ export class Outbox {
     if (signal?.aborted) return Promise.reject(new AbortError(id, false, signal.reason));
     // A shallow copy: the top-level fields are what they were at send() however the caller reuses
     // its object (a loop that sets `to` and sends again). The assigned id stays beside it and is
-    // written by the encoder, so the copy keeps the caller's shape (one hidden class for all).
-    const out = new Outbound(Object.assign({}, message), id, this.#seq++);
+    // written by the encoder, so the copy keeps the caller's shape (one hidden class for all). A
+    // spread, not Object.assign({}, …): V8 clones a plain object with its own map, sized to its
+    // fields (an empty literal reserves four), so the copy is smaller and made faster.
+    const out = new Outbound({ ...message }, id, this.#seq++);
     const promise = out.promise();
     this.#outstanding++;
     if (callerId) this.#live.add(out);
@@ -409,13 +411,7 @@ export class Outbox {
       if (ccsChannels.failed.hasSubscribers) ccsChannels.failed.publish({ messageId: out.id, error: outcome });
     }
     if (wasProbe) this.#release(out.target);
-    const resolve = out.resolve;
-    const reject = out.reject;
-    out.resolve = undefined;
-    out.reject = undefined;
-    if (resolve === undefined || reject === undefined) this.#host.settled(out, outcome);
-    else if (outcome instanceof Error) reject(outcome);
-    else resolve(outcome);
+    if (!out.settlePromise(outcome)) this.#host.settled(out, outcome);
     if (this.#outstanding === 0) this.#host.idle();
   }
 

@@ -20,6 +20,16 @@ test('MessageIdGenerator hands out ids that never repeat and share the process p
   assert.is(new MessageIdGenerator('p-').next(), 'p-0');
 });
 
+test('MessageIdGenerator ids are the prefix and the counter in base 36, for ASCII and non-ASCII prefixes', () => {
+  for (const prefix of ['p-', processPrefix(), 'é-', '']) {
+    const g = new MessageIdGenerator(prefix);
+    for (let i = 0; i < 50_000; i++) {
+      const id = g.next();
+      if (id !== prefix + i.toString(36)) assert.unreachable(`${JSON.stringify(prefix)}: id ${i} is ${JSON.stringify(id)}`);
+    }
+  }
+});
+
 test('the process prefix is stable and carries the pid', () => {
   assert.is(processPrefix(), processPrefix());
   assert.ok(processPrefix().includes(process.pid.toString(36)));
