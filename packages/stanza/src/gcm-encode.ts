@@ -209,8 +209,14 @@ const PLAIN_MIN_ROOM = 1024;
 const PLAIN_FRESH_ROOM = 8 * 1024;
 /** Deeper objects go to JSON.stringify (which also reports cycles). */
 const PLAIN_MAX_DEPTH = 4;
-/** Longer strings are checked by NOT_PLAIN_ASCII and copied natively; shorter ones byte by byte in JS. */
-const PLAIN_NATIVE_FROM = 24;
+/**
+ * Longer strings are checked by NOT_PLAIN_ASCII and copied natively; shorter ones byte by byte in JS.
+ * The regular expression and the native copy cost a call each, which the loop only catches up with
+ * past ~100 characters: at 24 (the first setting) the ids and the typical 30-character texts took the
+ * slow way, and moving the threshold to 128 made encodeDownstream ~15% faster on the bench message
+ * (interleaved runs, ~580 vs ~680 ns), no slower with a 256-character body.
+ */
+const PLAIN_NATIVE_FROM = 128;
 const B_TRUE = Buffer.from('true');
 const B_FALSE = Buffer.from('false');
 const B_NULL = Buffer.from('null');

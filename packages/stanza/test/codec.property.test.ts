@@ -236,7 +236,12 @@ test('the canonical-ACK shortcut decodes exactly like JSON.parse, on the shape a
 // numbers, arrays, toJSON, undefined values, inherited keys, deep nesting), across slab boundaries.
 test('encodeDownstream writes exactly what the JSON.stringify path writes, plain or not', () => {
   const plainChar = fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c)).filter((c) => !'"&<>\\'.includes(c));
-  const plainStr = fc.array(plainChar, { maxLength: 40 }).map((a) => a.join(''));
+  // Short strings are copied by a JS loop, long ones (128 characters and more) checked by a regular
+  // expression and copied natively: both sides of that threshold.
+  const plainStr = fc.oneof(
+    { weight: 8, arbitrary: fc.array(plainChar, { maxLength: 40 }) },
+    { weight: 1, arbitrary: fc.array(plainChar, { minLength: 120, maxLength: 300 }) },
+  ).map((a) => a.join(''));
   const plainLeaf = fc.oneof(
     { weight: 6, arbitrary: plainStr }, fc.nat(0x7fffffff), fc.constantFrom(0, -0, 9, 10, 99, 100, 2 ** 31 - 1),
     fc.boolean(), fc.constant(null), fc.constant(undefined), fc.constant(() => 1),

@@ -272,6 +272,54 @@ test('stanzas sent in the same tick as close() reach the peer before </stream:st
   }
 });
 
+test('buffers sent in one tick arrive byte for byte and in order, back to back in one slab or not', async () => {
+  let rec: ReturnType<typeof rawRecorder> | undefined;
+  const srv = await tlsServer((socket) => {
+    rec = rawRecorder(socket);
+    socket.on('data', (d: Buffer) => {
+      const s = d.toString();
+      if (s.includes('<stream:stream')) socket.write(RAW_SERVER_HEADER);
+      if (s.includes('</stream:stream>')) socket.end('</stream:stream>');
+    });
+  });
+  let c: Awaited<ReturnType<typeof client>> | undefined;
+  try {
+    c = await client(srv.port, { keepaliveIntervalMs: 0, closeTimeoutMs: 500 });
+    c.conn.openStream(CLIENT_HEADER);
+    for (let i = 0; i < 50 && c.opened() === 0; i++) await sleep(10);
+    // Stanzas carved one after another from one slab, as GcmEncoder does, interleaved with others.
+    const slab = Buffer.alloc(256);
+    const views: Buffer[] = [];
+    let at = 0;
+    for (const id of ['a', 'b', 'c', 'e']) {
+      const n = slab.write(`<message id="${id}"/>`, at, 'latin1');
+      views.push(slab.subarray(at, at + n));
+      at += n;
+    }
+    const [a, b, c0, e] = views as [Buffer, Buffer, Buffer, Buffer];
+    // A tick of back-to-back views only: one write of the slab's own memory, no copy.
+    const socket = c.conn.rawSocket;
+    const written: unknown[] = [];
+    const write = socket.write;
+    socket.write = function (this: typeof socket, data: unknown, ...rest: unknown[]) {
+      written.push(data);
+      return (write as (...args: unknown[]) => boolean).call(this, data, ...rest);
+    } as typeof socket.write;
+    for (const v of [a, b, c0]) c.conn.send(v);
+    await sleep(0);
+    assert.is(written.length, 1);
+    assert.ok(written[0] instanceof Uint8Array && written[0].buffer === slab.buffer && written[0].byteLength === a.length + b.length + c0.length, 'a view of the slab');
+    const sent = [a, b, c0, Buffer.from('<message id="d"/>'), e, slab.subarray(at, at), a, new Uint8Array(Buffer.from('<message id="f"/>'))];
+    for (const v of sent) c.conn.send(v);
+    await within(c.conn.close(), 1500, undefined);
+    assert.equal(rec?.events, ['open', 'message#a', 'message#b', 'message#c', 'message#a', 'message#b', 'message#c', 'message#d', 'message#e', 'message#a', 'message#f', 'end']);
+    assert.ok(rec?.bytes().includes(Buffer.concat([a, b, c0, ...sent]).toString('latin1')), 'the exact bytes, in order');
+  } finally {
+    c?.conn.destroy();
+    await srv.stop();
+  }
+});
+
 test('stanzas sent in the same tick as streamError() precede the <stream:error>', async () => {
   let rec: ReturnType<typeof rawRecorder> | undefined;
   const srv = await tlsServer((socket) => {
