@@ -25,7 +25,7 @@ const runner = join(root, 'scripts', 'mutation-runner.mjs');
 
 const mutate = process.env.MUTATE
   ? process.env.MUTATE.split(',')
-  : ['dist/src/**/*.js', '!dist/src/cli.js', '!dist/src/bin/**', '!dist/src/index.js'];
+  : ['dist/src/**/*.js', '!dist/src/cli.js', '!dist/src/bin/**', '!dist/src/index.js', '!dist/src/testing.js'];
 
 export default {
   testRunner: 'command',
