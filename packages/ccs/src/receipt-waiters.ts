@@ -5,9 +5,6 @@ import { ReceiptError } from './errors.js';
 import type { Counters } from './stats.js';
 import { TimerHeap } from './timer-heap.js';
 
-/** Longest delay `setTimeout` takes (2^31 − 1 ms, ~24.8 days): a longer one would fire at once. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
-
 const noop = (): void => {};
 
 /**
@@ -158,7 +155,8 @@ export class ReceiptWaiters {
     this.#disarm();
     if (next === Infinity) return;
     this.#timerAt = next;
-    const delay = Math.min(MAX_TIMER_MS, Math.max(0, next - this.#o.clock.now()));
+    // The real clock clamps a delay past Node's timer limit; an early wake finds nothing due and re-arms.
+    const delay = Math.max(0, next - this.#o.clock.now());
     this.#timer = this.#o.keepAlive.apply(this.#o.clock.setTimer(() => this.#onTimer(), delay));
   }
 
