@@ -8,13 +8,14 @@
  *
  *   node bench/ccs-client.mjs [--rounds R] [--n N] [--warmup N] [--quick] [--json FILE]
  *                             [--clients trivial,ccs,xmppjs] [--base-dir DIR] [--windows 100,1000]
- *                             [--connections 1,4,16] [--no-memory]
+ *                             [--connections 1,4,16] [--max-queued N] [--no-memory]
  *
  * `--clients` picks the contenders; `ccs-base` is `CcsClient` from another checkout, already built
  * (`--base-dir`, e.g. `git archive` of the commit before a change, with node_modules and dist):
  * the same worker file of that checkout, so it imports that build. A same-run A/B of a hot-path
  * change: `--clients ccs,ccs-base --base-dir /tmp/base --no-memory --rounds 5`. Ratios ("of
- * trivial") need `trivial` among the contenders.
+ * trivial") need `trivial` among the contenders. `--max-queued` is the queue bound of `CcsClient` and the
+ * xmpp.js client (default 10 000: the queue driver keeps it between half full and full).
  *
  * Every measurement is a fresh client process (bench/lib/client-worker.mjs); within a round the
  * clients run back to back in a rotated order, and figures are medians over rounds. The machine
@@ -34,6 +35,7 @@ const { values: args } = parseArgs({
   options: {
     rounds: { type: 'string' }, n: { type: 'string' }, warmup: { type: 'string' }, quick: { type: 'boolean' }, json: { type: 'string' },
     clients: { type: 'string' }, 'base-dir': { type: 'string' }, windows: { type: 'string' }, connections: { type: 'string' }, 'no-memory': { type: 'boolean' },
+    'max-queued': { type: 'string' },
   },
 });
 const quick = args.quick === true;
@@ -44,6 +46,7 @@ const list = (v) => v?.split(',').filter((x) => x !== '');
 const CLIENTS = list(args.clients) ?? ['trivial', 'ccs', 'xmppjs'];
 const WINDOWS = list(args.windows)?.map(Number) ?? [100, 1000];
 const CONNECTIONS = list(args.connections)?.map(Number) ?? (quick ? [1, 16] : [1, 4, 16]);
+const MAX_QUEUED = Number(args['max-queued'] ?? 10_000);
 if (CLIENTS.includes('ccs-base') && args['base-dir'] === undefined) throw new Error('--clients ccs-base needs --base-dir DIR');
 const log = (s) => process.stderr.write(`${s}\n`);
 
@@ -112,7 +115,7 @@ try {
         const order = CLIENTS.map((_, i) => CLIENTS[(i + round) % CLIENTS.length]);
         for (const client of order) {
           const s0 = cpuMs(stub.pid);
-          const r = await runWorker({ ...base, client, mode: 'throughput', connections, maxPending, n: N, warmup: WARMUP });
+          const r = await runWorker({ ...base, client, mode: 'throughput', connections, maxPending, maxQueued: MAX_QUEUED, n: N, warmup: WARMUP });
           const s1 = cpuMs(stub.pid);
           if (r.failed !== 0) throw new Error(`${client}: ${r.failed} failed (${r.firstError})`);
           r.client = client;
@@ -172,7 +175,7 @@ for (const maxPending of WINDOWS) {
     }
   }
 }
-const result = { bench: 'ccs-client', n: N, warmup: WARMUP, rounds: ROUNDS, summary, idle, memory, throughput };
+const result = { bench: 'ccs-client', n: N, warmup: WARMUP, rounds: ROUNDS, maxQueued: MAX_QUEUED, summary, idle, memory, throughput };
 if (args.json) writeFileSync(args.json, JSON.stringify(result, null, 2));
 const f0 = (x) => (Number.isNaN(x) ? '–' : Math.round(x).toLocaleString('en-US'));
 const lines = ['| maxPending | connections | client | acked msgs/s | of trivial | client CPU µs/msg |', '|---:|---:|---|---:|---:|---:|'];

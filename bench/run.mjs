@@ -14,6 +14,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { withContext } from './lib/run-context.mjs';
 
 const here = (p) => fileURLToPath(new URL(p, import.meta.url));
 const { values: args } = parseArgs({ options: { quick: { type: 'boolean' }, only: { type: 'string' } } });
@@ -31,10 +32,10 @@ const BENCHES = [
   { name: 'store-redis', script: 'store-redis.mjs', quick: ['--quick'], full: [] },
 ];
 
+/** What a run happened on; every benchmark's entry carries its own copy, so a later partial run cannot re-date it. */
+const machine = () => ({ node: process.version, cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length });
 const meta = {
-  node: process.version,
-  cpu: cpus()[0]?.model ?? 'unknown',
-  cores: cpus().length,
+  ...machine(),
   date: new Date().toISOString(),
   quick,
   loadAverageAtStart: loadavg()[0],
@@ -54,6 +55,7 @@ for (const b of BENCHES) {
   const argv = [here(`./${b.script}`), ...(quick ? b.quick : b.full), ...(b.stdoutJson ? ['--json'] : ['--json', out])];
   process.stderr.write(`\n### ${b.name}: node ${argv.map((a) => a.replace(here('./'), 'bench/')).join(' ')}\n`);
   const t0 = Date.now();
+  const context = { ...machine(), date: new Date(t0).toISOString(), quick, loadAverageAtStart: loadavg()[0] };
   const r = spawnSync(process.execPath, argv, { stdio: ['ignore', b.stdoutJson ? 'pipe' : 'inherit', 'inherit'], encoding: 'utf8', maxBuffer: 64 << 20 });
   if (r.status !== 0) {
     process.stderr.write(`${b.name} failed (exit ${r.status ?? r.signal})\n`);
@@ -61,11 +63,12 @@ for (const b of BENCHES) {
     continue;
   }
   if (b.stdoutJson) writeFileSync(out, JSON.stringify({ bench: b.name, ...JSON.parse(r.stdout.trim().split('\n').pop()) }, null, 2));
-  meta.runs.push({ name: b.name, command: `node bench/${b.script} ${(quick ? b.quick : b.full).join(' ')}`.trim(), seconds: Math.round((Date.now() - t0) / 1000) });
+  meta.runs.push({ name: b.name, command: `node bench/${b.script} ${(quick ? b.quick : b.full).join(' ')}`.trim(), seconds: Math.round((Date.now() - t0) / 1000), ...context, loadAverageAtEnd: loadavg()[0] });
 }
 meta.loadAverageAtEnd = loadavg()[0];
-// Benchmarks not run this time keep their previous entry (their JSON file was not touched).
-for (const old of previous.runs ?? []) if (!meta.runs.some((r) => r.name === old.name)) meta.runs.push({ ...old, earlier: old.earlier ?? previous.date });
+// Benchmarks not run this time keep their previous entry, with the date, Node, CPU and load of the
+// run that produced their JSON (entries from before runs carried these take what the old file knew).
+for (const old of previous.runs ?? []) if (!meta.runs.some((r) => r.name === old.name)) meta.runs.push(withContext(old, previous));
 writeFileSync(metaFile, JSON.stringify(meta, null, 2));
 
 const rep = spawnSync(process.execPath, [here('./report.mjs')], { stdio: 'inherit' });

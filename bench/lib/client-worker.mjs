@@ -1,11 +1,11 @@
 /**
  * One measurement of bench/ccs-client.mjs in a fresh process. Argument: one JSON object
  *   { client: 'ccs'|'xmppjs'|'trivial', mode: 'throughput'|'idle'|'memory', host, port, ca,
- *     senderId, apiKey, to, connections, maxPending, n, warmup, counts }
+ *     senderId, apiKey, to, connections, maxPending, maxQueued, n, warmup, counts }
  * Prints one JSON line on stdout and exits.
  *
  * throughput: `n` messages after `warmup`, each connection's window kept full (ccs, xmpp.js: the
- *   queue driver — `trySend` until refused, then `waitForCapacity()`; trivial: its own loop), acked
+ *   queue driver — `trySend` until refused, then `waitForCapacity()`, `maxQueued` default 10 000; trivial: its own loop), acked
  *   msgs/s and the process's CPU (user + system) per message.
  * idle: heap after GC with `counts[0]` and then `counts[1]` idle connections online; the slope.
  * memory: the stub never ACKs; heap after GC at `counts[0]` and `counts[1]` messages pending.
@@ -71,7 +71,7 @@ async function throughput() {
     };
     close = () => t.close();
   } else {
-    const clients = makeSenders(cfg.connections, cfg.maxPending, 10_000);
+    const clients = makeSenders(cfg.connections, cfg.maxPending, cfg.maxQueued ?? 10_000);
     await Promise.all(clients.map((c) => c.connect()));
     if (cfg.client === 'ccs') {
       // connect() resolves with the first connection online: wait for all of them.
