@@ -7,6 +7,7 @@ import { PrologScan } from './prolog-scan.js';
 import { SaxFeeder, type SaxEvents } from './sax-feeder.js';
 import type { StanzaShortcut } from './shortcut.js';
 import type { StanzaSink } from './sink.js';
+import type { XmlElement } from './xml-element.js';
 
 /** Limits and switches of the stanza parser. */
 export interface StanzaParserOptions<P = never> {
@@ -80,11 +81,18 @@ export class StanzaParser<P = never> implements FramerHost<P> {
   private inWrite = false;
   /** Set when reset() is called from a sink callback while a chunk is being parsed. */
   private resetAt = -1;
-  /** Stream offset just after the stanza the framer is delivering, for reset(). */
+  /** Stream offset just after the stanza being delivered outside saxes' write(), for reset(). */
   private fastCursor = -1;
   /** What one path left for the other: the rest of the chunk and its stream offset. */
   private handoffBuf: Buffer | null = null;
   private handoffBase = 0;
+  /**
+   * What saxes closed in the segment being written: a stanza, or the stream itself. saxes reports
+   * a mismatched end tag (`<a></b>`, `</foo>` for the root) only after it has closed the open
+   * element, so what it closed is reported once the segment was taken without an error.
+   */
+  private closedStanza: XmlElement | null = null;
+  private closedStream = false;
 
   constructor(sink: StanzaSink<P>, options: StanzaParserOptions<P> = {}) {
     this.sink = sink;
@@ -117,6 +125,8 @@ export class StanzaParser<P = never> implements FramerHost<P> {
     this.seeking = false;
     this.defaultNs = '';
     this.saxDepth = 0;
+    this.closedStanza = null;
+    this.closedStream = false;
     this.framer?.reset();
     this.feeder.reset();
     this.builder.reset();
@@ -251,6 +261,8 @@ export class StanzaParser<P = never> implements FramerHost<P> {
       if (this.mode !== Mode.Sax) return -1;
       feeder.write(from === 0 && to === limit ? s : s.slice(from, to));
       from = to;
+      // Every end tag ends a segment: what it closed is known to be well-formed now.
+      if (this.closedStanza !== null || this.closedStream) this.reportClosed(feeder.byteAtChar(from));
       if (this.mode !== Mode.Sax || this.generation !== gen) return -1;
       if (this.framer !== null && this.seeking && this.saxDepth === 1 && from < limit) {
         // Between stanzas: saxes has nothing pending but whitespace it will ignore.
@@ -344,8 +356,7 @@ export class StanzaParser<P = never> implements FramerHost<P> {
   private onCloseTag(): void {
     const depth = this.saxDepth--;
     if (depth === 1) {
-      this.mode = Mode.Done;
-      this.sink.onStreamEnd();
+      this.closedStream = true;
       return;
     }
     const el = this.builder.close();
@@ -356,7 +367,26 @@ export class StanzaParser<P = never> implements FramerHost<P> {
       return;
     }
     this.seeking = true;
-    this.sink.onStanza(el);
+    this.closedStanza = el;
+  }
+
+  /** Reports what the segment just written (up to stream offset `endByte`) closed, unless saxes refused its end tag. */
+  private reportClosed(endByte: number): void {
+    const el = this.closedStanza;
+    const ended = this.closedStream;
+    this.closedStanza = null;
+    this.closedStream = false;
+    if (this.mode === Mode.Done) return;
+    if (ended) {
+      this.mode = Mode.Done;
+      this.sink.onStreamEnd();
+      return;
+    }
+    // saxes' position is only kept up to date inside its write(): a reset() from the callback
+    // takes the stanza's end from here.
+    this.fastCursor = endByte;
+    this.sink.onStanza(el as XmlElement);
+    this.fastCursor = -1;
   }
 
   /**

@@ -166,6 +166,17 @@ const accepted: Array<[string, string, Event[]]> = [
   ['merges CDATA sections with surrounding text into one string',
     HEADER + '<message><body>a<![CDATA[<b>&]]>c</body></message>',
     [OPEN, ['stanza', el('message', 'jabber:client', [], [el('body', 'jabber:client', [], ['a<b>&c'])])]]],
+  ['keeps text before, between and after child elements, in document order',
+    HEADER + '<message><body>a<b/>c<i>d</i>e</body></message>',
+    [OPEN, ['stanza', el('message', 'jabber:client', [], [el('body', 'jabber:client', [], [
+      'a', el('b', 'jabber:client', [], []), 'c', el('i', 'jabber:client', [], ['d']), 'e',
+    ])])]]],
+  ['adds no text for an empty CDATA section',
+    HEADER + '<message><body><![CDATA[]]></body><b>x<![CDATA[]]></b></message>',
+    [OPEN, ['stanza', el('message', 'jabber:client', [], [el('body', 'jabber:client', [], []), el('b', 'jabber:client', [], ['x'])])]]],
+  ['keeps an attribute named __proto__ as an attribute like any other',
+    HEADER + `<iq __proto__='p' id='1'/>`,
+    [OPEN, ['stanza', el('iq', 'jabber:client', [['__proto__', 'p'], ['id', '1']], [])]]],
   ['ignores whitespace keepalives between stanzas',
     HEADER + ' \n <iq type="result" id="p1"/> \t\r\n <iq type="result" id="p1"/>   ',
     [OPEN, ...Array.from({ length: 2 }, (): Event => ['stanza', el('iq', 'jabber:client', [['type', 'result'], ['id', 'p1']], [])])]],
@@ -193,6 +204,10 @@ const refusals: Array<[string, string, string, string]> = [
   ['a comment', HEADER + '<!-- hi -->', 'restricted-xml', 'STREAM_ERR_RESTRICTED_XML'],
   ['a processing instruction', HEADER + '<?php echo 1; ?>', 'restricted-xml', 'STREAM_ERR_RESTRICTED_XML'],
   ['a mismatched end tag', HEADER + '<a></b>', 'not-well-formed', 'STREAM_ERR_NOT_WELL_FORMED'],
+  // saxes closes the element before it reports the mismatch: the stanza must not be reported.
+  ['a message closed by another end tag', HEADER + '<message id="m"><gcm xmlns="google:mobile:data">{}</gcm></iq>', 'not-well-formed', 'STREAM_ERR_NOT_WELL_FORMED'],
+  ['a nested element closed by its parent\'s end tag', HEADER + '<message><body>x</message>', 'not-well-formed', 'STREAM_ERR_NOT_WELL_FORMED'],
+  ['a stream closed by another end tag', HEADER + '</stream:features>', 'not-well-formed', 'STREAM_ERR_NOT_WELL_FORMED'],
   ['an undefined entity', HEADER + '<a>&xxe;</a>', 'not-well-formed', 'STREAM_ERR_NOT_WELL_FORMED'],
   ['a duplicate attribute', HEADER + '<message a="1" a="2"><gcm xmlns="google:mobile:data">x</gcm></message>', 'not-well-formed', 'STREAM_ERR_NOT_WELL_FORMED'],
   ['an unbound prefix', HEADER + '<x:message><gcm xmlns="google:mobile:data">x</gcm></x:message>', 'not-well-formed', 'STREAM_ERR_NOT_WELL_FORMED'],
@@ -228,12 +243,12 @@ export function parserTable(variants: readonly ParserVariant[]): ParserTableTest
   }
   for (const [what, input, condition, code] of refusals) {
     tests.push({
-      name: `refuses ${what} with ${condition} (${code}) and reports nothing after it`,
+      name: `refuses ${what} with ${condition} (${code}), reports no stanza of it and nothing after it`,
       run: each((options, label) => {
         const buf = bytes(input + '<after/>');
         const events = parseChunked(buf, 1 << 20, options);
         deepStrictEqual(events[events.length - 1], ['error', condition, code], label);
-        ok(!events.some((e) => e[0] === 'stanza' && e[1].name === 'after'), label);
+        ok(!events.some((e) => e[0] === 'stanza' || e[0] === 'end'), label);
         deepStrictEqual(parseChunked(buf, 1, options), events, `${label}: same verdict byte by byte`);
       }),
     });
