@@ -221,8 +221,9 @@ function isGcmEndTag(buf: Buffer, from: number, to: number, head: Head): boolean
 
 // The same shape cut short, for judging a stanza that has not fully arrived yet.
 const START_TAG_RE = new RegExp(`^${START_TAG}$`);
+// (A name cut inside `xml:lang` is one too: `xml:` alone is no NAME.)
 const START_TAG_CUT_RE = new RegExp(
-  `^<message(?:${ATTR})*(?:${S}+(?:(?:xml:lang|${NAME})(?:${S}*(?:=${S}*(?:"${VALUE_DQ}*|'${VALUE_SQ}*)?)?)?)?)?$`,
+  `^<message(?:${ATTR})*(?:${S}+(?:(?:xml:(?:l(?:a(?:ng?)?)?)?|${NAME})(?:${S}*(?:=${S}*(?:"${VALUE_DQ}*|'${VALUE_SQ}*)?)?)?)?)?$`,
 );
 // `<`, a name possibly with a prefix, then anything saxes could still accept without an error.
 // Whitespace may only follow a complete qualified name (saxes refuses `< `, `</ `).
