@@ -21,7 +21,7 @@
 import { spawnSync } from 'node:child_process';
 import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 
 const runUvu = new URL('run-uvu.mjs', import.meta.url).pathname;
 const MAP = '.mutation-coverage.json';
@@ -141,14 +141,37 @@ function deadlineMs() {
   return String(Math.max(10_000, 5 * Math.max(0, ...files.map((f) => f.ms))));
 }
 
-/** The test files to run for mutant `id`: those that reached it, fastest first; else all of them. */
+/**
+ * The test files to run for mutant `id`: those that reached it, the mutated module's own first
+ * (`x.*.test.js` for `x.js`), each group fastest first; else all of them. Module-level code (a
+ * regular expression, a table) is reached by every file that imports the module, and its own
+ * tests are the ones that kill it: without this, each such mutant ran most of the suite first.
+ */
 function filesFor(id, dir) {
   if (!existsSync(MAP)) return [dir];
   const { files, byMutant } = JSON.parse(readFileSync(MAP, 'utf8'));
   const reached = byMutant[id];
   if (reached === undefined) return [dir];
+  const source = sourceOf(id);
+  const own = (f) => (source !== undefined && basename(f.file).startsWith(`${source}.`) ? 0 : 1);
   return reached
     .map((i) => files[i])
-    .sort((a, b) => a.ms - b.ms)
+    .sort((a, b) => own(a) - own(b) || a.ms - b.ms)
     .map((f) => f.file);
+}
+
+/** The name (without `.js`) of the instrumented module in the sandbox's dist/src that holds mutant `id`. */
+function sourceOf(id) {
+  const mark = new RegExp(`stryMutAct_\\w+\\(${JSON.stringify(String(id)).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\)`);
+  const walk = (d) => {
+    for (const name of existsSync(d) ? readdirSync(d) : []) {
+      const full = join(d, name);
+      if (statSync(full).isDirectory()) {
+        const found = walk(full);
+        if (found !== undefined) return found;
+      } else if (name.endsWith('.js') && mark.test(readFileSync(full, 'utf8'))) return name.slice(0, -3);
+    }
+    return undefined;
+  };
+  return walk(join('dist', 'src'));
 }
