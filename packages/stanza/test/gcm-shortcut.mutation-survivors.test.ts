@@ -128,4 +128,13 @@ test('each element the shortcut builds owns its attributes: changing one stanza\
   }
 });
 
+test('with maxDepth 1 a CCS message is too deep (its gcm element is depth 2), with the shortcut plugged in as without', () => {
+  const input = bytes(`${HEADER}<message id="1"><gcm xmlns="google:mobile:data">{}</gcm></message>`);
+  for (const withShortcut of [true, false]) {
+    for (const cuts of [[], [HEADER.length + 3]]) {
+      assert.equal(parseSplit(input, cuts, { withShortcut, maxDepth: 1 }).at(-1), ['error', 'policy-violation', 'STREAM_ERR_TOO_DEEP'], `shortcut ${withShortcut}`);
+    }
+  }
+});
+
 test.run();

@@ -78,9 +78,12 @@ test('an error is located at its byte in the stream, after multi-byte characters
     ['a control character', (t) => `${HEADER}<m>${t}${t}\u0001</m>`],
     ['text before the header', (t) => ` \n${t}${HEADER}`],
   ];
+  // Each UTF-8 length at its boundaries, and surrogate pairs at the ends of their ranges.
+  const wide = 'é東🎉\u0080\u07ff\u0800\ud7ff\ue000\u{10000}\u{103ff}\u{10fc00}\u{10ffff}';
+  const ascii = 'x'.repeat([...wide].length);
   for (const [what, make] of cases) {
-    const wideText = make('é東🎉');
-    const base = errorOf(bytes(make('xyz')), 1 << 20);
+    const wideText = make(wide);
+    const base = errorOf(bytes(make(ascii)), 1 << 20);
     const expected = Buffer.byteLength([...wideText].slice(0, base.offset).join(''));
     for (const size of [Buffer.byteLength(wideText), 1, 2, 3, 5]) {
       const e = errorOf(bytes(wideText), size);
@@ -126,6 +129,29 @@ test('quotes, > and ? inside the stream header are not mistaken for its end, and
       assert.equal(r.events[1], tail === '<iq/>' ? ['stanza', { name: 'iq', local: 'iq', prefix: '', uri: '', attrs: [], children: [] }] : ['error', 'bad-format', 'STREAM_ERR_BAD_FORMAT'], `${tail}, chunks of ${size}`);
     }
   }
+});
+
+test('limits must be positive numbers: zero, negative and NaN are refused with a RangeError naming both options', () => {
+  const sink = { onStreamOpen() {}, onStanza() {}, onStreamEnd() {}, onError() {} };
+  for (const options of [{ maxStanzaBytes: 0 }, { maxStanzaBytes: -1 }, { maxStanzaBytes: Number.NaN }, { maxDepth: 0 }, { maxDepth: Number.NaN }]) {
+    assert.throws(() => new StanzaParser(sink, options), (e: unknown) => e instanceof RangeError && e.message === 'maxStanzaBytes and maxDepth must be positive', JSON.stringify(options));
+  }
+  // The smallest of each is taken.
+  const r = recorder({ maxDepth: 1, maxStanzaBytes: 1 << 20 });
+  r.parser.write(bytes(`${HEADER}<a/><b><c/></b>`));
+  assert.equal(r.events.slice(1).map((e) => e[0] === 'error' ? e[2] : e[0]), ['stanza', 'STREAM_ERR_TOO_DEEP']);
+});
+
+test('chunks given as Uint8Array views into a larger buffer parse exactly as Buffers do', () => {
+  const input = bytes(`${HEADER}<message id="é"><body>東 🎉</body></message><iq/>`);
+  const backing = new Uint8Array(input.length + 20);
+  backing.set(input, 7);
+  const r = recorder();
+  for (let i = 0; i < input.length; i += 5) r.parser.write(new Uint8Array(backing.buffer, 7 + i, Math.min(5, input.length - i)));
+  const expected = recorder();
+  expected.parser.write(input);
+  assert.equal(r.events, expected.events);
+  assert.is(r.events.length, 3);
 });
 
 test.run();
