@@ -143,9 +143,12 @@ export class ConnectionPool {
     let bestFree = 0;
     for (let i = 0; i < conns.length; i++) {
       const c = conns[i] as CcsConnection;
-      if (!c.usable) continue;
+      // The window first: a counter, where `usable` reads the socket's state through several
+      // getters. This runs once per ACK over every connection, and with every window full (a busy
+      // client's steady state) no socket is asked at all (CPU profile, bench/ccs-client.mjs at 16
+      // connections: pick() 1.5% of the client's time before, 0.8% after).
       const free = c.free;
-      if (free > bestFree) {
+      if (free > bestFree && c.usable) {
         best = c;
         bestFree = free;
       }
