@@ -15,7 +15,10 @@
  * the same worker file of that checkout, so it imports that build. A same-run A/B of a hot-path
  * change: `--clients ccs,ccs-base --base-dir /tmp/base --no-memory --rounds 5`. Ratios ("of
  * trivial") need `trivial` among the contenders. `--max-queued` is the queue bound of `CcsClient` and the
- * xmpp.js client (default 10 000: the queue driver keeps it between half full and full).
+ * xmpp.js client (default 10 000: the queue driver keeps it between half full and full). `ccs-shallow`
+ * is `CcsClient` with a queue one window deep (maxQueued = maxPending): the trivial client queues
+ * nothing, it makes each message when a slot frees. Most of the CPU a deep queue costs is the
+ * garbage collector copying the queued messages (bench/ANALYSIS.md).
  *
  * Every measurement is a fresh client process (bench/lib/client-worker.mjs); within a round the
  * clients run back to back in a rotated order, and figures are medians over rounds. The machine
@@ -43,7 +46,9 @@ const ROUNDS = Number(args.rounds ?? (quick ? 1 : 3));
 const N = Number(args.n ?? (quick ? 20_000 : 100_000));
 const WARMUP = Number(args.warmup ?? (quick ? 5000 : 20_000));
 const list = (v) => v?.split(',').filter((x) => x !== '');
-const CLIENTS = list(args.clients) ?? ['trivial', 'ccs', 'xmppjs'];
+const CLIENTS = list(args.clients) ?? ['trivial', 'ccs', 'ccs-shallow', 'xmppjs'];
+/** Contenders that are `CcsClient` with other settings: the heap figures of `ccs` stand for them. */
+const SAME_HEAP = new Set(['ccs-shallow']);
 const WINDOWS = list(args.windows)?.map(Number) ?? [100, 1000];
 const CONNECTIONS = list(args.connections)?.map(Number) ?? (quick ? [1, 16] : [1, 4, 16]);
 const MAX_QUEUED = Number(args['max-queued'] ?? 10_000);
@@ -84,7 +89,8 @@ function runWorker(cfg, nodeArgs = []) {
     // ccs-base: the same worker file, from the other checkout (so it imports that build of the client).
     const base = cfg.client === 'ccs-base';
     const worker = base ? `${args['base-dir']}/bench/lib/client-worker.mjs` : WORKER;
-    const child = spawn(process.execPath, [...nodeArgs, worker, JSON.stringify(base ? { ...cfg, client: 'ccs' } : cfg)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const run = base ? { ...cfg, client: 'ccs' } : cfg.client === 'ccs-shallow' ? { ...cfg, client: 'ccs', maxQueued: cfg.maxPending } : cfg;
+    const child = spawn(process.execPath, [...nodeArgs, worker, JSON.stringify(run)], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     child.stdout.setEncoding('utf8');
     child.stdout.on('data', (d) => (out += d));
@@ -120,6 +126,7 @@ try {
           if (r.failed !== 0) throw new Error(`${client}: ${r.failed} failed (${r.firstError})`);
           r.client = client;
           r.round = round;
+          r.maxQueued = client === 'trivial' ? undefined : client === 'ccs-shallow' ? maxPending : MAX_QUEUED;
           r.stubCpuUsPerMsg = s0 !== undefined && s1 !== undefined ? ((s1 - s0) * 1000) / (N + WARMUP) : undefined;
           throughput.push(r);
           log(`round ${round} ${client.padEnd(7)} maxPending ${String(maxPending).padStart(4)} ×${String(connections).padStart(2)} conns ${Math.round(r.msgsPerSec).toString().padStart(7)} msg/s  client ${r.cpuUsPerMsg.toFixed(2)} µs/msg  stub ${r.stubCpuUsPerMsg?.toFixed(2)} µs/msg`);
@@ -136,7 +143,7 @@ const idle = [];
 const memory = [];
 const idleStub = args['no-memory'] ? undefined : await startStub();
 try {
-  for (const client of idleStub === undefined ? [] : CLIENTS) {
+  for (const client of idleStub === undefined ? [] : CLIENTS.filter((c) => !SAME_HEAP.has(c))) {
     const r = await runWorker({ ...base, port: idleStub.port, ca: idleStub.ca, client, mode: 'idle', maxPending: 1000, counts: [1, 17] }, ['--expose-gc']);
     r.client = client;
     idle.push(r);
@@ -147,7 +154,7 @@ try {
 }
 const silent = args['no-memory'] ? undefined : await startStub(['--no-ack']);
 try {
-  for (const client of silent === undefined ? [] : CLIENTS.filter((c) => c !== 'trivial')) {
+  for (const client of silent === undefined ? [] : CLIENTS.filter((c) => c !== 'trivial' && !SAME_HEAP.has(c))) {
     const r = await runWorker({ ...base, port: silent.port, ca: silent.ca, client, mode: 'memory', counts: [2000, 12_000] }, ['--expose-gc']);
     r.client = client;
     memory.push(r);

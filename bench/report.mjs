@@ -200,6 +200,10 @@ if (cc) {
   md.push(`\`bench/lib/trivial-ccs-client.mjs\`): the ceiling. Queue driver (\`trySend\` until refused, then \`waitForCapacity()\`; maxQueued ${f0(cc.maxQueued ?? 10_000)}), one`);
   md.push(`recipient token; ${f0(cc.n)} messages after ${f0(cc.warmup)} of warm-up, ${cc.rounds} round(s), each a fresh client process; CPU is the`);
   md.push('client process\'s user + system time over the timed run. "of trivial" is the per-round ratio.');
+  if (cc.summary.some((s) => s.client === 'ccs-shallow')) {
+    md.push('`ccs-shallow` is `CcsClient` with a queue one window deep (maxQueued = maxPending); the trivial client queues nothing');
+    md.push('(it makes each message when a slot frees). The targets are judged on `ccs`.');
+  }
   md.push('');
   md.push('| maxPending | connections | client | acked msgs/s | of trivial | client CPU µs/msg | stub CPU µs/msg |');
   md.push('|---:|---:|---|---:|---:|---:|---:|');
