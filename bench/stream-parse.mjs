@@ -14,7 +14,8 @@ import { SaxesParser } from 'saxes';
 import XmppParser from '@xmpp/xml/lib/Parser.js';
 import { StanzaParser } from '@ccs-xmpp/stream';
 import { canonicalAckId, gcmShortcut } from '@ccs-xmpp/stanza';
-import { chunked, generateCcsMix } from './lib/ccs-mix.mjs';
+import { chunked, gcmPayloadOf, generateCcsMix } from './lib/ccs-mix.mjs';
+import { cpuSlice, median } from './lib/cpu-slice.mjs';
 
 const { values: args } = parseArgs({
   options: { stanzas: { type: 'string' }, rounds: { type: 'string' }, slice: { type: 'string' }, quick: { type: 'boolean' }, json: { type: 'string' } },
@@ -65,16 +66,11 @@ function ours(chunks, out, how) {
           : {}),
       onStreamOpen() {},
       onStanza(el) {
-        // The gcm element is the message's only child on this traffic; find it without a DOM walk.
-        const kids = el.children;
-        for (let i = 0; i < kids.length; i++) {
-          const k = kids[i];
-          if (typeof k !== 'string' && k.local === 'gcm' && k.uri === NS_GCM) {
-            const payload = JSON.parse(k.children[0]);
-            if (out) out.push(payload);
-            n++;
-            break;
-          }
+        const json = gcmPayloadOf(el);
+        if (json !== undefined) {
+          const payload = JSON.parse(json);
+          if (out) out.push(payload);
+          n++;
         }
       },
       onStreamEnd() {},
@@ -195,12 +191,6 @@ const contenders = {
 const CEILING = 'indexOf scanner (ceiling)';
 const PEER = 'xmpp.js @xmpp/xml (ltx)';
 
-function median(xs) {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
-
 function correctness(chunkSize) {
   const chunks = chunked(streamBytes, chunkSize);
   const rows = {};
@@ -220,22 +210,11 @@ function correctness(chunkSize) {
 }
 
 /**
- * Runs `fn` over the chunks for about SLICE_MS of this process's CPU time; stanzas per CPU second.
- * CPU time, not wall time: on a shared machine a wall-clock slice also counts the turns of other
+ * Stanzas per CPU second of `fn` over the chunks, for about SLICE_MS of this process's CPU time. CPU
+ * time, not wall time: on a shared machine a wall-clock slice also counts the turns of other
  * processes (under a load average of 20 on two cores, 80–90% of it), which no interleaving evens out.
  */
-function slice(fn, chunks) {
-  let passes = 0;
-  const c0 = process.cpuUsage();
-  let us;
-  do {
-    fn(chunks, null);
-    passes++;
-    const u = process.cpuUsage(c0);
-    us = u.user + u.system;
-  } while (us < SLICE_MS * 1e3);
-  return (passes * STANZAS) / (us / 1e6);
-}
+const slice = (fn, chunks) => cpuSlice((c) => fn(c, null), chunks, SLICE_MS, STANZAS);
 
 const names = Object.keys(contenders);
 const results = [];

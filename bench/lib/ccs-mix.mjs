@@ -100,3 +100,16 @@ export function chunked(buf, size) {
   for (let i = 0; i < buf.length; i += size) out.push(buf.subarray(i, Math.min(buf.length, i + size)));
   return out;
 }
+
+/**
+ * The text of a `<message>` element's gcm child (`google:mobile:data`), or undefined: found without
+ * a DOM walk (on this traffic it is the message's only child), as a consumer of elements would.
+ */
+export function gcmPayloadOf(el) {
+  const kids = el.children;
+  for (let i = 0; i < kids.length; i++) {
+    const k = kids[i];
+    if (typeof k !== 'string' && k.local === 'gcm' && k.uri === 'google:mobile:data') return k.children[0] ?? '';
+  }
+  return undefined;
+}

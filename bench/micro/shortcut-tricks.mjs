@@ -11,6 +11,7 @@ import { parseArgs } from 'node:util';
 import { StanzaParser } from '@ccs-xmpp/stream';
 import { gcmShortcut } from '@ccs-xmpp/stanza';
 import { chunked, generateCcsMix } from '../lib/ccs-mix.mjs';
+import { cpuSlice, median } from '../lib/cpu-slice.mjs';
 import { shortcutVariant } from './lib/variant.mjs';
 
 const { values: args } = parseArgs({ options: { rounds: { type: 'string' }, quick: { type: 'boolean' }, json: { type: 'string' } } });
@@ -25,7 +26,42 @@ export const TRICKS = {
     ['for (let i = 0; i < templates.length; i++) {', 'for (let i = 0; i < 0; i++) {'],
   ],
   'id templates only → exact memo only': [['for (let i = 0; i < templates.length; i++) {', 'for (let i = 0; i < 0; i++) {']],
-  'short heads compared in a loop → buf.compare': [['if (len > 96)\n        return buf.compare', 'if (len > -1)\n        return buf.compare']],
+  // Heads (and end tags) compared four bytes a step through a DataView of a buffer holding several
+  // stanzas. Without: a byte loop up to 96 bytes and buf.compare beyond, whatever the buffer.
+  'heads compared 4 bytes a step (DataView) → byte loop / buf.compare': [['if (end - start < VIEW_MIN_BYTES)', 'if (true)']],
+  // Stanzas with the same id (CCS's `id=""`) share their attribute object. Without: a new one each.
+  'attributes shared by heads with the same id → a copy per stanza': [['if (attrs === undefined || !sameId(buf, idStart, q, t.lastId))', 'if (true)']],
+  // The payload's bytes judged in one pass (plain runs eight a step, each other byte once). Without:
+  // as before, decoded to a string first, then two regular expressions and includes() over it, and
+  // `]]>` searched for by indexOf.
+  'payload judged in one pass over the bytes → decoded, then regular expressions': [
+    ["import { SCAN_DECLINE", "import { isUtf8 } from 'node:buffer';\nimport { SCAN_DECLINE"],
+    [
+      'const flags = judgeText(buf, plainTo, to, start + this.headLength);\n        if (flags === 0)\n            return latin1(buf, from, to);\n        if (flags === TEXT_REFUSED)\n            return null;\n        const text = (flags & TEXT_UTF8) !== 0 ? utf8(buf, from, to) : latin1(buf, from, to);\n        return (flags & TEXT_AMP) !== 0 ? decodeEntities(text) : text;',
+      `if (hasCdataEnd(buf, Math.max(start + this.headLength, plainTo - 2), to)) return null;
+        if (plainRun(buf, from, to) === to) return latin1(buf, from, to);
+        const text = utf8(buf, from, to);
+        if (!TEXT_SPECIAL.test(text)) return text;
+        if (TEXT_REFUSED_RE.test(text)) return null;
+        if (text.includes('\\ufffd') && !isUtf8(buf.subarray(from, to))) return null;
+        if (!text.includes('&')) return text;
+        return decodeEntities(text);`,
+    ],
+    [
+      'const GCM_END = ',
+      `const TEXT_SPECIAL = /[&\\x00-\\x08\\x0b-\\x1f\\ufffd-\\uffff]/;
+const TEXT_REFUSED_RE = /[\\x00-\\x08\\x0b-\\x1f\\ufffe\\uffff]/;
+function hasCdataEnd(buf, from, to) {
+    let gt = buf.indexOf(GT, from + 2);
+    while (gt !== -1 && gt < to) {
+        if (buf[gt - 1] === 0x5d && buf[gt - 2] === 0x5d) return true;
+        gt = buf.indexOf(GT, gt + 1);
+    }
+    return false;
+}
+const GCM_END = `,
+    ],
+  ],
   'plain text: a table, eight bytes a step → comparisons byte by byte': [
     [
       'for (; i < to; i++)\n        if (t[buf[i]] === 0)\n            return i;\n    return to;',
@@ -33,10 +69,10 @@ export const TRICKS = {
     ],
     ['for (; i + 8 <= to; i += 8) {', 'for (; i + 8 <= -1; i += 8) {'],
   ],
-  'payload end read at `</message>` → searched for (first `<`)': [['if (endTag >= from && sameBytes(buf, endTag', 'if (false && sameBytes(buf, endTag']],
+  'payload end read at `</message>` → searched for (first `<`)': [['if (endTag >= from && sameBytes(this.viewFor(buf, start, close), buf, endTag', 'if (false && sameBytes(this.viewFor(buf, start, close), buf, endTag']],
   // The framer no longer searches for `</message>`: the matcher's scan() reads up to it and says
   // where it stands. Without: scan() searches for it as the framer did (indexOf of the end tag).
-  '`</message>` read by the matcher → searched for (indexOf)': [['return have === n ? after : SCAN_WAIT;', 'return have === n ? buf.indexOf(MESSAGE_END_BYTES, start) : SCAN_WAIT;']],
+  '`</message>` read by the matcher → searched for (indexOf)': [['return have === n ? after : SCAN_WAIT;', 'return have === n ? buf.indexOf(MESSAGE_END.bytes, start) : SCAN_WAIT;']],
 };
 
 const mix = generateCcsMix(STANZAS, 7);
@@ -51,25 +87,8 @@ function parserRun(shortcut) {
   };
 }
 
-/** Runs `fn` for about SLICE_MS of this process's CPU time (not wall time: the machine is shared); stanzas per CPU second. */
-function slice(fn, chunks) {
-  let passes = 0;
-  const c0 = process.cpuUsage();
-  let us;
-  do {
-    fn(chunks);
-    passes++;
-    const u = process.cpuUsage(c0);
-    us = u.user + u.system;
-  } while (us < SLICE_MS * 1e3);
-  return (passes * STANZAS) / (us / 1e6);
-}
-
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
+/** Stanzas per CPU second of `fn` over the chunks, for about SLICE_MS of CPU time. */
+const slice = (fn, chunks) => cpuSlice(fn, chunks, SLICE_MS, STANZAS);
 
 const runs = { original: parserRun(gcmShortcut) };
 for (const [name, edits] of Object.entries(TRICKS)) runs[name] = parserRun((await shortcutVariant(name.replace(/\W+/g, '-'), edits)).gcmShortcut);

@@ -1,4 +1,3 @@
-import { isUtf8 } from 'node:buffer';
 import { SCAN_DECLINE, SCAN_WAIT, XmlElement, type StanzaShortcut, type StanzaShortcutMatcher } from '@ccs-xmpp/stream';
 import { completePrefixLength, latin1, utf8 } from './bytes.js';
 import { NS_GCM } from './namespaces.js';
@@ -15,12 +14,13 @@ import { NS_GCM } from './namespaces.js';
  * different (the differential property tests in test/ check both, chunk by chunk).
  *
  * The work is split by what is cheap for each part. The two start tags ("the head", ~100 bytes)
- * are judged by one regular expression over a latin1 view (irregexp compiles it to native code;
- * latin1 maps each byte to one char, so string offsets are byte offsets). Attribute values may not
- * hold `>` in this shape, so the head ends at the second `>`. The payload — most of the bytes — is
- * never walked in JavaScript: `indexOf` (memchr) proves it holds no `<`, one UTF-8 decode makes the
- * string handed over (the only copy of the payload), and one character-class test finds anything
- * that needs more care (entities, controls, U+FFFD from invalid bytes, U+FFFE/U+FFFF).
+ * are judged once by one regular expression over a latin1 view (irregexp compiles it to native
+ * code; latin1 maps each byte to one char, so string offsets are byte offsets) and then remembered:
+ * later heads are recognised by comparing bytes. Attribute values may not hold `>` in this shape, so
+ * the head ends at the second `>`. The payload — most of the bytes — is read once, as it arrives:
+ * plain stretches eight bytes a step through a table (plainRun), every other byte once (judgeText:
+ * `&`, UTF-8 sequences, controls, `]]>`), and one decode makes the string handed over (the only copy
+ * of the payload) — latin1 when every byte is ASCII, UTF-8 otherwise.
  */
 
 const S = '[ \\t\\r\\n]';
@@ -35,10 +35,6 @@ const GCM_START = `<(?:(${NAME}):)?gcm${S}+xmlns(?::(${NAME}))?${S}*=${S}*(?:"${
 const HEAD_RE = new RegExp(`^${START_TAG}${GCM_START}$`);
 const END_TAG_RE = new RegExp(`^</(?:(${NAME}):)?gcm${S}*>$`);
 
-// Text that needs more than the decoded string: entity references, controls (saxes refuses them;
-// `\r` needs end-of-line normalisation), U+FFFD (maybe an invalid byte), U+FFFE and U+FFFF.
-const TEXT_SPECIAL = /[&\x00-\x08\x0b-\x1f\ufffd-\uffff]/;
-const TEXT_REFUSED = /[\x00-\x08\x0b-\x1f\ufffe\uffff]/;
 const ENTITY_RE = /&(?:(lt|gt|amp|quot|apos)|#([0-9]+)|#x([0-9a-fA-F]+));/y;
 const PREDEFINED: Record<string, string> = { lt: '<', gt: '>', amp: '&', quot: '"', apos: "'" };
 const GT = 0x3e;
@@ -46,20 +42,6 @@ const LT = 0x3c;
 const AMP = 0x26;
 const SEMI = 0x3b;
 const MESSAGE_OPEN_LENGTH = '<message'.length;
-
-/**
- * True when `]]>` — forbidden in character data (XML 1.0 §2.4) — stands within `buf[from, to)`.
- * Searched in the bytes: no string is made, and UTF-8 never puts these bytes inside a character.
- */
-function hasCdataEnd(buf: Buffer, from: number, to: number): boolean {
-  // By its `>`: a payload ends at a `>` (its end tag's), so the search never runs far past `to`.
-  let gt = buf.indexOf(GT, from + 2);
-  while (gt !== -1 && gt < to) {
-    if (buf[gt - 1] === 0x5d && buf[gt - 2] === 0x5d) return true;
-    gt = buf.indexOf(GT, gt + 1);
-  }
-  return false;
-}
 
 function isXmlChar(cp: number): boolean {
   return cp === 0x9 || cp === 0xa || cp === 0xd || (cp >= 0x20 && cp <= 0xd7ff) ||
@@ -138,16 +120,32 @@ function badPrefix(prefix: string | undefined): boolean {
   return prefix !== undefined && prefix.length >= 3 && prefix.slice(0, 3).toLowerCase() === 'xml';
 }
 
+/**
+ * Bytes to compare the input with, also as little-endian 32-bit words: sameBytes() reads the input
+ * four bytes a step through a DataView.
+ */
+class Pattern {
+  readonly bytes: Buffer;
+  readonly words: Int32Array;
+  readonly length: number;
+
+  constructor(bytes: Buffer) {
+    this.bytes = bytes;
+    this.length = bytes.length;
+    this.words = new Int32Array(bytes.length >> 2);
+    for (let i = 0; i < this.words.length; i++) this.words[i] = bytes.readInt32LE(i * 4);
+  }
+}
+
+/** The shape of a head: what is the same for every stanza that starts with it. */
 interface Head {
-  /** The head's bytes, for recognising it again (only for remembered heads). */
-  bytes: Buffer | undefined;
+  /** The head's bytes, for recognising it again (heads without an id; templates have theirs). */
+  bytes: Pattern | undefined;
   /** The gcm end tag as the head's prefix writes it without whitespace (`</gcm>`, `</data:gcm>`). */
-  end: Buffer;
-  /** Attributes of `<message>`. A remembered head's are copied for each element, never handed out. */
+  end: Pattern;
+  /** Attributes of `<message>` (a head without an id): shared, so copied for each element. */
   attrs: Record<string, string>;
   prefix: string | undefined;
-  /** True when `attrs` belongs to this head alone (not remembered), so the element may take it as is. */
-  own: boolean;
 }
 
 // Heads repeat: every ACK from CCS starts with the same ~60 bytes, and the heads of upstream
@@ -160,15 +158,22 @@ const TEMPLATE_MEMO_SIZE = 4;
 /** A head seen with an `id`: a later head with the same bytes around the id value is the same shape. */
 interface IdTemplate {
   /** The head's bytes up to and including the id value's opening quote. */
-  before: Buffer;
+  before: Pattern;
   /** The head's bytes from the id value's closing quote to its end. */
-  after: Buffer;
+  after: Pattern;
   /** The quote around the value (`"` or `'`): the only other byte the value may not hold. */
   quote: number;
   /** The attributes, in order, the id among them (its value replaced per stanza). */
   attrs: Record<string, string>;
-  prefix: string | undefined;
-  end: Buffer;
+  /** Its shape (`attrs` of it unused). */
+  head: Head;
+  /**
+   * The attributes of the last stanza recalled by this template and its id: a stanza with the same
+   * id (CCS sends `id=""` on every ACK) shares them, as GcmParts allows; undefined once an element
+   * took them as its own.
+   */
+  lastAttrs: Record<string, string> | undefined;
+  lastId: string;
 }
 
 /** A byte an id value of this shape may hold: printable ASCII other than the quote, `&`, `<`, `>` (VALUE_DQ / VALUE_SQ). */
@@ -176,14 +181,34 @@ function isIdValueByte(b: number, quote: number): boolean {
   return b >= 0x20 && b <= 0x7e && b !== quote && b !== 0x26 && b !== 0x3c && b !== 0x3e;
 }
 
-/** `buf[start, start + len)` equals `bytes[0, len)`: a loop for the short heads, `compare` beyond. */
-function sameBytes(buf: Buffer, start: number, bytes: Buffer, len: number): boolean {
-  // Eight bytes a step with one branch (as in plainRun) measured no faster here: 100.7% / 101.4%
-  // of this loop at 16 KiB / 400 B (bench/micro/shortcut-tricks.mjs, run of 02:28).
-  if (len > 96) return buf.compare(bytes, 0, len, start, start + len) === 0;
-  for (let i = 0; i < len; i++) if (buf[start + i] !== bytes[i]) return false;
+/**
+ * `buf[start, start + len)` equals the pattern's first `len` bytes. With a DataView of `buf`, four
+ * bytes a step (a 32-bit read of the input against the pattern's word), where a byte loop costs 2–3×
+ * as much per head; but making a DataView costs as much as comparing ~100 bytes, so the matcher
+ * makes one only for a buffer with several stanzas at hand (see viewFor) and passes null otherwise.
+ * Without a view, a byte loop up to 96 bytes and `buf.compare` beyond (a native call costs about as
+ * much as a 96-byte loop).
+ */
+function sameBytes(view: DataView | null, buf: Buffer, start: number, p: Pattern, len: number): boolean {
+  let i = 0;
+  const bytes = p.bytes;
+  if (view !== null) {
+    const words = p.words;
+    for (; i + 4 <= len; i += 4) if (view.getInt32(start + i, true) !== words[i >> 2]) return false;
+  } else if (len > 96) return buf.compare(bytes, 0, len, start, start + len) === 0;
+  for (; i < len; i++) if (buf[start + i] !== bytes[i]) return false;
   return true;
 }
+
+/** `buf[from, to)` holds exactly the characters of `id` (a latin1 string). */
+function sameId(buf: Buffer, from: number, to: number, id: string): boolean {
+  if (to - from !== id.length) return false;
+  for (let i = 0; i < id.length; i++) if (buf[from + i] !== id.charCodeAt(i)) return false;
+  return true;
+}
+
+/** viewFor(): the bytes at hand past which a DataView pays for itself (about five stanzas). */
+const VIEW_MIN_BYTES = 2048;
 
 /** 1 for a plain byte (see plainRun), 0 for any other. */
 const PLAIN = new Uint8Array(256);
@@ -209,12 +234,75 @@ function plainRun(buf: Buffer, from: number, to: number): number {
   return to;
 }
 
-const GCM_END = Buffer.from('</gcm>', 'latin1');
+/** judgeText(): the text holds `&` (references to decode). */
+export const TEXT_AMP = 1;
+/** judgeText(): the text holds bytes past ASCII (valid UTF-8: decode it as such). */
+export const TEXT_UTF8 = 2;
+/** judgeText(): saxes must judge the text (or refuse it). */
+export const TEXT_REFUSED = -1;
+
+/**
+ * The length of the UTF-8 sequence at `buf[i]` (a byte past ASCII), within `to`, when it is valid
+ * UTF-8 (RFC 3629: no overlong forms, no surrogates, nothing past U+10FFFF) and an XML character
+ * (not U+FFFE or U+FFFF; every other scalar value past ASCII is one); 0 otherwise.
+ */
+function xmlCharLength(buf: Buffer, i: number, to: number): number {
+  const b0 = buf[i] as number;
+  if (b0 < 0xc2) return 0; // a continuation byte, or the lead of an overlong two-byte form
+  if (b0 < 0xe0) return i + 1 < to && ((buf[i + 1] as number) & 0xc0) === 0x80 ? 2 : 0;
+  if (b0 < 0xf0) {
+    if (i + 2 >= to) return 0;
+    const b1 = buf[i + 1] as number;
+    const b2 = buf[i + 2] as number;
+    if ((b2 & 0xc0) !== 0x80) return 0;
+    // E0: no overlong form (A0–BF); ED: no surrogate (80–9F).
+    if (b0 === 0xe0 ? b1 < 0xa0 || b1 > 0xbf : b0 === 0xed ? b1 < 0x80 || b1 > 0x9f : (b1 & 0xc0) !== 0x80) return 0;
+    return b0 === 0xef && b1 === 0xbf && b2 >= 0xbe ? 0 : 3; // U+FFFE, U+FFFF
+  }
+  if (b0 > 0xf4 || i + 3 >= to) return 0;
+  const b1 = buf[i + 1] as number;
+  // F0: no overlong form (90–BF); F4: nothing past U+10FFFF (80–8F).
+  if (b0 === 0xf0 ? b1 < 0x90 || b1 > 0xbf : b0 === 0xf4 ? b1 < 0x80 || b1 > 0x8f : (b1 & 0xc0) !== 0x80) return 0;
+  return ((buf[i + 2] as number) & 0xc0) === 0x80 && ((buf[i + 3] as number) & 0xc0) === 0x80 ? 4 : 0;
+}
+
+/**
+ * Judges payload bytes `buf[from, to)` (whole characters, no `<`) in one pass: TEXT_REFUSED when
+ * saxes must judge them — a control other than tab and line feed (`\r` needs end-of-line
+ * normalisation), invalid UTF-8, U+FFFE/U+FFFF, `<`, or `]]>` (XML 1.0 §2.4; its `]]` may stand
+ * before `from`, down to `floor`) —, else a bit set of TEXT_AMP and TEXT_UTF8 (0: plain, the
+ * latin1 view is the text). Bytes, not the decoded string: plain stretches go eight at a time and
+ * the few other bytes are looked at once each.
+ */
+export function judgeText(buf: Buffer, from: number, to: number, floor: number): number {
+  let flags = 0;
+  let i = plainRun(buf, from, to);
+  while (i < to) {
+    const b = buf[i] as number;
+    if (b === AMP) {
+      flags |= TEXT_AMP;
+      i++;
+    } else if (b >= 0x80) {
+      const n = xmlCharLength(buf, i, to);
+      if (n === 0) return TEXT_REFUSED;
+      flags |= TEXT_UTF8;
+      i += n;
+    } else if (b === GT) {
+      if (i - 2 >= floor && buf[i - 1] === 0x5d && buf[i - 2] === 0x5d) return TEXT_REFUSED;
+      i++;
+    } else if (b === 0x09 || b === 0x0a || b === 0x7f) i++;
+    else return TEXT_REFUSED; // other controls, `<`
+    i = plainRun(buf, i, to);
+  }
+  return flags;
+}
+
+const GCM_END = new Pattern(Buffer.from('</gcm>', 'latin1'));
 
 /** True when `buf[from, to)` is exactly `</gcm>` / `</prefix:gcm>` (whitespace before `>` allowed). */
-function isGcmEndTag(buf: Buffer, from: number, to: number, head: Head): boolean {
+function isGcmEndTag(view: DataView | null, buf: Buffer, from: number, to: number, head: Head): boolean {
   const end = head.end;
-  if (to - from === end.length && sameBytes(buf, from, end, end.length)) return true;
+  if (to - from === end.length && sameBytes(view, buf, from, end, end.length)) return true;
   const m = END_TAG_RE.exec(latin1(buf, from, to));
   return m !== null && m[1] === head.prefix;
 }
@@ -234,7 +322,7 @@ const GCM_START_CUT_RE = new RegExp(
     `(?:${S}+(?:${QNAME_CUT}|${QNAME}${S}*(?:=${S}*(?:"${VALUE_DQ}*|'${VALUE_SQ}*)?)?)?)?)?$`,
 );
 const END_TAG_CUT_RE = new RegExp(`^<(?:/(?:${QNAME_CUT}|${QNAME}${S}*)?)?$`);
-const MESSAGE_END_BYTES = Buffer.from('</message>', 'latin1');
+const MESSAGE_END = new Pattern(Buffer.from('</message>', 'latin1'));
 
 
 /**
@@ -261,8 +349,12 @@ class GcmMatcher implements StanzaShortcutMatcher<GcmParts>, GcmParts {
   json = '';
   attrs: Readonly<Record<string, string>> = {};
   // --- the stanza in progress (offsets from its start), judged while it was arriving ---
-  /** Its head, once both start tags have arrived. */
+  /** Its head, once both start tags have arrived… */
   private head: Head | null = null;
+  /** …its attributes (`head.attrs`, or a template's for this id)… */
+  private headAttrs: Record<string, string> = {};
+  /** …and the template that recalled it (null: a head without an id). */
+  private headTemplate: IdTemplate | null = null;
   /** Where its payload starts (once `head` is set). */
   private headLength = 0;
   /** Its payload up to `accTo` is judged and decoded into `acc`… */
@@ -278,6 +370,9 @@ class GcmMatcher implements StanzaShortcutMatcher<GcmParts>, GcmParts {
   private readonly idRange: IdRange = { start: -1, end: -1 };
   /** Set by recallHead(): the length of the head it recognised. */
   private recalled = 0;
+  /** A DataView of the bytes being read (`viewOf`), until release(). */
+  private view: DataView | null = null;
+  private viewOf: Buffer | null = null;
 
   reset(): void {
     this.head = null;
@@ -288,7 +383,20 @@ class GcmMatcher implements StanzaShortcutMatcher<GcmParts>, GcmParts {
   }
 
   release(): void {
-    // Nothing refers to the chunk once a call returns: pieces of it are copied into strings.
+    // Pieces of the chunk are copied into strings; only the view refers to it, until here.
+    this.view = null;
+    this.viewOf = null;
+  }
+
+  /**
+   * A DataView of `buf` for sameBytes() when `buf[start, end)` holds at least VIEW_MIN_BYTES (made
+   * once per buffer, ~85 ns: it pays over several stanzas, not for one), else null.
+   */
+  private viewFor(buf: Buffer, start: number, end: number): DataView | null {
+    if (buf === this.viewOf) return this.view;
+    if (end - start < VIEW_MIN_BYTES) return null;
+    this.viewOf = buf;
+    return (this.view = new DataView(buf.buffer, buf.byteOffset, buf.length));
   }
 
   match(buf: Buffer, start: number, close: number): GcmParts | undefined {
@@ -303,7 +411,7 @@ class GcmMatcher implements StanzaShortcutMatcher<GcmParts>, GcmParts {
     const endBytes = head.end;
     const endTag = close - endBytes.length;
     let text: string;
-    if (endTag >= from && sameBytes(buf, endTag, endBytes, endBytes.length) && plainRun(buf, from, endTag) === endTag) {
+    if (endTag >= from && sameBytes(this.viewFor(buf, start, close), buf, endTag, endBytes, endBytes.length) && plainRun(buf, from, endTag) === endTag) {
       const accTo = start + this.accTo;
       text = endTag > accTo ? latin1(buf, accTo, endTag) : '';
     } else {
@@ -313,7 +421,7 @@ class GcmMatcher implements StanzaShortcutMatcher<GcmParts>, GcmParts {
     }
     this.head = head;
     this.json = this.acc === '' ? text : this.acc + text;
-    this.attrs = head.attrs;
+    this.attrs = this.headAttrs;
     return this;
   }
 
@@ -347,11 +455,10 @@ class GcmMatcher implements StanzaShortcutMatcher<GcmParts>, GcmParts {
     // What was judged holds no `<`: the gcm end tag is the first one from there.
     const endTag = buf.indexOf(LT, from);
     if (endTag === -1 || endTag >= close) return null;
-    if (!isGcmEndTag(buf, endTag, close, head)) return null;
+    if (!isGcmEndTag(this.viewFor(buf, start, close), buf, endTag, close, head)) return null;
     const accTo = start + this.accTo;
     if (endTag <= accTo) return '';
-    if (hasCdataEnd(buf, Math.max(start + this.headLength, from - 2), endTag)) return null;
-    return this.payloadText(buf, accTo, endTag);
+    return this.payloadText(buf, start, accTo, from, endTag);
   }
 
   element(parts: GcmParts, defaultNs: string): XmlElement {
@@ -366,9 +473,12 @@ class GcmMatcher implements StanzaShortcutMatcher<GcmParts>, GcmParts {
     }
     const text = parts.json;
     const gcm = new XmlElement(name, 'gcm', prefix ?? '', NS_GCM, childAttrs, text.length > 0 ? [text] : []);
-    // A head judged for this stanza alone hands its attributes over; a remembered one is copied.
-    const attrs = head.own ? head.attrs : { ...head.attrs };
-    head.own = false;
+    // A template's attributes for this id are handed over (the template forgets them); a head
+    // without an id keeps its own, so the element gets a copy.
+    let attrs = this.headAttrs;
+    const t = this.headTemplate;
+    if (t !== null && t.lastAttrs === attrs) t.lastAttrs = undefined;
+    else attrs = { ...attrs };
     return new XmlElement('message', 'message', '', defaultNs, attrs, [gcm]);
   }
 
@@ -406,24 +516,23 @@ class GcmMatcher implements StanzaShortcutMatcher<GcmParts>, GcmParts {
     if (buf[p] !== LT) {
       lt = buf.indexOf(LT, p);
       if (lt >= end) lt = -1;
-      const textEnd = lt === -1 ? end : lt;
-      if (hasCdataEnd(buf, Math.max(start + this.headLength, p - 2), textEnd)) return SCAN_DECLINE;
-      if (!this.decodeSoFar(buf, start, textEnd, lt === -1)) return SCAN_DECLINE;
+      if (!this.decodeSoFar(buf, start, p, lt === -1 ? end : lt, lt === -1)) return SCAN_DECLINE;
       if (lt === -1) return SCAN_WAIT;
     }
     // The gcm end tag, then `</message>` right after it: the common case compared, not searched.
     const endBytes = head.end;
     let after: number;
-    if (lt + endBytes.length <= end && sameBytes(buf, lt, endBytes, endBytes.length)) after = lt + endBytes.length;
+    const view = this.viewFor(buf, start, end);
+    if (lt + endBytes.length <= end && sameBytes(view, buf, lt, endBytes, endBytes.length)) after = lt + endBytes.length;
     else {
       const gt3 = buf.indexOf(GT, lt);
       if (gt3 === -1 || gt3 >= end) return END_TAG_CUT_RE.test(latin1(buf, lt, end)) ? SCAN_WAIT : SCAN_DECLINE;
-      if (!isGcmEndTag(buf, lt, gt3 + 1, head)) return SCAN_DECLINE;
+      if (!isGcmEndTag(view, buf, lt, gt3 + 1, head)) return SCAN_DECLINE;
       after = gt3 + 1;
     }
-    const n = MESSAGE_END_BYTES.length;
+    const n = MESSAGE_END.length;
     const have = Math.min(n, end - after);
-    if (!sameBytes(buf, after, MESSAGE_END_BYTES, have)) return SCAN_DECLINE;
+    if (!sameBytes(view, buf, after, MESSAGE_END, have)) return SCAN_DECLINE;
     return have === n ? after : SCAN_WAIT;
   }
 
@@ -432,7 +541,7 @@ class GcmMatcher implements StanzaShortcutMatcher<GcmParts>, GcmParts {
    * up to the last whole character outside an entity reference that has not ended yet: saxes
    * judges a reference at its `;`), appending it to `acc`. False when saxes should judge it.
    */
-  private decodeSoFar(buf: Buffer, start: number, textEnd: number, cut: boolean): boolean {
+  private decodeSoFar(buf: Buffer, start: number, plainTo: number, textEnd: number, cut: boolean): boolean {
     const from = start + this.accTo;
     let to = textEnd;
     if (cut) {
@@ -448,7 +557,7 @@ class GcmMatcher implements StanzaShortcutMatcher<GcmParts>, GcmParts {
       }
     }
     if (to <= from) return true;
-    const text = this.payloadText(buf, from, to);
+    const text = this.payloadText(buf, start, from, Math.min(plainTo, to), to);
     if (text === null) return false;
     this.acc += text;
     this.accTo = this.plainTo = to - start;
@@ -462,32 +571,36 @@ class GcmMatcher implements StanzaShortcutMatcher<GcmParts>, GcmParts {
    * and at the end of its first tag, and so does anything that equals it.
    */
   private recallHead(buf: Buffer, start: number, end: number): Head | typeof HEAD_PREFIX | null {
+    const view = this.viewFor(buf, start, end);
     const avail = end - start;
     let prefix = false;
     const memo = this.memo;
     for (let i = 0; i < memo.length; i++) {
       const h = memo[i] as Head;
-      const bytes = h.bytes as Buffer;
+      const bytes = h.bytes as Pattern;
       const len = bytes.length;
       if (len <= avail) {
-        if (sameBytes(buf, start, bytes, len)) {
+        if (sameBytes(view, buf, start, bytes, len)) {
           this.recalled = len;
+          this.headAttrs = h.attrs;
+          this.headTemplate = null;
           return h;
         }
-      } else if (!prefix && sameBytes(buf, start, bytes, avail)) prefix = true;
+      } else if (!prefix && sameBytes(view, buf, start, bytes, avail)) prefix = true;
     }
     const templates = this.templates;
     for (let i = 0; i < templates.length; i++) {
       const t = templates[i] as IdTemplate;
       const b = t.before.length;
       if (b >= avail) {
-        if (!prefix && sameBytes(buf, start, t.before, avail)) prefix = true;
+        if (!prefix && sameBytes(view, buf, start, t.before, avail)) prefix = true;
         continue;
       }
-      if (!sameBytes(buf, start, t.before, b)) continue;
+      if (!sameBytes(view, buf, start, t.before, b)) continue;
       // The id value: any bytes of the shape up to the quote.
       const quote = t.quote;
-      let q = start + b;
+      const idStart = start + b;
+      let q = idStart;
       while (q < end && isIdValueByte(buf[q] as number, quote)) q++;
       if (q === end) {
         prefix = true;
@@ -496,14 +609,22 @@ class GcmMatcher implements StanzaShortcutMatcher<GcmParts>, GcmParts {
       if (buf[q] !== quote) continue;
       const a = t.after.length;
       if (end - q < a) {
-        if (!prefix && sameBytes(buf, q, t.after, end - q)) prefix = true;
+        if (!prefix && sameBytes(view, buf, q, t.after, end - q)) prefix = true;
         continue;
       }
-      if (!sameBytes(buf, q, t.after, a)) continue;
-      const attrs = { ...t.attrs };
-      attrs['id'] = latin1(buf, start + b, q);
+      if (!sameBytes(view, buf, q, t.after, a)) continue;
+      let attrs = t.lastAttrs;
+      if (attrs === undefined || !sameId(buf, idStart, q, t.lastId)) {
+        const id = latin1(buf, idStart, q);
+        attrs = { ...t.attrs };
+        attrs['id'] = id;
+        t.lastAttrs = attrs;
+        t.lastId = id;
+      }
+      this.headAttrs = attrs;
+      this.headTemplate = t;
       this.recalled = q + a - start;
-      return { bytes: undefined, end: t.end, attrs, prefix: t.prefix, own: true };
+      return t.head;
     }
     return prefix ? HEAD_PREFIX : null;
   }
@@ -518,39 +639,43 @@ class GcmMatcher implements StanzaShortcutMatcher<GcmParts>, GcmParts {
     const range = this.idRange;
     const attrs = parseAttrs(m[1] as string, range);
     if (attrs === null) return null;
-    const endBytes = prefix === undefined ? GCM_END : Buffer.from(`</${prefix}:gcm>`, 'latin1');
+    const endBytes = prefix === undefined ? GCM_END : new Pattern(Buffer.from(`</${prefix}:gcm>`, 'latin1'));
     if (range.start >= 0) {
       // Unique to its message (the id), but the bytes around the id tend to repeat.
       const at = start + MESSAGE_OPEN_LENGTH;
-      this.templates[this.templateNext] = {
-        before: Buffer.from(buf.subarray(start, at + range.start)),
-        after: Buffer.from(buf.subarray(at + range.end, end)),
+      const t: IdTemplate = {
+        before: new Pattern(Buffer.from(buf.subarray(start, at + range.start))),
+        after: new Pattern(Buffer.from(buf.subarray(at + range.end, end))),
         quote: buf[at + range.end] as number,
         attrs,
-        prefix,
-        end: endBytes,
+        head: { bytes: undefined, end: endBytes, attrs, prefix },
+        lastAttrs: { ...attrs },
+        lastId: attrs['id'] as string,
       };
+      this.templates[this.templateNext] = t;
       this.templateNext = (this.templateNext + 1) % TEMPLATE_MEMO_SIZE;
-      return { bytes: undefined, end: endBytes, attrs: { ...attrs }, prefix, own: true };
+      this.headAttrs = t.lastAttrs as Record<string, string>;
+      this.headTemplate = t;
+      return t.head;
     }
-    const head: Head = { bytes: Buffer.from(buf.subarray(start, end)), end: endBytes, attrs, prefix, own: false };
+    const head: Head = { bytes: new Pattern(Buffer.from(buf.subarray(start, end))), end: endBytes, attrs, prefix };
     this.memo[this.memoNext] = head;
     this.memoNext = (this.memoNext + 1) % HEAD_MEMO_SIZE;
+    this.headAttrs = attrs;
+    this.headTemplate = null;
     return head;
   }
 
   /**
-   * The decoded payload of `buf[from, to)` (no `<` in it, no `]]>`: the callers look for it in the
-   * bytes; whole characters and references), or null when saxes should judge it.
+   * The decoded payload of `buf[from, to)` (whole characters and references, no `<`; plain up to
+   * `plainTo`), or null when saxes should judge it.
    */
-  private payloadText(buf: Buffer, from: number, to: number): string | null {
-    if (plainRun(buf, from, to) === to) return latin1(buf, from, to);
-    const text = utf8(buf, from, to);
-    if (!TEXT_SPECIAL.test(text)) return text;
-    if (TEXT_REFUSED.test(text)) return null;
-    if (text.includes('\ufffd') && !isUtf8(buf.subarray(from, to))) return null;
-    if (!text.includes('&')) return text;
-    return decodeEntities(text);
+  private payloadText(buf: Buffer, start: number, from: number, plainTo: number, to: number): string | null {
+    const flags = judgeText(buf, plainTo, to, start + this.headLength);
+    if (flags === 0) return latin1(buf, from, to);
+    if (flags === TEXT_REFUSED) return null;
+    const text = (flags & TEXT_UTF8) !== 0 ? utf8(buf, from, to) : latin1(buf, from, to);
+    return (flags & TEXT_AMP) !== 0 ? decodeEntities(text) : text;
   }
 }
 
