@@ -17,8 +17,9 @@
  * trivial") need `trivial` among the contenders. `--max-queued` is the queue bound of `CcsClient` and the
  * xmpp.js client (default 10 000: the queue driver keeps it between half full and full). `ccs-shallow`
  * is `CcsClient` with a queue one window deep (maxQueued = maxPending): the trivial client queues
- * nothing, it makes each message when a slot frees. Most of the CPU a deep queue costs is the
- * garbage collector copying the queued messages (bench/ANALYSIS.md).
+ * nothing, it makes each message when a slot frees. (Before the warm-up was long enough, a full
+ * 10 000-message queue looked 1.5–2× as costly; in the steady state it is within the noise:
+ * bench/ANALYSIS.md.)
  *
  * Every measurement is a fresh client process (bench/lib/client-worker.mjs); within a round the
  * clients run back to back in a rotated order, and figures are medians over rounds. The machine
@@ -44,7 +45,11 @@ const { values: args } = parseArgs({
 const quick = args.quick === true;
 const ROUNDS = Number(args.rounds ?? (quick ? 1 : 3));
 const N = Number(args.n ?? (quick ? 20_000 : 100_000));
-const WARMUP = Number(args.warmup ?? (quick ? 5000 : 20_000));
+// The first tens of thousands of messages are V8 tiering the client's code up and sizing the young
+// generation, longer on a loaded machine (the compiler threads wait their turn): with 10 000 of
+// warm-up and 40 000 timed, `CcsClient` measured 9.8 µs/msg where its steady state is 5.3, the
+// trivial client 4.3 for 2.6 (bench/ANALYSIS.md). Figures are of the steady state.
+const WARMUP = Number(args.warmup ?? (quick ? 5000 : 50_000));
 const list = (v) => v?.split(',').filter((x) => x !== '');
 const CLIENTS = list(args.clients) ?? ['trivial', 'ccs', 'ccs-shallow', 'xmppjs'];
 /** Contenders that are `CcsClient` with other settings: the heap figures of `ccs` stand for them. */
