@@ -309,10 +309,17 @@ test('buffers sent in one tick arrive byte for byte and in order, back to back i
     await sleep(0);
     assert.is(written.length, 1);
     assert.ok(written[0] instanceof Uint8Array && written[0].buffer === slab.buffer && written[0].byteLength === a.length + b.length + c0.length, 'a view of the slab');
-    const sent = [a, b, c0, Buffer.from('<message id="d"/>'), e, slab.subarray(at, at), a, new Uint8Array(Buffer.from('<message id="f"/>'))];
+    // Two memories where the second view starts at the offset where the first ends: not one run.
+    const g = Buffer.from('<message id="g"/>');
+    const h = Buffer.from('<message id="h"/>');
+    const gView = new Uint8Array(new ArrayBuffer(64), 0, g.length);
+    gView.set(g);
+    const hView = new Uint8Array(new ArrayBuffer(64), g.length, h.length);
+    hView.set(h);
+    const sent = [a, b, c0, Buffer.from('<message id="d"/>'), e, slab.subarray(at, at), a, new Uint8Array(Buffer.from('<message id="f"/>')), gView, hView];
     for (const v of sent) c.conn.send(v);
     await within(c.conn.close(), 1500, undefined);
-    assert.equal(rec?.events, ['open', 'message#a', 'message#b', 'message#c', 'message#a', 'message#b', 'message#c', 'message#d', 'message#e', 'message#a', 'message#f', 'end']);
+    assert.equal(rec?.events, ['open', 'message#a', 'message#b', 'message#c', 'message#a', 'message#b', 'message#c', 'message#d', 'message#e', 'message#a', 'message#f', 'message#g', 'message#h', 'end']);
     assert.ok(rec?.bytes().includes(Buffer.concat([a, b, c0, ...sent]).toString('latin1')), 'the exact bytes, in order');
   } finally {
     c?.conn.destroy();

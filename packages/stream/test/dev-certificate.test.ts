@@ -24,4 +24,79 @@ test('takes a common name, extra DNS names and a validity period', () => {
   assert.ok(new Date(x509.validTo).getTime() < Date.now() + 2 * 86_400_000);
 });
 
+/**
+ * Walks DER (X.690 §10): each length in its shortest form, each constructed value exactly filled by
+ * its children. Returns the primitive values met, in order. Strict verifiers (Go's crypto/x509,
+ * BoringSSL) refuse a certificate that is merely BER.
+ */
+function walkDer(buf: Buffer, start = 0, end = buf.length, out: Buffer[] = []): Buffer[] {
+  let i = start;
+  while (i < end) {
+    const tag = buf[i] as number;
+    const first = buf[i + 1] as number;
+    let len = first;
+    let head = 2;
+    if (first >= 0x80) {
+      const n = first & 0x7f;
+      assert.ok(n === 1 || n === 2, `length of length ${n} at ${i}`);
+      len = n === 1 ? (buf[i + 2] as number) : buf.readUInt16BE(i + 2);
+      assert.ok(len >= (n === 1 ? 0x80 : 0x100), `length ${len} at ${i} is not in its shortest form`);
+      head += n;
+    }
+    assert.ok(i + head + len <= end, `value at ${i} runs past its container`);
+    if (tag & 0x20) walkDer(buf, i + head, i + head + len, out);
+    else out.push(buf.subarray(i + head, i + head + len));
+    i += head + len;
+  }
+  assert.is(i, end, 'the values fill their container exactly');
+  return out;
+}
+
+function derOf(cert: string): Buffer {
+  return Buffer.from(cert.replace(/-----[^-]+-----|\s/g, ''), 'base64');
+}
+
+test('the certificate is strict DER, each length in its shortest form on both sides of each form\'s limit', () => {
+  // A common name of n bytes is a UTF8String of length n: 127/128 and 255/256 straddle the short,
+  // one-byte and two-byte length forms.
+  for (const n of [1, 127, 128, 200, 255, 256, 1000]) {
+    const commonName = 'a'.repeat(n);
+    const { cert } = generateDevCertificate({ commonName });
+    const der = derOf(cert);
+    const values = walkDer(der);
+    assert.ok(values.some((v) => v.toString('utf8') === commonName), `n=${n}: the name is one value`);
+    const x509 = new X509Certificate(cert);
+    assert.is(x509.subject, `CN=${commonName}`);
+    assert.ok(x509.verify(x509.publicKey));
+  }
+});
+
+test('a certificate too large for two-byte DER lengths is refused with a RangeError, never written wrong', () => {
+  // Names of 64 KiB and more cannot be written with the encoder's length forms.
+  assert.throws(() => generateDevCertificate({ commonName: 'a'.repeat(0x10000) }), (e: unknown) => e instanceof RangeError && e.message === 'DER element too long');
+  // Around the limit of the whole certificate (a DNS name of p bytes makes it about p + 400 bytes;
+  // the signature varies by a byte or two): each size gives either a certificate that parses with
+  // every name, or that RangeError.
+  let made = 0;
+  let refused = 0;
+  for (let pass = 0; pass < 3; pass++) {
+    for (let p = 65_120; p < 65_160; p++) {
+      const big = 'b'.repeat(p);
+      let cert: string;
+      try {
+        cert = generateDevCertificate({ dnsNames: ['localhost', big], ipAddresses: [] }).cert;
+      } catch (e) {
+        assert.instance(e, RangeError);
+        refused++;
+        continue;
+      }
+      walkDer(derOf(cert));
+      const x509 = new X509Certificate(cert);
+      assert.ok(x509.checkHost('localhost') && x509.subjectAltName?.endsWith(`DNS:${big}`), `p=${p}`);
+      made++;
+    }
+  }
+  assert.ok(made > 0 && refused > 0, `both sides of the limit were reached (${made} made, ${refused} refused)`);
+});
+
 test.run();
