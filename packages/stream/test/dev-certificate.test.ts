@@ -24,6 +24,30 @@ test('takes a common name, extra DNS names and a validity period', () => {
   assert.ok(new Date(x509.validTo).getTime() < Date.now() + 2 * 86_400_000);
 });
 
+test('the defaults: CN and DNS name localhost, IP 127.0.0.1; a common name is added to localhost; IPv6 is left out', () => {
+  const x509 = new X509Certificate(generateDevCertificate().cert);
+  assert.is(x509.subject, 'CN=localhost');
+  assert.is(x509.subjectAltName, 'DNS:localhost, IP Address:127.0.0.1');
+  // Extended key usage: serverAuth and clientAuth (the emulator's certificate serves both ends).
+  assert.equal(x509.keyUsage, ['1.3.6.1.5.5.7.3.1', '1.3.6.1.5.5.7.3.2']);
+  const named = new X509Certificate(generateDevCertificate({ commonName: 'ccs.test', ipAddresses: ['127.0.0.1', '::1', '10.0.0.2'] }).cert);
+  assert.is(named.subjectAltName, 'DNS:ccs.test, DNS:localhost, IP Address:127.0.0.1, IP Address:10.0.0.2');
+});
+
+test('the PEM is RFC 7468 strict: base64 lines of exactly 64 characters, the last one shorter or equal, no blank line', () => {
+  // 60 consecutive name lengths: the DER length takes every value modulo 48, so some certificates
+  // end their base64 exactly on a line boundary.
+  const pem = /^-----BEGIN CERTIFICATE-----\n((?:[A-Za-z0-9+/]{64}\n)*[A-Za-z0-9+/=]{1,64})\n-----END CERTIFICATE-----\n$/;
+  let fullLast = 0;
+  for (let n = 1; n <= 60; n++) {
+    const { cert } = generateDevCertificate({ commonName: 'x'.repeat(n) });
+    const m = pem.exec(cert);
+    assert.ok(m, `n=${n}: ${JSON.stringify(cert.slice(-120))}`);
+    if (m[1]?.split('\n').at(-1)?.length === 64) fullLast++;
+  }
+  assert.ok(fullLast > 0, 'a base64 body that fills its last line was met');
+});
+
 /**
  * Walks DER (X.690 §10): each length in its shortest form, each constructed value exactly filled by
  * its children. Returns the primitive values met, in order. Strict verifiers (Go's crypto/x509,
