@@ -45,6 +45,12 @@ test('completePrefixLength holds back exactly the lead byte and the continuation
     [[0xf4, 0x8f, 0xbf, 0xbf], 4],
     [[0x61, 0xf7, 0xbf, 0xbf], 1],
     [[0x61, 0x80, 0x80, 0x80], 4],
+    // 0x80 is the lowest continuation byte, not ASCII: the character is still cut.
+    [[0xe2, 0x80], 0],
+    [[0x61, 0xe2, 0x80], 1],
+    // A lead byte followed by ASCII can never complete: it is left for the validator to refuse now.
+    [[0xe2, 0x61], 2],
+    [[0xf0, 0x9f, 0x7f], 3],
   ];
   for (const [input, expected] of table) assert.is(completePrefixLength(Uint8Array.from(input)), expected, input.map((b) => b.toString(16)).join(' '));
 });
