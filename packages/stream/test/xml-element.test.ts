@@ -10,6 +10,8 @@ test('xml() splits a prefixed name, and takes the namespace only from the matchi
   const bound = xml('stream:error', { 'xmlns:stream': 'http://etherx.jabber.org/streams' });
   assert.is(bound.uri, 'http://etherx.jabber.org/streams');
   assert.is(xml('gcm', { 'xmlns:gcm': 'u' }).uri, '', 'xmlns:gcm does not bind an unprefixed name');
+  const short = xml('a:b', { 'xmlns:a': 'u' });
+  assert.equal([short.local, short.prefix, short.uri], ['b', 'a', 'u'], 'a one-letter prefix');
 });
 
 test('xml() writes attribute values as strings, skips undefined ones, and leaves attrs an ordinary mutable record', () => {
@@ -28,6 +30,8 @@ test('xml() merges text only with text right before it', () => {
   const el = xml('p', null, 'a', child, 'b', 'c', '', child, false, 'd');
   assert.equal(el.children, ['a', child, 'bc', child, 'd']);
   assert.equal(xml('p', null, child, 'x').children, [child, 'x']);
+  assert.equal(xml('p', null, '', child, '', 'y', '').children, [child, 'y'], 'an empty string is never a child');
+  assert.equal(xml('p', null, '').children, []);
 });
 
 test('text() is the element\'s own character data: one string, joined strings, or empty', () => {
