@@ -8,8 +8,9 @@
 //
 // - Dry run (no `__STRYKER_ACTIVE_MUTANT__`): each test file runs alone in its own process (the same
 //   run-uvu.mjs) and writes the mutant ids it reached, module-level code included; the map
-//   mutant → test files and each file's duration go to `.mutation-coverage.json` in the sandbox. A
-//   file that fails alone fails the dry run, and Stryker stops.
+//   mutant → test files and each file's duration go to `.mutation-coverage.json` in the sandbox. The
+//   Node processes a file starts (a keep-alive or garbage-collection test's child) add what they
+//   reached (lib/mutation-cover-hook.mjs). A file that fails alone fails the dry run, and Stryker stops.
 // - Mutant run: only the files that reached the mutant run, fastest first, with `--bail`. A mutant
 //   no file reached in the dry run (or no map) gets the whole suite: a path reached only under some
 //   timing must not be called "survived" because its test was skipped. test/README.md records the
@@ -27,6 +28,7 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 
 const runUvu = new URL('run-uvu.mjs', import.meta.url).pathname;
+const coverHook = new URL('lib/mutation-cover-hook.mjs', import.meta.url).href;
 const MAP = '.mutation-coverage.json';
 const SHIM = join('node_modules', 'uvu', 'package.json');
 const args = process.argv.slice(2);
@@ -109,10 +111,13 @@ function dryRun(dir) {
     for (const file of testFiles(dir)) {
       const ids = join(tmp, 'ids.json');
       const result = join(tmp, 'result.json');
+      // The Node processes the file starts report what they reached too (lib/mutation-cover-hook.mjs).
+      const children = mkdtempSync(join(tmp, 'children-'));
+      const env = { ...process.env, MUTATION_COVER_DIR: children, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import ${JSON.stringify(coverHook)}`.trim() };
       const started = process.hrtime.bigint();
       const run = spawnSync(process.execPath, [new URL(import.meta.url).pathname, '--cover', ids, file, '--result', result], {
         encoding: 'utf8',
-        env: process.env,
+        env,
       });
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
       const counts = existsSync(result) ? JSON.parse(readFileSync(result, 'utf8')) : null;
@@ -122,7 +127,10 @@ function dryRun(dir) {
         process.exit(1);
       }
       const index = files.push({ file, ms: Math.round(ms), tests: counts.total }) - 1;
-      for (const id of JSON.parse(readFileSync(ids, 'utf8'))) (byMutant[id] ??= []).push(index);
+      const reached = new Set(JSON.parse(readFileSync(ids, 'utf8')));
+      for (const name of readdirSync(children)) for (const id of JSON.parse(readFileSync(join(children, name), 'utf8'))) reached.add(id);
+      for (const id of reached) (byMutant[id] ??= []).push(index);
+      rmSync(children, { recursive: true, force: true });
       rmSync(ids);
       rmSync(result);
     }
