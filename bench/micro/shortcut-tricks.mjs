@@ -5,7 +5,7 @@
 // round and each variant's rate is divided by the original's of the same round. A trick that does
 // not move this figure beyond the noise goes.
 //
-//   node bench/micro/shortcut-tricks.mjs [--rounds R] [--quick] [--json FILE]
+//   node bench/micro/shortcut-tricks.mjs [--rounds R] [--quick] [--json FILE] [--only WORD,…]   (--only: the tricks whose name holds a word)
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { StanzaParser } from '@ccs-xmpp/stream';
@@ -14,7 +14,7 @@ import { chunked, generateCcsMix } from '../lib/ccs-mix.mjs';
 import { cpuSlice, median } from '../lib/cpu-slice.mjs';
 import { shortcutVariant } from './lib/variant.mjs';
 
-const { values: args } = parseArgs({ options: { rounds: { type: 'string' }, quick: { type: 'boolean' }, json: { type: 'string' } } });
+const { values: args } = parseArgs({ options: { rounds: { type: 'string' }, quick: { type: 'boolean' }, json: { type: 'string' }, only: { type: 'string' } } });
 const quick = args.quick === true;
 const ROUNDS = Number(args.rounds ?? (quick ? 5 : 15));
 const SLICE_MS = quick ? 100 : 200;
@@ -91,7 +91,7 @@ function parserRun(shortcut) {
 const slice = (fn, chunks) => cpuSlice(fn, chunks, SLICE_MS, STANZAS);
 
 const runs = { original: parserRun(gcmShortcut) };
-for (const [name, edits] of Object.entries(TRICKS)) runs[name] = parserRun((await shortcutVariant(name.replace(/\W+/g, '-'), edits)).gcmShortcut);
+for (const [name, edits] of Object.entries(TRICKS)) if (args.only === undefined || args.only.split(',').some((w) => name.includes(w))) runs[name] = parserRun((await shortcutVariant(name.replace(/\W+/g, '-'), edits)).gcmShortcut);
 const names = Object.keys(runs);
 const results = [];
 for (const chunkSize of [16 * 1024, 400]) {
