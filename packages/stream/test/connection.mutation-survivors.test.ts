@@ -686,7 +686,7 @@ test('the idle check on a fake clock: data and resume() restart it, pause() stop
   }
 });
 
-test('send() after close() throws STREAM_ERR_CLOSED; a second close() writes nothing more; destroy(error) reports that error', async () => {
+test('send() after close() throws STREAM_ERR_CLOSED; a second close() or a streamError() writes nothing more; destroy(error) reports that error', async () => {
   let received = (): string => '';
   const srv = await rawServer((socket, r) => {
     received = r;
@@ -700,6 +700,8 @@ test('send() after close() throws STREAM_ERR_CLOSED; a second close() writes not
     await until(() => conn.remoteHeader !== undefined, 'the server header');
     const closing = conn.close(60_000);
     void conn.close(60_000);
+    // Our stream is closed: a stream error now would be bytes after our closing tag.
+    conn.streamError('policy-violation');
     assert.throws(
       () => conn.send('<late/>'),
       (e: StreamError) => e instanceof ConnectionError && e.code === 'STREAM_ERR_CLOSED' && e.condition === 'reset' && e.message === 'cannot send: the stream is closing or closed',
@@ -707,6 +709,7 @@ test('send() after close() throws STREAM_ERR_CLOSED; a second close() writes not
     await until(() => received().includes('</stream:stream>'), 'our closing tag');
     await sleep(50);
     assert.is(received().split('</stream:stream>').length, 2, 'one closing tag');
+    assert.not.ok(received().includes('<stream:error>'), 'no stream error after our closing tag');
     const reason = new ConnectionError('STREAM_ERR_SOCKET', 'reset', 'given up');
     const closes: Array<StreamError | undefined> = [];
     const other = await connect({ host: '127.0.0.1', port: srv.port, ca: cert, servername: 'localhost', keepaliveIntervalMs: 0 }, { onStanza() {}, onClose: (e) => closes.push(e) });

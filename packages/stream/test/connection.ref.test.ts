@@ -22,7 +22,9 @@ function child(port: number, options: string, after: string): { proc: ChildProce
     conn.openStream({ to: 'x' });
     ${after}
     clearInterval(hold);
-    console.log('ready');
+    // What still holds the event loop, said at once: on a loaded machine an exit can take longer
+    // than any wait the test could afford, so a wrongly unref'd socket would otherwise go unseen.
+    console.log('ready', JSON.stringify(process.getActiveResourcesInfo()));
   `;
   const proc = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
@@ -73,12 +75,13 @@ for (const [what, options, after, staysAlive] of [
         assert.is(srv.headers(), 1, 'the child connected and opened its stream');
         // Still there well after it had nothing left to do; then the server cuts it and it exits.
         assert.is(await exitWithin(c, 500), 'running');
-        assert.ok(c.stdout().includes('ready'));
+        for (const deadline = Date.now() + 30_000; !c.stdout().includes('ready') && Date.now() < deadline; ) await sleep(10);
+        assert.ok(c.stdout().includes('"TCPSocketWrap"'), `the socket holds the event loop: ${c.stdout()}`);
         await srv.stop();
         assert.is(await exitWithin(c, 30_000), 0, 'the child exits once its connection is gone');
       } else {
         assert.is(await exitWithin(c, 30_000), 0, 'the child exited by itself');
-        assert.ok(c.stdout().includes('ready'));
+        assert.ok(c.stdout().includes('ready') && !c.stdout().includes('TCPSocketWrap'), `nothing holds the event loop: ${c.stdout()}`);
       }
     } finally {
       c.proc.kill();
