@@ -3,8 +3,8 @@ import * as v8 from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { StanzaParser, type StreamParseError, type XmlElement } from '../src/index.js';
-import { HEADER, bytes, recorder } from './helpers.js';
+import { SCAN_DECLINE, StanzaParser, XmlElement, type StanzaShortcut, type StreamParseError } from '../src/index.js';
+import { HEADER, bytes, parseChunked, recorder } from './helpers.js';
 
 // Behaviour of the parser's parts (element builder, saxes feeder, prolog scan) that the behaviour
 // table and the differential properties do not pin: each test here was written for a mutant that
@@ -152,6 +152,80 @@ test('chunks given as Uint8Array views into a larger buffer parse exactly as Buf
   expected.parser.write(input);
   assert.equal(r.events, expected.events);
   assert.is(r.events.length, 3);
+});
+
+test('whitespace before the stream header counts against maxStanzaBytes with the header', () => {
+  const header = HEADER.slice("<?xml version='1.0'?>".length);
+  const input = bytes(`\n  ${header}`);
+  for (const size of [input.length, 1, 7]) {
+    assert.equal(parseChunked(input, size, { maxStanzaBytes: input.length })[0]?.[0], 'open', `chunks of ${size}`);
+    assert.equal(parseChunked(input, size, { maxStanzaBytes: input.length - 1 }), [['error', 'policy-violation', 'STREAM_ERR_STANZA_TOO_LARGE']], `chunks of ${size}`);
+  }
+  // Whitespace alone, never followed by a header, is refused once past the limit.
+  assert.equal(parseChunked(bytes(' '.repeat(2000)), 100, { maxStanzaBytes: 1000 }), [['error', 'policy-violation', 'STREAM_ERR_STANZA_TOO_LARGE']]);
+});
+
+test('done is false while a stream is open, true after its end or an error, false again after reset()', () => {
+  const r = recorder();
+  assert.is(r.parser.done, false);
+  r.parser.write(bytes(`${HEADER}<a/>`));
+  assert.is(r.parser.done, false);
+  r.parser.write(bytes('</stream:stream>'));
+  assert.is(r.parser.done, true);
+  r.parser.reset();
+  assert.is(r.parser.done, false);
+  r.parser.write(bytes(`${HEADER}<a></b>`));
+  assert.is(r.parser.done, true);
+});
+
+test('reset() called twice from one callback is the same as once: the rest of the chunk is the new stream', () => {
+  const second = "<stream:stream xmlns:stream='http://etherx.jabber.org/streams' id='S2'><b/>";
+  const input = bytes(`${HEADER}${second}`);
+  for (const where of ['onStreamOpen', 'onStanza'] as const) {
+    const events: string[] = [];
+    let resets = 0;
+    const parser: StanzaParser = new StanzaParser({
+      onStreamOpen: (h) => {
+        events.push(`open ${h.attrs['id']}`);
+        if (where === 'onStreamOpen' && resets++ === 0) {
+          parser.reset();
+          parser.reset();
+        }
+      },
+      onStanza: (el) => {
+        events.push(el.name);
+        if (where === 'onStanza' && el.name === 'a' && resets++ === 0) {
+          parser.reset();
+          parser.reset();
+        }
+      },
+      onStreamEnd() {},
+      onError: (e) => events.push(e.code),
+    });
+    parser.write(where === 'onStanza' ? bytes(`${HEADER}<a/>${second}`) : input);
+    assert.equal(events, where === 'onStanza' ? ['open S1', 'a', 'open S2', 'b'] : ['open S1', 'open S2', 'b'], where);
+  }
+});
+
+/** A shortcut for `<p><c/></p>` exactly: a stanza with a child. */
+const withChild: StanzaShortcut<true> = {
+  name: 'p',
+  createMatcher: () => ({
+    reset() {},
+    release() {},
+    scan: (buf, start, end) => {
+      const close = buf.indexOf('</p>', start, 'latin1');
+      return close !== -1 && close + 4 <= end ? close : SCAN_DECLINE;
+    },
+    match: (buf, start, close) => (buf.toString('latin1', start, close) === '<p><c/>' ? true : undefined),
+    element: (_parts, ns) => new XmlElement('p', 'p', '', ns, {}, [new XmlElement('c', 'c', '', ns, {}, [])]),
+  }),
+};
+
+test('with maxDepth 1 a shortcut is not used: a stanza it would take, with a child, is refused as too deep', () => {
+  const input = bytes(`${HEADER}<p><c/></p>`);
+  assert.equal(parseChunked(input, 1 << 20, { shortcut: withChild, maxDepth: 1 }).at(-1), ['error', 'policy-violation', 'STREAM_ERR_TOO_DEEP']);
+  assert.equal(parseChunked(input, 1 << 20, { shortcut: withChild, maxDepth: 2 }).at(-1)?.[0], 'stanza');
 });
 
 test.run();
