@@ -57,9 +57,14 @@ test('a parser reset in the middle of a stanza keeps nothing of it: later stanza
 });
 
 /** The error a parser reports for `input` cut into chunks of `size` bytes. */
-function errorOf(input: Buffer, size: number): StreamParseError {
+function errorOf(input: Buffer, size: number, reused = false): StreamParseError {
   let error: StreamParseError | undefined;
   const parser = new StanzaParser({ onStreamOpen() {}, onStanza() {}, onStreamEnd() {}, onError: (e) => (error = e) });
+  if (reused) {
+    // A whole stream first, a stanza left open, then a restart: the parser must be as new.
+    parser.write(bytes(`${HEADER}<a/>  <b>`));
+    parser.reset();
+  }
   for (let i = 0; i < input.length; i += size) parser.write(input.subarray(i, i + size));
   assert.ok(error, 'no error reported');
   return error;
@@ -97,6 +102,16 @@ test('an error is located at its byte in the stream, after multi-byte characters
   for (const size of [input.length, 1, 2, 3]) assert.is(errorOf(input, size).offset, before.length + 1, `invalid byte, chunks of ${size}`);
 });
 
+/** A parser that has read a whole stream, stanza cut short, and was reset: it must be as new. */
+function afterReset<P = never>(options: Parameters<typeof recorder<P>>[0] = {}): ReturnType<typeof recorder<P>> {
+  const r = recorder<P>(options);
+  r.parser.write(bytes(`${HEADER}<a/>  <b>`));
+  r.parser.reset();
+  r.events.length = 0;
+  r.elements.length = 0;
+  return r;
+}
+
 test('text before the stream header is refused at the character itself, before any more bytes arrive', () => {
   const decl = "<?xml version='1.0'?>";
   const cases: Array<[string, string]> = [
@@ -110,11 +125,14 @@ test('text before the stream header is refused at the character itself, before a
     const buf = bytes(input);
     // The offset is just past the stray character: the whole input.
     for (const size of [buf.length, 1, 2]) {
-      const r = recorder();
-      for (let i = 0; i < buf.length; i += size) r.parser.write(buf.subarray(i, i + size));
-      assert.equal(r.events, [['error', 'not-well-formed', 'STREAM_ERR_NOT_WELL_FORMED']], `${what}, chunks of ${size}`);
+      for (const reused of [false, true]) {
+        const r = reused ? afterReset() : recorder();
+        for (let i = 0; i < buf.length; i += size) r.parser.write(buf.subarray(i, i + size));
+        assert.equal(r.events, [['error', 'not-well-formed', 'STREAM_ERR_NOT_WELL_FORMED']], `${what}, chunks of ${size}${reused ? ', after reset()' : ''}`);
+      }
     }
     assert.is(errorOf(buf, 1).offset, buf.length, what);
+    assert.is(errorOf(buf, 1, true).offset, buf.length, `${what}, after reset()`);
   }
 });
 
@@ -160,6 +178,10 @@ test('whitespace before the stream header counts against maxStanzaBytes with the
   for (const size of [input.length, 1, 7]) {
     assert.equal(parseChunked(input, size, { maxStanzaBytes: input.length })[0]?.[0], 'open', `chunks of ${size}`);
     assert.equal(parseChunked(input, size, { maxStanzaBytes: input.length - 1 }), [['error', 'policy-violation', 'STREAM_ERR_STANZA_TOO_LARGE']], `chunks of ${size}`);
+    // The same on a parser reset after a stream (a stanza left open in it).
+    const r = afterReset({ maxStanzaBytes: input.length - 1 });
+    for (let i = 0; i < input.length; i += size) r.parser.write(input.subarray(i, i + size));
+    assert.equal(r.events, [['error', 'policy-violation', 'STREAM_ERR_STANZA_TOO_LARGE']], `after reset(), chunks of ${size}`);
   }
   // Whitespace alone, never followed by a header, is refused once past the limit.
   assert.equal(parseChunked(bytes(' '.repeat(2000)), 100, { maxStanzaBytes: 1000 }), [['error', 'policy-violation', 'STREAM_ERR_STANZA_TOO_LARGE']]);
