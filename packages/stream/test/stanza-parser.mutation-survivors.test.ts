@@ -136,6 +136,19 @@ test('text before the stream header is refused at the character itself, before a
   }
 });
 
+test('a > or ? inside the XML declaration\'s quoted values does not end it: what follows is not taken for stray text', () => {
+  for (const value of ['a>b', 'a?b']) {
+    const input = bytes(`<?xml version='1.0' encoding='${value}'?><s/>`);
+    const whole = errorOf(input, input.length);
+    // saxes refuses the encoding name itself, at the same place however the input is cut.
+    assert.is.not(whole.message, 'character data before the stream header', value);
+    for (const size of [1, 2, 3]) assert.equal([errorOf(input, size).offset, errorOf(input, size).message], [whole.offset, whole.message], value);
+  }
+  // A processing instruction with a ? inside, before the header: refused as such when it ends.
+  const pi = bytes(`<?xml version='1.0'?><?php a?b ?>`);
+  for (const size of [pi.length, 1, 2]) assert.equal([errorOf(pi, size).code, errorOf(pi, size).offset], ['STREAM_ERR_RESTRICTED_XML', pi.length], `chunks of ${size}`);
+});
+
 test('quotes, > and ? inside the stream header are not mistaken for its end, and text after the header is text between stanzas', () => {
   const header = `<?xml version='1.0' ?><stream:stream xmlns:stream='http://etherx.jabber.org/streams' a="it's > ?" b='say "hi" >' c="?>">`;
   for (const tail of ['<iq/>', ' x']) {
