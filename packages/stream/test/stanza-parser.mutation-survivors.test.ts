@@ -263,4 +263,40 @@ test('with maxDepth 1 a shortcut is not used: a stanza it would take, with a chi
   assert.equal(parseChunked(input, 1 << 20, { shortcut: withChild, maxDepth: 2 }).at(-1)?.[0], 'stanza');
 });
 
+test('each refusal says what was wrong', () => {
+  const root = "<stream:stream xmlns:stream='http://etherx.jabber.org/streams'>";
+  const cases: Array<[string, string, { maxStanzaBytes?: number; maxDepth?: number }, string]> = [
+    [`${root}<!-- c -->`, 'STREAM_ERR_RESTRICTED_XML', {}, 'comments are not allowed in XMPP'],
+    [`${root}<?php x?>`, 'STREAM_ERR_RESTRICTED_XML', {}, 'processing instructions are not allowed in XMPP'],
+    ["<?xml version='1.0'?><!DOCTYPE s>", 'STREAM_ERR_RESTRICTED_XML', {}, 'a DTD is not allowed in XMPP'],
+    ["<s:features xmlns:s='http://etherx.jabber.org/streams'>", 'STREAM_ERR_INVALID_NAMESPACE', {}, 'stream root must be <stream> in http://etherx.jabber.org/streams'],
+    [root.replace('>', ` pad='${'p'.repeat(40)}'>`), 'STREAM_ERR_STANZA_TOO_LARGE', { maxStanzaBytes: 80 }, 'stream header larger than 80 bytes'],
+    [`${root}<a><b><c/></b></a>`, 'STREAM_ERR_TOO_DEEP', { maxDepth: 2 }, 'elements nested deeper than 2'],
+    [`${root}<a>${'x'.repeat(100)}</a>`, 'STREAM_ERR_STANZA_TOO_LARGE', { maxStanzaBytes: 90 }, 'stanza larger than 90 bytes'],
+    [`${root}<![CDATA[x]]>`, 'STREAM_ERR_BAD_FORMAT', {}, 'CDATA between stanzas'],
+    [`${root}hi`, 'STREAM_ERR_BAD_FORMAT', {}, 'character data between stanzas'],
+    ["<?xml version='1.0' encoding='latin1'?>", 'STREAM_ERR_UNSUPPORTED_ENCODING', {}, 'encoding latin1 is not UTF-8'],
+    ['x', 'STREAM_ERR_NOT_WELL_FORMED', {}, 'character data before the stream header'],
+  ];
+  for (const [input, code, options, message] of cases) {
+    let error: StreamParseError | undefined;
+    new StanzaParser({ onStreamOpen() {}, onStanza() {}, onStreamEnd() {}, onError: (e) => (error ??= e) }, options).write(bytes(input));
+    assert.equal([error?.code, error?.message], [code, message], input);
+  }
+  let error: StreamParseError | undefined;
+  const p = new StanzaParser({ onStreamOpen() {}, onStanza() {}, onStreamEnd() {}, onError: (e) => (error = e) });
+  p.write(Buffer.concat([bytes(`${root}<a>`), Buffer.from([0xff, 0x41])]));
+  assert.equal([error?.code, error?.message], ['STREAM_ERR_NOT_WELL_FORMED', 'input is not valid UTF-8']);
+});
+
+test('a stanza already past the limit when another error comes is refused for its size, however the input was cut', () => {
+  // The limit was broken first: the verdict must not depend on whether the chunk that broke it also held the bad byte.
+  for (const bad of ['&bad;', '</b>', '\u0001']) {
+    const input = bytes(`${HEADER}<a>${'x'.repeat(300)}${bad}</a>`);
+    for (const size of [input.length, 1, 64]) {
+      assert.equal(parseChunked(input, size, { maxStanzaBytes: 200 }).at(-1), ['error', 'policy-violation', 'STREAM_ERR_STANZA_TOO_LARGE'], `${JSON.stringify(bad)}, chunks of ${size}`);
+    }
+  }
+});
+
 test.run();
