@@ -5,6 +5,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { SCAN_DECLINE, StanzaParser, XmlElement, type StanzaShortcut, type StreamParseError } from '../src/index.js';
 import { HEADER, bytes, parseChunked, recorder } from './helpers.js';
+import { toy } from './toy-shortcut.js';
 
 // Behaviour of the parser's parts (element builder, saxes feeder, prolog scan) that the behaviour
 // table and the differential properties do not pin: each test here was written for a mutant that
@@ -296,6 +297,19 @@ test('a stanza already past the limit when another error comes is refused for it
     for (const size of [input.length, 1, 64]) {
       assert.equal(parseChunked(input, size, { maxStanzaBytes: 200 }).at(-1), ['error', 'policy-violation', 'STREAM_ERR_STANZA_TOO_LARGE'], `${JSON.stringify(bad)}, chunks of ${size}`);
     }
+  }
+});
+
+test('a lead byte left at the end of a chunk between stanzas is judged with the next chunk even when a shortcut could take over', () => {
+  // `<y/>` goes through saxes (the toy shortcut takes `<x>`); then a lone 0xC3, whose next byte is
+  // `<`: the invalid byte must be reported before anything after it, not skipped by the framer.
+  const first = Buffer.concat([bytes(`${HEADER}<y/>`), Buffer.from([0xc3])]);
+  const second = bytes('<x>ab</x><x>c</x>');
+  for (const options of [{}, { shortcut: toy }]) {
+    const r = recorder(options);
+    r.parser.write(first);
+    r.parser.write(second);
+    assert.equal(r.events.slice(1).map((e) => e[0] === 'error' ? e[2] : e[0]), ['stanza', 'STREAM_ERR_NOT_WELL_FORMED'], options.shortcut ? 'toy shortcut' : 'saxes');
   }
 });
 
