@@ -313,4 +313,26 @@ test('a lead byte left at the end of a chunk between stanzas is judged with the 
   }
 });
 
+test('a stream that declares XML 1.1 is still read as XML 1.0 (RFC 6120 §11.1): a reference to U+0001 is refused', () => {
+  const input = bytes("<?xml version='1.1'?>" + HEADER.slice("<?xml version='1.0'?>".length) + '<message><body>&#1;</body></message>');
+  assert.equal(parseChunked(input, 1 << 20).at(-1), ['error', 'not-well-formed', 'STREAM_ERR_NOT_WELL_FORMED']);
+});
+
+test('a reset() from onError in the middle of a chunk: the old stream reports nothing more, the rest of the chunk is the new stream', () => {
+  const second = "<stream:stream xmlns:stream='http://etherx.jabber.org/streams' id='S2'>";
+  const events: string[] = [];
+  let resets = 0;
+  const parser: StanzaParser = new StanzaParser({
+    onStreamOpen: (h) => events.push(`open ${h.attrs['id']}`),
+    onStanza: (el) => events.push(el.name),
+    onStreamEnd: () => events.push('end'),
+    onError: (e) => {
+      events.push(e.code);
+      if (resets++ === 0) parser.reset();
+    },
+  });
+  parser.write(bytes(`${HEADER}<a>&bad;${second}<c/>`));
+  assert.equal(events, ['open S1', 'STREAM_ERR_NOT_WELL_FORMED', 'open S2', 'c']);
+});
+
 test.run();
