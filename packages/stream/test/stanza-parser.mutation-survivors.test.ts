@@ -335,4 +335,31 @@ test('a reset() from onError in the middle of a chunk: the old stream reports no
   assert.equal(events, ['open S1', 'STREAM_ERR_NOT_WELL_FORMED', 'open S2', 'c']);
 });
 
+test('a chunk that starts with an invalid byte between stanzas is not-well-formed, not text', () => {
+  for (const options of [{}, { shortcut: toy }]) {
+    const r = recorder(options);
+    r.parser.write(bytes(`${HEADER}<y/> `));
+    r.parser.write(Buffer.from([0xff, 0x3c, 0x61, 0x2f, 0x3e]));
+    assert.equal(r.events.at(-1), ['error', 'not-well-formed', 'STREAM_ERR_NOT_WELL_FORMED'], JSON.stringify(options));
+  }
+});
+
+test('with a shortcut plugged in, errors are located at the same byte as without, after hand-backs between the two paths', () => {
+  const inputs = [
+    `${HEADER}<y/><x>ab</x> <y>${'q'.repeat(50)}é&bad;</y>`,
+    `${HEADER}<x>ab</x><y>é</y><x>c</x>\n<y>東${'q'.repeat(40)}</z>`,
+    `${HEADER}<y>é</y><x>ab</x><y><![CDATA[🎉]]></y> <x>d</x>q`,
+  ];
+  for (const input of inputs) {
+    const buf = bytes(input);
+    const reference = errorOf(buf, buf.length);
+    for (const size of [buf.length, 1, 7, 16]) {
+      let error: StreamParseError | undefined;
+      const parser = new StanzaParser({ onStreamOpen() {}, onStanza() {}, onShortcut: () => true, onStreamEnd() {}, onError: (e) => (error = e) }, { shortcut: toy });
+      for (let i = 0; i < buf.length; i += size) parser.write(buf.subarray(i, i + size));
+      assert.equal([error?.code, error?.offset], [reference.code, reference.offset], `${input.slice(HEADER.length)} in chunks of ${size}`);
+    }
+  }
+});
+
 test.run();
