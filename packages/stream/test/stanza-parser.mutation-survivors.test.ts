@@ -283,6 +283,8 @@ test('each refusal says what was wrong', () => {
     let error: StreamParseError | undefined;
     new StanzaParser({ onStreamOpen() {}, onStanza() {}, onStreamEnd() {}, onError: (e) => (error ??= e) }, options).write(bytes(input));
     assert.equal([error?.code, error?.message], [code, message], input);
+    const condition = { RESTRICTED_XML: 'restricted-xml', INVALID_NAMESPACE: 'invalid-namespace', STANZA_TOO_LARGE: 'policy-violation', TOO_DEEP: 'policy-violation', BAD_FORMAT: 'bad-format', UNSUPPORTED_ENCODING: 'unsupported-encoding', NOT_WELL_FORMED: 'not-well-formed' }[code.slice('STREAM_ERR_'.length)];
+    assert.is(error?.condition, condition, input);
   }
   let error: StreamParseError | undefined;
   const p = new StanzaParser({ onStreamOpen() {}, onStanza() {}, onStreamEnd() {}, onError: (e) => (error = e) });
@@ -360,6 +362,86 @@ test('with a shortcut plugged in, errors are located at the same byte as without
       assert.equal([error?.code, error?.offset], [reference.code, reference.offset], `${input.slice(HEADER.length)} in chunks of ${size}`);
     }
   }
+});
+
+test('an error in a stanza within the limit is reported as itself, one over it as the limit, and the message says which', () => {
+  const stanza = `<a>${'x'.repeat(100)}&bad;</a>`;
+  // The error is found at the `;`: its offset from the stanza's start decides.
+  const at = stanza.indexOf(';') + 1;
+  for (const [max, code, message] of [
+    [at, 'STREAM_ERR_NOT_WELL_FORMED', 'undefined entity.'],
+    [at - 1, 'STREAM_ERR_STANZA_TOO_LARGE', `stanza larger than ${at - 1} bytes`],
+  ] as const) {
+    let error: StreamParseError | undefined;
+    const parser = new StanzaParser({ onStreamOpen() {}, onStanza() {}, onStreamEnd() {}, onError: (e) => (error = e) }, { maxStanzaBytes: max });
+    parser.write(bytes("<stream:stream xmlns:stream='http://etherx.jabber.org/streams'>"));
+    // Up to the `;` only: what follows it would cross the limit on its own.
+    parser.write(bytes(stanza.slice(0, at)));
+    assert.is(error?.code, code, `limit ${max}`);
+    assert.ok(error?.message.endsWith(message), `${error?.message}`);
+  }
+});
+
+test('without a default namespace in the header, the stanzas a shortcut takes are in no namespace, as saxes reads them', () => {
+  const input = bytes("<stream:stream xmlns:stream='http://etherx.jabber.org/streams'><x>ab</x><y/><x>c</x>");
+  assert.equal(parseChunked(input, 1 << 20, { shortcut: toy }), parseChunked(input, 1 << 20));
+  assert.equal(parseChunked(input, 1 << 20, { shortcut: toy })[1], ['stanza', { name: 'x', local: 'x', prefix: '', uri: '', attrs: [], children: ['ab'] }]);
+});
+
+test('a stanza the shortcut takes reaches onShortcut once and onStanza never; one it declines reaches onStanza once', () => {
+  const calls: string[] = [];
+  const parser = new StanzaParser<string>({
+    onStreamOpen() {},
+    onShortcut: (text) => (calls.push(`parts ${text}`), text !== 'no'),
+    onStanza: (el) => calls.push(`element ${el.name} ${el.text()}`),
+    onStreamEnd() {},
+    onError: (e) => calls.push(e.code),
+  }, { shortcut: toy });
+  parser.write(bytes(`${HEADER}<x>ab</x><x>no</x><y>c</y>`));
+  assert.equal(calls, ['parts ab', 'parts no', 'element x no', 'element y c']);
+});
+
+test('a reset() from onShortcut: nothing more of the old stream, the rest of the chunk is the new stream', () => {
+  const second = "<stream:stream xmlns:stream='http://etherx.jabber.org/streams' xmlns='jabber:client' id='S2'>";
+  for (const taken of [true, false]) {
+    const calls: string[] = [];
+    let resets = 0;
+    const parser: StanzaParser<string> = new StanzaParser<string>({
+      onStreamOpen: (h) => calls.push(`open ${h.attrs['id']}`),
+      onShortcut: (text) => {
+        calls.push(`parts ${text}`);
+        if (text === 'reset' && resets++ === 0) parser.reset();
+        return taken;
+      },
+      onStanza: (el) => calls.push(`element ${el.name}`),
+      onStreamEnd() {},
+      onError: (e) => calls.push(e.code),
+    }, { shortcut: toy });
+    parser.write(bytes(`${HEADER}<x>reset</x>${second}<x>b</x><y/>`));
+    assert.equal(calls, ['open S1', 'parts reset', 'open S2', 'parts b', ...(taken ? [] : ['element x']), 'element y'], `taken ${taken}`);
+  }
+  // What follows in the chunk belongs to the new stream even when it looks like the old one's next stanza.
+  const calls: string[] = [];
+  const parser: StanzaParser<string> = new StanzaParser<string>({
+    onStreamOpen() {},
+    onShortcut: (text) => (calls.push(`parts ${text}`), text === 'reset' && parser.reset(), true),
+    onStanza: (el) => calls.push(`element ${el.name}`),
+    onStreamEnd() {},
+    onError: (e) => calls.push(e.code),
+  }, { shortcut: toy });
+  parser.write(bytes(`${HEADER}<x>reset</x><x>b</x>`));
+  assert.equal(calls, ['parts reset', 'STREAM_ERR_INVALID_NAMESPACE']);
+});
+
+test('a stream whose very first byte is not UTF-8 is refused', () => {
+  const r = recorder();
+  r.parser.write(Buffer.concat([Buffer.from([0xff]), bytes(HEADER.slice("<?xml version='1.0'?>".length))]));
+  r.parser.write(bytes('<a/>'));
+  assert.equal(r.events, [['error', 'not-well-formed', 'STREAM_ERR_NOT_WELL_FORMED']]);
+});
+
+test('what stands before stray text in the prolog is still judged first: a declared encoding other than UTF-8', () => {
+  assert.equal(parseChunked(bytes("<?xml version='1.0' encoding='latin1'?>x"), 1 << 20), [['error', 'unsupported-encoding', 'STREAM_ERR_UNSUPPORTED_ENCODING']]);
 });
 
 test.run();
