@@ -1,7 +1,9 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { xml } from '@ccs-xmpp/stream';
-import { decodeGcmMessage, decodeGcmText, findGcmChild, gcmText, GcmDecodeError, type InboundMessage } from '@ccs-xmpp/stanza';
+import {
+  canonicalAckFrom, canonicalAckId, decodeGcmMessage, decodeGcmText, findGcmChild, gcmText, GcmDecodeError, type InboundMessage,
+} from '@ccs-xmpp/stanza';
 import { parseWithSaxes, parseWithStream } from './helpers/xml.js';
 
 const gcm = (json: string, attrs = '', prefix = ''): string => prefix
@@ -81,6 +83,42 @@ test('joins text split around a child element of gcm (slow path)', () => {
   assert.is(m.kind, 'upstream');
 });
 
+test('only an element named gcm in the GCM namespace is the payload, whatever else that namespace holds', () => {
+  const other = decodeGcmMessage(parseWithSaxes('<message><data xmlns="google:mobile:data">{"message_id":"m","from":"R"}</data></message>'));
+  assert.equal(other, { kind: 'unknown', stanzaId: undefined, reason: 'no <gcm xmlns="google:mobile:data"> child', payload: undefined });
+  const el = parseWithSaxes('<message>text<data xmlns="google:mobile:data">{}</data><gcm xmlns="google:mobile:data">{"message_id":"m","from":"R"}</gcm></message>');
+  assert.is(findGcmChild(el), el.children[2]);
+  assert.is(describe(decodeGcmMessage(el)), 'upstream m from R');
+});
+
+test('the JSON text is the gcm element\'s own text, joined around child elements, never its children\'s', () => {
+  const split = parseWithSaxes('<message><gcm xmlns="google:mobile:data">{"message_id":"m",<x>{"no":1}</x>"from":"R"}</gcm></message>');
+  assert.is(gcmText(findGcmChild(split)!), '{"message_id":"m","from":"R"}');
+  assert.is(describe(decodeGcmMessage(split)), 'upstream m from R');
+  const onlyChild = parseWithSaxes('<message><gcm xmlns="google:mobile:data"><x>{"message_id":"m","from":"R"}</x></gcm></message>');
+  assert.is(gcmText(findGcmChild(onlyChild)!), '');
+  const m = decodeGcmMessage(onlyChild);
+  assert.ok(m.kind === 'invalid');
+  assert.is(m.error.code, 'STANZA_ERR_MALFORMED_JSON');
+});
+
+// decodeGcmText's shortcut and ccs's receive path rely on these answering for every canonical ACK.
+test('canonicalAckId and canonicalAckFrom read every canonical ACK, and only those', () => {
+  for (const [from, id] of [['REG-1', 'm-1'], ['', 'x'], ['APA91b:_-/~ é😀', 'id with spaces é'], ['a', 'b'.repeat(300)]]) {
+    const text = `{"from":"${from}","message_id":"${id}","message_type":"ack"}`;
+    assert.is(canonicalAckId(text), id, text);
+    assert.is(canonicalAckFrom(text), from);
+    assert.is(canonicalAckFrom(text, from), from);
+    assert.is(canonicalAckFrom(text, `${from}x`), from);
+    assert.equal(decodeGcmText(text, undefined), decodeGcmText(` ${text}`, undefined));
+  }
+  for (const text of [
+    '{"from":"R","message_id":"","message_type":"ack"}', '{"from":"R","message_id":"m","message_type":"nack"}',
+    '{"from":"R\\"","message_id":"m","message_type":"ack"}', '{"message_id":"m","from":"R","message_type":"ack"}',
+    ' {"from":"R","message_id":"m","message_type":"ack"}', '{"from":"R","message_id":"m","message_type":"ack"} ',
+  ]) assert.is(canonicalAckId(text), undefined, text);
+});
+
 test('exposes upstream fields, the payload and the stanza id', () => {
   const m = decodeGcmMessage(parseWithSaxes(gcm('{"category":"com.x","data":{"k":"v"},"message_id":"m-1","from":"REG","time_to_live":86400}', ' id="m-1"')));
   assert.equal(m, {
@@ -105,6 +143,7 @@ test('normalises a NACK error with code, description and retry class', () => {
   const m = decodeGcmMessage(parseWithSaxes(gcm('{"from":"R","message_id":"m","message_type":"nack","error":"SERVICE_UNAVAILABLE","error_description":"busy"}')));
   assert.ok(m.kind === 'nack');
   assert.equal(m.error, { code: 'SERVICE_UNAVAILABLE', reason: undefined, description: 'busy', retry: 'backoff', known: true, raw: 'SERVICE_UNAVAILABLE' });
+  assert.is(m.from, 'R');
 });
 
 test('exposes receipt status, original message id and device token', () => {
@@ -151,6 +190,10 @@ test('keeps malformed echoed JSON of a stanza error as text with no payload', ()
   assert.is(m.json, '{oops');
   assert.is(m.payload, undefined);
   assert.is(m.condition, 'undefined-condition');
+  // No <error> child at all: no type and no text, not made-up ones.
+  assert.is(m.type, '');
+  assert.is(m.text, '');
+  assert.is(m.code, undefined);
 });
 
 test('returns a GcmDecodeError carrying the stanza id, field and cause, never throws', () => {

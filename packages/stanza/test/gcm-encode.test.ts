@@ -34,6 +34,54 @@ test('stanzaIdAttr refuses ids XML cannot carry', () => {
   for (const id of ['\u0001', '\uFFFE', '\uFFFF', 'a\uD800', '\uDC00b', '\uD800\uD800']) assert.is(stanzaIdAttr(id), undefined, JSON.stringify(id));
 });
 
+test('escapeJsonForXml makes any text well-formed character data: ]]> at the very start, every surrogate boundary', () => {
+  assert.is(escapeJsonForXml(']]>'), ']]&gt;');
+  assert.is(escapeJsonForXml(']>'), ']>');
+  // Pairs from the first (U+10000) to the last (U+10FFFF) astral character are kept; each surrogate alone is escaped.
+  for (const pair of ['\uD800\uDC00', '\uD800\uDFFF', '\uDBFF\uDC00', '\uDBFF\uDFFF']) assert.is(escapeJsonForXml(`"${pair}"`), `"${pair}"`);
+  for (const c of [0xd800, 0xdbff, 0xdc00, 0xdfff]) {
+    const lone = String.fromCharCode(c);
+    assert.is(escapeJsonForXml(`"${lone}"`), `"\\u${c.toString(16)}"`);
+    assert.is(escapeJsonForXml(`"${lone}a"`), `"\\u${c.toString(16)}a"`);
+  }
+  // Either side of the surrogates, and U+FFFD beside U+FFFE, are ordinary characters.
+  for (const c of ['\uD7FF', '\uE000', '\uFFFD', ' ']) assert.is(escapeJsonForXml(`"${c}"`), `"${c}"`);
+  for (const text of ['x<', 'x&', 'x]]>', 'x\uFFFE', 'x\uFFFF', 'x\uD800', 'x\u0001']) {
+    assert.is.not(escapeJsonForXml(text), text, JSON.stringify(text));
+    parseWithSaxes(`<x>${escapeJsonForXml(text)}</x>`);
+  }
+});
+
+test('stanzaIdAttr keeps every astral character and the characters beside the surrogates, and refuses each surrogate alone', () => {
+  for (const id of ['\uD800\uDC00', '\uD800\uDFFF', '\uDBFF\uDC00', '\uDBFF\uDFFF', '\uD7FF', '\uE000', '\uFFFD', ' ', '!', '~', '\u007F', 'é']) {
+    assert.is(stanzaIdAttr(`a${id}b`), `a${id}b`, JSON.stringify(id));
+  }
+  for (const c of [0xd800, 0xdbff, 0xdc00, 0xdfff]) {
+    assert.is(stanzaIdAttr(String.fromCharCode(c)), undefined, c.toString(16));
+    assert.is(stanzaIdAttr(`${String.fromCharCode(c)}a`), undefined, c.toString(16));
+  }
+  assert.is(stanzaIdAttr('\u001F'), undefined);
+});
+
+test('isPlainAscii is true exactly for printable ASCII other than " & < > \\', () => {
+  for (let c = 0; c <= 0xffff; c++) {
+    const ch = String.fromCharCode(c);
+    const plain = c >= 0x20 && c <= 0x7e && !'"&<>\\'.includes(ch);
+    if (isPlainAscii(`a${ch}b`) !== plain) assert.unreachable(`isPlainAscii(${JSON.stringify(ch)}) should be ${plain}`);
+  }
+  assert.ok(isPlainAscii(''));
+});
+
+test('an ACK whose token alone, or id alone, needs escaping is escaped the same as when both do', () => {
+  const general = (to: string, id: string): string => gcmStanzaString(ackJson(to, id), id);
+  for (const [to, id] of [['REG', 'i"d&<'], ['R<E&G"', 'm-1'], ['REG', 'm\u0001'], ['tok\u00e9', 'm-2']]) {
+    assert.is(encodeAckString(to!, id!), general(to!, id!), JSON.stringify([to, id]));
+    assert.is(new GcmEncoder().encodeAck(to!, id!).toString(), general(to!, id!), JSON.stringify([to, id]));
+    const m = decodeGcmMessage(parseWithSaxes(encodeAckString(to!, id!)));
+    assert.equal(m.kind === 'ack' && m.payload, { to, message_id: id, message_type: 'ack' });
+  }
+});
+
 test('encodes an ACK with the stanza id set to the message_id', () => {
   const expected = '<message id="m-1"><gcm xmlns="google:mobile:data">{"to":"REG","message_id":"m-1","message_type":"ack"}</gcm></message>';
   assert.is(encodeAckString('REG', 'm-1'), expected);
@@ -88,6 +136,60 @@ test('never overwrites a Buffer it returned, across slab boundaries', () => {
     outs.push([b, b.toString()]);
   }
   for (const [b, s] of outs) assert.is(b.toString(), s);
+});
+
+// Each method reserves an upper bound of its stanza's bytes before writing; a bound too small shows
+// only when a stanza lands at the end of a slab, so every method is run at every offset of a slab,
+// with text whose UTF-8 reaches the bound (3 bytes per code unit).
+test('every encode method gives exactly the string form\'s bytes at every slab offset, and never rewrites an earlier result', () => {
+  const wide = '東'.repeat(60);
+  const plain = 'x'.repeat(60);
+  const msg = { to: `tok-${plain}`, message_id: `m-${plain}`, data: { t: plain, n: 12345 } };
+  const methods: Array<[string, (enc: GcmEncoder) => Buffer, string]> = [
+    ['encode', (enc) => enc.encode({ t: wide }, wide), encodeGcmString({ t: wide }, wide)],
+    ['encodeJson', (enc) => enc.encodeJson(`{"t":"${wide}"}`, `i${wide}`), gcmStanzaString(`{"t":"${wide}"}`, `i${wide}`)],
+    ['encodeAck', (enc) => enc.encodeAck(`tok-${plain}`, `m-${plain}`), encodeAckString(`tok-${plain}`, `m-${plain}`)],
+    ['encodeAck (escaped)', (enc) => enc.encodeAck(`tok-${wide}`, `m-${wide}`), encodeAckString(`tok-${wide}`, `m-${wide}`)],
+    ['encodeServerAck', (enc) => enc.encodeServerAck(`tok-${plain}`, `m-${plain}`),
+      `<message><gcm xmlns="google:mobile:data">{"from":"tok-${plain}","message_id":"m-${plain}","message_type":"ack"}</gcm></message>`],
+    ['encodeServerAck (no from)', (enc) => enc.encodeServerAck(undefined, `m-${plain}`),
+      encodeGcmString({ message_id: `m-${plain}`, message_type: 'ack' })],
+    ['encodeServerAck (registration_id)', (enc) => enc.encodeServerAck(`tok-${plain}`, `m-${wide}`, 'r'),
+      encodeGcmString({ from: `tok-${plain}`, message_id: `m-${wide}`, message_type: 'ack', registration_id: 'r' })],
+    ['encodeDownstream', (enc) => enc.encodeDownstream(msg), encodeGcmString(msg, msg.message_id)],
+  ];
+  for (const [name, encode, want] of methods) {
+    // A server ACK reserves exactly its own size, so it moves the offset to 106 + pad of the same slab.
+    for (let pad = 0; pad < 1024 - 106; pad++) {
+      const enc = new GcmEncoder({ slabSize: 1024 });
+      const first = enc.encodeServerAck('x'.repeat(pad), 'm');
+      const before = first.toString('latin1');
+      const out = encode(enc).toString('utf8');
+      if (out !== want) assert.is(out, want, `${name} after ${first.length} bytes`);
+      if (first.toString('latin1') !== before) assert.unreachable(`${name} after ${first.length} bytes rewrote the earlier result`);
+    }
+  }
+});
+
+test('encodeDownstream writes what JSON.stringify writes for values with toJSON, at any depth', () => {
+  const stamp = new Date(0);
+  for (const data of [{ when: stamp }, { a: { toJSON: () => 'j' } }, { a: { b: { c: { toJSON: () => ({ d: 1 }) } } } }]) {
+    const msg = { to: 'tok', message_id: 'm-1', data };
+    assert.is(new GcmEncoder().encodeDownstream(msg as never).toString(), encodeGcmString(msg, 'm-1'));
+  }
+  const top = { to: 'tok', message_id: 'm-2', toJSON: () => ({ to: 'other', message_id: 'm-2' }) };
+  assert.is(new GcmEncoder().encodeDownstream(top as never).toString(), encodeGcmString(top, 'm-2'));
+});
+
+test('encodeDownstream escapes every character that needs it, in short strings and long ones, in keys and values', () => {
+  for (const ch of ['"', '&', '<', '>', ']]>', '\\', '\u0000', '\u001f', '\u007f', 'é', '\uD800', ' ', '~']) {
+    for (const n of [1, 127, 128, 300]) {
+      const text = `${'a'.repeat(n - 1)}${ch}`;
+      for (const msg of [{ to: 'tok', message_id: 'm-1', data: { t: text } }, { to: 'tok', message_id: 'm-1', data: { [text]: 'v' } }]) {
+        assert.is(new GcmEncoder().encodeDownstream(msg).toString(), encodeGcmString(msg, 'm-1'), JSON.stringify([ch, n]));
+      }
+    }
+  }
 });
 
 test('encodes a stanza larger than the slab into a buffer of its own', () => {
