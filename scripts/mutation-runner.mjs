@@ -56,9 +56,24 @@ if (args[0] === '--cover') {
     if (log) process.on('exit', (code) => appendFileSync(log, `${active}\t${code}\t${Math.round(performance.now())}\t${files.join(' ')}\n`));
     // None of the chosen files (MUTATION_FILES) reaches it: nothing could kill it here.
     if (files.length === 0) process.exit(0);
+    limitCpu();
     await endPropertiesAtFailure(files);
     await runTests(files.concat('--bail'));
   }
+}
+
+/**
+ * A mutant that loops without yielding (`i--` in a `for`) blocks the per-test deadline's timer, and
+ * Stryker's own timeout is the dry run's net time × 3 + 60 s: 7–10 minutes a mutant at load 16.
+ * MUTATION_CPU_S caps the CPU seconds of this process instead (SIGXCPU ends it: the mutant is
+ * detected); a narrowed run (MUTATION_FILES) gets 30 s by default, several times what a module's
+ * own test files take. On a loaded machine CPU time grows far less than wall time.
+ */
+function limitCpu() {
+  const cpu = Number(process.env.MUTATION_CPU_S ?? (process.env.MUTATION_FILES ? 30 : 0));
+  if (!(cpu > 0)) return;
+  const run = spawnSync('prlimit', [`--pid=${process.pid}`, `--cpu=${cpu}:${cpu + 5}`], { stdio: 'ignore' });
+  if (run.status !== 0) process.stderr.write('mutation-runner: prlimit failed, no CPU cap\n');
 }
 
 /** Runs run-uvu.mjs in this process (one node start per mutant, not two); it exits with the verdict. */

@@ -171,6 +171,12 @@ const accepted: Array<[string, string, Event[]]> = [
     [OPEN, ['stanza', el('message', 'jabber:client', [], [el('body', 'jabber:client', [], [
       'a', el('b', 'jabber:client', [], []), 'c', el('i', 'jabber:client', [], ['d']), 'e',
     ])])]]],
+  ['keeps text and CDATA written directly inside a stanza',
+    HEADER + '<message>hi<![CDATA[ <there>]]></message>',
+    [OPEN, ['stanza', el('message', 'jabber:client', [], ['hi <there>'])]]],
+  ['accepts an encoding declared as utf-8 in any case',
+    "<?xml version='1.0' encoding='utf-8'?>" + HEADER.slice(21) + '<a/>',
+    [OPEN, ['stanza', el('a', 'jabber:client', [], [])]]],
   ['adds no text for an empty CDATA section',
     HEADER + '<message><body><![CDATA[]]></body><b>x<![CDATA[]]></b></message>',
     [OPEN, ['stanza', el('message', 'jabber:client', [], [el('body', 'jabber:client', [], []), el('b', 'jabber:client', [], ['x'])])]]],
@@ -218,6 +224,8 @@ const refusals: Array<[string, string, string, string]> = [
   ['a reference to a forbidden character', HEADER + '<message><gcm xmlns="google:mobile:data">&#0;</gcm></message>', 'not-well-formed', 'STREAM_ERR_NOT_WELL_FORMED'],
   ['text between stanzas', HEADER + 'hello<a/>', 'bad-format', 'STREAM_ERR_BAD_FORMAT'],
   ['a root that is not stream:stream', "<stream xmlns='jabber:client'>", 'invalid-namespace', 'STREAM_ERR_INVALID_NAMESPACE'],
+  ['a duplicate attribute in the stream header', "<stream:stream xmlns:stream='http://etherx.jabber.org/streams' id='a' id='b'>", 'not-well-formed', 'STREAM_ERR_NOT_WELL_FORMED'],
+  ['a root in the streams namespace not named stream', "<s:features xmlns:s='http://etherx.jabber.org/streams'>", 'invalid-namespace', 'STREAM_ERR_INVALID_NAMESPACE'],
   ['an encoding other than UTF-8', "<?xml version='1.0' encoding='ISO-8859-1'?>" + HEADER.slice(21), 'unsupported-encoding', 'STREAM_ERR_UNSUPPORTED_ENCODING'],
 ];
 
