@@ -3,20 +3,10 @@
 // before start, and the exact messages of the no-mechanism refusals.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { ClientNegotiator, MechanismRegistry, NS_SASL, SaslError, type ClientMechanismFactory } from '../src/index.js';
-import { Outbox, features, parse } from './helpers.js';
+import { ClientNegotiator, MechanismRegistry, NS_SASL, type ClientMechanismFactory } from '../src/index.js';
+import { Outbox, features, parse, rejection } from './helpers.js';
 
 const CREDS = { authcid: 'a', password: 'p' };
-
-async function rejection(p: Promise<unknown>): Promise<SaslError> {
-  try {
-    await p;
-  } catch (err) {
-    assert.instance(err, SaslError);
-    return err as SaslError;
-  }
-  throw new Error('expected a rejection');
-}
 
 test('a mechanism whose initial response throws sends nothing at all, not even <abort/>', async () => {
   const broken: ClientMechanismFactory = {

@@ -9,7 +9,6 @@ import {
   SASL_FAILURE_CONDITIONS,
   FAILURE_CODES,
   SaslAbortError,
-  SaslError,
   SaslFailureError,
   SaslNegotiationError,
   SaslProtocolError,
@@ -18,7 +17,7 @@ import {
   type ClientMechanismFactory,
   type ClientNegotiatorOptions,
 } from '../src/index.js';
-import { Outbox, features, ignore, parse, wire } from './helpers.js';
+import { Outbox, features, ignore, parse, wire, rejection } from './helpers.js';
 
 const PASSWORD = 'AIzaSy-s3cr3t-API-key';
 const CREDS = { authcid: '123456789@gcm.googleapis.com', password: PASSWORD };
@@ -28,16 +27,6 @@ function negotiator(extra: Partial<ClientNegotiatorOptions> = {}): { n: ClientNe
   const out = new Outbox();
   const n = new ClientNegotiator({ credentials: CREDS, send: out.send, encrypted: true, ...extra });
   return { n, out };
-}
-
-async function rejection(p: Promise<unknown>): Promise<SaslError> {
-  try {
-    await p;
-  } catch (err) {
-    assert.instance(err, SaslError);
-    return err as SaslError;
-  }
-  throw new Error('expected a rejection');
 }
 
 /** A challenge-response test mechanism: "hello", then "r:<challenge>", and server data "ok". */

@@ -17,7 +17,7 @@ import {
   SaslProtocolError,
   type SaslFailureCondition,
 } from '../src/index.js';
-import { Outbox, features, parse } from './helpers.js';
+import { Outbox, features, parse, rejection } from './helpers.js';
 
 // RFC 6120 §6.5.1–§6.5.11, one code each.
 const RFC_6120_CONDITIONS: ReadonlyArray<[string, string]> = [
@@ -39,16 +39,6 @@ function negotiating(): { n: ClientNegotiator; out: Outbox; done: Promise<unknow
   const n = new ClientNegotiator({ credentials: { authcid: 'a', password: 'p' }, send: out.send, encrypted: true });
   const done = n.start(features('PLAIN'));
   return { n, out, done };
-}
-
-async function rejection(p: Promise<unknown>): Promise<SaslError> {
-  try {
-    await p;
-  } catch (err) {
-    assert.instance(err, SaslError);
-    return err as SaslError;
-  }
-  throw new Error('expected a rejection');
 }
 
 test('SASL_FAILURE_CONDITIONS and FAILURE_CODES are exactly the eleven RFC 6120 §6.5 conditions and their codes', () => {

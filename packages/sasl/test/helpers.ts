@@ -1,6 +1,7 @@
 // Shared by the tests; not a test file itself (the runner loads only *.test.js).
 import { StanzaParser, serialize, xml, NS_CLIENT, NS_STREAM, type XmlElement } from '@ccs-xmpp/stream';
-import { NS_SASL } from '../src/index.js';
+import * as assert from 'uvu/assert';
+import { NS_SASL, SaslError } from '../src/index.js';
 
 const HEADER = `<stream:stream xmlns="${NS_CLIENT}" xmlns:stream="${NS_STREAM}" version="1.0">`;
 
@@ -70,4 +71,15 @@ export function tick(): Promise<void> {
 /** Marks a promise whose rejection the test does not care about (it aborts the negotiator itself). */
 export function ignore(p: Promise<unknown>): void {
   p.catch(() => {});
+}
+
+/** Awaits `p`, which must reject with a SaslError, and returns that error. */
+export async function rejection(p: Promise<unknown>): Promise<SaslError> {
+  try {
+    await p;
+  } catch (err) {
+    assert.instance(err, SaslError);
+    return err as SaslError;
+  }
+  throw new Error('expected a rejection');
 }

@@ -19,9 +19,9 @@ import {
 } from '@ccs-xmpp/stream';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { rejection } from './helpers.js';
 import {
   ClientNegotiator,
-  SaslError,
   ServerNegotiator,
   plainServer,
   type SaslIdentity,
@@ -177,16 +177,6 @@ async function startClient(port: number, options: { tls: boolean }): Promise<Cli
   };
 }
 
-async function failure(p: Promise<unknown>): Promise<SaslError> {
-  try {
-    await p;
-  } catch (err) {
-    assert.instance(err, SaslError);
-    return err as SaslError;
-  }
-  throw new Error('expected a SASL failure');
-}
-
 test('authenticates with PLAIN and a non-ASCII API key over TLS, then restarts the stream', async () => {
   const server = await startServer({ tls: true });
   const client = await startClient(server.port, { tls: true });
@@ -208,7 +198,7 @@ test('reports a wrong API key as SASL_ERR_NOT_AUTHORIZED without the key, and th
   const client = await startClient(server.port, { tls: true });
   try {
     const wrong = `${API_KEY}-wrong`;
-    const first = await failure(client.authenticate(wrong));
+    const first = await rejection(client.authenticate(wrong));
     assert.is(first.code, 'SASL_ERR_NOT_AUTHORIZED');
     assert.is(first.condition, 'not-authorized');
     for (const view of [first.message, String(first), first.stack ?? '', JSON.stringify(first)]) {
@@ -216,7 +206,7 @@ test('reports a wrong API key as SASL_ERR_NOT_AUTHORIZED without the key, and th
       assert.not.ok(view.includes(API_KEY));
     }
     // A retry on the same stream is allowed (RFC 6120 §6.4.5) up to the limit.
-    const second = await failure(client.authenticate('also-wrong'));
+    const second = await rejection(client.authenticate('also-wrong'));
     assert.is(second.code, 'SASL_ERR_NOT_AUTHORIZED');
     const closedWith = await client.closed;
     assert.is(closedWith?.condition, 'policy-violation');
@@ -232,7 +222,7 @@ test('refuses to send PLAIN over plain TCP, even when that server would accept i
   const client = await startClient(server.port, { tls: false });
   try {
     assert.not.ok(client.conn.encrypted);
-    const err = await failure(client.authenticate(API_KEY));
+    const err = await rejection(client.authenticate(API_KEY));
     assert.is(err.code, 'SASL_ERR_PLAIN_UNENCRYPTED');
     assert.equal(server.identities, []);
     await client.conn.close();
