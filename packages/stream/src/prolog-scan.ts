@@ -1,40 +1,36 @@
-/** Where the prolog scan is. */
-const enum Prolog {
-  /** Between markup: only whitespace may stand here. */
-  Text,
-  /** Just after `<`. */
-  AfterLt,
-  /** Inside `<?…` (the XML declaration). */
-  Pi,
-  /** Inside `<?…`, just after a `?`. */
-  PiQuestion,
-  /** Inside the root start tag, outside quotes. */
-  Tag,
-  /** Inside a `'…'` attribute value of the root start tag. */
-  TagSingle,
-  /** Inside a `"…"` attribute value of the root start tag. */
-  TagDouble,
-  /** The root start tag ended (or markup saxes judges on its own began): nothing more to scan. */
-  Done,
-}
+// Where the prolog scan is. Plain numbers, not an enum: the states are only compared with each
+// other, and a compiled enum's member names are strings nobody reads.
+/** Between markup: only whitespace may stand here. */
+const TEXT = 0;
+/** Just after `<`. */
+const AFTER_LT = 1;
+/** Inside `<?…` (the XML declaration). */
+const PI = 2;
+/** Inside `<?…`, just after a `?`. */
+const PI_QUESTION = 3;
+/** The root's `<` (or a `<!`, which saxes judges on its own) was reached: nothing more to scan. */
+const DONE = 4;
 
 const LT = 0x3c;
+const QUESTION = 0x3f;
 
 /**
  * Before the stream header, saxes reports stray text only when the text run ends, which depends on
  * where chunks were cut; this finds it at the character itself so the verdict does not. It tracks
- * just enough of the prolog: `<?xml …?>`, then the header's start tag with its quoted attributes.
+ * just enough of the prolog: whitespace and `<?xml …?>`. From the `<` of anything else on it has
+ * nothing to find — the root's start tag is saxes' to judge, and once it is open, text between
+ * stanzas is the parser's `seek()` to refuse — so it stops there, quotes and all unread.
  */
 export class PrologScan {
-  private state: Prolog = Prolog.Text;
+  private state = TEXT;
 
-  /** True once the stream header's start tag has been passed: `scan` has nothing left to do. */
+  /** True once the scan has reached the root (or other markup saxes judges): `scan` has nothing left to do. */
   get done(): boolean {
-    return this.state === Prolog.Done;
+    return this.state === DONE;
   }
 
   reset(): void {
-    this.state = Prolog.Text;
+    this.state = TEXT;
   }
 
   /**
@@ -46,36 +42,26 @@ export class PrologScan {
     for (let i = 0; i < s.length; i++) {
       const c = s.charCodeAt(i);
       switch (state) {
-        case Prolog.Text:
-          if (c === LT) state = Prolog.AfterLt;
+        case TEXT:
+          if (c === LT) state = AFTER_LT;
           else if (!(c === 0x20 || c === 0x0a || c === 0x09 || c === 0x0d)) {
-            this.state = Prolog.Done;
+            this.state = DONE;
             return i;
           }
           break;
-        case Prolog.AfterLt:
-          state = c === 0x3f /* ? */ ? Prolog.Pi : c === 0x21 /* ! */ ? Prolog.Done : Prolog.Tag;
+        case AFTER_LT:
+          if (c !== QUESTION) {
+            this.state = DONE;
+            return -1;
+          }
+          state = PI;
           break;
-        case Prolog.Pi:
-          if (c === 0x3f) state = Prolog.PiQuestion;
+        case PI:
+          if (c === QUESTION) state = PI_QUESTION;
           break;
-        case Prolog.PiQuestion:
-          state = c === 0x3e ? Prolog.Text : c === 0x3f ? Prolog.PiQuestion : Prolog.Pi;
+        case PI_QUESTION:
+          state = c === 0x3e ? TEXT : c === QUESTION ? PI_QUESTION : PI;
           break;
-        case Prolog.Tag:
-          if (c === 0x27) state = Prolog.TagSingle;
-          else if (c === 0x22) state = Prolog.TagDouble;
-          else if (c === 0x3e) state = Prolog.Done;
-          break;
-        case Prolog.TagSingle:
-          if (c === 0x27) state = Prolog.Tag;
-          break;
-        case Prolog.TagDouble:
-          if (c === 0x22) state = Prolog.Tag;
-          break;
-        default:
-          this.state = state;
-          return -1;
       }
     }
     this.state = state;

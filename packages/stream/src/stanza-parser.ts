@@ -32,14 +32,15 @@ const DEFAULT_MAX_STANZA_BYTES = 256 * 1024;
 const DEFAULT_MAX_DEPTH = 32;
 const LT = 0x3c;
 
-const enum Mode {
-  /** saxes reads everything; used until the header is parsed and after any hand-back. */
-  Sax,
-  /** Between stanzas, bytes are framed for the shortcut and handed to saxes only when it declines. */
-  Fast,
-  /** After the first error or the end of the stream: input is ignored until `reset()`. */
-  Done,
-}
+// The parser's modes. Plain numbers, not an enum: they are only compared with each other, and a
+// compiled enum's member names are strings nobody reads.
+/** saxes reads everything; used until the header is parsed and after any hand-back. */
+const SAX = 0;
+/** Between stanzas, bytes are framed for the shortcut and handed to saxes only when it declines. */
+const FAST = 1;
+/** After the first error or the end of the stream: input is ignored until `reset()`. */
+const DONE = 2;
+type Mode = typeof SAX | typeof FAST | typeof DONE;
 
 /**
  * Incremental XMPP stanza parser: feed it the bytes of one direction of a stream, in chunks cut
@@ -68,7 +69,7 @@ export class StanzaParser<P = never> implements FramerHost<P> {
 
   /** Bumped by reset(); work begun for an old stream compares it and stops. */
   private generation = 0;
-  private mode: Mode = Mode.Sax;
+  private mode: Mode = SAX;
   /** Byte offset (from the start of the current stream) of the next byte write() will see. */
   private streamBytes = 0;
   /** Byte offset where the current stanza (or the prolog, before the header) started. */
@@ -108,7 +109,7 @@ export class StanzaParser<P = never> implements FramerHost<P> {
 
   /** True once an error was reported or the stream ended: further input is ignored. */
   get done(): boolean {
-    return this.mode === Mode.Done;
+    return this.mode === DONE;
   }
 
   /**
@@ -119,7 +120,7 @@ export class StanzaParser<P = never> implements FramerHost<P> {
   reset(): void {
     if (this.inWrite && this.resetAt < 0) this.resetAt = this.currentByte();
     this.generation++;
-    this.mode = Mode.Sax;
+    this.mode = SAX;
     this.streamBytes = 0;
     this.stanzaStart = 0;
     this.seeking = false;
@@ -135,7 +136,7 @@ export class StanzaParser<P = never> implements FramerHost<P> {
 
   /** Feeds the next bytes of the stream. Never throws for bad input: errors go to the sink. */
   write(chunk: Uint8Array): void {
-    if (this.mode === Mode.Done || chunk.length === 0) return;
+    if (this.mode === DONE || chunk.length === 0) return;
     let buf: Buffer | null = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length);
     const input = buf;
     const gen = this.generation;
@@ -149,8 +150,8 @@ export class StanzaParser<P = never> implements FramerHost<P> {
       // recursion, so a chunk of many alternating stanzas cannot exhaust the stack.
       while (buf !== null && this.generation === gen) {
         this.handoffBuf = null;
-        if (this.mode === Mode.Fast) this.frame(buf, base);
-        else if (this.mode === Mode.Sax) this.feedSax(buf, base);
+        if (this.mode === FAST) this.frame(buf, base);
+        else if (this.mode === SAX) this.feedSax(buf, base);
         buf = this.handoffBuf;
         base = this.handoffBase;
       }
@@ -179,7 +180,7 @@ export class StanzaParser<P = never> implements FramerHost<P> {
   private frame(buf: Buffer, base: number): void {
     const framer = this.framer as FastFramer<P>;
     if (framer.scan(buf, base)) return;
-    this.mode = Mode.Sax;
+    this.mode = SAX;
     // The rest starts with a byte that is not whitespace: seek() marks it as the stanza start,
     // or refuses it as text.
     this.seeking = true;
@@ -193,10 +194,10 @@ export class StanzaParser<P = never> implements FramerHost<P> {
     this.fastCursor = endByte;
     if (sink.onShortcut === undefined || !sink.onShortcut(parts)) {
       // Still this stanza's (the callback above did not reset the stream, nor fail it).
-      if (this.generation === gen && this.mode === Mode.Fast) sink.onStanza((this.framer as FastFramer<P>).element(parts, this.defaultNs));
+      if (this.generation === gen && this.mode === FAST) sink.onStanza((this.framer as FastFramer<P>).element(parts, this.defaultNs));
     }
     this.fastCursor = -1;
-    return this.generation === gen && this.mode === Mode.Fast;
+    return this.generation === gen && this.mode === FAST;
   }
 
   // ------------------------------------------------------------------------------------------
@@ -211,12 +212,12 @@ export class StanzaParser<P = never> implements FramerHost<P> {
     const fed = feeder.fedTo;
     const stoppedAt = s.length > 0 ? this.feedSaxString(s) : -1;
     // A callback restarted the stream (write() hands the rest to the new one), or it failed.
-    if (this.generation !== gen || this.mode === Mode.Done) return;
+    if (this.generation !== gen || this.mode === DONE) return;
     if (stoppedAt >= 0) {
       // saxes finished a stanza and only whitespace may follow: the framer takes the rest of the
       // chunk from here (partial characters and invalid bytes included, it will judge them).
       const at = feeder.byteAtChar(stoppedAt);
-      this.mode = Mode.Fast;
+      this.mode = FAST;
       this.handoff(bytes.subarray(at - byteBase), at);
       return;
     }
@@ -230,7 +231,7 @@ export class StanzaParser<P = never> implements FramerHost<P> {
       return;
     }
     // saxes is between stanzas with only whitespace pending: the framer can take over.
-    if (this.framer !== null && this.seeking && this.saxDepth === 1 && !feeder.hasCarry) this.mode = Mode.Fast;
+    if (this.framer !== null && this.seeking && this.saxDepth === 1 && !feeder.hasCarry) this.mode = FAST;
   }
 
   /**
@@ -258,12 +259,12 @@ export class StanzaParser<P = never> implements FramerHost<P> {
       const gt = s.indexOf('>', from);
       const to = gt === -1 ? limit : gt + 1;
       if (this.seeking) this.seek(s, from, to);
-      if (this.mode !== Mode.Sax) return -1;
+      if (this.mode !== SAX) return -1;
       feeder.write(from === 0 && to === limit ? s : s.slice(from, to));
       from = to;
       // Every end tag ends a segment: what it closed is known to be well-formed now.
       if (this.closedStanza !== null || this.closedStream) this.reportClosed(feeder.byteAtChar(from));
-      if (this.mode !== Mode.Sax || this.generation !== gen) return -1;
+      if (this.mode !== SAX || this.generation !== gen) return -1;
       if (this.framer !== null && this.seeking && this.saxDepth === 1 && from < limit) {
         // Between stanzas: saxes has nothing pending but whitespace it will ignore.
         feeder.stopAt(from);
@@ -300,31 +301,31 @@ export class StanzaParser<P = never> implements FramerHost<P> {
   private saxEvents(): SaxEvents {
     return {
       onXmlDecl: (decl: XMLDecl) => {
-        if (this.mode === Mode.Done) return;
+        if (this.mode === DONE) return;
         if (decl.encoding !== undefined && decl.encoding.toUpperCase() !== 'UTF-8') {
           this.fail('STREAM_ERR_UNSUPPORTED_ENCODING', 'unsupported-encoding', `encoding ${decl.encoding} is not UTF-8`, this.currentByte());
         }
       },
       onRestricted: (what: string) => {
-        if (this.mode !== Mode.Done) this.fail('STREAM_ERR_RESTRICTED_XML', 'restricted-xml', `${what} not allowed in XMPP`, this.currentByte());
+        if (this.mode !== DONE) this.fail('STREAM_ERR_RESTRICTED_XML', 'restricted-xml', `${what} not allowed in XMPP`, this.currentByte());
       },
       onSaxError: (message: string) => {
-        if (this.mode !== Mode.Done) this.fail('STREAM_ERR_NOT_WELL_FORMED', 'not-well-formed', message, this.currentByte());
+        if (this.mode !== DONE) this.fail('STREAM_ERR_NOT_WELL_FORMED', 'not-well-formed', message, this.currentByte());
       },
       onOpenTag: (tag: SaxesTagNS) => {
-        if (this.mode !== Mode.Done) this.onOpenTag(tag);
+        if (this.mode !== DONE) this.onOpenTag(tag);
       },
       onText: (text: string) => {
         // Between stanzas only whitespace reaches saxes (seek() refused anything else).
-        if (this.mode !== Mode.Done && this.saxDepth >= 2) this.builder.text(text);
+        if (this.mode !== DONE && this.saxDepth >= 2) this.builder.text(text);
       },
       onCdata: (text: string) => {
-        if (this.mode === Mode.Done) return;
+        if (this.mode === DONE) return;
         if (this.saxDepth < 2) this.fail('STREAM_ERR_BAD_FORMAT', 'bad-format', 'CDATA between stanzas', this.currentByte());
         else this.builder.text(text);
       },
       onCloseTag: () => {
-        if (this.mode !== Mode.Done) this.onCloseTag();
+        if (this.mode !== DONE) this.onCloseTag();
       },
     };
   }
@@ -376,9 +377,9 @@ export class StanzaParser<P = never> implements FramerHost<P> {
     const ended = this.closedStream;
     this.closedStanza = null;
     this.closedStream = false;
-    if (this.mode === Mode.Done) return;
+    if (this.mode === DONE) return;
     if (ended) {
-      this.mode = Mode.Done;
+      this.mode = DONE;
       this.sink.onStreamEnd();
       return;
     }
@@ -395,13 +396,13 @@ export class StanzaParser<P = never> implements FramerHost<P> {
    * the input was cut into chunks.
    */
   private fail(code: StreamErrorCode, condition: StreamErrorCondition, message: string, atByte: number): void {
-    if (this.mode === Mode.Done) return;
+    if (this.mode === DONE) return;
     if (code !== 'STREAM_ERR_STANZA_TOO_LARGE' && !this.seeking && atByte - this.stanzaStart > this.maxStanzaBytes) {
       code = 'STREAM_ERR_STANZA_TOO_LARGE';
       condition = 'policy-violation';
       message = `stanza larger than ${this.maxStanzaBytes} bytes`;
     }
-    this.mode = Mode.Done;
+    this.mode = DONE;
     this.framer?.reset();
     this.feeder.dropCarry();
     this.sink.onError(new StreamParseError(code, condition, message, atByte));
