@@ -125,12 +125,13 @@ function joinBuffers(batch: readonly Uint8Array[]): Uint8Array {
   return Buffer.concat(runs);
 }
 
-const enum State {
-  Open,
-  /** We sent `</stream:stream>` (or a stream error) and wait for the peer to finish. */
-  Closing,
-  Closed,
-}
+// The connection's states, as plain numbers: they are only compared with each other (an enum's
+// names would be emitted and never read).
+const OPEN = 0;
+/** We sent `</stream:stream>` (or a stream error) and wait for the peer to finish. */
+const CLOSING = 1;
+const CLOSED = 2;
+type State = typeof OPEN | typeof CLOSING | typeof CLOSED;
 
 /**
  * One XMPP stream over a socket, either side: writes stream headers and stanzas, parses what
@@ -152,7 +153,7 @@ export class XmppConnection {
   private readonly handlers: ConnectionHandlers<unknown>;
   private readonly parser: StanzaParser<unknown>;
   private readonly closeTimeoutMs: number;
-  private state: State = State.Open;
+  private state: State = OPEN;
   private closeError: StreamError | undefined;
   private keepaliveTimer: NodeJS.Timeout | undefined;
   private idleTimer: NodeJS.Timeout | undefined;
@@ -200,7 +201,7 @@ export class XmppConnection {
     this.batchBytes = 0;
     this.batchAllBuffers = true;
     const socket = this.socket;
-    if (socket.destroyed || !socket.writable) return;
+    if (!socket.writable) return;
     const data = batch.length === 1 ? (batch[0] as string | Uint8Array) : allBuffers ? joinBuffers(batch as Uint8Array[]) : batch.join('');
     if (this.handlers.onFlushed === undefined) socket.write(data);
     else {
@@ -254,10 +255,10 @@ export class XmppConnection {
     socket.on('end', () => {
       // The peer half-closed: nothing more will come. Without its closing tag first (and without
       // our asking), that is a lost connection, not a clean close.
-      if (this.state === State.Open && !this.parser.done) {
+      if (this.state === OPEN && !this.parser.done) {
         this.closeError ??= new ConnectionError('STREAM_ERR_PEER_CLOSED', 'remote-connection-failed', 'the peer ended the connection without closing the stream');
       }
-      if (this.state !== State.Closed) socket.end();
+      socket.end();
     });
     socket.on('close', () => this.onSocketClose());
 
@@ -266,7 +267,7 @@ export class XmppConnection {
     const keepaliveMs = options.keepaliveIntervalMs ?? DEFAULT_KEEPALIVE_MS;
     if (keepaliveMs > 0) {
       this.keepaliveTimer = setInterval(() => {
-        if (this.state !== State.Open) return;
+        if (this.state !== OPEN) return;
         // Never before our header: whitespace ahead of `<?xml` makes the stream not well-formed.
         if (!this.wroteSinceKeepalive && this.headerSent) {
           this.flushBatch();
@@ -288,12 +289,15 @@ export class XmppConnection {
 
   /** True while stanzas can be sent. */
   get writable(): boolean {
-    return this.state === State.Open && !this.socket.destroyed && this.socket.writable;
+    return this.state === OPEN && this.socket.writable;
   }
 
-  /** True when the socket is TLS and the handshake completed. */
+  /**
+   * True when the connection runs over TLS. `connect()` resolves, and a TLS server hands over a
+   * socket, only once the handshake is done.
+   */
   get encrypted(): boolean {
-    return this.socket instanceof tls.TLSSocket && this.socket.encrypted === true;
+    return this.socket instanceof tls.TLSSocket;
   }
 
   /** The underlying socket (for TLS details such as the peer certificate). */
@@ -345,9 +349,10 @@ export class XmppConnection {
     const trace = this.handlers.onTrace;
     if (trace !== undefined) trace('out', data);
     if (typeof data === 'string') {
-      if (this.batchAllBuffers && this.batch.length > 0) {
-        // Mixed: turn what is there into strings so join() keeps the order (rare: handshakes).
-        this.batch = this.batch.map((b) => (typeof b === 'string' ? b : Buffer.from(b).toString('utf8')));
+      if (this.batchAllBuffers) {
+        // Mixed: turn what is there (bytes only, so far) into strings so join() keeps the order
+        // (rare: handshakes).
+        this.batch = this.batch.map((b) => Buffer.from(b as Uint8Array).toString('utf8'));
       }
       this.batchAllBuffers = false;
       this.batch.push(data);
@@ -407,7 +412,7 @@ export class XmppConnection {
    * closes the stream and the connection (RFC 6120 §4.9.1.1).
    */
   streamError(condition: StreamErrorCondition, text?: string): void {
-    if (this.state !== State.Open) return;
+    if (this.state !== OPEN) return;
     this.writeStreamError(condition, text);
     this.beginClose();
     // RFC 6120 §4.9.1.1: after the error and the closing tag, terminate the connection.
@@ -419,10 +424,10 @@ export class XmppConnection {
    * for the peer's, then ends the connection. Resolves once the socket is closed.
    */
   close(timeoutMs?: number): Promise<void> {
-    if (this.state === State.Open) {
+    if (this.state === OPEN) {
       this.flushBatch();
       // Without our header there is no stream of ours to close: a lone closing tag is not XML.
-      if (this.headerSent && !this.socket.destroyed && this.socket.writable) this.socket.write(STREAM_CLOSE);
+      if (this.headerSent && this.socket.writable) this.socket.write(STREAM_CLOSE);
       this.beginClose(timeoutMs);
     }
     return this.closedPromise;
@@ -431,23 +436,21 @@ export class XmppConnection {
   /** Closes at once without the closing handshake. */
   destroy(error?: StreamError): void {
     this.closeError ??= error;
-    this.state = State.Closing;
+    this.state = CLOSING;
     this.socket.destroy();
   }
 
   private beginClose(timeoutMs = this.closeTimeoutMs): void {
-    this.state = State.Closing;
+    this.state = CLOSING;
     this.clearTimers();
     this.closeTimer = setTimeout(() => {
       this.socket.destroy();
     }, timeoutMs).unref();
-    // If the peer already closed its stream, there is nothing to wait for.
-    if (this.parser.done) this.socket.end();
   }
 
   private writeStreamError(condition: StreamErrorCondition, text?: string): void {
     this.streamOver = true;
-    if (this.socket.destroyed || !this.socket.writable) return;
+    if (!this.socket.writable) return;
     const textEl = text ? `<text xmlns="${NS_STREAM_ERRORS}">${escapeText(text)}</text>` : '';
     this.flushBatch();
     // RFC 6120 §4.9.1.2: an error about (or before) our stream still goes inside a stream element.
@@ -458,9 +461,8 @@ export class XmppConnection {
 
   /** A protocol violation or dead peer: tell the peer (when still possible) and close. */
   private fail(error: StreamError, condition: StreamErrorCondition): void {
-    if (this.state === State.Closed) return;
     this.closeError ??= error;
-    if (this.state === State.Open) {
+    if (this.state === OPEN) {
       this.writeStreamError(condition);
       this.beginClose();
     }
@@ -479,7 +481,7 @@ export class XmppConnection {
       this.closeError ??= new StreamErrorReceived(condition, text);
       this.streamOver = true;
       // RFC 6120 §4.9.1.1: the stream is closed; answer with our closing tag.
-      if (this.state === State.Open) {
+      if (this.state === OPEN) {
         this.flushBatch();
         if (this.headerSent && this.socket.writable) this.socket.write(STREAM_CLOSE);
         this.beginClose();
@@ -487,19 +489,19 @@ export class XmppConnection {
       this.socket.end();
       return;
     }
-    if (this.state === State.Closed || this.streamOver) return;
+    if (this.streamOver) return;
     this.handlers.onStanza(el);
   }
 
   private onShortcut(parts: unknown): boolean {
     // Swallowed like any stanza once the stream is over (see onStanza).
-    if (this.state === State.Closed || this.streamOver) return true;
+    if (this.streamOver) return true;
     return (this.handlers.onShortcut as NonNullable<ConnectionHandlers<unknown>['onShortcut']>)(parts);
   }
 
   private onStreamEnd(): void {
     this.handlers.onStreamEnd?.();
-    if (this.state === State.Open) {
+    if (this.state === OPEN) {
       // RFC 6120 §4.4: answer the closing tag with ours, then terminate the connection.
       this.flushBatch();
       if (this.headerSent && this.socket.writable) this.socket.write(STREAM_CLOSE);
@@ -510,21 +512,20 @@ export class XmppConnection {
   }
 
   private onSocketClose(): void {
-    if (this.state === State.Closed) return;
-    if (this.state === State.Open && !this.parser.done) {
+    if (this.state === OPEN && !this.parser.done) {
       // Reset or destroyed under us without an 'end' or an 'error'.
       this.closeError ??= new ConnectionError('STREAM_ERR_PEER_CLOSED', 'remote-connection-failed', 'the connection closed without the stream being closed');
     }
-    this.state = State.Closed;
+    this.state = CLOSED;
     this.clearTimers();
-    if (this.closeTimer) clearTimeout(this.closeTimer);
+    clearTimeout(this.closeTimer);
     this.handlers.onClose?.(this.closeError);
     this.resolveClosed();
   }
 
   private clearTimers(): void {
-    if (this.keepaliveTimer) clearInterval(this.keepaliveTimer);
-    if (this.idleTimer) clearInterval(this.idleTimer);
+    clearInterval(this.keepaliveTimer);
+    clearInterval(this.idleTimer);
     this.keepaliveTimer = undefined;
     this.idleTimer = undefined;
   }
@@ -549,7 +550,7 @@ export function connect<P = never>(options: ConnectOptions<P>, handlers: Connect
       clearTimeout(timer);
       options.signal?.removeEventListener('abort', onAbort);
       socket.destroy();
-      reject(new ConnectionError('STREAM_ERR_CONNECT', condition, message, cause === undefined ? undefined : { cause }));
+      reject(new ConnectionError('STREAM_ERR_CONNECT', condition, message, { cause }));
     };
     const onAbort = (): void => fail('reset', `connection to ${where} aborted`, options.signal?.reason);
     const ready = (): void => {
@@ -586,7 +587,7 @@ export function connect<P = never>(options: ConnectOptions<P>, handlers: Connect
     timer.unref();
     if (options.signal) {
       if (options.signal.aborted) onAbort();
-      else options.signal.addEventListener('abort', onAbort, { once: true });
+      else options.signal.addEventListener('abort', onAbort);
     }
   });
 }
