@@ -7,7 +7,9 @@
 // Stryker's command runner reports no per-test coverage, so an incremental rerun reuses every result
 // whose code did not change, survivors included: a test written for a survivor does not rerun it.
 // `--survivors` reruns exactly the mutants the incremental file records as survived or not covered
-// (each one's location as a MUTATE range, with --force), and keeps every other result. Other
+// (each one's location as a MUTATE range, with --force), and keeps every other result; with MUTATE
+// set (`dist/src/a.js,dist/src/b.js`, ranges allowed), only those files' survivors, so two people
+// can rerun their own files of one package. Other
 // arguments starting with `-` go to Stryker as they are (`--force` reruns everything in scope).
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -35,12 +37,16 @@ function trimReasons(file) {
   writeFileSync(file, `${JSON.stringify(data, null, 1)}\n`);
 }
 
-/** MUTATE ranges (`file:line:column-line:column`, Stryker's form) of the undetected mutants on record. */
-function survivorRanges(pkg) {
+/**
+ * MUTATE ranges (`file:line:column-line:column`, Stryker's form) of the undetected mutants on record,
+ * of the files `only` names (each entry's part before any `:` range), or of every file.
+ */
+function survivorRanges(pkg, only) {
   const file = join(root, 'test', 'mutation', `${pkg}.incremental.json`);
   if (!existsSync(file)) return [];
   const ranges = new Set();
   for (const [name, { mutants }] of Object.entries(JSON.parse(readFileSync(file, 'utf8')).files)) {
+    if (only !== undefined && !only.includes(name)) continue;
     for (const { status, location: l } of mutants) {
       // The report's columns are 1-based, Stryker's ranges 0-based: start one early, end where it ends.
       if (status === 'Survived' || status === 'NoCoverage') ranges.add(`${name}:${l.start.line}:${l.start.column - 1}-${l.end.line}:${l.end.column}`);
@@ -61,7 +67,8 @@ for (const pkg of packages) {
   const env = { ...process.env };
   const extra = [...flags];
   if (survivorsOnly) {
-    const ranges = survivorRanges(pkg);
+    const only = process.env.MUTATE?.split(',').map((m) => m.replace(/:.*/, ''));
+    const ranges = survivorRanges(pkg, only);
     console.log(`${pkg}: rerunning ${ranges.length} survivor location(s)`);
     if (ranges.length === 0) continue;
     env.MUTATE = ranges.join(',');
