@@ -201,6 +201,14 @@ const ENVELOPE_MAX = B_OPEN_ID.length + B_AFTER_ID.length + B_CLOSE.length;
  */
 type Slab = Buffer & { utf8Write(s: string, offset: number): number; latin1Write(s: string, offset: number): number };
 
+/**
+ * What an encoder holds before its first stanza: no room, so the first write takes a real slab
+ * through the same check every write makes. A client keeps one encoder per connection, and its
+ * connections open before anything is sent (or stay idle as spares): 64 KiB of memory outside the
+ * heap each, from the start, for nothing (bench/ccs-client.mjs, idle connections).
+ */
+const NO_SLAB = Buffer.alloc(0) as Slab;
+
 // --- the plain-JSON writer behind GcmEncoder.encodeDownstream's fast path ---------------------
 
 /** Below this much room the fast path starts a fresh slab before trying (a typical message is ~300 bytes). */
@@ -325,7 +333,8 @@ function writePlainObject(buf: Slab, o: number, limit: number, obj: Record<strin
  * result may be kept, queued and written later, with no copy. Do not use its `.buffer` /
  * `.byteOffset` as if it owned the memory.
  *
- * One encoder per connection (it is not shared state across threads, just a cursor).
+ * One encoder per connection (it is not shared state across threads, just a cursor). It takes
+ * its first slab with its first stanza: an encoder that never encodes holds no buffer.
  */
 export class GcmEncoder {
   readonly #slabSize: number;
@@ -334,7 +343,7 @@ export class GcmEncoder {
 
   constructor(options: GcmEncoderOptions = {}) {
     this.#slabSize = Math.max(1024, options.slabSize ?? 64 * 1024);
-    this.#slab = Buffer.allocUnsafeSlow(this.#slabSize) as Slab;
+    this.#slab = NO_SLAB;
   }
 
   /**
