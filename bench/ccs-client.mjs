@@ -109,12 +109,17 @@ function runWorker(cfg, nodeArgs = []) {
   });
 }
 
-const median = (xs) => {
+/** The p-quantile (0…1) of the numbers among `xs`, interpolated between ranks; NaN when there are none. */
+const quantile = (xs, p) => {
   const s = xs.filter((x) => typeof x === 'number' && !Number.isNaN(x)).sort((a, b) => a - b);
   if (s.length === 0) return NaN;
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+  const at = (s.length - 1) * p;
+  const lo = Math.floor(at);
+  return s[lo] + (s[Math.min(lo + 1, s.length - 1)] - s[lo]) * (at - lo);
 };
+const median = (xs) => quantile(xs, 0.5);
+/** Median and interquartile range: `{ median, q1, q3 }`. */
+const spread = (xs) => ({ median: quantile(xs, 0.5), q1: quantile(xs, 0.25), q3: quantile(xs, 0.75) });
 
 const stub = await startStub();
 const base = { host: '127.0.0.1', port: stub.port, ca: stub.ca, senderId: '1234567890', apiKey: 'stub-key', to: TOKEN };
@@ -134,7 +139,7 @@ try {
           r.maxQueued = client === 'trivial' ? undefined : client === 'ccs-shallow' ? maxPending : MAX_QUEUED;
           r.stubCpuUsPerMsg = s0 !== undefined && s1 !== undefined ? ((s1 - s0) * 1000) / (N + WARMUP) : undefined;
           throughput.push(r);
-          log(`round ${round} ${client.padEnd(7)} maxPending ${String(maxPending).padStart(4)} ×${String(connections).padStart(2)} conns ${Math.round(r.msgsPerSec).toString().padStart(7)} msg/s  client ${r.cpuUsPerMsg.toFixed(2)} µs/msg  stub ${r.stubCpuUsPerMsg?.toFixed(2)} µs/msg`);
+          log(`round ${round} ${client.padEnd(7)} maxPending ${String(maxPending).padStart(4)} ×${String(connections).padStart(2)} conns ${Math.round(r.msgsPerSec).toString().padStart(7)} msg/s  client ${r.cpuUsPerMsg.toFixed(2)} µs/msg${r.cpuUsPerMsgFirstHalf === undefined ? '' : ` (halves ${r.cpuUsPerMsgFirstHalf.toFixed(2)} / ${r.cpuUsPerMsgSecondHalf.toFixed(2)})`} ${Math.round(r.allocBytesPerMsg)} B/msg GC pauses ${r.gcPauseUsPerMsg.toFixed(2)} µs/msg (wall)  stub ${r.stubCpuUsPerMsg?.toFixed(2)} µs/msg`);
         }
       }
     }
@@ -152,7 +157,7 @@ try {
     const r = await runWorker({ ...base, port: idleStub.port, ca: idleStub.ca, client, mode: 'idle', maxPending: 1000, counts: [1, 17] }, ['--expose-gc']);
     r.client = client;
     idle.push(r);
-    log(`idle    ${client.padEnd(7)} ${Math.round(r.bytesPerConnection)} B heap per idle connection`);
+    log(`idle    ${client.padEnd(7)} ${Math.round(r.bytesPerConnection)} B heap + ${Math.round(r.externalBytesPerConnection)} B external per idle connection`);
   }
 } finally {
   await idleStub?.stop();
@@ -169,27 +174,58 @@ try {
   await silent?.stop();
 }
 
+// Every ratio is taken within one round (the contenders ran back to back, seconds apart), then its
+// median and quartiles over the rounds: the load moves one contender's msgs/s 2–5× between rounds.
 const summary = [];
+const sameRound = (rs, base, f) => rs.map((r) => f(r) / f(base.find((b) => b.round === r.round) ?? { msgsPerSec: NaN, cpuUsPerMsg: NaN }));
 for (const maxPending of WINDOWS) {
   for (const connections of CONNECTIONS) {
     const pick = (client) => throughput.filter((r) => r.client === client && r.maxPending === maxPending && r.connections === connections);
-    // Same-round ratios against the trivial client, then their median.
     const triv = pick('trivial');
     for (const client of CLIENTS) {
       const rs = pick(client);
+      const rate = spread(rs.map((r) => r.msgsPerSec));
+      const cpu = spread(rs.map((r) => r.cpuUsPerMsg));
+      const vs = spread(sameRound(rs, triv, (r) => r.msgsPerSec));
+      const cpuVs = spread(sameRound(rs, triv, (r) => r.cpuUsPerMsg));
       summary.push({
-        client, maxPending, connections,
-        msgsPerSec: median(rs.map((r) => r.msgsPerSec)),
-        cpuUsPerMsg: median(rs.map((r) => r.cpuUsPerMsg)),
+        client, maxPending, connections, rounds: rs.length,
+        msgsPerSec: rate.median, msgsPerSecQ: [rate.q1, rate.q3],
+        cpuUsPerMsg: cpu.median, cpuUsPerMsgQ: [cpu.q1, cpu.q3],
+        vsTrivial: vs.median, vsTrivialQ: [vs.q1, vs.q3],
+        cpuVsTrivial: cpuVs.median, cpuVsTrivialQ: [cpuVs.q1, cpuVs.q3],
+        // Warm-up check (not for the trivial client): CPU per message over the first and the second half of the timed run.
+        cpuUsPerMsgHalves: [median(rs.map((r) => r.cpuUsPerMsgFirstHalf)), median(rs.map((r) => r.cpuUsPerMsgSecondHalf))],
+        allocBytesPerMsg: median(rs.map((r) => r.allocBytesPerMsg)),
+        gcPauseUsPerMsg: median(rs.map((r) => r.gcPauseUsPerMsg)),
         stubCpuUsPerMsg: median(rs.map((r) => r.stubCpuUsPerMsg)),
-        vsTrivial: median(rs.map((r) => r.msgsPerSec / (triv.find((t) => t.round === r.round)?.msgsPerSec ?? NaN))),
+        // The stub's share of one core while it served this client (its CPU per message × the rate):
+        // near 100% the stub, not the client, would set the rate.
+        stubBusy: median(rs.map((r) => (r.stubCpuUsPerMsg * r.msgsPerSec) / 1e6)),
       });
     }
   }
 }
-const result = { bench: 'ccs-client', n: N, warmup: WARMUP, rounds: ROUNDS, maxQueued: MAX_QUEUED, summary, idle, memory, throughput };
+// From the fewest connections to the most, per client and window: the rate and the CPU per message
+// at the most connections over those at the fewest, within each round.
+const scaling = [];
+const lo = Math.min(...CONNECTIONS);
+const hi = Math.max(...CONNECTIONS);
+if (hi > lo) {
+  for (const maxPending of WINDOWS) {
+    for (const client of CLIENTS) {
+      const at = (k) => throughput.filter((r) => r.client === client && r.maxPending === maxPending && r.connections === k);
+      const rate = spread(sameRound(at(hi), at(lo), (r) => r.msgsPerSec));
+      const cpu = spread(sameRound(at(hi), at(lo), (r) => r.cpuUsPerMsg));
+      scaling.push({ client, maxPending, from: lo, to: hi, rate: rate.median, rateQ: [rate.q1, rate.q3], cpu: cpu.median, cpuQ: [cpu.q1, cpu.q3] });
+    }
+  }
+}
+const result = { bench: 'ccs-client', n: N, warmup: WARMUP, rounds: ROUNDS, maxQueued: MAX_QUEUED, summary, scaling, idle, memory, throughput };
 if (args.json) writeFileSync(args.json, JSON.stringify(result, null, 2));
 const f0 = (x) => (Number.isNaN(x) ? '–' : Math.round(x).toLocaleString('en-US'));
-const lines = ['| maxPending | connections | client | acked msgs/s | of trivial | client CPU µs/msg |', '|---:|---:|---|---:|---:|---:|'];
-for (const s of summary) lines.push(`| ${s.maxPending} | ${s.connections} | ${s.client} | ${f0(s.msgsPerSec)} | ${Number.isNaN(s.vsTrivial) ? '–' : `${(s.vsTrivial * 100).toFixed(0)}%`} | ${s.cpuUsPerMsg.toFixed(2)} |`);
+const pc = (x) => (Number.isNaN(x) ? '–' : `${(x * 100).toFixed(0)}%`);
+const lines = ['| maxPending | connections | client | acked msgs/s | of trivial (IQR) | client CPU µs/msg (IQR) | alloc B/msg | stub busy |', '|---:|---:|---|---:|---:|---:|---:|---:|'];
+for (const s of summary) lines.push(`| ${s.maxPending} | ${s.connections} | ${s.client} | ${f0(s.msgsPerSec)} | ${pc(s.vsTrivial)} (${pc(s.vsTrivialQ[0])}–${pc(s.vsTrivialQ[1])}) | ${s.cpuUsPerMsg.toFixed(2)} (${s.cpuUsPerMsgQ[0].toFixed(2)}–${s.cpuUsPerMsgQ[1].toFixed(2)}) | ${f0(s.allocBytesPerMsg)} | ${pc(s.stubBusy)} |`);
+for (const s of scaling) lines.push(`${s.client} maxPending ${s.maxPending}: ${s.to} vs ${s.from} connections: rate ${pc(s.rate)} (${pc(s.rateQ[0])}–${pc(s.rateQ[1])}), CPU/msg ${pc(s.cpu)} (${pc(s.cpuQ[0])}–${pc(s.cpuQ[1])})`);
 process.stdout.write(`${lines.join('\n')}\n`);

@@ -226,7 +226,7 @@ if (!args['no-throughput']) {
           r.round = round;
           results.throughput.push(r);
           const lat = r.latency ? ` p50 ${r.latency.p50.toFixed(2)} ms p99 ${r.latency.p99.toFixed(2)} ms` : '';
-          log(`round ${round} ${client.padEnd(6)} maxPending ${String(maxPending).padStart(4)} ${driver.padEnd(6)} ${Math.round(r.msgsPerSec).toString().padStart(6)} msg/s  client ${r.cpuUsPerMsg.toFixed(1)} µs/msg  emulator ${r.emulatorCpuUsPerMsg?.toFixed(1)} µs/msg${lat}`);
+          log(`round ${round} ${client.padEnd(6)} maxPending ${String(maxPending).padStart(4)} ${driver.padEnd(6)} ${Math.round(r.msgsPerSec).toString().padStart(6)} msg/s  client ${r.cpuUsPerMsg.toFixed(1)} µs/msg (halves ${r.cpuUsPerMsgFirstHalf?.toFixed(1)} / ${r.cpuUsPerMsgSecondHalf?.toFixed(1)})  emulator ${r.emulatorCpuUsPerMsg?.toFixed(1)} µs/msg${lat}`);
         }
       }
     }

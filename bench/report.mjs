@@ -205,32 +205,66 @@ if (cc) {
     md.push('(it makes each message when a slot frees). The targets are judged on `ccs`.');
   }
   md.push('');
-  md.push('| maxPending | connections | client | acked msgs/s | of trivial | client CPU µs/msg | stub CPU µs/msg |');
-  md.push('|---:|---:|---|---:|---:|---:|---:|');
-  for (const s of cc.summary) md.push(`| ${s.maxPending} | ${s.connections} | ${s.client} | ${f0(s.msgsPerSec)} | ${pct(s.vsTrivial)} | ${f2(s.cpuUsPerMsg)} | ${f2(s.stubCpuUsPerMsg)} |`);
+  // Older results carry medians only; newer ones the quartiles over rounds too.
+  const iqr = (q, f) => (Array.isArray(q) ? ` (${f(q[0])}–${f(q[1])})` : '');
+  md.push('Medians over the rounds, the interquartile range in brackets (of trivial, CPU × trivial: of the per-round ratios). Allocated: bytes');
+  md.push('allocated on the JS heap per message over the timed run (V8\'s per-GC heap statistics, every object counted). Stub busy:');
+  md.push('the stub\'s CPU per message × the rate, its share of one core — near 100% the stub would set the rate, not the client.');
   md.push('');
+  md.push('| maxPending | connections | client | acked msgs/s | of trivial | client CPU µs/msg | CPU × trivial | allocated B/msg | stub CPU µs/msg | stub busy |');
+  md.push('|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|');
+  for (const s of cc.summary) {
+    md.push(`| ${s.maxPending} | ${s.connections} | ${s.client} | ${f0(s.msgsPerSec)}${iqr(s.msgsPerSecQ, f0)} | ${pct(s.vsTrivial)}${iqr(s.vsTrivialQ, pct)} | ${f2(s.cpuUsPerMsg)}${iqr(s.cpuUsPerMsgQ, f2)} | ${s.cpuVsTrivial === undefined ? '–' : `${f2(s.cpuVsTrivial)}×${iqr(s.cpuVsTrivialQ, f2)}`} | ${f0(s.allocBytesPerMsg)} | ${f2(s.stubCpuUsPerMsg)} | ${pct(s.stubBusy)} |`);
+  }
+  md.push('');
+  if (cc.scaling?.length) {
+    md.push(`From ${cc.scaling[0].from} to ${cc.scaling[0].to} connections (same client, same window, within each round; median and interquartile range):`);
+    md.push('');
+    md.push(`| maxPending | client | msgs/s at ${cc.scaling[0].to} of at ${cc.scaling[0].from} | CPU µs/msg at ${cc.scaling[0].to} of at ${cc.scaling[0].from} |`);
+    md.push('|---:|---|---:|---:|');
+    for (const x of cc.scaling) md.push(`| ${x.maxPending} | ${x.client} | ${pct(x.rate)}${iqr(x.rateQ, pct)} | ${pct(x.cpu)}${iqr(x.cpuQ, pct)} |`);
+    md.push('');
+  }
+  const warm = cc.summary.filter((s) => s.client === 'ccs' && Array.isArray(s.cpuUsPerMsgHalves));
+  if (warm.length) {
+    const h = (i) => warm.map((s) => f2(s.cpuUsPerMsgHalves[i])).join(', ');
+    md.push(`Warm-up check: \`CcsClient\`'s CPU per message over the first half of the timed messages ${h(0)}, over the second half ${h(1)}`);
+    md.push('(row by row, medians): a first half well above the second would mean the figures still hold part of the warm-up.');
+    md.push('');
+  }
   const idle = Object.fromEntries(cc.idle.map((r) => [r.client, r.bytesPerConnection]));
+  const idleExt = Object.fromEntries(cc.idle.map((r) => [r.client, r.externalBytesPerConnection]));
   const mem = Object.fromEntries(cc.memory.map((r) => [r.client, r.bytesPerPending]));
-  md.push('| heap | trivial | `CcsClient` | xmpp.js |');
+  md.push('| memory | trivial | `CcsClient` | xmpp.js |');
   md.push('|---|---:|---:|---:|');
-  md.push(`| per idle connection (1 → 17 connections), bytes | ${f0(idle.trivial)} | ${f0(idle.ccs)} | ${f0(idle.xmppjs)} |`);
-  md.push(`| per pending message (2 000 → 12 000, never ACKed), bytes | – | ${f0(mem.ccs)} | ${f0(mem.xmppjs)} |`);
+  md.push(`| heap per idle connection (1 → 17 connections), bytes | ${f0(idle.trivial)} | ${f0(idle.ccs)} | ${f0(idle.xmppjs)} |`);
+  if (cc.idle.some((r) => r.externalBytesPerConnection !== undefined)) {
+    md.push(`| outside the heap (Buffers) per idle connection, bytes | ${f0(idleExt.trivial)} | ${f0(idleExt.ccs)} | ${f0(idleExt.xmppjs)} |`);
+  }
+  md.push(`| heap per pending message (2 000 → 12 000, never ACKed), bytes | – | ${f0(mem.ccs)} | ${f0(mem.xmppjs)} |`);
   md.push('');
   const ccs = cc.summary.filter((s) => s.client === 'ccs');
   const minShare = Math.min(...ccs.map((s) => s.vsTrivial));
   const maxCpu = Math.max(...ccs.map((s) => s.cpuUsPerMsg));
+  const idleAll = idle.ccs + (idleExt.ccs ?? 0);
   md.push('| target (issue 14) | reached | |');
   md.push('|---|---:|---|');
   md.push(`| \`CcsClient\` ≥ 60% of the trivial client's msgs/s (every row) | ${pct(minShare)} (lowest row) | ${verdict(minShare >= 0.6)} |`);
   md.push(`| client CPU ≤ 4 µs/msg (every row) | ${f2(maxCpu)} (highest row) | ${verdict(maxCpu <= 4)} |`);
   md.push(`| ≤ 512 B per pending message | ${f0(mem.ccs)} | ${verdict(mem.ccs <= 512)} |`);
-  md.push(`| ≤ 64 KiB heap per idle connection | ${f0(idle.ccs)} | ${verdict(idle.ccs <= 65536)} |`);
-  const byConn = (client, mp) => cc.summary.filter((s) => s.client === client && s.maxPending === mp).map((s) => s.msgsPerSec);
-  const flat = [100, 1000].every((mp) => {
-    const xs = byConn('ccs', mp);
-    return xs[xs.length - 1] >= 0.9 * xs[0];
-  });
-  md.push(`| throughput does not fall as connections grow (16 vs 1, within 10%) | | ${verdict(flat)} |`);
+  md.push(`| ≤ 64 KiB per idle connection (heap${idleExt.ccs === undefined ? '' : ' + outside it'}) | ${f0(idleAll)} | ${verdict(idleAll <= 65536)} |`);
+  const scale = cc.scaling?.filter((x) => x.client === 'ccs') ?? [];
+  if (scale.length) {
+    const low = Math.min(...scale.map((x) => x.rate));
+    md.push(`| throughput does not fall as connections grow (${scale[0].to} vs ${scale[0].from}, per-round median within 10%) | ${pct(low)} (lowest window) | ${verdict(low >= 0.9)} |`);
+  } else {
+    const byConn = (client, mp) => cc.summary.filter((s) => s.client === client && s.maxPending === mp).map((s) => s.msgsPerSec);
+    const flat = [100, 1000].every((mp) => {
+      const xs = byConn('ccs', mp);
+      return xs[xs.length - 1] >= 0.9 * xs[0];
+    });
+    md.push(`| throughput does not fall as connections grow (16 vs 1, within 10%) | | ${verdict(flat)} |`);
+  }
   md.push('');
   md.push(chart('ccs-client', 'client-throughput.svg', {
     title: 'The client alone: acked msgs/s by window and connections',
@@ -268,8 +302,16 @@ if (e2e) {
     const m = s.length >> 1;
     return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
   };
-  md.push('| maxPending | driver | client | acked msgs/s | × xmpp.js | client CPU µs/msg | emulator CPU µs/msg |');
-  md.push('|---:|---|---|---:|---:|---:|---:|');
+  // Runs that recorded it: the client's CPU per message over the first and the second half of the timed messages — a
+  // first half well above the second would mean the warm-up was too short.
+  const halves = e2e.throughput.some((r) => r.cpuUsPerMsgFirstHalf !== undefined);
+  if (halves) {
+    md.push('Warm-up check: the client\'s CPU per message over the first and the second half of the timed messages (medians);');
+    md.push('a first half well above the second would mean the figure still holds part of the warm-up.');
+    md.push('');
+  }
+  md.push(`| maxPending | driver | client | acked msgs/s | × xmpp.js | client CPU µs/msg |${halves ? ' 1st / 2nd half |' : ''} emulator CPU µs/msg |`);
+  md.push(`|---:|---|---|---:|---:|---:|${halves ? '---:|' : ''}---:|`);
   const rows = [];
   for (const maxPending of [...new Set(e2e.throughput.map((r) => r.maxPending))]) {
     for (const driver of [...new Set(e2e.throughput.map((r) => r.driver))]) {
@@ -279,7 +321,8 @@ if (e2e) {
         const rs = pick(client);
         const rate = median(rs.map((r) => r.msgsPerSec));
         rows.push({ maxPending, driver, client, rate });
-        md.push(`| ${maxPending} | ${driver} | ${client === 'ccs' ? '`CcsClient`' : 'xmpp.js'} | ${f0(rate)} | ${f2(rate / base)}× | ${f2(median(rs.map((r) => r.cpuUsPerMsg)))} | ${f2(median(rs.map((r) => r.emulatorCpuUsPerMsg)))} |`);
+        const half = halves ? ` ${f2(median(rs.map((r) => r.cpuUsPerMsgFirstHalf)))} / ${f2(median(rs.map((r) => r.cpuUsPerMsgSecondHalf)))} |` : '';
+        md.push(`| ${maxPending} | ${driver} | ${client === 'ccs' ? '`CcsClient`' : 'xmpp.js'} | ${f0(rate)} | ${f2(rate / base)}× | ${f2(median(rs.map((r) => r.cpuUsPerMsg)))} |${half} ${f2(median(rs.map((r) => r.emulatorCpuUsPerMsg)))} |`);
       }
     }
   }

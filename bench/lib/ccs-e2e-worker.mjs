@@ -16,6 +16,7 @@ import { performance } from 'node:perf_hooks';
 import * as dc from 'node:diagnostics_channel';
 import { CcsClient } from '@ccs-xmpp/ccs';
 import { XmppjsCcsClient } from './xmppjs-ccs-client.mjs';
+import { cpuHalves } from './run-meter.mjs';
 
 const cfg = JSON.parse(process.argv[2] ?? '{}');
 const ca = readFileSync(cfg.caFile, 'utf8');
@@ -56,19 +57,22 @@ function sentCount(c) {
 }
 
 /** Queue-fed driver: resolves with { failed, lat } once all n are settled. */
-async function driveQueue(c, base, n) {
+async function driveQueue(c, base, n, onHalf) {
   let settled = 0;
   let failed = 0;
   let firstError;
   let done;
   const all = new Promise((r) => (done = r));
+  const half = n >> 1;
   const ok = () => {
     if (++settled === n) done();
+    else if (settled === half) onHalf?.();
   };
   const bad = (err) => {
     failed++;
     firstError ??= String(err?.code ?? err?.message ?? err);
     if (++settled === n) done();
+    else if (settled === half) onHalf?.();
   };
   for (let i = 0; i < n; i++) {
     let p = c.trySend(payload(base + i));
@@ -84,7 +88,7 @@ async function driveQueue(c, base, n) {
 }
 
 /** Window driver: maxPending outstanding; per-message send()→ACK latency in ms. */
-function driveWindow(c, base, n, window) {
+function driveWindow(c, base, n, window, onHalf) {
   const lat = new Float64Array(n);
   let next = 0;
   let settled = 0;
@@ -97,13 +101,19 @@ function driveWindow(c, base, n, window) {
       c.send(payload(base + i)).then(() => {
         lat[i] = performance.now() - t;
         if (++settled === n) resolve({ failed, firstError, lat });
-        else if (next < n) launch();
+        else {
+          if (settled === n >> 1) onHalf?.();
+          if (next < n) launch();
+        }
       }, (err) => {
         failed++;
         firstError ??= String(err?.code ?? err?.message ?? err);
         lat[i] = NaN;
         if (++settled === n) resolve({ failed, firstError, lat });
-        else if (next < n) launch();
+        else {
+          if (settled === n >> 1) onHalf?.();
+          if (next < n) launch();
+        }
       });
     };
     for (let k = 0; k < Math.min(window, n); k++) launch();
@@ -118,12 +128,13 @@ function pct(sorted, p) {
 async function throughput() {
   const c = makeClient();
   await c.connect();
-  const drive = cfg.driver === 'window' ? (b, n) => driveWindow(c, b, n, cfg.maxPending) : (b, n) => driveQueue(c, b, n);
+  const drive = cfg.driver === 'window' ? (b, n, h) => driveWindow(c, b, n, cfg.maxPending, h) : (b, n, h) => driveQueue(c, b, n, h);
   // Warm-up (same for both clients): JIT the hot path before the timed run.
   if (cfg.warmup > 0) await drive(0, cfg.warmup);
   const cpu0 = process.cpuUsage();
+  let cpuHalf;
   const t0 = performance.now();
-  const r = await drive(cfg.warmup, cfg.n);
+  const r = await drive(cfg.warmup, cfg.n, () => (cpuHalf = process.cpuUsage(cpu0)));
   const wall = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
   const acked = cfg.client.startsWith('ccs') ? c.stats().acked : c.stats.acked;
@@ -136,7 +147,7 @@ async function throughput() {
   return {
     client: cfg.client, driver: cfg.driver, maxPending: cfg.maxPending, n: cfg.n, failed: r.failed, firstError: r.firstError, traced,
     ackedTotal: acked, wallMs: wall, msgsPerSec: cfg.n / (wall / 1000),
-    cpuUsPerMsg: (cpu.user + cpu.system) / cfg.n, latency,
+    cpuUsPerMsg: (cpu.user + cpu.system) / cfg.n, latency, ...cpuHalves(cpu, cpuHalf, cfg.n),
   };
 }
 

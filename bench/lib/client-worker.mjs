@@ -15,6 +15,7 @@ import { performance } from 'node:perf_hooks';
 import { CcsClient } from '@ccs-xmpp/ccs';
 import { XmppjsCcsClient } from './xmppjs-ccs-client.mjs';
 import { TrivialCcsClient } from './trivial-ccs-client.mjs';
+import { allocMeter, cpuHalves } from './run-meter.mjs';
 
 const cfg = JSON.parse(process.argv[2] ?? '{}');
 
@@ -32,19 +33,22 @@ function makeSenders(connections, maxPending, maxQueued) {
   return Array.from({ length: connections }, () => new XmppjsCcsClient(common));
 }
 
-async function driveQueue(clients, base, n) {
+async function driveQueue(clients, base, n, onHalf) {
   let settled = 0;
   let failed = 0;
   let firstError;
   let done;
   const all = new Promise((r) => (done = r));
+  const half = n >> 1;
   const ok = () => {
     if (++settled === n) done();
+    else if (settled === half) onHalf?.();
   };
   const bad = (err) => {
     failed++;
     firstError ??= String(err?.code ?? err?.message ?? err);
     if (++settled === n) done();
+    else if (settled === half) onHalf?.();
   };
   for (let i = 0; i < n; i++) {
     const c = clients[i % clients.length];
@@ -78,28 +82,38 @@ async function throughput() {
       // connect() resolves with the first connection online: wait for all of them.
       for (let k = 0; k < 500 && clients[0].stats().connections.online < cfg.connections; k++) await new Promise((r) => setTimeout(r, 10));
     }
-    run = (base, n) => driveQueue(clients, base, n);
+    run = (base, n, onHalf) => driveQueue(clients, base, n, onHalf);
     close = () => Promise.all(clients.map((c) => c.close()));
   }
   if (cfg.warmup > 0) await run(0, cfg.warmup);
+  const meter = allocMeter();
   const cpu0 = process.cpuUsage();
+  let cpuHalf;
   const t0 = performance.now();
-  const r = await run(cfg.warmup, cfg.n);
+  const r = await run(cfg.warmup, cfg.n, () => (cpuHalf = process.cpuUsage(cpu0)));
   const wall = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
+  const alloc = meter.stop();
   await close();
   return {
     client: cfg.client, connections: cfg.connections, maxPending: cfg.maxPending, n: cfg.n, failed: r.failed, firstError: r.firstError,
     msgsPerSec: cfg.n / (wall / 1000), cpuUsPerMsg: (cpu.user + cpu.system) / cfg.n,
+    allocBytesPerMsg: alloc.allocatedBytes / cfg.n, gcPauseUsPerMsg: (alloc.gcMs * 1000) / cfg.n, ...cpuHalves(cpu, cpuHalf, cfg.n),
   };
 }
 
-async function settledHeap() {
+/** Heap used after GC, and memory outside the heap that JS objects hold (Buffers' bytes: `external`). */
+async function settledMemory() {
   for (let k = 0; k < 4; k++) {
     await new Promise((r) => setTimeout(r, 30));
     globalThis.gc();
   }
-  return process.memoryUsage().heapUsed;
+  const m = process.memoryUsage();
+  return { heap: m.heapUsed, external: m.external };
+}
+
+async function settledHeap() {
+  return (await settledMemory()).heap;
 }
 
 async function idle() {
@@ -117,7 +131,7 @@ async function idle() {
     }
     return clients;
   };
-  const base = await settledHeap();
+  const base = await settledMemory();
   const first = await open(a);
   // As many connections as the measured step, opened and closed once before the first reading: the
   // code V8 compiles while the handshakes get hot (baseline code, feedback) is then in both readings
@@ -125,12 +139,16 @@ async function idle() {
   // showed ~35 KB per `CcsClient` connection of code objects.
   const rehearsal = await open(b - a);
   await Promise.all(rehearsal.map((c) => c.close()));
-  const h1 = await settledHeap();
+  const m1 = await settledMemory();
   const second = await open(b - a);
-  const h2 = await settledHeap();
+  const m2 = await settledMemory();
   void first;
   void second;
-  return { client: cfg.client, mode: 'idle', counts: cfg.counts, baseHeap: base, bytesPerConnection: (h2 - h1) / (b - a), firstBytes: h1 - base };
+  return {
+    client: cfg.client, mode: 'idle', counts: cfg.counts, baseHeap: base.heap, bytesPerConnection: (m2.heap - m1.heap) / (b - a), firstBytes: m1.heap - base.heap,
+    // TLS sockets' OpenSSL state is native memory V8 is not told about: it is in neither figure.
+    externalBytesPerConnection: (m2.external - m1.external) / (b - a),
+  };
 }
 
 async function memory() {
