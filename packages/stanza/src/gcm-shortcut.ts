@@ -373,6 +373,8 @@ class GcmMatcher implements StanzaShortcutMatcher<GcmParts>, GcmParts {
   /** A DataView of the bytes being read (`viewOf`), until release(). */
   private view: DataView | null = null;
   private viewOf: Buffer | null = null;
+  /** The parser's own buffer, which small chunks are read in (see release()). */
+  private own: Buffer | null = null;
 
   reset(): void {
     this.head = null;
@@ -382,19 +384,24 @@ class GcmMatcher implements StanzaShortcutMatcher<GcmParts>, GcmParts {
     this.plainTo = 0;
   }
 
-  release(): void {
-    // Pieces of the chunk are copied into strings; only the view refers to it, until here.
-    this.view = null;
-    this.viewOf = null;
+  release(keep?: Buffer): void {
+    // Pieces of the chunk are copied into strings; only the view refers to it, until here. The
+    // parser's own buffer (`keep`) is not the caller's memory: its view is kept for the next chunks.
+    this.own = keep ?? null;
+    if (this.viewOf !== this.own) {
+      this.view = null;
+      this.viewOf = null;
+    }
   }
 
   /**
    * A DataView of `buf` for sameBytes() when `buf[start, end)` holds at least VIEW_MIN_BYTES (made
-   * once per buffer, ~85 ns: it pays over several stanzas, not for one), else null.
+   * once per buffer, ~85 ns: it pays over several stanzas, not for one) or `buf` is the parser's
+   * own buffer (made once for many chunks), else null.
    */
   private viewFor(buf: Buffer, start: number, end: number): DataView | null {
     if (buf === this.viewOf) return this.view;
-    if (end - start < VIEW_MIN_BYTES) return null;
+    if (buf !== this.own && end - start < VIEW_MIN_BYTES) return null;
     this.viewOf = buf;
     return (this.view = new DataView(buf.buffer, buf.byteOffset, buf.length));
   }

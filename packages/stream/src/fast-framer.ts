@@ -13,6 +13,7 @@ export interface FramerHost<P> {
 
 const LT = 0x3c;
 const GT = 0x3e;
+const EMPTY = Buffer.alloc(0);
 
 function isXmlSpace(c: number): boolean {
   return c === 0x20 || c === 0x0a || c === 0x09 || c === 0x0d;
@@ -21,10 +22,14 @@ function isXmlSpace(c: number): boolean {
 /**
  * Frames the bytes between stanzas for a {@link StanzaShortcut}: skips whitespace keepalives,
  * lets the matcher read a stanza named like the shortcut's up to its `</name>` (the matcher finds
- * it: no separate search), keeps the bytes of one cut by a chunk boundary (one copy of that
- * stanza's bytes, only then; the rest of the next chunk is read in place), and offers complete ones
+ * it: no separate search), keeps the bytes of one cut by a chunk boundary, and offers complete ones
  * to the shortcut. Anything else — a stanza of another name, one the shortcut declines or cannot
  * wait for — is handed back, with the rest of the chunk, to go to saxes (`rest`, `restBase`).
+ *
+ * Small chunks (TLS records of a quiet or slow peer: most stanzas are then cut) are copied whole
+ * into the framer's own buffer, after the stanza waiting there, and read in it: each byte is copied
+ * once, with no view made, and a stanza cut by the chunk's end is simply left where it stands.
+ * Large chunks are read in place; only the start of a stanza they cut is copied.
  */
 export class FastFramer<P> {
   private readonly host: FramerHost<P>;
@@ -33,13 +38,14 @@ export class FastFramer<P> {
   private readonly open: Buffer;
   /** `</name>`: where a stanza of the shortcut's shape ends. */
   private readonly close: Buffer;
-  /** Bytes of a stanza cut by the end of a chunk, waiting for the rest. */
-  private pending: Buffer = Buffer.alloc(0);
-  private pendingLen = 0;
-  /** `pending` holds only the start of `<name`, too short to tell yet. */
+  /** The framer's own bytes: `work[pendingStart, pendingEnd)` is a stanza cut by the end of a chunk, waiting for the rest. */
+  private work: Buffer = EMPTY;
+  private pendingStart = 0;
+  private pendingEnd = 0;
+  /** The pending bytes are only the start of `<name`, too short to tell yet. */
   private pendingIsOpen = false;
   /** Set when scan() returns false: the bytes for saxes and the stream offset of their first. */
-  rest: Buffer = Buffer.alloc(0);
+  rest: Buffer = EMPTY;
   restBase = 0;
 
   constructor(shortcut: StanzaShortcut<P>, host: FramerHost<P>) {
@@ -56,7 +62,7 @@ export class FastFramer<P> {
 
   /** Forgets a stanza in progress (stream restart or failure). */
   reset(): void {
-    this.pendingLen = 0;
+    this.pendingStart = this.pendingEnd = 0;
     this.pendingIsOpen = false;
     this.matcher.reset();
   }
@@ -64,7 +70,7 @@ export class FastFramer<P> {
   /** Drops references to the caller's chunk (and the socket slab under it). */
   release(): void {
     this.rest = EMPTY;
-    this.matcher.release();
+    this.matcher.release(this.work.length > 0 ? this.work : undefined);
   }
 
   /**
@@ -72,70 +78,94 @@ export class FastFramer<P> {
    * @returns true when it took everything (or the host stopped it), false when `rest` goes to saxes
    */
   scan(chunk: Buffer, chunkBase: number): boolean {
-    let pos = 0;
-    if (this.pendingLen > 0) {
-      if (this.pendingIsOpen) {
-        // Only the start of `<name` was waiting: read it again with what follows (a few bytes).
-        const whole = Buffer.concat([this.pending.subarray(0, this.pendingLen), chunk]);
-        const wholeBase = chunkBase - this.pendingLen;
-        this.pendingLen = 0;
-        this.pendingIsOpen = false;
-        this.matcher.reset();
-        return this.frame(whole, 0, wholeBase);
-      }
-      pos = this.finishPending(chunk, chunkBase);
-      if (pos < 0) return pos === TOOK_ALL;
-    } else {
+    const held = this.pendingEnd - this.pendingStart;
+    const large = chunk.length > SMALL_CHUNK;
+    if (held === 0 || this.pendingIsOpen) {
+      // A stanza starts (what was waiting is the start of `<name`, which the matcher has not seen).
+      this.pendingIsOpen = false;
       this.matcher.reset();
+      if (large && held === 0) return this.frame(chunk, 0, chunk.length, chunkBase);
+    } else if (large) {
+      const pos = this.finishPending(chunk, chunkBase);
+      if (pos < 0) return pos === TOOK_ALL;
+      return this.frame(chunk, pos, chunk.length, chunkBase);
     }
-    return this.frame(chunk, pos, chunkBase);
+    // A small chunk (or a large one after the start of `<name`) is read in `work`, after the bytes
+    // waiting there: the matcher reads on from where it stopped in them.
+    const at = this.append(chunk);
+    const from = held === 0 ? at : this.pendingStart;
+    this.pendingStart = this.pendingEnd = 0;
+    return this.frame(this.work, from, at + chunk.length, chunkBase - at);
   }
 
   /**
-   * The stanza waiting in `pending` continues in `chunk`: the chunk is appended a step at a time
+   * Copies `chunk` into `work` after the pending bytes (moved to its start when the end is reached,
+   * into a larger buffer when they do not fit), and says where it starts.
+   */
+  private append(chunk: Buffer): number {
+    const start = this.pendingStart;
+    const held = this.pendingEnd - start;
+    const need = held + chunk.length;
+    let work = this.work;
+    if (start + need > work.length) {
+      if (need > work.length) {
+        const grown = Buffer.allocUnsafe(Math.max(need, work.length * 2, WORK_MIN));
+        work.copy(grown, 0, start, start + held);
+        this.work = work = grown;
+      } else work.copyWithin(0, start, start + held);
+      this.pendingStart = 0;
+      this.pendingEnd = held;
+    }
+    const at = this.pendingEnd;
+    work.set(chunk, at);
+    this.pendingEnd = at + chunk.length;
+    return at;
+  }
+
+  /**
+   * A large chunk continues the stanza waiting in `work`: the chunk is appended a step at a time
    * (its first FIRST_STEP bytes, then the rest) and the matcher reads on from where it stopped, so
    * a short rest of a stanza does not cost a copy of a large chunk, and nothing is searched twice.
    * @returns where the rest of the chunk starts, or TOOK_ALL / HANDED_BACK
    */
   private finishPending(chunk: Buffer, chunkBase: number): number {
-    const held = this.pendingLen;
+    const held = this.pendingEnd - this.pendingStart;
     const max = this.host.maxStanzaBytes;
     let taken = 0;
     for (;;) {
-      const to = taken === 0 ? Math.min(chunk.length, FIRST_STEP) : chunk.length;
-      // A whole chunk is appended as it is: a view of it costs as much as copying ~100 bytes.
-      this.appendPending(taken === 0 && to === chunk.length ? chunk : chunk.subarray(taken, to));
+      const to = taken === 0 ? FIRST_STEP : chunk.length;
+      this.append(chunk.subarray(taken, to));
       taken = to;
-      const len = this.pendingLen;
-      const close = this.matcher.scan(this.pending, 0, len);
+      const start = this.pendingStart;
+      const len = this.pendingEnd - start;
+      const close = this.matcher.scan(this.work, start, this.pendingEnd);
       if (close === SCAN_WAIT) {
         // Over the limit without an end: let saxes find whichever error comes first.
         if (len > max) break;
         if (taken < chunk.length) continue;
         return TOOK_ALL;
       }
-      const stanzaEnd = close + this.close.length;
+      const stanzaEnd = close + this.close.length - start;
       // (A `</name>` wholly in what was held would have been found before: the matcher is wrong.)
-      if (!this.isClose(this.pending, 0, close, len) || stanzaEnd <= held) break;
-      const parts = stanzaEnd <= max ? this.matcher.match(this.pending, 0, close) : undefined;
+      if (!this.isClose(this.work, start, close, this.pendingEnd) || stanzaEnd <= held) break;
+      const parts = stanzaEnd <= max ? this.matcher.match(this.work, start, close) : undefined;
       if (parts === undefined) break;
       const rest = stanzaEnd - held;
-      this.pendingLen = 0;
+      this.pendingStart = this.pendingEnd = 0;
       if (!this.host.deliver(parts, chunkBase + rest)) return TOOK_ALL;
       this.matcher.reset();
       return rest;
     }
-    this.appendPending(chunk.subarray(taken));
-    this.fallBack(this.pending, 0, this.pendingLen, chunkBase - held);
+    this.append(chunk.subarray(taken));
+    this.fallBack(this.work, this.pendingStart, this.pendingEnd, chunkBase - held - this.pendingStart);
     return HANDED_BACK;
   }
 
-  /** Frames `buf[pos, …)` (`buf[0]` at stream offset `base`); no stanza is waiting. */
-  private frame(buf: Buffer, pos: number, base: number): boolean {
+  /** Frames `buf[pos, end)` (`buf[0]` at stream offset `base`); no stanza is waiting. */
+  private frame(buf: Buffer, pos: number, end: number, base: number): boolean {
     const matcher = this.matcher;
     const n = this.close.length;
     const max = this.host.maxStanzaBytes;
-    const end = buf.length;
     for (;;) {
       while (pos < end && isXmlSpace(buf[pos] as number)) pos++;
       if (pos === end) return true;
@@ -185,29 +215,23 @@ export class FastFramer<P> {
     return c === GT || isXmlSpace(c);
   }
 
-  /** Keeps the start of a stanza cut by the end of the chunk (the only copy a stanza gets). */
+  /** Keeps the start of a stanza cut by the end of the chunk: where it stands in `work`, or a copy of it from a large chunk. */
   private keepPending(buf: Buffer, pos: number, end: number): void {
-    this.pendingLen = 0;
-    this.appendPending(buf.subarray(pos, end));
-  }
-
-  private appendPending(bytes: Uint8Array): void {
-    const need = this.pendingLen + bytes.length;
-    if (need > this.pending.length) {
-      const grown = Buffer.allocUnsafe(Math.max(need, this.pending.length * 2, 4096));
-      this.pending.copy(grown, 0, 0, this.pendingLen);
-      this.pending = grown;
+    if (buf === this.work) {
+      this.pendingStart = pos;
+      this.pendingEnd = end;
+      return;
     }
-    this.pending.set(bytes, this.pendingLen);
-    this.pendingLen = need;
+    this.pendingStart = this.pendingEnd = 0;
+    this.append(buf.subarray(pos, end));
   }
 
   /** Everything from `pos` goes to saxes; the stanza there starts at stream offset `base + pos`. */
   private fallBack(buf: Buffer, pos: number, end: number, base: number): false {
-    // `pending` is reused: what saxes gets from it must be a copy.
-    this.rest = buf === this.pending ? Buffer.from(buf.subarray(pos, end)) : buf.subarray(pos, end);
+    // `work` is reused: what saxes gets from it must be a copy.
+    this.rest = buf === this.work ? Buffer.from(buf.subarray(pos, end)) : buf.subarray(pos, end);
     this.restBase = base + pos;
-    this.pendingLen = 0;
+    this.pendingStart = this.pendingEnd = 0;
     this.pendingIsOpen = false;
     this.matcher.reset();
     return false;
@@ -218,7 +242,9 @@ export class FastFramer<P> {
 const TOOK_ALL = -1;
 const HANDED_BACK = -2;
 
-const EMPTY = Buffer.alloc(0);
-
 /** finishPending(): how much of the next chunk is appended before the matcher reads on (the rest of a stanza is usually shorter). */
 const FIRST_STEP = 1024;
+/** Chunks up to this size are read in the framer's own buffer (see FastFramer). */
+const SMALL_CHUNK = 4096;
+/** The framer's buffer is never smaller. */
+const WORK_MIN = 8192;

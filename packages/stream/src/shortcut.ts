@@ -54,8 +54,13 @@ export interface StanzaShortcutMatcher<P> {
    * @param defaultNs the namespace un-prefixed elements are in at depth 1 (from the stream header)
    */
   element(parts: P, defaultNs: string): XmlElement;
-  /** The parser is done with the chunk it was given: drop any reference to its memory. */
-  release(): void;
+  /**
+   * The parser is done with the chunk it was given: drop any reference to its memory.
+   * @param keep the parser's own buffer, when it has one: small chunks are copied into it and read
+   *   there, so `scan` and `match` see this same object again and again (until it is replaced by a
+   *   larger one). What a matcher derived from it (a DataView, say) may be kept for the next chunks.
+   */
+  release(keep?: Buffer): void;
 }
 
 /** {@link StanzaShortcutMatcher.scan}: the stanza has not fully arrived; waiting for it is safe. */

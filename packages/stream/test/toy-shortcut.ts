@@ -9,11 +9,16 @@ const TOY_PREFIX = /^<x(?:>[a-z]*(?:<(?:\/x?)?)?)?$/;
 
 export class ToyMatcher implements StanzaShortcutMatcher<string> {
   released = 0;
+  /** What the last release() was told it may keep (the parser's own buffer), and the last buffer scan() read. */
+  kept: Buffer | undefined;
+  scanned: Buffer | undefined;
   reset(): void {}
-  release(): void {
+  release(keep?: Buffer): void {
     this.released++;
+    this.kept = keep;
   }
   scan(buf: Buffer, start: number, end: number): number {
+    this.scanned = buf;
     const close = buf.indexOf('</x>', start, 'latin1');
     if (close !== -1 && close + 4 <= end) return close;
     return TOY_PREFIX.test(buf.toString('latin1', start, end)) ? SCAN_WAIT : SCAN_DECLINE;
