@@ -24,7 +24,7 @@ mkdirSync(here('./results'), { recursive: true });
 
 /** name → [script, its arguments (quick, full)]; each gets `--json <results file>` or prints JSON. */
 const BENCHES = [
-  { name: 'stream-parse', script: 'stream-parse.mjs', quick: ['--quick', '--rounds', '3', '--stanzas', '10000'], full: ['--rounds', '9'] },
+  { name: 'stream-parse', script: 'stream-parse.mjs', quick: ['--quick', '--rounds', '3', '--stanzas', '10000'], full: ['--rounds', '15'] },
   { name: 'stanza-codec', script: 'stanza-codec.mjs', quick: ['--quick'], full: [] },
   { name: 'shortcut-tricks', script: 'micro/shortcut-tricks.mjs', quick: ['--quick', '--rounds', '3'], full: ['--rounds', '9'] },
   // 50 000 messages of warm-up: before that the client is still being tiered up by V8 and the young
