@@ -11,7 +11,8 @@
 //   mutant → test files and each file's duration go to `.mutation-coverage.json` in the sandbox. The
 //   Node processes a file starts (a keep-alive or garbage-collection test's child) add what they
 //   reached (lib/mutation-cover-hook.mjs). A file that fails alone fails the dry run, and Stryker stops.
-// - Mutant run: only the files that reached the mutant run, fastest first, with `--bail`. A mutant
+// - Mutant run: only the files that reached the mutant run, fastest first, and the process ends at
+//   the first failing test (`--bail`, and UVU_EXIT_AT_FIRST_FAILURE for the guard). A mutant
 //   no file reached in the dry run (or no map) gets the whole suite: a path reached only under some
 //   timing must not be called "survived" because its test was skipped. test/README.md records the
 //   check that narrowed verdicts equal whole-suite verdicts.
@@ -58,6 +59,8 @@ if (args[0] === '--cover') {
     if (files.length === 0) process.exit(0);
     limitCpu();
     await endPropertiesAtFailure(files);
+    // A verdict needs one failing test: a mutant that hangs a file's every test cost a deadline each.
+    globalThis.UVU_EXIT_AT_FIRST_FAILURE = true;
     await runTests(files.concat('--bail'));
   }
 }

@@ -271,6 +271,14 @@ function guard(kind, suiteName, name, handler) {
       if (!outcome.ok) throw asError(outcome.err);
       await macrotask();
       if (run.fault !== null) throw run.fault;
+    } catch (err) {
+      // Under mutation (scripts/mutation-runner.mjs) the first failure is the verdict: the other
+      // tests of the file would each wait out their deadline when a mutant hangs every one of them.
+      if (globalThis.UVU_EXIT_AT_FIRST_FAILURE === true) {
+        process.stdout.write(`\n  ✘ ${label} (${run.file}): ${asError(err).message}\n`);
+        process.exit(1);
+      }
+      throw err;
     } finally {
       real.clearTimeout(deadline);
       run.onFault = null;
