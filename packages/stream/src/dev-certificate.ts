@@ -45,10 +45,10 @@ function oid(dotted: string): Buffer {
 }
 function utcTime(d: Date): Buffer {
   const s = d.toISOString().replace(/[-:T]/g, '').slice(2, 14) + 'Z';
-  return der(0x17, Buffer.from(s, 'ascii'));
+  return der(0x17, Buffer.from(s));
 }
 function name(cn: string): Buffer {
-  return seq(set(seq(oid('2.5.4.3'), der(0x0c, Buffer.from(cn, 'utf8')))));
+  return seq(set(seq(oid('2.5.4.3'), der(0x0c, Buffer.from(cn)))));
 }
 
 /**

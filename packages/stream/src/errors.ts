@@ -102,7 +102,7 @@ export class StreamErrorReceived extends StreamError {
       'STREAM_ERR_RECEIVED',
       condition,
       `peer sent stream error <${condition}/>${text ? `: ${text}` : ''}`,
-      text === undefined ? undefined : { text },
+      { text },
     );
   }
 }

@@ -92,7 +92,7 @@ export function xml(
 ): XmlElement {
   const colon = name.indexOf(':');
   const prefix = colon === -1 ? '' : name.slice(0, colon);
-  const local = colon === -1 ? name : name.slice(colon + 1);
+  const local = name.slice(colon + 1); // the whole name when there is no colon (-1 + 1)
   const clean: Record<string, string> = {};
   if (attrs) {
     for (const key of Object.keys(attrs)) {
@@ -109,7 +109,8 @@ export function xml(
     if (typeof child === 'string') {
       if (child === '') continue;
       const last = kids.length - 1;
-      if (last >= 0 && typeof kids[last] === 'string') kids[last] = (kids[last] as string) + child;
+      // With no kids yet, kids[-1] is undefined: the text starts the list.
+      if (typeof kids[last] === 'string') kids[last] = (kids[last] as string) + child;
       else kids.push(child);
     } else {
       kids.push(child);
