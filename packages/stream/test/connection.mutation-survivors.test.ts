@@ -112,6 +112,38 @@ test('onFlushed fires once what was sent has been handed to the operating system
   }
 });
 
+test('onFlushed waits for a stanza sent just after a write whose callback is still due (plain TCP, where a write completes at once)', async () => {
+  // On TCP a write to an empty socket buffer completes within the call, and Node calls it back on
+  // the next tick: a stanza sent in between is still in the batch, so nothing is flushed yet.
+  const server = net.createServer((socket) => {
+    socket.resume();
+    socket.on('error', () => {});
+  });
+  const port = await listenLocal(server);
+  try {
+    let sent = 0;
+    const seen: Array<[number, number]> = [];
+    const conn: XmppConnection = await connect({ host: '127.0.0.1', port, transport: 'tcp', keepaliveIntervalMs: 0 }, {
+      onStanza() {},
+      onFlushed: () => void seen.push([conn.rawSocket.bytesWritten, sent]),
+    });
+    const send = (s: string): void => {
+      sent += Buffer.byteLength(s);
+      conn.send(s);
+    };
+    send('<a/>');
+    // Queued before the end-of-tick write, so it runs after that write and before its callback.
+    process.nextTick(() => send('<b/>'));
+    await until(() => seen.length > 0 && seen[seen.length - 1]?.[1] === sent, 'onFlushed after both');
+    await sleep(50);
+    for (const [written, sentThen] of seen) assert.is(written, sentThen, 'onFlushed fired with a stanza still unwritten');
+    conn.destroy();
+    await conn.closed;
+  } finally {
+    await new Promise<void>((r) => server.close(() => r()));
+  }
+});
+
 test('a tick writes at its end, except that its first 8 KiB go out at once and then socket-sized writes', async () => {
   const srv = await rawServer(() => {});
   try {
