@@ -134,8 +134,13 @@ export class StanzaParser<P = never> implements FramerHost<P> {
     this.prolog.reset();
   }
 
-  /** Feeds the next bytes of the stream. Never throws for bad input: errors go to the sink. */
+  /**
+   * Feeds the next bytes of the stream. Never throws for bad input: errors go to the sink.
+   * @throws {Error} when called from one of this parser's own callbacks: the chunk being read may
+   *   sit in a buffer the nested call would overwrite. Feed such bytes after the callback returns.
+   */
   write(chunk: Uint8Array): void {
+    if (this.inWrite) throw new Error('StanzaParser.write() called from inside one of its callbacks; feed those bytes after the callback returns');
     if (this.mode === DONE || chunk.length === 0) return;
     let buf: Buffer | null = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length);
     const input = buf;

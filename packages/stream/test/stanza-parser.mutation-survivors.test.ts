@@ -444,4 +444,43 @@ test('what stands before stray text in the prolog is still judged first: a decla
   assert.equal(parseChunked(bytes("<?xml version='1.0' encoding='latin1'?>x"), 1 << 20), [['error', 'unsupported-encoding', 'STREAM_ERR_UNSUPPORTED_ENCODING']]);
 });
 
+test('write() from inside a callback (saxes\' or the shortcut\'s) throws a clear error instead of overwriting the chunk being read; the outer write goes on', () => {
+  const seen: string[] = [];
+  const nested: unknown[] = [];
+  const writeNested = (): void => {
+    try {
+      parser.write(bytes(`<iq id='nested'/>`));
+    } catch (err) {
+      nested.push(err);
+    }
+  };
+  const parser: StanzaParser<string> = new StanzaParser<string>(
+    {
+      onStreamOpen() {},
+      onStanza: (el) => {
+        seen.push(`iq ${el.attrs['id']}`);
+        if (el.attrs['id'] === '1') writeNested();
+      },
+      onShortcut: (text) => {
+        seen.push(`x ${text}`);
+        writeNested();
+        return true;
+      },
+      onStreamEnd() {},
+      onError: (e) => assert.unreachable(e.message),
+    },
+    { shortcut: toy },
+  );
+  // Small chunks are read in the framer's own buffer, which a nested write would reuse.
+  parser.write(bytes(`${HEADER}<iq id='1'/><x>ab</x><x>cd</x><iq id='2'/>`));
+  assert.is(nested.length, 3);
+  for (const err of nested) {
+    assert.instance(err, Error);
+    assert.match((err as Error).message, 'called from inside one of its callbacks');
+  }
+  assert.equal(seen, ['iq 1', 'x ab', 'x cd', 'iq 2'], 'the nested bytes were not taken; the outer chunk was read whole');
+  parser.write(bytes(`<iq id='3'/>`));
+  assert.equal(seen.at(-1), 'iq 3', 'after the callback, write() works again');
+});
+
 test.run();
