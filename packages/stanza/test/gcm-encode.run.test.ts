@@ -1,0 +1,81 @@
+// GcmEncoder's run (appendDownstream / takeRun): the stanzas appended between two takes come out as
+// one buffer, byte for byte what one encodeDownstream per message would give, in order — across
+// slab boundaries, around stanzas the other methods encode meanwhile, plain or not — and nothing
+// handed out earlier is written over later. Seeded; FUZZ=1 runs many more.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import fc from 'fast-check';
+import { GcmEncoder, type OutgoingMessage } from '@ccs-xmpp/stanza';
+
+const FUZZ = process.env['FUZZ'] === '1';
+
+// Plain messages (the fast path), some that are not (escapes, non-ASCII, arrays, an own message_id),
+// and sizes from tiny to larger than the 1 KiB slabs used here.
+const text = fc.oneof(fc.string({ maxLength: 12 }), fc.constantFrom('<&>', 'é東😀', ']]>', '"\\'), fc.string({ minLength: 200, maxLength: 1500 }));
+const message: fc.Arbitrary<OutgoingMessage> = fc.record(
+  {
+    to: fc.constantFrom('tok-1', 'tok<2>'),
+    message_id: fc.string({ minLength: 1, maxLength: 8 }),
+    data: fc.dictionary(fc.constantFrom('a', 'b', 'body', 'n'), fc.oneof(text, fc.nat(1000), fc.boolean(), fc.array(fc.nat(9), { maxLength: 3 }))),
+  },
+  { requiredKeys: ['to'] },
+) as fc.Arbitrary<OutgoingMessage>;
+
+type Op =
+  | { kind: 'append'; msg: OutgoingMessage; id: string }
+  | { kind: 'ack'; to: string; id: string }
+  | { kind: 'encode'; msg: OutgoingMessage; id: string }
+  | { kind: 'take' };
+const op: fc.Arbitrary<Op> = fc.oneof(
+  { weight: 6, arbitrary: fc.record({ kind: fc.constant('append' as const), msg: message, id: fc.string({ minLength: 1, maxLength: 6 }) }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('ack' as const), to: fc.constantFrom('t', 'ü'), id: fc.string({ minLength: 1, maxLength: 6 }) }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('encode' as const), msg: message, id: fc.string({ minLength: 1, maxLength: 6 }) }) },
+  { weight: 2, arbitrary: fc.constant({ kind: 'take' as const }) },
+);
+
+test('a run is the appended stanzas in order, byte for byte, and nothing handed out is written over', () => {
+  fc.assert(fc.property(fc.array(op, { maxLength: 60 }), fc.constantFrom(1024, 4096), (ops, slabSize) => {
+    const enc = new GcmEncoder({ slabSize });
+    const reference = new GcmEncoder();
+    const expectedRun: string[] = [];
+    const gotRun: Buffer[] = [];
+    const views: Array<[Buffer, string]> = [];
+    for (const o of ops) {
+      if (o.kind === 'append') {
+        const expected = reference.encodeDownstream(o.msg, o.id).toString();
+        assert.is(enc.appendDownstream(o.msg, o.id), Buffer.byteLength(expected));
+        expectedRun.push(expected);
+      } else if (o.kind === 'ack') {
+        views.push([enc.encodeAck(o.to, o.id), reference.encodeAck(o.to, o.id).toString()]);
+      } else if (o.kind === 'encode') {
+        views.push([enc.encodeDownstream(o.msg, o.id), reference.encodeDownstream(o.msg, o.id).toString()]);
+      } else {
+        const run = enc.takeRun();
+        if (run !== undefined) gotRun.push(run);
+      }
+    }
+    const last = enc.takeRun();
+    if (last !== undefined) gotRun.push(last);
+    assert.is(enc.takeRun(), undefined);
+    // Compared at the end: a later write over an earlier buffer would show here.
+    assert.is(Buffer.concat(gotRun).toString(), expectedRun.join(''));
+    for (const [view, expected] of views) assert.is(view.toString(), expected);
+  }), { seed: 41, numRuns: FUZZ ? 20_000 : 300 });
+});
+
+test('takeRun gives nothing before anything is appended, and one view of the slab for a run within one', () => {
+  const enc = new GcmEncoder();
+  assert.is(enc.takeRun(), undefined);
+  enc.appendDownstream({ to: 't', data: { a: '1' } }, 'm1');
+  enc.appendDownstream({ to: 't', data: { a: '2' } }, 'm2');
+  const run = enc.takeRun();
+  assert.is(
+    run?.toString(),
+    '<message id="m1"><gcm xmlns="google:mobile:data">{"to":"t","data":{"a":"1"},"message_id":"m1"}</gcm></message>' +
+      '<message id="m2"><gcm xmlns="google:mobile:data">{"to":"t","data":{"a":"2"},"message_id":"m2"}</gcm></message>',
+  );
+  assert.is(run?.byteOffset, 0, 'a view of the slab, not a copy');
+  assert.is(enc.takeRun(), undefined);
+});
+
+test.run();
