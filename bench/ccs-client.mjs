@@ -139,7 +139,7 @@ try {
           r.maxQueued = client === 'trivial' ? undefined : client === 'ccs-shallow' ? maxPending : MAX_QUEUED;
           r.stubCpuUsPerMsg = s0 !== undefined && s1 !== undefined ? ((s1 - s0) * 1000) / (N + WARMUP) : undefined;
           throughput.push(r);
-          log(`round ${round} ${client.padEnd(7)} maxPending ${String(maxPending).padStart(4)} ×${String(connections).padStart(2)} conns ${Math.round(r.msgsPerSec).toString().padStart(7)} msg/s  client ${r.cpuUsPerMsg.toFixed(2)} µs/msg${r.cpuUsPerMsgFirstHalf === undefined ? '' : ` (halves ${r.cpuUsPerMsgFirstHalf.toFixed(2)} / ${r.cpuUsPerMsgSecondHalf.toFixed(2)})`} ${Math.round(r.allocBytesPerMsg)} B/msg GC pauses ${r.gcPauseUsPerMsg.toFixed(2)} µs/msg (wall)  stub ${r.stubCpuUsPerMsg?.toFixed(2)} µs/msg`);
+          log(`round ${round} ${client.padEnd(7)} maxPending ${String(maxPending).padStart(4)} ×${String(connections).padStart(2)} conns ${Math.round(r.msgsPerSec).toString().padStart(7)} msg/s  client ${r.cpuUsPerMsg.toFixed(2)} µs/msg${r.cpuUsPerMsgQ2 === undefined ? '' : ` (quarters 2, 3: ${r.cpuUsPerMsgQ2.toFixed(2)} / ${r.cpuUsPerMsgQ3.toFixed(2)})`} ${Math.round(r.allocBytesPerMsg)} B/msg GC pauses ${r.gcPauseUsPerMsg.toFixed(2)} µs/msg (wall)  stub ${r.stubCpuUsPerMsg?.toFixed(2)} µs/msg`);
         }
       }
     }
@@ -194,8 +194,9 @@ for (const maxPending of WINDOWS) {
         cpuUsPerMsg: cpu.median, cpuUsPerMsgQ: [cpu.q1, cpu.q3],
         vsTrivial: vs.median, vsTrivialQ: [vs.q1, vs.q3],
         cpuVsTrivial: cpuVs.median, cpuVsTrivialQ: [cpuVs.q1, cpuVs.q3],
-        // Warm-up check (not for the trivial client): CPU per message over the first and the second half of the timed run.
-        cpuUsPerMsgHalves: [median(rs.map((r) => r.cpuUsPerMsgFirstHalf)), median(rs.map((r) => r.cpuUsPerMsgSecondHalf))],
+        // Warm-up check (not for the trivial client): CPU per message over the second and the third quarter of the
+        // settlements (bench/lib/run-meter.mjs).
+        cpuUsPerMsgQuarters: [median(rs.map((r) => r.cpuUsPerMsgQ2)), median(rs.map((r) => r.cpuUsPerMsgQ3))],
         allocBytesPerMsg: median(rs.map((r) => r.allocBytesPerMsg)),
         gcPauseUsPerMsg: median(rs.map((r) => r.gcPauseUsPerMsg)),
         stubCpuUsPerMsg: median(rs.map((r) => r.stubCpuUsPerMsg)),

@@ -20,8 +20,9 @@
  * Warm-up and run length measure the steady state: V8 keeps tiering code up and sizing the young
  * generation for the first tens of thousands of messages, and with 5 000 + 50 000 (the first
  * setting) that transient was part of every figure — for both clients, but it dominated the
- * faster one's 0.4 s run. Each run reports its CPU per message over the first and the second half of
- * the timed messages: a first half well above the second says the warm-up was still too short.
+ * faster one's 0.4 s run. Each run reports its CPU per message over the second and the third quarter
+ * of the timed messages (bench/lib/run-meter.mjs): the second well above the third says the warm-up
+ * was still too short.
  *
  * Needs a build first (`npm run build`): it imports packages' dist/ and runs the emulator's CLI.
  */
@@ -227,7 +228,7 @@ if (!args['no-throughput']) {
           r.round = round;
           results.throughput.push(r);
           const lat = r.latency ? ` p50 ${r.latency.p50.toFixed(2)} ms p99 ${r.latency.p99.toFixed(2)} ms` : '';
-          log(`round ${round} ${client.padEnd(6)} maxPending ${String(maxPending).padStart(4)} ${driver.padEnd(6)} ${Math.round(r.msgsPerSec).toString().padStart(6)} msg/s  client ${r.cpuUsPerMsg.toFixed(1)} µs/msg (halves ${r.cpuUsPerMsgFirstHalf?.toFixed(1)} / ${r.cpuUsPerMsgSecondHalf?.toFixed(1)})  emulator ${r.emulatorCpuUsPerMsg?.toFixed(1)} µs/msg${lat}`);
+          log(`round ${round} ${client.padEnd(6)} maxPending ${String(maxPending).padStart(4)} ${driver.padEnd(6)} ${Math.round(r.msgsPerSec).toString().padStart(6)} msg/s  client ${r.cpuUsPerMsg.toFixed(1)} µs/msg (quarters 2, 3: ${r.cpuUsPerMsgQ2?.toFixed(1)} / ${r.cpuUsPerMsgQ3?.toFixed(1)})  emulator ${r.emulatorCpuUsPerMsg?.toFixed(1)} µs/msg${lat}`);
         }
       }
     }

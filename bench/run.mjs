@@ -33,8 +33,8 @@ const BENCHES = [
   // of the per-round ratios. `ccs-shallow` (a queue one window deep) is left to ad hoc runs: in the steady state it
   // measured the same as `ccs` (ANALYSIS.md), and a round without it is a sixth shorter.
   { name: 'ccs-client', script: 'ccs-client.mjs', quick: ['--quick', '--n', '10000', '--warmup', '3000'], full: ['--rounds', '7', '--n', '60000', '--warmup', '50000', '--clients', 'trivial,ccs,xmppjs'] },
-  // The same for the end-to-end run: with 15 000 of warm-up the first half of the timed messages cost 1.4× the second
-  // (median over 12 runs, CPU per message); with 50 000 the halves agree where the window is 100 (ANALYSIS.md).
+  // The same warm-up for the end-to-end run, which had 15 000 (ANALYSIS.md: with the window driver at maxPending 100 the
+  // first half of the timed messages still cost more CPU per message than the second with 15 000, not with 50 000).
   { name: 'ccs-e2e', script: 'ccs-e2e.mjs', quick: ['--quick', '--n', '8000', '--warmup', '2000', '--no-memory'], full: ['--rounds', '3', '--n', '60000', '--warmup', '50000'], stdoutJson: true },
   { name: 'store-redis', script: 'store-redis.mjs', quick: ['--quick'], full: [] },
 ];

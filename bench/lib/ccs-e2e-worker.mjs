@@ -16,7 +16,7 @@ import { performance } from 'node:perf_hooks';
 import * as dc from 'node:diagnostics_channel';
 import { CcsClient } from '@ccs-xmpp/ccs';
 import { XmppjsCcsClient } from './xmppjs-ccs-client.mjs';
-import { cpuHalves } from './run-meter.mjs';
+import { cpuQuarters } from './run-meter.mjs';
 
 const cfg = JSON.parse(process.argv[2] ?? '{}');
 const ca = readFileSync(cfg.caFile, 'utf8');
@@ -57,22 +57,23 @@ function sentCount(c) {
 }
 
 /** Queue-fed driver: resolves with { failed, lat } once all n are settled. */
-async function driveQueue(c, base, n, onHalf) {
+async function driveQueue(c, base, n, onSettled) {
   let settled = 0;
   let failed = 0;
   let firstError;
   let done;
   const all = new Promise((r) => (done = r));
-  const half = n >> 1;
   const ok = () => {
-    if (++settled === n) done();
-    else if (settled === half) onHalf?.();
+    settled++;
+    onSettled?.(settled);
+    if (settled === n) done();
   };
   const bad = (err) => {
     failed++;
     firstError ??= String(err?.code ?? err?.message ?? err);
-    if (++settled === n) done();
-    else if (settled === half) onHalf?.();
+    settled++;
+    onSettled?.(settled);
+    if (settled === n) done();
   };
   for (let i = 0; i < n; i++) {
     let p = c.trySend(payload(base + i));
@@ -88,7 +89,7 @@ async function driveQueue(c, base, n, onHalf) {
 }
 
 /** Window driver: maxPending outstanding; per-message send()→ACK latency in ms. */
-function driveWindow(c, base, n, window, onHalf) {
+function driveWindow(c, base, n, window, onSettled) {
   const lat = new Float64Array(n);
   let next = 0;
   let settled = 0;
@@ -100,20 +101,18 @@ function driveWindow(c, base, n, window, onHalf) {
       const t = performance.now();
       c.send(payload(base + i)).then(() => {
         lat[i] = performance.now() - t;
-        if (++settled === n) resolve({ failed, firstError, lat });
-        else {
-          if (settled === n >> 1) onHalf?.();
-          if (next < n) launch();
-        }
+        settled++;
+        onSettled?.(settled);
+        if (settled === n) resolve({ failed, firstError, lat });
+        else if (next < n) launch();
       }, (err) => {
         failed++;
         firstError ??= String(err?.code ?? err?.message ?? err);
         lat[i] = NaN;
-        if (++settled === n) resolve({ failed, firstError, lat });
-        else {
-          if (settled === n >> 1) onHalf?.();
-          if (next < n) launch();
-        }
+        settled++;
+        onSettled?.(settled);
+        if (settled === n) resolve({ failed, firstError, lat });
+        else if (next < n) launch();
       });
     };
     for (let k = 0; k < Math.min(window, n); k++) launch();
@@ -132,9 +131,9 @@ async function throughput() {
   // Warm-up (same for both clients): JIT the hot path before the timed run.
   if (cfg.warmup > 0) await drive(0, cfg.warmup);
   const cpu0 = process.cpuUsage();
-  let cpuHalf;
+  const quarters = cpuQuarters(cfg.n);
   const t0 = performance.now();
-  const r = await drive(cfg.warmup, cfg.n, () => (cpuHalf = process.cpuUsage(cpu0)));
+  const r = await drive(cfg.warmup, cfg.n, quarters.mark);
   const wall = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
   const acked = cfg.client.startsWith('ccs') ? c.stats().acked : c.stats.acked;
@@ -147,7 +146,7 @@ async function throughput() {
   return {
     client: cfg.client, driver: cfg.driver, maxPending: cfg.maxPending, n: cfg.n, failed: r.failed, firstError: r.firstError, traced,
     ackedTotal: acked, wallMs: wall, msgsPerSec: cfg.n / (wall / 1000),
-    cpuUsPerMsg: (cpu.user + cpu.system) / cfg.n, latency, ...cpuHalves(cpu, cpuHalf, cfg.n),
+    cpuUsPerMsg: (cpu.user + cpu.system) / cfg.n, latency, ...quarters.result(),
   };
 }
 

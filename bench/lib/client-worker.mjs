@@ -15,7 +15,7 @@ import { performance } from 'node:perf_hooks';
 import { CcsClient } from '@ccs-xmpp/ccs';
 import { XmppjsCcsClient } from './xmppjs-ccs-client.mjs';
 import { TrivialCcsClient } from './trivial-ccs-client.mjs';
-import { allocMeter, cpuHalves } from './run-meter.mjs';
+import { allocMeter, cpuQuarters } from './run-meter.mjs';
 
 const cfg = JSON.parse(process.argv[2] ?? '{}');
 
@@ -33,22 +33,23 @@ function makeSenders(connections, maxPending, maxQueued) {
   return Array.from({ length: connections }, () => new XmppjsCcsClient(common));
 }
 
-async function driveQueue(clients, base, n, onHalf) {
+async function driveQueue(clients, base, n, onSettled) {
   let settled = 0;
   let failed = 0;
   let firstError;
   let done;
   const all = new Promise((r) => (done = r));
-  const half = n >> 1;
   const ok = () => {
-    if (++settled === n) done();
-    else if (settled === half) onHalf?.();
+    settled++;
+    onSettled?.(settled);
+    if (settled === n) done();
   };
   const bad = (err) => {
     failed++;
     firstError ??= String(err?.code ?? err?.message ?? err);
-    if (++settled === n) done();
-    else if (settled === half) onHalf?.();
+    settled++;
+    onSettled?.(settled);
+    if (settled === n) done();
   };
   for (let i = 0; i < n; i++) {
     const c = clients[i % clients.length];
@@ -82,15 +83,15 @@ async function throughput() {
       // connect() resolves with the first connection online: wait for all of them.
       for (let k = 0; k < 500 && clients[0].stats().connections.online < cfg.connections; k++) await new Promise((r) => setTimeout(r, 10));
     }
-    run = (base, n, onHalf) => driveQueue(clients, base, n, onHalf);
+    run = (base, n, onSettled) => driveQueue(clients, base, n, onSettled);
     close = () => Promise.all(clients.map((c) => c.close()));
   }
   if (cfg.warmup > 0) await run(0, cfg.warmup);
   const meter = allocMeter();
   const cpu0 = process.cpuUsage();
-  let cpuHalf;
+  const quarters = cpuQuarters(cfg.n);
   const t0 = performance.now();
-  const r = await run(cfg.warmup, cfg.n, () => (cpuHalf = process.cpuUsage(cpu0)));
+  const r = await run(cfg.warmup, cfg.n, quarters.mark);
   const wall = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
   const alloc = meter.stop();
@@ -98,7 +99,7 @@ async function throughput() {
   return {
     client: cfg.client, connections: cfg.connections, maxPending: cfg.maxPending, n: cfg.n, failed: r.failed, firstError: r.firstError,
     msgsPerSec: cfg.n / (wall / 1000), cpuUsPerMsg: (cpu.user + cpu.system) / cfg.n,
-    allocBytesPerMsg: alloc.allocatedBytes / cfg.n, gcPauseUsPerMsg: (alloc.gcMs * 1000) / cfg.n, ...cpuHalves(cpu, cpuHalf, cfg.n),
+    allocBytesPerMsg: alloc.allocatedBytes / cfg.n, gcPauseUsPerMsg: (alloc.gcMs * 1000) / cfg.n, ...quarters.result(),
   };
 }
 
