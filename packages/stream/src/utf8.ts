@@ -9,8 +9,9 @@
  */
 export function completePrefixLength(buf: Uint8Array): number {
   const len = buf.length;
-  // Look back at most 3 bytes for the lead byte of the last character.
-  for (let back = 1; back <= 3 && back <= len; back++) {
+  // Look back at most 3 bytes for the lead byte of the last character. Before the start of a
+  // shorter buffer `b` is undefined, neither ASCII nor a lead byte: the loop just runs out.
+  for (let back = 1; back <= 3; back++) {
     const b = buf[len - back] as number;
     if (b < 0x80) return len; // ASCII: complete
     if (b >= 0xc0) {
