@@ -53,8 +53,9 @@ export class FastFramer<P> {
   constructor(shortcut: StanzaShortcut<P>, host: FramerHost<P>) {
     this.host = host;
     this.matcher = shortcut.createMatcher();
-    this.open = Buffer.from(`<${shortcut.name}`, 'latin1');
-    this.close = Buffer.from(`</${shortcut.name}>`, 'latin1');
+    // UTF-8, as the stream's bytes are: any XML name, not only an ASCII one, is found.
+    this.open = Buffer.from(`<${shortcut.name}`);
+    this.close = Buffer.from(`</${shortcut.name}>`);
   }
 
   /** The element saxes would build for the parts just delivered. */
