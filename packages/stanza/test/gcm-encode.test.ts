@@ -46,6 +46,11 @@ test('escapeJsonForXml makes any text well-formed character data: ]]> at the ver
   }
   // Either side of the surrogates, and U+FFFD beside U+FFFE, are ordinary characters.
   for (const c of ['\uD7FF', '\uE000', '\uFFFD', ' ']) assert.is(escapeJsonForXml(`"${c}"`), `"${c}"`);
+  // The same when something else in the text is escaped (the one-pass rewrite then judges every character).
+  for (const kept of ['\uD800\uDC00', '\uD800\uDFFF', '\uDBFF\uDC00', '\uDBFF\uDFFF', '\uD7FF', '\uE000', '\uFFFD', ' ', ']x>', 'x]>']) {
+    assert.is(escapeJsonForXml(`"<${kept}"`), `"&lt;${kept}"`, JSON.stringify(kept));
+    assert.is(escapeJsonForXml(`"${kept}&"`), `"${kept}&amp;"`, JSON.stringify(kept));
+  }
   for (const text of ['x<', 'x&', 'x]]>', 'x\uFFFE', 'x\uFFFF', 'x\uD800', 'x\u0001']) {
     assert.is.not(escapeJsonForXml(text), text, JSON.stringify(text));
     parseWithSaxes(`<x>${escapeJsonForXml(text)}</x>`);
