@@ -52,22 +52,25 @@ const refusedBytes: number[][] = [
   [0xf1, 0x80, 0x80], [0xf1, 0x80, 0x7f, 0x80], [0xf1, 0x80, 0x80, 0xc0], [0xf1, 0xc0, 0x80, 0x80], [0xff],
 ];
 
+/** Start tags: quotes, whitespace of each kind around names and `=`, names of every allowed form. */
+const takenHeads: string[] = [
+  '<message id="ID">', "<message id='ID'>", '<message\tid\t=\t"ID"\t>', '<message\nid\n=\n"ID"\n>', '<message\rid\r=\r"ID"\r>',
+  '<message id="ID" to="a" from="b" type="normal" xml:lang="en">', '<message to="a" id="ID">', '<message to="" id="ID" a.b="1" x-y="2" _z="3" Z9="4">',
+  '<message>', '<message >', '<message type=\'x\'>', '<message id="ID" v=" !#$%()*+,-./09:;=?@AZ[\\]^_`az{|}~\'">', "<message id='ID' v='\"'>",
+];
+/** The gcm start and end tags: a prefix of each name form, whitespace and either quote. */
+const takenTags: Array<[string, string]> = [
+  [`<gcm xmlns="${NS}">`, '</gcm>'], [`<gcm xmlns='${NS}'>`, '</gcm >'], [`<gcm\txmlns\n=\r'${NS}'\t>`, '</gcm\n\t>'],
+  [`<data:gcm xmlns:data="${NS}">`, '</data:gcm>'], [`<g:gcm xmlns:g='${NS}' >`, '</g:gcm\r\n>'], [`<a.b-c_9:gcm xmlns:a.b-c_9="${NS}">`, '</a.b-c_9:gcm>'],
+  [`<_:gcm xmlns:_="${NS}">`, '</_:gcm>'], [`<xm:gcm xmlns:xm="${NS}">`, '</xm:gcm>'], [`<x:gcm xmlns:x="${NS}">`, '</x:gcm  >'],
+];
+
 const rows: Row[] = [
   ...takenTexts.map((t) => ({ stanza: gcm(t), taken: true })),
   ...takenTexts.slice(0, 12).map((t) => ({ stanza: gcm(`x${t}y`), taken: true })),
   ...refusedTexts.map((t) => ({ stanza: gcm(t), taken: false })),
-  // Start tags: quotes, whitespace of each kind around names and `=`, names of every allowed form.
-  ...[
-    '<message id="ID">', "<message id='ID'>", '<message\tid\t=\t"ID"\t>', '<message\nid\n=\n"ID"\n>', '<message\rid\r=\r"ID"\r>',
-    '<message id="ID" to="a" from="b" type="normal" xml:lang="en">', '<message to="a" id="ID">', '<message to="" id="ID" a.b="1" x-y="2" _z="3" Z9="4">',
-    '<message>', '<message >', '<message type=\'x\'>', '<message id="ID" v=" !#$%()*+,-./09:;=?@AZ[\\]^_`az{|}~\'">', "<message id='ID' v='\"'>",
-  ].map((head) => ({ stanza: gcm('{}', head), taken: true })),
-  // The gcm start and end tags: a prefix of each name form, whitespace and either quote.
-  ...[
-    [`<gcm xmlns="${NS}">`, '</gcm>'], [`<gcm xmlns='${NS}'>`, '</gcm >'], [`<gcm\txmlns\n=\r'${NS}'\t>`, '</gcm\n\t>'],
-    [`<data:gcm xmlns:data="${NS}">`, '</data:gcm>'], [`<g:gcm xmlns:g='${NS}' >`, '</g:gcm\r\n>'], [`<a.b-c_9:gcm xmlns:a.b-c_9="${NS}">`, '</a.b-c_9:gcm>'],
-    [`<_:gcm xmlns:_="${NS}">`, '</_:gcm>'], [`<xm:gcm xmlns:xm="${NS}">`, '</xm:gcm>'], [`<x:gcm xmlns:x="${NS}">`, '</x:gcm  >'],
-  ].map(([open, close]) => ({ stanza: gcm('{"a":1}', '<message id="ID">', open, close), taken: true })),
+  ...takenHeads.map((head) => ({ stanza: gcm('{}', head), taken: true })),
+  ...takenTags.map(([open, close]) => ({ stanza: gcm('{"a":1}', '<message id="ID">', open, close), taken: true })),
   // Just outside the shape: namespace declarations, other attributes, names, namespaces or content.
   ...[
     gcm('{}', '<message xmlns="jabber:client" id="ID">'), gcm('{}', '<message xmlns:a="b" id="ID">'), gcm('{}', '<message __proto__="x" id="ID">'),
@@ -138,6 +141,23 @@ test('the shortcut takes every message of its shape, at each bound of a referenc
 test('what lies just outside the shape (a byte past a bound, a declaration, another attribute, name or child) is read by saxes alone, or refused as saxes refuses it', () => {
   for (const { stanza, taken } of rows.filter((r) => !r.taken)) check(streamOf(stanza), taken, JSON.stringify(stanza));
   for (const extra of refusedBytes) check(streamOfBytes(extra), false, Buffer.from(extra).toString('hex'));
+});
+
+test('one stream of many heads, more than the shortcut remembers, with and without ids, each read as saxes reads it and each taken', () => {
+  // Heads seen before are recognised from memory (eight whole heads, four id templates): a head
+  // that left memory, a head without an id after one with an id, and the other way round.
+  const heads = [...takenHeads.map((head) => gcm('{}', head)), ...takenTags.map(([open, close]) => gcm('{"a":1}', '<message id="ID">', open, close))];
+  const order = [...heads, ...heads.slice().reverse(), ...heads.filter((_, i) => i % 3 === 0), ...heads];
+  const input = bytes(HEADER + order.map((h, i) => h.replace(/ID/g, `i${i % 5}`)).join(''));
+  const reference = parseSplit(input, [], { withShortcut: false });
+  assert.is(reference.filter((e) => e[0] === 'stanza').length, order.length);
+  const step = Array.from({ length: 40 }, (_, i) => HEADER.length + 1 + i * 53);
+  for (const cuts of [[], step, Array.from({ length: input.length - HEADER.length }, (_, i) => HEADER.length + i)]) {
+    const r = viaShortcut(input, cuts);
+    assert.equal(r.events, gcmView(reference), `cut at ${cuts.length}`);
+    assert.is(r.parts, order.length, `cut at ${cuts.length}: taken by the shortcut`);
+    assert.equal(parseSplit(input, cuts, { withShortcut: true }), reference, `cut at ${cuts.length}: elements`);
+  }
 });
 
 test.run();
