@@ -1,4 +1,7 @@
 import * as fc from 'fast-check';
+import { setTimeout as tick } from 'node:timers/promises';
+import * as v8 from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { XmlElement } from '@ccs-xmpp/stream';
@@ -135,6 +138,35 @@ test('with maxDepth 1 a CCS message is too deep (its gcm element is depth 2), wi
       assert.equal(parseSplit(input, cuts, { withShortcut, maxDepth: 1 }).at(-1), ['error', 'policy-violation', 'STREAM_ERR_TOO_DEEP'], `shortcut ${withShortcut}`);
     }
   }
+});
+
+test('the shortcut keeps no reference to a chunk after the write that gave it: a chunk of many stanzas is collectable', async () => {
+  // The GC must be callable to see what the parser still holds; Node allows turning it on at run time.
+  v8.setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  let parts = 0;
+  const r = recorder({ shortcut: gcmShortcut }, undefined, () => ++parts > 0);
+  r.parser.write(bytes(HEADER));
+  // Several stanzas in one chunk (past 2 KiB, where the matcher reads it through a DataView), the
+  // last one cut: the matcher has judged part of it and waits for the rest.
+  const stanza = (i: number): string => `<message id="m-${i}"><gcm xmlns="google:mobile:data">{"n":${i}}</gcm></message>`;
+  const whole = Array.from({ length: 60 }, (_, i) => stanza(i)).join('');
+  const last = stanza(60);
+  const cutAt = last.length - 12;
+  let chunk: Buffer | undefined = Buffer.from(whole + last.slice(0, cutAt));
+  assert.ok(chunk.length > 4096 && chunk.buffer.byteLength === chunk.length, 'a chunk with its own memory');
+  const ref = new WeakRef(chunk.buffer);
+  r.parser.write(chunk);
+  chunk = undefined;
+  assert.is(parts, 60);
+  // A WeakRef's target is kept until the current job ends.
+  for (let i = 0; i < 5 && ref.deref() !== undefined; i++) {
+    await tick();
+    gc();
+  }
+  assert.is(ref.deref(), undefined, 'the chunk is still referenced by the parser');
+  r.parser.write(bytes(last.slice(cutAt)));
+  assert.is(parts, 61);
 });
 
 test.run();
