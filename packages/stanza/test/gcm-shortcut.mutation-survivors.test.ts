@@ -169,4 +169,19 @@ test('the shortcut keeps no reference to a chunk after the write that gave it: a
   assert.is(parts, 61);
 });
 
+test('a stanza over 2 KiB completed by a chunk of short stanzas: each is taken and read as saxes reads it', () => {
+  // The long one is read in the parser's pending bytes (through a DataView: it is long), the short
+  // ones in the chunk itself; what the matcher learned of one buffer must not be applied to the other.
+  const stanza = (id: string, text: string): string => `<message id="${id}"><gcm xmlns="google:mobile:data">${text}</gcm></message>`;
+  const long = stanza('long', `{"a":"${'x'.repeat(3000)}"}`);
+  const short = Array.from({ length: 10 }, (_, i) => stanza(`s${i}`, `{"n":${i}}`)).join('');
+  const input = bytes(HEADER + long + short + long);
+  const reference = gcmView(parseSplit(input, [], { withShortcut: false }));
+  for (const cut of [HEADER.length + 2500, HEADER.length + long.length - 5, HEADER.length + long.length + short.length + 2100]) {
+    const r = taken(input, [cut]);
+    assert.is(r.parts, 12, `cut at ${cut}`);
+    assert.equal(r.events, reference, `cut at ${cut}`);
+  }
+});
+
 test.run();
