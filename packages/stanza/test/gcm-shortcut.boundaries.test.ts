@@ -25,8 +25,8 @@ const gcm = (text: string, head = '<message id="ID">', open = `<gcm xmlns="${NS}
 /** The text of a payload, taken, with each character reference or UTF-8 sequence the shape allows. */
 const takenTexts: string[] = [
   // Character references at each bound of XML's Char production, decimal and hex (either case).
-  '&#9;', '&#10;', '&#13;', '&#32;', '&#x20;', '&#xD7FF;', '&#xd7ff;', '&#xE000;', '&#xFFFD;', '&#x10000;', '&#x10FFFF;', '&#1114111;',
-  '&#0060;', '&#x0003c;', '&#xe9;', '&#xE9;', '&#xaBcDe;', '&#55295;', '&#57344;', '&#65533;', '&#65536;',
+  '&#9;', '&#10;', '&#xA;', '&#13;', '&#32;', '&#x20;', '&#xD7FF;', '&#xd7ff;', '&#xE000;', '&#xFFFD;', '&#x10000;', '&#x10FFFF;', '&#1114111;',
+  '&#0060;', '&#x0003c;', '&#xe9;', '&#xE9;', '&#xAbc;', '&#xaBcDe;', '&#55295;', '&#57344;', '&#65533;', '&#65536;',
   // The predefined entities, alone, side by side, between text, at either end.
   '&lt;', '&gt;', '&amp;', '&quot;', '&apos;', '&lt;&gt;&amp;&quot;&apos;', 'a&lt;b&amp;c', '{"a":"&lt;"}&amp;', '&amp;&#38;&#x26;x',
   // UTF-8 at each bound of each sequence length (RFC 3629), and next to what is not a bound.
@@ -89,14 +89,18 @@ const rows: Row[] = [
   ].map((stanza) => ({ stanza, taken: false })),
 ];
 
-/** The stream holding three copies of `stanza`, each with its own id value. */
+/**
+ * The stream holding three copies of `stanza`, each with its own id value: the second's starts
+ * with the first's, the third's differs from the second's in its last character.
+ */
+const IDS = ['1', '12', '13'];
 function streamOf(stanza: string): Buffer {
-  return bytes(HEADER + ['1', 'm-22', '1'].map((id) => stanza.replace(/ID/g, id)).join(''));
+  return bytes(HEADER + IDS.map((id) => stanza.replace(/ID/g, id)).join(''));
 }
 function streamOfBytes(extra: number[]): Buffer {
   const [open, close] = gcm('@').split('@') as [string, string];
   const one = (id: string): Buffer => Buffer.concat([bytes(open.replace('ID', id)), Buffer.from(extra), bytes(close)]);
-  return Buffer.concat([bytes(HEADER), one('1'), one('m-22'), one('1')]);
+  return Buffer.concat([bytes(HEADER), ...IDS.map(one)]);
 }
 
 /** Runs `input` cut at `cuts` with the shortcut taking what it takes; counts what it took. */
