@@ -307,18 +307,24 @@ function isGcmEndTag(view: DataView | null, buf: Buffer, from: number, to: numbe
   return m !== null && m[1] === head.prefix;
 }
 
-// The same shape cut short, for judging a stanza that has not fully arrived yet.
+// The same shape cut short, for judging a stanza that has not fully arrived yet. A cut start tag is
+// waited for only while it can still be taken: saxes judges a namespace declaration the moment its
+// value ends (`xmlns=""` on a prefix, the XML namespaces), and must then report what it finds when
+// it would alone, not when the tag's `>` arrives.
 const START_TAG_RE = new RegExp(`^${START_TAG}$`);
-// (A name cut inside `xml:lang` is one too: `xml:` alone is no NAME.)
+// (A name cut inside `xml:lang` is one too: `xml:` alone is no NAME.) No whole `xmlns` attribute:
+// parseAttrs() leaves namespace declarations to saxes.
 const START_TAG_CUT_RE = new RegExp(
-  `^<message(?:${ATTR})*(?:${S}+(?:(?:xml:(?:l(?:a(?:ng?)?)?)?|${NAME})(?:${S}*(?:=${S}*(?:"${VALUE_DQ}*|'${VALUE_SQ}*)?)?)?)?)?$`,
+  `^<message(?:${S}+(?!xmlns${S}*=)(?:xml:lang|${NAME})${S}*=${S}*(?:"${VALUE_DQ}*"|'${VALUE_SQ}*'))*` +
+    `(?:${S}+(?:(?:xml:(?:l(?:a(?:ng?)?)?)?|${NAME})(?:${S}*(?:=${S}*(?:"${VALUE_DQ}*|'${VALUE_SQ}*)?)?)?)?)?$`,
 );
-// `<`, a name possibly with a prefix, then anything saxes could still accept without an error.
-// Whitespace may only follow a complete qualified name (saxes refuses `< `, `</ `).
+// `<`, a name possibly with a prefix, at most the one whole attribute GCM_START has (no prefix
+// badPrefix() refuses), then anything saxes could still accept without an error. Whitespace may
+// only follow a complete qualified name (saxes refuses `< `, `</ `).
 const QNAME = `${NAME}(?::${NAME})?`;
 const QNAME_CUT = `${NAME}:?`;
 const GCM_START_CUT_RE = new RegExp(
-  `^<(?:${QNAME_CUT}|${QNAME}(?:${S}+${QNAME}${S}*=${S}*(?:"${VALUE_DQ}*"|'${VALUE_SQ}*'))*` +
+  `^<(?:${QNAME_CUT}|${QNAME}(?:${S}+xmlns(?::(?![Xx][Mm][Ll])${NAME})?${S}*=${S}*(?:"${NS_GCM}"|'${NS_GCM}'))?` +
     `(?:${S}+(?:${QNAME_CUT}|${QNAME}${S}*(?:=${S}*(?:"${VALUE_DQ}*|'${VALUE_SQ}*)?)?)?)?)?$`,
 );
 const END_TAG_CUT_RE = new RegExp(`^<(?:/(?:${QNAME_CUT}|${QNAME}${S}*)?)?$`);
