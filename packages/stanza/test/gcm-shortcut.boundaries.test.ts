@@ -173,4 +173,57 @@ test('one stream of many heads, more than the shortcut remembers, with and witho
   }
 });
 
+/**
+ * Runs `f` counting the calls of the shortcut's regular expressions for heads (their sources start
+ * with `^<message` or `^<(?:` + a name: the two start tags and their cut forms; not the end tag's),
+ * as the issue's spy on `timingSafeEqual` does for a claim that is otherwise only about time.
+ */
+function headRegexCalls(f: () => void): number {
+  const { exec, test: testRe } = RegExp.prototype;
+  let calls = 0;
+  const count = (re: RegExp): void => {
+    const src = re.source; // (`/` may be escaped in it)
+    if (src.startsWith('^<message') || (src.startsWith('^<(?:') && !src.startsWith('^<(?:/') && !src.startsWith('^<(?:\\/'))) calls++;
+  };
+  RegExp.prototype.exec = function (this: RegExp, s: string) {
+    count(this);
+    return exec.call(this, s);
+  };
+  RegExp.prototype.test = function (this: RegExp, s: string) {
+    count(this);
+    return testRe.call(this, s);
+  };
+  try {
+    f();
+  } finally {
+    RegExp.prototype.exec = exec;
+    RegExp.prototype.test = testRe;
+  }
+  return calls;
+}
+
+test('a head seen before is recognised from its bytes: the regular expressions judge each head once, not each stanza, whole or cut anywhere', () => {
+  // A recent head (whole, or all but its id) is compared byte for byte, which is what keeps the
+  // shortcut's cost per stanza low (bench/micro/shortcut-tricks.mjs); a lost memory would still
+  // read right, only slower, so the spy is the test.
+  for (const head of [...takenHeads, '<message id="ID" to="a" from="b" type="normal" xml:lang="en">']) {
+    for (const [open, close] of [takenTags[0] as [string, string], takenTags[4] as [string, string]]) {
+      const stanza = (id: string): string => gcm('{"a":"b"}', head, open, close).replace(/ID/g, id);
+      let parts = 0;
+      const r = recorder({ shortcut: gcmShortcut }, undefined, () => ++parts > 0);
+      r.parser.write(bytes(HEADER + stanza('1')));
+      assert.is(parts, 1);
+      // Later copies with other ids of other lengths: whole, then a byte at a time.
+      const later = bytes(['2', '12', 'abc', '7'].map(stanza).join(''));
+      const half = Math.floor(later.length / 2);
+      const calls = headRegexCalls(() => {
+        r.parser.write(later.subarray(0, half));
+        for (let i = half; i < later.length; i++) r.parser.write(later.subarray(i, i + 1));
+      });
+      assert.is(parts, 5, head);
+      assert.is(calls, 0, `${head}${open}: regular expressions run for a head seen before`);
+    }
+  }
+});
+
 test.run();
