@@ -414,11 +414,9 @@ class GcmMatcher implements StanzaShortcutMatcher<GcmParts>, GcmParts {
   }
 
   match(buf: Buffer, start: number, close: number): GcmParts | undefined {
-    let head = this.head;
-    if (head === null) {
-      head = this.findHead(buf, start, close);
-      if (head === null) return undefined;
-    }
+    // The parser calls match() only after scan() said where `</message>` stands, and scan() judged
+    // (or recalled) the head to get there.
+    const head = this.head as Head;
     const from = start + this.plainTo;
     // The common case, without a search: the gcm end tag written as its start tag's prefix says,
     // right before `</message>`, and nothing but plain text from what was judged up to it.
@@ -433,31 +431,9 @@ class GcmMatcher implements StanzaShortcutMatcher<GcmParts>, GcmParts {
       if (rest === null) return undefined;
       text = rest;
     }
-    this.head = head;
     this.json = this.acc === '' ? text : this.acc + text;
     this.attrs = this.headAttrs;
     return this;
-  }
-
-  /** The two start tags at `buf[start, …)`, before `limit`, judged (or recalled); sets `headLength`. */
-  private findHead(buf: Buffer, start: number, limit: number): Head | null {
-    const known = this.recallHead(buf, start, limit);
-    let head: Head;
-    if (known !== null && known !== HEAD_PREFIX) {
-      head = known;
-      this.headLength = this.recalled;
-    } else {
-      const gt1 = buf.indexOf(GT, start);
-      if (gt1 === -1 || gt1 >= limit) return null;
-      const gt2 = buf.indexOf(GT, gt1 + 1);
-      if (gt2 === -1 || gt2 >= limit) return null;
-      const judged = this.judgeHead(buf, start, gt2 + 1);
-      if (judged === null) return null;
-      head = judged;
-      this.headLength = gt2 + 1 - start;
-    }
-    this.accTo = this.plainTo = this.headLength;
-    return head;
   }
 
   /**
