@@ -156,6 +156,26 @@ test('a reset() from onShortcut, for a stanza cut by a chunk boundary too, parse
   }
 });
 
+test('a reset() from onShortcut, or an error, in a stanza held across chunks that the next large chunk (read in place) ends: the new stream starts, the error is located, where they would without a shortcut', () => {
+  const second = "<stream:stream xmlns:stream='http://etherx.jabber.org/streams' xmlns='jabber:client' id='S2'>";
+  const tail = ' <x>b</x>'.repeat(600);
+  const restart = bytes(`${HEADER}<x>a</x> <x>r</x>${second}${tail}<y>c</y>`);
+  const h = Buffer.byteLength(HEADER) + 9;
+  for (const cut of [h + 1, h + 3, h + 4, h + 6]) {
+    const expected = seen(restart, [cut], { shortcut: undefined });
+    assert.equal(expected.length, 605);
+    assert.equal(asSaxes(seen(restart, [cut])), expected, `restart, cut at ${cut}`);
+  }
+  for (const bad of ['<x>ab&c;</x>', '<x>ab</y>', '<x>a\u0000</x>']) {
+    const input = bytes(`${HEADER}<x>z</x> ${bad}${' '.repeat(5000)}`);
+    for (let cut = h; cut < h + bad.length; cut++) {
+      const plain = seen(input, [cut], { shortcut: undefined });
+      assert.equal(plain.at(-1)?.[0], 'error', bad);
+      assert.equal(asSaxes(seen(input, [cut])), plain, `${bad}, cut at ${cut}`);
+    }
+  }
+});
+
 test('errors in a stanza of the shape, whole or held across chunks, are located at the byte saxes locates them without a shortcut', () => {
   for (const bad of ['<x>ab&c;</x>', '<x>ab</y>', '<x>a<</x>', '<x>a\u0000</x>', '<x>ab</x>q', '<x>ab</x><!-- c -->', '<x>aé\udc00</x>', `<x>${'a'.repeat(1500)}&bad;</x>`]) {
     const input = Buffer.concat([bytes(`${HEADER}<x>z</x> `), bad.includes('\udc00') ? Buffer.concat([bytes('<x>aé'), Buffer.from([0xff]), bytes('</x>')]) : bytes(bad)]);
