@@ -242,9 +242,11 @@ export class CcsConnection {
   }
 
   /**
-   * Writes a downstream message and records it as in flight. Returns false (and records nothing)
-   * when the stream can no longer be written: the caller requeues it; the encoder's TypeError
-   * when the message cannot be written as JSON at all: the caller fails it.
+   * Encodes a downstream message into the connection's run and records it as in flight; the run
+   * reaches the stream every 8 KiB, at the end of the tick, or before anything else is sent
+   * (`#sendRun`). Returns false (and records nothing) when the stream can no longer be written: the
+   * caller requeues it; the encoder's TypeError when the message cannot be written as JSON at all:
+   * the caller fails it.
    */
   write(out: Outbound): boolean | TypeError {
     const xmpp = this.#xmpp;

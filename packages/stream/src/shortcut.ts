@@ -45,7 +45,8 @@ export interface StanzaShortcutMatcher<P> {
   /**
    * `buf[start, close)` is a stanza up to, not including, its first `</name>`. The parts when it
    * is of the shape and provably well-formed (valid until the next call on this matcher), or
-   * `undefined` to decline: saxes then parses it.
+   * `undefined` to decline: saxes then parses it. Called only right after `scan` returned `close`
+   * for this stanza, so a matcher may rely on what that scan judged.
    */
   match(buf: Buffer, start: number, close: number): P | undefined;
   /**
