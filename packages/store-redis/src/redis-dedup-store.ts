@@ -38,6 +38,11 @@ export class RedisDedupStore implements UpstreamDedupStore {
   readonly #batcher: TickBatcher;
   /** Claims this instance holds, with the batch they were made in. */
   readonly #running = new Map<string, number>();
+  /**
+   * Completions queued and not yet answered, with their batch. Claims run before completions in one
+   * flush, so a claim in the same batch finds the message still held by this instance.
+   */
+  readonly #completing = new Map<string, number>();
   /** Claims held by another live instance, polled. */
   readonly #waiting = new Map<string, Waiter[]>();
   /** Releases (mode, suffix) to send again when Redis is back. */
@@ -81,13 +86,20 @@ export class RedisDedupStore implements UpstreamDedupStore {
   complete(from: string, messageId: string): void {
     const suffix = Keys.upstream(from, messageId);
     const since = this.#running.get(suffix) ?? this.#batcher.batch;
+    const batch = this.#batcher.batch;
     this.#running.delete(suffix);
+    this.#completing.set(suffix, batch);
     this.#batcher.args('complete').push(suffix);
     this.#batcher.added('complete');
     this.#batcher.guard(since);
+    const settled = (): void => {
+      if (this.#completing.get(suffix) === batch) this.#completing.delete(suffix);
+    };
     this.#batcher.promise('complete').then(() => {
+      settled();
       if (this.#batcher.appendFailedSince(since)) this.#release(suffix, 'd');
     }, () => {
+      settled();
       // It may have run before the connection dropped: forget the completion too.
       this.#release(suffix, 'd');
     });
@@ -150,9 +162,10 @@ export class RedisDedupStore implements UpstreamDedupStore {
         waiter.resolve('new');
         return;
       case MINE:
-        // Held by this instance: running here, or left over by a completion that failed to record
-        // (then nothing runs it any more, and it is taken again).
-        if (this.#running.has(waiter.suffix)) {
+        // Held by this instance: running here, completed in this very batch (the completion runs
+        // after the claim), or left over by a completion that failed to record (then nothing runs
+        // it any more, and it is taken again).
+        if (this.#running.has(waiter.suffix) || (this.#completing.get(waiter.suffix) ?? 0) >= batch) {
           waiter.resolve('running');
         } else {
           this.#running.set(waiter.suffix, batch);

@@ -83,6 +83,19 @@ t.test('a second claim of a message running here answers running; release lets i
   closeAll();
 });
 
+t.test('a resend claimed in the tick its handler completed in is not run again: the completion is still on its way to Redis', async (server) => {
+  // CCS resends an upstream message that was not ACKed in time; the resend can arrive in the very
+  // tick the first copy's handler finished. Claims go before completions in one flush, so Redis still
+  // holds the claim as this instance's: that is a completion in flight, not one that failed to record.
+  const a = open(server.url, uniqueSender());
+  await a.ready();
+  assert.is(await a.dedup.claim('dev', 'u4'), 'new');
+  a.dedup.complete('dev', 'u4');
+  assert.is(await a.dedup.claim('dev', 'u4'), 'running', 'the resend in the same tick');
+  assert.is(await a.dedup.claim('dev', 'u4'), 'done', 'a later resend, once the completion landed');
+  closeAll();
+});
+
 t.test('completed messages are remembered for dedupWindowMs, and at most dedupMaxCount of them', async (server) => {
   const a = open(server.url, uniqueSender(), { dedupWindowMs: 300, dedupMaxCount: 3 });
   await a.ready();
