@@ -20,7 +20,9 @@
 // MUTATION_FILES=a,b runs a mutant with only the reached files whose names start with `a` or `b`:
 // a run of a module's own tests, on a machine too loaded for the slow socket files (a kill there
 // is a kill by the whole suite; a survivor may still die in a file left out, and is recorded as
-// such). MUTATION_NARROW=0 runs the whole suite for every mutant (to check the narrowing); MUTATION_LOG=file
+// such). The dry run then maps only those files too: the whole stanza suite, each file alone, took
+// longer than Stryker's dry-run limit at load 16, and a mutant none of them reached gets the whole
+// suite (as without a map), so leaving the other files out of the map can only cost time. MUTATION_NARROW=0 runs the whole suite for every mutant (to check the narrowing); MUTATION_LOG=file
 // appends each mutant's id, verdict, time and test files to that file. The ids are
 // Stryker's, fresh each run; the map lives and dies with the sandbox.
 import { spawnSync } from 'node:child_process';
@@ -57,7 +59,7 @@ if (args[0] === '--cover') {
     if (log) process.on('exit', (code) => appendFileSync(log, `${active}\t${code}\t${Math.round(performance.now())}\t${files.join(' ')}\n`));
     // None of the chosen files (MUTATION_FILES) reaches it: nothing could kill it here.
     if (files.length === 0) process.exit(0);
-    limitCpu();
+    limitCpu(files);
     await endPropertiesAtFailure(files);
     // A verdict needs one failing test: a mutant that hangs a file's every test cost a deadline each.
     globalThis.UVU_EXIT_AT_FIRST_FAILURE = true;
@@ -69,12 +71,16 @@ if (args[0] === '--cover') {
  * A mutant that loops without yielding (`i--` in a `for`) blocks the per-test deadline's timer, and
  * Stryker's own timeout is the dry run's net time × 3 + 60 s: 7–10 minutes a mutant at load 16.
  * MUTATION_CPU_S caps the CPU seconds of this process instead (SIGXCPU ends it: the mutant is
- * detected); a narrowed run (MUTATION_FILES) gets 30 s by default, several times what a module's
- * own test files take. On a loaded machine CPU time grows far less than wall time.
+ * detected). A narrowed run (MUTATION_FILES) gets three times the dry-run wall time of the files
+ * the mutant runs, at least 30 s: a flat 30 s was less than gcm-shortcut's own six files take
+ * together, and would have counted a surviving mutant as detected. A mutant given the whole suite
+ * gets no cap unless MUTATION_CPU_S sets one. On a loaded machine CPU time grows far less than
+ * wall time, so the dry run's wall time bounds a file's CPU time under any load.
  */
-function limitCpu() {
-  const cpu = Number(process.env.MUTATION_CPU_S ?? (process.env.MUTATION_FILES ? 30 : 0));
-  if (!(cpu > 0)) return;
+function limitCpu(files) {
+  const set = process.env.MUTATION_CPU_S;
+  const cpu = set !== undefined ? Number(set) : process.env.MUTATION_FILES ? Math.max(30, Math.ceil((3 * dryRunMs(files)) / 1000)) : 0;
+  if (!(cpu > 0) || !Number.isFinite(cpu)) return;
   const run = spawnSync('prlimit', [`--pid=${process.pid}`, `--cpu=${cpu}:${cpu + 5}`], { stdio: 'ignore' });
   if (run.status !== 0) process.stderr.write('mutation-runner: prlimit failed, no CPU cap\n');
 }
@@ -120,13 +126,28 @@ function testFiles(dir, out = []) {
   return out;
 }
 
+/** The chosen test files' prefixes (MUTATION_FILES), or undefined for all. */
+function onlyPrefixes() {
+  const only = process.env.MUTATION_FILES?.split(',').filter((p) => p !== '');
+  return only === undefined || only.length === 0 ? undefined : only;
+}
+
+/** The dry run's wall time of `files` together (Infinity for a directory or a file not in the map). */
+function dryRunMs(files) {
+  if (!existsSync(MAP)) return Infinity;
+  const byFile = new Map(JSON.parse(readFileSync(MAP, 'utf8')).files.map((f) => [f.file, f.ms]));
+  return files.reduce((sum, f) => sum + (byFile.get(f) ?? Infinity), 0);
+}
+
 function dryRun(dir) {
   installGuardPackage();
+  const only = onlyPrefixes();
   const tmp = mkdtempSync(join(tmpdir(), 'mutation-cover-'));
   const files = [];
   const byMutant = {};
   try {
     for (const file of testFiles(dir)) {
+      if (only !== undefined && !only.some((p) => basename(file).startsWith(p))) continue;
       const ids = join(tmp, 'ids.json');
       const result = join(tmp, 'result.json');
       // The Node processes the file starts report what they reached too (lib/mutation-cover-hook.mjs).
@@ -185,7 +206,7 @@ function filesFor(id, dir) {
   if (reached === undefined) return [dir];
   const source = sourceOf(id);
   const own = (f) => (source !== undefined && basename(f.file).startsWith(`${source}.`) ? 0 : 1);
-  const only = process.env.MUTATION_FILES?.split(',').filter((p) => p !== '');
+  const only = onlyPrefixes();
   const chosen = reached.map((i) => files[i]).filter((f) => only === undefined || only.some((p) => basename(f.file).startsWith(p)));
   return chosen.sort((a, b) => own(a) - own(b) || a.ms - b.ms).map((f) => f.file);
 }

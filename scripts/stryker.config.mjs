@@ -38,6 +38,10 @@ export default {
   // Generous: a loaded 2-core machine; a hung mutant is stopped by the per-test deadline first.
   timeoutMS: 60_000,
   timeoutFactor: 3,
+  // The dry run runs every test file alone (mutation-runner.mjs); Stryker's default limit of 5 minutes
+  // is too short for a whole package's suite on a loaded machine: MUTATION_DRY_RUN_MINUTES raises it
+  // (or MUTATION_FILES maps only the named files).
+  dryRunTimeoutMinutes: Number(process.env.MUTATION_DRY_RUN_MINUTES ?? 5),
   reporters: ['clear-text', 'progress-append-only', 'json'],
   jsonReporter: { fileName: join(root, '.tmp', 'mutation', `${pkg}.json`) },
   clearTextReporter: { allowColor: false, logTests: false, reportScoreTable: true },

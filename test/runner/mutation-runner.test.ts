@@ -124,6 +124,53 @@ test('a mutant no file reached, or any mutant with MUTATION_NARROW=0, gets the w
   }
 });
 
+// c reports, under mutant 7, the CPU limit of its process (prlimit's work in limitCpu).
+const c = `import { test } from 'uvu';
+import { readFileSync } from 'node:fs';
+import { reach, active } from '../src/m.js';
+test('c', () => {
+  reach('3', '7');
+  const line = readFileSync('/proc/self/limits', 'utf8').split('\\n').find((l) => l.startsWith('Max cpu time'));
+  if (active('7')) throw new Error(\`cpu \${line?.split(/ {2,}/)[1]}\`);
+});
+test.run();
+`;
+
+test('with MUTATION_FILES the dry run maps only those files; a mutant none of them reached gets the whole suite', () => {
+  const dir = fixture({ 'a.test.js': a, 'b.test.js': b });
+  try {
+    const dry = run(dir, { MUTATION_FILES: 'a' });
+    assert.is(dry.status, 0, dry.out);
+    assert.match(dry.out, /1 test files, 1 tests, 3 mutants reached/);
+    assert.equal(mutant(dir, '1', { MUTATION_FILES: 'a' }).files, ['dist/test/a.test.js']);
+    // 3 is b's alone: b was not mapped, so it may not be called survived on a's word.
+    assert.equal(mutant(dir, '3', { MUTATION_FILES: 'a' }).files, ['dist/test']);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("a narrowed mutant's CPU cap is three times its files' dry-run time, at least 30 s; MUTATION_CPU_S overrides it; the whole suite has none", () => {
+  if (process.platform !== 'linux' || spawnSync('prlimit', ['--version']).status !== 0) return;
+  const dir = fixture({ 'a.test.js': a, 'c.test.js': c });
+  try {
+    assert.is(run(dir).status, 0);
+    const mapFile = join(dir, '.mutation-coverage.json');
+    const map = JSON.parse(readFileSync(mapFile, 'utf8')) as { files: Array<{ file: string; ms: number }> };
+    for (const f of map.files) f.ms = f.file.endsWith('c.test.js') ? 40_000 : 5_000;
+    writeFileSync(mapFile, JSON.stringify(map));
+    assert.match(mutant(dir, '7', { MUTATION_FILES: 'c' }).out, /cpu 120\b/);
+    assert.match(mutant(dir, '7', { MUTATION_FILES: 'a,c' }).out, /cpu 120\b/, 'only the files the mutant runs count');
+    for (const f of map.files) f.ms = 1_000;
+    writeFileSync(mapFile, JSON.stringify(map));
+    assert.match(mutant(dir, '7', { MUTATION_FILES: 'c' }).out, /cpu 30\b/);
+    assert.match(mutant(dir, '7', { MUTATION_FILES: 'c', MUTATION_CPU_S: '45' }).out, /cpu 45\b/);
+    assert.match(mutant(dir, '7').out, /cpu unlimited/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('a test file that fails when run alone fails the dry run, by name', () => {
   const broken = "import { test } from 'uvu';\ntest('alone', () => { throw new Error('needs another file'); });\ntest.run();\n";
   const dir = fixture({ 'a.test.js': a, 'c.test.js': broken });
