@@ -4,7 +4,7 @@ import { backoffDelay } from './backoff.js';
 import type { Clock, ClockTimer, KeepAlive } from './clock.js';
 import { ccsChannels } from './diagnostics.js';
 import { AbortError, DuplicateIdError, NackError, TimeoutError, InvalidMessageError } from './errors.js';
-import { monotonicMs } from './latency.js';
+import { tickMs } from './latency.js';
 import { LiveIds } from './live-ids.js';
 import type { MessageIdGenerator } from './message-id.js';
 import { Outbound, type OutgoingMessage, type SendResult } from './outbound.js';
@@ -96,6 +96,11 @@ export class Outbox {
   #wantCapacity = false;
   #dispatching = false;
   #redispatch = false;
+  #dispatchScheduled = false;
+  readonly #dispatchScheduledNow = (): void => {
+    this.#dispatchScheduled = false;
+    this.dispatch();
+  };
 
   constructor(options: OutboxOptions, host: OutboxHost) {
     this.#o = options;
@@ -192,7 +197,12 @@ export class Outbox {
       // Nothing was queued: the store hands this one straight back (a durable store once recorded).
       const next = store.takeNext();
       if (next !== undefined) this.#write(direct, next as Outbound);
-    } else this.dispatch();
+    } else if (this.#throttle.size > 0) this.dispatch();
+    // Otherwise nothing could be written: the queue was not empty or no connection had room, and
+    // every event that makes room (an ACK or NACK, a drained socket, a connection online, a timer,
+    // a resend, a store's wake) dispatches itself — the model test checks after every step that
+    // nothing waits in the queue while a connection has room. A busy client's queue is never
+    // empty, and this was a dispatch() per send that asked every connection for room in vain.
     return promise;
   }
 
@@ -261,11 +271,23 @@ export class Outbox {
     }
   }
 
+  /**
+   * `dispatch()` once the current tick's synchronous work is done, however many ACKs ask for it:
+   * the ACKs of one socket read (40–100 on a busy connection) each freed a slot, and a dispatch per
+   * ACK asked every connection for room and found it again and again, or found the socket still
+   * full. The freed slots are filled in the same tick, after the read's ACKs are all settled.
+   */
+  #dispatchSoon(): void {
+    if (this.#dispatchScheduled) return;
+    this.#dispatchScheduled = true;
+    process.nextTick(this.#dispatchScheduledNow);
+  }
+
   /** CCS ACKed `out` (on the connection it was written to). */
   ack(out: Outbound, from: string | undefined, registrationId: string | undefined, group?: DeviceGroupResult): void {
     const counters = this.#o.counters;
     counters.acked++;
-    const latencyMs = monotonicMs() - out.writtenAt;
+    const latencyMs = tickMs() - out.writtenAt;
     counters.ackLatency.record(latencyMs);
     if (ccsChannels.acked.hasSubscribers) ccsChannels.acked.publish({ messageId: out.id, latencyMs, retries: out.resends, registrationId });
     if (this.#throttle.size > 0 && this.#throttle.acked(out)) this.#release(out.target);
@@ -275,7 +297,7 @@ export class Outbox {
       if (group !== undefined) result.deviceGroup = group;
       this.#settle(out, result);
     }
-    this.dispatch();
+    this.#dispatchSoon();
   }
 
   /** CCS NACKed `out` (or answered it with a stanza error): retry or fail it, by {@link decide}. */
@@ -284,13 +306,13 @@ export class Outbox {
     o.counters.nack(nack.code);
     const traced = ccsChannels.nacked.hasSubscribers;
     if (out.settled) {
-      if (traced) ccsChannels.nacked.publish({ messageId: out.id, code: nack.code, latencyMs: monotonicMs() - out.writtenAt, stanzaError, outcome: 'ignored' });
+      if (traced) ccsChannels.nacked.publish({ messageId: out.id, code: nack.code, latencyMs: tickMs() - out.writtenAt, stanzaError, outcome: 'ignored' });
       this.dispatch(); // its promise already settled (timeout / abort): nothing to retry for
       return;
     }
     const now = this.#clock.now();
     const decision = decide(nack, out, o, now);
-    if (traced) ccsChannels.nacked.publish({ messageId: out.id, code: nack.code, latencyMs: monotonicMs() - out.writtenAt, stanzaError, outcome: decision.kind });
+    if (traced) ccsChannels.nacked.publish({ messageId: out.id, code: nack.code, latencyMs: tickMs() - out.writtenAt, stanzaError, outcome: decision.kind });
     switch (decision.kind) {
       case 'requeue':
         o.counters.retries++;
@@ -420,7 +442,7 @@ export class Outbox {
     if (written === true) {
       if (out.written) out.resends++;
       out.written = true;
-      out.writtenAt = monotonicMs();
+      out.writtenAt = tickMs();
       this.#o.counters.sent++;
       if (ccsChannels.written.hasSubscribers) ccsChannels.written.publish({ messageId: out.id, connectionId: conn.id, attempt: out.resends + 1 });
     } else if (written === false) {
