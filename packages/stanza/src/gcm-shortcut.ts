@@ -146,6 +146,9 @@ interface Head {
   /** Attributes of `<message>` (a head without an id): shared, so copied for each element. */
   attrs: Record<string, string>;
   prefix: string | undefined;
+  /** The gcm child's name and attributes as saxes builds them (`data:gcm`, `xmlns:data`): the attributes are copied for each element. */
+  gcmName: string;
+  gcmAttrs: Record<string, string>;
 }
 
 // Heads repeat: every ACK from CCS starts with the same ~60 bytes, and the heads of upstream
@@ -297,8 +300,6 @@ export function judgeText(buf: Buffer, from: number, to: number, floor: number):
   return flags;
 }
 
-const GCM_END = new Pattern(Buffer.from('</gcm>', 'latin1'));
-
 /** True when `buf[from, to)` is exactly `</gcm>` / `</prefix:gcm>` (whitespace before `>` allowed). */
 function isGcmEndTag(view: DataView | null, buf: Buffer, from: number, to: number, head: Head): boolean {
   const end = head.end;
@@ -413,56 +414,21 @@ class GcmMatcher implements StanzaShortcutMatcher<GcmParts>, GcmParts {
     return (this.view = new DataView(buf.buffer, buf.byteOffset, buf.length));
   }
 
-  match(buf: Buffer, start: number, close: number): GcmParts | undefined {
-    // The parser calls match() only after scan() said where `</message>` stands, and scan() judged
-    // (or recalled) the head to get there.
-    const head = this.head as Head;
-    const from = start + this.plainTo;
-    // The common case, without a search: the gcm end tag written as its start tag's prefix says,
-    // right before `</message>`, and nothing but plain text from what was judged up to it.
-    const endBytes = head.end;
-    const endTag = close - endBytes.length;
-    let text: string;
-    if (endTag >= from && sameBytes(this.viewFor(buf, start, close), buf, endTag, endBytes, endBytes.length) && plainRun(buf, from, endTag) === endTag) {
-      const accTo = start + this.accTo;
-      text = endTag > accTo ? latin1(buf, accTo, endTag) : '';
-    } else {
-      const rest = this.payloadUpTo(buf, start, close, head);
-      if (rest === null) return undefined;
-      text = rest;
-    }
-    this.json = this.acc === '' ? text : this.acc + text;
+  match(buf: Buffer, start: number): GcmParts {
+    // The parser calls match() only right after scan() returned where `</message>` stands, and
+    // scan() got there by judging the payload up to the gcm end tag (`plainTo`): decoded into `acc`
+    // up to `accTo`, plain from there.
+    const accTo = start + this.accTo;
+    const endTag = start + this.plainTo;
+    this.json = endTag > accTo ? this.acc + latin1(buf, accTo, endTag) : this.acc;
     this.attrs = this.headAttrs;
     return this;
   }
 
-  /**
-   * The rest of the payload when it is not plain text up to an exact end tag: found by its first
-   * `<`, which must start the gcm end tag that fills everything up to `</message>`; null to decline.
-   */
-  private payloadUpTo(buf: Buffer, start: number, close: number, head: Head): string | null {
-    const from = start + this.plainTo;
-    // What was judged holds no `<`: the gcm end tag is the first one from there.
-    const endTag = buf.indexOf(LT, from);
-    if (endTag === -1 || endTag >= close) return null;
-    if (!isGcmEndTag(this.viewFor(buf, start, close), buf, endTag, close, head)) return null;
-    const accTo = start + this.accTo;
-    if (endTag <= accTo) return '';
-    return this.payloadText(buf, start, accTo, from, endTag);
-  }
-
   element(parts: GcmParts, defaultNs: string): XmlElement {
     const head = this.head as Head;
-    const { prefix } = head;
-    let childAttrs: Record<string, string>;
-    let name = 'gcm';
-    if (prefix === undefined) childAttrs = { xmlns: NS_GCM };
-    else {
-      childAttrs = { [`xmlns:${prefix}`]: NS_GCM };
-      name = `${prefix}:gcm`;
-    }
     const text = parts.json;
-    const gcm = new XmlElement(name, 'gcm', prefix ?? '', NS_GCM, childAttrs, text.length > 0 ? [text] : []);
+    const gcm = new XmlElement(head.gcmName, 'gcm', head.prefix ?? '', NS_GCM, { ...head.gcmAttrs }, text.length > 0 ? [text] : []);
     // A template's attributes for this id are handed over (the template forgets them); a head
     // without an id keeps its own, so the element gets a copy.
     let attrs = this.headAttrs;
@@ -629,7 +595,12 @@ class GcmMatcher implements StanzaShortcutMatcher<GcmParts>, GcmParts {
     const range = this.idRange;
     const attrs = parseAttrs(m[1] as string, range);
     if (attrs === null) return null;
-    const endBytes = prefix === undefined ? GCM_END : new Pattern(Buffer.from(`</${prefix}:gcm>`, 'latin1'));
+    // The gcm child's name and attributes made once per head, not per element: a computed key and
+    // a concatenation per stanza cost the elements path 5–6% of its rate (A/B with
+    // bench/micro/parser-ab.mjs, bench/ANALYSIS.md).
+    const gcmName = prefix === undefined ? 'gcm' : `${prefix}:gcm`;
+    const gcmAttrs = { [prefix === undefined ? 'xmlns' : `xmlns:${prefix}`]: NS_GCM };
+    const endBytes = new Pattern(Buffer.from(`</${gcmName}>`, 'latin1'));
     if (range.start >= 0) {
       // Unique to its message (the id), but the bytes around the id tend to repeat.
       const at = start + MESSAGE_OPEN_LENGTH;
@@ -638,7 +609,7 @@ class GcmMatcher implements StanzaShortcutMatcher<GcmParts>, GcmParts {
         after: new Pattern(Buffer.from(buf.subarray(at + range.end, end))),
         quote: buf[at + range.end] as number,
         attrs,
-        head: { bytes: undefined, end: endBytes, attrs, prefix },
+        head: { bytes: undefined, end: endBytes, attrs, prefix, gcmName, gcmAttrs },
         lastAttrs: { ...attrs },
         lastId: attrs['id'] as string,
       };
@@ -648,7 +619,7 @@ class GcmMatcher implements StanzaShortcutMatcher<GcmParts>, GcmParts {
       this.headTemplate = t;
       return t.head;
     }
-    const head: Head = { bytes: new Pattern(Buffer.from(buf.subarray(start, end))), end: endBytes, attrs, prefix };
+    const head: Head = { bytes: new Pattern(Buffer.from(buf.subarray(start, end))), end: endBytes, attrs, prefix, gcmName, gcmAttrs };
     this.memo[this.memoNext] = head;
     this.memoNext = (this.memoNext + 1) % HEAD_MEMO_SIZE;
     this.headAttrs = attrs;

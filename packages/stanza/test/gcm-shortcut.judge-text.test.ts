@@ -139,4 +139,32 @@ test('an element owns its attributes: changing them changes no later stanza with
   }
 });
 
+// The gcm child's name and attributes are made once per head; each element gets its own copy.
+test('an element owns its gcm child\'s attributes: changing them changes no later stanza with the same head', () => {
+  const plain = '<message><gcm xmlns="google:mobile:data">{}</gcm></message>';
+  const prefixed = '<message id=""><data:gcm xmlns:data="google:mobile:data">{}</data:gcm></message>';
+  const input = bytes(HEADER + plain + plain + prefixed + prefixed + plain + prefixed);
+  const seen: Array<[string, Record<string, string>]> = [];
+  const parser = new StanzaParser<GcmParts>(
+    {
+      onStreamOpen() {},
+      onStanza(el: XmlElement) {
+        const gcm = el.children[0] as XmlElement;
+        seen.push([gcm.name, { ...gcm.attrs }]);
+        for (const k of Object.keys(gcm.attrs)) gcm.attrs[k] = 'changed';
+        gcm.attrs['extra'] = 'yes';
+      },
+      onStreamEnd() {},
+      onError(e: Error) {
+        throw e;
+      },
+    },
+    { shortcut: gcmShortcut },
+  );
+  parser.write(input);
+  const p: [string, Record<string, string>] = ['gcm', { xmlns: 'google:mobile:data' }];
+  const d: [string, Record<string, string>] = ['data:gcm', { 'xmlns:data': 'google:mobile:data' }];
+  assert.equal(seen, [p, p, d, d, p, d]);
+});
+
 test.run();
