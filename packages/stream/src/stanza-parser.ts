@@ -194,15 +194,16 @@ export class StanzaParser<P = never> implements FramerHost<P> {
 
   /** @internal FramerHost: a stanza the shortcut recognised. */
   deliver(parts: P, endByte: number): boolean {
-    const gen = this.generation;
     const sink = this.sink;
     this.fastCursor = endByte;
     if (sink.onShortcut === undefined || !sink.onShortcut(parts)) {
-      // Still this stanza's (the callback above did not reset the stream, nor fail it).
-      if (this.generation === gen && this.mode === FAST) sink.onStanza((this.framer as FastFramer<P>).element(parts, this.defaultNs));
+      // Still this stream's: the callback did not reset() it. That is the one way a callback
+      // changes the mode here (write() refuses to run inside one, and only write() fails the
+      // stream), and reset() also bumps the generation, so the mode alone tells.
+      if (this.mode === FAST) sink.onStanza((this.framer as FastFramer<P>).element(parts, this.defaultNs));
     }
     this.fastCursor = -1;
-    return this.generation === gen && this.mode === FAST;
+    return this.mode === FAST;
   }
 
   // ------------------------------------------------------------------------------------------
