@@ -60,13 +60,15 @@ function rewrite(json: string): string {
     if (c === 0x3c) rep = '&lt;';
     else if (c === 0x26) rep = '&amp;';
     else if (c === 0x3e) {
-      if (i < 2 || json.charCodeAt(i - 1) !== 0x5d || json.charCodeAt(i - 2) !== 0x5d) continue;
+      // Before index 2 the look-behind reads NaN, which is not `]`.
+      if (json.charCodeAt(i - 1) !== 0x5d || json.charCodeAt(i - 2) !== 0x5d) continue;
       rep = '&gt;';
     } else if (c < 0x20) {
       if (c === 0x09 || c === 0x0a || c === 0x0d) continue;
       rep = hex4(c);
     } else if (c >= 0xd800 && c <= 0xdbff) {
-      const next = i + 1 < len ? json.charCodeAt(i + 1) : 0;
+      // Past the end charCodeAt gives NaN, which is no low surrogate: a high one there is alone.
+      const next = json.charCodeAt(i + 1);
       if (next >= 0xdc00 && next <= 0xdfff) {
         i++; // a well-formed pair: an astral character, kept as is
         continue;
@@ -78,7 +80,8 @@ function rewrite(json: string): string {
     out += json.slice(last, i) + rep;
     last = i + 1;
   }
-  return last === 0 ? json : out + json.slice(last);
+  // With nothing rewritten this is `'' + json.slice(0)`: the input itself.
+  return out + json.slice(last);
 }
 
 /**
@@ -93,25 +96,31 @@ export function stanzaIdAttr(id: string): string | undefined {
   for (let i = 0; i < len; i++) {
     const c = id.charCodeAt(i);
     let rep: string;
-    if (c >= 0x20 && c < 0xd800 && c !== 0x22 && c !== 0x26 && c !== 0x3c) continue;
-    if (c === 0x22) rep = '&quot;';
-    else if (c === 0x26) rep = '&amp;';
-    else if (c === 0x3c) rep = '&lt;';
-    else if (c === 0x09) rep = '&#9;';
-    else if (c === 0x0a) rep = '&#10;';
-    else if (c === 0x0d) rep = '&#13;';
-    else if (c < 0x20 || c === 0xfffe || c === 0xffff) return undefined;
-    else if (c >= 0xd800 && c <= 0xdbff) {
-      const next = i + 1 < len ? id.charCodeAt(i + 1) : 0;
-      if (next < 0xdc00 || next > 0xdfff) return undefined;
+    // By range, so that each comparison decides alone: controls, the BMP below the surrogates
+    // (three characters there need escaping), high surrogates, low ones, the rest of the BMP.
+    if (c < 0x20) {
+      if (c === 0x09) rep = '&#9;';
+      else if (c === 0x0a) rep = '&#10;';
+      else if (c === 0x0d) rep = '&#13;';
+      else return undefined;
+    } else if (c < 0xd800) {
+      if (c === 0x22) rep = '&quot;';
+      else if (c === 0x26) rep = '&amp;';
+      else if (c === 0x3c) rep = '&lt;';
+      else continue;
+    } else if (c < 0xdc00) {
+      // A high surrogate must start a pair (past the end charCodeAt gives NaN: no pair).
+      const next = id.charCodeAt(i + 1);
+      if (!(next >= 0xdc00 && next < 0xe000)) return undefined;
       i++;
       continue;
-    } else if (c >= 0xdc00 && c <= 0xdfff) return undefined;
+    } else if (c < 0xe000 || c >= 0xfffe) return undefined;
     else continue;
     out += id.slice(last, i) + rep;
     last = i + 1;
   }
-  return last === 0 ? id : out + id.slice(last);
+  // With nothing rewritten this is `'' + id.slice(0)`: the input itself.
+  return out + id.slice(last);
 }
 
 const OPEN_NO_ID = '<message><gcm xmlns="google:mobile:data">';
@@ -283,10 +292,12 @@ function writePlainObject(buf: Slab, o: number, limit: number, obj: Record<strin
     // for-in also lists inherited enumerable keys, which JSON.stringify ignores: leave those to it.
     if (!hasOwn.call(obj, key)) return NOT_PLAIN;
     const v = obj[key];
+    // Omitted, as by JSON.stringify (which also omits functions and symbols: those go its way).
+    if (v === undefined) continue;
     const t = typeof v;
-    if (t === 'undefined' || t === 'function' || t === 'symbol') continue; // omitted, as by JSON.stringify
-    // Room for a comma, the key's quotes and colon, and any literal or integer value.
-    if (o + 24 > limit) return NO_ROOM;
+    // No room check of its own: the key's (writePlainString) refuses once `o` is past `limit`, and
+    // a comma or a value written before it lands in the room kept for B_CLOSE (up to 11 bytes: a
+    // colon and a 10-digit integer), which the check at the closing brace then refuses.
     if (!first) buf[o++] = 0x2c; // ,
     first = false;
     o = writePlainString(buf, o, limit, key, true);
@@ -306,7 +317,8 @@ function writePlainObject(buf: Slab, o: number, limit: number, obj: Record<strin
     } else if (v === null) {
       buf.set(B_NULL, o);
       o += B_NULL.length;
-    } else if (t === 'object' && Object.getPrototypeOf(v) === Object.prototype) {
+    } else if (Object.getPrototypeOf(v) === Object.prototype) {
+      // Only a plain object has that prototype (a function, BigInt or symbol has its own).
       o = writePlainObject(buf, o, limit, v as Record<string, unknown>, depth + 1);
       if (o < 0) return o;
     } else {
@@ -457,7 +469,7 @@ export class GcmEncoder {
     const slab = this.#slab;
     const limit = slab.length - B_CLOSE.length;
     let o = this.#offset;
-    if (o + B_OPEN_ID.length > limit) return NO_ROOM;
+    // No room check: #writePlainDownstream leaves at least PLAIN_MIN_ROOM here.
     slab.set(B_OPEN_ID, o);
     o += B_OPEN_ID.length;
     const idAt = o;
@@ -502,12 +514,8 @@ export class GcmEncoder {
     if (from !== undefined && registrationId === undefined && isPlainAscii(from) && isPlainAscii(messageId)) {
       return this.#splice(B_SERVER_ACK_1, from, B_SERVER_ACK_2, messageId, B_SERVER_ACK_3);
     }
-    const payload: Record<string, string> = {};
-    if (from !== undefined) payload['from'] = from;
-    payload['message_id'] = messageId;
-    payload['message_type'] = 'ack';
-    if (registrationId !== undefined) payload['registration_id'] = registrationId;
-    return this.encode(payload);
+    // JSON.stringify leaves out the fields that are undefined.
+    return this.encode({ from, message_id: messageId, message_type: 'ack', registration_id: registrationId });
   }
 
   /**
@@ -528,8 +536,9 @@ export class GcmEncoder {
     o += slab.latin1Write(s1, o);
     slab.set(c2, o);
     o += c2.length;
-    if (s2 !== undefined && c3 !== undefined) {
-      o += slab.latin1Write(s2, o);
+    // The two optional parts come together.
+    if (c3 !== undefined) {
+      o += slab.latin1Write(s2 as string, o);
       slab.set(c3, o);
       o += c3.length;
     }

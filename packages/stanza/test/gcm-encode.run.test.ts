@@ -78,4 +78,33 @@ test('takeRun gives nothing before anything is appended, and one view of the sla
   assert.is(enc.takeRun(), undefined);
 });
 
+test('takeRun hands over the slab itself, not a copy, whenever the run lies in one slab', () => {
+  const m = (i: number): OutgoingMessage => ({ to: 't', data: { i: String(i) } });
+  const bigAck = (enc: GcmEncoder): Buffer => enc.encodeAck('t'.repeat(8000), 'big');
+  // After another method's stanza in the same slab.
+  let enc = new GcmEncoder({ slabSize: 8192 });
+  const ack = enc.encodeAck('t', 'a');
+  enc.appendDownstream(m(1), 'm1');
+  enc.appendDownstream(m(2), 'm2');
+  let run = enc.takeRun();
+  assert.is(run?.buffer, ack.buffer, 'after an ACK');
+  // Left in the slab before the one another method's stanza started.
+  enc = new GcmEncoder({ slabSize: 8192 });
+  const before = enc.encodeAck('t', 'a');
+  enc.appendDownstream(m(1), 'm1');
+  const after = bigAck(enc);
+  assert.is.not(after.buffer, before.buffer);
+  run = enc.takeRun();
+  assert.is(run?.buffer, before.buffer, 'left in the slab before');
+  assert.is(run?.toString(), new GcmEncoder().encodeDownstream(m(1), 'm1').toString());
+  // Begun in the slab another method's stanza started.
+  enc = new GcmEncoder({ slabSize: 16384 });
+  const filler = enc.encodeAck('t'.repeat(10_000), 'a');
+  const started = enc.encodeAck('t'.repeat(10_000), 'b');
+  assert.is.not(started.buffer, filler.buffer);
+  enc.appendDownstream(m(1), 'm1');
+  run = enc.takeRun();
+  assert.is(run?.buffer, started.buffer, 'in the slab begun by another stanza');
+});
+
 test.run();

@@ -16,6 +16,7 @@ const escapes: Array<[string, string, string]> = [
   ['keeps surrogate pairs (astral characters) as they are', '{"a":"😀<"}', '{"a":"😀&lt;"}'],
   ['keeps U+2028 and non-ASCII text as it is', '{"a":"\u2028 café 東京"}', '{"a":"\u2028 café 東京"}'],
   ['writes raw C0 controls (only in invalid JSON) as \\u escapes, keeping TAB/LF/CR', '{\t"a":\n"\u0001"}\r', '{\t"a":\n"\\u0001"}\r'],
+  ['writes text of nothing but C0 controls as \\u escapes', '\u0001\u0008\u000B\u000C\u000E\u001F', '\\u0001\\u0008\\u000b\\u000c\\u000e\\u001f'],
 ];
 for (const [name, input, expected] of escapes) {
   test(`escapeJsonForXml ${name}`, () => {
@@ -66,6 +67,10 @@ test('stanzaIdAttr keeps every astral character and the characters beside the su
     assert.is(stanzaIdAttr(`${String.fromCharCode(c)}a`), undefined, c.toString(16));
   }
   assert.is(stanzaIdAttr('\u001F'), undefined);
+  // A high surrogate followed by anything but a low one, and a low one first, are refused too.
+  for (const id of ['\uDC00\uDC00', '\uDFFF\uDC00', '\uD800\uD800', '\uDBFF\uDBFF', '\uD800\uE000', '\uDBFF\uD7FF', 'a\uFFFE', 'a\uFFFF']) {
+    assert.is(stanzaIdAttr(id), undefined, JSON.stringify(id));
+  }
 });
 
 test('isPlainAscii is true exactly for printable ASCII other than " & < > \\', () => {
