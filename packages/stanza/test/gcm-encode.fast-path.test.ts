@@ -200,6 +200,18 @@ test('small stanzas share slabs: thousands of them use a few slabs of slabSize, 
 // middle of the stanza id, a key, a value or the closing brace, it must give the message up and
 // write it again elsewhere, never write past the slab or leave a cut stanza. Each shape grows one
 // byte at a time until its end crosses the end of the slab, after a first stanza or none.
+/** Marks the id a sweep shape hands to encodeDownstream instead of giving the message its own. */
+const APPEND = Symbol('handed-in message_id');
+const handedIn = (msg: DownstreamMessage): string | undefined => (msg as unknown as Record<symbol, string | undefined>)[APPEND];
+const encode = (enc: GcmEncoder, msg: DownstreamMessage): Buffer => {
+  const id = handedIn(msg);
+  return id === undefined ? enc.encodeDownstream(msg) : enc.encodeDownstream(msg as OutgoingMessage, id);
+};
+const reference = (msg: DownstreamMessage): string => {
+  const id = handedIn(msg);
+  return id === undefined ? encodeGcmString(msg, msg.message_id) : encodeGcmString({ ...msg, message_id: id }, id);
+};
+
 test('a plain message that runs out of room anywhere near the end of the slab is written whole, and nothing earlier changes', () => {
   const slabSize = 8192;
   const shapes: Array<[string, (n: number) => DownstreamMessage]> = [
@@ -210,21 +222,24 @@ test('a plain message that runs out of room anywhere near the end of the slab is
     ['a key before an object', (n) => ({ to: 't', message_id: 'm', data: { [`k${'k'.repeat(n)}`]: {}, z: false } })],
     ['a short key after a long value', (n) => ({ to: 't', message_id: 'm', data: { v: 'v'.repeat(n), w: 1, x: true } })],
     ['a value that is a long string', (n) => ({ to: 't', message_id: 'm', data: { v: 'v'.repeat(n) } })],
+    // Without a message_id of its own: the one handed in is written as the last field.
+    ['a long value before a handed-in id', (n) => Object.assign({ to: 't', data: { v: 'v'.repeat(n) } }, { [APPEND]: 'm' }) as never],
+    ['a long handed-in id', (n) => Object.assign({ to: 't' }, { [APPEND]: `m${'i'.repeat(n)}` }) as never],
   ];
   for (const first of [undefined, { to: 'first', message_id: 'f', data: { pad: 'p'.repeat(300) } }]) {
     for (const [name, shape] of shapes) {
-      const base = Buffer.byteLength(encodeGcmString(shape(0), shape(0).message_id));
+      const base = Buffer.byteLength(reference(shape(0)));
       const before = first === undefined ? 0 : Buffer.byteLength(encodeGcmString(first, first.message_id));
       // From sizes that fit to the growing part alone reaching the end of the slab.
       for (let n = slabSize - before - base - 48; n <= slabSize - before; n++) {
         const msg = shape(n);
-        const want = encodeGcmString(msg, msg.message_id);
+        const want = reference(msg);
         const enc = new GcmEncoder({ slabSize });
         const earlier = first === undefined ? undefined : enc.encodeDownstream(first);
         const copy = earlier?.toString();
         let out: string;
         try {
-          out = enc.encodeDownstream(msg).toString();
+          out = encode(enc, msg).toString();
         } catch (err) {
           assert.unreachable(`${name}, n = ${n}: ${String(err)}`);
           return;
