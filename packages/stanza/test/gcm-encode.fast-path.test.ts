@@ -150,6 +150,20 @@ test('encodeDownstream writes only own fields when Object.prototype has an enume
     delete (Object.prototype as Record<string, unknown>)['polluted'];
   }
   assert.equal(got, want);
+  // A toJSON on Object.prototype (not enumerable) is every plain object's, and JSON.stringify calls it.
+  const pairs: string[][] = [];
+  Object.defineProperty(Object.prototype, 'toJSON', { value: () => ({ replaced: true }), configurable: true, writable: true });
+  try {
+    for (const [m, id] of msgs) {
+      const wantHere = encodeGcmString(id === undefined ? m : { ...m, message_id: id }, id ?? (m.message_id as string));
+      const out = (id === undefined ? new GcmEncoder().encodeDownstream(m as DownstreamMessage) : new GcmEncoder().encodeDownstream(m, id)).toString();
+      pairs.push([out, wantHere]);
+    }
+  } finally {
+    delete (Object.prototype as Record<string, unknown>)['toJSON'];
+  }
+  for (const [out, wantHere] of pairs) assert.is(out, wantHere);
+  assert.ok(pairs.every(([out]) => out?.includes('{"replaced":true}')));
 });
 
 test('encodeDownstream writes what JSON.stringify writes for objects that are not plain data', () => {
