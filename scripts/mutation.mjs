@@ -8,12 +8,14 @@
 // whose code did not change, survivors included: a test written for a survivor does not rerun it.
 // `--survivors` reruns exactly the mutants the incremental file records as survived or not covered
 // (each one's location as a MUTATE range, with --force), and keeps every other result; with MUTATE
-// set (`dist/src/a.js,dist/src/b.js`, ranges allowed), only those files' survivors, so two people
-// can rerun their own files of one package. Other
+// set (`dist/src/a.js,dist/src/b.js`), only those files' survivors, and with a line range
+// (`dist/src/a.js:75-304`) only the survivors that start on those lines, so two people can rerun
+// their own files, or their own part of one file, of one package. Other
 // arguments starting with `-` go to Stryker as they are (`--force` reruns everything in scope).
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { survivorRanges } from './lib/mutation-survivors.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
 const args = process.argv.slice(2);
@@ -37,24 +39,6 @@ function trimReasons(file) {
   writeFileSync(file, `${JSON.stringify(data, null, 1)}\n`);
 }
 
-/**
- * MUTATE ranges (`file:line:column-line:column`, Stryker's form) of the undetected mutants on record,
- * of the files `only` names (each entry's part before any `:` range), or of every file.
- */
-function survivorRanges(pkg, only) {
-  const file = join(root, 'test', 'mutation', `${pkg}.incremental.json`);
-  if (!existsSync(file)) return [];
-  const ranges = new Set();
-  for (const [name, { mutants }] of Object.entries(JSON.parse(readFileSync(file, 'utf8')).files)) {
-    if (only !== undefined && !only.includes(name)) continue;
-    for (const { status, location: l } of mutants) {
-      // The report's columns are 1-based, Stryker's ranges 0-based: start one early, end where it ends.
-      if (status === 'Survived' || status === 'NoCoverage') ranges.add(`${name}:${l.start.line}:${l.start.column - 1}-${l.end.line}:${l.end.column}`);
-    }
-  }
-  return [...ranges];
-}
-
 const rows = [];
 let failed = false;
 for (const pkg of packages) {
@@ -67,8 +51,7 @@ for (const pkg of packages) {
   const env = { ...process.env };
   const extra = [...flags];
   if (survivorsOnly) {
-    const only = process.env.MUTATE?.split(',').map((m) => m.replace(/:.*/, ''));
-    const ranges = survivorRanges(pkg, only);
+    const ranges = survivorRanges(join(root, 'test', 'mutation', `${pkg}.incremental.json`), process.env.MUTATE);
     console.log(`${pkg}: rerunning ${ranges.length} survivor location(s)`);
     if (ranges.length === 0) continue;
     env.MUTATE = ranges.join(',');

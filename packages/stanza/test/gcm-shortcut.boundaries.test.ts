@@ -2,7 +2,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { recorder, type Event } from '@ccs-xmpp/stream/testing';
 import { gcmShortcut, type GcmParts } from '../src/index.js';
-import { HEADER, bytes, gcmView, parseSplit, progressSplit } from './helpers/parser.js';
+import { HEADER, bytes, gcmView, parseSplit, progressSplit, regexCalls } from './helpers/parser.js';
 
 // The edges of the shortcut's shape, one table row each: every character reference, UTF-8
 // sequence, whitespace and name form the README's shape allows is taken by the shortcut (reaches
@@ -179,27 +179,8 @@ test('one stream of many heads, more than the shortcut remembers, with and witho
  * as the issue's spy on `timingSafeEqual` does for a claim that is otherwise only about time.
  */
 function headRegexCalls(f: () => void): number {
-  const { exec, test: testRe } = RegExp.prototype;
-  let calls = 0;
-  const count = (re: RegExp): void => {
-    const src = re.source; // (`/` may be escaped in it)
-    if (src.startsWith('^<message') || (src.startsWith('^<(?:') && !src.startsWith('^<(?:/') && !src.startsWith('^<(?:\\/'))) calls++;
-  };
-  RegExp.prototype.exec = function (this: RegExp, s: string) {
-    count(this);
-    return exec.call(this, s);
-  };
-  RegExp.prototype.test = function (this: RegExp, s: string) {
-    count(this);
-    return testRe.call(this, s);
-  };
-  try {
-    f();
-  } finally {
-    RegExp.prototype.exec = exec;
-    RegExp.prototype.test = testRe;
-  }
-  return calls;
+  // (`/` may be escaped in a source)
+  return regexCalls(f, ({ source: src }) => src.startsWith('^<message') || (src.startsWith('^<(?:') && !src.startsWith('^<(?:/') && !src.startsWith('^<(?:\\/')));
 }
 
 test('a head seen before is recognised from its bytes: the regular expressions judge each head once, not each stanza, whole or cut anywhere', () => {
