@@ -32,6 +32,9 @@ A local CCS (GCM/FCM XMPP) server over TLS. Prints one JSON line when listening
   --keepalive-ms MS            whitespace keepalive interval (default 30000)
   --no-deliveries              do not keep per-device delivery lists (long benchmarks)
   --handshake-timeout-ms MS    close a connection not bound within MS (default 10000; 0 = never)
+  --drain-timeout-ms MS        a drained connection waits at most MS for its un-ACKed upstream (default 5000)
+  --drain-min-ms MS            a drained connection stays open at least MS, so messages already on
+                               their way get their CONNECTION_DRAINING NACK (default 0)
   --max-connections N          open connections at most (default 1000)
   --max-queued-upstream N      upstream messages waiting for a connection per sender (default 10000)
 Devices:
@@ -129,7 +132,7 @@ export function parseCommandLine(argv: string[], env: Record<string, string | un
         'device-max-per-second': { type: 'string' }, 'topic-max-per-second': { type: 'string' },
         'keepalive-ms': { type: 'string' }, 'no-deliveries': { type: 'boolean' },
         'admin-port': { type: 'string' }, 'admin-host': { type: 'string' }, 'admin-token': { type: 'string' },
-        'handshake-timeout-ms': { type: 'string' }, 'max-connections': { type: 'string' }, 'max-queued-upstream': { type: 'string' },
+        'handshake-timeout-ms': { type: 'string' }, 'drain-timeout-ms': { type: 'string' }, 'drain-min-ms': { type: 'string' }, 'max-connections': { type: 'string' }, 'max-queued-upstream': { type: 'string' },
         'cut-after': { type: 'string' }, 'cut-probability': { type: 'string' }, 'ack-delay': { type: 'string' },
         'service-unavailable-rate': { type: 'string' }, 'internal-error-rate': { type: 'string' },
         stall: { type: 'string' }, 'tiny-writes': { type: 'boolean' }, 'tiny-write-size': { type: 'string' },
@@ -191,6 +194,8 @@ export function parseCommandLine(argv: string[], env: Record<string, string | un
   opt('adminHost', values['admin-host']);
   opt('adminToken', values['admin-token'] ?? (env['CCS_EMULATOR_ADMIN_TOKEN'] || undefined));
   opt('handshakeTimeoutMs', num('handshake-timeout-ms', values['handshake-timeout-ms'], 0, true));
+  opt('drainTimeoutMs', num('drain-timeout-ms', values['drain-timeout-ms'], 0, true));
+  opt('drainMinMs', num('drain-min-ms', values['drain-min-ms'], 0, true));
   opt('maxConnections', num('max-connections', values['max-connections'], 1, true));
   opt('maxQueuedUpstream', num('max-queued-upstream', values['max-queued-upstream'], 1, true));
   if (values['reject-unknown-tokens']) options.acceptUnknownTokens = false;

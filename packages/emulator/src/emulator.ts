@@ -376,6 +376,7 @@ export class CcsEmulator extends TypedEventEmitter<CcsEmulatorEvents> {
       maxPendingUpstream: this.#options.maxPendingUpstream ?? 100,
       upstreamResendMs: this.#options.upstreamResendMs ?? 10_000,
       drainTimeoutMs: this.#options.drainTimeoutMs ?? 5000,
+      drainMinMs: this.#options.drainMinMs ?? 0,
       decisions: new SeededDecisions(this.seed),
       devices: this.deviceModel,
       flowControl: this.#o.flowControl,

@@ -78,6 +78,7 @@ export interface Hub {
   readonly legacyNacks: boolean;
   readonly upstreamResendMs: number;
   readonly drainTimeoutMs: number;
+  readonly drainMinMs: number;
   /** Fault draws keyed by seed + message, so that a seed reproduces a run whatever the timing. */
   readonly decisions: SeededDecisions;
   /** The devices' presence and held messages, and device groups. */

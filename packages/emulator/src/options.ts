@@ -52,6 +52,12 @@ export interface CcsEmulatorOptions {
   maxStanzaBytes?: number;
   /** After CONNECTION_DRAINING, close once nothing is owed, or after this long at the latest. Default 5 000 ms. */
   drainTimeoutMs?: number;
+  /**
+   * A drained connection stays open at least this long, even when nothing is owed, so a message
+   * the client sent before it read `CONNECTION_DRAINING` still gets its `CONNECTION_DRAINING` NACK
+   * instead of meeting a closed stream. Default 0: it closes as soon as nothing is owed.
+   */
+  drainMinMs?: number;
   /** Keep every delivery for `deliveredTo` (turn off for long benchmarks). Default true. */
   keepDeliveries?: boolean;
   /**
@@ -152,6 +158,7 @@ export function checkOptions(options: CcsEmulatorOptions): CheckedOptions {
   positive('idleTimeoutMs', 0);
   positive('maxStanzaBytes', 64);
   positive('drainTimeoutMs', 0);
+  positive('drainMinMs', 0);
   positive('handshakeTimeoutMs', 0);
   positive('maxConnections', 1);
   positive('maxQueuedUpstream', 1);

@@ -72,6 +72,8 @@ export class Session implements UpstreamOutlet {
   #stallUntil = 0;
   #pendingStallMs = 0;
   #drainDeadline = 0;
+  /** A drained connection is not closed before this, owed or not (`drainMinMs`). */
+  #drainEarliestClose = 0;
   /** The socket's buffer is full: reading is paused until it drains. */
   #backpressured = false;
   readonly #closedPromise: Promise<void>;
@@ -223,7 +225,9 @@ export class Session implements UpstreamOutlet {
   drain(): boolean {
     if (!this.#ready || this.draining) return false;
     this.draining = true;
-    this.#drainDeadline = Date.now() + this.#hub.drainTimeoutMs;
+    const now = Date.now();
+    this.#drainDeadline = now + this.#hub.drainTimeoutMs;
+    this.#drainEarliestClose = now + this.#hub.drainMinMs;
     this.#out(DRAINING_STANZA);
     this.#event({ type: 'drain', connectionId: this.id });
     this.#ensureTick();
@@ -378,7 +382,7 @@ export class Session implements UpstreamOutlet {
       } else busy = true;
     }
     if (this.draining) {
-      if (this.#delayed.size === 0 && (this.#window.size === 0 || now >= this.#drainDeadline)) {
+      if (this.#delayed.size === 0 && (this.#window.size === 0 || now >= this.#drainDeadline) && now >= this.#drainEarliestClose) {
         void this.shutdown(2000);
         return this.#stopTick();
       }

@@ -9,12 +9,14 @@ import { TestClient } from './helpers/client.js';
 const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));
 
 test('the ccs-emulator CLI listens on --port 0, prints its JSON line, serves a client, and stops on SIGTERM with the totals', async () => {
-  const child = spawn(process.execPath, [CLI, '--port', '0', '--sender-id', '555', '--handshake-timeout-ms', '0'], {
+  const child = spawn(process.execPath, [CLI, '--port', '0', '--sender-id', '555', '--handshake-timeout-ms', '0', '--drain-min-ms', '60000'], {
     env: { ...process.env, CCS_API_KEY: 'cli-secret-key' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   // No handshake deadline: on a loaded machine the TLS + SASL handshake alone can pass the default
-  // 10 s, and that limit has tests of its own (limits.test.ts).
+  // 10 s, and that limit has tests of its own (limits.test.ts). The drained connection stays open
+  // (--drain-min-ms) until SIGTERM: owing nothing, it would otherwise close within 10 ms of the
+  // drain, before a loaded test process sends its after-drain message.
   // Generous (a loaded machine), and still inside the runner's per-test deadline.
   const killer = setTimeout(() => child.kill('SIGKILL'), 50_000);
   try {

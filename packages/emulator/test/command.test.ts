@@ -12,7 +12,7 @@ test('parses every flag into emulator options and faults', () => {
     '--host', '127.0.0.1', '--port', '0', '--sender-id', 'a', '--sender-id', 'b', '--api-key', 'k1', '--api-key', 'k2',
     '--devices', '3', '--upstream-rate', '2.5', '--seed', '9', '--max-pending-upstream', '7', '--upstream-resend-ms', '50',
     '--reject-unknown-tokens', '--device-max-per-second', '4', '--topic-max-per-second', '5', '--keepalive-ms', '0', '--no-deliveries',
-    '--handshake-timeout-ms', '500', '--max-connections', '8', '--max-queued-upstream', '9',
+    '--handshake-timeout-ms', '500', '--drain-timeout-ms', '600', '--drain-min-ms', '700', '--max-connections', '8', '--max-queued-upstream', '9',
     '--cut-after', '10', '--cut-probability', '0.1', '--ack-delay', '20', '--service-unavailable-rate', '0.2',
     '--internal-error-rate', '0.3', '--stall', '40', '--tiny-write-size', '3', '--verbose',
   ], {});
@@ -21,7 +21,7 @@ test('parses every flag into emulator options and faults', () => {
     faults: { cutAfterStanzas: 10, cutProbability: 0.1, ackDelayMs: 20, serviceUnavailableRate: 0.2, internalErrorRate: 0.3, stallMs: 40, tinyWrites: 3 },
     host: '127.0.0.1', port: 0, devices: 3, upstreamRate: 2.5, seed: 9, maxPendingUpstream: 7, upstreamResendMs: 50,
     deviceMaxPerSecond: 4, topicMaxPerSecond: 5, keepaliveIntervalMs: 0, acceptUnknownTokens: false, keepDeliveries: false,
-    handshakeTimeoutMs: 500, maxConnections: 8, maxQueuedUpstream: 9,
+    handshakeTimeoutMs: 500, drainTimeoutMs: 600, drainMinMs: 700, maxConnections: 8, maxQueuedUpstream: 9,
   });
   assert.is(line.verbose, true);
   assert.equal(parseCommandLine(['--tiny-writes'], {}).options.faults, { tinyWrites: true });

@@ -6,7 +6,8 @@ import { TestClient, until } from './helpers/client.js';
 
 test('drain sends CONNECTION_DRAINING, NACKs new sends, delivers owed ACKs, then closes', async () => {
   const emu = new CcsEmulator({
-    port: 0, seed: 5, faults: { ackDelayMs: 80 },
+    // drainMinMs: the 'after' message must reach a connection still open on a loaded machine.
+    port: 0, seed: 5, faults: { ackDelayMs: 80 }, drainMinMs: 500,
     senders: [{ senderId: '1234567890', apiKey: 'emulator-api-key' }, { senderId: '42', apiKey: 'k2' }],
   });
   await emu.start();
@@ -54,6 +55,25 @@ test('a draining connection gets no new upstream; its un-ACKed upstream moves to
     const ids = b.received.filter((el) => el.local === 'message').map((el) => (JSON.parse(gcmText(findGcmChild(el)!)) as { message_id: string }).message_id);
     assert.equal(ids, ['u1', 'u2']);
     await b.close();
+  } finally {
+    await emu.stop();
+  }
+});
+
+test('drainMinMs: a drained connection that owes nothing stays open that long, and a message sent meanwhile gets its CONNECTION_DRAINING NACK', async () => {
+  const emu = new CcsEmulator({ port: 0, seed: 5, drainMinMs: 600 });
+  await emu.start();
+  try {
+    const c = await TestClient.connect({ port: emu.port, ca: emu.ca });
+    assert.is((await c.request({ to: 'tok', message_id: 'before' })).kind, 'ack');
+    const drainedAt = Date.now();
+    assert.is(emu.drain(), 1);
+    // Nothing is owed: without drainMinMs the connection closes at the next 10 ms tick.
+    await new Promise((r) => setTimeout(r, 150));
+    const late = await c.request({ to: 'tok', message_id: 'late' });
+    assert.is(late.kind === 'nack' && late.error.code, 'CONNECTION_DRAINING');
+    assert.is(await c.closed, undefined, 'then a clean stream close');
+    assert.ok(Date.now() - drainedAt >= 600, `closed ${Date.now() - drainedAt} ms after the drain, not before drainMinMs`);
   } finally {
     await emu.stop();
   }
