@@ -2,7 +2,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { recorder } from '@ccs-xmpp/stream/testing';
 import { gcmShortcut } from '../src/index.js';
-import { HEADER, bytes, parseSplit, progressSplit } from './helpers/parser.js';
+import { HEADER, bytes, parseSplit, progressSplit, regexCalls } from './helpers/parser.js';
 
 // The GCM matcher's memory of heads (gcm-shortcut.ts, recallHead/judgeHead), seen from the parser:
 // bytes that only begin like a remembered head are waited for, anything else is judged at once, and
@@ -43,28 +43,7 @@ test('after a remembered head, a start tag saxes refuses early is reported as ea
  * Runs `f` counting the calls of the shortcut's regular expressions for heads (sources starting
  * with `^<message`: the start tag and the head; the gcm start tag alone is `^<(?:`).
  */
-function headRegexCalls(f: () => void): number {
-  const { exec, test: testRe } = RegExp.prototype;
-  let calls = 0;
-  const count = (re: RegExp): void => {
-    if (re.source.startsWith('^<message')) calls++;
-  };
-  RegExp.prototype.exec = function (this: RegExp, s: string) {
-    count(this);
-    return exec.call(this, s);
-  };
-  RegExp.prototype.test = function (this: RegExp, s: string) {
-    count(this);
-    return testRe.call(this, s);
-  };
-  try {
-    f();
-  } finally {
-    RegExp.prototype.exec = exec;
-    RegExp.prototype.test = testRe;
-  }
-  return calls;
-}
+const headRegexCalls = (f: () => void): number => regexCalls(f, (re) => re.source.startsWith('^<message'));
 
 test('every one of several recent heads is remembered, with ids and without: a second round of them runs no regular expression', () => {
   // Heads without an id are remembered whole (eight), heads with one as templates (four): three of
