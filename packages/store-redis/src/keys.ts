@@ -11,7 +11,7 @@
  * | `ccs:{S}:instances` | sorted set | instances that may own records (the adoption scan's list) |
  * | `ccs:{S}:lease:<instance>` | string, TTL | the instance's heartbeat; gone = the instance is dead |
  * | `ccs:{S}:outcomes` | stream, MAXLEN ~ | final outcomes (all, or adopted messages only) |
- * | `ccs:{S}:up:<from>\n<id>` | string, TTL | upstream de-duplication: `r:<instance>` running, `d` done |
+ * | `ccs:{S}:up:<from>\n<id>` | string, TTL | upstream de-duplication: `r:<instance>:<claim token>` running, `d` done |
  * | `ccs:{S}:done` | list | completed upstream keys, newest first (the count bound of the window) |
  */
 export class Keys {

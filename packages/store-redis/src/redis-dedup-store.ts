@@ -7,9 +7,8 @@ import { StoreError, storeError } from './errors.js';
 /** Releases kept for a retry while Redis is away. */
 const MAX_RETRY_RELEASES = 100_000;
 
-/** Claim script codes. */
+/** Claim script codes (a string answer: held by this instance, under that token). */
 const NEW = 0;
-const MINE = 1;
 const ELSEWHERE = 2;
 const DONE = 3;
 
@@ -17,6 +16,12 @@ interface Waiter {
   suffix: string;
   resolve: (claim: DedupClaim) => void;
   reject: (err: Error) => void;
+}
+
+/** A claim of this instance: the batch it was made in and the token it holds the key under. */
+interface Held {
+  batch: number;
+  token: string;
 }
 
 /**
@@ -33,20 +38,28 @@ interface Waiter {
  * appended since the claim (a reply) was not recorded. The claim is then released (retried when
  * Redis is back), so CCS's resend is handled again, here or elsewhere; no reply is lost to a crash
  * or a Redis failure between the handler and the ACK.
+ *
+ * Each claim carries a token of its own, and Redis holds a claim as `r:<instance>:<token>`. A
+ * release removes only the claim it was made for: a resend that took the message again in the
+ * meantime (in the same flush, or while the release waited for Redis to come back) holds it under
+ * another token and keeps it, so a third copy is answered `running`, not `new`.
  */
 export class RedisDedupStore implements UpstreamDedupStore {
   readonly #batcher: TickBatcher;
-  /** Claims this instance holds, with the batch they were made in. */
-  readonly #running = new Map<string, number>();
+  /** Claims this instance holds (handlers running). */
+  readonly #running = new Map<string, Held>();
   /**
-   * Completions queued and not yet answered, with their batch. Claims run before completions in one
-   * flush, so a claim in the same batch finds the message still held by this instance.
+   * Completions queued and not yet answered, with their claim's token. Claims run before
+   * completions in one flush, so a claim in the same batch finds the message still held by this
+   * instance, under that token.
    */
-  readonly #completing = new Map<string, number>();
+  readonly #completing = new Map<string, string>();
   /** Claims held by another live instance, polled. */
   readonly #waiting = new Map<string, Waiter[]>();
-  /** Releases (mode, suffix) to send again when Redis is back. */
+  /** Releases (mode, suffix, token) to send again when Redis is back. */
   #retryRelease: string[] = [];
+  /** The last claim token handed out (tokens are this counter in base 36). */
+  #tokens = 0;
   #poll: NodeJS.Timeout | undefined = undefined;
   readonly #pollMs: number;
   readonly #closeShared: () => Promise<void>;
@@ -85,31 +98,35 @@ export class RedisDedupStore implements UpstreamDedupStore {
    */
   complete(from: string, messageId: string): void {
     const suffix = Keys.upstream(from, messageId);
-    const since = this.#running.get(suffix) ?? this.#batcher.batch;
-    const batch = this.#batcher.batch;
+    const held = this.#running.get(suffix);
+    const since = held?.batch ?? this.#batcher.batch;
+    // No claim held (not called after 'new'): a failure releases no running claim, only a completion.
+    const token = held?.token ?? '';
     this.#running.delete(suffix);
-    this.#completing.set(suffix, batch);
+    this.#completing.set(suffix, token);
     this.#batcher.args('complete').push(suffix);
     this.#batcher.added('complete');
     this.#batcher.guard(since);
     const settled = (): void => {
-      if (this.#completing.get(suffix) === batch) this.#completing.delete(suffix);
+      if (this.#completing.get(suffix) === token) this.#completing.delete(suffix);
     };
     this.#batcher.promise('complete').then(() => {
       settled();
-      if (this.#batcher.appendFailedSince(since)) this.#release(suffix, 'd');
+      if (this.#batcher.appendFailedSince(since)) this.#release(suffix, 'd', token);
     }, () => {
       settled();
       // It may have run before the connection dropped: forget the completion too.
-      this.#release(suffix, 'd');
+      this.#release(suffix, 'd', token);
     });
   }
 
   /** The handler failed: the claim is dropped, so the resend is handled again. */
   release(from: string, messageId: string): void {
     const suffix = Keys.upstream(from, messageId);
+    const held = this.#running.get(suffix);
+    if (held === undefined) return;
     this.#running.delete(suffix);
-    this.#release(suffix, 'r');
+    this.#release(suffix, 'r', held.token);
   }
 
   /** Redis is back: sends the releases that failed. */
@@ -117,7 +134,7 @@ export class RedisDedupStore implements UpstreamDedupStore {
     if (this.#retryRelease.length === 0) return;
     const items = this.#retryRelease;
     this.#retryRelease = [];
-    for (let i = 0; i + 1 < items.length; i += 2) this.#release(items[i + 1] as string, items[i] as 'r' | 'd');
+    for (let i = 0; i + 2 < items.length; i += 3) this.#release(items[i + 1] as string, items[i] as 'r' | 'd', items[i + 2] as string);
   }
 
   /** Closes the shared store (see {@link RedisStore.close}). */
@@ -135,42 +152,49 @@ export class RedisDedupStore implements UpstreamDedupStore {
     this.#waiting.clear();
   }
 
-  /** Mode `r`: a running claim of ours; `d`: also a completion whose replies were not recorded. */
-  #release(suffix: string, mode: 'r' | 'd'): void {
-    this.#batcher.args('release').push(mode, suffix);
+  /**
+   * Mode `r`: our running claim made under `token`; `d`: also a completion whose replies were not
+   * recorded.
+   */
+  #release(suffix: string, mode: 'r' | 'd', token: string): void {
+    this.#batcher.args('release').push(mode, suffix, token);
     this.#batcher.added('release');
     this.#batcher.promise('release').catch(() => {
       // Bounded: a claim left behind expires with the window anyway; this only makes it go sooner.
-      if (this.#retryRelease.length < MAX_RETRY_RELEASES * 2) this.#retryRelease.push(mode, suffix);
+      if (this.#retryRelease.length < MAX_RETRY_RELEASES * 3) this.#retryRelease.push(mode, suffix, token);
     });
   }
 
-  #ask(waiter: Waiter): void {
-    this.#batcher.args('claim').push(waiter.suffix);
+  /** Asks Redis for the claim under a new token; `stale`: our token on that key that nothing runs under any more. */
+  #ask(waiter: Waiter, stale = ''): void {
+    const token = (++this.#tokens).toString(36);
+    this.#batcher.args('claim').push(waiter.suffix, token, stale);
     const index = this.#batcher.added('claim');
     const batch = this.#batcher.batch;
     this.#batcher.promise('claim').then(
-      (codes) => this.#answer(waiter, codes[index], batch),
+      (codes) => this.#answer(waiter, codes[index], batch, token),
       (err: unknown) => waiter.reject(storeError('claim', err)),
     );
   }
 
-  #answer(waiter: Waiter, code: unknown, batch: number): void {
+  #answer(waiter: Waiter, code: unknown, batch: number, token: string): void {
+    if (typeof code === 'string') {
+      // Held by this instance under `code`: a handler runs under it here (or its completion is
+      // on its way, queued after this claim), or it is left over by a handler that failed, a
+      // completion that failed to record, or an earlier process with this instanceId. Then
+      // nothing runs it any more: it is taken again under a new token, in Redis, so the pending
+      // release of the old token (maybe already queued behind this claim) cannot drop it.
+      if (this.#running.get(waiter.suffix)?.token === code || this.#completing.get(waiter.suffix) === code) {
+        waiter.resolve('running');
+      } else {
+        this.#ask(waiter, code);
+      }
+      return;
+    }
     switch (code) {
       case NEW:
-        this.#running.set(waiter.suffix, batch);
+        this.#running.set(waiter.suffix, { batch, token });
         waiter.resolve('new');
-        return;
-      case MINE:
-        // Held by this instance: running here, completed in this very batch (the completion runs
-        // after the claim), or left over by a completion that failed to record (then nothing runs
-        // it any more, and it is taken again).
-        if (this.#running.has(waiter.suffix) || (this.#completing.get(waiter.suffix) ?? 0) >= batch) {
-          waiter.resolve('running');
-        } else {
-          this.#running.set(waiter.suffix, batch);
-          waiter.resolve('new');
-        }
         return;
       case DONE:
         waiter.resolve('done');

@@ -115,26 +115,35 @@ return res
 `;
 
 /**
- * claim — KEYS: instances (unused; it routes the call to the sender's slot on a cluster). ARGV: me, prefix, runningTtlMs, then upstream key suffixes.
- * Per key: 0 = new (claimed by `me` now, also when its previous owner's lease is gone),
- * 1 = running here, 2 = running on a live instance, 3 = done.
+ * claim — KEYS: instances (unused; it routes the call to the sender's slot on a cluster). ARGV: me,
+ * prefix, runningTtlMs, then (key suffix, token, stale) triples.
+ * A running claim is `r:<me>:<token>`: the token names one claim of one instance, so a release
+ * removes only the claim it was made for (see release). Per key: 0 = new (claimed by `me` with
+ * `token` now, also when its previous owner's lease is gone, or when it is `me`'s claim under the
+ * token `stale`, which `me` knows nothing runs any more); a string = held by `me` under that token;
+ * 2 = running on a live instance; 3 = done.
  */
 export const CLAIM = `
 local me, prefix, ttl = ARGV[1], ARGV[2], ARGV[3]
+local mine = 'r:' .. me .. ':'
 local out = {}
-for i = 4, #ARGV do
+for i = 4, #ARGV, 3 do
   local k = prefix .. 'up:' .. ARGV[i]
   local v = redis.call('GET', k)
-  if not v then
-    redis.call('SET', k, 'r:' .. me, 'PX', ttl); out[#out + 1] = 0
-  elseif v == 'd' then
+  local take = not v
+  if v == 'd' then
     out[#out + 1] = 3
-  else
-    local owner = string.sub(v, 3)
-    if owner == me then out[#out + 1] = 1
-    elseif redis.call('EXISTS', prefix .. 'lease:' .. owner) == 1 then out[#out + 1] = 2
-    else redis.call('SET', k, 'r:' .. me, 'PX', ttl); out[#out + 1] = 0 end
+  elseif v then
+    if string.sub(v, 1, #mine) == mine then
+      local token = string.sub(v, #mine + 1)
+      if token == ARGV[i + 2] then take = true else out[#out + 1] = token end
+    elseif redis.call('EXISTS', prefix .. 'lease:' .. (string.match(v, '^r:([^:]*)') or '')) == 1 then
+      out[#out + 1] = 2
+    else
+      take = true
+    end
   end
+  if take then redis.call('SET', k, mine .. ARGV[i + 1], 'PX', ttl); out[#out + 1] = 0 end
 end
 return out
 `;
@@ -164,16 +173,19 @@ return #ARGV - 3
 
 /**
  * release — KEYS: instances (routing only, as for claim). ARGV: me, prefix, then (mode, key
- * suffix) pairs. Forgets claims `me` holds (the handler failed, so CCS's resend must run it again,
- * here or elsewhere). Mode `d` also forgets a completion: the handler ran but a reply it sent was
- * not recorded, so the message was not ACKed and must be handled again.
+ * suffix, token) triples. Forgets `me`'s claim made under `token` (the handler failed, so CCS's
+ * resend must run it again, here or elsewhere) — and only that one: a resend claimed again since
+ * (under another token) keeps its claim while its handler runs. Mode `d` also forgets a
+ * completion: the handler ran but a reply it sent was not recorded, so the message was not ACKed
+ * and must be handled again.
  */
 export const RELEASE = `
+local mine = 'r:' .. ARGV[1] .. ':'
 local n = 0
-for i = 3, #ARGV, 2 do
+for i = 3, #ARGV, 3 do
   local k = ARGV[2] .. 'up:' .. ARGV[i + 1]
   local v = redis.call('GET', k)
-  if v == 'r:' .. ARGV[1] or (v == 'd' and ARGV[i] == 'd') then redis.call('DEL', k); n = n + 1 end
+  if v == mine .. ARGV[i + 2] or (v == 'd' and ARGV[i] == 'd') then redis.call('DEL', k); n = n + 1 end
 end
 return n
 `;

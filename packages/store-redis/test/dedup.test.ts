@@ -96,6 +96,70 @@ t.test('a resend claimed in the tick its handler completed in is not run again: 
   closeAll();
 });
 
+t.test('a failed completion releases only its own claim: a resend that took the message again in the same flush keeps it, and a third copy waits', async (server) => {
+  const sender = uniqueSender();
+  const prefix = `ccs:{${sender}}:`;
+  const user = `dedup-${sender}`;
+  const admin = new Redis(server.url);
+  // A user that may use every key of the sender but the done list: Redis refuses the completion
+  // script (it declares that key) before it runs, so the claim stays in Redis as it was — a
+  // completion that failed between the handler and the upstream ACK.
+  await admin.acl('SETUSER', user, 'on', '>pw', 'resetkeys', `~${prefix}up:*`, `~${prefix}out`, `~${prefix}own:*`,
+    `~${prefix}instances`, `~${prefix}lease:*`, `~${prefix}outcomes`, '+@all');
+  try {
+    const a = open(`redis://${user}:pw@127.0.0.1:${server.port}`, sender);
+    await a.ready();
+    assert.is(await a.dedup.claim('dev', 'u7'), 'new', 'the first copy: its handler runs');
+    a.dedup.complete('dev', 'u7');
+    // The upstream ACK waits on this: it fails, and the store queues the claim's release as it sees
+    // the failure, for the next flush.
+    const failed = await a.outbox.flush()?.then(() => undefined, (err: unknown) => err);
+    assert.instance(failed, StoreError);
+    // A CCS resend arrives in that very tick: its claim goes to Redis in the flush of the release,
+    // ahead of it. The first run did not complete, so the resend runs the handler again.
+    assert.is(await a.dedup.claim('dev', 'u7'), 'new', 'the resend');
+    const held = await admin.get(`${prefix}up:dev\nu7`);
+    assert.ok(held?.startsWith(`r:${a.instanceId}:`), `the resend's claim is still in Redis (${String(held)})`);
+    assert.is(await a.dedup.claim('dev', 'u7'), 'running', 'a third copy while the resend runs');
+    // Completions work again: the resend's run completes, and the next copy is only ACKed.
+    await admin.acl('SETUSER', user, `~${prefix}done`);
+    a.dedup.complete('dev', 'u7');
+    await a.outbox.flush();
+    assert.is(await a.dedup.claim('dev', 'u7'), 'done');
+  } finally {
+    closeAll();
+    await admin.acl('DELUSER', user);
+    admin.disconnect();
+  }
+});
+
+t.test('a failed handler releases only its own claim: a resend claimed in the flush of the release runs once, and a third copy waits', async (server) => {
+  const a = open(server.url, uniqueSender());
+  await a.ready();
+  assert.is(await a.dedup.claim('dev', 'u8'), 'new');
+  // The handler fails and a resend arrives in the same tick: Redis runs the claim, then the release.
+  a.dedup.release('dev', 'u8');
+  assert.is(await a.dedup.claim('dev', 'u8'), 'new', 'the resend runs the handler again');
+  assert.is(await a.dedup.claim('dev', 'u8'), 'running', 'a third copy while the resend runs');
+  a.dedup.release('dev', 'u8');
+  await a.outbox.flush();
+  assert.is(await a.dedup.claim('dev', 'u8'), 'new', 'released by the run that owned it');
+  closeAll();
+});
+
+t.test('a claim left in Redis by an earlier process with the same instanceId is taken again as new', async (server) => {
+  const sender = uniqueSender();
+  const first = open(server.url, sender, { instanceId: `fixed-${sender}` });
+  await first.ready();
+  assert.is(await first.dedup.claim('dev', 'u9'), 'new');
+  first.destroy();
+  const again = open(server.url, sender, { instanceId: `fixed-${sender}` });
+  await again.ready();
+  assert.is(await again.dedup.claim('dev', 'u9'), 'new', 'nothing runs it any more');
+  assert.is(await again.dedup.claim('dev', 'u9'), 'running');
+  closeAll();
+});
+
 t.test('completed messages are remembered for dedupWindowMs, and at most dedupMaxCount of them', async (server) => {
   const a = open(server.url, uniqueSender(), { dedupWindowMs: 300, dedupMaxCount: 3 });
   await a.ready();

@@ -109,7 +109,8 @@ t.test('three ccs echo processes, one SIGKILLed and one restarted: every upstrea
       cursor = next;
       for (const k of found) {
         const v = await redis.get(k);
-        if (v?.startsWith('r:')) assert.is(await redis.exists(keys.lease(v.slice(2))), 1, `${k} held by dead ${v}`);
+        // `r:<instance>:<claim token>`
+        if (v?.startsWith('r:')) assert.is(await redis.exists(keys.lease(v.slice(2, v.indexOf(':', 2)))), 1, `${k} held by dead ${v}`);
       }
     } while (cursor !== '0');
 
