@@ -55,6 +55,7 @@ export type StreamErrorCode =
   | 'STREAM_ERR_SOCKET'
   | 'STREAM_ERR_PEER_CLOSED'
   | 'STREAM_ERR_HANDLER'
+  | 'STREAM_ERR_REENTRANT_WRITE'
   | 'STREAM_ERR_CLOSED';
 
 /** Base class of every error this package produces. */

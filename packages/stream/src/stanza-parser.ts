@@ -1,6 +1,6 @@
 import type { SaxesTagNS, XMLDecl } from 'saxes';
 import { ElementBuilder, attributesOf } from './element-builder.js';
-import { StreamParseError, type StreamErrorCode, type StreamErrorCondition } from './errors.js';
+import { StreamError, StreamParseError, type StreamErrorCode, type StreamErrorCondition } from './errors.js';
 import { FastFramer, type FramerHost } from './fast-framer.js';
 import { NS_STREAM } from './namespaces.js';
 import { PrologScan } from './prolog-scan.js';
@@ -136,11 +136,11 @@ export class StanzaParser<P = never> implements FramerHost<P> {
 
   /**
    * Feeds the next bytes of the stream. Never throws for bad input: errors go to the sink.
-   * @throws {Error} when called from one of this parser's own callbacks: the chunk being read may
+   * @throws {StreamError} `STREAM_ERR_REENTRANT_WRITE` when called from one of this parser's own callbacks: the chunk being read may
    *   sit in a buffer the nested call would overwrite. Feed such bytes after the callback returns.
    */
   write(chunk: Uint8Array): void {
-    if (this.inWrite) throw new Error('StanzaParser.write() called from inside one of its callbacks; feed those bytes after the callback returns');
+    if (this.inWrite) throw new StreamError('STREAM_ERR_REENTRANT_WRITE', 'internal-server-error', 'StanzaParser.write() called from inside one of its callbacks; feed those bytes after the callback returns');
     if (this.mode === DONE || chunk.length === 0) return;
     let buf: Buffer | null = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length);
     const input = buf;
