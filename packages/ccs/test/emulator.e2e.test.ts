@@ -131,6 +131,25 @@ test('emulator: CONNECTION_DRAINING moves sending to a new connection; nothing i
   });
 });
 
+test('emulator: the client answers the ping that follows CONNECTION_DRAINING, and the emulator then closes the drained connection', async () => {
+  // Both deadlines far away: only the client's answer to the emulator's ping can end the connection.
+  await withEmulator(async (emu, opts) => {
+    const client = new CcsClient({ ...opts, drainTimeoutMs: 60_000 });
+    const offline: Array<{ error?: Error; drained?: boolean }> = [];
+    client.on('offline', (e: { error?: Error; drained?: boolean }) => void offline.push(e));
+    try {
+      await client.connect();
+      await client.send({ to: 'dev-0', message_id: 'before-drain' });
+      assert.is(emu.drain({ senderId: SENDER }), 1);
+      await until(() => offline.length > 0, 20_000);
+      assert.is(offline[0]?.error, undefined, 'a clean close by the emulator');
+      assert.is(offline[0]?.drained, true);
+    } finally {
+      await client.close({ timeoutMs: 1000 });
+    }
+  }, { drainTimeoutMs: 60_000 });
+});
+
 test('emulator: a connection cut mid-window loses nothing, never exceeds the window, and the handler sees each upstream once', async () => {
   await withEmulator(async (emu, opts) => {
     const seen: string[] = [];

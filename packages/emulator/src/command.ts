@@ -32,9 +32,10 @@ A local CCS (GCM/FCM XMPP) server over TLS. Prints one JSON line when listening
   --keepalive-ms MS            whitespace keepalive interval (default 30000)
   --no-deliveries              do not keep per-device delivery lists (long benchmarks)
   --handshake-timeout-ms MS    close a connection not bound within MS (default 10000; 0 = never)
-  --drain-timeout-ms MS        a drained connection waits at most MS for its un-ACKed upstream (default 5000)
-  --drain-min-ms MS            a drained connection stays open at least MS, so messages already on
-                               their way get their CONNECTION_DRAINING NACK (default 0)
+  --drain-timeout-ms MS        a drained connection waits at most MS for its un-ACKed upstream and the
+                               answer to its ping (default 5000)
+  --drain-min-ms MS            a drained connection stays open at least MS, even once the ping is
+                               answered and nothing is owed (default 0)
   --max-connections N          open connections at most (default 1000)
   --max-queued-upstream N      upstream messages waiting for a connection per sender (default 10000)
 Devices:

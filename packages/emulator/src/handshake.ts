@@ -29,6 +29,8 @@ export interface HandshakeHost {
   event(e: EmulatorEvent): void;
   /** The resource is bound: CCS messages may flow. */
   bound(): void;
+  /** The client answered an IQ of ours (`result` or `error`) with this id. */
+  iqAnswered(id: string): void;
 }
 
 /** One connection's handshake. */
@@ -114,7 +116,7 @@ export class Handshake {
     const host = this.#host;
     const id = el.attr('id') ?? '';
     const type = el.attr('type');
-    if (type === 'result' || type === 'error') return;
+    if (type === 'result' || type === 'error') return host.iqAnswered(id);
     const resource = readBindRequest(el);
     if (resource !== undefined) {
       if (this.phase !== 'bind') return host.write(serialize(errorIq(id, 'not-allowed', 'cancel')));

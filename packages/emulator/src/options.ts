@@ -50,12 +50,17 @@ export interface CcsEmulatorOptions {
   idleTimeoutMs?: number;
   /** Largest stanza accepted (`policy-violation` above). Default 256 KiB. */
   maxStanzaBytes?: number;
-  /** After CONNECTION_DRAINING, close once nothing is owed, or after this long at the latest. Default 5 000 ms. */
+  /**
+   * After `CONNECTION_DRAINING` (and the XEP-0199 ping that follows it), the connection closes once
+   * nothing is owed and the client answered the ping — by then everything it sent before the answer
+   * has been read and answered — or after this long at the latest: un-ACKed upstream moves to
+   * another connection, and a client that never answers pings cannot keep it open. Default 5 000 ms.
+   */
   drainTimeoutMs?: number;
   /**
-   * A drained connection stays open at least this long, even when nothing is owed, so a message
-   * the client sent before it read `CONNECTION_DRAINING` still gets its `CONNECTION_DRAINING` NACK
-   * instead of meeting a closed stream. Default 0: it closes as soon as nothing is owed.
+   * A drained connection stays open at least this long, even once the ping is answered and nothing
+   * is owed: messages a client sends after that (one that ignores `CONNECTION_DRAINING`) still get
+   * their `CONNECTION_DRAINING` NACK for this long. Default 0: it closes as soon as it may.
    */
   drainMinMs?: number;
   /** Keep every delivery for `deliveredTo` (turn off for long benchmarks). Default true. */

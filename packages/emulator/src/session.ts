@@ -14,6 +14,7 @@ import { accept, type StreamError, type StreamErrorCondition, type XmppConnectio
 import { findGcmChild, gcmShortcut, gcmText } from '@ccs-xmpp/stanza';
 import { CcsAnswers } from './answers.js';
 import { DelayedAnswers, type Owed } from './delayed-answers.js';
+import { DrainClose } from './drain-close.js';
 import { FlowControlCheck } from './flow-control.js';
 
 export type { FlowControlStats } from './flow-control.js';
@@ -25,7 +26,7 @@ import { Prng } from './prng.js';
 import { TinyWriter } from './tiny-writer.js';
 import type { UpstreamEntry, UpstreamOutlet } from './upstream-router.js';
 import { UpstreamWindow } from './upstream-window.js';
-import { DRAINING_STANZA } from './wire.js';
+import { DRAINING_STANZA, pingStanza } from './wire.js';
 
 const hasOwn = Object.prototype.hasOwnProperty;
 /** Period of the connection's one timer while it has timed work (delayed ACKs, re-sends, a stall, a drain). */
@@ -71,9 +72,8 @@ export class Session implements UpstreamOutlet {
   #handshakeTimer: NodeJS.Timeout | undefined;
   #stallUntil = 0;
   #pendingStallMs = 0;
-  #drainDeadline = 0;
-  /** A drained connection is not closed before this, owed or not (`drainMinMs`). */
-  #drainEarliestClose = 0;
+  /** Once drained: when the connection may close (drain-close.ts). */
+  #drainClose: DrainClose | undefined;
   /** The socket's buffer is full: reading is paused until it drains. */
   #backpressured = false;
   readonly #closedPromise: Promise<void>;
@@ -115,6 +115,7 @@ export class Session implements UpstreamOutlet {
       streamError: (condition, text) => this.#streamError(condition, text),
       event: (e) => this.#event(e),
       bound: () => this.#onBound(),
+      iqAnswered: (iqId) => this.#drainClose?.answer(iqId),
     }, this.#prng, this.#conn.encrypted);
     this.#answers = new CcsAnswers(hub, {
       id,
@@ -221,14 +222,19 @@ export class Session implements UpstreamOutlet {
     if (this.#hub.emitting) this.#event({ type: entry.receipt ? 'receipt' : 'upstream', connectionId: this.id, messageId: entry.id, sends: entry.sends });
   }
 
-  /** Sends CONNECTION_DRAINING; from now on new downstream messages are NACKed and the connection closes once it owes nothing. */
+  /**
+   * Sends CONNECTION_DRAINING and then a ping; from now on new downstream messages are NACKed, and
+   * the connection closes once it owes nothing and the ping is answered (everything the client
+   * wrote before that answer has then been read and answered), or at `drainTimeoutMs`.
+   */
   drain(): boolean {
     if (!this.#ready || this.draining) return false;
     this.draining = true;
-    const now = Date.now();
-    this.#drainDeadline = now + this.#hub.drainTimeoutMs;
-    this.#drainEarliestClose = now + this.#hub.drainMinMs;
+    const hub = this.#hub;
+    const close = new DrainClose(Date.now(), hub.drainTimeoutMs, hub.drainMinMs, `drain-${this.id}`);
+    this.#drainClose = close;
     this.#out(DRAINING_STANZA);
+    this.#out(pingStanza(close.pingId, hub.domain, this.jid as string));
     this.#event({ type: 'drain', connectionId: this.id });
     this.#ensureTick();
     return true;
@@ -381,8 +387,10 @@ export class Session implements UpstreamOutlet {
         if (!this.#backpressured) this.#conn.resume();
       } else busy = true;
     }
-    if (this.draining) {
-      if (this.#delayed.size === 0 && (this.#window.size === 0 || now >= this.#drainDeadline) && now >= this.#drainEarliestClose) {
+    const drainClose = this.#drainClose;
+    if (drainClose !== undefined) {
+      // Held answers are written first whatever the deadline (ackDelayMs bounds them).
+      if (this.#delayed.size === 0 && drainClose.due(now, this.#window.size === 0)) {
         void this.shutdown(2000);
         return this.#stopTick();
       }

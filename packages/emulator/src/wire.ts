@@ -6,7 +6,7 @@
  */
 import { escapeAttr, serialize } from '@ccs-xmpp/stream';
 import {
-  GcmEncoder, escapeJsonForXml, gcmErrorMessage, type StanzaErrorCondition, type StanzaErrorType,
+  GcmEncoder, NS_PING, escapeJsonForXml, gcmErrorMessage, type StanzaErrorCondition, type StanzaErrorType,
 } from '@ccs-xmpp/stanza';
 
 const OPEN = '<message><gcm xmlns="google:mobile:data">';
@@ -72,6 +72,14 @@ export function stanzaErrorStanza(
 
 /** `{"message_type":"control","control_type":"CONNECTION_DRAINING"}`, no `message_id`. */
 export const DRAINING_STANZA = gcmStanza('{"message_type":"control","control_type":"CONNECTION_DRAINING"}');
+
+/**
+ * A XEP-0199 ping from the server to a bound client:
+ * `<iq type="get" id="…" from="DOMAIN" to="FULL_JID"><ping xmlns="urn:xmpp:ping"/></iq>`.
+ */
+export function pingStanza(id: string, from: string, to: string): string {
+  return `<iq type="get" id="${escapeAttr(id)}" from="${escapeAttr(from)}" to="${escapeAttr(to)}"><ping xmlns="${NS_PING}"/></iq>`;
+}
 
 /**
  * An upstream message (or receipt) as CCS writes it:

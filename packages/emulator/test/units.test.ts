@@ -1,6 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { parseCondition } from '../src/index.js';
+import { DrainClose } from '../src/drain-close.js';
 import { Fifo } from '../src/fifo.js';
 import { Prng, deriveSeed } from '../src/prng.js';
 
@@ -11,6 +12,26 @@ test('parseCondition returns the topics of valid FCM conditions and undefined fo
   for (const bad of ['', "'a' in topics &&", "'a' in topicz", "('a' in topics", "'a b' in topics", 'a in topics', "'a' in topics 'b' in topics", "'a' in topics)"]) {
     assert.is(parseCondition(bad), undefined, bad);
   }
+});
+
+test('DrainClose: due once the ping is answered and upstream settled, never before drainMinMs, always at drainTimeoutMs', () => {
+  // Drained at t = 1000 with drainTimeoutMs 500 and drainMinMs 100.
+  const d = new DrainClose(1000, 500, 100, 'drain-7');
+  assert.is(d.pingId, 'drain-7');
+  assert.is(d.due(1200, true), false, 'owing nothing is not enough: the ping is unanswered');
+  assert.is(d.answer('other'), false, 'an answer to another IQ');
+  assert.is(d.answered, false);
+  assert.is(d.due(1499, true), false);
+  assert.is(d.due(1500, false), true, 'the deadline, whatever is owed or unanswered');
+  assert.is(d.answer('drain-7'), true);
+  assert.is(d.answered, true);
+  assert.is(d.due(1050, true), false, 'answered and settled, but before drainMinMs');
+  assert.is(d.due(1100, true), true);
+  assert.is(d.due(1100, false), false, 'answered, upstream still un-ACKed');
+  // drainMinMs above drainTimeoutMs: the floor wins.
+  const floor = new DrainClose(0, 50, 300, 'p');
+  assert.is(floor.due(299, false), false);
+  assert.is(floor.due(300, false), true);
 });
 
 test('Fifo keeps order across shifts, compaction and prepend', () => {

@@ -5,7 +5,7 @@ import {
 } from '@ccs-xmpp/stream';
 import { ClientNegotiator } from '@ccs-xmpp/sasl';
 import {
-  bindIq, decodeGcmMessage, encodeAckString, encodeGcmString, readBindResult, sessionIq,
+  bindIq, decodeGcmMessage, encodeAckString, encodeGcmString, isPing, readBindResult, resultIq, sessionIq,
   type InboundMessage,
 } from '@ccs-xmpp/stanza';
 
@@ -33,6 +33,11 @@ export interface ClientOptions {
   keepaliveIntervalMs?: number;
   /** ACK upstream messages and receipts as they arrive (from the first one, which may come with the bind result). */
   autoAck?: boolean;
+  /**
+   * Answer the server's XEP-0199 pings as they are read, as an XMPP client must (RFC 6120 §8.2.3:
+   * an IQ get gets a reply). Default true; false leaves them to the test (`answerPing`).
+   */
+  answerPings?: boolean;
 }
 
 interface Waiter {
@@ -60,6 +65,8 @@ export class TestClient {
   raw = '';
   /** Auto-ACK upstream messages and receipts as they arrive. */
   autoAck = false;
+  /** Answer pings as they are read. */
+  answerPings = true;
 
   private constructor() {
     this.closed = new Promise((resolve) => {
@@ -70,6 +77,7 @@ export class TestClient {
   static async connect(opts: ClientOptions): Promise<TestClient> {
     const c = new TestClient();
     c.autoAck = opts.autoAck === true;
+    c.answerPings = opts.answerPings !== false;
     c.conn = await connect(
       { host: opts.host ?? '127.0.0.1', port: opts.port, ca: opts.ca, servername: 'localhost', keepaliveIntervalMs: opts.keepaliveIntervalMs ?? 0 },
       {
@@ -130,7 +138,7 @@ export class TestClient {
         this.conn.send(encodeAckString(m.from, m.messageId));
         // Still let waiters see it.
       }
-    }
+    } else if (this.answerPings && isPing(el)) this.answerPing(el); // Waiters see it too.
     for (let i = 0; i < this.#waiters.length; i++) {
       const w = this.#waiters[i] as Waiter;
       if (w.pred(el)) {
@@ -186,6 +194,11 @@ export class TestClient {
 
   sendRaw(xml: string): void {
     this.conn.send(xml);
+  }
+
+  /** Answers a ping (a `result` IQ with its id, to its sender). */
+  answerPing(ping: XmlElement): void {
+    this.conn.send(resultIq(ping.attr('id') ?? '', ping.attr('from')));
   }
 
   ack(to: string, messageId: string): void {
