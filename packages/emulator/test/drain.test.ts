@@ -9,15 +9,16 @@ const DRAINING = '<message><gcm xmlns="google:mobile:data">{"message_type":"cont
 
 test('drain sends CONNECTION_DRAINING, NACKs new sends, delivers owed ACKs, then closes', async () => {
   const emu = new CcsEmulator({
-    // drainMinMs: the 'after' message must reach a connection still open on a loaded machine.
-    port: 0, seed: 5, faults: { ackDelayMs: 80 }, drainMinMs: 500,
+    port: 0, seed: 5, faults: { ackDelayMs: 80 },
     senders: [{ senderId: '1234567890', apiKey: 'emulator-api-key' }, { senderId: '42', apiKey: 'k2' }],
   });
   await emu.start();
   const events: EmulatorEvent[] = [];
   emu.on('event', (e: EmulatorEvent) => events.push(e));
   try {
-    const c = await TestClient.connect({ port: emu.port, ca: emu.ca });
+    // This client answers the ping only after its 'after' message: what keeps the connection open
+    // for it on a loaded machine is the unanswered ping, not a delay.
+    const c = await TestClient.connect({ port: emu.port, ca: emu.ca, answerPings: false });
     const other = await TestClient.connect({ port: emu.port, ca: emu.ca, senderId: '42', apiKey: 'k2' });
     const owed = c.answerTo('before');
     c.sendJson({ to: 'tok', message_id: 'before' });
@@ -32,6 +33,7 @@ test('drain sends CONNECTION_DRAINING, NACKs new sends, delivers owed ACKs, then
     const after = await c.request({ to: 'tok', message_id: 'after' });
     assert.is(after.kind === 'nack' && after.error.code, 'CONNECTION_DRAINING');
     assert.is((await owed).kind, 'ack', 'the owed ACK still arrives');
+    c.answerPing(await c.waitFor(isPing));
     const err = await c.closed;
     assert.is(err, undefined, 'closed with a clean stream close');
     assert.is(emu.ledger().nacked['CONNECTION_DRAINING'], 1);
@@ -71,7 +73,8 @@ test('drainMinMs: a drained connection that owes nothing stays open that long, a
     assert.is((await c.request({ to: 'tok', message_id: 'before' })).kind, 'ack');
     const drainedAt = Date.now();
     assert.is(emu.drain(), 1);
-    // Nothing is owed: without drainMinMs the connection closes at the next 10 ms tick.
+    // Nothing is owed and this client answered the ping at once: without drainMinMs the connection
+    // closes at the next 10 ms tick.
     await new Promise((r) => setTimeout(r, 150));
     const late = await c.request({ to: 'tok', message_id: 'late' });
     assert.is(late.kind === 'nack' && late.error.code, 'CONNECTION_DRAINING');
