@@ -74,6 +74,8 @@ test.before(async () => {
   const emu = new CcsEmulator({
     port: 0,
     upstreamResendMs: UPSTREAM_RESEND_MS,
+    // Far past any test's wait: a drained connection closes in time only once its ping is answered.
+    drainTimeoutMs: 60_000,
     senders: [
       { senderId: SENDER, apiKey: KEY },
       { senderId: SENDER_UTF8, apiKey: KEY_UTF8 },
@@ -213,6 +215,23 @@ test('stray rejections from xmpp.js start() (its race, see README) are only the 
   // Whether the race hits is timing; when it does, the stray error is a SASL/btoa one, never another.
   for (const e of ctx.rejections?.stray ?? []) assert.ok(['SASLError', 'InvalidCharacterError'].includes(e.name), e.name);
   if ((ctx.rejections?.stray.length ?? 0) > 0) console.log(`  xmpp.js left ${ctx.rejections?.stray.length} unhandled rejection(s) from start() (collected)`);
+});
+
+test('drained, xmpp.js answers the ping that follows CONNECTION_DRAINING, and the emulator then closes the connection cleanly', async () => {
+  const x = newClient(`${SENDER}@${DOMAIN}`, KEY);
+  const inbox = new GcmInbox(x);
+  await x.start();
+  const id = emulator().connections().find((c) => c.jid === String(x.jid))?.id;
+  assert.ok(id !== undefined, 'the emulator lists the client by its JID');
+  assert.is(emulator().drain({ connectionId: id }), 1);
+  await inbox.until(() => inbox.ofType('control').some((m) => m['control_type'] === 'CONNECTION_DRAINING'), 'CONNECTION_DRAINING');
+  const closed = (): boolean => ctx.events.some((e) => e.type === 'close' && e.connectionId === id);
+  for (let i = 0; i < 1000 && !closed(); i++) await sleep(20); // at most ~20 s, well inside drainTimeoutMs
+  assert.ok(closed(), 'the emulator closed the drained connection before drainTimeoutMs: xmpp.js answered its ping');
+  const close = ctx.events.find((e) => e.type === 'close' && e.connectionId === id);
+  assert.is(close?.type === 'close' ? close.error : 'none', undefined, 'a clean close');
+  assert.not.ok(ctx.events.some((e) => e.type === 'stream-error' && e.connectionId === id), 'no stream error');
+  await stopClient(x);
 });
 
 test('xmpp.js stop() closes the stream cleanly and the emulator drops the connection', async () => {
