@@ -28,6 +28,29 @@ export interface SendResult {
   deviceGroup?: DeviceGroupResult;
 }
 
+/**
+ * A {@link SendResult} made by a constructor rather than an object literal, still a plain object
+ * (its prototype is `Object.prototype`, so it compares equal to a literal with the same fields).
+ * V8 gives every object literal an allocation site and, while the site is tracked, a memento behind
+ * each object, which every scavenge looks up for each survivor; the results of one socket read
+ * live until the caller's reactions run, and V8 judged the `{ messageId, … }` literal's site
+ * "all survive", moving it to "maybe tenure" and, once the young generation was at its largest,
+ * to old-space allocation (`--trace-pretenuring-statistics`, bench/ccs-client.mjs at 100 × 16;
+ * bench/ANALYSIS.md, sixth pass). A constructor's objects have no allocation site.
+ */
+const AckResult = function (this: SendResult, messageId: string, from: string | undefined, registrationId: string | undefined, retries: number): void {
+  this.messageId = messageId;
+  this.from = from;
+  this.registrationId = registrationId;
+  this.retries = retries;
+} as unknown as new (messageId: string, from: string | undefined, registrationId: string | undefined, retries: number) => SendResult;
+(AckResult as unknown as { prototype: object }).prototype = Object.prototype;
+
+/** The {@link SendResult} of an ACKed message (see `AckResult` for why not a literal). */
+export function sendResult(messageId: string, from: string | undefined, registrationId: string | undefined, retries: number): SendResult {
+  return new AckResult(messageId, from, registrationId, retries);
+}
+
 // One shared executor instead of a closure per send(): Promise calls it synchronously, so the
 // resolve function is picked up right after `new Promise` (one allocation fewer per message). The
 // reject function is not kept: a failure settles the promise through `resolve` with a rejected

@@ -7,7 +7,7 @@ import { AbortError, DuplicateIdError, NackError, TimeoutError, InvalidMessageEr
 import { tickMs } from './latency.js';
 import { LiveIds } from './live-ids.js';
 import type { MessageIdGenerator } from './message-id.js';
-import { Outbound, type OutgoingMessage, type SendResult } from './outbound.js';
+import { Outbound, sendResult, type OutgoingMessage, type SendResult } from './outbound.js';
 import { decide, type RetryOptions } from './retry-policy.js';
 import type { Counters } from './stats.js';
 import type { OutboxRecord, OutboxStore } from './store.js';
@@ -292,7 +292,7 @@ export class Outbox {
     if (ccsChannels.acked.hasSubscribers) ccsChannels.acked.publish({ messageId: out.id, latencyMs, retries: out.resends, registrationId });
     if (this.#throttle.size > 0 && this.#throttle.acked(out)) this.#release(out.target);
     if (!out.settled) {
-      const result: SendResult = { messageId: out.id, from, registrationId, retries: out.resends };
+      const result = sendResult(out.id, from, registrationId, out.resends);
       // Only device-group ACKs carry it: plain results keep their four fields.
       if (group !== undefined) result.deviceGroup = group;
       this.#settle(out, result);

@@ -3,13 +3,14 @@
 // search of every connection per message, nor a clock call per write and per ACK
 // (bench/ccs-client.mjs; bench/ANALYSIS.md). The model test (outbox.model.test.ts) checks that
 // nothing waits in the queue while a connection has room.
+import { deepStrictEqual } from 'node:assert';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { KeepAlive } from '../src/clock.js';
 import { tickMs } from '../src/latency.js';
 import { MemoryOutboxStore } from '../src/memory-store.js';
 import { MessageIdGenerator } from '../src/message-id.js';
-import type { Outbound } from '../src/outbound.js';
+import type { Outbound, SendResult } from '../src/outbound.js';
 import { Outbox, type OutboxConnection } from '../src/outbox.js';
 import { Counters } from '../src/stats.js';
 import { FakeClock } from './helpers/fake-clock.js';
@@ -103,6 +104,22 @@ test('an ACK\'s latency is measured from the tick its message was written in to 
   const s = counters.ackLatency.snapshot();
   assert.is(s.count, 1);
   assert.ok(s.maxMs >= 15, `latency ${s.maxMs} ms covers the 20 ms between the ticks`);
+});
+
+test('an ACK resolves with a plain object of the four fields, as a literal would be (made by a constructor: no allocation site)', async () => {
+  const { outbox, inflight } = setup(2);
+  const first = outbox.submit({ to: 'tok', message_id: 'm-1' }, undefined);
+  const second = outbox.submit({ to: 'tok' }, undefined);
+  outbox.ack(inflight[0] as Outbound, 'tok', 'canonical');
+  outbox.ack(inflight[1] as Outbound, undefined, undefined);
+  const a = (await first) as SendResult;
+  const b = (await second) as SendResult;
+  assert.is(Object.getPrototypeOf(a), Object.prototype);
+  assert.equal(Object.keys(a), ['messageId', 'from', 'registrationId', 'retries']);
+  // node:assert's strict comparison also compares prototypes (and so would a caller's test).
+  deepStrictEqual(a, { messageId: 'm-1', from: 'tok', registrationId: 'canonical', retries: 0 });
+  deepStrictEqual(b, { messageId: (inflight[1] as Outbound).id, from: undefined, registrationId: undefined, retries: 0 });
+  assert.is(JSON.stringify(a), '{"messageId":"m-1","from":"tok","registrationId":"canonical","retries":0}');
 });
 
 test.run();
