@@ -13,7 +13,7 @@ import { parseArgs } from 'node:util';
 import { SaxesParser } from 'saxes';
 import XmppParser from '@xmpp/xml/lib/Parser.js';
 import { StanzaParser } from '@ccs-xmpp/stream';
-import { canonicalAckId, gcmShortcut } from '@ccs-xmpp/stanza';
+import { gcmAckShortcut, gcmShortcut } from '@ccs-xmpp/stanza';
 import { chunked, gcmPayloadOf, generateCcsMix } from './lib/ccs-mix.mjs';
 import { cpuSlice, median } from './lib/cpu-slice.mjs';
 
@@ -36,7 +36,8 @@ const truth = mix.payloads.map((p) => JSON.stringify(p));
 /**
  * @param {'elements' | 'shortcut' | 'client' | 'saxes'} how elements: the shortcut plugged in,
  *   stanzas taken as elements; shortcut: taken as parts, JSON.parse of every payload; client: as
- *   the CCS client reads them (the canonical ACK's id cut from the text, JSON.parse for the rest);
+ *   the CCS client reads them (gcmAckShortcut: the canonical ACK's id as the parts hand it over,
+ *   JSON.parse for the rest);
  *   saxes: no shortcut.
  */
 function ours(chunks, out, how) {
@@ -54,8 +55,7 @@ function ours(chunks, out, how) {
           }
         : how === 'client'
           ? {
-              onShortcut({ json }) {
-                const id = canonicalAckId(json);
+              onShortcut({ json, ackId: id }) {
                 // The ACK's id is all the client needs; for the correctness check, the same object.
                 const payload = id !== undefined ? (out ? JSON.parse(json) : id) : JSON.parse(json);
                 if (out) out.push(payload);
@@ -78,7 +78,7 @@ function ours(chunks, out, how) {
         throw e;
       },
     },
-    how === 'saxes' ? {} : { shortcut: gcmShortcut },
+    how === 'saxes' ? {} : { shortcut: how === 'client' ? gcmAckShortcut : gcmShortcut },
   );
   for (let i = 0; i < chunks.length; i++) parser.write(chunks[i]);
   return n;

@@ -1,9 +1,9 @@
 import {
-  GcmEncoder, canonicalAckFrom, canonicalAckId, decodeGcmMessage, decodeGcmText, pingIq, readIq, resultIq,
+  GcmEncoder, canonicalAckFrom, decodeGcmMessage, decodeGcmText, pingIq, readIq, resultIq,
   type DeviceGroupResult, type NackError as StanzaNack, type ReceiptMessage, type UpstreamMessage,
 } from '@ccs-xmpp/stanza';
 import { connect, type StreamError, type XmlElement, type XmppConnection } from '@ccs-xmpp/stream';
-import { gcmShortcut } from '@ccs-xmpp/stanza';
+import { gcmAckShortcut, type GcmParts } from '@ccs-xmpp/stanza';
 import { Handshake } from './connection-handshake.js';
 import { routeInbound } from './inbound-router.js';
 import { CcsError, HandshakeError } from './errors.js';
@@ -195,12 +195,12 @@ export class CcsConnection {
           keepaliveIntervalMs: o.keepaliveIntervalMs,
           idleTimeoutMs: o.idleTimeoutMs,
           signal: this.#abort.signal,
-          shortcut: gcmShortcut,
+          shortcut: gcmAckShortcut,
           ref: this.#ref,
         },
         {
           onStanza: (el) => this.#onStanza(el),
-          onShortcut: (gcm) => this.#onGcm(gcm.json, gcm.attrs),
+          onShortcut: (gcm) => this.#onGcm(gcm),
           onDrain: () => {
             if (this.#readPaused) {
               this.#readPaused = false;
@@ -412,15 +412,17 @@ export class CcsConnection {
    * The hot path, from the parser's shortcut: a CCS message as JSON text and `<message>`
    * attributes, no element built. Anything but a plain message while online takes the element path.
    */
-  #onGcm(json: string, attrs: Readonly<Record<string, string>>): boolean {
+  #onGcm(gcm: GcmParts): boolean {
     if (this.#phase !== Phase.Online) return false;
+    const { json, attrs } = gcm;
     const type = hasOwn.call(attrs, 'type') ? attrs['type'] : undefined;
     if (type !== undefined && type !== 'normal') return false;
     this.#heard = true;
     this.heardOnline = true;
     // Nearly every message is the canonical ACK of one of ours: its id and its from (usually the
-    // very token we sent to) are all it takes, without a decoded record.
-    const ackId = canonicalAckId(json);
+    // very token we sent to) are all it takes, without a decoded record. The shortcut read the id
+    // from the bytes (canonicalAckId's answer, mostly without its regular expression).
+    const ackId = gcm.ackId;
     if (ackId !== undefined) {
       const out = this.inflight.take(ackId);
       if (out !== undefined) {

@@ -1,5 +1,6 @@
 import { SCAN_DECLINE, SCAN_WAIT, XmlElement, type StanzaShortcut, type StanzaShortcutMatcher } from '@ccs-xmpp/stream';
 import { completePrefixLength, latin1, utf8 } from './bytes.js';
+import { canonicalAckId } from './gcm-decode.js';
 import { NS_GCM } from './namespaces.js';
 
 /*
@@ -219,15 +220,14 @@ for (let b = 0x20; b <= 0x7e; b++) PLAIN[b] = 1;
 PLAIN[0x26] = PLAIN[0x3c] = PLAIN[0x3e] = 0;
 
 /**
- * The first index in `buf[from, to)` whose byte is not plain text, or `to`. Plain: printable ASCII
+ * The first index in `buf[from, to)` whose byte is not plain text (not 1 in the table `t`), or `to`. Plain: printable ASCII
  * other than `&`, `<` and `>` — such text needs no decoding, no entity handling, no character
  * checks, and cannot hold `]]>` nor end the payload. Eight bytes a step through a table, one branch
  * for all eight, where a byte-by-byte loop of comparisons was the largest single cost of the
  * shortcut (A/B, bench/micro/shortcut-tricks.mjs: without it 86% of the rate at 400-byte chunks,
  * within the noise at 16 KiB).
  */
-function plainRun(buf: Buffer, from: number, to: number): number {
-  const t = PLAIN;
+function plainRun(buf: Buffer, from: number, to: number, t: Uint8Array = PLAIN): number {
   let i = from;
   for (; i + 8 <= to; i += 8) {
     if ((t[buf[i] as number]! & t[buf[i + 1] as number]! & t[buf[i + 2] as number]! & t[buf[i + 3] as number]! &
@@ -300,10 +300,11 @@ export function judgeText(buf: Buffer, from: number, to: number, floor: number):
   return flags;
 }
 
-/** True when `buf[from, to)` is exactly `</gcm>` / `</prefix:gcm>` (whitespace before `>` allowed). */
-function isGcmEndTag(view: DataView | null, buf: Buffer, from: number, to: number, head: Head): boolean {
-  const end = head.end;
-  if (to - from === end.length && sameBytes(view, buf, from, end, end.length)) return true;
+/**
+ * True when `buf[from, to)` is `</gcm>` / `</prefix:gcm>` with whitespace before `>` (its only
+ * caller has already compared the end tag without whitespace).
+ */
+function isGcmEndTag(buf: Buffer, from: number, to: number, head: Head): boolean {
   const m = END_TAG_RE.exec(latin1(buf, from, to));
   return m !== null && m[1] === head.prefix;
 }
@@ -331,6 +332,28 @@ const GCM_START_CUT_RE = new RegExp(
 const END_TAG_CUT_RE = new RegExp(`^<(?:/(?:${QNAME_CUT}|${QNAME}${S}*)?)?$`);
 const MESSAGE_END = new Pattern(Buffer.from('</message>', 'latin1'));
 
+// The canonical ACK, `{"from":"…","message_id":"…","message_type":"ack"}` (gcm-decode's
+// canonicalAckId), read from the bytes while the payload is judged: nearly every stanza a sending
+// client receives is one, and recognising it there spares the receive path a regular expression
+// over the ~215-character payload (bench/ANALYSIS.md, sixth pass). The closing pattern takes the
+// `<` that ends the payload along.
+const ACK_OPEN = new Pattern(Buffer.from('{"from":"', 'latin1'));
+const ACK_MID = new Pattern(Buffer.from('","message_id":"', 'latin1'));
+const ACK_CLOSE = new Pattern(Buffer.from('","message_type":"ack"}<', 'latin1'));
+/** 1 for a byte the ACK's strings may hold read from the bytes: plain (see PLAIN), not `"` nor `\`. */
+const ACK_STRING = PLAIN.slice();
+ACK_STRING[0x22] = ACK_STRING[0x5c] = 0;
+/**
+ * readAck() runs only when at least this many bytes are at hand from the payload's start: in a
+ * smaller window (small TLS records) an ACK (~215 bytes) is mostly cut, and a cut one is asked of
+ * canonicalAckId anyway — reading it there cost the client's path 3% at 400-byte chunks.
+ */
+const ACK_WINDOW = 512;
+/** readAck(): what the payload's first bytes said about the canonical ACK. */
+const ACK_UNKNOWN = 0;
+const ACK_YES = 1;
+const ACK_NO = 2;
+
 
 /**
  * What the GCM shortcut hands over for a recognised CCS message: the decoded `<gcm>` payload (the
@@ -340,6 +363,14 @@ const MESSAGE_END = new Pattern(Buffer.from('</message>', 'latin1'));
 export interface GcmParts {
   readonly json: string;
   readonly attrs: Readonly<Record<string, string>>;
+  /**
+   * Exactly what `canonicalAckId(json)` gives: the `message_id` of the canonical ACK, undefined for
+   * any other payload. With {@link gcmAckShortcut}, a payload that arrived in one chunk was told
+   * ACK or not from its bytes as they were judged, without the regular expression (one cut by a
+   * chunk boundary, or written with references or non-ASCII characters, is asked of
+   * `canonicalAckId`, as every payload is with {@link gcmShortcut}).
+   */
+  readonly ackId: string | undefined;
 }
 
 
@@ -369,6 +400,14 @@ class GcmMatcher implements StanzaShortcutMatcher<GcmParts>, GcmParts {
   private acc = '';
   /** …and from there up to `plainTo` judged plain (see plainRun), not decoded yet. */
   private plainTo = 0;
+  /** What readAck() found (ACK_*), and where the id stands from the payload's start when ACK_YES. */
+  private ack = ACK_UNKNOWN;
+  private ackAt = 0;
+  private ackEnd = 0;
+  /** The same, as of the stanza match() handed over (for `ackId`). */
+  private partsAck = ACK_UNKNOWN;
+  private partsAckAt = 0;
+  private partsAckEnd = 0;
   // --- what this parser has seen ---
   private readonly memo: Head[] = [];
   private memoNext = 0;
@@ -382,8 +421,15 @@ class GcmMatcher implements StanzaShortcutMatcher<GcmParts>, GcmParts {
   private viewOf: Buffer | null = null;
   /** The parser's own buffer, which small chunks are read in (see release()). */
   private own: Buffer | null = null;
+  /** Reads the canonical ACK from the bytes (gcmAckShortcut). */
+  private readonly readsAcks: boolean;
+
+  constructor(readsAcks: boolean) {
+    this.readsAcks = readsAcks;
+  }
 
   reset(): void {
+    this.ack = ACK_UNKNOWN;
     this.head = null;
     this.headLength = 0;
     this.accTo = 0;
@@ -422,7 +468,17 @@ class GcmMatcher implements StanzaShortcutMatcher<GcmParts>, GcmParts {
     const endTag = start + this.plainTo;
     this.json = endTag > accTo ? this.acc + latin1(buf, accTo, endTag) : this.acc;
     this.attrs = this.headAttrs;
+    // What readAck() said is the answer when the payload is its bytes: plain, nothing decoded.
+    this.partsAck = this.accTo === this.headLength ? this.ack : ACK_UNKNOWN;
+    this.partsAckAt = this.ackAt;
+    this.partsAckEnd = this.ackEnd;
     return this;
+  }
+
+  get ackId(): string | undefined {
+    const ack = this.partsAck;
+    if (ack === ACK_YES) return this.json.slice(this.partsAckAt, this.partsAckEnd);
+    return ack === ACK_NO ? undefined : canonicalAckId(this.json);
   }
 
   element(parts: GcmParts, defaultNs: string): XmlElement {
@@ -464,8 +520,12 @@ class GcmMatcher implements StanzaShortcutMatcher<GcmParts>, GcmParts {
       this.head = head;
       this.accTo = this.plainTo = this.headLength;
     }
+    let from = start + this.plainTo;
+    // The payload's first look (again while none of it has arrived): the canonical ACK is read
+    // here, in the place of plainRun, up to where it proves the payload is not one.
+    if (this.readsAcks && this.plainTo === this.headLength && end - from >= ACK_WINDOW) from = this.readAck(buf, start, from, end);
     // Only what arrived since the last look is judged: each byte once, however many chunks.
-    const p = plainRun(buf, start + this.plainTo, end);
+    const p = plainRun(buf, from, end);
     this.plainTo = p - start;
     if (p === end) return SCAN_WAIT;
     let lt = p;
@@ -483,13 +543,45 @@ class GcmMatcher implements StanzaShortcutMatcher<GcmParts>, GcmParts {
     else {
       const gt3 = buf.indexOf(GT, lt);
       if (gt3 === -1 || gt3 >= end) return END_TAG_CUT_RE.test(latin1(buf, lt, end)) ? SCAN_WAIT : SCAN_DECLINE;
-      if (!isGcmEndTag(view, buf, lt, gt3 + 1, head)) return SCAN_DECLINE;
+      if (!isGcmEndTag(buf, lt, gt3 + 1, head)) return SCAN_DECLINE;
       after = gt3 + 1;
     }
     const n = MESSAGE_END.length;
     const have = Math.min(n, end - after);
     if (!sameBytes(view, buf, after, MESSAGE_END, have)) return SCAN_DECLINE;
     return have === n ? after : SCAN_WAIT;
+  }
+
+  /**
+   * Reads the payload starting at `buf[from]` (bytes at hand up to `end`, at least ACK_WINDOW) as
+   * the canonical ACK with plain strings, through its end (the `<` after it), and says what it
+   * found in `ack` (and where the id stands): ACK_YES, ACK_NO when a byte at hand differs from that
+   * shape; it stays ACK_UNKNOWN when the bytes end first. Every byte it read is plain: it returns
+   * where plainRun goes on.
+   */
+  private readAck(buf: Buffer, start: number, from: number, end: number): number {
+    const view = this.viewFor(buf, start, end);
+    if (!sameBytes(view, buf, from, ACK_OPEN, ACK_OPEN.length)) {
+      this.ack = ACK_NO;
+      return from;
+    }
+    const fromEnd = plainRun(buf, from + ACK_OPEN.length, end, ACK_STRING);
+    if (end - fromEnd < ACK_MID.length) return fromEnd;
+    const at = fromEnd + ACK_MID.length;
+    const idEnd = sameBytes(view, buf, fromEnd, ACK_MID, ACK_MID.length) ? plainRun(buf, at, end, ACK_STRING) : -1;
+    if (idEnd === -1) {
+      this.ack = ACK_NO;
+      return fromEnd;
+    }
+    if (end - idEnd < ACK_CLOSE.length) return idEnd;
+    if (idEnd === at || !sameBytes(view, buf, idEnd, ACK_CLOSE, ACK_CLOSE.length)) {
+      this.ack = ACK_NO;
+      return idEnd;
+    }
+    this.ack = ACK_YES;
+    this.ackAt = at - from;
+    this.ackEnd = idEnd - from;
+    return idEnd + ACK_CLOSE.length - 1;
   }
 
   /**
@@ -649,5 +741,17 @@ class GcmMatcher implements StanzaShortcutMatcher<GcmParts>, GcmParts {
  */
 export const gcmShortcut: StanzaShortcut<GcmParts> = {
   name: 'message',
-  createMatcher: () => new GcmMatcher(),
+  createMatcher: () => new GcmMatcher(false),
+};
+
+/**
+ * {@link gcmShortcut} for a receive path that settles ACKs by their id, as a sending client's does:
+ * it also reads the canonical ACK from the payload's bytes as it judges them, so
+ * {@link GcmParts.ackId} is known without a regular expression over the text (the CCS client
+ * uses it). The parts and the elements are the same; the reading costs a consumer that never asks
+ * for `ackId` a little, which is why it is a shortcut of its own.
+ */
+export const gcmAckShortcut: StanzaShortcut<GcmParts> = {
+  name: 'message',
+  createMatcher: () => new GcmMatcher(true),
 };

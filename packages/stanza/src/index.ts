@@ -18,7 +18,7 @@ export type {
   UnknownMessage, InvalidMessage,
 } from './types.js';
 export { readDeviceGroupAck, type DeviceGroupResult } from './device-group.js';
-export { gcmShortcut, type GcmParts } from './gcm-shortcut.js';
+export { gcmAckShortcut, gcmShortcut, type GcmParts } from './gcm-shortcut.js';
 export { canonicalAckFrom, canonicalAckId, decodeGcmMessage, decodeGcmText, findGcmChild, gcmText } from './gcm-decode.js';
 export {
   GcmEncoder, type GcmEncoderOptions, escapeJsonForXml, stanzaIdAttr, ackJson, isPlainAscii, gcmStanzaString, encodeGcmString, encodeAckString,

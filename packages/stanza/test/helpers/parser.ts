@@ -4,18 +4,22 @@
 import { NS_CLIENT, type StanzaParserOptions, type XmlElement } from '@ccs-xmpp/stream';
 import * as streamTesting from '@ccs-xmpp/stream/testing';
 import type { Event, NormalEl, TakeParts } from '@ccs-xmpp/stream/testing';
-import { NS_GCM, gcmShortcut, type GcmParts } from '../../src/index.js';
+import { NS_GCM, canonicalAckId, gcmAckShortcut, type GcmParts } from '../../src/index.js';
 
 export { HEADER, bytes, runs, type Event, type NormalEl } from '@ccs-xmpp/stream/testing';
 
-/** Parser options of these tests: `withShortcut` plugs the GCM shortcut in (default true). */
+/**
+ * Parser options of these tests: `withShortcut` plugs the GCM shortcut in (default true) — the one
+ * that also reads ACKs (gcmAckShortcut): the same parts and elements as gcmShortcut, plus the code
+ * that reads the canonical ACK from the bytes, which every property then exercises too.
+ */
 export interface TestParserOptions extends Omit<StanzaParserOptions<GcmParts>, 'shortcut'> {
   withShortcut?: boolean;
 }
 
 function parserOptions(options: TestParserOptions): StanzaParserOptions<GcmParts> {
   const { withShortcut = true, ...rest } = options;
-  return withShortcut ? { ...rest, shortcut: gcmShortcut } : rest;
+  return withShortcut ? { ...rest, shortcut: gcmAckShortcut } : rest;
 }
 
 /**
@@ -53,10 +57,24 @@ export function gcmView(events: Event[]): Event[] {
   });
 }
 
-/** The sink's `onShortcut` for a mode (none for `elements`). */
+/**
+ * The parts' `ackId` must be exactly what `canonicalAckId` makes of their JSON, for every stanza
+ * at every split: the shortcut reads it from the bytes where it can, and an answer that differed
+ * would send an ACK (or a NACK taken for one) down the wrong path. Thrown out of the sink, so the
+ * property fails where it happens.
+ */
+export function checkAckId(parts: GcmParts): void {
+  const expected = canonicalAckId(parts.json);
+  const got = parts.ackId;
+  if (got !== expected) throw new Error(`ackId ${JSON.stringify(got)} where canonicalAckId says ${JSON.stringify(expected)} of ${JSON.stringify(parts.json)}`);
+}
+
+/** The sink's `onShortcut` for a mode (none for `elements`); every parts' `ackId` checked by checkAckId. */
 function take(gcm: GcmMode): TakeParts<GcmParts> | undefined {
   if (gcm === 'elements') return undefined;
-  return ({ json, attrs }, events) => {
+  return (parts, events) => {
+    checkAckId(parts);
+    const { json, attrs } = parts;
     if (gcm === 'decline' && json.length % 2 === 1) return false;
     events.push(['stanza', shortcutElement(json, attrs)]);
     return true;

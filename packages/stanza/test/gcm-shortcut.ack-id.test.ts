@@ -1,0 +1,212 @@
+import * as fc from 'fast-check';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { recorder } from '@ccs-xmpp/stream/testing';
+import { canonicalAckId, gcmAckShortcut, gcmShortcut, type GcmParts } from '../src/index.js';
+import { HEADER, bytes, checkAckId, gcmView, parseSplit, regexCalls, runs } from './helpers/parser.js';
+
+// The parts' `ackId` (gcm-shortcut.ts, readAck): with gcmAckShortcut, the canonical ACK's
+// message_id read from the bytes while the payload is judged, so the client's receive path runs no
+// regular expression over it. It must be exactly canonicalAckId(json) — for every payload, however
+// the stream is cut — and come without the regular expression for a payload that arrived whole in
+// one chunk. (The parser helpers plug gcmAckShortcut in, so every property of the shortcut checks
+// `ackId` too: helpers/parser.ts, checkAckId.)
+
+const NS = 'google:mobile:data';
+const HEADS = ['<message id="">', '<message>'] as const;
+const wrap = (payload: string, head: string = HEADS[0]): string =>
+  head === '<message>' ? `<message><data:gcm xmlns:data="${NS}">${payload}</data:gcm></message>` : `${head}<gcm xmlns="${NS}">${payload}</gcm></message>`;
+
+/** Every parts handed over for `input` cut at `cuts`: their JSON and ackId (each checked by checkAckId). */
+function ackIds(input: Uint8Array, cuts: number[]): Array<[string, string | undefined]> {
+  const seen: Array<[string, string | undefined]> = [];
+  const r = recorder({ shortcut: gcmAckShortcut }, undefined, (parts: GcmParts) => {
+    checkAckId(parts);
+    seen.push([parts.json, parts.ackId]);
+    return true;
+  });
+  let at = 0;
+  for (const cut of [...cuts, input.length]) {
+    if (cut > at) r.parser.write(input.subarray(at, cut));
+    at = Math.max(at, cut);
+  }
+  return seen;
+}
+
+const everyByte = (n: number): number[] => Array.from({ length: n - HEADER.length }, (_, i) => HEADER.length + i);
+
+// Payloads, the id canonicalAckId (and JSON.parse) gives, or undefined: the canonical ACK and its
+// near misses, written as XML text (references are XML's, backslashes JSON's).
+const CASES: Array<[string, string, string | undefined]> = [
+  ['canonical', '{"from":"token-1","message_id":"m-1","message_type":"ack"}', 'm-1'],
+  ['empty from', '{"from":"","message_id":"m-1","message_type":"ack"}', 'm-1'],
+  ['one-character id', '{"from":"t","message_id":"x","message_type":"ack"}', 'x'],
+  ['long from and id', `{"from":"${'a'.repeat(300)}","message_id":"${'b'.repeat(80)}","message_type":"ack"}`, 'b'.repeat(80)],
+  ['printable ASCII in the strings', `{"from":"a b'c/{}[]:,","message_id":"id ~!#$%'()*+,-./:;=?@[]^_\`{|}","message_type":"ack"}`, "id ~!#$%'()*+,-./:;=?@[]^_`{|}"],
+  ['an XML reference in the id', '{"from":"t","message_id":"a&amp;b","message_type":"ack"}', 'a&b'],
+  ['an XML reference for a key character', '{&quot;from":"t","message_id":"m-1","message_type":"ack"}', 'm-1'],
+  ['a character reference in the from', '{"from":"&#x74;","message_id":"m-1","message_type":"ack"}', 'm-1'],
+  ['a non-ASCII id', '{"from":"t","message_id":"é-1","message_type":"ack"}', 'é-1'],
+  ['a non-ASCII from', '{"from":"東京","message_id":"m-1","message_type":"ack"}', 'm-1'],
+  ['`<` in the id, escaped', '{"from":"t","message_id":"a&lt;b","message_type":"ack"}', 'a<b'],
+  ['`>` in the from', '{"from":"a>b","message_id":"m-1","message_type":"ack"}', 'm-1'],
+  ['an escaped quote in the id', '{"from":"t","message_id":"a\\"b","message_type":"ack"}', undefined],
+  ['an escaped quote in the from', '{"from":"a\\"b","message_id":"m-1","message_type":"ack"}', undefined],
+  ['a backslash escape in the id', '{"from":"t","message_id":"a\\\\b","message_type":"ack"}', undefined],
+  ['a unicode escape in the from', '{"from":"\\u0074","message_id":"m-1","message_type":"ack"}', undefined],
+  ['an empty id', '{"from":"t","message_id":"","message_type":"ack"}', undefined],
+  ['keys reordered', '{"message_id":"m-1","from":"t","message_type":"ack"}', undefined],
+  ['message_type first', '{"message_type":"ack","from":"t","message_id":"m-1"}', undefined],
+  ['no from', '{"message_id":"m-1","message_type":"ack"}', undefined],
+  ['an extra key', '{"from":"t","message_id":"m-1","message_type":"ack","registration_id":"r"}', undefined],
+  ['an extra key in the middle', '{"from":"t","category":"c","message_id":"m-1","message_type":"ack"}', undefined],
+  ['whitespace after a colon', '{"from": "t","message_id":"m-1","message_type":"ack"}', undefined],
+  ['whitespace before the end', '{"from":"t","message_id":"m-1","message_type":"ack"} ', undefined],
+  ['a tab inside', '{"from":"t","message_id":"m-1",\t"message_type":"ack"}', undefined],
+  ['a line feed at the start', '\n{"from":"t","message_id":"m-1","message_type":"ack"}', undefined],
+  ['a NACK', '{"from":"t","message_id":"m-1","message_type":"nack","error":"BAD_REGISTRATION"}', undefined],
+  ['message_type "ackx"', '{"from":"t","message_id":"m-1","message_type":"ackx"}', undefined],
+  ['message_type "ac"', '{"from":"t","message_id":"m-1","message_type":"ac"}', undefined],
+  ['no closing brace', '{"from":"t","message_id":"m-1","message_type":"ack"', undefined],
+  ['two closing braces', '{"from":"t","message_id":"m-1","message_type":"ack"}}', undefined],
+  ['cut after the from', '{"from":"t"', undefined],
+  ['cut inside the from', '{"from":"t', undefined],
+  ['only the opening', '{"from":"', undefined],
+  ['cut after the id key', '{"from":"t","message_id":"', undefined],
+  ['cut inside the id', '{"from":"t","message_id":"m-1', undefined],
+  ['an upstream message', '{"category":"c","data":{"k":"v"},"message_id":"m-1","from":"t"}', undefined],
+  ['a receipt', '{"message_type":"receipt","message_id":"dr2:m-1","from":"gcm.googleapis.com"}', undefined],
+  ['empty', '', undefined],
+  ['`{}`', '{}', undefined],
+];
+
+test('ackId is the canonical ACK\'s message_id and undefined for every near miss, whole, cut at any one byte, and fed a byte at a time', () => {
+  for (const [label, payload, id] of CASES) {
+    for (const head of HEADS) {
+      const input = bytes(HEADER + wrap(payload, head) + wrap(payload, head));
+      const splits = [[], everyByte(input.length), ...everyByte(input.length).map((c) => [c])];
+      for (const cuts of splits) {
+        const seen = ackIds(input, cuts);
+        assert.is(seen.length, 2, `${label}, ${head}: both stanzas taken (cuts ${cuts.length === 1 ? cuts[0] : cuts.length})`);
+        for (const [json, got] of seen) {
+          assert.is(got, id, `${label}, ${head}, cuts ${cuts.length === 1 ? cuts[0] : cuts.length}`);
+          if (got !== undefined) assert.is(JSON.parse(json).message_id, got, label);
+        }
+      }
+    }
+  }
+});
+
+/** Whitespace between stanzas that makes the bytes at hand from a payload's start more than the 512 after which it is read from the bytes. */
+const PAD = ' '.repeat(512);
+
+/** Counts the runs of gcm-decode's canonical-ACK regular expression (the one that names message_type). */
+const ackRegexCalls = (f: () => void): number => regexCalls(f, (re) => re.source.includes('message_type'));
+
+test('gcmShortcut hands over the same ackId, asked of canonicalAckId for every payload: it reads no ACK from the bytes', () => {
+  for (const [label, payload, id] of CASES) {
+    const seen: Array<string | undefined> = [];
+    const r = recorder({ shortcut: gcmShortcut }, undefined, (parts: GcmParts) => (seen.push(parts.ackId), true));
+    const calls = ackRegexCalls(() => r.parser.write(bytes(HEADER + wrap(payload) + wrap('{}'))));
+    assert.equal(seen, [id, undefined], label);
+    assert.ok(calls > 0, `${label}: asked of the regular expression`);
+  }
+});
+
+test('a payload that arrives whole in one chunk is told canonical ACK or not from its bytes, without the regular expression', () => {
+  for (const [label, payload, id] of CASES) {
+    // Plain payloads only: one that holds a reference or a character past ASCII is asked of the
+    // regular expression (its decoded text is what counts), as is one cut by a chunk boundary.
+    if (/[^ -~]|[&<>]/.test(payload)) continue;
+    for (const head of HEADS) {
+      const seen: Array<string | undefined> = [];
+      const r = recorder({ shortcut: gcmAckShortcut }, undefined, (parts: GcmParts) => (seen.push(parts.ackId), true));
+      // (Whitespace and a stanza after it: the bytes at hand go on past the payload, as in the
+      // large chunks of a busy connection.)
+      const calls = ackRegexCalls(() => r.parser.write(bytes(HEADER + wrap(payload, head) + PAD + wrap('{}') + PAD)));
+      assert.equal(seen, [id, undefined], `${label}, ${head}`);
+      assert.is(calls, 0, `${label}, ${head}: no regular expression`);
+    }
+  }
+});
+
+test('a payload cut by a chunk boundary, holding a reference or a character past ASCII, or with fewer than 512 bytes at hand from its start, gets its ackId from canonicalAckId', () => {
+  const canonical = '{"from":"token-1","message_id":"m-1","message_type":"ack"}';
+  // The payload's start: after the header and the two start tags.
+  const at = HEADER.length + '<message id=""><gcm xmlns="google:mobile:data">'.length;
+  // `n` bytes at hand from the payload's start: the stanza and whitespace after it.
+  const window = (n: number): string => HEADER + wrap(canonical) + ' '.repeat(n - (bytes(HEADER + wrap(canonical)).length - at));
+  for (const [label, chunks, id] of [
+    ['cut inside the from', [HEADER + wrap(canonical).slice(0, 60), wrap(canonical).slice(60) + PAD], 'm-1'],
+    ['cut inside the id', [HEADER + wrap(canonical).slice(0, 79), wrap(canonical).slice(79) + PAD], 'm-1'],
+    ['a reference', [HEADER + wrap(canonical.replace('m-1', 'm&#x2d;1')) + PAD], 'm-1'],
+    ['past ASCII', [HEADER + wrap(canonical.replace('m-1', 'm-é')) + PAD], 'm-é'],
+    ['511 bytes at hand', [window(511)], 'm-1'],
+  ] as const) {
+    const seen: Array<string | undefined> = [];
+    const r = recorder({ shortcut: gcmAckShortcut }, undefined, (parts: GcmParts) => (seen.push(parts.ackId), true));
+    const calls = ackRegexCalls(() => {
+      for (const c of chunks) r.parser.write(bytes(c));
+    });
+    assert.equal(seen, [id], label);
+    assert.ok(calls > 0, `${label}: asked of the regular expression`);
+  }
+  // From 512 bytes at hand on, it is read from the bytes.
+  const seen: Array<string | undefined> = [];
+  const r = recorder({ shortcut: gcmAckShortcut }, undefined, (parts: GcmParts) => (seen.push(parts.ackId), true));
+  assert.is(ackRegexCalls(() => r.parser.write(bytes(window(512)))), 0, '512 bytes at hand: no regular expression');
+  assert.equal(seen, ['m-1']);
+});
+
+test('ackId belongs to the stanza handed over: a canonical ACK, then a NACK and an upstream message in the same chunk, each get their own', () => {
+  const ack = '{"from":"t","message_id":"m-1","message_type":"ack"}';
+  const nack = '{"from":"t","message_id":"m-2","message_type":"nack","error":"BAD_REGISTRATION"}';
+  const upstream = '{"category":"c","data":{},"message_id":"m-3","from":"t"}';
+  const seen: Array<string | undefined> = [];
+  const r = recorder({ shortcut: gcmAckShortcut }, undefined, (parts: GcmParts) => (seen.push(parts.ackId), true));
+  const stanzas = [wrap(ack), wrap(nack), wrap(ack.replace('m-1', 'm-4')), wrap(upstream, '<message>'), wrap(ack.replace('m-1', 'm-5'))];
+  const calls = ackRegexCalls(() => r.parser.write(bytes(HEADER + stanzas.join('') + PAD)));
+  assert.equal(seen, ['m-1', undefined, 'm-4', undefined, 'm-5']);
+  assert.is(calls, 0, 'all read from the bytes');
+});
+
+// ACK-like payloads built from pieces, each piece sometimes off the canonical shape.
+const str = fc.oneof(
+  fc.stringMatching(/^[ -~]{0,12}$/),
+  fc.constantFrom('', 'é', '東京', '🎉', 'a\\"b', '\\\\', '\\u0041', 'x&y', '<', '>', ']]>', '\t'),
+);
+const escapeXml = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+const ackLike = fc
+  .tuple(
+    fc.constantFrom('{"from":"', '{"from": "', '{"message_id":"', '{"from":"', '{"from":"'),
+    str,
+    fc.constantFrom('","message_id":"', '","message_id": "', '","message_id":"', '","from":"'),
+    str,
+    fc.constantFrom('","message_type":"ack"}', '","message_type":"ack"}', '","message_type":"nack"}', '","message_type":"ack","x":1}', '","message_type":"ack"} ', '"}'),
+    fc.boolean(),
+    fc.constantFrom(...HEADS),
+  )
+  .map(([a, from, b, id, c, escaped, head]) => {
+    const raw = a + from + b + id + c;
+    // JSON's own escapes stay; XML's references are added where the text needs them, and
+    // sometimes for a plain character too.
+    return wrap(escaped ? escapeXml(raw).replace(/"/, '&quot;') : escapeXml(raw), head);
+  });
+
+test('property: ackId is canonicalAckId of the JSON for ACK-like payloads at any split, and the stanzas read as saxes reads them', () => {
+  fc.assert(
+    fc.property(fc.array(ackLike, { minLength: 1, maxLength: 6 }), fc.array(fc.nat(2000), { maxLength: 30 }), (stanzas, cuts) => {
+      const input = bytes(HEADER + stanzas.join(''));
+      const seen = ackIds(input, cuts);
+      assert.is(seen.length, stanzas.length);
+      for (const [json, got] of seen) {
+        assert.is(got, canonicalAckId(json));
+        if (got !== undefined) assert.is(JSON.parse(json).message_id, got);
+      }
+      assert.equal(gcmView(parseSplit(input, cuts, {}, undefined, 'shortcut')), gcmView(parseSplit(input, [], { withShortcut: false })));
+    }),
+    process.env.FUZZ ? { numRuns: runs(300) } : { numRuns: 300, seed: 0xac1d },
+  );
+});
+
+test.run();
