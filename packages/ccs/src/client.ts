@@ -170,6 +170,10 @@ export class CcsClient extends TypedEventEmitter<CcsClientEvents> {
       draining: (e) => this.emit('draining', e),
       reconnecting: (e) => this.emit('reconnecting', e),
       error: (err) => this.#emitError(err),
+      stopped: (err) => {
+        this.#emitError(err);
+        this.#shutDown(err, err);
+      },
       owed: (owed) => this.#outbox.requeueOwed(owed),
       busy: () => !this.#idle(),
     }, this.#keepAlive, this.#counters);
@@ -389,7 +393,7 @@ export class CcsClient extends TypedEventEmitter<CcsClientEvents> {
         if (this.#closeTimer !== undefined) this.#o.clock.clearTimer(this.#closeTimer);
         this.#closeTimer = undefined;
       }
-      this.#outbox.failAll(new ClosedError('the client closed before this message was answered'), this.#pool.stop('the client was closed'));
+      this.#outbox.failAll(new ClosedError('the client closed before this message was answered'), this.#pool.stop(new ClosedError('the client was closed')));
       this.#receipts.failAll(new ClosedError('the client closed before the delivery receipt arrived'));
       this.#inbox.end();
       await this.#pool.closeAll(Math.min(timeoutMs, 2000));
@@ -406,10 +410,15 @@ export class CcsClient extends TypedEventEmitter<CcsClientEvents> {
   /** Closes everything at once; every unsettled promise rejects with `CCS_ERR_CLOSED`. */
   destroy(): void {
     if (this.#pool.state === PoolState.Closed && this.#pool.empty) return;
-    const owed = this.#pool.stop('the client was destroyed');
-    this.#outbox.failAll(new ClosedError('the client was destroyed'), owed);
-    this.#receipts.failAll(new ClosedError('the client was destroyed before the delivery receipt arrived'));
-    this.#rejectCapacityWaiters(new ClosedError('the client was destroyed'));
+    this.#shutDown(new ClosedError('the client was destroyed'), new ClosedError('the client was destroyed before the delivery receipt arrived'));
+  }
+
+  /** Closes everything at once: every unsettled promise rejects with `error` (receipt waits with `receiptError`). */
+  #shutDown(error: Error, receiptError: Error): void {
+    const owed = this.#pool.stop(error);
+    this.#outbox.failAll(error, owed);
+    this.#receipts.failAll(receiptError);
+    this.#rejectCapacityWaiters(error);
     this.#inbox.end();
     this.#idleWaiter?.();
     this.#pool.destroyAll();

@@ -2,7 +2,7 @@ import { backoffDelay } from './backoff.js';
 import type { ClockTimer, KeepAlive } from './clock.js';
 import { ccsChannels } from './diagnostics.js';
 import { CcsConnection, type CcsConnectionOptions, type ConnectionSink } from './connection.js';
-import { CcsError, ClosedError, type HandshakeError } from './errors.js';
+import { CcsError, ClosedError, ReconnectStoppedError, type HandshakeError } from './errors.js';
 import type { ResolvedOptions } from './options.js';
 import type { Outbound } from './outbound.js';
 import type { ConnectionGauges, Counters } from './stats.js';
@@ -40,6 +40,8 @@ export interface PoolEvents extends Pick<ConnectionSink, 'onAck' | 'onNack' | 'o
   draining(event: ConnectionEvent): void;
   reconnecting(event: ReconnectEvent): void;
   error(err: Error): void;
+  /** `reconnectStrategy` stopped reconnecting and no connection is left (`CCS_ERR_RECONNECT_STOPPED`): the client must close. */
+  stopped(err: ReconnectStoppedError): void;
   /** A connection closed owing these messages (send order). */
   owed(owed: Outbound[]): void;
   /** Whether accepted work is still unfinished (while closing, lost connections are replaced only then). */
@@ -72,6 +74,8 @@ export class ConnectionPool {
   /** `connect({ all: true })` callers waiting for every configured connection to be online. */
   #allWaiters: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
   #attempt = 0;
+  /** Set once `reconnectStrategy` returned `false`: no connection is opened any more. */
+  #stopped: ReconnectStoppedError | undefined = undefined;
 
   constructor(options: ResolvedOptions, events: PoolEvents, keepAlive: KeepAlive, counters: Counters) {
     this.#o = options;
@@ -194,10 +198,10 @@ export class ConnectionPool {
     this.#rejectWaiter(new ClosedError('the client was closed before it came online'));
   }
 
-  /** Stops everything: no reconnects; returns what the connections still owe (the caller fails it). */
-  stop(reason: string): Outbound[] {
+  /** Stops everything: no reconnects; `connect()` waiters get `error`; returns what the connections still owe (the caller fails it). */
+  stop(error: Error): Outbound[] {
     this.#state = PoolState.Closed;
-    this.#rejectWaiter(new ClosedError(reason));
+    this.#rejectWaiter(error);
     for (const t of this.#reconnectTimers) this.#o.clock.clearTimer(t);
     this.#reconnectTimers.clear();
     const owed: Outbound[] = [];
@@ -295,6 +299,7 @@ export class ConnectionPool {
     }
     this.#events.error(err);
     this.#scheduleReconnect(err);
+    this.#endIfStopped();
   }
 
   #onClosed(conn: CcsConnection, err: Error | undefined): void {
@@ -311,6 +316,7 @@ export class ConnectionPool {
     this.#events.offline(error === undefined ? { connectionId: conn.id, drained: conn.draining } : { connectionId: conn.id, error });
     if (this.#healthy(conn)) this.#attempt = 0;
     if (this.#state !== PoolState.Closed && !conn.draining) this.#scheduleReconnect(error);
+    this.#endIfStopped();
   }
 
   #onDraining(conn: CcsConnection): void {
@@ -330,7 +336,7 @@ export class ConnectionPool {
         void c.close();
       }
     }
-    if (this.#state !== PoolState.Open && this.#state !== PoolState.Closing) return;
+    if ((this.#state !== PoolState.Open && this.#state !== PoolState.Closing) || this.#stopped !== undefined) return;
     if (this.#healthy(conn)) {
       // A planned handover (CCS drains long-lived connections): the replacement opens now.
       this.#attempt = 0;
@@ -356,10 +362,18 @@ export class ConnectionPool {
 
   #scheduleReconnect(error: Error | undefined): void {
     if (this.#state !== PoolState.Open && this.#state !== PoolState.Closing) return;
-    if (this.#state === PoolState.Closing && !this.#events.busy()) return;
+    if ((this.#state === PoolState.Closing && !this.#events.busy()) || this.#stopped !== undefined) return;
     const attempt = this.#attempt++;
     const o = this.#o;
     const delayMs = this.#reconnectDelay(attempt, error);
+    if (delayMs === false) {
+      const why = error === undefined ? '' : `; the last error: ${error.message}`;
+      this.#stopped = new ReconnectStoppedError(`reconnectStrategy stopped reconnecting at attempt ${attempt}${why}`, { cause: error });
+      // Given up for good: a replacement already scheduled is not opened either.
+      for (const t of this.#reconnectTimers) o.clock.clearTimer(t);
+      this.#reconnectTimers.clear();
+      return;
+    }
     this.#counters.reconnects++;
     this.#events.reconnecting({ attempt, delayMs, error });
     const timer = o.clock.setTimer(() => {
@@ -370,8 +384,19 @@ export class ConnectionPool {
     this.#reconnectTimers.add(timer);
   }
 
-  /** The hook's delay when it gives a usable one, else the default backoff (a bad hook is reported, never thrown out of a timer). */
-  #reconnectDelay(attempt: number, error: Error | undefined): number {
+  /**
+   * After a stop, once no connection is left (online, opening or draining), the client gives up:
+   * nothing could send what it holds any more.
+   */
+  #endIfStopped(): void {
+    if (this.#stopped !== undefined && this.#conns.length === 0 && this.#state !== PoolState.Closed) this.#events.stopped(this.#stopped);
+  }
+
+  /**
+   * The hook's delay when it gives a usable one, `false` when it stops reconnecting, else the
+   * default backoff (a bad hook is reported, never thrown out of a timer).
+   */
+  #reconnectDelay(attempt: number, error: Error | undefined): number | false {
     const o = this.#o;
     const fallback = (): number => backoffDelay(attempt, { baseMs: o.reconnectBaseMs, maxMs: o.reconnectMaxMs }, o.random);
     if (o.reconnectStrategy === undefined) return fallback();
@@ -383,6 +408,7 @@ export class ConnectionPool {
       return fallback();
     }
     if (delay === undefined) return fallback();
+    if (delay === false) return false;
     if (typeof delay !== 'number' || !Number.isFinite(delay) || delay < 0) {
       this.#events.error(new CcsError('CCS_ERR_INVALID_OPTION', `reconnectStrategy returned ${String(delay)}, not a delay in ms; the default backoff is used`));
       return fallback();

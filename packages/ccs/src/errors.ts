@@ -34,6 +34,8 @@ export type CcsErrorCode =
   | 'CCS_ERR_HANDLER'
   /** A connection closed unexpectedly (reported on `offline` / `error`; pending messages are resent). */
   | 'CCS_ERR_CONNECTION_LOST'
+  /** `reconnectStrategy` returned `false` and no connection was left: the client closed, failing what it held. */
+  | 'CCS_ERR_RECONNECT_STOPPED'
   /** `send()` with a `message_id` that is still awaiting its answer. */
   | 'CCS_ERR_DUPLICATE_ID'
   /** An option (or what an option's hook returned, e.g. `reconnectStrategy`) is unusable. */
@@ -166,9 +168,19 @@ export class AbortError extends CcsError {
 /** The client is closing or closed (or was destroyed). */
 export class ClosedError extends CcsError {
   override name = 'ClosedError';
-  constructor(message = 'the client is closed') {
-    super('CCS_ERR_CLOSED', message);
+  constructor(message = 'the client is closed', options?: { cause?: unknown }) {
+    super('CCS_ERR_CLOSED', message, options);
   }
+}
+
+/**
+ * `reconnectStrategy` returned `false` and no connection was left: the client closed. A
+ * `ClosedError` with a code of its own — this process gave up, the message did not fail, so a
+ * durable store keeps its record for another instance. `cause`: the error of the last attempt.
+ */
+export class ReconnectStoppedError extends ClosedError {
+  override name = 'ReconnectStoppedError';
+  override readonly code: CcsErrorCode = 'CCS_ERR_RECONNECT_STOPPED';
 }
 
 /** The send queue is at `maxQueued`. Wait for the `drain` event or `await client.waitForCapacity()`. */

@@ -3,7 +3,7 @@
  * @packageDocumentation
  */
 export { CcsClient, type CcsClientEvents, type ConnectOptions, type WaitOptions, type SendOptions, type SendResultWithReceipt, type CloseOptions, type SettledEvent } from './client.js';
-export type { CcsClientOptions, CcsTlsOptions, UpstreamHandler } from './options.js';
+export type { CcsClientOptions, CcsTlsOptions, ReconnectStrategy, UpstreamHandler } from './options.js';
 export type { ConnectionEvent, ReconnectEvent } from './connection-pool.js';
 export type { CcsStats, ConnectionGauges } from './stats.js';
 export { LATENCY_BOUNDS_MS, type LatencySnapshot } from './latency.js';
@@ -17,7 +17,7 @@ export {
 } from './diagnostics.js';
 export type { SendResult, OutgoingMessage } from './outbound.js';
 export {
-  CcsError, HandshakeError, NackError, TimeoutError, AbortError, ClosedError, QueueFullError, DuplicateIdError, InvalidMessageError, StoreError, ReceiptError,
+  CcsError, HandshakeError, NackError, TimeoutError, AbortError, ClosedError, ReconnectStoppedError, QueueFullError, DuplicateIdError, InvalidMessageError, StoreError, ReceiptError,
   type CcsErrorCode, type HandshakeStep,
 } from './errors.js';
 export { CCS_DOMAIN } from './connection.js';

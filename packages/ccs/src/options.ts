@@ -17,6 +17,12 @@ export interface CcsTlsOptions {
 /** A handler for upstream messages. The ACK goes out once it returns (or its promise resolves). */
 export type UpstreamHandler = (msg: UpstreamMessage) => void | Promise<void>;
 
+/**
+ * The `reconnectStrategy` option: the delay in ms before reconnect number `attempt` (0-based),
+ * `undefined` for the default backoff, or `false` to stop reconnecting.
+ */
+export type ReconnectStrategy = (attempt: number, error: Error | undefined) => number | undefined | false;
+
 /** Options of `CcsClient`. Unknown names and out-of-range values throw in the constructor. */
 export interface CcsClientOptions {
   /** The sender ID (project number). */
@@ -60,11 +66,15 @@ export interface CcsClientOptions {
   /**
    * Decides the delay before each reconnect, like ioredis's `retryStrategy`: called with the
    * consecutive failed attempts so far (0-based) and the error that closed or refused the
-   * connection (`undefined` for a planned refill). Return the delay in ms, or `undefined` for the
-   * default backoff (`reconnectBaseMs`…`reconnectMaxMs` with jitter). A throw or a value that is not
-   * a finite number ≥ 0 falls back to the default and is reported on `error`.
+   * connection (`undefined` for a planned refill). Return the delay in ms, `undefined` for the
+   * default backoff (`reconnectBaseMs`…`reconnectMaxMs` with jitter), or `false` to stop
+   * reconnecting: no connection is opened any more, those still online carry on, and once none is
+   * left the client closes — every queued and pending message and every awaited receipt rejects
+   * with a `ReconnectStoppedError` (`CCS_ERR_RECONNECT_STOPPED`, a `ClosedError`; its `cause`: the
+   * error passed to this call), which is also emitted on `error`. A throw or any other value falls back to the default and is reported on
+   * `error`.
    */
-  reconnectStrategy?: (attempt: number, error: Error | undefined) => number | undefined;
+  reconnectStrategy?: ReconnectStrategy;
   /**
    * The reconnect backoff starts over only after a connection has stayed online this long and
    * heard from the server; a connection that fails (or is drained) sooner counts as one more failed
@@ -140,7 +150,7 @@ export interface ResolvedOptions {
   reconnectBaseMs: number;
   reconnectMaxMs: number;
   reconnectResetMs: number;
-  reconnectStrategy: ((attempt: number, error: Error | undefined) => number | undefined) | undefined;
+  reconnectStrategy: ReconnectStrategy | undefined;
   maxEarlyMessages: number;
   maxEarlyBytes: number;
   handshakeTimeoutMs: number;
@@ -262,7 +272,7 @@ export function resolveOptions(options: CcsClientOptions): ResolvedOptions {
     retryMaxMs: duration('retryMaxMs', options.retryMaxMs, 60_000),
     reconnectBaseMs: duration('reconnectBaseMs', options.reconnectBaseMs, 250),
     reconnectMaxMs: duration('reconnectMaxMs', options.reconnectMaxMs, 30_000),
-    reconnectStrategy: fn<(attempt: number, error: Error | undefined) => number | undefined>('reconnectStrategy', options.reconnectStrategy),
+    reconnectStrategy: fn<ReconnectStrategy>('reconnectStrategy', options.reconnectStrategy),
     reconnectResetMs: duration('reconnectResetMs', options.reconnectResetMs, 30_000),
     maxEarlyMessages: integer('maxEarlyMessages', options.maxEarlyMessages, 1000, 0),
     maxEarlyBytes: integer('maxEarlyBytes', options.maxEarlyBytes, 4 << 20, 0),
