@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
+import { joinNegativeValues } from '@ccs-xmpp/stream';
 import type { JsonObject, OutgoingMessage, ReceiptMessage, UpstreamMessage } from '@ccs-xmpp/stanza';
 import { ValidationError, validateDownstream } from '@ccs-xmpp/stanza';
 import { CcsClient, type SettledEvent } from './client.js';
@@ -118,26 +119,6 @@ const SEND = {
 } as const;
 
 const ECHO = { ...COMMON, sample: { type: 'string' }, 'metrics-port': { type: 'string' }, trace: { type: 'boolean' } } as const;
-
-/**
- * `--ttl -1` as `--ttl=-1`. parseArgs takes a value that starts with '-' for another option and
- * stops with "argument is ambiguous", which hides the message that matters: the range.
- */
-function joinNegativeValues(args: readonly string[]): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i] as string;
-    const next = args[i + 1];
-    // After a boolean flag the joined form is refused too ("does not take an argument"), as it should be.
-    if (arg.startsWith('--') && !arg.includes('=') && next !== undefined && /^-\.?\d/.test(next)) {
-      out.push(`${arg}=${next}`);
-      i++;
-    } else {
-      out.push(arg);
-    }
-  }
-  return out;
-}
 
 function int(name: string, value: string | undefined, min: number): number | undefined {
   if (value === undefined) return undefined;

@@ -3,6 +3,7 @@
  * `scripts/start.mjs` wire the real process to {@link runDemoCli}; tests call it with buffers.
  */
 import { parseArgs } from 'node:util';
+import { joinNegativeValues } from '@ccs-xmpp/stream';
 import type { DemoOutput } from './progress.js';
 import { runDemo, type DemoOptions } from './run-demo.js';
 
@@ -77,26 +78,6 @@ function number(name: string, v: string | undefined, min: number, max: number, i
     throw new DemoUsageError(`--${name} must be ${integer ? 'an integer' : 'a number'} in [${min}, ${max}], got ${JSON.stringify(v)}`);
   }
   return n;
-}
-
-/**
- * `--messages -5` as `--messages=-5`. parseArgs takes a value that starts with '-' for another option
- * and stops with "argument is ambiguous", which hides the message that matters: the range.
- */
-function joinNegativeValues(args: readonly string[]): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i] as string;
-    const next = args[i + 1];
-    // After a boolean flag the joined form is refused too ("does not take an argument"), as it should be.
-    if (arg.startsWith('--') && !arg.includes('=') && next !== undefined && /^-\.?\d/.test(next)) {
-      out.push(`${arg}=${next}`);
-      i++;
-    } else {
-      out.push(arg);
-    }
-  }
-  return out;
 }
 
 /** Parses the flags; `undefined` means `--help`. @throws {DemoUsageError} */

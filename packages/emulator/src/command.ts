@@ -4,6 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { joinNegativeValues } from '@ccs-xmpp/stream';
 import { CcsEmulator, type CcsEmulatorOptions, type SenderAccount } from './emulator.js';
 import { EmulatorError } from './errors.js';
 import type { Faults } from './faults.js';
@@ -90,26 +91,6 @@ function num(flag: string, value: string | undefined, min: number, integer: bool
     throw new EmulatorError('EMU_ERR_CONFIG', `--${flag} needs ${integer ? 'an integer' : 'a number'} ≥ ${min}, got ${JSON.stringify(value)}`);
   }
   return n;
-}
-
-/**
- * `--devices -1` as `--devices=-1`. parseArgs takes a value that starts with '-' for another option
- * and stops with "argument is ambiguous", which hides the message that matters: the range.
- */
-function joinNegativeValues(args: readonly string[]): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i] as string;
-    const next = args[i + 1];
-    // After a boolean flag the joined form is refused too ("does not take an argument"), as it should be.
-    if (arg.startsWith('--') && !arg.includes('=') && next !== undefined && /^-\.?\d/.test(next)) {
-      out.push(`${arg}=${next}`);
-      i++;
-    } else {
-      out.push(arg);
-    }
-  }
-  return out;
 }
 
 /**

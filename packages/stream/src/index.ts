@@ -23,3 +23,4 @@ export {
 } from './connection.js';
 export { generateDevCertificate, type DevCertificate, type DevCertificateOptions } from './dev-certificate.js';
 export { TypedEventEmitter, type EventMap, type EmitterMetaEvents, type WithMeta } from './typed-emitter.js';
+export { joinNegativeValues } from './cli-args.js';
