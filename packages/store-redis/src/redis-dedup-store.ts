@@ -60,6 +60,11 @@ export class RedisDedupStore implements UpstreamDedupStore {
   #retryRelease: string[] = [];
   /** The last claim token handed out (tokens are this counter in base 36). */
   #tokens = 0;
+  /**
+   * Completions being undone (mode `d` releases queued, in flight or waiting for Redis), by key: a
+   * claim that finds such a key done must not be ACKed — the reply that made it fail would be lost.
+   */
+  readonly #undoing = new Map<string, number>();
   #poll: NodeJS.Timeout | undefined = undefined;
   readonly #pollMs: number;
   readonly #closeShared: () => Promise<void>;
@@ -134,7 +139,13 @@ export class RedisDedupStore implements UpstreamDedupStore {
     if (this.#retryRelease.length === 0) return;
     const items = this.#retryRelease;
     this.#retryRelease = [];
-    for (let i = 0; i + 2 < items.length; i += 3) this.#release(items[i + 1] as string, items[i] as 'r' | 'd', items[i + 2] as string);
+    for (let i = 0; i + 2 < items.length; i += 3) {
+      const suffix = items[i + 1] as string;
+      const mode = items[i] as 'r' | 'd';
+      // Counted once more by #release.
+      if (mode === 'd') this.#undone(suffix);
+      this.#release(suffix, mode, items[i + 2] as string);
+    }
   }
 
   /** Closes the shared store (see {@link RedisStore.close}). */
@@ -159,10 +170,20 @@ export class RedisDedupStore implements UpstreamDedupStore {
   #release(suffix: string, mode: 'r' | 'd', token: string): void {
     this.#batcher.args('release').push(mode, suffix, token);
     this.#batcher.added('release');
-    this.#batcher.promise('release').catch(() => {
+    if (mode === 'd') this.#undoing.set(suffix, (this.#undoing.get(suffix) ?? 0) + 1);
+    this.#batcher.promise('release').then(() => {
+      if (mode === 'd') this.#undone(suffix);
+    }, () => {
       // Bounded: a claim left behind expires with the window anyway; this only makes it go sooner.
       if (this.#retryRelease.length < MAX_RETRY_RELEASES * 3) this.#retryRelease.push(mode, suffix, token);
+      else if (mode === 'd') this.#undone(suffix);
     });
+  }
+
+  #undone(suffix: string): void {
+    const n = (this.#undoing.get(suffix) ?? 1) - 1;
+    if (n > 0) this.#undoing.set(suffix, n);
+    else this.#undoing.delete(suffix);
   }
 
   /** Asks Redis for the claim under a new token; `stale`: our token on that key that nothing runs under any more. */
@@ -197,7 +218,9 @@ export class RedisDedupStore implements UpstreamDedupStore {
         waiter.resolve('new');
         return;
       case DONE:
-        waiter.resolve('done');
+        // Done, unless its completion is being undone (a reply it sent was not recorded): then CCS
+        // must resend it once the release has landed, and it runs again.
+        waiter.resolve(this.#undoing.has(waiter.suffix) ? 'running' : 'done');
         return;
       case ELSEWHERE: {
         if (this.#closed) {

@@ -211,6 +211,33 @@ t.test('the ACK barrier fails (and the claim is released) when a reply the handl
   closeAll();
 });
 
+t.test('a resend claimed while the completion is being undone (a reply was not recorded) is not ACKed as done: it waits, then runs', async (server) => {
+  const sender = uniqueSender();
+  const a = open(server.url, sender);
+  await a.ready();
+  const host = new TestHost();
+  a.outbox.attach(host);
+  assert.is(await a.dedup.claim('dev', 'u10'), 'new');
+  // The handler sent a reply without awaiting it and completed; the reply cannot be recorded.
+  const redis = new Redis(server.url);
+  await redis.set(a.keys.out, 'not a hash');
+  a.outbox.append(record('reply-10', 1, 'dev'));
+  a.dedup.complete('dev', 'u10');
+  try {
+    const failed = await a.outbox.flush()?.then(() => undefined, (err: unknown) => err);
+    assert.instance(failed, StoreError, 'no ACK for the first copy');
+    // The completion is in Redis and its release is queued for the next flush; a CCS resend claimed
+    // in that flush finds 'd' ahead of the release. ACKing it as done would lose the reply for good.
+    assert.is(await a.dedup.claim('dev', 'u10'), 'running', 'the resend in the flush of the release');
+    await redis.del(a.keys.out);
+    await until(async () => (await redis.get(`${a.keys.prefix}up:dev\nu10`)) === null, 'the release');
+    assert.is(await a.dedup.claim('dev', 'u10'), 'new', 'the next resend runs the handler again');
+  } finally {
+    redis.disconnect();
+  }
+  closeAll();
+});
+
 t.test('claims fail with CCS_ERR_STORE while Redis is down, and work again after it restarts', async (server) => {
   const a = open(server.url, uniqueSender(), { reconnectMaxMs: 50 });
   await a.ready();
