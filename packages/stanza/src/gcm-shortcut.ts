@@ -214,26 +214,33 @@ function sameId(buf: Buffer, from: number, to: number, id: string): boolean {
 /** viewFor(): the bytes at hand past which a DataView pays for itself (about five stanzas). */
 const VIEW_MIN_BYTES = 2048;
 
-/** 1 for a plain byte (see plainRun), 0 for any other. */
+/** plainRun(): a plain byte (see there). */
+const PLAIN_BYTE = 1;
+/** plainRun(): a plain byte other than `"` and `\`: one the canonical ACK's strings may hold as they are (see readAck). */
+const ACK_BYTE = 2;
+/** The PLAIN_BYTE and ACK_BYTE bits of each byte. */
 const PLAIN = new Uint8Array(256);
-for (let b = 0x20; b <= 0x7e; b++) PLAIN[b] = 1;
+for (let b = 0x20; b <= 0x7e; b++) PLAIN[b] = PLAIN_BYTE | ACK_BYTE;
 PLAIN[0x26] = PLAIN[0x3c] = PLAIN[0x3e] = 0;
+PLAIN[0x22] = PLAIN[0x5c] = PLAIN_BYTE;
 
 /**
- * The first index in `buf[from, to)` whose byte is not plain text (not 1 in the table `t`), or `to`. Plain: printable ASCII
+ * The first index in `buf[from, to)` whose byte is not of the `kind` (PLAIN_BYTE, or ACK_BYTE),
+ * or `to`. Plain: printable ASCII
  * other than `&`, `<` and `>` — such text needs no decoding, no entity handling, no character
  * checks, and cannot hold `]]>` nor end the payload. Eight bytes a step through a table, one branch
  * for all eight, where a byte-by-byte loop of comparisons was the largest single cost of the
  * shortcut (A/B, bench/micro/shortcut-tricks.mjs: without it 86% of the rate at 400-byte chunks,
- * within the noise at 16 KiB).
+ * within the noise at 16 KiB). One constant table, a bit per kind.
  */
-function plainRun(buf: Buffer, from: number, to: number, t: Uint8Array = PLAIN): number {
+function plainRun(buf: Buffer, from: number, to: number, kind: number): number {
+  const t = PLAIN;
   let i = from;
   for (; i + 8 <= to; i += 8) {
     if ((t[buf[i] as number]! & t[buf[i + 1] as number]! & t[buf[i + 2] as number]! & t[buf[i + 3] as number]! &
-      t[buf[i + 4] as number]! & t[buf[i + 5] as number]! & t[buf[i + 6] as number]! & t[buf[i + 7] as number]!) === 0) break;
+      t[buf[i + 4] as number]! & t[buf[i + 5] as number]! & t[buf[i + 6] as number]! & t[buf[i + 7] as number]! & kind) === 0) break;
   }
-  for (; i < to; i++) if (t[buf[i] as number] === 0) return i;
+  for (; i < to; i++) if ((t[buf[i] as number]! & kind) === 0) return i;
   return to;
 }
 
@@ -279,7 +286,7 @@ function xmlCharLength(buf: Buffer, i: number, to: number): number {
  */
 export function judgeText(buf: Buffer, from: number, to: number, floor: number): number {
   let flags = 0;
-  let i = plainRun(buf, from, to);
+  let i = plainRun(buf, from, to, PLAIN_BYTE);
   while (i < to) {
     const b = buf[i] as number;
     if (b === AMP) {
@@ -295,7 +302,7 @@ export function judgeText(buf: Buffer, from: number, to: number, floor: number):
       i++;
     } else if (b === 0x09 || b === 0x0a || b === 0x7f) i++;
     else return TEXT_REFUSED; // other controls, `<`
-    i = plainRun(buf, i, to);
+    i = plainRun(buf, i, to, PLAIN_BYTE);
   }
   return flags;
 }
@@ -340,9 +347,6 @@ const MESSAGE_END = new Pattern(Buffer.from('</message>', 'latin1'));
 const ACK_OPEN = new Pattern(Buffer.from('{"from":"', 'latin1'));
 const ACK_MID = new Pattern(Buffer.from('","message_id":"', 'latin1'));
 const ACK_CLOSE = new Pattern(Buffer.from('","message_type":"ack"}<', 'latin1'));
-/** 1 for a byte the ACK's strings may hold read from the bytes: plain (see PLAIN), not `"` nor `\`. */
-const ACK_STRING = PLAIN.slice();
-ACK_STRING[0x22] = ACK_STRING[0x5c] = 0;
 /**
  * readAck() runs only when at least this many bytes are at hand from the payload's start: in a
  * smaller window (small TLS records) an ACK (~215 bytes) is mostly cut, and a cut one is asked of
@@ -525,7 +529,7 @@ class GcmMatcher implements StanzaShortcutMatcher<GcmParts>, GcmParts {
     // here, in the place of plainRun, up to where it proves the payload is not one.
     if (this.readsAcks && this.plainTo === this.headLength && end - from >= ACK_WINDOW) from = this.readAck(buf, start, from, end);
     // Only what arrived since the last look is judged: each byte once, however many chunks.
-    const p = plainRun(buf, from, end);
+    const p = plainRun(buf, from, end, PLAIN_BYTE);
     this.plainTo = p - start;
     if (p === end) return SCAN_WAIT;
     let lt = p;
@@ -565,10 +569,10 @@ class GcmMatcher implements StanzaShortcutMatcher<GcmParts>, GcmParts {
       this.ack = ACK_NO;
       return from;
     }
-    const fromEnd = plainRun(buf, from + ACK_OPEN.length, end, ACK_STRING);
+    const fromEnd = plainRun(buf, from + ACK_OPEN.length, end, ACK_BYTE);
     if (end - fromEnd < ACK_MID.length) return fromEnd;
     const at = fromEnd + ACK_MID.length;
-    const idEnd = sameBytes(view, buf, fromEnd, ACK_MID, ACK_MID.length) ? plainRun(buf, at, end, ACK_STRING) : -1;
+    const idEnd = sameBytes(view, buf, fromEnd, ACK_MID, ACK_MID.length) ? plainRun(buf, at, end, ACK_BYTE) : -1;
     if (idEnd === -1) {
       this.ack = ACK_NO;
       return fromEnd;
