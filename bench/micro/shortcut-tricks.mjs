@@ -42,7 +42,7 @@ export const TRICKS = {
     [
       'const flags = judgeText(buf, plainTo, to, start + this.headLength);\n        if (flags === 0)\n            return latin1(buf, from, to);\n        if (flags === TEXT_REFUSED)\n            return null;\n        const text = (flags & TEXT_UTF8) !== 0 ? utf8(buf, from, to) : latin1(buf, from, to);\n        return (flags & TEXT_AMP) !== 0 ? decodeEntities(text) : text;',
       `if (hasCdataEnd(buf, Math.max(start + this.headLength, plainTo - 2), to)) return null;
-        if (plainRun(buf, from, to) === to) return latin1(buf, from, to);
+        if (plainRun(buf, from, to, PLAIN_BYTE) === to) return latin1(buf, from, to);
         const text = utf8(buf, from, to);
         if (!TEXT_SPECIAL.test(text)) return text;
         if (TEXT_REFUSED_RE.test(text)) return null;
@@ -67,8 +67,8 @@ function isGcmEndTag(`,
   ],
   'plain text: a table, eight bytes a step → comparisons byte by byte': [
     [
-      'for (; i < to; i++)\n        if (t[buf[i]] === 0)\n            return i;\n    return to;',
-      'for (; i < to; i++) {\n        const b = buf[i];\n        if (b < 0x20 || b > 0x7e || b === 0x26 || b === 0x3c || b === 0x3e)\n            return i;\n    }\n    return to;',
+      'for (; i < to; i++)\n        if ((t[buf[i]] & kind) === 0)\n            return i;\n    return to;',
+      'for (; i < to; i++) {\n        const b = buf[i];\n        if (b < 0x20 || b > 0x7e || b === 0x26 || b === 0x3c || b === 0x3e || (kind === ACK_BYTE && (b === 0x22 || b === 0x5c)))\n            return i;\n    }\n    return to;',
     ],
     ['for (; i + 8 <= to; i += 8) {', 'for (; i + 8 <= -1; i += 8) {'],
   ],

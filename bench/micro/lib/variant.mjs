@@ -28,7 +28,8 @@ export async function shortcutVariant(name, edits) {
   src = src
     .replace("from '@ccs-xmpp/stream'", `from '${pathToFileURL(STREAM).href}'`)
     .replace("from './bytes.js'", `from '${pathToFileURL(join(DIST, 'bytes.js')).href}'`)
-    .replace("from './namespaces.js'", `from '${pathToFileURL(join(DIST, 'namespaces.js')).href}'`);
+    .replace("from './namespaces.js'", `from '${pathToFileURL(join(DIST, 'namespaces.js')).href}'`)
+    .replace("from './gcm-decode.js'", `from '${pathToFileURL(join(DIST, 'gcm-decode.js')).href}'`);
   const dir = mkdtempSync(join(tmpdir(), `ccs-variant-${name}-`));
   const file = join(dir, 'gcm-shortcut.js');
   writeFileSync(file, src);
