@@ -42,6 +42,9 @@ const CASES: Array<[string, string, string | undefined]> = [
   ['empty from', '{"from":"","message_id":"m-1","message_type":"ack"}', 'm-1'],
   ['one-character id', '{"from":"t","message_id":"x","message_type":"ack"}', 'x'],
   ['long from and id', `{"from":"${'a'.repeat(300)}","message_id":"${'b'.repeat(80)}","message_type":"ack"}`, 'b'.repeat(80)],
+  // Longer than the 512 bytes at hand after which the ACK is read from the bytes: cut inside them.
+  ['a from longer than 512 bytes', `{"from":"${'a'.repeat(700)}","message_id":"m-1","message_type":"ack"}`, 'm-1'],
+  ['an id longer than 512 bytes', `{"from":"t","message_id":"${'b'.repeat(700)}","message_type":"ack"}`, 'b'.repeat(700)],
   ['printable ASCII in the strings', `{"from":"a b'c/{}[]:,","message_id":"id ~!#$%'()*+,-./:;=?@[]^_\`{|}","message_type":"ack"}`, "id ~!#$%'()*+,-./:;=?@[]^_`{|}"],
   ['an XML reference in the id', '{"from":"t","message_id":"a&amp;b","message_type":"ack"}', 'a&b'],
   ['an XML reference for a key character', '{&quot;from":"t","message_id":"m-1","message_type":"ack"}', 'm-1'],
