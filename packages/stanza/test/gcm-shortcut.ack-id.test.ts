@@ -35,6 +35,9 @@ function ackIds(input: Uint8Array, cuts: number[]): Array<[string, string | unde
 
 const everyByte = (n: number): number[] => Array.from({ length: n - HEADER.length }, (_, i) => HEADER.length + i);
 
+/** Whitespace between stanzas that makes the bytes at hand from a payload's start more than the 512 after which it is read from the bytes. */
+const PAD = ' '.repeat(512);
+
 // Payloads, the id canonicalAckId (and JSON.parse) gives, or undefined: the canonical ACK and its
 // near misses, written as XML text (references are XML's, backslashes JSON's).
 const CASES: Array<[string, string, string | undefined]> = [
@@ -86,8 +89,12 @@ const CASES: Array<[string, string, string | undefined]> = [
 test('ackId is the canonical ACK\'s message_id and undefined for every near miss, whole, cut at any one byte, and fed a byte at a time', () => {
   for (const [label, payload, id] of CASES) {
     for (const head of HEADS) {
-      const input = bytes(HEADER + wrap(payload, head) + wrap(payload, head));
-      const splits = [[], everyByte(input.length), ...everyByte(input.length).map((c) => [c])];
+      // Whitespace after them, so that more than 512 bytes are at hand from a payload's start
+      // when a chunk goes on past it (cut inside the stanzas only).
+      const stanzas = HEADER + wrap(payload, head) + wrap(payload, head);
+      const input = bytes(stanzas + PAD);
+      const at = everyByte(bytes(stanzas).length);
+      const splits = [[], at, ...at.map((c) => [c])];
       for (const cuts of splits) {
         const seen = ackIds(input, cuts);
         assert.is(seen.length, 2, `${label}, ${head}: both stanzas taken (cuts ${cuts.length === 1 ? cuts[0] : cuts.length})`);
@@ -100,9 +107,6 @@ test('ackId is the canonical ACK\'s message_id and undefined for every near miss
   }
 });
 
-/** Whitespace between stanzas that makes the bytes at hand from a payload's start more than the 512 after which it is read from the bytes. */
-const PAD = ' '.repeat(512);
-
 /** Counts the runs of gcm-decode's canonical-ACK regular expression (the one that names message_type). */
 const ackRegexCalls = (f: () => void): number => regexCalls(f, (re) => re.source.includes('message_type'));
 
@@ -110,7 +114,7 @@ test('gcmShortcut hands over the same ackId, asked of canonicalAckId for every p
   for (const [label, payload, id] of CASES) {
     const seen: Array<string | undefined> = [];
     const r = recorder({ shortcut: gcmShortcut }, undefined, (parts: GcmParts) => (seen.push(parts.ackId), true));
-    const calls = ackRegexCalls(() => r.parser.write(bytes(HEADER + wrap(payload) + wrap('{}'))));
+    const calls = ackRegexCalls(() => r.parser.write(bytes(HEADER + wrap(payload) + PAD + wrap('{}') + PAD)));
     assert.equal(seen, [id, undefined], label);
     assert.ok(calls > 0, `${label}: asked of the regular expression`);
   }
@@ -198,8 +202,10 @@ const ackLike = fc
 
 test('property: ackId is canonicalAckId of the JSON for ACK-like payloads at any split, and the stanzas read as saxes reads them', () => {
   fc.assert(
-    fc.property(fc.array(ackLike, { minLength: 1, maxLength: 6 }), fc.array(fc.nat(2000), { maxLength: 30 }), (stanzas, cuts) => {
-      const input = bytes(HEADER + stanzas.join(''));
+    fc.property(fc.array(fc.tuple(ackLike, fc.boolean()), { minLength: 1, maxLength: 6 }), fc.array(fc.nat(2000), { maxLength: 30 }), (list, cuts) => {
+      // Each stanza with or without 512 bytes of whitespace after it: read from the bytes or not.
+      const stanzas = list.map(([xml]) => xml);
+      const input = bytes(HEADER + list.map(([xml, pad]) => (pad ? xml + PAD : xml)).join(''));
       const seen = ackIds(input, cuts);
       assert.is(seen.length, stanzas.length);
       for (const [json, got] of seen) {
