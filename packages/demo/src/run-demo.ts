@@ -292,7 +292,9 @@ export async function runDemo(options: DemoOptions, io: DemoIo): Promise<DemoSum
     reconnectBaseMs: 100,
     reconnectMaxMs: 2000,
     messageIdPrefix: 'demo-',
-    // Retry jitter from the seed too, so that a rerun with it retries on the same schedule.
+    // Retry jitter from the seed too. One stream serves every retry, probe and reconnect, drawn in
+    // the order timing gives: a rerun's pauses come from the same values but not always to the
+    // same message (the seed test leaves retries and rate-limit NACKs out for that reason).
     random: (() => {
       const jitter = new Prng((cfg.seed ^ 0x6a09e667) >>> 0);
       return () => jitter.next();
