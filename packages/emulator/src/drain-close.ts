@@ -1,6 +1,6 @@
 /**
- * When a drained connection may close (PROTOCOL.md "Upstream", the control message: the client
- * keeps the old connection open for what is still owed, and CCS closes it).
+ * When a drained connection may close (docs/PROTOCOL.md "Control: draining": the client keeps the
+ * old connection open for what is still owed, and CCS closes it).
  *
  * Owing nothing is not enough: a message the client wrote before it read `CONNECTION_DRAINING` may
  * still be on its way, and closing then makes it meet a closed stream instead of its
