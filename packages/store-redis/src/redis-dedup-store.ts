@@ -42,7 +42,9 @@ interface Held {
  * Each claim carries a token of its own, and Redis holds a claim as `r:<instance>:<token>`. A
  * release removes only the claim it was made for: a resend that took the message again in the
  * meantime (in the same flush, or while the release waited for Redis to come back) holds it under
- * another token and keeps it, so a third copy is answered `running`, not `new`.
+ * another token and keeps it, so a third copy is answered `running`, not `new`. A completion keeps
+ * its claim's token (in a companion key: the `d` itself stays readable by the previous version),
+ * and the release of a completion likewise removes only that completion, never a later one.
  */
 export class RedisDedupStore implements UpstreamDedupStore {
   readonly #batcher: TickBatcher;
@@ -105,11 +107,12 @@ export class RedisDedupStore implements UpstreamDedupStore {
     const suffix = Keys.upstream(from, messageId);
     const held = this.#running.get(suffix);
     const since = held?.batch ?? this.#batcher.batch;
-    // No claim held (not called after 'new'): a failure releases no running claim, only a completion.
-    const token = held?.token ?? '';
+    // No claim held (not called after 'new'): a token of its own names the completion, so a failure
+    // releases that completion and no claim.
+    const token = held?.token ?? (++this.#tokens).toString(36);
     this.#running.delete(suffix);
     this.#completing.set(suffix, token);
-    this.#batcher.args('complete').push(suffix);
+    this.#batcher.args('complete').push(suffix, token);
     this.#batcher.added('complete');
     this.#batcher.guard(since);
     const settled = (): void => {

@@ -80,7 +80,7 @@ export class RedisStore extends EventEmitter<RedisStoreEvents> {
       remove: [k.out, k.own(me)],
       settle: [k.out, k.own(me), k.outcomes, o.outcomesMaxLen, me],
       claim: [k.instances, me, k.prefix, o.dedupWindowMs],
-      complete: [k.done, k.prefix, o.dedupWindowMs, o.dedupMaxCount],
+      complete: [k.done, k.prefix, o.dedupWindowMs, o.dedupMaxCount, me],
       release: [k.instances, me, k.prefix],
     });
     this.#journal = new OutboxJournal(this.#batcher, this.#link, k, me, o.outcomesMaxLen, { error: (err) => this.#report(err) });

@@ -122,6 +122,11 @@ return res
  * `token` now, also when its previous owner's lease is gone, or when it is `me`'s claim under the
  * token `stale`, which `me` knows nothing runs any more); a string = held by `me` under that token;
  * 2 = running on a live instance; 3 = done.
+ *
+ * `r:<me>` without a token is the format before claim tokens: this code never writes it, so under
+ * `me` it was left by an earlier process with the same instanceId (one instanceId is one process at
+ * a time; see the README), and nothing runs it any more — taken as new rather than waited on until
+ * it expires, as `me`'s live lease would otherwise have it.
  */
 export const CLAIM = `
 local me, prefix, ttl = ARGV[1], ARGV[2], ARGV[3]
@@ -137,7 +142,7 @@ for i = 4, #ARGV, 3 do
     if string.sub(v, 1, #mine) == mine then
       local token = string.sub(v, #mine + 1)
       if token == ARGV[i + 2] then take = true else out[#out + 1] = token end
-    elseif redis.call('EXISTS', prefix .. 'lease:' .. (string.match(v, '^r:([^:]*)') or '')) == 1 then
+    elseif v ~= 'r:' .. me and redis.call('EXISTS', prefix .. 'lease:' .. (string.match(v, '^r:([^:]*)') or '')) == 1 then
       out[#out + 1] = 2
     else
       take = true
@@ -149,43 +154,61 @@ return out
 `;
 
 /**
- * complete — KEYS: done. ARGV: prefix, windowMs, maxCount (0: no count bound), then key suffixes.
- * Marks the messages done for windowMs; beyond maxCount remembered completions, the oldest are
- * forgotten (at most two per completion, so the work per call stays bounded).
+ * complete — KEYS: done. ARGV: prefix, windowMs, maxCount (0: no count bound), me, then (key
+ * suffix, token) pairs. Marks the messages done for windowMs; beyond maxCount remembered
+ * completions, the oldest are forgotten (at most two per completion, so the work per call stays
+ * bounded).
+ *
+ * The key itself holds `d`, the one value every instance (of this version or the one before) reads
+ * as done, so a fleet can be upgraded one instance at a time. Which completion it is — `<me>:<token>`
+ * — goes to a companion key `upd:<suffix>` with the same lifetime, written first (a script refused
+ * half-way leaves no `d` without it). A release compares it (see release); trimming drops both.
  */
 export const COMPLETE = `
-local prefix, ttl, max = ARGV[1], ARGV[2], tonumber(ARGV[3])
-for i = 4, #ARGV do
+local prefix, ttl, max, me = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
+for i = 5, #ARGV, 2 do
   local k = prefix .. 'up:' .. ARGV[i]
+  redis.call('SET', prefix .. 'upd:' .. ARGV[i], me .. ':' .. ARGV[i + 1], 'PX', ttl)
   redis.call('SET', k, 'd', 'PX', ttl)
   if max > 0 then
     redis.call('LPUSH', KEYS[1], k)
     for _ = 1, 2 do
       if redis.call('LLEN', KEYS[1]) <= max then break end
       local old = redis.call('RPOP', KEYS[1])
-      if redis.call('GET', old) == 'd' then redis.call('DEL', old) end
+      if redis.call('GET', old) == 'd' then
+        redis.call('DEL', old, prefix .. 'upd:' .. string.sub(old, #prefix + 4))
+      end
     end
   end
 end
 if max > 0 then redis.call('PEXPIRE', KEYS[1], ttl) end
-return #ARGV - 3
+return (#ARGV - 4) / 2
 `;
 
 /**
  * release — KEYS: instances (routing only, as for claim). ARGV: me, prefix, then (mode, key
  * suffix, token) triples. Forgets `me`'s claim made under `token` (the handler failed, so CCS's
  * resend must run it again, here or elsewhere) — and only that one: a resend claimed again since
- * (under another token) keeps its claim while its handler runs. Mode `d` also forgets a
- * completion: the handler ran but a reply it sent was not recorded, so the message was not ACKed
- * and must be handled again.
+ * (under another token) keeps its claim while its handler runs. Mode `d` also forgets the
+ * completion `me` made under `token` (the handler ran but a reply it sent was not recorded, so the
+ * message was not ACKed and must be handled again) — and only that one, by its companion key: a
+ * release that comes late (retried after Redis was away) must not forget a later completion of the
+ * same message, made after this one lapsed or was released, or the next resend runs again. A `d`
+ * written by the version before (no companion) was not made by this process, and stays.
  */
 export const RELEASE = `
-local mine = 'r:' .. ARGV[1] .. ':'
+local me, prefix = ARGV[1], ARGV[2]
+local mine = 'r:' .. me .. ':'
 local n = 0
 for i = 3, #ARGV, 3 do
-  local k = ARGV[2] .. 'up:' .. ARGV[i + 1]
+  local k = prefix .. 'up:' .. ARGV[i + 1]
   local v = redis.call('GET', k)
-  if v == mine .. ARGV[i + 2] or (v == 'd' and ARGV[i] == 'd') then redis.call('DEL', k); n = n + 1 end
+  if v == mine .. ARGV[i + 2] then
+    redis.call('DEL', k); n = n + 1
+  elseif v == 'd' and ARGV[i] == 'd' then
+    local c = prefix .. 'upd:' .. ARGV[i + 1]
+    if redis.call('GET', c) == me .. ':' .. ARGV[i + 2] then redis.call('DEL', k, c); n = n + 1 end
+  end
 end
 return n
 `;

@@ -104,7 +104,7 @@ t.test('a failed completion releases only its own claim: a resend that took the 
   // A user that may use every key of the sender but the done list: Redis refuses the completion
   // script (it declares that key) before it runs, so the claim stays in Redis as it was — a
   // completion that failed between the handler and the upstream ACK.
-  await admin.acl('SETUSER', user, 'on', '>pw', 'resetkeys', `~${prefix}up:*`, `~${prefix}out`, `~${prefix}own:*`,
+  await admin.acl('SETUSER', user, 'on', '>pw', 'resetkeys', `~${prefix}up:*`, `~${prefix}upd:*`, `~${prefix}out`, `~${prefix}own:*`,
     `~${prefix}instances`, `~${prefix}lease:*`, `~${prefix}outcomes`, '+@all');
   try {
     const a = open(`redis://${user}:pw@127.0.0.1:${server.port}`, sender);
@@ -158,6 +158,108 @@ t.test('a claim left in Redis by an earlier process with the same instanceId is 
   assert.is(await again.dedup.claim('dev', 'u9'), 'new', 'nothing runs it any more');
   assert.is(await again.dedup.claim('dev', 'u9'), 'running');
   closeAll();
+});
+
+t.test('a completion\'s release that comes late (retried after Redis was away) removes only that completion, never a later one: the next resend is not run again', async (server) => {
+  const sender = uniqueSender();
+  const prefix = `ccs:{${sender}}:`;
+  const key = `${prefix}up:dev\nu11`;
+  const user = `late-${sender}`;
+  const admin = new Redis(server.url);
+  await admin.acl('SETUSER', user, 'on', '>pw', 'resetkeys', `~${prefix}*`, '+@all');
+  try {
+    // Leases long enough that the minutes a failing heartbeat may last here never let one lapse.
+    const a = open(`redis://${user}:pw@127.0.0.1:${server.port}`, sender, { dedupWindowMs: 300, leaseTtlMs: 30_000 });
+    const b = open(server.url, sender, { leaseTtlMs: 30_000 });
+    await Promise.all([a.ready(), b.ready()]);
+    const host = new TestHost();
+    a.outbox.attach(host);
+    assert.is(await a.dedup.claim('dev', 'u11'), 'new', 'the first copy runs on a');
+    // Every key of the sender but the instances list: Redis refuses the scripts that declare it
+    // (the append of a's reply, and the release) and runs the completion.
+    await admin.acl('SETUSER', user, 'resetkeys', `~${prefix}up:*`, `~${prefix}upd:*`, `~${prefix}out`, `~${prefix}own:*`,
+      `~${prefix}lease:*`, `~${prefix}outcomes`, `~${prefix}done`);
+    a.outbox.append(record('reply-11', 1, 'dev'));
+    a.dedup.complete('dev', 'u11');
+    const failed = await a.outbox.flush()?.then(() => undefined, (err: unknown) => err);
+    assert.instance(failed, StoreError, 'the reply was not recorded: no ACK for the first copy');
+    assert.is(await admin.get(key), 'd', 'the completion itself landed');
+    // Its release is refused too, and kept for when Redis is back. Meanwhile the completion lapses
+    // (a's window is short; the count bound does the same), and a resend runs on b and completes.
+    await until(async () => (await admin.get(key)) === null, 'a\'s completion lapsed');
+    assert.is(await b.dedup.claim('dev', 'u11'), 'new', 'the resend runs on b');
+    b.dedup.complete('dev', 'u11');
+    await b.outbox.flush();
+    assert.is(await admin.get(key), 'd');
+    // a's connection comes back: the kept release is sent — late, after b's completion.
+    let ups = 0;
+    a.on('up', () => ups++);
+    await admin.acl('SETUSER', user, `~${prefix}instances`);
+    await admin.client('KILL', 'USER', user);
+    await until(() => ups > 0, 'a reconnected');
+    // a answers running while its release is on its way, then what Redis holds.
+    let answer = 'running';
+    await until(async () => (answer = await a.dedup.claim('dev', 'u11')) !== 'running', 'a\'s release landed');
+    assert.is(answer, 'done', 'b\'s completion is still there: a further resend is ACKed, not run a third time');
+    assert.is(await admin.get(key), 'd');
+    assert.is(await b.dedup.claim('dev', 'u11'), 'done');
+  } finally {
+    closeAll();
+    await admin.acl('DELUSER', user);
+    admin.disconnect();
+  }
+});
+
+t.test('a completion written by the previous version (a bare d, no companion key) reads as done, and the count bound still forgets it', async (server) => {
+  const sender = uniqueSender();
+  const a = open(server.url, sender, { dedupMaxCount: 1 });
+  await a.ready();
+  const admin = new Redis(server.url);
+  try {
+    const key = `${a.keys.prefix}up:dev\nu12`;
+    // What the previous version's completion left: the value and its entry in the done list.
+    await admin.set(key, 'd', 'PX', 60_000);
+    await admin.lpush(a.keys.done, key);
+    assert.is(await a.dedup.claim('dev', 'u12'), 'done');
+    assert.is(await a.dedup.claim('dev', 'u12b'), 'new');
+    a.dedup.complete('dev', 'u12b');
+    await a.outbox.flush();
+    assert.is(await admin.get(key), null, 'the oldest completion, forgotten beyond dedupMaxCount');
+    assert.is(await a.dedup.claim('dev', 'u12b'), 'done');
+    assert.is(await admin.exists(`${a.keys.prefix}upd:dev\nu12b`), 1, 'this version\'s completion names itself');
+  } finally {
+    admin.disconnect();
+  }
+  closeAll();
+});
+
+t.test('an untokened claim of this instanceId (the format before claim tokens, left by an earlier process) is taken as new, not waited on until it expires', async (server) => {
+  const sender = uniqueSender();
+  const id = `fixed-${sender}`;
+  const admin = new Redis(server.url);
+  const key = `ccs:{${sender}}:up:dev\nu13`;
+  await admin.set(key, `r:${id}`, 'PX', 120_000);
+  try {
+    const a = open(server.url, sender, { instanceId: id, leaseTtlMs: 30_000 });
+    await a.ready();
+    // Without the rule, a's own live lease makes the claim look running elsewhere: polled for 120 s.
+    const answer = await Promise.race([
+      a.dedup.claim('dev', 'u13'),
+      new Promise<string>((r) => setTimeout(() => r('still waiting after 20 s'), 20_000).unref()),
+    ]);
+    assert.is(answer, 'new');
+    assert.ok((await admin.get(key))?.startsWith(`r:${id}:`), 'held under a token now');
+    assert.is(await a.dedup.claim('dev', 'u13'), 'running');
+    // Another instance's untokened claim still follows that instance's lease.
+    const other = open(server.url, sender, { leaseTtlMs: 30_000 });
+    await other.ready();
+    await admin.set(`ccs:{${sender}}:up:dev\nu14`, `r:${other.instanceId}`, 'PX', 120_000);
+    void a.dedup.claim('dev', 'u14').catch(() => undefined);
+    await until(() => a.dedup.waiting === 1, 'a waits for the live instance');
+  } finally {
+    closeAll();
+    admin.disconnect();
+  }
 });
 
 t.test('completed messages are remembered for dedupWindowMs, and at most dedupMaxCount of them', async (server) => {
