@@ -1,4 +1,4 @@
-import { backoffDelay } from './backoff.js';
+import { backoffDelay, JitterKind } from './backoff.js';
 import type { ClockTimer, KeepAlive } from './clock.js';
 import { ccsChannels } from './diagnostics.js';
 import { CcsConnection, type CcsConnectionOptions, type ConnectionSink } from './connection.js';
@@ -398,7 +398,7 @@ export class ConnectionPool {
    */
   #reconnectDelay(attempt: number, error: Error | undefined): number | false {
     const o = this.#o;
-    const fallback = (): number => backoffDelay(attempt, { baseMs: o.reconnectBaseMs, maxMs: o.reconnectMaxMs }, o.random);
+    const fallback = (): number => backoffDelay(attempt, { baseMs: o.reconnectBaseMs, maxMs: o.reconnectMaxMs }, o.jitter(JitterKind.Reconnect, '', attempt));
     if (o.reconnectStrategy === undefined) return fallback();
     let delay: unknown;
     try {

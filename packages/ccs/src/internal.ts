@@ -13,7 +13,7 @@ export { resolveOptions, type ResolvedOptions } from './options.js';
 export { TimerHeap } from './timer-heap.js';
 export { ReceiptWaiters, ReceiptWaiter, type ReceiptWaitersOptions } from './receipt-waiters.js';
 export { MessageIdGenerator, processPrefix } from './message-id.js';
-export { backoffDelay, type BackoffOptions } from './backoff.js';
+export { backoffDelay, seededJitter, streamJitter, JitterKind, type BackoffOptions, type JitterSource } from './backoff.js';
 export { RingBuffer } from './ring-buffer.js';
 export { DedupWindow } from './dedup.js';
 export { runCli, type CliIo, EXIT_OK, EXIT_FAILED, EXIT_USAGE } from './commands.js';

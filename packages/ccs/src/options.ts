@@ -1,4 +1,5 @@
 import type { UpstreamMessage } from '@ccs-xmpp/stanza';
+import { seededJitter, streamJitter, type JitterSource } from './backoff.js';
 import { realClock, type Clock } from './clock.js';
 import { CCS_DOMAIN } from './connection.js';
 import { MemoryDedupStore, MemoryOutboxStore } from './memory-store.js';
@@ -118,8 +119,19 @@ export interface CcsClientOptions {
   dedupWindow?: number;
   /** A fixed `message_id` prefix (it must be unique per sender). Default: a process-unique one. */
   messageIdPrefix?: string;
-  /** Random source for jitter (tests). Default `Math.random`. */
+  /**
+   * Random source for jitter (tests), drawn in call order by every retry, probe pause and reconnect
+   * alike. Default `Math.random`. Not together with `jitterSeed`.
+   */
   random?: () => number;
+  /**
+   * Makes jitter reproducible: each draw is a hash of this seed (an integer from 0 to 2^32 − 1), what
+   * it is for and its attempt — a message's retry of its `message_id` and retry count, a target's
+   * probe pause of the target and its level, a reconnect of the pool's attempt number — so a rerun
+   * with the same seed and the same NACKs and failures pauses each one exactly as long, in whatever
+   * order they happen. Default: none (`random`).
+   */
+  jitterSeed?: number;
   /**
    * Where downstream message records live. Default: a new `MemoryOutboxStore`. A {@link StoreBundle}
    * (`{ outbox, dedup }`, what `redisStore()` returns) provides `dedupStore` too.
@@ -166,7 +178,8 @@ export interface ResolvedOptions {
   ackOnReceipt: boolean;
   dedupWindow: number;
   messageIdPrefix: string | undefined;
-  random: () => number;
+  /** The jitter draws (from `jitterSeed`, else `random`). */
+  jitter: JitterSource;
   store: OutboxStore;
   dedupStore: UpstreamDedupStore;
   clock: Clock;
@@ -176,7 +189,7 @@ const KNOWN = new Set<string>([
   'senderId', 'apiKey', 'host', 'port', 'tls', 'connections', 'maxPending', 'maxQueued', 'sendTimeoutMs', 'receiptTimeoutMs', 'maxReceiptWaiters', 'maxRetries',
   'retryBaseMs', 'retryMaxMs', 'reconnectBaseMs', 'reconnectMaxMs', 'reconnectResetMs', 'reconnectStrategy', 'maxEarlyMessages', 'maxEarlyBytes', 'handshakeTimeoutMs', 'pingIntervalMs',
   'idleTimeoutMs', 'keepaliveIntervalMs', 'drainTimeoutMs', 'session', 'resource', 'domain', 'authcid', 'onUpstream',
-  'ackOnReceipt', 'dedupWindow', 'messageIdPrefix', 'random', 'store', 'dedupStore', 'clock',
+  'ackOnReceipt', 'dedupWindow', 'messageIdPrefix', 'random', 'jitterSeed', 'store', 'dedupStore', 'clock',
 ] satisfies Array<keyof CcsClientOptions>);
 
 const TLS_KNOWN = new Set<string>(['ca', 'servername', 'rejectUnauthorized'] satisfies Array<keyof CcsTlsOptions>);
@@ -229,6 +242,14 @@ function object<T>(name: string, v: unknown, methods: readonly string[]): T | un
     if (typeof (v as Record<string, unknown>)[m] !== 'function') throw new TypeError(`option ${name} must have a ${m}() method`);
   }
   return v as T;
+}
+
+/** The jitter draws: seeded (`jitterSeed`), or drawn in call order from `random`. */
+function jitterSource(options: CcsClientOptions): JitterSource {
+  const random = fn<() => number>('random', options.random);
+  if (options.jitterSeed === undefined) return streamJitter(random ?? Math.random);
+  if (random !== undefined) throw new TypeError('options random and jitterSeed exclude each other: the seed makes the draws, random would be ignored');
+  return seededJitter(integer('jitterSeed', options.jitterSeed, 0, 0, 2 ** 32 - 1));
 }
 
 /**
@@ -289,7 +310,7 @@ export function resolveOptions(options: CcsClientOptions): ResolvedOptions {
     ackOnReceipt: boolean('ackOnReceipt', options.ackOnReceipt, false),
     dedupWindow,
     messageIdPrefix: string('messageIdPrefix', options.messageIdPrefix, false),
-    random: fn<() => number>('random', options.random) ?? Math.random,
+    jitter: jitterSource(options),
     store: object<OutboxStore>(bundle ? 'store.outbox' : 'store', bundle ? bundle.outbox : options.store, ['attach', 'append', 'takeNext', 'requeue', 'park', 'remove', 'queuedRecords', 'flush', 'close']) ?? new MemoryOutboxStore(),
     dedupStore: object<UpstreamDedupStore>(bundle && options.dedupStore === undefined ? 'store.dedup' : 'dedupStore', options.dedupStore ?? bundle?.dedup, ['claim', 'complete', 'release', 'close']) ?? new MemoryDedupStore(dedupWindow),
     clock: object<Clock>('clock', options.clock, ['now', 'setTimer', 'clearTimer']) ?? realClock,

@@ -1,6 +1,6 @@
 import { ValidationError, validateDownstream, type DeviceGroupResult, type NackError as StanzaNack } from '@ccs-xmpp/stanza';
 import { AbortSignals } from './abort-signals.js';
-import { backoffDelay } from './backoff.js';
+import { backoffDelay, JitterKind } from './backoff.js';
 import type { Clock, ClockTimer, KeepAlive } from './clock.js';
 import { ccsChannels } from './diagnostics.js';
 import { AbortError, DuplicateIdError, NackError, TimeoutError, InvalidMessageError } from './errors.js';
@@ -326,7 +326,7 @@ export class Outbox {
       case 'throttle':
         o.counters.retries++;
         out.retries++;
-        this.#throttle.slowDown(out, now, (level) => backoffDelay(level, { baseMs: o.retryBaseMs, maxMs: o.retryMaxMs }, o.random));
+        this.#throttle.slowDown(out, now, (level) => backoffDelay(level, { baseMs: o.retryBaseMs, maxMs: o.retryMaxMs }, o.jitter(JitterKind.Probe, out.target, level)));
         this.#park(out, this.#throttle.readyAt(out.target), true);
         this.#release(out.target);
         break;

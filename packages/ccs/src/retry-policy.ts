@@ -1,5 +1,5 @@
 import type { NackError as StanzaNack } from '@ccs-xmpp/stanza';
-import { backoffDelay } from './backoff.js';
+import { backoffDelay, JitterKind, type JitterSource } from './backoff.js';
 import type { OutboxRecord } from './store.js';
 
 /** The settings the retry policy reads (from the client's options). */
@@ -10,8 +10,8 @@ export interface RetryOptions {
   retryBaseMs: number;
   /** Largest retry delay. */
   retryMaxMs: number;
-  /** Random source for jitter. */
-  random: () => number;
+  /** The jitter draws (a retry's depends on the message id and its retry count when seeded). */
+  jitter: JitterSource;
 }
 
 /** What to do with a NACKed message. */
@@ -42,7 +42,7 @@ export function decide(nack: StanzaNack, record: OutboxRecord, options: RetryOpt
       return REQUEUE;
     case 'backoff':
       if (record.retries >= options.maxRetries) return FAIL;
-      return { kind: 'wait', at: now + backoffDelay(record.retries, { baseMs: options.retryBaseMs, maxMs: options.retryMaxMs }, options.random) };
+      return { kind: 'wait', at: now + backoffDelay(record.retries, { baseMs: options.retryBaseMs, maxMs: options.retryMaxMs }, options.jitter(JitterKind.Retry, record.id, record.retries)) };
     case 'slow-down-device':
     case 'slow-down-topic':
       return record.retries >= options.maxRetries ? FAIL : THROTTLE;

@@ -30,7 +30,7 @@ function setup(maxPending: number) {
   let picks = 0;
   let outbox!: Outbox;
   outbox = new Outbox({
-    maxQueued: 1000, sendTimeoutMs: 0, maxRetries: 0, retryBaseMs: 100, retryMaxMs: 1000, random: () => 0.5,
+    maxQueued: 1000, sendTimeoutMs: 0, maxRetries: 0, retryBaseMs: 100, retryMaxMs: 1000, jitter: () => 0.5,
     store: new MemoryOutboxStore(), clock: new FakeClock(), keepAlive: new KeepAlive(() => outbox.outstanding > 0), ids: new MessageIdGenerator('t-'), counters,
   }, {
     pick: () => {

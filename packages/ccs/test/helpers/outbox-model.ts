@@ -128,7 +128,7 @@ export async function runOutboxModel(store: OutboxStore, settings: ModelSettings
   };
   outbox = new Outbox({
     maxQueued: settings.maxQueued, sendTimeoutMs: 0, maxRetries: settings.maxRetries, retryBaseMs: 100, retryMaxMs: 2000,
-    random: () => 0.5, store, clock, keepAlive, ids: new MessageIdGenerator('m-'), counters,
+    jitter: () => 0.5, store, clock, keepAlive, ids: new MessageIdGenerator('m-'), counters,
   }, {
     pick: () => {
       let best: FakeConn | undefined;
