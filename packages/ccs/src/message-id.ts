@@ -2,13 +2,13 @@ import { randomBytes } from 'node:crypto';
 import { realClock } from './clock.js';
 
 /**
- * Per-sender unique `message_id`s without "random and hope": a prefix unique to this process
- * (start time, pid and 48 random bits, so two processes of one sender never share it) followed by
- * a counter that only grows. Within a process two ids are equal only if the counter wraps, which
- * at 2^53 it does not.
+ * Per-sender unique `message_id`s: a short prefix drawn once per process (PROCESS_PREFIX_LENGTH
+ * characters: the start time and random bits, so two processes of one sender share it only with a
+ * bounded, tiny probability — see `makeProcessPrefix`) followed by a counter that only grows. Within
+ * a process two ids are equal only if the counter wraps, which at 2^53 it does not.
  */
 export class MessageIdGenerator {
-  /** The fixed part, ending in `-`. */
+  /** The fixed part (the default one ends in `-`). */
   readonly prefix: string;
   #next = 0;
   /** The prefix's bytes followed by room for the counter; undefined when the prefix is not plain ASCII. */
@@ -55,11 +55,46 @@ type Latin1Buffer = Buffer & { latin1Slice(start: number, end: number): string }
 const MAX_DIGITS = 11;
 const DIGITS = '0123456789abcdefghijklmnopqrstuvwxyz';
 
+/**
+ * The URL-safe Base64 alphabet (RFC 4648 §5): 6 bits per character, and not one of them needs
+ * escaping in JSON, in XML text or in an XML attribute, or encoding in a URL.
+ */
+const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+/** Bits of the start time in a process prefix: whole seconds modulo 2^18 (a cycle of ~72.8 hours). */
+const TIME_BITS = 18;
+/** Random bits in a process prefix. */
+const RANDOM_BITS = 36;
+/** Characters of a process prefix: (18 + 36) / 6 = 9, then the `-` that ends it. */
+export const PROCESS_PREFIX_LENGTH = (TIME_BITS + RANDOM_BITS) / 6 + 1;
+
+/**
+ * A process prefix for a start at `nowMs` with `random` (at least 6 bytes; the low 6 bits of each
+ * are used): 3 characters of the start second modulo 2^18, 6 of random bits, then `-` — 10
+ * characters, e.g. `Bn3xq9Zk_-`. Every id goes out twice per message (the stanza id and the JSON)
+ * and comes back in its ACK, so its length is paid on every message (the former
+ * `<time36><pid36><12 hex>-`, 25 characters, cost 45 bytes more per message on the wire).
+ *
+ * Two prefixes are equal only if their processes started in the same second modulo 2^18 s and
+ * drew the same 36 random bits. So processes started in different seconds less than ~72 hours
+ * apart never share one; for k processes started in the same second the chance that any two share
+ * one is below k²/2^37 (100 at once: under 10⁻⁷; 1 000: under 10⁻⁵); two started further apart share
+ * one with a chance of 2^-36 if their start seconds are a multiple of 2^18 apart, else never. The
+ * `-` is not a counter digit: what follows the last `-` is the counter (the emulator's id set
+ * splits `<prefix><counter>` there).
+ */
+export function makeProcessPrefix(nowMs: number, random: Uint8Array): string {
+  const seconds = Math.floor(nowMs / 1000) % 2 ** TIME_BITS;
+  let prefix = '';
+  for (let shift = TIME_BITS - 6; shift >= 0; shift -= 6) prefix += ALPHABET.charAt((seconds >>> shift) & 63);
+  for (let i = 0; i < RANDOM_BITS / 6; i++) prefix += ALPHABET.charAt((random[i] ?? 0) & 63);
+  return `${prefix}-`;
+}
+
 let cachedPrefix: string | undefined;
 
-/** `<time36><pid36><random hex>-`, computed once per process. */
+/** This process's prefix (`makeProcessPrefix` of its first call's time and crypto-random bytes), computed once. */
 export function processPrefix(): string {
-  cachedPrefix ??= `${realClock.now().toString(36)}${process.pid.toString(36)}${randomBytes(6).toString('hex')}-`;
+  cachedPrefix ??= makeProcessPrefix(realClock.now(), randomBytes(RANDOM_BITS / 6));
   return cachedPrefix;
 }
 

@@ -1,10 +1,14 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import fc from 'fast-check';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { DedupWindow, MessageIdGenerator, RingBuffer, backoffDelay } from '../src/internal.js';
-import { processPrefix } from '../src/message-id.js';
+import { PROCESS_PREFIX_LENGTH, makeProcessPrefix, processPrefix } from '../src/message-id.js';
+import { isPlainAscii } from '@ccs-xmpp/stanza';
 import { TimerHeap } from '../src/timer-heap.js';
 
+const execFileP = promisify(execFile);
 const RUNS = process.env['FUZZ'] ? 2000 : 200;
 
 test('MessageIdGenerator hands out ids that never repeat and share the process prefix', () => {
@@ -30,10 +34,60 @@ test('MessageIdGenerator ids are the prefix and the counter in base 36, for ASCI
   }
 });
 
-test('the process prefix is stable and carries the pid', () => {
-  assert.is(processPrefix(), processPrefix());
-  assert.ok(processPrefix().includes(process.pid.toString(36)));
-  assert.ok(processPrefix().endsWith('-'));
+test('the process prefix is stable: 10 URL-safe characters that JSON and XML carry unchanged, ending in -', () => {
+  const p = processPrefix();
+  assert.is(p, processPrefix());
+  assert.is(p.length, PROCESS_PREFIX_LENGTH);
+  assert.is(PROCESS_PREFIX_LENGTH, 10);
+  assert.match(p, /^[A-Za-z0-9_-]{9}-$/);
+  assert.ok(isPlainAscii(p));
+  assert.is(encodeURIComponent(p), p);
+});
+
+/** The start second (mod 2^18) that a prefix's first three characters spell. */
+function secondsOf(prefix: string): number {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+  let s = 0;
+  for (const ch of prefix.slice(0, 3)) s = s * 64 + alphabet.indexOf(ch);
+  return s;
+}
+
+test('a process prefix is the start second modulo 2^18, then 36 random bits, then -', () => {
+  assert.is(makeProcessPrefix(0, new Uint8Array(6)), 'AAAAAAAAA-');
+  assert.is(makeProcessPrefix(1999, Uint8Array.of(1, 2, 3, 26, 62, 63)), 'AABBCDa-_-');
+  // The low 6 bits of each random byte: 0x41 and 0xc1 give the same character.
+  assert.is(makeProcessPrefix(2 ** 18 * 1000 - 1, Uint8Array.of(0x41, 0xc1, 0x40, 0x3f, 0xff, 0x80)), '___BBA__A-');
+  assert.is(makeProcessPrefix(2 ** 18 * 1000 + 64_000, Uint8Array.of(0, 0, 0, 0, 0, 0)), 'ABAAAAAAA-');
+  fc.assert(
+    fc.property(fc.integer({ min: 0, max: 2 ** 45 }), fc.uint8Array({ minLength: 6, maxLength: 6 }), (ms, random) => {
+      const p = makeProcessPrefix(ms, random);
+      assert.is(secondsOf(p), Math.floor(ms / 1000) % 2 ** 18);
+      assert.match(p, /^[A-Za-z0-9_-]{9}-$/);
+    }),
+    { numRuns: RUNS },
+  );
+});
+
+test('process prefixes of different seconds within 2^18 s never collide; of one second, they differ when the random bits do', () => {
+  fc.assert(
+    fc.property(fc.integer({ min: 0, max: 2 ** 44 }), fc.integer({ min: 1, max: 2 ** 18 - 1 }), fc.uint8Array({ minLength: 6, maxLength: 6 }), fc.uint8Array({ minLength: 6, maxLength: 6 }),
+      (ms, apartS, r1, r2) => {
+        assert.is.not(makeProcessPrefix(ms, r1), makeProcessPrefix(ms + apartS * 1000, r2));
+        const sameBits = r1.every((b, i) => (b & 63) === ((r2[i] as number) & 63));
+        assert.is(makeProcessPrefix(ms, r1) === makeProcessPrefix(ms, r2), sameBits);
+      }),
+    { numRuns: RUNS },
+  );
+});
+
+test('two processes started at once get different prefixes', async () => {
+  const script = `import { processPrefix } from ${JSON.stringify(new URL('../src/message-id.js', import.meta.url).href)}; process.stdout.write(processPrefix());`;
+  const run = () => execFileP(process.execPath, ['--input-type=module', '-e', script]).then((r) => r.stdout);
+  const [a, b] = await Promise.all([run(), run()]);
+  assert.match(a, /^[A-Za-z0-9_-]{9}-$/);
+  assert.match(b, /^[A-Za-z0-9_-]{9}-$/);
+  assert.is.not(a, b);
+  assert.is.not(a, processPrefix());
 });
 
 test('backoffDelay stays within [(1-jitter)·d, d] for d = min(max, base·2^n)', () => {
