@@ -63,6 +63,7 @@ it('slixmpp connects with direct TLS, authenticates, binds, gets ACKs and NACKs,
   assert.is(nacks.get('slix-unreg')?.error, 'DEVICE_UNREGISTERED');
   assert.is(r.acks.length + r.nacks.length, downstream.length, 'no extra answers');
   assert.equal(r.other, [], 'nothing unexpected arrived (no stanza errors)');
+  assert.equal(r.control, [], 'no control message');
 
   // What the devices got: the JSON data exactly as slixmpp serialised it.
   assert.equal(emu.deliveredTo('slix-token-0').map((d) => d.message_id), ['slix-down-0', 'slix-down-2', 'slix-down-4']);
@@ -94,6 +95,35 @@ it('slixmpp connects with direct TLS, authenticates, binds, gets ACKs and NACKs,
   assert.is(emu.connections().length, 0);
 });
 
+it('drained, slixmpp answers the ping that follows CONNECTION_DRAINING, and the emulator then closes the connection cleanly, long before drainTimeoutMs', async () => {
+  const emu = emulator();
+  const jid = `${SENDER}@gcm.googleapis.com/slixmpp-drain`;
+  // The script stays connected until the emulator closes the stream; it gives up after 20 s, a
+  // third of drainTimeoutMs: a connection closed only at the deadline fails the test.
+  const running = runSlixmpp(config({ resource: 'slixmpp-drain', untilServerCloses: true, timeoutMs: 20_000 }), KEY);
+  let id: number | undefined;
+  for (let i = 0; i < 500 && id === undefined; i++) {
+    id = emu.connections().find((c) => c.jid === jid)?.id;
+    if (id === undefined) await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  assert.ok(id !== undefined, `the emulator lists slixmpp by its JID ${jid}`);
+  assert.is(emu.drain({ connectionId: id }), 1);
+  const run = await running;
+  const r = run.result;
+  assert.ok(r.ok, `the emulator closed the stream before the script gave up: ${r.error ?? ''}\n${run.stderr.slice(-1500)}`);
+  assert.equal(r.control, ['CONNECTION_DRAINING']);
+  // slixmpp has no XEP-0199 plugin loaded here: it answers the emulator's ping as an IQ it does not
+  // handle, with an error — which the emulator counts as an answer, as it does a result.
+  assert.equal(r.iqAnswers.map((a) => a.type), ['error'], JSON.stringify(r.iqAnswers));
+  assert.is(r.iqAnswers[0]?.condition, 'feature-not-implemented');
+  assert.ok(r.closedByServer, 'the emulator ended the stream, not slixmpp');
+  const close = ctx.events.find((e) => e.type === 'close' && e.connectionId === id);
+  assert.ok(close !== undefined, 'the emulator saw the connection close');
+  assert.is(close.type === 'close' ? close.error : 'none', undefined, 'a clean close');
+  assert.not.ok(ctx.events.some((e) => e.type === 'stream-error' && e.connectionId === id), 'no stream error');
+  assert.is(emu.connections().length, 0);
+});
+
 it('a wrong API key: slixmpp reports the SASL not-authorized failure and gives up (no other mechanism it can use)', async () => {
   const wrong = `${KEY}-wrong`;
   const run = await runSlixmpp(config({ expectAuthFailure: true, timeoutMs: 5_000 }), wrong);
@@ -108,7 +138,8 @@ it('a wrong API key: slixmpp reports the SASL not-authorized failure and gives u
 
 if (availability.available) {
   test.before(async () => {
-    const emu = new CcsEmulator({ port: 0, upstreamResendMs: UPSTREAM_RESEND_MS });
+    // drainTimeoutMs far past any test's wait: a drained connection closes in time only once its ping is answered.
+    const emu = new CcsEmulator({ port: 0, upstreamResendMs: UPSTREAM_RESEND_MS, drainTimeoutMs: 60_000 });
     emu.on('event', (e: EmulatorEvent) => ctx.events.push(e));
     await emu.start();
     ctx.emu = emu;

@@ -31,6 +31,8 @@ export interface SlixmppConfig {
   upstreamExpected: number;
   timeoutMs: number;
   expectAuthFailure?: boolean;
+  /** Stay connected, doing nothing more, until the server ends the stream (then `closedByServer`). */
+  untilServerCloses?: boolean;
 }
 
 /** The script's JSON line. */
@@ -43,6 +45,12 @@ export interface SlixmppResult {
   nacks: Array<{ message_id: string; from: string; error: string; error_description?: string }>;
   upstream: Array<{ message_id: string; from: string; category: string | null; data: unknown }>;
   other: unknown[];
+  /** `control_type` of each control message, in order. */
+  control: string[];
+  /** The IQ answers slixmpp wrote (`result`/`error`; `condition` for an error), in order. */
+  iqAnswers: Array<{ id: string; type: 'result' | 'error'; condition: string | null }>;
+  /** The server ended the stream (`untilServerCloses`). */
+  closedByServer: boolean;
   error: string | null;
 }
 

@@ -6,13 +6,16 @@ Run with Debian's own interpreter (another python3 on PATH may not see Debian's 
 
 Config (argv[1], JSON, no secrets: the password comes from the environment so that it never shows
 in `ps`): {"port", "caFile", "authcid", "resource", "downstream": [{"message_id", "to", "data"}],
-"upstreamExpected", "timeoutMs"}.
+"upstreamExpected", "timeoutMs", "untilServerCloses"}.
 
 It connects with direct TLS (CCS has no STARTTLS) to 127.0.0.1:port, verifying the emulator's
 certificate against caFile for the name "localhost", authenticates with SASL PLAIN, binds, sends
 the downstream messages, collects their ACKs/NACKs, ACKs every upstream message it receives, closes
 the stream and prints ONE JSON line on stdout:
-    {"ok", "jid", "auth", "acks", "nacks", "upstream", "other", "error"}
+    {"ok", "jid", "auth", "acks", "nacks", "upstream", "other", "control", "iqAnswers", "closedByServer", "error"}
+With "untilServerCloses" it does not close: it stays connected, doing nothing more, until the server
+ends the stream (a drained connection: the emulator pings after CONNECTION_DRAINING and closes once
+the ping is answered); "iqAnswers" are the IQ results and errors slixmpp wrote (how it answered).
 Everything is bounded by timeoutMs; the exit code is 0 whenever the JSON line was printed.
 SLIX_LOG=DEBUG in the environment logs slixmpp's SEND/RECV lines to stderr (they include the
 base64 SASL payload: for debugging with the emulator's test key only).
@@ -60,7 +63,9 @@ class CcsApp(slixmpp.ClientXMPP):
         self.credentials['username'] = cfg['authcid']
         self.cfg = cfg
         self.port = int(cfg['port'])
-        self.result = {'ok': False, 'jid': None, 'auth': None, 'acks': [], 'nacks': [], 'upstream': [], 'other': [], 'error': None}
+        self.result = {'ok': False, 'jid': None, 'auth': None, 'acks': [], 'nacks': [], 'upstream': [], 'other': [],
+                       'control': [], 'iqAnswers': [], 'closedByServer': False, 'error': None}
+        self.until_server_closes = bool(cfg.get('untilServerCloses', False))
         self.pending = {m['message_id'] for m in cfg.get('downstream', [])}
         self.upstream_expected = int(cfg.get('upstreamExpected', 0))
         self.done = asyncio.get_event_loop().create_future()
@@ -78,6 +83,8 @@ class CcsApp(slixmpp.ClientXMPP):
         self.add_event_handler('no_auth', self.on_no_auth)
         self.add_event_handler('disconnected', self.on_disconnected)
         self.add_event_handler('connection_failed', self.on_connection_failed)
+        # Right before serialisation: what slixmpp itself answers to IQs (with or without a plugin).
+        self.add_filter('out_sync', self.on_out)
 
     async def get_dns_records(self, domain, port=None):
         # slixmpp 1.8 (XMLStream._connect_routine) resolves `default_domain` even when connect() got
@@ -117,7 +124,17 @@ class CcsApp(slixmpp.ClientXMPP):
     def on_connection_failed(self, err):
         self.finish(f'connection failed: {err}')
 
+    def on_out(self, stanza):
+        if stanza.name == 'iq' and stanza['type'] in ('result', 'error'):
+            condition = stanza['error']['condition'] if stanza['type'] == 'error' else None
+            self.result['iqAnswers'].append({'id': stanza['id'], 'type': stanza['type'], 'condition': condition or None})
+        return stanza
+
     def on_disconnected(self, reason):
+        # slixmpp 1.8 sets this reason when the server's </stream:stream> arrives (and then drops the
+        # connection without a closing tag of its own).
+        if reason == 'End of stream':
+            self.result['closedByServer'] = True
         self.finish(None if self.is_complete() or self.result['auth'] == 'failed' else f'disconnected early: {reason}')
 
     def send_gcm(self, stanza_id, payload):
@@ -142,6 +159,8 @@ class CcsApp(slixmpp.ClientXMPP):
         elif kind == 'nack':
             self.result['nacks'].append({k: payload.get(k) for k in ('message_id', 'from', 'error', 'error_description') if k in payload})
             self.pending.discard(payload.get('message_id'))
+        elif kind == 'control':
+            self.result['control'].append(payload.get('control_type'))
         elif kind is None and 'from' in payload and 'message_id' in payload:
             # Upstream from a device: ACK it (to = the device token, same message_id).
             self.result['upstream'].append({'message_id': payload['message_id'], 'from': payload['from'],
@@ -152,7 +171,8 @@ class CcsApp(slixmpp.ClientXMPP):
         self.check_done()
 
     def is_complete(self):
-        return self.result['auth'] == 'success' and not self.pending and len(self.result['upstream']) >= self.upstream_expected
+        work_done = self.result['auth'] == 'success' and not self.pending and len(self.result['upstream']) >= self.upstream_expected
+        return work_done and (self.result['closedByServer'] or not self.until_server_closes)
 
     def check_done(self):
         if self.is_complete():
