@@ -6,17 +6,13 @@
  */
 export function joinNegativeValues(args: readonly string[]): string[] {
   const out: string[] = [];
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i] as string;
-    // Past the end `next` is undefined, which test() reads as "undefined": not a number, not joined.
-    const next = args[i + 1] as string;
+  for (const arg of args) {
+    // Each argument looks back at the one before it, so there is no "next" past the end. A joined
+    // `--x=-1` has its '=': the number after it is not joined too (one value per option).
+    const prev = out.at(-1);
     // After a boolean flag the joined form is refused too ("does not take an argument"), as it should be.
-    if (arg.startsWith('--') && !arg.includes('=') && /^-\.?\d/.test(next)) {
-      out.push(`${arg}=${next}`);
-      i++;
-    } else {
-      out.push(arg);
-    }
+    if (prev?.startsWith('--') && !prev.includes('=') && /^-\.?\d/.test(arg)) out[out.length - 1] = `${prev}=${arg}`;
+    else out.push(arg);
   }
   return out;
 }

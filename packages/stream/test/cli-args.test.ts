@@ -12,6 +12,7 @@ test('joinNegativeValues joins a --long option and the negative number after it,
   assert.equal(joinNegativeValues(['--to', 'tok-1']), ['--to', 'tok-1'], 'a value with a minus inside is not negative');
   assert.equal(joinNegativeValues(['--ttl']), ['--ttl'], 'the last argument');
   assert.equal(joinNegativeValues(['--a', '-1', '-2']), ['--a=-1', '-2'], 'one value per option');
+  assert.equal(joinNegativeValues(['-1', '--ttl', '-2', 'x', '-3']), ['-1', '--ttl=-2', 'x', '-3'], 'a negative number first, or after a positional');
   assert.equal(joinNegativeValues([]), []);
 });
 
