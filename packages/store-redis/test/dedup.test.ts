@@ -168,9 +168,10 @@ t.test('a completion\'s release that comes late (retried after Redis was away) r
   const admin = new Redis(server.url);
   await admin.acl('SETUSER', user, 'on', '>pw', 'resetkeys', `~${prefix}*`, '+@all');
   try {
-    // Leases long enough that the minutes a failing heartbeat may last here never let one lapse.
-    const a = open(`redis://${user}:pw@127.0.0.1:${server.port}`, sender, { dedupWindowMs: 300, leaseTtlMs: 30_000 });
-    const b = open(server.url, sender, { leaseTtlMs: 30_000 });
+    // Leases long enough that the seconds a's heartbeats fail here never let one lapse. b remembers
+    // one completion at most: its next completion forgets a's (the count bound, not a timer).
+    const a = open(`redis://${user}:pw@127.0.0.1:${server.port}`, sender, { leaseTtlMs: 30_000 });
+    const b = open(server.url, sender, { leaseTtlMs: 30_000, dedupMaxCount: 1 });
     await Promise.all([a.ready(), b.ready()]);
     const host = new TestHost();
     a.outbox.attach(host);
@@ -184,9 +185,13 @@ t.test('a completion\'s release that comes late (retried after Redis was away) r
     const failed = await a.outbox.flush()?.then(() => undefined, (err: unknown) => err);
     assert.instance(failed, StoreError, 'the reply was not recorded: no ACK for the first copy');
     assert.is(await admin.get(key), 'd', 'the completion itself landed');
-    // Its release is refused too, and kept for when Redis is back. Meanwhile the completion lapses
-    // (a's window is short; the count bound does the same), and a resend runs on b and completes.
-    await until(async () => (await admin.get(key)) === null, 'a\'s completion lapsed');
+    // Its release is refused too, and kept for when Redis is back. Meanwhile b completes another
+    // message, which pushes a's completion out (the window lapsing does the same), and a resend runs
+    // on b and completes.
+    assert.is(await b.dedup.claim('dev', 'other'), 'new');
+    b.dedup.complete('dev', 'other');
+    await b.outbox.flush();
+    assert.is(await admin.get(key), null, 'a\'s completion forgotten beyond the count bound');
     assert.is(await b.dedup.claim('dev', 'u11'), 'new', 'the resend runs on b');
     b.dedup.complete('dev', 'u11');
     await b.outbox.flush();
