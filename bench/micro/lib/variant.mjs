@@ -1,6 +1,7 @@
 /**
- * Builds a variant of the GCM shortcut with one hot-path trick taken out, for A/B runs of the whole
- * parser: the built file (packages/stanza/dist/src/gcm-shortcut.js) is copied to a temporary
+ * Builds a variant of a built stanza file with one hot-path trick taken out, for A/B runs: the GCM
+ * shortcut for runs of the whole parser (packages/stanza/dist/src/gcm-shortcut.js), the encoder for
+ * runs of `appendDownstream` (gcm-encode.js). The built file is copied to a temporary
  * directory with textual replacements, its relative imports pointed back at the real build. Each
  * replacement must match exactly once, so a variant that no longer applies fails loudly instead of
  * measuring the original twice.
@@ -14,24 +15,45 @@ const DIST = fileURLToPath(new URL('../../../packages/stanza/dist/src/', import.
 const STREAM = fileURLToPath(new URL('../../../packages/stream/dist/src/index.js', import.meta.url));
 
 /**
+ * The built `file` (in packages/stanza/dist/src) with the edits applied, imported from a temporary
+ * directory; `relink` points its imports back at the real build.
+ * @param {string} file
  * @param {string} name
  * @param {Array<[string | RegExp, string]>} edits
- * @returns {Promise<{ gcmShortcut: object }>}
+ * @param {(src: string) => string} relink
  */
-export async function shortcutVariant(name, edits) {
-  let src = readFileSync(join(DIST, 'gcm-shortcut.js'), 'utf8');
+async function builtVariant(file, name, edits, relink) {
+  let src = readFileSync(join(DIST, file), 'utf8');
   for (const [from, to] of edits) {
     const count = typeof from === 'string' ? src.split(from).length - 1 : (src.match(new RegExp(from.source, `${from.flags.replace('g', '')}g`)) ?? []).length;
     if (count !== 1) throw new Error(`variant ${name}: ${String(from).slice(0, 60)} matches ${count} times`);
     src = src.replace(from, to);
   }
-  src = src
+  const dir = mkdtempSync(join(tmpdir(), `ccs-variant-${name}-`));
+  const path = join(dir, file);
+  writeFileSync(path, relink(src));
+  return import(pathToFileURL(path).href);
+}
+
+/**
+ * @param {string} name
+ * @param {Array<[string | RegExp, string]>} edits
+ * @returns {Promise<{ gcmShortcut: object }>}
+ */
+export function shortcutVariant(name, edits) {
+  return builtVariant('gcm-shortcut.js', name, edits, (src) => src
     .replace("from '@ccs-xmpp/stream'", `from '${pathToFileURL(STREAM).href}'`)
     .replace("from './bytes.js'", `from '${pathToFileURL(join(DIST, 'bytes.js')).href}'`)
     .replace("from './namespaces.js'", `from '${pathToFileURL(join(DIST, 'namespaces.js')).href}'`)
-    .replace("from './gcm-decode.js'", `from '${pathToFileURL(join(DIST, 'gcm-decode.js')).href}'`);
-  const dir = mkdtempSync(join(tmpdir(), `ccs-variant-${name}-`));
-  const file = join(dir, 'gcm-shortcut.js');
-  writeFileSync(file, src);
-  return import(pathToFileURL(file).href);
+    .replace("from './gcm-decode.js'", `from '${pathToFileURL(join(DIST, 'gcm-decode.js')).href}'`));
+}
+
+/**
+ * @param {string} name
+ * @param {Array<[string | RegExp, string]>} edits
+ * @returns {Promise<{ GcmEncoder: new () => object }>}
+ */
+export function encoderVariant(name, edits) {
+  // The encoder imports nothing at run time (its one import is of types).
+  return builtVariant('gcm-encode.js', name, edits, (src) => src);
 }
