@@ -238,6 +238,33 @@ t.test('a completion written by the previous version (a bare d, no companion key
   closeAll();
 });
 
+t.test('the count bound forgets a completion together with its companion key: at most dedupMaxCount of each are left', async (server) => {
+  // The default window (an hour): only the count bound can forget anything here.
+  const a = open(server.url, uniqueSender(), { dedupMaxCount: 2 });
+  await a.ready();
+  const admin = new Redis(server.url);
+  try {
+    for (const id of ['k1', 'k2', 'k3', 'k4']) {
+      assert.is(await a.dedup.claim('dev', id), 'new');
+      a.dedup.complete('dev', id);
+      await a.outbox.flush();
+    }
+    const p = a.keys.prefix;
+    for (const id of ['k1', 'k2']) {
+      assert.is(await admin.exists(`${p}up:dev\n${id}`), 0, `${id}: forgotten beyond dedupMaxCount`);
+      assert.is(await admin.exists(`${p}upd:dev\n${id}`), 0, `${id}: its companion forgotten with it`);
+    }
+    for (const id of ['k3', 'k4']) {
+      assert.is(await admin.get(`${p}up:dev\n${id}`), 'd', `${id}: remembered`);
+      assert.ok((await admin.get(`${p}upd:dev\n${id}`))?.startsWith(`${a.instanceId}:`), `${id}: its companion names a's completion`);
+    }
+    assert.is((await admin.keys(`${p}upd:*`)).length, 2, 'no companion outlives its completion');
+  } finally {
+    admin.disconnect();
+  }
+  closeAll();
+});
+
 t.test('an untokened claim of this instanceId (the format before claim tokens, left by an earlier process) is taken as new, not waited on until it expires', async (server) => {
   const sender = uniqueSender();
   const id = `fixed-${sender}`;
