@@ -72,7 +72,7 @@ export const PROCESS_PREFIX_LENGTH = (TIME_BITS + RANDOM_BITS) / 6 + 1;
  * are used): 3 characters of the start second modulo 2^18, 6 of random bits, then `-` — 10
  * characters, e.g. `Bn3xq9Zk_-`. Every id goes out twice per message (the stanza id and the JSON)
  * and comes back in its ACK, so its length is paid on every message (the former
- * `<time36><pid36><12 hex>-`, 25 characters, cost 45 bytes more per message on the wire).
+ * `<time36><pid36><12 hex>-`, 22–25 characters, cost up to 45 bytes more per message on the wire).
  *
  * Two prefixes are equal only if their processes started in the same second modulo 2^18 s and
  * drew the same 36 random bits. So processes started in different seconds less than ~72 hours
