@@ -13,11 +13,21 @@ const FIRST_SLOTS = 64;
  * and fills — 140 bytes per message of garbage in bench/ccs-client.mjs (sampled allocations). Here
  * the slot array only grows (doubling, when it holds more messages than slots) and is released when
  * the connection gives everything back.
+ *
+ * Ids are hashed by their last {@link TAIL} characters and their length at first ({@link hashTail}):
+ * a generated id is the process prefix, the same for every message, and a counter, and it is hashed
+ * at every write and every ACK — the ACK's id a slice of the payload, whose characters are read
+ * one by one more slowly than a flat string's (bench/ANALYSIS.md, seventh pass: 2–4% of the client's
+ * CPU per message). Ids whose tails collide (a caller's ids that differ only further in) would make
+ * long chains: the first lookup that walks more than {@link MAX_WALK} messages rehashes the table
+ * with every character ({@link hashId}), which it keeps until it is emptied.
  */
 export class InflightTable {
   #slots: Array<Outbound | undefined> | undefined;
   #mask = 0;
   #size = 0;
+  /** Hashing every character (a lookup walked a long chain), instead of the tail. */
+  #full = false;
 
   /** Messages in flight. */
   get size(): number {
@@ -28,7 +38,7 @@ export class InflightTable {
   add(out: Outbound): void {
     let slots = this.#slots;
     if (slots === undefined || this.#size >= slots.length) slots = this.#grow();
-    const i = hashId(out.id) & this.#mask;
+    const i = this.#hash(out.id) & this.#mask;
     out.next = slots[i];
     slots[i] = out;
     this.#size++;
@@ -38,7 +48,11 @@ export class InflightTable {
   get(id: string): Outbound | undefined {
     const slots = this.#slots;
     if (slots === undefined) return undefined;
-    for (let o = slots[hashId(id) & this.#mask]; o !== undefined; o = o.next) if (o.id === id) return o;
+    let walked = 0;
+    for (let o = slots[this.#hash(id) & this.#mask]; o !== undefined; o = o.next) {
+      if (o.id === id) return o;
+      if (++walked > MAX_WALK && !this.#full) return this.#rehashFull().get(id);
+    }
     return undefined;
   }
 
@@ -46,10 +60,14 @@ export class InflightTable {
   take(id: string): Outbound | undefined {
     const slots = this.#slots;
     if (slots === undefined) return undefined;
-    const i = hashId(id) & this.#mask;
+    const i = this.#hash(id) & this.#mask;
     let prev: Outbound | undefined;
+    let walked = 0;
     for (let o = slots[i]; o !== undefined; prev = o, o = o.next) {
-      if (o.id !== id) continue;
+      if (o.id !== id) {
+        if (++walked > MAX_WALK && !this.#full) return this.#rehashFull().take(id);
+        continue;
+      }
       if (prev === undefined) slots[i] = o.next;
       else prev.next = o.next;
       o.next = undefined;
@@ -79,19 +97,37 @@ export class InflightTable {
     this.#slots = undefined;
     this.#mask = 0;
     this.#size = 0;
+    this.#full = false;
     return all;
   }
 
-  #grow(): Array<Outbound | undefined> {
+  /** Whether a lookup walked a long chain, so that every character is hashed now (for the tests). */
+  get hashesEveryCharacter(): boolean {
+    return this.#full;
+  }
+
+  #hash(id: string): number {
+    return this.#full ? hashId(id) : hashTail(id);
+  }
+
+  /** From now on every character is hashed: the table is rebuilt with that hash, at its size. */
+  #rehashFull(): this {
+    this.#full = true;
+    this.#grow(false);
+    return this;
+  }
+
+  /** Rebuilds the slot array, twice as large (or, `larger` false, as large as it is) with the current hash. */
+  #grow(larger = true): Array<Outbound | undefined> {
     const old = this.#slots;
-    const length = old === undefined ? FIRST_SLOTS : old.length * 2;
+    const length = old === undefined ? FIRST_SLOTS : larger ? old.length * 2 : old.length;
     const slots = new Array<Outbound | undefined>(length).fill(undefined);
     const mask = length - 1;
     if (old !== undefined) {
       for (let i = 0; i < old.length; i++) {
         for (let o = old[i]; o !== undefined; ) {
           const next = o.next;
-          const j = hashId(o.id) & mask;
+          const j = this.#hash(o.id) & mask;
           o.next = slots[j];
           slots[j] = o;
           o = next;
@@ -105,6 +141,28 @@ export class InflightTable {
 }
 
 const bySeq = (a: Outbound, b: Outbound): number => a.seq - b.seq;
+
+/** Characters from an id's end that {@link hashTail} reads. */
+const TAIL = 8;
+/**
+ * A lookup that passes more messages than this before its own switches the table to {@link hashId}.
+ * With at most one message per slot on average, chains this long do not happen by chance (the
+ * longest of 16 000 messages in 16 384 slots is ~7).
+ */
+const MAX_WALK = 16;
+
+/**
+ * The length and the last {@link TAIL} characters, mixed as {@link hashId} mixes: enough for ids
+ * that end in a counter or in random characters (generated ids, UUIDs).
+ */
+function hashTail(id: string): number {
+  const n = id.length;
+  let h = Math.imul(0x811c9dc5 ^ n, 0x01000193);
+  for (let i = n > TAIL ? n - TAIL : 0; i < n; i++) h = Math.imul(h ^ id.charCodeAt(i), 0x01000193);
+  h ^= h >>> 15;
+  h = Math.imul(h, 0x2c1b3c6d);
+  return h ^ (h >>> 12);
+}
 
 /**
  * A 32-bit hash of every character (FNV-1a steps, then a finalising mix so that ids differing only

@@ -54,4 +54,39 @@ test('InflightTable keeps 20 000 messages whose ids differ only at the start or 
   }
 });
 
+test('InflightTable hashes every character once ids that share their tail make a long chain, and never for generated ids', () => {
+  // A caller's ids that differ only before their last characters all land in one chain of the
+  // quick (tail) hash: the first lookup that walks it switches the table to the full hash.
+  const sharedTail = new InflightTable();
+  const tailIds = Array.from({ length: 2000 }, (_, i) => `${String(i).padStart(4, '0')}-the-same-tail`);
+  tailIds.forEach((id, i) => sharedTail.add(outbound(id, i)));
+  assert.is(sharedTail.hashesEveryCharacter, false);
+  assert.is(sharedTail.get(tailIds[0] as string)?.id, tailIds[0]);
+  assert.is(sharedTail.hashesEveryCharacter, true);
+  for (let i = 0; i < tailIds.length; i += 3) assert.is(sharedTail.take(tailIds[i] as string)?.seq, i);
+  assert.is(sharedTail.size, 2000 - 667);
+  sharedTail.takeAll();
+  assert.is(sharedTail.hashesEveryCharacter, false, 'an emptied table starts with the quick hash again');
+  // take() switches too, and finds what it looks for after the switch.
+  const byTake = new InflightTable();
+  tailIds.forEach((id, i) => byTake.add(outbound(id, i)));
+  assert.is(byTake.take(tailIds[0] as string)?.seq, 0);
+  assert.is(byTake.hashesEveryCharacter, true);
+  // Generated ids (a long process prefix and a counter) spread by their tail: 16 000 in flight, taken
+  // in order and out of order, never walk a long chain.
+  const generated = new InflightTable();
+  const id = (i: number): string => `mip4xq1k2c5d9a3f0e7b11-${i.toString(36)}`;
+  for (let i = 0; i < 16_000; i++) generated.add(outbound(id(i), i));
+  for (let i = 0; i < 16_000; i += 2) assert.is(generated.take(id(i))?.seq, i);
+  const live = Array.from({ length: 8_000 }, (_, k) => 2 * k + 1);
+  for (let i = 16_000; i < 40_000; i++) {
+    generated.add(outbound(id(i), i));
+    live.push(i);
+    const oldest = live.shift() as number;
+    assert.is(generated.take(id(oldest))?.seq, oldest);
+  }
+  for (let i = 0; i < 40_000; i += 1_001) generated.get(id(i));
+  assert.is(generated.hashesEveryCharacter, false);
+});
+
 test.run();

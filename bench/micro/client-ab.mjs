@@ -1,0 +1,126 @@
+// A/B of the whole client between this build and another checkout's (say main before a change), in
+// ONE process against one stub CCS (bench/lib/stub-ccs.mjs), the two clients taking turns slice by
+// slice, CPU time per message of each slice: the load the other helpers put on a shared machine moves
+// within seconds, and bench/ccs-client.mjs's pairs of processes (each a fresh process, run one after
+// the other) read an A/A of one build as 0.80–1.13 by row at load 5–7 (bench/ANALYSIS.md, seventh pass).
+//
+//   node bench/micro/client-ab.mjs --base-dir DIR [--window 100] [--connections 1] [--slice 20000]
+//                                  [--rounds 15] [--warmup 60000] [--json FILE]
+//
+// DIR is a checkout with its packages built (as for `bench/ccs-client.mjs --base-dir`); its client
+// is imported from DIR/packages/ccs/dist/src/index.js, so it runs DIR's ccs, stanza and stream. Both
+// clients stay connected throughout, the idle one holding nothing (no timers: pings, idle checks and
+// keepalives off, as in bench/ccs-client.mjs). Reported: per round, this build's CPU µs per message
+// over the base's (the round's two slices back to back, their order alternating), median and IQR
+// (< 1: this build is cheaper). Both in one heap: a slice pays for garbage the other left, so the
+// order alternates and the figure is a median over rounds; run it with a copy of one build as DIR
+// for the noise floor.
+import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { CcsClient } from '@ccs-xmpp/ccs';
+
+const { values: args } = parseArgs({
+  options: {
+    'base-dir': { type: 'string' }, window: { type: 'string' }, connections: { type: 'string' }, slice: { type: 'string' },
+    rounds: { type: 'string' }, warmup: { type: 'string' }, json: { type: 'string' },
+  },
+});
+if (args['base-dir'] === undefined) throw new Error('--base-dir DIR is required (a checkout with its packages built)');
+const WINDOW = Number(args.window ?? 100);
+const CONNECTIONS = Number(args.connections ?? 1);
+const SLICE = Number(args.slice ?? 20_000);
+const ROUNDS = Number(args.rounds ?? 15);
+const WARMUP = Number(args.warmup ?? 60_000);
+const TOKEN = 'bench-device-token-0001';
+const STUB = fileURLToPath(new URL('../lib/stub-ccs.mjs', import.meta.url));
+const { CcsClient: BaseClient } = await import(pathToFileURL(resolve(args['base-dir'], 'packages/ccs/dist/src/index.js')).href);
+
+const child = spawn(process.execPath, [STUB, '--from', TOKEN], { stdio: ['ignore', 'pipe', 'inherit'] });
+const stub = JSON.parse(await new Promise((res, rej) => {
+  let out = '';
+  const t = setTimeout(() => rej(new Error('stub did not start')), 15_000);
+  child.stdout.setEncoding('utf8');
+  child.stdout.on('data', (d) => {
+    out += d;
+    const i = out.indexOf('\n');
+    if (i >= 0) {
+      clearTimeout(t);
+      res(out.slice(0, i));
+    }
+  });
+}));
+
+// The payload and the queue driver of bench/lib/client-worker.mjs.
+const payload = (i) => ({ to: TOKEN, data: { type: 'chat', title: 'New message', body: 'Alice: are we still on for 7pm?', thread: 'th-42', seq: String(i) } });
+async function drive(client, base, n) {
+  let settled = 0;
+  let failed = 0;
+  let done;
+  const all = new Promise((r) => (done = r));
+  const ok = () => {
+    if (++settled === n) done();
+  };
+  const bad = () => {
+    failed++;
+    ok();
+  };
+  for (let i = 0; i < n; i++) {
+    let p = client.trySend(payload(base + i));
+    if (p === undefined) {
+      await client.waitForCapacity();
+      p = client.trySend(payload(base + i));
+      if (p === undefined) throw new Error('trySend refused after waitForCapacity');
+    }
+    p.then(ok, bad);
+  }
+  await all;
+  if (failed > 0) throw new Error(`${failed} messages failed`);
+}
+
+const options = {
+  senderId: '1234567890', apiKey: 'stub-key', host: '127.0.0.1', port: stub.port, tls: { ca: stub.ca, servername: 'localhost' },
+  maxPending: WINDOW, maxQueued: 10_000, connections: CONNECTIONS, pingIntervalMs: 0, idleTimeoutMs: 0, keepaliveIntervalMs: 0,
+};
+const contenders = [{ name: 'this', client: new CcsClient(options) }, { name: 'base', client: new BaseClient(options) }];
+let next = 0;
+try {
+  for (const c of contenders) {
+    await c.client.connect({ all: true });
+  }
+  // Warm-up in slices, taking turns as the rounds do.
+  for (let w = 0; w < WARMUP; w += SLICE) for (const c of contenders) await drive(c.client, (next += SLICE) - SLICE, SLICE);
+  const ratios = [];
+  const us = { this: [], base: [] };
+  for (let r = 0; r < ROUNDS; r++) {
+    const order = r % 2 === 0 ? contenders : [...contenders].reverse();
+    const cpu = {};
+    for (const c of order) {
+      const c0 = process.cpuUsage();
+      await drive(c.client, (next += SLICE) - SLICE, SLICE);
+      const u = process.cpuUsage(c0);
+      cpu[c.name] = (u.user + u.system) / SLICE;
+      us[c.name].push(cpu[c.name]);
+    }
+    ratios.push(cpu.this / cpu.base);
+    process.stderr.write(`round ${r + 1}: this ${cpu.this.toFixed(2)} base ${cpu.base.toFixed(2)} µs/msg  ratio ${(cpu.this / cpu.base).toFixed(3)}\n`);
+  }
+  const q = (xs, p) => {
+    const s = [...xs].sort((a, b) => a - b);
+    const at = (s.length - 1) * p;
+    const lo = Math.floor(at);
+    return s[lo] + (s[Math.min(lo + 1, s.length - 1)] - s[lo]) * (at - lo);
+  };
+  const result = {
+    bench: 'client-ab', window: WINDOW, connections: CONNECTIONS, slice: SLICE, rounds: ROUNDS, warmup: WARMUP,
+    ratio: q(ratios, 0.5), ratioQ: [q(ratios, 0.25), q(ratios, 0.75)], below1: ratios.filter((x) => x < 1).length,
+    thisUsPerMsg: q(us.this, 0.5), baseUsPerMsg: q(us.base, 0.5), ratios,
+  };
+  if (args.json) writeFileSync(args.json, JSON.stringify(result, null, 2));
+  process.stdout.write(`${WINDOW} × ${CONNECTIONS}: this/base CPU per message ${result.ratio.toFixed(3)} (IQR ${result.ratioQ[0].toFixed(3)}–${result.ratioQ[1].toFixed(3)}, ${result.below1} of ${ROUNDS} rounds below 1); this ${result.thisUsPerMsg.toFixed(2)}, base ${result.baseUsPerMsg.toFixed(2)} µs/msg\n`);
+} finally {
+  await Promise.all(contenders.map((c) => c.client.close()));
+  child.kill('SIGTERM');
+}
