@@ -24,6 +24,26 @@ export function tickMs(): number {
   return tickReading;
 }
 
+/** `tickStamp()` units per millisecond: 1/64 ms (~16 µs), finer than the histogram's first bound (0.1 ms). */
+const STAMPS_PER_MS = 64;
+/** Stamps wrap at 2^30 (every ~4.7 hours of the clock): always a small integer. */
+const STAMP_MASK = 0x3fffffff;
+
+/**
+ * `tickMs()` as a small integer (1/64 ms units, wrapping every ~4.7 hours), for a message's record.
+ * A field that holds fractional milliseconds keeps a number object of its own in every message
+ * (V8 boxes a double held in an object's field): one more object per pending message for the
+ * collector to copy, and one more memory access per ACK (bench/ANALYSIS.md, seventh pass).
+ */
+export function tickStamp(): number {
+  return (tickMs() * STAMPS_PER_MS) & STAMP_MASK;
+}
+
+/** Milliseconds from stamp `from` to stamp `to` (default: this tick's), right for any span under the wrap. */
+export function elapsedMs(from: number, to: number = tickStamp()): number {
+  return ((to - from) & STAMP_MASK) / STAMPS_PER_MS;
+}
+
 /** Smallest bucket bound (ms). */
 const FIRST_MS = 0.1;
 /** Buckets per doubling: bounds grow by √2, so a percentile read from a bound is within 41 %. */

@@ -96,7 +96,7 @@ export class Outbound implements OutboxRecord {
   storeSlot = -1;
   /** `written`, `settled` and `callerId` as bits: one field instead of three on every pending message (8 bytes each). */
   flags = 0;
-  /** When it was last written (`tickMs()`): the ACK-latency histogram and the trace channels read it. */
+  /** When it was last written, as a `tickStamp()` (an integer: no number box per message): the ACK-latency histogram and the trace channels read it. */
   writtenAt = 0;
   /** The caller's promise's resolve function; `undefined` for a record adopted from another process, and once settled. */
   resolve: ((result: SendResult | PromiseLike<SendResult>) => void) | undefined = undefined;

@@ -4,7 +4,7 @@ import { backoffDelay, JitterKind } from './backoff.js';
 import type { Clock, ClockTimer, KeepAlive } from './clock.js';
 import { ccsChannels } from './diagnostics.js';
 import { AbortError, DuplicateIdError, NackError, TimeoutError, InvalidMessageError } from './errors.js';
-import { tickMs } from './latency.js';
+import { elapsedMs, tickStamp } from './latency.js';
 import { LiveIds } from './live-ids.js';
 import type { MessageIdGenerator } from './message-id.js';
 import { Outbound, sendResult, type OutgoingMessage, type SendResult } from './outbound.js';
@@ -287,7 +287,7 @@ export class Outbox {
   ack(out: Outbound, from: string | undefined, registrationId: string | undefined, group?: DeviceGroupResult): void {
     const counters = this.#o.counters;
     counters.acked++;
-    const latencyMs = tickMs() - out.writtenAt;
+    const latencyMs = elapsedMs(out.writtenAt);
     counters.ackLatency.record(latencyMs);
     if (ccsChannels.acked.hasSubscribers) ccsChannels.acked.publish({ messageId: out.id, latencyMs, retries: out.resends, registrationId });
     if (this.#throttle.size > 0 && this.#throttle.acked(out)) this.#release(out.target);
@@ -306,13 +306,13 @@ export class Outbox {
     o.counters.nack(nack.code);
     const traced = ccsChannels.nacked.hasSubscribers;
     if (out.settled) {
-      if (traced) ccsChannels.nacked.publish({ messageId: out.id, code: nack.code, latencyMs: tickMs() - out.writtenAt, stanzaError, outcome: 'ignored' });
+      if (traced) ccsChannels.nacked.publish({ messageId: out.id, code: nack.code, latencyMs: elapsedMs(out.writtenAt), stanzaError, outcome: 'ignored' });
       this.dispatch(); // its promise already settled (timeout / abort): nothing to retry for
       return;
     }
     const now = this.#clock.now();
     const decision = decide(nack, out, o, now);
-    if (traced) ccsChannels.nacked.publish({ messageId: out.id, code: nack.code, latencyMs: tickMs() - out.writtenAt, stanzaError, outcome: decision.kind });
+    if (traced) ccsChannels.nacked.publish({ messageId: out.id, code: nack.code, latencyMs: elapsedMs(out.writtenAt), stanzaError, outcome: decision.kind });
     switch (decision.kind) {
       case 'requeue':
         o.counters.retries++;
@@ -442,7 +442,7 @@ export class Outbox {
     if (written === true) {
       if (out.written) out.resends++;
       out.written = true;
-      out.writtenAt = tickMs();
+      out.writtenAt = tickStamp();
       this.#o.counters.sent++;
       if (ccsChannels.written.hasSubscribers) ccsChannels.written.publish({ messageId: out.id, connectionId: conn.id, attempt: out.resends + 1 });
     } else if (written === false) {

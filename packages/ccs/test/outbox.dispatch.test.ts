@@ -7,7 +7,7 @@ import { deepStrictEqual } from 'node:assert';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { KeepAlive } from '../src/clock.js';
-import { tickMs } from '../src/latency.js';
+import { elapsedMs, tickMs, tickStamp } from '../src/latency.js';
 import { MemoryOutboxStore } from '../src/memory-store.js';
 import { MessageIdGenerator } from '../src/message-id.js';
 import type { Outbound, SendResult } from '../src/outbound.js';
@@ -96,14 +96,24 @@ test('an ACK\'s latency is measured from the tick its message was written in to 
   const { outbox, inflight, counters } = setup(1);
   const p = outbox.submit({ to: 'tok' }, undefined);
   const [out] = inflight.splice(0, 1) as [Outbound];
-  const written = tickMs();
+  const written = tickStamp();
   assert.is(out.writtenAt, written);
+  assert.ok(Number.isInteger(written) && written >= 0 && written < 2 ** 30, `the stamp ${written} is a small integer`);
+  assert.is(written, Math.trunc(tickMs() * 64) % 2 ** 30, 'in 1/64 ms of the tick\'s reading');
   await new Promise((resolve) => setTimeout(resolve, 20));
   outbox.ack(out, 'tok', undefined);
   await p;
   const s = counters.ackLatency.snapshot();
   assert.is(s.count, 1);
   assert.ok(s.maxMs >= 15, `latency ${s.maxMs} ms covers the 20 ms between the ticks`);
+});
+
+test('elapsedMs counts 1/64 ms stamps across the wrap at 2^30', () => {
+  assert.is(elapsedMs(100, 164), 1);
+  assert.is(elapsedMs(2 ** 30 - 32, 32), 1, 'a span across the wrap');
+  assert.is(elapsedMs(5, 5), 0);
+  const now = tickStamp();
+  assert.is(elapsedMs((now - 320) & (2 ** 30 - 1)), 5, 'from a stamp 5 ms before this tick\'s');
 });
 
 test('an ACK resolves with a plain object of the four fields, as a literal would be (made by a constructor: no allocation site)', async () => {
