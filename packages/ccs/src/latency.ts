@@ -60,7 +60,7 @@ export interface LatencySnapshot {
   count: number;
   /** Sum of their latencies (ms). */
   sumMs: number;
-  /** The slowest (ms, exact); 0 when none. */
+  /** The slowest (ms, not rounded to a bucket: to the clock's 1/64 ms); 0 when none. */
   maxMs: number;
   /** Percentiles (ms): the upper bound of the bucket that holds the rank (capped at `maxMs`); 0 when none. */
   p50: number;
