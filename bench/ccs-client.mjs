@@ -29,9 +29,9 @@ import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { startStub } from './lib/start-stub.mjs';
 
 const here = (p) => fileURLToPath(new URL(p, import.meta.url));
-const STUB = here('./lib/stub-ccs.mjs');
 const WORKER = here('./lib/client-worker.mjs');
 const TOKEN = 'bench-device-token-0001';
 
@@ -70,24 +70,6 @@ function cpuMs(pid) {
   }
 }
 
-async function startStub(extra = []) {
-  const child = spawn(process.execPath, [STUB, '--from', TOKEN, ...extra], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const line = await new Promise((resolve, reject) => {
-    let out = '';
-    const t = setTimeout(() => reject(new Error('stub did not start')), 15_000);
-    child.stdout.setEncoding('utf8');
-    child.stdout.on('data', (d) => {
-      out += d;
-      const i = out.indexOf('\n');
-      if (i >= 0) {
-        clearTimeout(t);
-        resolve(out.slice(0, i));
-      }
-    });
-  });
-  const info = JSON.parse(line);
-  return { ...info, pid: child.pid, stop: () => new Promise((r) => { child.once('exit', r); child.kill('SIGTERM'); }) };
-}
 
 function runWorker(cfg, nodeArgs = []) {
   return new Promise((resolve, reject) => {
@@ -121,7 +103,7 @@ const median = (xs) => quantile(xs, 0.5);
 /** Median and interquartile range: `{ median, q1, q3 }`. */
 const spread = (xs) => ({ median: quantile(xs, 0.5), q1: quantile(xs, 0.25), q3: quantile(xs, 0.75) });
 
-const stub = await startStub();
+const stub = await startStub(TOKEN);
 const base = { host: '127.0.0.1', port: stub.port, ca: stub.ca, senderId: '1234567890', apiKey: 'stub-key', to: TOKEN };
 const throughput = [];
 try {
@@ -151,7 +133,7 @@ try {
 // Heap per idle connection (1 → 17 connections) and per pending message (2 000 → 12 000).
 const idle = [];
 const memory = [];
-const idleStub = args['no-memory'] ? undefined : await startStub();
+const idleStub = args['no-memory'] ? undefined : await startStub(TOKEN);
 try {
   for (const client of idleStub === undefined ? [] : CLIENTS.filter((c) => !SAME_HEAP.has(c))) {
     const r = await runWorker({ ...base, port: idleStub.port, ca: idleStub.ca, client, mode: 'idle', maxPending: 1000, counts: [1, 17] }, ['--expose-gc']);
@@ -162,7 +144,7 @@ try {
 } finally {
   await idleStub?.stop();
 }
-const silent = args['no-memory'] ? undefined : await startStub(['--no-ack']);
+const silent = args['no-memory'] ? undefined : await startStub(TOKEN, ['--no-ack']);
 try {
   for (const client of silent === undefined ? [] : CLIENTS.filter((c) => c !== 'trivial' && !SAME_HEAP.has(c))) {
     const r = await runWorker({ ...base, port: silent.port, ca: silent.ca, client, mode: 'memory', counts: [2000, 12_000] }, ['--expose-gc']);

@@ -15,12 +15,12 @@
 // (< 1: this build is cheaper). Both in one heap: a slice pays for garbage the other left, so the
 // order alternates and the figure is a median over rounds; run it with a copy of one build as DIR
 // for the noise floor.
-import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { CcsClient } from '@ccs-xmpp/ccs';
+import { startStub } from '../lib/start-stub.mjs';
 
 const { values: args } = parseArgs({
   options: {
@@ -35,23 +35,9 @@ const SLICE = Number(args.slice ?? 20_000);
 const ROUNDS = Number(args.rounds ?? 15);
 const WARMUP = Number(args.warmup ?? 60_000);
 const TOKEN = 'bench-device-token-0001';
-const STUB = fileURLToPath(new URL('../lib/stub-ccs.mjs', import.meta.url));
 const { CcsClient: BaseClient } = await import(pathToFileURL(resolve(args['base-dir'], 'packages/ccs/dist/src/index.js')).href);
 
-const child = spawn(process.execPath, [STUB, '--from', TOKEN], { stdio: ['ignore', 'pipe', 'inherit'] });
-const stub = JSON.parse(await new Promise((res, rej) => {
-  let out = '';
-  const t = setTimeout(() => rej(new Error('stub did not start')), 15_000);
-  child.stdout.setEncoding('utf8');
-  child.stdout.on('data', (d) => {
-    out += d;
-    const i = out.indexOf('\n');
-    if (i >= 0) {
-      clearTimeout(t);
-      res(out.slice(0, i));
-    }
-  });
-}));
+const stub = await startStub(TOKEN);
 
 // The payload and the queue driver of bench/lib/client-worker.mjs.
 const payload = (i) => ({ to: TOKEN, data: { type: 'chat', title: 'New message', body: 'Alice: are we still on for 7pm?', thread: 'th-42', seq: String(i) } });
@@ -122,5 +108,5 @@ try {
   process.stdout.write(`${WINDOW} × ${CONNECTIONS}: this/base CPU per message ${result.ratio.toFixed(3)} (IQR ${result.ratioQ[0].toFixed(3)}–${result.ratioQ[1].toFixed(3)}, ${result.below1} of ${ROUNDS} rounds below 1); this ${result.thisUsPerMsg.toFixed(2)}, base ${result.baseUsPerMsg.toFixed(2)} µs/msg\n`);
 } finally {
   await Promise.all(contenders.map((c) => c.client.close()));
-  child.kill('SIGTERM');
+  await stub.stop();
 }
