@@ -14,13 +14,13 @@ const FIRST_SLOTS = 64;
  * the slot array only grows (doubling, when it holds more messages than slots) and is released when
  * the connection gives everything back.
  *
- * Ids are hashed by their last {@link TAIL} characters and their length at first ({@link hashTail}):
+ * Ids are hashed by their last {@link TAIL} characters and their length at first:
  * a generated id is the process prefix, the same for every message, and a counter, and it is hashed
  * at every write and every ACK — the ACK's id a slice of the payload, whose characters are read
  * one by one more slowly than a flat string's (bench/ANALYSIS.md, seventh pass: 2–4% of the client's
  * CPU per message). Ids whose tails collide (a caller's ids that differ only further in) would make
  * long chains: the first lookup that walks more than {@link MAX_WALK} messages rehashes the table
- * with every character ({@link hashId}), which it keeps until it is emptied.
+ * with every character, which it keeps until it is emptied.
  */
 export class InflightTable {
   #slots: Array<Outbound | undefined> | undefined;
@@ -107,7 +107,7 @@ export class InflightTable {
   }
 
   #hash(id: string): number {
-    return this.#full ? hashId(id) : hashTail(id);
+    return hashId(id, this.#full || id.length <= TAIL ? 0 : id.length - TAIL);
   }
 
   /** From now on every character is hashed: the table is rebuilt with that hash, at its size. */
@@ -142,36 +142,25 @@ export class InflightTable {
 
 const bySeq = (a: Outbound, b: Outbound): number => a.seq - b.seq;
 
-/** Characters from an id's end that {@link hashTail} reads. */
+/** Characters from an id's end that are hashed until a long chain is walked. */
 const TAIL = 8;
 /**
- * A lookup that passes more messages than this before its own switches the table to {@link hashId}.
+ * A lookup that passes more messages than this before its own switches the table to hashing every character.
  * With at most one message per slot on average, chains this long do not happen by chance (the
  * longest of 16 000 messages in 16 384 slots is ~7).
  */
 const MAX_WALK = 16;
 
 /**
- * The length and the last {@link TAIL} characters, mixed as {@link hashId} mixes: enough for ids
+ * A 32-bit hash of the id's length and its characters from `from` on (FNV-1a steps, then a
+ * finalising mix so that ids differing only in their last character — a counter — spread over the
+ * low bits the mask keeps). From 0 every character counts: a caller's ids that share a long prefix
+ * or suffix must not share a chain. From the last {@link TAIL} characters it is enough for ids
  * that end in a counter or in random characters (generated ids, UUIDs).
  */
-function hashTail(id: string): number {
-  const n = id.length;
-  let h = Math.imul(0x811c9dc5 ^ n, 0x01000193);
-  for (let i = n > TAIL ? n - TAIL : 0; i < n; i++) h = Math.imul(h ^ id.charCodeAt(i), 0x01000193);
-  h ^= h >>> 15;
-  h = Math.imul(h, 0x2c1b3c6d);
-  return h ^ (h >>> 12);
-}
-
-/**
- * A 32-bit hash of every character (FNV-1a steps, then a finalising mix so that ids differing only
- * in their last character — a counter — spread over the low bits the mask keeps). Every character
- * counts: a caller's ids that share a long prefix or suffix must not share a chain.
- */
-function hashId(id: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < id.length; i++) h = Math.imul(h ^ id.charCodeAt(i), 0x01000193);
+function hashId(id: string, from: number): number {
+  let h = Math.imul(0x811c9dc5 ^ id.length, 0x01000193);
+  for (let i = from; i < id.length; i++) h = Math.imul(h ^ id.charCodeAt(i), 0x01000193);
   h ^= h >>> 15;
   h = Math.imul(h, 0x2c1b3c6d);
   return h ^ (h >>> 12);
