@@ -14,7 +14,7 @@ export interface BackoffOptions {
  * clients that failed together do not retry together. Always within `[(1 − jitter)·d, d]` where
  * `d` is the capped delay.
  */
-export function backoffDelay(attempt: number, options: BackoffOptions, unit: number = Math.random()): number {
+export function backoffDelay(attempt: number, options: BackoffOptions, unit: number): number {
   const jitter = Math.min(1, Math.max(0, options.jitter ?? 0.5));
   // 2^attempt overflows to Infinity long after min() has capped it; clamp the exponent anyway.
   const exp = Math.min(Math.max(0, attempt), 52);

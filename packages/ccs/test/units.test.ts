@@ -104,8 +104,8 @@ test('backoffDelay stays within [(1-jitter)·d, d] for d = min(max, base·2^n)',
 
 test('backoffDelay doubles without jitter and is capped', () => {
   const o = { baseMs: 100, maxMs: 1000, jitter: 0 };
-  assert.equal([0, 1, 2, 3, 4, 99].map((n) => backoffDelay(n, o)), [100, 200, 400, 800, 1000, 1000]);
-  assert.is(backoffDelay(-3, o), 100);
+  assert.equal([0, 1, 2, 3, 4, 99].map((n) => backoffDelay(n, o, Math.random())), [100, 200, 400, 800, 1000, 1000]);
+  assert.is(backoffDelay(-3, o, Math.random()), 100);
   assert.is(backoffDelay(0, { baseMs: 100, maxMs: 1000 }, 0), 50, 'default jitter is half');
 });
 
