@@ -412,6 +412,20 @@ export class GcmEncoder {
     return parts.length === 1 ? parts[0] : Buffer.concat(parts);
   }
 
+  /**
+   * Writes the next stanzas from the start of the current slab again, over what it handed out
+   * before: call it only when no buffer this encoder returned is read any more (each one written to
+   * the socket and called back), the exception to the buffer contract above. Reusing the slab keeps
+   * the writes in memory that is still in the cache and spares a fresh slab per 64 KiB. Nothing
+   * happens while a run is pending (appended and not yet taken): returns whether it rewound.
+   */
+  rewind(): boolean {
+    if (this.#runStart !== this.#offset || this.#runParts !== undefined) return false;
+    this.#offset = 0;
+    this.#runStart = 0;
+    return true;
+  }
+
   /** Writes a downstream stanza at the offset (moving it past the stanza) and returns where the stanza starts. */
   #downstreamAt(msg: OutgoingMessage, messageId: string | undefined): number {
     const own = msg.message_id;

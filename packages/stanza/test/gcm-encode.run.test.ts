@@ -1,7 +1,8 @@
 // GcmEncoder's run (appendDownstream / takeRun): the stanzas appended between two takes come out as
 // one buffer, byte for byte what one encodeDownstream per message would give, in order — across
 // slab boundaries, around stanzas the other methods encode meanwhile, plain or not — and nothing
-// handed out earlier is written over later. Seeded; FUZZ=1 runs many more.
+// handed out earlier is written over later, until the owner says none is read any more (`rewind`).
+// Seeded; FUZZ=1 runs many more.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';
@@ -25,12 +26,14 @@ type Op =
   | { kind: 'append'; msg: OutgoingMessage; id: string }
   | { kind: 'ack'; to: string; id: string }
   | { kind: 'encode'; msg: OutgoingMessage; id: string }
-  | { kind: 'take' };
+  | { kind: 'take' }
+  | { kind: 'rewind' };
 const op: fc.Arbitrary<Op> = fc.oneof(
   { weight: 6, arbitrary: fc.record({ kind: fc.constant('append' as const), msg: message, id: fc.string({ minLength: 1, maxLength: 6 }) }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('ack' as const), to: fc.constantFrom('t', 'ü'), id: fc.string({ minLength: 1, maxLength: 6 }) }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('encode' as const), msg: message, id: fc.string({ minLength: 1, maxLength: 6 }) }) },
   { weight: 2, arbitrary: fc.constant({ kind: 'take' as const }) },
+  { weight: 1, arbitrary: fc.constant({ kind: 'rewind' as const }) },
 );
 
 test('a run is the appended stanzas in order, byte for byte, and nothing handed out is written over', () => {
@@ -40,11 +43,25 @@ test('a run is the appended stanzas in order, byte for byte, and nothing handed 
     const expectedRun: string[] = [];
     const gotRun: Buffer[] = [];
     const views: Array<[Buffer, string]> = [];
+    let appendedSinceTake = false;
     for (const o of ops) {
       if (o.kind === 'append') {
         const expected = reference.encodeDownstream(o.msg, o.id).toString();
         assert.is(enc.appendDownstream(o.msg, o.id), Buffer.byteLength(expected));
         expectedRun.push(expected);
+        appendedSinceTake = true;
+      } else if (o.kind === 'rewind') {
+        // What the owner promises before a rewind: what was taken so far has been read (written out).
+        if (appendedSinceTake) {
+          assert.not.ok(enc.rewind(), 'a pending run is never rewound over');
+          continue;
+        }
+        assert.is(Buffer.concat(gotRun).toString(), expectedRun.join(''));
+        for (const [view, expected] of views) assert.is(view.toString(), expected);
+        gotRun.length = 0;
+        expectedRun.length = 0;
+        views.length = 0;
+        assert.ok(enc.rewind(), 'nothing pending: rewound');
       } else if (o.kind === 'ack') {
         views.push([enc.encodeAck(o.to, o.id), reference.encodeAck(o.to, o.id).toString()]);
       } else if (o.kind === 'encode') {
@@ -52,6 +69,7 @@ test('a run is the appended stanzas in order, byte for byte, and nothing handed 
       } else {
         const run = enc.takeRun();
         if (run !== undefined) gotRun.push(run);
+        appendedSinceTake = false;
       }
     }
     const last = enc.takeRun();
@@ -105,6 +123,34 @@ test('takeRun hands over the slab itself, not a copy, whenever the run lies in o
   enc.appendDownstream(m(1), 'm1');
   run = enc.takeRun();
   assert.is(run?.buffer, started.buffer, 'in the slab begun by another stanza');
+});
+
+test('rewind: the next stanzas start at the slab\'s start again, over what was handed out, unless a run is pending', () => {
+  const m = (i: number): OutgoingMessage => ({ to: 't', data: { i: String(i) } });
+  const enc = new GcmEncoder({ slabSize: 4096 });
+  assert.ok(enc.rewind(), 'before the first slab: nothing to keep');
+  enc.appendDownstream(m(1), 'm1');
+  const first = enc.takeRun() as Buffer;
+  // Stanzas of the other methods do not hold it back either: the owner answers for their buffers too.
+  enc.encodeAck('t', 'a');
+  assert.ok(enc.rewind());
+  enc.appendDownstream(m(2), 'm2');
+  const second = enc.takeRun() as Buffer;
+  assert.is(second.buffer, first.buffer, 'the same slab');
+  assert.is(second.byteOffset, first.byteOffset, 'from its start');
+  assert.is(second.toString(), new GcmEncoder().encodeDownstream(m(2), 'm2').toString());
+  assert.is(first.toString(), second.toString(), 'written over: the owner promised nothing reads it');
+  // A run appended and not taken is kept, in this slab and when it began in an earlier one.
+  enc.appendDownstream(m(3), 'm3');
+  assert.not.ok(enc.rewind());
+  enc.appendDownstream(m(4), 'm4');
+  const reference = new GcmEncoder();
+  assert.is(enc.takeRun()?.toString(), reference.encodeDownstream(m(3), 'm3').toString() + reference.encodeDownstream(m(4), 'm4').toString());
+  for (let i = 0; i < 40; i++) enc.appendDownstream(m(i), `m${i}`.padEnd(100, 'x'));
+  assert.not.ok(enc.rewind(), 'a run across slabs');
+  const across = enc.takeRun() as Buffer;
+  assert.is(across.toString(), Array.from({ length: 40 }, (_, i) => reference.encodeDownstream(m(i), `m${i}`.padEnd(100, 'x')).toString()).join(''));
+  assert.ok(enc.rewind());
 });
 
 test.run();
