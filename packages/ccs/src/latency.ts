@@ -70,10 +70,29 @@ export interface LatencySnapshot {
   buckets: Array<{ le: number; count: number }>;
 }
 
+/** The bucket of `ms` (see `LatencyHistogram.record`). */
+function bucketOf(ms: number): number {
+  // Bucket i holds (bound[i-1], bound[i]]: i = ceil(2·log2(ms / 0.1)), clamped.
+  let i = ms <= FIRST_MS ? 0 : Math.ceil(PER_DOUBLING * Math.log2(ms / FIRST_MS) - 1e-9);
+  if (i > FINITE) i = FINITE;
+  // The bounds are rounded to 4 digits: a value just over its rounded bound moves up one.
+  else if (i < FINITE && ms > (LATENCY_BOUNDS_MS[i] as number)) i++;
+  return i;
+}
+
+/** Latencies below this many stamps (256 ms) have their bucket looked up rather than computed. */
+const TABLED_STAMPS = 256 * STAMPS_PER_MS;
+/**
+ * `bucketOf(s / STAMPS_PER_MS)` for every stamp count `s` below {@link TABLED_STAMPS} (16 KiB for the
+ * process). An ACK's latency is a whole number of stamps (`elapsedMs`), so recording it is one
+ * load instead of a logarithm (a call out of optimised code) per ACK (bench/ANALYSIS.md, eighth pass).
+ */
+const BUCKET_OF_STAMPS = Uint8Array.from({ length: TABLED_STAMPS }, (_, s) => bucketOf(s / STAMPS_PER_MS));
+
 /**
  * A fixed log-scale histogram: 40 buckets from 0.1 ms to ~74 s, √2 apart, plus +Inf. Recording
- * is a logarithm and an array increment (no allocation, no sorting); percentiles are read from the
- * bucket counts.
+ * is a table lookup (a latency of whole stamps under 256 ms) or a logarithm, and an array
+ * increment (no allocation, no sorting); percentiles are read from the bucket counts.
  */
 export class LatencyHistogram {
   readonly #counts = new Float64Array(FINITE + 1);
@@ -83,11 +102,10 @@ export class LatencyHistogram {
 
   /** Records one latency (ms). */
   record(ms: number): void {
-    // Bucket i holds (bound[i-1], bound[i]]: i = ceil(2·log2(ms / 0.1)), clamped.
-    let i = ms <= FIRST_MS ? 0 : Math.ceil(PER_DOUBLING * Math.log2(ms / FIRST_MS) - 1e-9);
-    if (i > FINITE) i = FINITE;
-    // The bounds are rounded to 4 digits: a value just over its rounded bound moves up one.
-    else if (i < FINITE && ms > (LATENCY_BOUNDS_MS[i] as number)) i++;
+    const stamps = ms * STAMPS_PER_MS;
+    // `>>> 0` keeps a whole, non-negative count as it is (and changes anything else).
+    const tabled = stamps >>> 0 === stamps && stamps < TABLED_STAMPS;
+    const i = tabled ? (BUCKET_OF_STAMPS[stamps] as number) : bucketOf(ms);
     this.#counts[i] = (this.#counts[i] as number) + 1;
     this.#count++;
     this.#sum += ms;

@@ -103,6 +103,8 @@ export class Outbound implements OutboxRecord {
   #rare: RareFields | undefined = undefined;
   /** The next message in its connection's in-flight chain ({@link InflightTable}). */
   next: Outbound | undefined = undefined;
+  /** Its id's hash in that table (compared before the id, see {@link InflightTable}). */
+  idHash = 0;
 
   constructor(msg: OutgoingMessage, id: string, seq: number) {
     this.msg = msg;
@@ -195,6 +197,11 @@ export class Outbound implements OutboxRecord {
 
   set signal(signal: AbortSignal | undefined) {
     if (signal !== undefined || this.#rare !== undefined) this.#rareFields().signal = signal;
+  }
+
+  /** None of the rare fields was ever set and its id is generated: no timeout, signal, retry slot or live-id entry to undo when it settles. */
+  get plain(): boolean {
+    return this.#rare === undefined && (this.flags & CALLER_ID) === 0;
   }
 
   /** True once written to some connection. */

@@ -415,18 +415,13 @@ export class Outbox {
   /** Settles once, wherever the message is, and removes it from every structure at once. */
   #settle(out: Outbound, outcome: SendResult | Error): void {
     out.settled = true;
-    this.#live.delete(out);
-    if (out.timeoutSlot >= 0) this.#timeouts.removeAt(out.timeoutSlot);
-    if (out.state === 'waiting') {
-      this.#waiting--;
-      if (out.retrySlot >= 0) this.#retries.removeAt(out.retrySlot);
-    }
+    // A plain message (no caller id, timeout, signal or retry delay) while no target is throttled is
+    // in none of the structures #unlink looks in (it can only wait held by the throttle: a wait in
+    // the retry heap sets `notBefore`, a rare field), so the common ACK skips them.
+    const wasProbe = out.plain && this.#throttle.size === 0 ? false : this.#unlink(out);
     // Nothing left to time: an armed timer would only hold the process for nothing.
     if (this.#timer !== undefined && this.#timeouts.length === 0 && this.#retries.length === 0) this.#disarm();
-    // A rate-limited target's probe settled without an ACK: the next held message takes its turn.
-    const wasProbe = this.#throttle.size > 0 && this.#throttle.forget(out);
     this.#store.remove(out, outcome);
-    if (out.signal !== undefined) this.#signals.remove(out);
     this.#outstanding--;
     if (outcome instanceof Error) {
       this.#o.counters.failed++;
@@ -435,6 +430,22 @@ export class Outbox {
     if (wasProbe) this.#release(out.target);
     if (!out.settlePromise(outcome)) this.#host.settled(out, outcome);
     if (this.#outstanding === 0) this.#host.idle();
+  }
+
+  /**
+   * Takes a settling message out of the live ids, the timeout and retry heaps, its signal's
+   * members and the throttle. True when it was a rate-limited target's probe (settled without an
+   * ACK: the next held message takes its turn).
+   */
+  #unlink(out: Outbound): boolean {
+    this.#live.delete(out);
+    if (out.timeoutSlot >= 0) this.#timeouts.removeAt(out.timeoutSlot);
+    if (out.state === 'waiting') {
+      this.#waiting--;
+      if (out.retrySlot >= 0) this.#retries.removeAt(out.retrySlot);
+    }
+    if (out.signal !== undefined) this.#signals.remove(out);
+    return this.#throttle.size > 0 && this.#throttle.forget(out);
   }
 
   #write(conn: OutboxConnection, out: Outbound): void {

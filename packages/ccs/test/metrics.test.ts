@@ -57,6 +57,15 @@ test('each value lands in the bucket whose bound is the first ≥ it; percentile
   );
 });
 
+test('every latency of whole 1/64 ms stamps below 256 ms (looked up in a table) and past it (computed) lands in the bucket whose bound is the first ≥ it', () => {
+  const h = new LatencyHistogram();
+  const xs = Array.from({ length: 256 * 64 + 200 }, (_, s) => s / 64);
+  for (const x of xs) h.record(x);
+  const s = h.snapshot();
+  for (const b of s.buckets) assert.is(b.count, xs.filter((x) => x <= b.le).length, `le ${b.le}`);
+  assert.is(s.maxMs, xs[xs.length - 1]);
+});
+
 /** Parses the text exposition format: families with HELP/TYPE, and samples by name and labels. */
 function parsePrometheus(text: string): { types: Map<string, string>; samples: Array<{ name: string; labels: Record<string, string>; value: number }> } {
   const types = new Map<string, string>();
