@@ -6,7 +6,7 @@
  * process's CPU per message at maxPending 100 and 1000 on 1, 4 and 16 connections; heap per idle
  * connection; heap per pending message (the stub then never answers).
  *
- *   node bench/ccs-client.mjs [--rounds R] [--n N] [--warmup N] [--quick] [--json FILE]
+ *   node bench/ccs-client.mjs [--rounds R] [--n N] [--warmup N] [--warmup-cpu-ms MS] [--quick] [--json FILE]
  *                             [--clients trivial,ccs,xmppjs] [--base-dir DIR] [--windows 100,1000]
  *                             [--connections 1,4,16] [--max-queued N] [--no-memory]
  *
@@ -24,6 +24,23 @@
  * Every measurement is a fresh client process (bench/lib/client-worker.mjs); within a round the
  * clients run back to back in a rotated order, and figures are medians over rounds. The machine
  * is shared: compare within one run.
+ *
+ * Each process warms up with runs shaped exactly like the timed one (`--n` messages each, the same
+ * driver, the same settlement callback) until `--warmup` messages (300 000), or until it has spent
+ * `--warmup-cpu-ms` of its own CPU (2 000) if that comes first — the same rule for every contender;
+ * the cap binds on the xmpp.js client (~35 µs/msg: one run of 60 000) and, on a loaded machine,
+ * sometimes on `CcsClient` after 180 000–240 000 (the table's "warm-up" column says). Before
+ * 2026-12-02 the warm-up was one 50 000-message run without the callback, and the timed window
+ * held V8 still optimising the hot path (`--trace-opt`: ~25 TurboFan completions inside the window,
+ * `#settle`, `#sendRun`, the stream's write path…) and deoptimising the driver at its first callback
+ * (`ok`, `driveQueue`: "insufficient type feedback for call") — work on V8's helper threads, which
+ * `process.cpuUsage()` counts, and slower code on the main thread until it was done; how much of it
+ * fell in a 0.3 s window depended on how the compiler threads were scheduled, so fresh processes of
+ * one build read 4.1–5.9 µs/msg at 1000 × 1, and `CcsClient` paid for its driver's recompilation
+ * while the trivial client (no callback) did not. Now the window holds 0–6 optimisations and no
+ * deoptimisation (bench/ANALYSIS.md, eighth pass). Each measurement also reports its CPU split into
+ * the main thread and the others (schedstat) and how often the main thread was preempted
+ * (bench/lib/run-meter.mjs `procMeter`).
  */
 import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -39,17 +56,15 @@ const { values: args } = parseArgs({
   options: {
     rounds: { type: 'string' }, n: { type: 'string' }, warmup: { type: 'string' }, quick: { type: 'boolean' }, json: { type: 'string' },
     clients: { type: 'string' }, 'base-dir': { type: 'string' }, windows: { type: 'string' }, connections: { type: 'string' }, 'no-memory': { type: 'boolean' },
-    'max-queued': { type: 'string' },
+    'max-queued': { type: 'string' }, 'warmup-cpu-ms': { type: 'string' },
   },
 });
 const quick = args.quick === true;
 const ROUNDS = Number(args.rounds ?? (quick ? 1 : 3));
 const N = Number(args.n ?? (quick ? 20_000 : 100_000));
-// The first tens of thousands of messages are V8 tiering the client's code up and sizing the young
-// generation, longer on a loaded machine (the compiler threads wait their turn): with 10 000 of
-// warm-up and 40 000 timed, `CcsClient` measured 9.8 µs/msg where its steady state is 5.3, the
-// trivial client 4.3 for 2.6 (bench/ANALYSIS.md). Figures are of the steady state.
-const WARMUP = Number(args.warmup ?? (quick ? 5000 : 50_000));
+// The warm-up (see the header): runs like the timed one until 300 000 messages or 2 s of the client's CPU.
+const WARMUP = Number(args.warmup ?? (quick ? N : 300_000));
+const WARMUP_CPU_MS = Number(args['warmup-cpu-ms'] ?? (quick ? 0 : 2000));
 const list = (v) => v?.split(',').filter((x) => x !== '');
 const CLIENTS = list(args.clients) ?? ['trivial', 'ccs', 'ccs-shallow', 'xmppjs'];
 /** Contenders that are `CcsClient` with other settings: the heap figures of `ccs` stand for them. */
@@ -113,15 +128,15 @@ try {
         const order = CLIENTS.map((_, i) => CLIENTS[(i + round) % CLIENTS.length]);
         for (const client of order) {
           const s0 = cpuMs(stub.pid);
-          const r = await runWorker({ ...base, client, mode: 'throughput', connections, maxPending, maxQueued: MAX_QUEUED, n: N, warmup: WARMUP });
+          const r = await runWorker({ ...base, client, mode: 'throughput', connections, maxPending, maxQueued: MAX_QUEUED, n: N, warmup: WARMUP, warmupCpuMs: WARMUP_CPU_MS });
           const s1 = cpuMs(stub.pid);
           if (r.failed !== 0) throw new Error(`${client}: ${r.failed} failed (${r.firstError})`);
           r.client = client;
           r.round = round;
           r.maxQueued = client === 'trivial' ? undefined : client === 'ccs-shallow' ? maxPending : MAX_QUEUED;
-          r.stubCpuUsPerMsg = s0 !== undefined && s1 !== undefined ? ((s1 - s0) * 1000) / (N + WARMUP) : undefined;
+          r.stubCpuUsPerMsg = s0 !== undefined && s1 !== undefined ? ((s1 - s0) * 1000) / (N + r.warmed) : undefined;
           throughput.push(r);
-          log(`round ${round} ${client.padEnd(7)} maxPending ${String(maxPending).padStart(4)} ×${String(connections).padStart(2)} conns ${Math.round(r.msgsPerSec).toString().padStart(7)} msg/s  client ${r.cpuUsPerMsg.toFixed(2)} µs/msg${r.cpuUsPerMsgQ2 === undefined ? '' : ` (quarters 2, 3: ${r.cpuUsPerMsgQ2.toFixed(2)} / ${r.cpuUsPerMsgQ3.toFixed(2)})`} ${Math.round(r.allocBytesPerMsg)} B/msg GC pauses ${r.gcPauseUsPerMsg.toFixed(2)} µs/msg (wall)  stub ${r.stubCpuUsPerMsg?.toFixed(2)} µs/msg`);
+          log(`round ${round} ${client.padEnd(7)} maxPending ${String(maxPending).padStart(4)} ×${String(connections).padStart(2)} conns ${Math.round(r.msgsPerSec).toString().padStart(7)} msg/s  client ${r.cpuUsPerMsg.toFixed(2)} µs/msg${r.cpuUsPerMsgQ2 === undefined ? '' : ` (quarters 2, 3: ${r.cpuUsPerMsgQ2.toFixed(2)} / ${r.cpuUsPerMsgQ3.toFixed(2)})`} ${Math.round(r.allocBytesPerMsg)} B/msg GC pauses ${r.gcPauseUsPerMsg.toFixed(2)} µs/msg (wall)  stub ${r.stubCpuUsPerMsg?.toFixed(2)} µs/msg  main thread ${r.mainCpuUsPerMsg?.toFixed(2)} + others ${r.otherThreadsCpuUsPerMsg?.toFixed(2)} µs/msg, ${r.involuntarySwitches} preempted, after ${r.warmed} warm-up`);
         }
       }
     }
@@ -182,6 +197,12 @@ for (const maxPending of WINDOWS) {
         allocBytesPerMsg: median(rs.map((r) => r.allocBytesPerMsg)),
         gcPauseUsPerMsg: median(rs.map((r) => r.gcPauseUsPerMsg)),
         stubCpuUsPerMsg: median(rs.map((r) => r.stubCpuUsPerMsg)),
+        // The client's CPU split by thread (bench/lib/run-meter.mjs `procMeter`), how often its main
+        // thread was preempted in the timed window, and the warm-up it had.
+        mainCpuUsPerMsg: median(rs.map((r) => r.mainCpuUsPerMsg)),
+        otherThreadsCpuUsPerMsg: median(rs.map((r) => r.otherThreadsCpuUsPerMsg)),
+        involuntarySwitches: median(rs.map((r) => r.involuntarySwitches)),
+        warmed: median(rs.map((r) => r.warmed)),
         // The stub's share of one core while it served this client (its CPU per message × the rate):
         // near 100% the stub, not the client, would set the rate.
         stubBusy: median(rs.map((r) => (r.stubCpuUsPerMsg * r.msgsPerSec) / 1e6)),
@@ -204,7 +225,7 @@ if (hi > lo) {
     }
   }
 }
-const result = { bench: 'ccs-client', n: N, warmup: WARMUP, rounds: ROUNDS, maxQueued: MAX_QUEUED, summary, scaling, idle, memory, throughput };
+const result = { bench: 'ccs-client', n: N, warmup: WARMUP, warmupCpuMs: WARMUP_CPU_MS, rounds: ROUNDS, maxQueued: MAX_QUEUED, summary, scaling, idle, memory, throughput };
 if (args.json) writeFileSync(args.json, JSON.stringify(result, null, 2));
 const f0 = (x) => (Number.isNaN(x) ? '–' : Math.round(x).toLocaleString('en-US'));
 const pc = (x) => (Number.isNaN(x) ? '–' : `${(x * 100).toFixed(0)}%`);

@@ -198,8 +198,16 @@ if (cc) {
   md.push('A stub CCS (`bench/lib/stub-ccs.mjs`, its own process: the real TLS + SASL + bind handshake, then a pre-encoded ACK per');
   md.push('message) so that the figures are the client\'s. `trivial` is a hand-rolled client (template strings, `indexOf` ACK scan,');
   md.push(`\`bench/lib/trivial-ccs-client.mjs\`): the ceiling. Queue driver (\`trySend\` until refused, then \`waitForCapacity()\`; maxQueued ${f0(cc.maxQueued ?? 10_000)}), one`);
-  md.push(`recipient token; ${f0(cc.n)} messages after ${f0(cc.warmup)} of warm-up, ${cc.rounds} round(s), each a fresh client process; CPU is the`);
+  const warmupCap = cc.warmupCpuMs > 0 ? ` (in runs shaped like the timed one, or for ${f0(cc.warmupCpuMs)} ms of the client's CPU if that comes first: the rows' median under "warm-up")` : '';
+  md.push(`recipient token; ${f0(cc.n)} messages timed after ${f0(cc.warmup)} of warm-up${warmupCap}, ${cc.rounds} round(s), each a fresh client process; CPU is the`);
   md.push('client process\'s user + system time over the timed run. "of trivial" is the per-round ratio.');
+  if (cc.warmupCpuMs > 0) {
+    md.push('The warm-up is that long, and shaped like the timed run, so that V8 has finished optimising the hot path before the');
+    md.push('window opens: with one 50 000-message run before, the window still held ~25 TurboFan compilations and a deoptimisation of');
+    md.push('the driver (work on V8\'s helper threads, which the process\'s CPU counts), and fresh processes of one build read 4.1–5.9');
+    md.push('µs/msg at 1000 × 1 (bench/ANALYSIS.md, eighth pass). The same rule for every contender; the CPU cap binds on the xmpp.js');
+    md.push('client, and on a loaded machine sometimes on `CcsClient`.');
+  }
   if (cc.summary.some((s) => s.client === 'ccs-shallow')) {
     md.push('`ccs-shallow` is `CcsClient` with a queue one window deep (maxQueued = maxPending); the trivial client queues nothing');
     md.push('(it makes each message when a slot frees). The targets are judged on `ccs`.');
@@ -210,11 +218,19 @@ if (cc) {
   md.push('Medians over the rounds, the interquartile range in brackets (of trivial, CPU × trivial: of the per-round ratios). Allocated: bytes');
   md.push('allocated on the JS heap per message over the timed run (V8\'s per-GC heap statistics, every object counted). Stub busy:');
   md.push('the stub\'s CPU per message × the rate, its share of one core — near 100% the stub would set the rate, not the client.');
+  const split = cc.summary.some((s) => s.mainCpuUsPerMsg !== undefined);
+  if (split) {
+    md.push('Main + others: the client\'s CPU per message on its main thread and on all its other threads (V8\'s compilers and GC');
+    md.push('helpers, libuv), from /proc schedstat. Preempted: how often the main thread was switched out for another runnable thread in');
+    md.push('the timed window (median over rounds) — in the hundreds, something else wanted its CPU and the figures are less trustworthy.');
+  }
   md.push('');
-  md.push('| maxPending | connections | client | acked msgs/s | of trivial | client CPU µs/msg | CPU × trivial | allocated B/msg | stub CPU µs/msg | stub busy |');
-  md.push('|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|');
+  const extra = split ? ' main + others µs/msg | preempted | warm-up |' : '';
+  md.push(`| maxPending | connections | client | acked msgs/s | of trivial | client CPU µs/msg | CPU × trivial | allocated B/msg | stub CPU µs/msg | stub busy |${extra}`);
+  md.push(`|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|${split ? '---:|---:|---:|' : ''}`);
   for (const s of cc.summary) {
-    md.push(`| ${s.maxPending} | ${s.connections} | ${s.client} | ${f0(s.msgsPerSec)}${iqr(s.msgsPerSecQ, f0)} | ${pct(s.vsTrivial)}${iqr(s.vsTrivialQ, pct)} | ${f2(s.cpuUsPerMsg)}${iqr(s.cpuUsPerMsgQ, f2)} | ${s.cpuVsTrivial === undefined ? '–' : `${f2(s.cpuVsTrivial)}×${iqr(s.cpuVsTrivialQ, f2)}`} | ${f0(s.allocBytesPerMsg)} | ${f2(s.stubCpuUsPerMsg)} | ${pct(s.stubBusy)} |`);
+    const more = split ? ` ${f2(s.mainCpuUsPerMsg)} + ${f2(s.otherThreadsCpuUsPerMsg)} | ${f0(s.involuntarySwitches)} | ${f0(s.warmed)} |` : '';
+    md.push(`| ${s.maxPending} | ${s.connections} | ${s.client} | ${f0(s.msgsPerSec)}${iqr(s.msgsPerSecQ, f0)} | ${pct(s.vsTrivial)}${iqr(s.vsTrivialQ, pct)} | ${f2(s.cpuUsPerMsg)}${iqr(s.cpuUsPerMsgQ, f2)} | ${s.cpuVsTrivial === undefined ? '–' : `${f2(s.cpuVsTrivial)}×${iqr(s.cpuVsTrivialQ, f2)}`} | ${f0(s.allocBytesPerMsg)} | ${f2(s.stubCpuUsPerMsg)} | ${pct(s.stubBusy)} |${more}`);
   }
   md.push('');
   if (cc.scaling?.length) {

@@ -27,12 +27,13 @@ const BENCHES = [
   { name: 'stream-parse', script: 'stream-parse.mjs', quick: ['--quick', '--rounds', '3', '--stanzas', '10000'], full: ['--rounds', '15'] },
   { name: 'stanza-codec', script: 'stanza-codec.mjs', quick: ['--quick'], full: [] },
   { name: 'shortcut-tricks', script: 'micro/shortcut-tricks.mjs', quick: ['--quick', '--rounds', '3'], full: ['--rounds', '9'] },
-  // 50 000 messages of warm-up: before that the client is still being tiered up by V8 and the young
-  // generation sized (10 000 + 40 000 measured 9.8 µs/msg where the same build runs at 5.3; ANALYSIS.md).
+  // 300 000 messages of warm-up in runs like the timed one (or 2 s of the client's CPU, whichever first): with one run
+  // of 50 000 the timed window still held V8 optimising the hot path and deoptimising the driver, a different amount
+  // in each process (bench/ccs-client.mjs's header; ANALYSIS.md, eighth pass).
   // Seven rounds: at a load of 15–20 one contender's msgs/s moves 2–5× between rounds, and the report gives quartiles
   // of the per-round ratios. `ccs-shallow` (a queue one window deep) is left to ad hoc runs: in the steady state it
   // measured the same as `ccs` (ANALYSIS.md), and a round without it is a sixth shorter.
-  { name: 'ccs-client', script: 'ccs-client.mjs', quick: ['--quick', '--n', '10000', '--warmup', '3000'], full: ['--rounds', '7', '--n', '60000', '--warmup', '50000', '--clients', 'trivial,ccs,xmppjs'] },
+  { name: 'ccs-client', script: 'ccs-client.mjs', quick: ['--quick', '--n', '10000', '--warmup', '10000'], full: ['--rounds', '7', '--n', '60000', '--warmup', '300000', '--warmup-cpu-ms', '2000', '--clients', 'trivial,ccs,xmppjs'] },
   // The same warm-up for the end-to-end run, which had 15 000 (ANALYSIS.md: with the window driver at maxPending 100 the
   // first half of the timed messages still cost more CPU per message than the second with 15 000, not with 50 000).
   { name: 'ccs-e2e', script: 'ccs-e2e.mjs', quick: ['--quick', '--n', '8000', '--warmup', '2000', '--no-memory'], full: ['--rounds', '3', '--n', '60000', '--warmup', '50000'], stdoutJson: true },

@@ -10,6 +10,7 @@
  *
  *   const m = allocMeter(); …work…; const { allocatedBytes, gcMs, gcs } = m.stop();
  */
+import { readdirSync, readFileSync } from 'node:fs';
 import v8 from 'node:v8';
 
 export function allocMeter() {
@@ -58,6 +59,60 @@ export function cpuQuarters(n) {
       return {
         cpuUsPerMsgQ2: (us(marks[1]) - us(marks[0])) / (at[1] - at[0]),
         cpuUsPerMsgQ3: (us(marks[2]) - us(marks[1])) / (at[2] - at[1]),
+      };
+    },
+  };
+}
+
+/**
+ * Where the process's CPU went over an interval, from /proc (Linux; elsewhere `stop()` gives `{}`),
+ * to tell the client's own work from the rest of what `process.cpuUsage()` counts: the main
+ * thread's time on a CPU (schedstat, ns, exact where cpuUsage has ticks) apart from every other
+ * thread's (V8's compilers and its concurrent/parallel GC, libuv's pool), and the involuntary
+ * context switches — the main thread's runs cut short because another runnable thread wanted its
+ * CPU (another process on a loaded machine, the stub, its own helpers) —, and the read and write
+ * syscalls, which say whether the client and the stub settled into the same batching.
+ *
+ *   const m = procMeter(); …work…; const { mainCpuUsPerMsg, … } = m.stop(messages);
+ */
+export function procMeter() {
+  const read = (p) => {
+    try {
+      return readFileSync(p, 'utf8');
+    } catch {
+      return '';
+    }
+  };
+  const snap = () => {
+    let threads = 0;
+    let main = 0;
+    let tids = [];
+    try {
+      tids = readdirSync('/proc/self/task');
+    } catch {
+      return undefined;
+    }
+    for (const tid of tids) {
+      const ns = Number(read(`/proc/self/task/${tid}/schedstat`).split(' ')[0]) || 0;
+      threads += ns;
+      if (tid === String(process.pid)) main = ns;
+    }
+    const io = read('/proc/self/io');
+    const status = read(`/proc/self/task/${process.pid}/status`);
+    const num = (text, key) => Number(new RegExp(`${key}:\\s+(\\d+)`).exec(text)?.[1]);
+    return { threads, main, syscr: num(io, 'syscr'), syscw: num(io, 'syscw'), involuntary: num(status, 'nonvoluntary_ctxt_switches') };
+  };
+  const a = snap();
+  return {
+    stop(messages) {
+      const b = snap();
+      if (a === undefined || b === undefined) return {};
+      return {
+        mainCpuUsPerMsg: (b.main - a.main) / 1000 / messages,
+        otherThreadsCpuUsPerMsg: (b.threads - b.main - (a.threads - a.main)) / 1000 / messages,
+        involuntarySwitches: b.involuntary - a.involuntary,
+        readsPerMsg: (b.syscr - a.syscr) / messages,
+        writesPerMsg: (b.syscw - a.syscw) / messages,
       };
     },
   };
