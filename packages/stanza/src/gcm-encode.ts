@@ -338,8 +338,8 @@ function writePlainObject(buf: Slab, o: number, limit: number, obj: Record<strin
  * **Buffer contract.** Each call returns a `Buffer` view carved from a slab the encoder reuses
  * across calls: the constant envelope is copied from prebuilt bytes and the JSON is UTF-8 encoded
  * straight into the slab — one encode, no intermediate string of the whole stanza. A region handed
- * out is not written again (unless its owner calls `rewind()` once every view is written and called back): a full slab is left
- * to the views still referencing it and the encoder starts a new one (as Node's own `Buffer` pool does). This
+ * out is not written again until its owner calls `rewind()` (every view written and called back):
+ * a full slab is left to the views still referencing it, and the encoder starts a new one. This
  * matters because `socket.write(buf)` keeps a reference, not a copy, while the write is queued; a
  * view into a buffer that is overwritten on the next encode would corrupt queued stanzas. So the
  * result may be kept, queued and written later, with no copy. Do not use its `.buffer` /

@@ -329,7 +329,7 @@ export class XmppConnection {
   /**
    * Sends a stanza (an element, or ready XML as a string or bytes — the caller guarantees it is
    * well-formed). Writes issued in one tick are coalesced into one socket write at the end of the
-   * tick, so bytes passed in must not be modified before then (GcmEncoder's are not: its owner rewinds it only after `onFlushed`).
+   * tick, so bytes passed in must not be modified before then (a GcmEncoder rewinds after `onFlushed`).
    * @returns false when the socket's buffer is full: wait for `onDrain` before sending more.
    * @throws {ConnectionError} `STREAM_ERR_CLOSED` when the stream is closing or closed.
    */
