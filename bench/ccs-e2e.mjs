@@ -9,8 +9,8 @@
  * process) and a fresh client process (bench/lib/ccs-e2e-worker.mjs), so JIT/GC state never leaks
  * between clients; rounds alternate the order of the two clients.
  *
- *   node bench/ccs-e2e.mjs [--rounds 5] [--n 150000] [--warmup 50000] [--quick] [--no-memory] [--json]
- *                          [--clients ccs,xmppjs] [--base-dir DIR]
+ *   node bench/ccs-e2e.mjs [--rounds 5] [--n 60000] [--warmup 300000] [--warmup-cpu-ms 10000] [--quick] [--no-memory]
+ *                          [--json] [--clients ccs,xmppjs] [--base-dir DIR]
  *
  * `--clients` picks the contenders (ratios are to the last one): `ccs`, `xmppjs`, `ccs-traced`
  * (CcsClient with a subscriber on every `ccs:*` diagnostics channel) and `ccs-base` (CcsClient
@@ -18,11 +18,20 @@
  * tracing: `--clients ccs,ccs-traced,ccs-base --base-dir /tmp/base --no-memory`.
  *
  * Warm-up and run length measure the steady state: V8 keeps tiering code up and sizing the young
- * generation for the first tens of thousands of messages, and with 5 000 + 50 000 (the first
- * setting) that transient was part of every figure — for both clients, but it dominated the
- * faster one's 0.4 s run. Each run reports its CPU per message over the second and the third quarter
- * of the timed messages (bench/lib/run-meter.mjs): the second well above the third says the warm-up
- * was still too short.
+ * generation for the first tens of thousands of messages. Each process warms up as bench/ccs-client.mjs's
+ * do (one rule, bench/lib/run-meter.mjs `warmUp`): runs shaped exactly like the timed one (`--n` messages
+ * each, the same driver, the same settlement callback) until `--warmup` messages, or until it has spent
+ * `--warmup-cpu-ms` of its own CPU if that comes first — the same for every contender. The cap bounds a
+ * run on a loaded machine: the xmpp.js client spends 20–35 µs/msg here, 6–10 s on its 300 000, `CcsClient`
+ * 3–5. Before 2026-12-02 the warm-up was one run of 50 000 messages without the callback, and the timed
+ * window held 23–34 TurboFan compilations of the hot path and 3–5 deoptimisations (the driver's callback
+ * at its first call, the quarter meter) for `CcsClient`, 19–23 and 2–5 for the xmpp.js client; now 0–2
+ * and none, 0–7 and none (`--trace-opt --trace-deopt`: bench/ANALYSIS.md, ninth pass). Shorter is not
+ * enough: after 120 000 `CcsClient`'s window still held 3–16 compilations and a deoptimisation of the
+ * driver's callback (each run's new callback, until V8 stops specialising on it); after one run of 60 000
+ * (a 2 s cap) the xmpp.js client's held 19. Each run reports its CPU per message over the second and the third
+ * quarter of the timed messages (bench/lib/run-meter.mjs): the second well above the third says the
+ * warm-up was still too short; and its CPU split into the main thread and the others.
  *
  * Needs a build first (`npm run build`): it imports packages' dist/ and runs the emulator's CLI.
  */
@@ -39,15 +48,17 @@ const API_KEY = 'emulator-api-key'; // the emulator's default development key, n
 
 const { values: args } = parseArgs({
   options: {
-    rounds: { type: 'string' }, n: { type: 'string' }, warmup: { type: 'string' },
+    rounds: { type: 'string' }, n: { type: 'string' }, warmup: { type: 'string' }, 'warmup-cpu-ms': { type: 'string' },
     quick: { type: 'boolean' }, 'no-memory': { type: 'boolean' }, 'no-throughput': { type: 'boolean' },
     json: { type: 'boolean' }, clients: { type: 'string' }, 'base-dir': { type: 'string' },
   },
 });
 const quick = args.quick === true;
 const ROUNDS = Number(args.rounds ?? (quick ? 1 : 5));
-const N = Number(args.n ?? (quick ? 10_000 : 150_000));
-const WARMUP = Number(args.warmup ?? (quick ? 2000 : 50_000));
+const N = Number(args.n ?? (quick ? 10_000 : 60_000));
+// The warm-up (see the header): runs like the timed one until 300 000 messages or 10 s of the client's CPU.
+const WARMUP = Number(args.warmup ?? (quick ? 2 * N : 300_000));
+const WARMUP_CPU_MS = Number(args['warmup-cpu-ms'] ?? (quick ? 0 : 10_000));
 const CLIENTS = (args.clients ?? 'ccs,xmppjs').split(',');
 const PEER = CLIENTS[CLIENTS.length - 1];
 const LABEL = { ccs: '`CcsClient`', xmppjs: 'xmpp.js', 'ccs-traced': '`CcsClient`, every channel subscribed', 'ccs-base': '`CcsClient` at --base-dir' };
@@ -153,7 +164,7 @@ function runWorker(cfg, nodeArgs = []) {
     let out = '';
     child.stdout.setEncoding('utf8');
     child.stdout.on('data', (d) => (out += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
+    const timer = setTimeout(() => child.kill('SIGKILL'), 180_000);
     child.once('exit', (code, signal) => {
       clearTimeout(timer);
       const line = out.trim().split('\n').pop();
@@ -182,17 +193,17 @@ async function throughputRun(client, maxPending, driver) {
   const cpu0 = cpuMs(emu.pid);
   let res;
   try {
-    res = await runWorker(workerConfig(emu.info, { client, mode: 'throughput', n: N, warmup: WARMUP, maxPending, maxQueued: 10_000, driver }));
+    res = await runWorker(workerConfig(emu.info, { client, mode: 'throughput', n: N, warmup: WARMUP, warmupCpuMs: WARMUP_CPU_MS, maxPending, maxQueued: 10_000, driver }));
   } finally {
     const cpu1 = cpuMs(emu.pid);
     const totals = await emu.stop();
     if (res) {
-      res.emulatorCpuUsPerMsg = cpu0 !== undefined && cpu1 !== undefined ? ((cpu1 - cpu0) * 1000) / (N + WARMUP) : undefined;
+      res.emulatorCpuUsPerMsg = cpu0 !== undefined && cpu1 !== undefined ? ((cpu1 - cpu0) * 1000) / (N + res.warmed) : undefined;
       res.emulatorTotals = totals;
     }
   }
   // Correctness: every message ACKed, none lost or duplicated on the way.
-  const total = N + WARMUP;
+  const total = N + res.warmed;
   const problems = [];
   if (res.failed !== 0) problems.push(`${res.failed} failed (${res.firstError})`);
   if (res.ackedTotal !== total) problems.push(`acked ${res.ackedTotal} of ${total}`);
@@ -216,7 +227,7 @@ async function memoryRun(client, kind) {
   }
 }
 
-const results = { node: process.version, cpu: cpus()[0]?.model, cores: cpus().length, date: new Date().toISOString(), n: N, warmup: WARMUP, rounds: ROUNDS, throughput: [], memory: [] };
+const results = { node: process.version, cpu: cpus()[0]?.model, cores: cpus().length, date: new Date().toISOString(), n: N, warmup: WARMUP, warmupCpuMs: WARMUP_CPU_MS, rounds: ROUNDS, throughput: [], memory: [] };
 
 if (!args['no-throughput']) {
   for (let round = 1; round <= ROUNDS; round++) {
@@ -228,7 +239,7 @@ if (!args['no-throughput']) {
           r.round = round;
           results.throughput.push(r);
           const lat = r.latency ? ` p50 ${r.latency.p50.toFixed(2)} ms p99 ${r.latency.p99.toFixed(2)} ms` : '';
-          log(`round ${round} ${client.padEnd(6)} maxPending ${String(maxPending).padStart(4)} ${driver.padEnd(6)} ${Math.round(r.msgsPerSec).toString().padStart(6)} msg/s  client ${r.cpuUsPerMsg.toFixed(1)} µs/msg (quarters 2, 3: ${r.cpuUsPerMsgQ2?.toFixed(1)} / ${r.cpuUsPerMsgQ3?.toFixed(1)})  emulator ${r.emulatorCpuUsPerMsg?.toFixed(1)} µs/msg${lat}`);
+          log(`round ${round} ${client.padEnd(6)} maxPending ${String(maxPending).padStart(4)} ${driver.padEnd(6)} ${Math.round(r.msgsPerSec).toString().padStart(6)} msg/s  client ${r.cpuUsPerMsg.toFixed(1)} µs/msg (quarters 2, 3: ${r.cpuUsPerMsgQ2?.toFixed(1)} / ${r.cpuUsPerMsgQ3?.toFixed(1)}; main thread ${r.mainCpuUsPerMsg?.toFixed(1)} + others ${r.otherThreadsCpuUsPerMsg?.toFixed(1)}, ${r.involuntarySwitches} preempted, after ${r.warmed} warm-up)  emulator ${r.emulatorCpuUsPerMsg?.toFixed(1)} µs/msg${lat}`);
         }
       }
     }
@@ -276,4 +287,4 @@ if (results.memory.length > 0) {
     out.push(`| ${label(r.client)} | ${r.kind === 'inflight' ? 'pending (written, un-ACKed)' : 'queued (waiting for the window)'} | ${f0(r.heapBytesPerMsg)} | ${f0(r.externalBytesPerMsg)} |`);
   }
 }
-process.stdout.write(args.json ? `${JSON.stringify(results)}\n` : `\n${results.node}, ${results.cores}× ${results.cpu}, ${results.date}; n=${N} (+${WARMUP} warm-up), ${ROUNDS} round(s)\n\n${out.join('\n')}\n`);
+process.stdout.write(args.json ? `${JSON.stringify(results)}\n` : `\n${results.node}, ${results.cores}× ${results.cpu}, ${results.date}; n=${N} (+ up to ${WARMUP} warm-up${WARMUP_CPU_MS > 0 ? ` or ${WARMUP_CPU_MS} ms of CPU` : ''}), ${ROUNDS} round(s)\n\n${out.join('\n')}\n`);

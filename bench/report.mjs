@@ -313,8 +313,20 @@ if (e2e) {
   md.push('');
   md.push(runLine('ccs-e2e'));
   md.push('');
-  md.push(`\`CcsClient\` and the xmpp.js client against the emulator (separate processes, TLS loopback), ${f0(e2e.n)} messages after ${f0(e2e.warmup)} of warm-up,`);
-  md.push(`${e2e.rounds} round(s); both processes' CPU per message (the emulator's from /proc, over the whole run).`);
+  if (e2e.warmupCpuMs !== undefined) {
+    // Since 2026-12-02 (ANALYSIS.md, ninth pass): bench/lib/run-meter.mjs `warmUp`, the rule of bench/ccs-client.mjs.
+    const cap = e2e.warmupCpuMs > 0 ? `, or for ${f0(e2e.warmupCpuMs)} ms of the client's CPU if that comes first` : '';
+    md.push(`\`CcsClient\` and the xmpp.js client against the emulator (separate processes, TLS loopback), ${f0(e2e.n)} messages timed after a warm-up of`);
+    md.push(`runs shaped exactly like the timed one (${f0(e2e.n)} messages each, the same driver and settlement callback) until ${f0(e2e.warmup)} messages${cap},`);
+    md.push(`${e2e.rounds} round(s); both processes' CPU per message (the emulator's from /proc, over the whole run). The warm-up is that long, and`);
+    md.push('shaped like the timed run, so that V8 has finished optimising before the window opens: with one 50 000-message run without the');
+    md.push('callback before, the window held 19–34 TurboFan compilations and 2–5 deoptimisations (the driver\'s callback at its first call);');
+    md.push('with 300 000 (`npm run bench`), 0–7 and none (`--trace-opt --trace-deopt`, bench/ANALYSIS.md, ninth pass). The same rule for');
+    md.push('every contender.');
+  } else {
+    md.push(`\`CcsClient\` and the xmpp.js client against the emulator (separate processes, TLS loopback), ${f0(e2e.n)} messages after ${f0(e2e.warmup)} of warm-up`);
+    md.push(`(one run without the settlement callback), ${e2e.rounds} round(s); both processes' CPU per message (the emulator's from /proc, over the whole run).`);
+  }
   md.push('');
   const median = (xs) => {
     const s = xs.filter((x) => typeof x === 'number' && !Number.isNaN(x)).sort((a, b) => a - b);
@@ -330,8 +342,16 @@ if (e2e) {
     md.push('the second well above the third would mean the figure still holds part of the warm-up.');
     md.push('');
   }
-  md.push(`| maxPending | driver | client | acked msgs/s | × xmpp.js | client CPU µs/msg |${halves ? ' quarter 2 / 3 |' : ''} emulator CPU µs/msg |`);
-  md.push(`|---:|---|---|---:|---:|---:|${halves ? '---:|' : ''}---:|`);
+  // Runs since the ninth pass: the client's CPU split by thread, its main thread's preemptions and the warm-up it had.
+  const split = e2e.throughput.some((r) => r.mainCpuUsPerMsg !== undefined);
+  if (split) {
+    md.push('Main + others: the client\'s CPU per message on its main thread and on all its other threads (V8\'s compilers and GC helpers,');
+    md.push('libuv), from /proc schedstat; preempted: how often its main thread was switched out in the timed window; warm-up: the');
+    md.push('messages it had before (medians over rounds).');
+    md.push('');
+  }
+  md.push(`| maxPending | driver | client | acked msgs/s | × xmpp.js | client CPU µs/msg |${halves ? ' quarter 2 / 3 |' : ''}${split ? ' main + others µs/msg | preempted | warm-up |' : ''} emulator CPU µs/msg |`);
+  md.push(`|---:|---|---|---:|---:|---:|${halves ? '---:|' : ''}${split ? '---:|---:|---:|' : ''}---:|`);
   const rows = [];
   for (const maxPending of [...new Set(e2e.throughput.map((r) => r.maxPending))]) {
     for (const driver of [...new Set(e2e.throughput.map((r) => r.driver))]) {
@@ -342,7 +362,8 @@ if (e2e) {
         const rate = median(rs.map((r) => r.msgsPerSec));
         rows.push({ maxPending, driver, client, rate });
         const half = halves ? ` ${f2(median(rs.map((r) => r.cpuUsPerMsgQ2)))} / ${f2(median(rs.map((r) => r.cpuUsPerMsgQ3)))} |` : '';
-        md.push(`| ${maxPending} | ${driver} | ${client === 'ccs' ? '`CcsClient`' : 'xmpp.js'} | ${f0(rate)} | ${f2(rate / base)}× | ${f2(median(rs.map((r) => r.cpuUsPerMsg)))} |${half} ${f2(median(rs.map((r) => r.emulatorCpuUsPerMsg)))} |`);
+        const more = split ? ` ${f2(median(rs.map((r) => r.mainCpuUsPerMsg)))} + ${f2(median(rs.map((r) => r.otherThreadsCpuUsPerMsg)))} | ${f0(median(rs.map((r) => r.involuntarySwitches)))} | ${f0(median(rs.map((r) => r.warmed)))} |` : '';
+        md.push(`| ${maxPending} | ${driver} | ${client === 'ccs' ? '`CcsClient`' : 'xmpp.js'} | ${f0(rate)} | ${f2(rate / base)}× | ${f2(median(rs.map((r) => r.cpuUsPerMsg)))} |${half}${more} ${f2(median(rs.map((r) => r.emulatorCpuUsPerMsg)))} |`);
       }
     }
   }

@@ -34,9 +34,11 @@ const BENCHES = [
   // of the per-round ratios. `ccs-shallow` (a queue one window deep) is left to ad hoc runs: in the steady state it
   // measured the same as `ccs` (ANALYSIS.md), and a round without it is a sixth shorter.
   { name: 'ccs-client', script: 'ccs-client.mjs', quick: ['--quick', '--n', '10000', '--warmup', '10000'], full: ['--rounds', '7', '--n', '60000', '--warmup', '300000', '--warmup-cpu-ms', '2000', '--clients', 'trivial,ccs,xmppjs'] },
-  // The same warm-up for the end-to-end run, which had 15 000 (ANALYSIS.md: with the window driver at maxPending 100 the
-  // first half of the timed messages still cost more CPU per message than the second with 15 000, not with 50 000).
-  { name: 'ccs-e2e', script: 'ccs-e2e.mjs', quick: ['--quick', '--n', '8000', '--warmup', '2000', '--no-memory'], full: ['--rounds', '3', '--n', '60000', '--warmup', '50000'], stdoutJson: true },
+  // The same warm-up rule for the end-to-end run (bench/lib/run-meter.mjs `warmUp`): runs like the timed one until 300 000
+  // messages, or 10 s of the client's CPU, a bound for a loaded machine (the xmpp.js client spends 6–10 s on its 300 000).
+  // Shorter left TurboFan compilations and a deoptimisation of the driver's callback in the window (ANALYSIS.md, ninth
+  // pass). About 4 minutes on an idle 2-core machine.
+  { name: 'ccs-e2e', script: 'ccs-e2e.mjs', quick: ['--quick', '--n', '8000', '--warmup', '16000', '--no-memory'], full: ['--rounds', '3', '--n', '60000', '--warmup', '300000', '--warmup-cpu-ms', '10000'], stdoutJson: true },
   { name: 'store-redis', script: 'store-redis.mjs', quick: ['--quick'], full: [] },
 ];
 

@@ -2,8 +2,17 @@
  * One measurement of bench/ccs-e2e.mjs, in a fresh process (so JIT and GC state never leak from
  * one client to the other). Argument: one JSON object
  *   { client: 'ccs'|'ccs-traced'|'xmppjs', mode: 'throughput'|'memory', host, port, caFile, senderId, apiKey,
- *     tokens: string[], n, warmup, maxPending, maxQueued, driver: 'queue'|'window', steps: number[] }
+ *     tokens: string[], n, warmup, warmupCpuMs, maxPending, maxQueued, driver: 'queue'|'window', steps: number[],
+ *     markWindow }
  * Prints one JSON line with the result on stdout and exits.
+ *
+ * Throughput mode times `n` messages after the warm-up of bench/lib/run-meter.mjs `warmUp`, the same rule as
+ * bench/lib/client-worker.mjs's: runs shaped exactly like the timed one (`n` messages, the same driver, the same
+ * settlement callback) until `warmup` messages, or `warmupCpuMs` of the process's CPU if that comes first.
+ * Until 2026-12-02 it was one run of `warmup` messages without the callback, and the timed window held
+ * TurboFan compilations of the hot path and the deoptimisation of the driver's callback at its first call
+ * (bench/ANALYSIS.md, ninth pass). It also reports the CPU split into the main thread and the others, and the
+ * main thread's preemptions (run-meter.mjs `procMeter`).
  *
  * Drivers (throughput mode):
  * - `queue`: keep the client's queue fed: `trySend()` until it refuses, then `waitForCapacity()` —
@@ -16,7 +25,7 @@ import { performance } from 'node:perf_hooks';
 import * as dc from 'node:diagnostics_channel';
 import { CcsClient } from '@ccs-xmpp/ccs';
 import { XmppjsCcsClient } from './xmppjs-ccs-client.mjs';
-import { cpuQuarters } from './run-meter.mjs';
+import { cpuQuarters, markWindow, procMeter, warmUp } from './run-meter.mjs';
 
 const cfg = JSON.parse(process.argv[2] ?? '{}');
 const ca = readFileSync(cfg.caFile, 'utf8');
@@ -128,14 +137,18 @@ async function throughput() {
   const c = makeClient();
   await c.connect();
   const drive = cfg.driver === 'window' ? (b, n, h) => driveWindow(c, b, n, cfg.maxPending, h) : (b, n, h) => driveQueue(c, b, n, h);
-  // Warm-up (same for both clients): JIT the hot path before the timed run.
-  if (cfg.warmup > 0) await drive(0, cfg.warmup);
+  // Warm-up: runs shaped exactly like the timed one (bench/lib/run-meter.mjs `warmUp`: the rule and why).
+  const { warmed, warmupCpuMs } = await warmUp(drive, cfg);
+  const proc = procMeter();
   const cpu0 = process.cpuUsage();
   const quarters = cpuQuarters(cfg.n);
+  markWindow(cfg.markWindow, 'opens');
   const t0 = performance.now();
-  const r = await drive(cfg.warmup, cfg.n, quarters.mark);
+  const r = await drive(warmed, cfg.n, quarters.mark);
   const wall = performance.now() - t0;
+  markWindow(cfg.markWindow, 'closes');
   const cpu = process.cpuUsage(cpu0);
+  const threads = proc.stop(cfg.n);
   const acked = cfg.client.startsWith('ccs') ? c.stats().acked : c.stats.acked;
   let latency;
   if (r.lat) {
@@ -144,9 +157,9 @@ async function throughput() {
   }
   await c.close();
   return {
-    client: cfg.client, driver: cfg.driver, maxPending: cfg.maxPending, n: cfg.n, failed: r.failed, firstError: r.firstError, traced,
+    client: cfg.client, driver: cfg.driver, maxPending: cfg.maxPending, n: cfg.n, warmed, warmupCpuMs, failed: r.failed, firstError: r.firstError, traced,
     ackedTotal: acked, wallMs: wall, msgsPerSec: cfg.n / (wall / 1000),
-    cpuUsPerMsg: (cpu.user + cpu.system) / cfg.n, latency, ...quarters.result(),
+    cpuUsPerMsg: (cpu.user + cpu.system) / cfg.n, latency, ...quarters.result(), ...threads,
   };
 }
 

@@ -1,10 +1,11 @@
 /**
  * One measurement of bench/ccs-client.mjs in a fresh process. Argument: one JSON object
  *   { client: 'ccs'|'xmppjs'|'trivial', mode: 'throughput'|'idle'|'memory', host, port, ca,
- *     senderId, apiKey, to, connections, maxPending, maxQueued, n, warmup, counts }
+ *     senderId, apiKey, to, connections, maxPending, maxQueued, n, warmup, warmupCpuMs, counts, markWindow }
  * Prints one JSON line on stdout and exits.
  *
- * throughput: `n` messages after `warmup`, each connection's window kept full (ccs, xmpp.js: the
+ * throughput: `n` messages after the warm-up (bench/lib/run-meter.mjs `warmUp`: runs of `n` shaped like the timed
+ *   one until `warmup` messages or `warmupCpuMs` of CPU), each connection's window kept full (ccs, xmpp.js: the
  *   queue driver — `trySend` until refused, then `waitForCapacity()`, `maxQueued` default 10 000; trivial: its own loop), acked
  *   msgs/s and the process's CPU (user + system) per message.
  * idle: heap after GC with `counts[0]` and then `counts[1]` idle connections online; the slope (the
@@ -15,7 +16,7 @@ import { performance } from 'node:perf_hooks';
 import { CcsClient } from '@ccs-xmpp/ccs';
 import { XmppjsCcsClient } from './xmppjs-ccs-client.mjs';
 import { TrivialCcsClient } from './trivial-ccs-client.mjs';
-import { allocMeter, cpuQuarters, procMeter } from './run-meter.mjs';
+import { allocMeter, cpuQuarters, markWindow, procMeter, warmUp } from './run-meter.mjs';
 
 const cfg = JSON.parse(process.argv[2] ?? '{}');
 
@@ -86,33 +87,23 @@ async function throughput() {
     run = (base, n, onSettled) => driveQueue(clients, base, n, onSettled);
     close = () => Promise.all(clients.map((c) => c.close()));
   }
-  // Warm-up: runs shaped exactly like the timed one (`n` messages, the same settlement callback)
-  // until `warmup` messages, or fewer if the process has spent `warmupCpuMs` of CPU first
-  // (bench/ccs-client.mjs: why so long, and why the cap). Shorter runs would leave the queue's
-  // backpressure path cold, and a driver never given a callback is deoptimised by the first one:
-  // either would be recompiled inside the timed window.
-  const w0 = process.cpuUsage();
-  const spent = () => { const u = process.cpuUsage(w0); return (u.user + u.system) / 1000; };
-  let warmed = 0;
-  while (warmed < cfg.warmup && !(cfg.warmupCpuMs > 0 && spent() >= cfg.warmupCpuMs)) {
-    const step = Math.min(cfg.n, cfg.warmup - warmed);
-    await run(warmed, step, cpuQuarters(step).mark);
-    warmed += step;
-  }
-  const spentAtStart = spent();
+  // Warm-up: runs shaped exactly like the timed one (bench/lib/run-meter.mjs `warmUp`: the rule and why).
+  const { warmed, warmupCpuMs } = await warmUp(run, cfg);
   const meter = allocMeter();
   const proc = procMeter();
   const cpu0 = process.cpuUsage();
   const quarters = cpuQuarters(cfg.n);
+  markWindow(cfg.markWindow, 'opens');
   const t0 = performance.now();
   const r = await run(warmed, cfg.n, quarters.mark);
   const wall = performance.now() - t0;
+  markWindow(cfg.markWindow, 'closes');
   const cpu = process.cpuUsage(cpu0);
   const threads = proc.stop(cfg.n);
   const alloc = meter.stop();
   await close();
   return {
-    client: cfg.client, connections: cfg.connections, maxPending: cfg.maxPending, n: cfg.n, warmed, warmupCpuMs: spentAtStart, failed: r.failed, firstError: r.firstError,
+    client: cfg.client, connections: cfg.connections, maxPending: cfg.maxPending, n: cfg.n, warmed, warmupCpuMs, failed: r.failed, firstError: r.firstError,
     msgsPerSec: cfg.n / (wall / 1000), cpuUsPerMsg: (cpu.user + cpu.system) / cfg.n,
     allocBytesPerMsg: alloc.allocatedBytes / cfg.n, gcPauseUsPerMsg: (alloc.gcMs * 1000) / cfg.n, gcs: alloc.gcs, ...quarters.result(), ...threads,
   };

@@ -1,5 +1,5 @@
 /**
- * What a client worker measures besides wall time and CPU (bench/lib/client-worker.mjs,
+ * How a client worker warms up, and what it measures besides wall time and CPU (bench/lib/client-worker.mjs,
  * bench/lib/ccs-e2e-worker.mjs).
  *
  * `allocMeter`: bytes allocated on the JS heap over an interval, and the collector's pauses in it, from V8's own
@@ -10,8 +10,49 @@
  *
  *   const m = allocMeter(); …work…; const { allocatedBytes, gcMs, gcs } = m.stop();
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeSync } from 'node:fs';
 import v8 from 'node:v8';
+
+/**
+ * The warm-up of both client benchmarks, one rule for every client and driver: runs shaped exactly like the
+ * timed one — `n` messages each, through the same driver, with the same settlement callback (a
+ * `cpuQuarters(n).mark`, as the timed run gets) — until at least `warmup` messages, or fewer if the process
+ * has spent `warmupCpuMs` of its own CPU first (0 or absent: no cap). `run(base, count, onSettled)` sends
+ * messages `base` … `base + count - 1`, calls `onSettled(settled)` after each settlement and resolves once all
+ * are settled. Resolves with the messages sent (`warmed`) and the CPU they took (`warmupCpuMs`).
+ *
+ * Why so shaped: with one run without the callback before, the timed window of bench/ccs-client.mjs held
+ * ~25 TurboFan compilations of the hot path and the deoptimisation of the driver's settlement callback at its
+ * first call ("insufficient type feedback for call"), and runs shorter than the timed one left the queue's
+ * backpressure path cold (the window then deoptimised `submit`): work on V8's helper threads, which the
+ * process's CPU counts, and slower code on the main thread, a different amount in each process
+ * (bench/ANALYSIS.md, eighth and ninth passes). Why the cap: the same message count costs the slowest
+ * client several times the CPU of the fastest; the cap keeps a run's length bounded, and it is the same
+ * for every contender.
+ */
+/**
+ * With `on` (a worker's `markWindow` option), writes `[bench] timed window opens` or `… closes` straight to stdout
+ * (fd 1, unbuffered), so that V8's `--trace-opt --trace-deopt` lines, made line-buffered with `stdbuf -oL`, can
+ * be counted inside the window: `stdbuf -oL node --trace-opt --trace-deopt bench/lib/ccs-e2e-worker.mjs '{…,
+ * "markWindow": true}'` (bench/ANALYSIS.md, ninth pass).
+ */
+export function markWindow(on, what) {
+  if (on) writeSync(1, `[bench] timed window ${what}\n`);
+}
+
+export async function warmUp(run, { n, warmup, warmupCpuMs = 0 }) {
+  const c0 = process.cpuUsage();
+  const spent = () => {
+    const u = process.cpuUsage(c0);
+    return (u.user + u.system) / 1000;
+  };
+  let warmed = 0;
+  while (warmed < warmup && !(warmupCpuMs > 0 && spent() >= warmupCpuMs)) {
+    await run(warmed, n, cpuQuarters(n).mark);
+    warmed += n;
+  }
+  return { warmed, warmupCpuMs: spent() };
+}
 
 export function allocMeter() {
   const used0 = v8.getHeapStatistics().used_heap_size;
