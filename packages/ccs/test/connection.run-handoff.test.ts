@@ -1,0 +1,58 @@
+// A connection hands its downstream run to the stream every 8 KiB within a tick (the stream writes
+// a tick's first 8 KiB at once, so the peer starts on them) only while its free window can make
+// another 8 KiB: a tick that fills the window goes out as one socket write, not as a write and a
+// small tail.
+import * as net from 'node:net';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { CcsClient } from '../src/index.js';
+import { clientOptions, startScriptedServer } from './helpers/scripted-server.js';
+
+const OPEN = Buffer.from('<message id="');
+
+/** Counts the client's downstream buffers (`<message id="…` with `"to":"run-`) as they reach the socket, a writev's chunks each. */
+function countDownstreamWrites(): { writes: () => number; stop: () => void } {
+  const proto = net.Socket.prototype as unknown as { _writeGeneric: (writev: boolean, data: unknown, ...rest: unknown[]) => unknown };
+  const original = proto._writeGeneric;
+  let writes = 0;
+  const see = (data: unknown): void => {
+    if (Buffer.isBuffer(data) && data.subarray(0, OPEN.length).equals(OPEN) && data.includes('"to":"run-')) writes++;
+  };
+  proto._writeGeneric = function (this: net.Socket, writev: boolean, data: unknown, ...rest: unknown[]): unknown {
+    if (writev) for (const c of data as Array<{ chunk: unknown }>) see(c.chunk);
+    else see(data);
+    return original.call(this, writev, data, ...rest);
+  };
+  return { writes: () => writes, stop: () => void (proto._writeGeneric = original) };
+}
+
+/** Sends `n` messages of ~300 bytes in one tick and waits for their ACKs; how many socket writes carried them. */
+async function burst(maxPending: number, n: number): Promise<number> {
+  const server = await startScriptedServer();
+  const client = new CcsClient(clientOptions(server, { maxPending }));
+  try {
+    await client.connect();
+    const count = countDownstreamWrites();
+    try {
+      const pad = 'p'.repeat(150);
+      await Promise.all(Array.from({ length: n }, (_, i) => client.send({ to: 'run-tok', data: { n: String(i), pad } })));
+      assert.is(server.received.length, n);
+      return count.writes();
+    } finally {
+      count.stop();
+    }
+  } finally {
+    await client.close({ timeoutMs: 500 });
+    await server.stop();
+  }
+}
+
+test('a tick that fills a window of 40 (~12 KB) goes out in one socket write', async () => {
+  assert.is(await burst(40, 40), 1);
+});
+
+test('with room for more, the same tick still starts with its first 8 KiB at once', async () => {
+  assert.is(await burst(1000, 40), 2);
+});
+
+test.run();
