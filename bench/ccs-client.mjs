@@ -40,7 +40,10 @@
  * while the trivial client (no callback) did not. Now the window holds 0–6 optimisations and no
  * deoptimisation (bench/ANALYSIS.md, eighth pass). Each measurement also reports its CPU split into
  * the main thread and the others (schedstat) and how often the main thread was preempted
- * (bench/lib/run-meter.mjs `procMeter`).
+ * (bench/lib/run-meter.mjs `procMeter`), and a canary: a fixed piece of JS timed just before and
+ * just after the window (`canaryMs`). The benchmark machine has slow episodes (seconds to tens of
+ * seconds, JS 1.6–1.7× slower in every process at once, the stub too; bench/ANALYSIS.md, ninth pass):
+ * a round whose canary reads ≥ 1.3× the run's fastest ran in one ("slow rounds" in the summary).
  */
 import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -136,7 +139,7 @@ try {
           r.maxQueued = client === 'trivial' ? undefined : client === 'ccs-shallow' ? maxPending : MAX_QUEUED;
           r.stubCpuUsPerMsg = s0 !== undefined && s1 !== undefined ? ((s1 - s0) * 1000) / (N + r.warmed) : undefined;
           throughput.push(r);
-          log(`round ${round} ${client.padEnd(7)} maxPending ${String(maxPending).padStart(4)} ×${String(connections).padStart(2)} conns ${Math.round(r.msgsPerSec).toString().padStart(7)} msg/s  client ${r.cpuUsPerMsg.toFixed(2)} µs/msg${r.cpuUsPerMsgQ2 === undefined ? '' : ` (quarters 2, 3: ${r.cpuUsPerMsgQ2.toFixed(2)} / ${r.cpuUsPerMsgQ3.toFixed(2)})`} ${Math.round(r.allocBytesPerMsg)} B/msg GC pauses ${r.gcPauseUsPerMsg.toFixed(2)} µs/msg (wall)  stub ${r.stubCpuUsPerMsg?.toFixed(2)} µs/msg  main thread ${r.mainCpuUsPerMsg?.toFixed(2)} + others ${r.otherThreadsCpuUsPerMsg?.toFixed(2)} µs/msg, ${r.involuntarySwitches} preempted, after ${r.warmed} warm-up`);
+          log(`round ${round} ${client.padEnd(7)} maxPending ${String(maxPending).padStart(4)} ×${String(connections).padStart(2)} conns ${Math.round(r.msgsPerSec).toString().padStart(7)} msg/s  client ${r.cpuUsPerMsg.toFixed(2)} µs/msg${r.cpuUsPerMsgQ2 === undefined ? '' : ` (quarters 2, 3: ${r.cpuUsPerMsgQ2.toFixed(2)} / ${r.cpuUsPerMsgQ3.toFixed(2)})`} ${Math.round(r.allocBytesPerMsg)} B/msg GC pauses ${r.gcPauseUsPerMsg.toFixed(2)} µs/msg (wall)  stub ${r.stubCpuUsPerMsg?.toFixed(2)} µs/msg  main thread ${r.mainCpuUsPerMsg?.toFixed(2)} + others ${r.otherThreadsCpuUsPerMsg?.toFixed(2)} µs/msg, ${r.involuntarySwitches} preempted, after ${r.warmed} warm-up, canary ${r.canaryMs?.map((x) => x.toFixed(1)).join(' / ')} ms`);
         }
       }
     }
@@ -174,6 +177,7 @@ try {
 // Every ratio is taken within one round (the contenders ran back to back, seconds apart), then its
 // median and quartiles over the rounds: the load moves one contender's msgs/s 2–5× between rounds.
 const summary = [];
+const fastestCanary = Math.min(...throughput.map((r) => r.canaryMs?.[1] ?? Infinity));
 const sameRound = (rs, base, f) => rs.map((r) => f(r) / f(base.find((b) => b.round === r.round) ?? { msgsPerSec: NaN, cpuUsPerMsg: NaN }));
 for (const maxPending of WINDOWS) {
   for (const connections of CONNECTIONS) {
@@ -203,6 +207,10 @@ for (const maxPending of WINDOWS) {
         otherThreadsCpuUsPerMsg: median(rs.map((r) => r.otherThreadsCpuUsPerMsg)),
         involuntarySwitches: median(rs.map((r) => r.involuntarySwitches)),
         warmed: median(rs.map((r) => r.warmed)),
+        // The machine's speed around each window (bench/lib/run-meter.mjs `canaryMs`, after the window): its median,
+        // and how many of the rounds read it ≥ 1.3× the run's fastest, i.e. ran in one of the VM's slow episodes.
+        canaryMs: median(rs.map((r) => r.canaryMs?.[1])),
+        slowRounds: rs.filter((r) => r.canaryMs?.[1] >= 1.3 * fastestCanary).length,
         // The stub's share of one core while it served this client (its CPU per message × the rate):
         // near 100% the stub, not the client, would set the rate.
         stubBusy: median(rs.map((r) => (r.stubCpuUsPerMsg * r.msgsPerSec) / 1e6)),

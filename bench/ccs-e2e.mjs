@@ -239,7 +239,7 @@ if (!args['no-throughput']) {
           r.round = round;
           results.throughput.push(r);
           const lat = r.latency ? ` p50 ${r.latency.p50.toFixed(2)} ms p99 ${r.latency.p99.toFixed(2)} ms` : '';
-          log(`round ${round} ${client.padEnd(6)} maxPending ${String(maxPending).padStart(4)} ${driver.padEnd(6)} ${Math.round(r.msgsPerSec).toString().padStart(6)} msg/s  client ${r.cpuUsPerMsg.toFixed(1)} µs/msg (quarters 2, 3: ${r.cpuUsPerMsgQ2?.toFixed(1)} / ${r.cpuUsPerMsgQ3?.toFixed(1)}; main thread ${r.mainCpuUsPerMsg?.toFixed(1)} + others ${r.otherThreadsCpuUsPerMsg?.toFixed(1)}, ${r.involuntarySwitches} preempted, after ${r.warmed} warm-up)  emulator ${r.emulatorCpuUsPerMsg?.toFixed(1)} µs/msg${lat}`);
+          log(`round ${round} ${client.padEnd(6)} maxPending ${String(maxPending).padStart(4)} ${driver.padEnd(6)} ${Math.round(r.msgsPerSec).toString().padStart(6)} msg/s  client ${r.cpuUsPerMsg.toFixed(1)} µs/msg (quarters 2, 3: ${r.cpuUsPerMsgQ2?.toFixed(1)} / ${r.cpuUsPerMsgQ3?.toFixed(1)}; main thread ${r.mainCpuUsPerMsg?.toFixed(1)} + others ${r.otherThreadsCpuUsPerMsg?.toFixed(1)}, ${r.involuntarySwitches} preempted, after ${r.warmed} warm-up, canary ${r.canaryMs?.map((x) => x.toFixed(1)).join(' / ')} ms)  emulator ${r.emulatorCpuUsPerMsg?.toFixed(1)} µs/msg${lat}`);
         }
       }
     }

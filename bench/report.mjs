@@ -224,12 +224,19 @@ if (cc) {
     md.push('helpers, libuv), from /proc schedstat. Preempted: how often the main thread was switched out for another runnable thread in');
     md.push('the timed window (median over rounds) — in the hundreds, something else wanted its CPU and the figures are less trustworthy.');
   }
+  const canary = cc.summary.some((s) => s.canaryMs !== undefined);
+  if (canary) {
+    md.push('Slow rounds: how many of the row\'s rounds ran in one of the machine\'s slow episodes (seconds to tens of seconds in which');
+    md.push('JS runs 1.6–1.7× slower in every process of the VM at once, the stub included; bench/ANALYSIS.md, ninth pass), told by a');
+    md.push('fixed piece of JS timed right after the window that read ≥ 1.3× the run\'s fastest. The medians mix both speeds; compare');
+    md.push('contenders within rounds of the same speed.');
+  }
   md.push('');
-  const extra = split ? ' main + others µs/msg | preempted | warm-up |' : '';
+  const extra = `${split ? ' main + others µs/msg | preempted | warm-up |' : ''}${canary ? ' slow rounds |' : ''}`;
   md.push(`| maxPending | connections | client | acked msgs/s | of trivial | client CPU µs/msg | CPU × trivial | allocated B/msg | stub CPU µs/msg | stub busy |${extra}`);
-  md.push(`|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|${split ? '---:|---:|---:|' : ''}`);
+  md.push(`|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|${split ? '---:|---:|---:|' : ''}${canary ? '---:|' : ''}`);
   for (const s of cc.summary) {
-    const more = split ? ` ${f2(s.mainCpuUsPerMsg)} + ${f2(s.otherThreadsCpuUsPerMsg)} | ${f0(s.involuntarySwitches)} | ${f0(s.warmed)} |` : '';
+    const more = `${split ? ` ${f2(s.mainCpuUsPerMsg)} + ${f2(s.otherThreadsCpuUsPerMsg)} | ${f0(s.involuntarySwitches)} | ${f0(s.warmed)} |` : ''}${canary ? ` ${s.slowRounds} of ${s.rounds} |` : ''}`;
     md.push(`| ${s.maxPending} | ${s.connections} | ${s.client} | ${f0(s.msgsPerSec)}${iqr(s.msgsPerSecQ, f0)} | ${pct(s.vsTrivial)}${iqr(s.vsTrivialQ, pct)} | ${f2(s.cpuUsPerMsg)}${iqr(s.cpuUsPerMsgQ, f2)} | ${s.cpuVsTrivial === undefined ? '–' : `${f2(s.cpuVsTrivial)}×${iqr(s.cpuVsTrivialQ, f2)}`} | ${f0(s.allocBytesPerMsg)} | ${f2(s.stubCpuUsPerMsg)} | ${pct(s.stubBusy)} |${more}`);
   }
   md.push('');

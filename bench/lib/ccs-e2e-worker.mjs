@@ -25,7 +25,7 @@ import { performance } from 'node:perf_hooks';
 import * as dc from 'node:diagnostics_channel';
 import { CcsClient } from '@ccs-xmpp/ccs';
 import { XmppjsCcsClient } from './xmppjs-ccs-client.mjs';
-import { cpuQuarters, markWindow, procMeter, warmUp } from './run-meter.mjs';
+import { canaryMs, cpuQuarters, markWindow, procMeter, warmUp } from './run-meter.mjs';
 
 const cfg = JSON.parse(process.argv[2] ?? '{}');
 const ca = readFileSync(cfg.caFile, 'utf8');
@@ -139,6 +139,9 @@ async function throughput() {
   const drive = cfg.driver === 'window' ? (b, n, h) => driveWindow(c, b, n, cfg.maxPending, h) : (b, n, h) => driveQueue(c, b, n, h);
   // Warm-up: runs shaped exactly like the timed one (bench/lib/run-meter.mjs `warmUp`: the rule and why).
   const { warmed, warmupCpuMs } = await warmUp(drive, cfg);
+  // The machine's speed just before and just after the window (run-meter.mjs `canaryMs`); the first call compiles.
+  canaryMs();
+  const canaryBefore = canaryMs();
   const proc = procMeter();
   const cpu0 = process.cpuUsage();
   const quarters = cpuQuarters(cfg.n);
@@ -149,6 +152,7 @@ async function throughput() {
   markWindow(cfg.markWindow, 'closes');
   const cpu = process.cpuUsage(cpu0);
   const threads = proc.stop(cfg.n);
+  const canaryAfter = canaryMs();
   const acked = cfg.client.startsWith('ccs') ? c.stats().acked : c.stats.acked;
   let latency;
   if (r.lat) {
@@ -157,7 +161,7 @@ async function throughput() {
   }
   await c.close();
   return {
-    client: cfg.client, driver: cfg.driver, maxPending: cfg.maxPending, n: cfg.n, warmed, warmupCpuMs, failed: r.failed, firstError: r.firstError, traced,
+    client: cfg.client, driver: cfg.driver, maxPending: cfg.maxPending, n: cfg.n, warmed, warmupCpuMs, canaryMs: [canaryBefore, canaryAfter], failed: r.failed, firstError: r.firstError, traced,
     ackedTotal: acked, wallMs: wall, msgsPerSec: cfg.n / (wall / 1000),
     cpuUsPerMsg: (cpu.user + cpu.system) / cfg.n, latency, ...quarters.result(), ...threads,
   };

@@ -16,7 +16,7 @@ import { performance } from 'node:perf_hooks';
 import { CcsClient } from '@ccs-xmpp/ccs';
 import { XmppjsCcsClient } from './xmppjs-ccs-client.mjs';
 import { TrivialCcsClient } from './trivial-ccs-client.mjs';
-import { allocMeter, cpuQuarters, markWindow, procMeter, warmUp } from './run-meter.mjs';
+import { allocMeter, canaryMs, cpuQuarters, markWindow, procMeter, warmUp } from './run-meter.mjs';
 
 const cfg = JSON.parse(process.argv[2] ?? '{}');
 
@@ -89,6 +89,9 @@ async function throughput() {
   }
   // Warm-up: runs shaped exactly like the timed one (bench/lib/run-meter.mjs `warmUp`: the rule and why).
   const { warmed, warmupCpuMs } = await warmUp(run, cfg);
+  // The machine's speed just before and just after the window (run-meter.mjs `canaryMs`); the first call compiles.
+  canaryMs();
+  const canaryBefore = canaryMs();
   const meter = allocMeter();
   const proc = procMeter();
   const cpu0 = process.cpuUsage();
@@ -101,9 +104,10 @@ async function throughput() {
   const cpu = process.cpuUsage(cpu0);
   const threads = proc.stop(cfg.n);
   const alloc = meter.stop();
+  const canaryAfter = canaryMs();
   await close();
   return {
-    client: cfg.client, connections: cfg.connections, maxPending: cfg.maxPending, n: cfg.n, warmed, warmupCpuMs, failed: r.failed, firstError: r.firstError,
+    client: cfg.client, connections: cfg.connections, maxPending: cfg.maxPending, n: cfg.n, warmed, warmupCpuMs, canaryMs: [canaryBefore, canaryAfter], failed: r.failed, firstError: r.firstError,
     msgsPerSec: cfg.n / (wall / 1000), cpuUsPerMsg: (cpu.user + cpu.system) / cfg.n,
     allocBytesPerMsg: alloc.allocatedBytes / cfg.n, gcPauseUsPerMsg: (alloc.gcMs * 1000) / cfg.n, gcs: alloc.gcs, ...quarters.result(), ...threads,
   };

@@ -11,6 +11,7 @@
  *   const m = allocMeter(); …work…; const { allocatedBytes, gcMs, gcs } = m.stop();
  */
 import { readdirSync, readFileSync, writeSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
 import v8 from 'node:v8';
 
 /**
@@ -30,6 +31,47 @@ import v8 from 'node:v8';
  * client several times the CPU of the fastest; the cap keeps a run's length bounded, and it is the same
  * for every contender.
  */
+/**
+ * A fixed piece of pure-JS work like a client's own (template strings, a `Map`, `indexOf` and `latin1Slice` on a
+ * Buffer), timed in the process's CPU ms: a gauge of the machine's speed at that moment, taken by the workers just
+ * before and just after the timed window (`canaryMs`). On the benchmark machine (a Firecracker microVM) JS code runs
+ * at one of two speeds, 1.6–1.7× apart, in episodes of seconds to tens of seconds that slow every process at once —
+ * the client, the stub, a process already running — and that nothing inside the VM causes or controls
+ * (bench/ANALYSIS.md, ninth pass): a round whose canary reads high ran in a slow episode. ~6 ms at the fast speed
+ * (the fastest of three blocks, 20 ms in all); call it once untimed first (compilation).
+ */
+const CANARY_TEXT = Buffer.from('<message><data:gcm xmlns:data="google:mobile:data">{"from":"x","message_id":"t1a2b3","message_type":"ack"}</data:gcm></message>'.repeat(64), 'latin1');
+const CANARY_KEY = Buffer.from('"message_id":"', 'latin1');
+function canaryWork(iterations) {
+  const m = new Map();
+  let sum = 0;
+  for (let i = 0; i < iterations; i++) {
+    const id = `t${i.toString(36)}`;
+    m.set(id, i);
+    const text = `<message id=""><gcm xmlns="google:mobile:data">{"to":"x","message_id":"${id}","seq":"${i}"}</gcm></message>`;
+    sum += text.length;
+    const k = CANARY_TEXT.indexOf(CANARY_KEY, (i * 131) % 4000);
+    if (k >= 0) sum += CANARY_TEXT.latin1Slice(k + 14, k + 20).length;
+    m.delete(id);
+  }
+  return sum;
+}
+
+export function canaryMs() {
+  let best = Infinity;
+  // Three blocks, the fastest; each block's time is the smaller of its wall time and the process's CPU time, so that
+  // neither a preemption (wall) nor V8's helper threads finishing the warm-up's collections (CPU) inflate it.
+  for (let k = 0; k < 3; k++) {
+    const c0 = process.cpuUsage();
+    const t0 = performance.now();
+    canaryWork(20_000);
+    const wall = performance.now() - t0;
+    const c = process.cpuUsage(c0);
+    best = Math.min(best, wall, (c.user + c.system) / 1000);
+  }
+  return best;
+}
+
 /**
  * With `on` (a worker's `markWindow` option), writes `[bench] timed window opens` or `… closes` straight to stdout
  * (fd 1, unbuffered), so that V8's `--trace-opt --trace-deopt` lines, made line-buffered with `stdbuf -oL`, can
@@ -133,6 +175,10 @@ export function procMeter() {
     } catch {
       return undefined;
     }
+    // A running thread's schedstat is brought up to date only at a tick or a context switch: read as is, the main
+    // thread's (which is running) lags by up to a tick, 4 ms here, ±5–10% of a 60 000-message window. getrusage(),
+    // under process.cpuUsage(), brings the calling thread's runtime up to date first.
+    process.cpuUsage();
     for (const tid of tids) {
       const ns = Number(read(`/proc/self/task/${tid}/schedstat`).split(' ')[0]) || 0;
       threads += ns;
