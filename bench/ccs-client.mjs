@@ -27,9 +27,11 @@
  *
  * Each process warms up with runs shaped exactly like the timed one (`--n` messages each, the same
  * driver, the same settlement callback) until `--warmup` messages (300 000), or until it has spent
- * `--warmup-cpu-ms` of its own CPU (2 000) if that comes first — the same rule for every contender;
- * the cap binds on the xmpp.js client (~35 µs/msg: one run of 60 000) and, on a loaded machine,
- * sometimes on `CcsClient` after 180 000–240 000 (the table's "warm-up" column says). Before
+ * `--warmup-cpu-ms` of its own CPU (8 000) if that comes first — the same rule for every contender;
+ * the cap binds on the xmpp.js client (~35 µs/msg: 180 000–240 000 messages), seldom on the others
+ * (the table's "warm-up" column says). With a 2 s cap the xmpp.js client's window still held 14–15
+ * TurboFan compilations and 4 deoptimisations, with 8 s 2 and none (bench/ANALYSIS.md, ninth pass):
+ * a cap that leaves the peer warming up in its window flatters the ratio to it. Before
  * 2026-12-02 the warm-up was one 50 000-message run without the callback, and the timed window
  * held V8 still optimising the hot path (`--trace-opt`: ~25 TurboFan completions inside the window,
  * `#settle`, `#sendRun`, the stream's write path…) and deoptimising the driver at its first callback
@@ -67,7 +69,7 @@ const ROUNDS = Number(args.rounds ?? (quick ? 1 : 3));
 const N = Number(args.n ?? (quick ? 20_000 : 100_000));
 // The warm-up (see the header): runs like the timed one until 300 000 messages or 2 s of the client's CPU.
 const WARMUP = Number(args.warmup ?? (quick ? N : 300_000));
-const WARMUP_CPU_MS = Number(args['warmup-cpu-ms'] ?? (quick ? 0 : 2000));
+const WARMUP_CPU_MS = Number(args['warmup-cpu-ms'] ?? (quick ? 0 : 8000));
 const list = (v) => v?.split(',').filter((x) => x !== '');
 const CLIENTS = list(args.clients) ?? ['trivial', 'ccs', 'ccs-shallow', 'xmppjs'];
 /** Contenders that are `CcsClient` with other settings: the heap figures of `ccs` stand for them. */

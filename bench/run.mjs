@@ -27,13 +27,14 @@ const BENCHES = [
   { name: 'stream-parse', script: 'stream-parse.mjs', quick: ['--quick', '--rounds', '3', '--stanzas', '10000'], full: ['--rounds', '15'] },
   { name: 'stanza-codec', script: 'stanza-codec.mjs', quick: ['--quick'], full: [] },
   { name: 'shortcut-tricks', script: 'micro/shortcut-tricks.mjs', quick: ['--quick', '--rounds', '3'], full: ['--rounds', '9'] },
-  // 300 000 messages of warm-up in runs like the timed one (or 2 s of the client's CPU, whichever first): with one run
+  // 300 000 messages of warm-up in runs like the timed one (or 8 s of the client's CPU, whichever first; 2 s left the
+  // xmpp.js client's window with 14–15 compilations and 4 deopts): with one run
   // of 50 000 the timed window still held V8 optimising the hot path and deoptimising the driver, a different amount
   // in each process (bench/ccs-client.mjs's header; ANALYSIS.md, eighth pass).
   // Seven rounds: at a load of 15–20 one contender's msgs/s moves 2–5× between rounds, and the report gives quartiles
   // of the per-round ratios. `ccs-shallow` (a queue one window deep) is left to ad hoc runs: in the steady state it
   // measured the same as `ccs` (ANALYSIS.md), and a round without it is a sixth shorter.
-  { name: 'ccs-client', script: 'ccs-client.mjs', quick: ['--quick', '--n', '10000', '--warmup', '10000'], full: ['--rounds', '7', '--n', '60000', '--warmup', '300000', '--warmup-cpu-ms', '2000', '--clients', 'trivial,ccs,xmppjs'] },
+  { name: 'ccs-client', script: 'ccs-client.mjs', quick: ['--quick', '--n', '10000', '--warmup', '10000'], full: ['--rounds', '7', '--n', '60000', '--warmup', '300000', '--warmup-cpu-ms', '8000', '--clients', 'trivial,ccs,xmppjs'] },
   // The same warm-up rule for the end-to-end run (bench/lib/run-meter.mjs `warmUp`): runs like the timed one until 300 000
   // messages, or 10 s of the client's CPU, a bound for a loaded machine (the xmpp.js client spends 6–10 s on its 300 000).
   // Shorter left TurboFan compilations and a deoptimisation of the driver's callback in the window (ANALYSIS.md, ninth
