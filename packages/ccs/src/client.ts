@@ -139,7 +139,10 @@ export class CcsClient extends TypedEventEmitter<CcsClientEvents> {
     this.#keepAlive = new KeepAlive(() => (this.#pool.state !== PoolState.Idle && this.#pool.state !== PoolState.Closed) || !this.#idle() || this.#receipts.size > 0);
     this.#receipts = new ReceiptWaiters({ max: o.maxReceiptWaiters, clock: o.clock, keepAlive: this.#keepAlive, counters: this.#counters });
     const ids = o.messageIdPrefix === undefined ? sharedMessageIds : new MessageIdGenerator(o.messageIdPrefix);
-    this.#outbox = new Outbox({ ...o, ids, counters: this.#counters, keepAlive: this.#keepAlive }, {
+    // Spare records (see Outbox): as many as can be outstanding at once, and only with one
+    // connection, whose ACKs come back in the order the messages went out (bench/ANALYSIS.md, ninth pass).
+    const spareRecords = o.connections === 1 ? o.maxQueued + o.maxPending : 0;
+    this.#outbox = new Outbox({ ...o, ids, counters: this.#counters, keepAlive: this.#keepAlive, spareRecords }, {
       pick: () => this.#pool.pick(),
       inFlight: (id) => this.#pool.inFlight(id),
       capacity: () => {

@@ -61,6 +61,9 @@ function captureResolve(resolve: (result: SendResult | PromiseLike<SendResult>) 
   capturedResolve = resolve;
 }
 
+/** What a spare record's `msg` is (`release`): nothing of the message it carried, and still an object. */
+const RELEASED: OutgoingMessage = Object.freeze({});
+
 const WRITTEN = 1;
 const SETTLED = 2;
 const CALLER_ID = 4;
@@ -89,9 +92,10 @@ class RareFields {
  * leaves at their defaults live in {@link RareFields}, made on first use; flags share one field.
  */
 export class Outbound implements OutboxRecord {
-  readonly id: string;
-  readonly seq: number;
-  readonly msg: OutgoingMessage;
+  // Not readonly: a settled record may be reused for a new message (`reuse`, see Outbox's spare records).
+  id: string;
+  seq: number;
+  msg: OutgoingMessage;
   state: RecordState = 'queued';
   storeSlot = -1;
   /** `written`, `settled` and `callerId` as bits: one field instead of three on every pending message (8 bytes each). */
@@ -110,6 +114,28 @@ export class Outbound implements OutboxRecord {
     this.msg = msg;
     this.id = id;
     this.seq = seq;
+  }
+
+  /**
+   * Makes this record, {@link release}d, the record of a new message. The outbox reuses the records
+   * of ACKed plain messages (see its spare records), so that a record is allocated once and then
+   * lives in the old generation. Such a record is as the constructor left it but for its flags: no
+   * rare fields (it was plain), out of the in-flight table (`next` cleared), `storeSlot` -1 (taken
+   * from the queue), and `state`, `writtenAt` and `idHash` are set before they are read (by the
+   * store's `append`, the write and the in-flight table's `add`).
+   */
+  reuse(msg: OutgoingMessage, id: string, seq: number): this {
+    this.msg = msg;
+    this.id = id;
+    this.seq = seq;
+    this.flags = 0;
+    return this;
+  }
+
+  /** Lets go of the message and id of a settled record that nothing else refers to any more, so that a spare record keeps no payload alive. */
+  release(): void {
+    this.msg = RELEASED;
+    this.id = '';
   }
 
   /** The caller's promise, its resolve function kept here. */

@@ -150,6 +150,24 @@ test('ACKed messages are unreachable at once: 50 000 ACKed sends with a 120 s ti
   }
 });
 
+test('the records kept for reuse keep nothing of their messages: 20 000 ACKed sends of 2 KB leave the heap about where it was (child process, after GC)', async () => {
+  const emu = new CcsEmulator({ port: 0, seed: 12, keepaliveIntervalMs: 0, senders: [{ senderId: '1234567890', apiKey: 'test-api-key-Ω' }] });
+  await emu.start();
+  const c = spawnChild(CLIENT_CHILD, ['spare-heap', String(emu.port)], { CHILD_CA: emu.ca, CHILD_OPTS: JSON.stringify({ maxPending: 1000 }), CHILD_N: '20000' }, { execArgv: ['--expose-gc'], killAfterMs: 90_000 });
+  try {
+    const r = await c.waitLine((l) => l['event'] === 'heap', 90_000);
+    assert.is(r['acked'], 21_000);
+    const grown = ((r['after'] as number) - (r['before'] as number)) / MB;
+    process.stdout.write(`\n    spare-heap: ${((r['before'] as number) / MB).toFixed(1)} → ${((r['after'] as number) / MB).toFixed(1)} MB after 20 000 ACKed sends of 2 KB\n`);
+    // Up to 5 000 spare records (~120 B each) are kept; with their payloads they would hold ~10 MB.
+    assert.ok(grown < 4, `heap grew ${grown.toFixed(1)} MB`);
+    assert.is((await c.exited).code, 0);
+  } finally {
+    c.proc.kill('SIGKILL');
+    await emu.stop();
+  }
+});
+
 test('one AbortSignal shared by many sends carries one listener (not one per send), which goes when they settle', async () => {
   const server = await startScriptedServer({ autoAck: false });
   const client = new CcsClient(clientOptions(server, { maxPending: 5000 }));
