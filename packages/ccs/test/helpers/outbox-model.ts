@@ -38,6 +38,10 @@ export const opArb: fc.Arbitrary<Op> = fc.oneof(
     t: fc.constant('send' as const), target: fc.nat(3), callerId: fc.option(fc.nat(6), { freq: 3 }).map((v) => v ?? undefined),
     timeoutMs: fc.constantFrom(0, 0, 30, 400), signal: fc.option(fc.nat(1), { freq: 3 }).map((v) => v ?? undefined), poison: fc.nat(19).map((n) => n === 0),
   }) },
+  // Plain sends (a generated id, nothing rare): the only ones whose records the outbox reuses once ACKed.
+  { weight: 4, arbitrary: fc.record({
+    t: fc.constant('send' as const), target: fc.nat(3), callerId: fc.constant(undefined), timeoutMs: fc.constant(0), signal: fc.constant(undefined), poison: fc.constant(false),
+  }) },
   { weight: 8, arbitrary: fc.record({ t: fc.constant('ack' as const), conn: fc.nat(2), pick: fc.nat(20) }) },
   { weight: 5, arbitrary: fc.record({ t: fc.constant('nack' as const), conn: fc.nat(2), pick: fc.nat(20), code: fc.constantFrom(...NACKS) }) },
   { weight: 1, arbitrary: fc.record({ t: fc.constant('stanzaError' as const), conn: fc.nat(2), pick: fc.nat(20), wait: fc.boolean() }) },
@@ -128,7 +132,8 @@ export async function runOutboxModel(store: OutboxStore, settings: ModelSettings
   };
   outbox = new Outbox({
     maxQueued: settings.maxQueued, sendTimeoutMs: 0, maxRetries: settings.maxRetries, retryBaseMs: 100, retryMaxMs: 2000,
-    jitter: () => 0.5, store, clock, keepAlive, ids: new MessageIdGenerator('m-'), counters,
+    // Spare records on: over the memory store, the records of ACKed plain messages carry later sends.
+    jitter: () => 0.5, store, clock, keepAlive, ids: new MessageIdGenerator('m-'), counters, spareRecords: 64,
   }, {
     pick: () => {
       let best: FakeConn | undefined;
