@@ -67,7 +67,7 @@ const { values: args } = parseArgs({
 const quick = args.quick === true;
 const ROUNDS = Number(args.rounds ?? (quick ? 1 : 3));
 const N = Number(args.n ?? (quick ? 20_000 : 100_000));
-// The warm-up (see the header): runs like the timed one until 300 000 messages or 2 s of the client's CPU.
+// The warm-up (see the header): runs like the timed one until 300 000 messages or 8 s of the client's CPU.
 const WARMUP = Number(args.warmup ?? (quick ? N : 300_000));
 const WARMUP_CPU_MS = Number(args['warmup-cpu-ms'] ?? (quick ? 0 : 8000));
 const list = (v) => v?.split(',').filter((x) => x !== '');

@@ -198,6 +198,10 @@ async function throughputRun(client, maxPending, driver) {
     const cpu1 = cpuMs(emu.pid);
     const totals = await emu.stop();
     if (res) {
+      // A `ccs-base` worker from a checkout before the shared warm-up rule reports no `warmed`: it ran one warm-up
+      // of exactly WARMUP (under its old rule, so such an A/B does not compare equal warm-ups: copy this
+      // checkout's bench/lib there first).
+      res.warmed ??= WARMUP;
       res.emulatorCpuUsPerMsg = cpu0 !== undefined && cpu1 !== undefined ? ((cpu1 - cpu0) * 1000) / (N + res.warmed) : undefined;
       res.emulatorTotals = totals;
     }

@@ -206,7 +206,7 @@ if (cc) {
     md.push('window opens: with one 50 000-message run before, the window still held ~25 TurboFan compilations and a deoptimisation of');
     md.push('the driver (work on V8\'s helper threads, which the process\'s CPU counts), and fresh processes of one build read 4.1–5.9');
     md.push('µs/msg at 1000 × 1 (bench/ANALYSIS.md, eighth pass). The same rule for every contender; the CPU cap binds on the xmpp.js');
-    md.push('client, and on a loaded machine sometimes on `CcsClient`.');
+    md.push('client, seldom on the others (the "warm-up" column says).');
   }
   if (cc.summary.some((s) => s.client === 'ccs-shallow')) {
     md.push('`ccs-shallow` is `CcsClient` with a queue one window deep (maxQueued = maxPending); the trivial client queues nothing');

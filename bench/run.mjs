@@ -6,7 +6,7 @@
  *   node bench/run.mjs [--quick] [--only NAME[,NAME…]]
  *
  * `--quick` is a smoke run of about a minute on an idle 2-core machine (short slices, one round):
- * the figures are rough, the report says so. The full run takes ~15 minutes there. Needs a build
+ * the figures are rough, the report says so. The full run takes ~25–30 minutes there. Needs a build
  * (`npm run build`; `npm run bench` does it).
  */
 import { spawnSync } from 'node:child_process';

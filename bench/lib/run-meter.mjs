@@ -14,32 +14,6 @@ import { readdirSync, readFileSync, writeSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import v8 from 'node:v8';
 
-/**
- * The warm-up of both client benchmarks, one rule for every client and driver: runs shaped exactly like the
- * timed one — `n` messages each, through the same driver, with the same settlement callback (a
- * `cpuQuarters(n).mark`, as the timed run gets) — until at least `warmup` messages, or fewer if the process
- * has spent `warmupCpuMs` of its own CPU first (0 or absent: no cap). `run(base, count, onSettled)` sends
- * messages `base` … `base + count - 1`, calls `onSettled(settled)` after each settlement and resolves once all
- * are settled. Resolves with the messages sent (`warmed`) and the CPU they took (`warmupCpuMs`).
- *
- * Why so shaped: with one run without the callback before, the timed window of bench/ccs-client.mjs held
- * ~25 TurboFan compilations of the hot path and the deoptimisation of the driver's settlement callback at its
- * first call ("insufficient type feedback for call"), and runs shorter than the timed one left the queue's
- * backpressure path cold (the window then deoptimised `submit`): work on V8's helper threads, which the
- * process's CPU counts, and slower code on the main thread, a different amount in each process
- * (bench/ANALYSIS.md, eighth and ninth passes). Why the cap: the same message count costs the slowest
- * client several times the CPU of the fastest; the cap keeps a run's length bounded, and it is the same
- * for every contender.
- */
-/**
- * A fixed piece of pure-JS work like a client's own (template strings, a `Map`, `indexOf` and `latin1Slice` on a
- * Buffer), timed in the process's CPU ms: a gauge of the machine's speed at that moment, taken by the workers just
- * before and just after the timed window (`canaryMs`). On the benchmark machine (a Firecracker microVM) JS code runs
- * at one of two speeds, 1.6–1.7× apart, in episodes of seconds to tens of seconds that slow every process at once —
- * the client, the stub, a process already running — and that nothing inside the VM causes or controls
- * (bench/ANALYSIS.md, ninth pass): a round whose canary reads high ran in a slow episode. ~6 ms at the fast speed
- * (the fastest of three blocks, 20 ms in all); call it once untimed first (compilation).
- */
 const CANARY_TEXT = Buffer.from('<message><data:gcm xmlns:data="google:mobile:data">{"from":"x","message_id":"t1a2b3","message_type":"ack"}</data:gcm></message>'.repeat(64), 'latin1');
 const CANARY_KEY = Buffer.from('"message_id":"', 'latin1');
 function canaryWork(iterations) {
@@ -57,6 +31,15 @@ function canaryWork(iterations) {
   return sum;
 }
 
+/**
+ * A fixed piece of pure-JS work like a client's own (template strings, a `Map`, `indexOf` and `latin1Slice` on a
+ * Buffer), timed in the process's CPU ms: a gauge of the machine's speed at that moment, taken by the workers just
+ * before and just after the timed window (`canaryMs`). On the benchmark machine (a Firecracker microVM) JS code runs
+ * at one of two speeds, 1.6–1.7× apart, in episodes of seconds to tens of seconds that slow every process at once —
+ * the client, the stub, a process already running — and that nothing inside the VM causes or controls
+ * (bench/ANALYSIS.md, ninth pass): a round whose canary reads high ran in a slow episode. ~6 ms at the fast speed
+ * (the fastest of three blocks, 20 ms in all); call it once untimed first (compilation).
+ */
 export function canaryMs() {
   let best = Infinity;
   // Three blocks, the fastest; each block's time is the smaller of its wall time and the process's CPU time, so that
@@ -82,6 +65,23 @@ export function markWindow(on, what) {
   if (on) writeSync(1, `[bench] timed window ${what}\n`);
 }
 
+/**
+ * The warm-up of both client benchmarks, one rule for every client and driver: runs shaped exactly like the
+ * timed one — `n` messages each, through the same driver, with the same settlement callback (a
+ * `cpuQuarters(n).mark`, as the timed run gets) — until at least `warmup` messages, or fewer if the process
+ * has spent `warmupCpuMs` of its own CPU first (0 or absent: no cap). `run(base, count, onSettled)` sends
+ * messages `base` … `base + count - 1`, calls `onSettled(settled)` after each settlement and resolves once all
+ * are settled. Resolves with the messages sent (`warmed`) and the CPU they took (`warmupCpuMs`).
+ *
+ * Why so shaped: with one run without the callback before, the timed window of bench/ccs-client.mjs held
+ * ~25 TurboFan compilations of the hot path and the deoptimisation of the driver's settlement callback at its
+ * first call ("insufficient type feedback for call"), and runs shorter than the timed one left the queue's
+ * backpressure path cold (the window then deoptimised `submit`): work on V8's helper threads, which the
+ * process's CPU counts, and slower code on the main thread, a different amount in each process
+ * (bench/ANALYSIS.md, eighth and ninth passes). Why the cap: the same message count costs the slowest
+ * client several times the CPU of the fastest; the cap keeps a run's length bounded, and it is the same
+ * for every contender.
+ */
 export async function warmUp(run, { n, warmup, warmupCpuMs = 0 }) {
   const c0 = process.cpuUsage();
   const spent = () => {
