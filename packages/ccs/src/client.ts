@@ -141,7 +141,9 @@ export class CcsClient extends TypedEventEmitter<CcsClientEvents> {
     const ids = o.messageIdPrefix === undefined ? sharedMessageIds : new MessageIdGenerator(o.messageIdPrefix);
     // Spare records (see Outbox): as many as can be outstanding at once, and only with one
     // connection, whose ACKs come back in the order the messages went out (bench/ANALYSIS.md, ninth pass).
-    const spareRecords = o.connections === 1 ? o.maxQueued + o.maxPending : 0;
+    // Only over the store the client made itself: a store the caller passed in, even a
+    // MemoryOutboxStore, is the caller's to watch (a spy, a proxy), and may still hold a removed record.
+    const spareRecords = o.connections === 1 && options.store === undefined ? o.maxQueued + o.maxPending : 0;
     this.#outbox = new Outbox({ ...o, ids, counters: this.#counters, keepAlive: this.#keepAlive, spareRecords }, {
       pick: () => this.#pool.pick(),
       inFlight: (id) => this.#pool.inFlight(id),

@@ -123,4 +123,27 @@ test('a dedup store that says "running elsewhere" leaves the message un-ACKed an
   }
 });
 
+test('a memory store the caller passed in is the caller\'s: the records it was given keep their ids and messages after they settle (never reused)', async () => {
+  const server = await startScriptedServer();
+  // The caller's own MemoryOutboxStore, watched as a spy would: the records `remove` was given.
+  const store = new MemoryOutboxStore();
+  const removed: OutboxRecord[] = [];
+  const remove = store.remove.bind(store);
+  store.remove = (r, outcome) => {
+    removed.push(r);
+    remove(r, outcome);
+  };
+  const client = new CcsClient(clientOptions(server, { store }));
+  try {
+    await client.connect();
+    const first = await client.send({ to: 'tok-1' });
+    const second = await client.send({ to: 'tok-2' });
+    assert.equal(removed.map((r) => [r.id, r.msg.to]), [[first.messageId, 'tok-1'], [second.messageId, 'tok-2']]);
+    assert.is.not(removed[1], removed[0]);
+  } finally {
+    await client.close({ timeoutMs: 500 });
+    await server.stop();
+  }
+});
+
 test.run();
