@@ -106,10 +106,11 @@ export class Outbox {
    * or with several connections, whose ACKs interleave — they were visited out of order and the
    * client's own code cost more than the collector saved (7–21% more CPU per message at 1000 × 16),
    * which is why the client asks for spare records only with one connection. At most
-   * `spareRecords`, ~120 bytes each, holding nothing of their messages; `failAll` drops them.
+   * `spareRecords`, ~120 bytes each, holding nothing of their messages; `failAll` drops them with
+   * the ring's grown array, and keeps none from then on.
    */
   readonly #spare = new RingBuffer<Outbound>(64);
-  readonly #maxSpare: number;
+  #maxSpare: number;
   #adopted = 0;
   #waiting = 0;
   #outstanding = 0;
@@ -393,7 +394,12 @@ export class Outbox {
     all.push(...this.#retries.items(), ...(this.#throttle.heldRecords() as Iterable<Outbound>));
     for (const out of owed) if (out.state === 'inflight') all.push(out);
     for (const out of all) if (!out.settled) this.#settle(out, err);
-    this.#spare.drain();
+    // The owner is done with the outbox (close, destroy): the spare records and the ring's grown
+    // array (as large as the most ever outstanding) go now, not with the client. And none is kept
+    // from here on: an ACK being settled when this runs (a subscriber of the `acked` channel that
+    // destroys the client) would otherwise add its record after the ring was emptied.
+    this.#spare.clear();
+    this.#maxSpare = 0;
     this.#throttle.clear();
     this.#timeouts.clear();
     this.#retries.clear();

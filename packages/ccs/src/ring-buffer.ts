@@ -8,10 +8,12 @@ export class RingBuffer<T> {
   #head = 0;
   #length = 0;
   #mask: number;
+  readonly #initialCapacity: number;
 
   constructor(initialCapacity = 16) {
     let cap = 4;
     while (cap < initialCapacity) cap *= 2;
+    this.#initialCapacity = cap;
     this.#buf = new Array<T | undefined>(cap);
     this.#mask = cap - 1;
   }
@@ -53,6 +55,19 @@ export class RingBuffer<T> {
     const out: T[] = [];
     while (this.#length > 0) out.push(this.shift() as T);
     return out;
+  }
+
+  /**
+   * Removes everything and lets go of the grown storage: back to the initial capacity. `drain`
+   * keeps the storage (a queue that filled once is likely to fill again); this is for an owner
+   * that is done with the queue, whose grown array would otherwise outlive its use (the outbox's
+   * spare records, 16 384 slots, 128 KiB at the default limits).
+   */
+  clear(): void {
+    this.#buf = new Array<T | undefined>(this.#initialCapacity);
+    this.#mask = this.#initialCapacity - 1;
+    this.#head = 0;
+    this.#length = 0;
   }
 
   /** Front-to-back iteration (does not remove). */

@@ -4,6 +4,7 @@
 // safe only for a record nothing else refers to any more: these tests pin down which records are
 // reused and which never are.
 import { nackRetryClass, type NackCode, type NackError as StanzaNack } from '@ccs-xmpp/stanza';
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { KeepAlive } from '../src/clock.js';
@@ -167,6 +168,24 @@ test('at most spareRecords records are kept for reuse, and failAll lets go of th
   assert.not.ok(seen.has(written[6] as Outbound), 'a fresh record after failAll');
   ack(6);
   assert.is(await last, 'ok:g-6:0');
+});
+
+test('failAll from a subscriber of the acked channel (a client destroyed there) leaves no spare record: the ACKed one is not kept either', async () => {
+  const { outbox, written, ack } = setup();
+  const first = outcome(outbox.submit({ to: 'tok' }, undefined));
+  const destroy = (): void => outbox.failAll(new Error('destroyed'), []);
+  subscribe('ccs:send:acked', destroy);
+  try {
+    ack(0);
+  } finally {
+    unsubscribe('ccs:send:acked', destroy);
+  }
+  // Not in flight any more when the subscriber ran: its ACK still settles it.
+  assert.is(await first, 'ok:g-0:0');
+  const next = outcome(outbox.submit({ to: 'tok' }, undefined));
+  assert.is.not(written[1], written[0], 'a fresh record: the ACKed one was not kept after failAll');
+  ack(1);
+  assert.is(await next, 'ok:g-1:0');
 });
 
 test.run();

@@ -136,6 +136,22 @@ test('RingBuffer behaves like an array queue under random push / shift', () => {
   assert.is(new RingBuffer(100).capacity, 128);
 });
 
+test('RingBuffer.clear empties it and lets go of the grown storage (drain keeps it)', () => {
+  const rb = new RingBuffer<number>(64);
+  for (let i = 0; i < 10_000; i++) rb.push(i);
+  assert.is(rb.capacity, 16_384);
+  rb.drain();
+  assert.is(rb.capacity, 16_384, 'drain keeps the storage for the next fill');
+  for (let i = 0; i < 100; i++) rb.push(i);
+  rb.shift();
+  rb.clear();
+  assert.is(rb.length, 0);
+  assert.is(rb.capacity, 64);
+  assert.is(rb.shift(), undefined);
+  for (let i = 0; i < 100; i++) rb.push(i);
+  assert.equal([...rb], Array.from({ length: 100 }, (_, i) => i), 'usable again, in order');
+});
+
 test('DedupWindow never forgets an entry that is not evictable (a handler still running)', () => {
   const w = new DedupWindow<{ done: boolean }>(2, (v) => v.done);
   const running = { done: false };
