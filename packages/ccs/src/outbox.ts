@@ -63,6 +63,9 @@ export interface SubmitOptions {
 
 const ADOPTED_SEQ = Number.MIN_SAFE_INTEGER;
 
+/** ACKs between two looks at the spare records' low-water mark (at least; see `Outbox#trimSpares`). */
+const SPARE_TRIM_ACKS = 4096;
+
 const setTimeoutSlot = (o: Outbound, slot: number): void => {
   o.timeoutSlot = slot;
 };
@@ -111,6 +114,9 @@ export class Outbox {
    */
   readonly #spare = new RingBuffer<Outbound>(64);
   #maxSpare: number;
+  /** The fewest spare records there were since the last trim: that many were never needed. */
+  #spareLow = 0;
+  #acksToTrim: number;
   #adopted = 0;
   #waiting = 0;
   #outstanding = 0;
@@ -132,6 +138,7 @@ export class Outbox {
     // Only the memory store is known to let go of a record when it is removed: another store may
     // still read it (a durable store serialises removals at the end of the tick).
     this.#maxSpare = options.store.constructor === MemoryOutboxStore ? (options.spareRecords ?? 0) : 0;
+    this.#acksToTrim = Math.max(SPARE_TRIM_ACKS, 2 * this.#maxSpare);
     this.#store.attach({
       wake: () => this.dispatch(),
       adopt: (records) => this.adopt(records),
@@ -206,6 +213,7 @@ export class Outbox {
     // fields (an empty literal reserves four), so the copy is smaller and made faster.
     const copy = { ...message };
     const spare = this.#spare.shift();
+    if (this.#spare.length < this.#spareLow) this.#spareLow = this.#spare.length;
     const out = spare === undefined ? new Outbound(copy, id, this.#seq++) : spare.reuse(copy, id, this.#seq++);
     const promise = out.promise();
     this.#outstanding++;
@@ -330,6 +338,7 @@ export class Outbox {
         out.release();
         this.#spare.push(out);
       }
+      if (this.#maxSpare !== 0 && --this.#acksToTrim === 0) this.#trimSpares();
     }
     this.#dispatchSoon();
   }
@@ -416,6 +425,24 @@ export class Outbox {
     yield* this.#store.queuedRecords() as Iterable<Outbound>;
     yield* this.#retries.items();
     yield* this.#throttle.heldRecords() as Iterable<Outbound>;
+  }
+
+  /**
+   * Lets go of the spare records that were never needed since the last trim (the low-water mark),
+   * oldest first, and of the ring's room beyond what is left. A client that once had thousands of
+   * messages outstanding and now has a few keeps only what it uses; a client whose load comes in
+   * waves empties the pool in every wave (the mark is ~0) and keeps it whole. Every
+   * max(4096, 2 × spareRecords) ACKs: one compare per send and one count per ACK in between.
+   */
+  #trimSpares(): void {
+    this.#acksToTrim = Math.max(SPARE_TRIM_ACKS, 2 * this.#maxSpare);
+    const surplus = this.#spareLow;
+    if (surplus > 0) {
+      const kept = this.#spare.drain().slice(surplus);
+      this.#spare.clear();
+      for (const r of kept) this.#spare.push(r);
+    }
+    this.#spareLow = this.#spare.length;
   }
 
   // --- transitions ------------------------------------------------------------------------------

@@ -188,4 +188,26 @@ test('failAll from a subscriber of the acked channel (a client destroyed there) 
   assert.is(await next, 'ok:g-1:0');
 });
 
+test('spare records the load has not needed for thousands of ACKs are let go; a pool that every wave empties is kept', async () => {
+  const burst = async (o: ReturnType<typeof setup>, n: number): Promise<Outbound[]> => {
+    const from = o.written.length;
+    const results = Array.from({ length: n }, () => outcome(o.outbox.submit({ to: 'tok' }, undefined)));
+    for (let i = from; i < from + n; i++) o.ack(i);
+    await Promise.all(results);
+    return o.written.slice(from);
+  };
+  // A peak of 100, then one message at a time for 3 × 4096 ACKs: 99 spares were never needed.
+  const low = setup();
+  const peak = new Set(await burst(low, 100));
+  for (let i = 0; i < 3 * 4096; i++) await burst(low, 1);
+  const after = await burst(low, 100);
+  const reused = after.filter((r) => peak.has(r)).length;
+  assert.ok(reused <= 2, `${reused} of the peak's 100 records still kept`);
+  // Waves of 100: the pool is emptied by every wave and stays whole.
+  const waves = setup();
+  const first = new Set(await burst(waves, 100));
+  for (let i = 0; i < 130; i++) await burst(waves, 100);
+  assert.is((await burst(waves, 100)).filter((r) => first.has(r)).length, 100);
+});
+
 test.run();
