@@ -6,7 +6,11 @@
 // ninth pass). The sends are bench/lib/client-worker.mjs's (its payload, one shared `then` per send).
 //
 //   node --expose-gc bench/micro/pending-census.mjs [--base-dir DIR] [--window 1000] [--queued 10000]
+//                                                   [--connections 1] [--first N]
 //
+// --first: messages sent before the first snapshot (default: window × connections, every window
+// full, so that the difference is queued messages only); `--first 0 --queued 16000 --connections 16
+// --window 1000` counts messages in flight instead (the in-flight tables' share included).
 // DIR: another checkout with its packages built, whose client to count instead of this one's.
 // Snapshot sizes are V8's own (`self_size`), without pointer compression as Node ships.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -17,9 +21,13 @@ import { parseArgs } from 'node:util';
 import { writeHeapSnapshot } from 'node:v8';
 import { startStub } from '../lib/start-stub.mjs';
 
-const { values: args } = parseArgs({ options: { 'base-dir': { type: 'string' }, window: { type: 'string' }, queued: { type: 'string' } } });
+const { values: args } = parseArgs({
+  options: { 'base-dir': { type: 'string' }, window: { type: 'string' }, queued: { type: 'string' }, connections: { type: 'string' }, first: { type: 'string' } },
+});
 const WINDOW = Number(args.window ?? 1000);
 const QUEUED = Number(args.queued ?? 10_000);
+const CONNECTIONS = Number(args.connections ?? 1);
+const FIRST = Number(args.first ?? WINDOW * CONNECTIONS);
 const gc = globalThis.gc;
 if (gc === undefined) throw new Error('run with node --expose-gc');
 const { CcsClient } = args['base-dir'] === undefined ? await import('@ccs-xmpp/ccs') : await import(pathToFileURL(resolve(args['base-dir'], 'packages/ccs/dist/src/index.js')).href);
@@ -28,10 +36,10 @@ const stub = await startStub(TOKEN, ['--no-ack']);
 const dir = mkdtempSync(join(tmpdir(), 'pending-census-'));
 const client = new CcsClient({
   senderId: '1234567890', apiKey: 'stub-key', host: '127.0.0.1', port: stub.port, tls: { ca: stub.ca, servername: 'localhost' },
-  maxPending: WINDOW, maxQueued: QUEUED, connections: 1, pingIntervalMs: 0, idleTimeoutMs: 0, keepaliveIntervalMs: 0,
+  maxPending: WINDOW, maxQueued: Math.max(QUEUED, 1), connections: CONNECTIONS, pingIntervalMs: 0, idleTimeoutMs: 0, keepaliveIntervalMs: 0,
 });
 try {
-  await client.connect();
+  await client.connect({ all: true });
   const payload = (i) => ({ to: TOKEN, data: { type: 'chat', title: 'New message', body: 'Alice: are we still on for 7pm?', thread: 'th-42', seq: String(i) } });
   const settled = () => {};
   let i = 0;
@@ -41,11 +49,12 @@ try {
     gc();
     gc();
   };
-  await sendTo(WINDOW);
+  await sendTo(FIRST);
   const before = writeHeapSnapshot(join(dir, 'before.heapsnapshot'));
-  await sendTo(WINDOW + QUEUED);
+  await sendTo(FIRST + QUEUED);
   const stats = client.stats();
-  if (stats.queued !== QUEUED || stats.pending !== WINDOW) throw new Error(`expected ${WINDOW} pending and ${QUEUED} queued, got ${stats.pending} and ${stats.queued}`);
+  const pending = Math.min(FIRST + QUEUED, WINDOW * CONNECTIONS);
+  if (stats.queued !== FIRST + QUEUED - pending || stats.pending !== pending) throw new Error(`expected ${pending} pending and ${FIRST + QUEUED - pending} queued, got ${stats.pending} and ${stats.queued}`);
   const after = writeHeapSnapshot(join(dir, 'after.heapsnapshot'));
   const a = census(before);
   const b = census(after);
@@ -64,7 +73,7 @@ try {
     count += r.count;
     bytes += r.bytes;
   }
-  process.stdout.write(`per queued message: ${count.toFixed(2)} objects, ${bytes.toFixed(1)} B\n`);
+  process.stdout.write(`per added message: ${count.toFixed(2)} objects, ${bytes.toFixed(1)} B\n`);
 } finally {
   client.destroy();
   await stub.stop();
