@@ -7,8 +7,14 @@
  * connection; heap per pending message (the stub then never answers).
  *
  *   node bench/ccs-client.mjs [--rounds R] [--n N] [--warmup N] [--warmup-cpu-ms MS] [--quick] [--json FILE]
- *                             [--clients trivial,ccs,xmppjs] [--base-dir DIR] [--windows 100,1000]
+ *                             [--clients trivial,floor,ccs,xmppjs] [--base-dir DIR] [--windows 100,1000]
  *                             [--connections 1,4,16] [--max-queued N] [--no-memory]
+ *
+ * `floor` is the API floor (bench/lib/floor-ccs-client.mjs): the least any client with `CcsClient`'s API must do per
+ * message (serialise the caller's object with a generated id, a promise per send settled from its ACK, a bounded queue
+ * behind the windows with `trySend` / `waitForCapacity`), nothing else, driven like `CcsClient`; its share of the
+ * trivial client's rate bounds what any such client can reach. `floor-stringify` is the same with `JSON.stringify`
+ * instead of `CcsClient`'s plain-JSON writer.
  *
  * `--clients` picks the contenders; `ccs-base` is `CcsClient` from another checkout, already built
  * (`--base-dir`, e.g. `git archive` of the commit before a change, with node_modules and dist):
@@ -71,9 +77,9 @@ const N = Number(args.n ?? (quick ? 20_000 : 100_000));
 const WARMUP = Number(args.warmup ?? (quick ? N : 300_000));
 const WARMUP_CPU_MS = Number(args['warmup-cpu-ms'] ?? (quick ? 0 : 8000));
 const list = (v) => v?.split(',').filter((x) => x !== '');
-const CLIENTS = list(args.clients) ?? ['trivial', 'ccs', 'ccs-shallow', 'xmppjs'];
-/** Contenders that are `CcsClient` with other settings: the heap figures of `ccs` stand for them. */
-const SAME_HEAP = new Set(['ccs-shallow']);
+const CLIENTS = list(args.clients) ?? ['trivial', 'floor', 'ccs', 'ccs-shallow', 'xmppjs'];
+/** Contenders that are another with other settings: the heap figures of `ccs` (`floor`) stand for them. */
+const SAME_HEAP = new Set(['ccs-shallow', 'floor-stringify']);
 const WINDOWS = list(args.windows)?.map(Number) ?? [100, 1000];
 const CONNECTIONS = list(args.connections)?.map(Number) ?? (quick ? [1, 16] : [1, 4, 16]);
 const MAX_QUEUED = Number(args['max-queued'] ?? 10_000);
@@ -96,7 +102,8 @@ function runWorker(cfg, nodeArgs = []) {
     // ccs-base: the same worker file, from the other checkout (so it imports that build of the client).
     const base = cfg.client === 'ccs-base';
     const worker = base ? `${args['base-dir']}/bench/lib/client-worker.mjs` : WORKER;
-    const run = base ? { ...cfg, client: 'ccs' } : cfg.client === 'ccs-shallow' ? { ...cfg, client: 'ccs', maxQueued: cfg.maxPending } : cfg;
+    const run = base ? { ...cfg, client: 'ccs' } : cfg.client === 'ccs-shallow' ? { ...cfg, client: 'ccs', maxQueued: cfg.maxPending }
+      : cfg.client === 'floor-stringify' ? { ...cfg, client: 'floor', serialise: 'stringify' } : cfg;
     const child = spawn(process.execPath, [...nodeArgs, worker, JSON.stringify(run)], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     child.stdout.setEncoding('utf8');

@@ -208,6 +208,14 @@ if (cc) {
     md.push('µs/msg at 1000 × 1 (bench/ANALYSIS.md, eighth pass). The same rule for every contender; the CPU cap binds on the xmpp.js');
     md.push('client, seldom on the others (the "warm-up" column says).');
   }
+  if (cc.summary.some((s) => s.client === 'floor')) {
+    md.push('`floor` is the API floor (`bench/lib/floor-ccs-client.mjs`): the least any client with `CcsClient`\'s public API must do');
+    md.push('per message — serialise the caller\'s object with a generated id (`CcsClient`\'s own plain-JSON writer, cheaper than');
+    md.push('`JSON.stringify`), one promise per send settled from its ACK, a bounded queue behind the windows (`trySend` / `waitForCapacity`,');
+    md.push('driven like `CcsClient`) — and nothing else (no validation, copy, resend, NACK, timeout, reconnect or stats). Its share of the');
+    md.push('trivial client\'s rate is what the API itself leaves of the ceiling.');
+    if (cc.summary.some((s) => s.client === 'floor-stringify')) md.push('`floor-stringify` is the same with `JSON.stringify` and a template string per stanza.');
+  }
   if (cc.summary.some((s) => s.client === 'ccs-shallow')) {
     md.push('`ccs-shallow` is `CcsClient` with a queue one window deep (maxQueued = maxPending); the trivial client queues nothing');
     md.push('(it makes each message when a slot frees). The targets are judged on `ccs`.');
@@ -258,13 +266,16 @@ if (cc) {
   const idle = Object.fromEntries(cc.idle.map((r) => [r.client, r.bytesPerConnection]));
   const idleExt = Object.fromEntries(cc.idle.map((r) => [r.client, r.externalBytesPerConnection]));
   const mem = Object.fromEntries(cc.memory.map((r) => [r.client, r.bytesPerPending]));
-  md.push('| memory | trivial | `CcsClient` | xmpp.js |');
-  md.push('|---|---:|---:|---:|');
-  md.push(`| heap per idle connection (1 → 17 connections), bytes | ${f0(idle.trivial)} | ${f0(idle.ccs)} | ${f0(idle.xmppjs)} |`);
+  // The API floor's column only when the run measured it (older JSON has none).
+  const hasFloor = cc.idle.some((r) => r.client === 'floor') || cc.memory.some((r) => r.client === 'floor');
+  const fl = (x) => (hasFloor ? ` ${f0(x)} |` : '');
+  md.push(`| memory | trivial |${hasFloor ? ' API floor |' : ''} \`CcsClient\` | xmpp.js |`);
+  md.push(`|---|---:|${hasFloor ? '---:|' : ''}---:|---:|`);
+  md.push(`| heap per idle connection (1 → 17 connections), bytes | ${f0(idle.trivial)} |${fl(idle.floor)} ${f0(idle.ccs)} | ${f0(idle.xmppjs)} |`);
   if (cc.idle.some((r) => r.externalBytesPerConnection !== undefined)) {
-    md.push(`| outside the heap (Buffers) per idle connection, bytes | ${f0(idleExt.trivial)} | ${f0(idleExt.ccs)} | ${f0(idleExt.xmppjs)} |`);
+    md.push(`| outside the heap (Buffers) per idle connection, bytes | ${f0(idleExt.trivial)} |${fl(idleExt.floor)} ${f0(idleExt.ccs)} | ${f0(idleExt.xmppjs)} |`);
   }
-  md.push(`| heap per pending message (2 000 → 12 000, never ACKed), bytes | – | ${f0(mem.ccs)} | ${f0(mem.xmppjs)} |`);
+  md.push(`| heap per pending message (2 000 → 12 000, never ACKed), bytes | – |${fl(mem.floor)} ${f0(mem.ccs)} | ${f0(mem.xmppjs)} |`);
   md.push('');
   const ccs = cc.summary.filter((s) => s.client === 'ccs');
   const minShare = Math.min(...ccs.map((s) => s.vsTrivial));
@@ -293,6 +304,23 @@ if (cc) {
     md.push(`| throughput does not fall as connections grow (16 vs 1, within 10%) | | ${verdict(flat)} |`);
   }
   md.push('');
+  // Whether the 60% target is within reach of any client with this API: the API floor's own share of the trivial
+  // client's rate, row by row, and CcsClient's share of the floor's (both per-round ratios, medians).
+  const floor = cc.summary.filter((s) => s.client === 'floor');
+  if (floor.length) {
+    const low = floor.reduce((a, b) => (b.vsTrivial < a.vsTrivial ? b : a));
+    const floorCpu = floor.map((s) => s.cpuVsTrivial).filter((x) => typeof x === 'number' && !Number.isNaN(x));
+    const perCpuFloor = floorCpu.length ? `; per client CPU second ${pct(1 / Math.max(...floorCpu))}–${pct(1 / Math.min(...floorCpu))} by row` : '';
+    const below = floor.filter((s) => s.vsTrivial < 0.6).map((s) => `${s.maxPending} × ${s.connections}`);
+    const ofFloor = ccs.map((s) => {
+      const f = floor.find((x) => x.maxPending === s.maxPending && x.connections === s.connections);
+      return f === undefined ? NaN : s.vsTrivial / f.vsTrivial;
+    }).filter((x) => !Number.isNaN(x));
+    md.push(`The API floor (\`floor\`: the least any client with this API does per message) reaches ${pct(low.vsTrivial)} of the trivial client's`);
+    md.push(`msgs/s in its lowest row (${low.maxPending} × ${low.connections})${perCpuFloor}. ${below.length ? `Below 60% in ${below.join(', ')}: there no client with this API can meet the 60% target.` : 'It is at or above 60% in every row.'}`);
+    if (ofFloor.length) md.push(`\`CcsClient\` reaches ${pct(Math.min(...ofFloor))}–${pct(Math.max(...ofFloor))} of the floor's msgs/s by row (its share of trivial over the floor's, medians).`);
+    md.push('');
+  }
   md.push(chart('ccs-client', 'client-throughput.svg', {
     title: 'The client alone: acked msgs/s by window and connections',
     unit: 'acked messages per second against the stub CCS, median (higher is better)',
@@ -417,7 +445,8 @@ if (sr) {
 
 // ---- memory per message, all sources ----
 const memGroups = [];
-if (cc) memGroups.push({ label: 'pending (stub CCS)', bars: cc.memory.map((r) => ({ series: r.client === 'ccs' ? 'CcsClient' : 'xmpp.js', value: r.bytesPerPending })) });
+const memSeries = (client) => (client === 'ccs' ? 'CcsClient' : client === 'floor' ? 'API floor' : 'xmpp.js');
+if (cc) memGroups.push({ label: 'pending (stub CCS)', bars: cc.memory.map((r) => ({ series: memSeries(r.client), value: r.bytesPerPending })) });
 if (e2e?.memory?.length) {
   for (const kind of ['inflight', 'queued']) {
     memGroups.push({ label: `${kind === 'inflight' ? 'pending' : 'queued'} (emulator)`, bars: e2e.memory.filter((r) => r.kind === kind).map((r) => ({ series: r.client === 'ccs' ? 'CcsClient' : 'xmpp.js', value: r.heapBytesPerMsg })) });

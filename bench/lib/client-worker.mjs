@@ -1,12 +1,13 @@
 /**
  * One measurement of bench/ccs-client.mjs in a fresh process. Argument: one JSON object
- *   { client: 'ccs'|'xmppjs'|'trivial', mode: 'throughput'|'idle'|'memory', host, port, ca,
+ *   { client: 'ccs'|'xmppjs'|'trivial'|'floor', mode: 'throughput'|'idle'|'memory', host, port, ca,
  *     senderId, apiKey, to, connections, maxPending, maxQueued, n, warmup, warmupCpuMs, counts, markWindow }
  * Prints one JSON line on stdout and exits.
  *
  * throughput: `n` messages after the warm-up (bench/lib/run-meter.mjs `warmUp`: runs of `n` shaped like the timed
  *   one until `warmup` messages or `warmupCpuMs` of CPU), each connection's window kept full (ccs, xmpp.js: the
- *   queue driver — `trySend` until refused, then `waitForCapacity()`, `maxQueued` default 10 000; trivial: its own loop), acked
+ *   queue driver — `trySend` until refused, then `waitForCapacity()`, `maxQueued` default 10 000; the API floor too, one
+ *   client over all connections like `CcsClient`; trivial: its own loop), acked
  *   msgs/s and the process's CPU (user + system) per message.
  * idle: heap after GC with `counts[0]` and then `counts[1]` idle connections online; the slope (the
  *   step's connections opened and closed once before, so compiled code is not counted as theirs).
@@ -16,6 +17,7 @@ import { performance } from 'node:perf_hooks';
 import { CcsClient } from '@ccs-xmpp/ccs';
 import { XmppjsCcsClient } from './xmppjs-ccs-client.mjs';
 import { TrivialCcsClient } from './trivial-ccs-client.mjs';
+import { FloorCcsClient } from './floor-ccs-client.mjs';
 import { allocMeter, canaryMs, cpuQuarters, markWindow, procMeter, warmUp } from './run-meter.mjs';
 
 const cfg = JSON.parse(process.argv[2] ?? '{}');
@@ -30,6 +32,8 @@ function makeSenders(connections, maxPending, maxQueued) {
   if (cfg.client === 'ccs') {
     return [new CcsClient({ ...common, connections, pingIntervalMs: 0, idleTimeoutMs: 0, keepaliveIntervalMs: 0 })];
   }
+  // The API floor, like CcsClient: one client, one queue, `connections` windows.
+  if (cfg.client === 'floor') return [new FloorCcsClient({ ...cfg, connections, maxPending, maxQueued })];
   // xmpp.js has no pool: one client per connection, messages dealt round-robin.
   return Array.from({ length: connections }, () => new XmppjsCcsClient(common));
 }
@@ -167,7 +171,7 @@ async function memory() {
   if (cfg.client === 'trivial') throw new Error('the trivial client keeps no per-message state worth measuring');
   const [c] = makeSenders(1, 1_000_000, 1_000_000);
   await c.connect();
-  const sent = () => (cfg.client === 'ccs' ? c.stats().sent : c.stats.sent);
+  const sent = () => (cfg.client === 'ccs' ? c.stats().sent : cfg.client === 'floor' ? c.inflight : c.stats.sent);
   const points = [];
   let i = 0;
   for (const step of [a, b]) {

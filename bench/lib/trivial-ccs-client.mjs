@@ -12,8 +12,14 @@ const ID_KEY = Buffer.from('"message_id":"', 'latin1');
 const MESSAGE_END = Buffer.from('</message>', 'latin1');
 const QUOTE = 0x22;
 
-/** Opens one connection through the whole handshake; resolves with the socket, online. */
-function open(o) {
+/**
+ * Opens one connection through the whole handshake (TLS, SASL PLAIN, the second stream, bind);
+ * resolves with the socket, online. Also the API floor's (bench/lib/floor-ccs-client.mjs): both
+ * contenders connect alike, so they differ only per message.
+ * @param {{ host: string, port: number, ca: string, senderId: string, apiKey: string }} o
+ * @returns {Promise<tls.TLSSocket>}
+ */
+export function open(o) {
   return new Promise((resolve, reject) => {
     const socket = tls.connect({ host: o.host, port: o.port, ca: o.ca, servername: 'localhost' });
     socket.setNoDelay(true);

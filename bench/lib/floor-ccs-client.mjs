@@ -1,0 +1,277 @@
+/**
+ * The API floor for bench/ccs-client.mjs: the least that any client with `CcsClient`'s public API must
+ * do per message, and nothing more — so that the trivial client's rate (bench/lib/trivial-ccs-client.mjs,
+ * the ceiling) can be split into what the API itself costs and what `CcsClient` adds to it.
+ *
+ * The trivial client writes template strings and keeps an id per message in flight. An API that
+ * takes the caller's message object and returns a promise per send cannot do less than this:
+ *
+ * - serialise the caller's object, with a generated `message_id` in it, as XML-safe JSON;
+ * - one promise per send, its `resolve` kept until the ACK settles it (in the queue while the message waits,
+ *   then in its connection's `Map` of what is on the wire, keyed by the id);
+ * - a bounded queue behind the windows: `trySend` returns the promise, or `undefined` when the queue
+ *   is full; `waitForCapacity()` resolves once it is back under half (as `CcsClient`'s does);
+ * - ids as long as `CcsClient`'s default ones (packages/ccs/src/message-id.ts: a 10-character
+ *   process prefix and a base-36 counter, made as one flat string the same way).
+ *
+ * Two ways to serialise (`serialise`):
+ * - `'encoder'` (the floor): `GcmEncoder.appendDownstream` of @ccs-xmpp/stanza, `CcsClient`'s own
+ *   writer — plain objects written as JSON straight into a slab, no string made (it falls back to
+ *   `JSON.stringify` for anything else), the stanzas of a read or a tick handed to the socket as one
+ *   buffer, the slab rewound once the socket has taken them. It is cheaper than `JSON.stringify`
+ *   (bench/ANALYSIS.md, tenth pass, "the API floor"), so a floor built on `JSON.stringify` is not one.
+ * - `'stringify'`: `JSON.stringify`, the id spliced in as the last field, three `indexOf`s for `<`,
+ *   `&` and `>` (escaped when present; never in the benchmark), the stanza as a template string
+ *   appended to the connection's batch string, as the trivial client writes (no stanza id).
+ *
+ * Nothing else: no validation, no copy of the message (a queued message is the caller's object,
+ * serialised when it is written: a caller must not change it before then), no resend, no NACK
+ * handling (the stub only ACKs; the promise has no reject path), no timeouts, no reconnect, no
+ * stats, latency or diagnostics. The handshake is the trivial client's (`open`).
+ */
+import { randomBytes } from 'node:crypto';
+import { GcmEncoder } from '@ccs-xmpp/stanza';
+import { open } from './trivial-ccs-client.mjs';
+
+const ID_KEY = Buffer.from('"message_id":"', 'latin1');
+const MESSAGE_END = Buffer.from('</message>', 'latin1');
+const QUOTE = 0x22;
+const DIGITS = '0123456789abcdefghijklmnopqrstuvwxyz';
+const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+/** Room for a base-36 counter below 2^53. */
+const MAX_DIGITS = 11;
+const XML_SPECIAL_ALL = /[<&>]/g;
+const XML_ENTITY = { '<': '&lt;', '&': '&amp;', '>': '&gt;' };
+
+/**
+ * `<prefix><counter in base 36>`, the prefix 9 random characters and `-` (the length of
+ * `CcsClient`'s process prefix). The digits are written after the prefix's bytes in a scratch
+ * buffer and read back as one flat string, as `MessageIdGenerator` does: `prefix + digits` would be
+ * a cons string that V8 flattens into a second string when the `Map` hashes it.
+ */
+class Ids {
+  constructor() {
+    const r = randomBytes(9);
+    let prefix = '';
+    for (const b of r) prefix += ALPHABET.charAt(b & 63);
+    this.prefix = `${prefix}-`;
+    this.scratch = Buffer.alloc(this.prefix.length + MAX_DIGITS);
+    this.scratch.write(this.prefix, 0, 'latin1');
+    this.n = 0;
+  }
+
+  next() {
+    let n = this.n++;
+    let digits = 1;
+    for (let x = n; x >= 36; x = Math.floor(x / 36)) digits++;
+    const end = this.prefix.length + digits;
+    let i = end;
+    do {
+      this.scratch[--i] = DIGITS.charCodeAt(n % 36);
+      n = Math.floor(n / 36);
+    } while (n > 0);
+    return this.scratch.latin1Slice(0, end);
+  }
+}
+
+/** `new Promise(capture)` leaves the promise's resolve function here: no closure made per send. */
+let captured;
+const capture = (resolve) => {
+  captured = resolve;
+};
+
+/** One socket: how many of its messages are on the wire, and what is not yet written. */
+class Conn {
+  constructor(socket) {
+    this.socket = socket;
+    /** message_id → the resolve of its promise, for the messages on this connection's wire (written or being written). */
+    this.waiting = new Map();
+    /** `'stringify'`: the stanzas not yet written. */
+    this.batch = '';
+    /** `'encoder'`: the run of stanzas not yet written, and writes the socket has not called back (the slab is rewound at none). */
+    this.enc = new GcmEncoder();
+    this.writes = 0;
+    this.written = () => {
+      if (--this.writes === 0) this.enc.rewind();
+    };
+    /** The bytes after the last complete `</message>` of the last read. */
+    this.rest = Buffer.alloc(0);
+  }
+}
+
+export class FloorCcsClient {
+  /**
+   * @param {{ host: string, port: number, ca: string, senderId: string, apiKey: string, maxPending: number, maxQueued: number,
+   *   connections: number, serialise?: 'encoder' | 'stringify' }} o
+   */
+  constructor(o) {
+    this.o = o;
+    this.maxPending = o.maxPending;
+    this.maxQueued = o.maxQueued;
+    this.stringify = o.serialise === 'stringify';
+    this.ids = new Ids();
+    /**
+     * The queue: rings of messages and their promises' resolves, `count` of them from `head`; grown
+     * by doubling up to maxQueued (an idle client holds no 10 000-slot arrays). The resolves wait here, not in a
+     * map: a `Map` of every outstanding message (10 000+ entries, rehashed as it churns) cost the collector more
+     * than the whole of `CcsClient` at 100 × 1 (bench/ANALYSIS.md, tenth pass, "the API floor").
+     */
+    this.cap = Math.min(o.maxQueued, 1024);
+    this.ring = new Array(this.cap).fill(undefined);
+    this.ringResolves = new Array(this.cap).fill(undefined);
+    this.head = 0;
+    this.count = 0;
+    /** waitForCapacity() callers, resolved when the queue is back under half. */
+    this.capacityWaiters = [];
+    this.conns = [];
+    /** Where the search for a connection with room starts (round robin). */
+    this.next = 0;
+    this.flushScheduled = false;
+    this.flush = () => {
+      this.flushScheduled = false;
+      for (const c of this.conns) this.send(c);
+    };
+  }
+
+  async connect() {
+    const sockets = await Promise.all(Array.from({ length: this.o.connections }, () => open(this.o)));
+    this.conns = sockets.map((s) => new Conn(s));
+    for (const c of this.conns) c.socket.on('data', (chunk) => this.onData(c, chunk));
+  }
+
+  /** A connection with room in its window, or undefined. */
+  pick() {
+    const conns = this.conns;
+    for (let k = 0; k < conns.length; k++) {
+      const c = conns[this.next];
+      this.next = this.next + 1 === conns.length ? 0 : this.next + 1;
+      if (c.waiting.size < this.maxPending) return c;
+    }
+    return undefined;
+  }
+
+  /**
+   * Serialises `msg` with a fresh id onto `c`'s run (written by `send`); its ACK will come on `c`. The id is made
+   * here, when the message leaves the queue: nothing needs it before, and a queued message then keeps no id alive.
+   */
+  append(c, msg, resolve) {
+    const id = this.ids.next();
+    c.waiting.set(id, resolve);
+    if (!this.stringify) {
+      c.enc.appendDownstream(msg, id);
+      return;
+    }
+    let json = JSON.stringify(msg);
+    // Three indexOfs: a regular expression's character class is scanned char by char (gcm-encode.ts measured ~10× slower).
+    if (json.indexOf('<') !== -1 || json.indexOf('&') !== -1 || json.indexOf('>') !== -1) json = json.replace(XML_SPECIAL_ALL, (ch) => XML_ENTITY[ch]);
+    c.batch += json.length > 2
+      ? `<message id=""><gcm xmlns="google:mobile:data">${json.slice(0, -1)},"message_id":"${id}"}</gcm></message>`
+      : `<message id=""><gcm xmlns="google:mobile:data">{"message_id":"${id}"}</gcm></message>`;
+  }
+
+  /** Writes what `c` has appended, as one write. */
+  send(c) {
+    if (this.stringify) {
+      if (c.batch !== '') {
+        c.socket.write(c.batch);
+        c.batch = '';
+      }
+      return;
+    }
+    const run = c.enc.takeRun();
+    if (run !== undefined) {
+      c.writes++;
+      c.socket.write(run, c.written);
+    }
+  }
+
+  /** The message's promise (resolved with its id at the ACK), or undefined when the queue is full. */
+  trySend(message) {
+    // Straight to a connection only when nothing waits before it; the queue only fills while every window is full.
+    const conn = this.count === 0 ? this.pick() : undefined;
+    if (conn === undefined && this.count >= this.maxQueued) return undefined;
+    const promise = new Promise(capture);
+    if (conn !== undefined) {
+      this.append(conn, message, captured);
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        process.nextTick(this.flush);
+      }
+    } else {
+      if (this.count === this.cap) this.grow();
+      const at = (this.head + this.count++) % this.cap;
+      this.ring[at] = message;
+      this.ringResolves[at] = captured;
+    }
+    return promise;
+  }
+
+  /** Doubles the queue's rings (at most to maxQueued), oldest first from slot 0. */
+  grow() {
+    const cap = Math.min(this.cap * 2, this.maxQueued);
+    const take = (ring, fill) => {
+      const next = new Array(cap).fill(fill);
+      for (let k = 0; k < this.count; k++) next[k] = ring[(this.head + k) % this.cap];
+      return next;
+    };
+    this.ring = take(this.ring, undefined);
+    this.ringResolves = take(this.ringResolves, undefined);
+    this.head = 0;
+    this.cap = cap;
+  }
+
+  /** Resolves at once while the queue has room, else when it is back under half. */
+  waitForCapacity() {
+    if (this.count < this.maxQueued) return Promise.resolve();
+    return new Promise((resolve) => this.capacityWaiters.push(resolve));
+  }
+
+  /** ACKs: settle each, then refill this connection's window from the queue and write it in one go. */
+  onData(c, chunk) {
+    const buf = c.rest.length > 0 ? Buffer.concat([c.rest, chunk]) : chunk;
+    const waiting = c.waiting;
+    let pos = 0;
+    for (;;) {
+      const end = buf.indexOf(MESSAGE_END, pos);
+      if (end < 0) break;
+      const k = buf.indexOf(ID_KEY, pos);
+      if (k >= 0 && k < end) {
+        const idStart = k + ID_KEY.length;
+        const id = buf.latin1Slice(idStart, buf.indexOf(QUOTE, idStart));
+        const resolve = waiting.get(id);
+        if (resolve !== undefined) {
+          waiting.delete(id);
+          resolve(id);
+        }
+      }
+      pos = end + MESSAGE_END.length;
+    }
+    c.rest = pos < buf.length ? Buffer.from(buf.subarray(pos)) : Buffer.alloc(0);
+    while (waiting.size < this.maxPending && this.count > 0) {
+      const i = this.head;
+      this.append(c, this.ring[i], this.ringResolves[i]);
+      this.ring[i] = undefined;
+      this.ringResolves[i] = undefined;
+      this.head = i + 1 === this.cap ? 0 : i + 1;
+      this.count--;
+    }
+    this.send(c);
+    if (this.capacityWaiters.length > 0 && this.count <= this.maxQueued >> 1) {
+      const waiters = this.capacityWaiters;
+      this.capacityWaiters = [];
+      for (const w of waiters) w();
+    }
+  }
+
+  /** Messages written or about to be (this tick) and not yet ACKed: the benchmark's memory mode waits for them. */
+  get inflight() {
+    let n = 0;
+    for (const c of this.conns) n += c.waiting.size;
+    return n;
+  }
+
+  close() {
+    for (const c of this.conns) c.socket.end('</stream:stream>');
+    this.conns = [];
+  }
+}
