@@ -14,7 +14,7 @@
  * message (serialise the caller's object with a generated id, a promise per send settled from its ACK, a bounded queue
  * behind the windows with `trySend` / `waitForCapacity`), nothing else, driven like `CcsClient`; its share of the
  * trivial client's rate bounds what any such client can reach. `floor-stringify` is the same with `JSON.stringify`
- * instead of `CcsClient`'s plain-JSON writer.
+ * instead of `CcsClient`'s plain-JSON writer, `floor-map` with a `Map` as its in-flight table instead of an object.
  *
  * `--clients` picks the contenders; `ccs-base` is `CcsClient` from another checkout, already built
  * (`--base-dir`, e.g. `git archive` of the commit before a change, with node_modules and dist):
@@ -79,7 +79,7 @@ const WARMUP_CPU_MS = Number(args['warmup-cpu-ms'] ?? (quick ? 0 : 8000));
 const list = (v) => v?.split(',').filter((x) => x !== '');
 const CLIENTS = list(args.clients) ?? ['trivial', 'floor', 'ccs', 'ccs-shallow', 'xmppjs'];
 /** Contenders that are another with other settings: the heap figures of `ccs` (`floor`) stand for them. */
-const SAME_HEAP = new Set(['ccs-shallow', 'floor-stringify']);
+const SAME_HEAP = new Set(['ccs-shallow', 'floor-stringify', 'floor-map']);
 const WINDOWS = list(args.windows)?.map(Number) ?? [100, 1000];
 const CONNECTIONS = list(args.connections)?.map(Number) ?? (quick ? [1, 16] : [1, 4, 16]);
 const MAX_QUEUED = Number(args['max-queued'] ?? 10_000);
@@ -103,7 +103,8 @@ function runWorker(cfg, nodeArgs = []) {
     const base = cfg.client === 'ccs-base';
     const worker = base ? `${args['base-dir']}/bench/lib/client-worker.mjs` : WORKER;
     const run = base ? { ...cfg, client: 'ccs' } : cfg.client === 'ccs-shallow' ? { ...cfg, client: 'ccs', maxQueued: cfg.maxPending }
-      : cfg.client === 'floor-stringify' ? { ...cfg, client: 'floor', serialise: 'stringify' } : cfg;
+      : cfg.client === 'floor-stringify' ? { ...cfg, client: 'floor', serialise: 'stringify' }
+      : cfg.client === 'floor-map' ? { ...cfg, client: 'floor', table: 'map' } : cfg;
     const child = spawn(process.execPath, [...nodeArgs, worker, JSON.stringify(run)], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     child.stdout.setEncoding('utf8');

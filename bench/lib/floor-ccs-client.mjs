@@ -8,7 +8,8 @@
  *
  * - serialise the caller's object, with a generated `message_id` in it, as XML-safe JSON;
  * - one promise per send, its `resolve` kept until the ACK settles it (in the queue while the message waits,
- *   then in its connection's `Map` of what is on the wire, keyed by the id);
+ *   then in its connection's table of what is on the wire, keyed by the id: a hash table of its own, not a
+ *   `Map` — see `IdTable`);
  * - a bounded queue behind the windows: `trySend` returns the promise, or `undefined` when the queue
  *   is full; `waitForCapacity()` resolves once it is back under half (as `CcsClient`'s does);
  * - ids as long as `CcsClient`'s default ones (packages/ccs/src/message-id.ts: a 10-character
@@ -80,12 +81,125 @@ const capture = (resolve) => {
   captured = resolve;
 };
 
+/** Characters of an id's end that its hash reads: a generated id is a fixed prefix and a counter. */
+const TAIL = 6;
+
+/**
+ * message_id → a promise's resolve: open addressing with linear probing over parallel arrays (the
+ * id, its hash, the value), deletion by shifting the entries after it back, so an ACK allocates
+ * nothing and no tombstone or dropped table is left. Ids are hashed by their length and last
+ * {@link TAIL} characters (the floor's own ids: a prefix and a counter), and compared as strings
+ * only when the hashes match (an ACK's id is a slice of the read, which V8 compares out of line).
+ *
+ * Not a `Map`: a `Map` that every message passes through (one insert, one delete, the window's
+ * others in flight) re-allocates its table every few hundred messages and kept young objects alive
+ * past the scavenges that should have freed them — at 100 × 1 each scavenge promoted ~3 MB and kept
+ * 5.8 MB young (`--trace-gc-nvp`). Not a dictionary-mode object either: its keys are internalised,
+ * an ACK's id too, and it cost more on the main thread than the `Map` saved in the collector
+ * (bench/ANALYSIS.md, tenth pass, "the API floor"). `CcsClient` has its own such table
+ * (packages/ccs/src/inflight-table.ts), chained through its records.
+ */
+class IdTable {
+  constructor() {
+    this.mask = 63;
+    this.keys = new Array(64).fill(undefined);
+    this.values = new Array(64).fill(undefined);
+    this.hashes = new Int32Array(64);
+    this.size = 0;
+  }
+
+  static hash(id) {
+    const len = id.length;
+    let h = len;
+    for (let i = len > TAIL ? len - TAIL : 0; i < len; i++) h = Math.imul(h ^ id.charCodeAt(i), 0x9e3779b1);
+    return h ^ (h >>> 15);
+  }
+
+  set(id, value) {
+    // At most half full: probes stay short.
+    if ((this.size + 1) * 2 > this.mask + 1) this.grow();
+    this.put(id, value, IdTable.hash(id));
+    this.size++;
+  }
+
+  put(id, value, h) {
+    const { keys, mask } = this;
+    let i = h & mask;
+    while (keys[i] !== undefined) i = (i + 1) & mask;
+    keys[i] = id;
+    this.values[i] = value;
+    this.hashes[i] = h;
+  }
+
+  grow() {
+    const { keys, values, hashes } = this;
+    const slots = (this.mask + 1) * 2;
+    this.mask = slots - 1;
+    this.keys = new Array(slots).fill(undefined);
+    this.values = new Array(slots).fill(undefined);
+    this.hashes = new Int32Array(slots);
+    for (let i = 0; i < keys.length; i++) if (keys[i] !== undefined) this.put(keys[i], values[i], hashes[i]);
+  }
+
+  /** The value of `id`, removed; undefined when there is none. */
+  take(id) {
+    const { keys, values, hashes, mask } = this;
+    const h = IdTable.hash(id);
+    let i = h & mask;
+    for (;;) {
+      const k = keys[i];
+      if (k === undefined) return undefined;
+      if (hashes[i] === h && k === id) break;
+      i = (i + 1) & mask;
+    }
+    const value = values[i];
+    this.size--;
+    // Shift back every entry after it, up to the next empty slot, that would not be found past the hole.
+    let j = i;
+    for (;;) {
+      j = (j + 1) & mask;
+      if (keys[j] === undefined) break;
+      const home = hashes[j] & mask;
+      if (i <= j ? home <= i || home > j : home <= i && home > j) {
+        keys[i] = keys[j];
+        values[i] = values[j];
+        hashes[i] = hashes[j];
+        i = j;
+      }
+    }
+    keys[i] = undefined;
+    values[i] = undefined;
+    return value;
+  }
+}
+
+/** The same with a `Map` (`table: 'map'`), to show what the `Map` costs. */
+class MapTable {
+  constructor() {
+    this.byId = new Map();
+  }
+
+  get size() {
+    return this.byId.size;
+  }
+
+  set(id, value) {
+    this.byId.set(id, value);
+  }
+
+  take(id) {
+    const value = this.byId.get(id);
+    if (value !== undefined) this.byId.delete(id);
+    return value;
+  }
+}
+
 /** One socket: how many of its messages are on the wire, and what is not yet written. */
 class Conn {
-  constructor(socket) {
+  constructor(socket, table) {
     this.socket = socket;
     /** message_id → the resolve of its promise, for the messages on this connection's wire (written or being written). */
-    this.waiting = new Map();
+    this.waiting = table === 'map' ? new MapTable() : new IdTable();
     /** `'stringify'`: the stanzas not yet written. */
     this.batch = '';
     /** `'encoder'`: the run of stanzas not yet written, and writes the socket has not called back (the slab is rewound at none). */
@@ -102,7 +216,7 @@ class Conn {
 export class FloorCcsClient {
   /**
    * @param {{ host: string, port: number, ca: string, senderId: string, apiKey: string, maxPending: number, maxQueued: number,
-   *   connections: number, serialise?: 'encoder' | 'stringify' }} o
+   *   connections: number, serialise?: 'encoder' | 'stringify', table?: 'object' | 'map' }} o
    */
   constructor(o) {
     this.o = o;
@@ -135,7 +249,7 @@ export class FloorCcsClient {
 
   async connect() {
     const sockets = await Promise.all(Array.from({ length: this.o.connections }, () => open(this.o)));
-    this.conns = sockets.map((s) => new Conn(s));
+    this.conns = sockets.map((s) => new Conn(s, this.o.table));
     for (const c of this.conns) c.socket.on('data', (chunk) => this.onData(c, chunk));
   }
 
@@ -238,11 +352,8 @@ export class FloorCcsClient {
       if (k >= 0 && k < end) {
         const idStart = k + ID_KEY.length;
         const id = buf.latin1Slice(idStart, buf.indexOf(QUOTE, idStart));
-        const resolve = waiting.get(id);
-        if (resolve !== undefined) {
-          waiting.delete(id);
-          resolve(id);
-        }
+        const resolve = waiting.take(id);
+        if (resolve !== undefined) resolve(id);
       }
       pos = end + MESSAGE_END.length;
     }
