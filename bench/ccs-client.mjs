@@ -193,18 +193,23 @@ for (const maxPending of WINDOWS) {
   for (const connections of CONNECTIONS) {
     const pick = (client) => throughput.filter((r) => r.client === client && r.maxPending === maxPending && r.connections === connections);
     const triv = pick('trivial');
+    const floor = pick('floor');
     for (const client of CLIENTS) {
       const rs = pick(client);
       const rate = spread(rs.map((r) => r.msgsPerSec));
       const cpu = spread(rs.map((r) => r.cpuUsPerMsg));
       const vs = spread(sameRound(rs, triv, (r) => r.msgsPerSec));
       const cpuVs = spread(sameRound(rs, triv, (r) => r.cpuUsPerMsg));
+      // Against the API floor too, when it ran (the share of what the API itself leaves that a client reaches).
+      const vsFloor = floor.length ? spread(sameRound(rs, floor, (r) => r.msgsPerSec)) : undefined;
+      const cpuVsFloor = floor.length ? spread(sameRound(rs, floor, (r) => r.cpuUsPerMsg)) : undefined;
       summary.push({
         client, maxPending, connections, rounds: rs.length,
         msgsPerSec: rate.median, msgsPerSecQ: [rate.q1, rate.q3],
         cpuUsPerMsg: cpu.median, cpuUsPerMsgQ: [cpu.q1, cpu.q3],
         vsTrivial: vs.median, vsTrivialQ: [vs.q1, vs.q3],
         cpuVsTrivial: cpuVs.median, cpuVsTrivialQ: [cpuVs.q1, cpuVs.q3],
+        ...(vsFloor && { vsFloor: vsFloor.median, vsFloorQ: [vsFloor.q1, vsFloor.q3], cpuVsFloor: cpuVsFloor.median, cpuVsFloorQ: [cpuVsFloor.q1, cpuVsFloor.q3] }),
         // Warm-up check (not for the trivial client): CPU per message over the second and the third quarter of the
         // settlements (bench/lib/run-meter.mjs).
         cpuUsPerMsgQuarters: [median(rs.map((r) => r.cpuUsPerMsgQ2)), median(rs.map((r) => r.cpuUsPerMsgQ3))],

@@ -18,8 +18,9 @@
  * Two ways to serialise (`serialise`):
  * - `'encoder'` (the floor): `GcmEncoder.appendDownstream` of @ccs-xmpp/stanza, `CcsClient`'s own
  *   writer — plain objects written as JSON straight into a slab, no string made (it falls back to
- *   `JSON.stringify` for anything else), the stanzas of a read or a tick handed to the socket as one
- *   buffer, the slab rewound once the socket has taken them. It is cheaper than `JSON.stringify`
+ *   `JSON.stringify` for anything else), the stanza id the message id as `CcsClient` writes it, the
+ *   stanzas of a read or a tick handed to the socket as one buffer, the slab rewound once the socket
+ *   has taken them. It is cheaper than `JSON.stringify`
  *   (bench/ANALYSIS.md, tenth pass, "the API floor"), so a floor built on `JSON.stringify` is not one.
  * - `'stringify'`: `JSON.stringify`, the id spliced in as the last field, three `indexOf`s for `<`,
  *   `&` and `>` (escaped when present; never in the benchmark), the stanza as a template string
@@ -216,7 +217,7 @@ class Conn {
 export class FloorCcsClient {
   /**
    * @param {{ host: string, port: number, ca: string, senderId: string, apiKey: string, maxPending: number, maxQueued: number,
-   *   connections: number, serialise?: 'encoder' | 'stringify', table?: 'object' | 'map' }} o
+   *   connections: number, serialise?: 'encoder' | 'stringify', table?: 'hash' | 'map' }} o
    */
   constructor(o) {
     this.o = o;
@@ -227,8 +228,8 @@ export class FloorCcsClient {
     /**
      * The queue: rings of messages and their promises' resolves, `count` of them from `head`; grown
      * by doubling up to maxQueued (an idle client holds no 10 000-slot arrays). The resolves wait here, not in a
-     * map: a `Map` of every outstanding message (10 000+ entries, rehashed as it churns) cost the collector more
-     * than the whole of `CcsClient` at 100 × 1 (bench/ANALYSIS.md, tenth pass, "the API floor").
+     * table by id: the first version kept every outstanding message's resolve in one `Map` (10 000+ entries), and
+     * its GC pauses and helper threads at 100 × 1 were 2–3× `CcsClient`'s (bench/ANALYSIS.md, tenth pass, "the API floor").
      */
     this.cap = Math.min(o.maxQueued, 1024);
     this.ring = new Array(this.cap).fill(undefined);
