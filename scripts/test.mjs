@@ -27,6 +27,8 @@ if (existsSync(join('test', 'dist', 'interop'))) testDirs.push(join('test', 'dis
 if (existsSync(join('test', 'dist', 'runner'))) testDirs.push(join('test', 'dist', 'runner'));
 // The soak suite's short versions (npm run test:soak runs the long ones).
 if (existsSync(join('test', 'dist', 'soak'))) testDirs.push(join('test', 'dist', 'soak'));
+// The benchmarks' own helpers that a wrong answer would hide in (bench/lib/floor-ccs-client.mjs).
+if (existsSync(join('test', 'dist', 'bench'))) testDirs.push(join('test', 'dist', 'bench'));
 // Packaging: the manifests agree, and the packed tarballs install and work in an empty project.
 if (existsSync(join('test', 'dist', 'packaging'))) testDirs.push(join('test', 'dist', 'packaging'));
 const extra = process.argv.slice(2);

@@ -100,7 +100,7 @@ const TAIL = 6;
  * (bench/ANALYSIS.md, tenth pass, "the API floor"). `CcsClient` has its own such table
  * (packages/ccs/src/inflight-table.ts), chained through its records.
  */
-class IdTable {
+export class IdTable {
   constructor() {
     this.mask = 63;
     this.keys = new Array(64).fill(undefined);
@@ -229,7 +229,8 @@ export class FloorCcsClient {
      * The queue: rings of messages and their promises' resolves, `count` of them from `head`; grown
      * by doubling up to maxQueued (an idle client holds no 10 000-slot arrays). The resolves wait here, not in a
      * table by id: the first version kept every outstanding message's resolve in one `Map` (10 000+ entries), and
-     * its GC pauses and helper threads at 100 × 1 were 2–3× `CcsClient`'s (bench/ANALYSIS.md, tenth pass, "the API floor").
+     * at 100 × 1 its GC pauses were ~1.5× `CcsClient`'s and its GC helper threads ~2.5× (bench/ANALYSIS.md, tenth
+     * pass, "the API floor").
      */
     this.cap = Math.min(o.maxQueued, 1024);
     this.ring = new Array(this.cap).fill(undefined);

@@ -1,0 +1,107 @@
+// bench/lib/floor-ccs-client.mjs, the API floor of bench/ccs-client.mjs: its own in-flight table agrees with a Map, and
+// the client settles every send once, from its ACK, over real TLS against the stub CCS (bench/lib/stub-ccs.mjs), with
+// its queue bounded as CcsClient's is. A floor that lost or doubled a settlement would hang or flatter the benchmark.
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+
+const BENCH = fileURLToPath(new URL('../../../bench/lib/', import.meta.url));
+
+interface Table {
+  size: number;
+  set(id: string, value: number): void;
+  take(id: string): number | undefined;
+}
+interface Floor {
+  connect(): Promise<void>;
+  trySend(message: object): Promise<string> | undefined;
+  waitForCapacity(): Promise<void>;
+  close(): void;
+  readonly count: number;
+}
+interface FloorModule {
+  IdTable: new () => Table;
+  FloorCcsClient: new (o: Record<string, unknown>) => Floor;
+}
+interface StubModule {
+  startStub(token: string): Promise<{ port: number; ca: string; stop(): Promise<unknown> }>;
+}
+// bench/ is plain JavaScript outside this workspace: loaded by path, typed by the interfaces above.
+const load = async <T>(file: string): Promise<T> => (await import(pathToFileURL(BENCH + file).href)) as T;
+
+test('the floor\'s in-flight table agrees with a Map over random sets and takes, ids colliding in their tails included', async () => {
+  const { IdTable } = await load<FloorModule>('floor-ccs-client.mjs');
+  let seed = 1;
+  const rnd = (): number => ((seed = Math.imul(seed, 48271) % 2147483647) & 0x7fffffff) / 2147483647;
+  for (let round = 0; round < 60; round++) {
+    const table = new IdTable();
+    const model = new Map<string, number>();
+    const live: string[] = [];
+    // Every third round, ids that differ only before their last 6 characters: one hash, one long probe run.
+    const sameTail = round % 3 === 0;
+    for (let step = 0; step < 3000; step++) {
+      if (rnd() < 0.55 || live.length === 0) {
+        const id = sameTail ? `x${Math.floor(rnd() * 1e9)}-abcdef` : `Pfx-${Math.floor(rnd() * 1e9).toString(36)}`;
+        if (model.has(id)) continue;
+        table.set(id, step);
+        model.set(id, step);
+        live.push(id);
+      } else {
+        const k = Math.floor(rnd() * live.length);
+        const id = rnd() < 0.1 ? 'absent' : (live[k] as string);
+        const want = model.get(id);
+        model.delete(id);
+        assert.is(table.take(id), want, `round ${round} step ${step} ${id}`);
+        if (id !== 'absent') live.splice(k, 1);
+      }
+      assert.is(table.size, model.size);
+    }
+    for (const id of live) assert.is(table.take(id), model.get(id));
+    assert.is(table.size, 0);
+  }
+});
+
+test('the floor settles every send once from its ACK over TLS, refuses past maxQueued and waits for capacity at half', async () => {
+  const { FloorCcsClient } = await load<FloorModule>('floor-ccs-client.mjs');
+  const { startStub } = await load<StubModule>('start-stub.mjs');
+  const token = 'floor-test-token';
+  const stub = await startStub(token);
+  const floor = new FloorCcsClient({ host: '127.0.0.1', port: stub.port, ca: stub.ca, senderId: '1', apiKey: 'k', maxPending: 50, maxQueued: 200, connections: 2 });
+  try {
+    await floor.connect();
+    const N = 5000;
+    const ids = new Set<string>();
+    let settled = 0;
+    let refusals = 0;
+    const all: Promise<void>[] = [];
+    for (let i = 0; i < N; i++) {
+      const message = { to: token, data: { seq: String(i) } };
+      let p = floor.trySend(message);
+      if (p === undefined) {
+        refusals++;
+        // Refused only with the queue full; capacity comes back once it is under half.
+        assert.is(floor.count, 200);
+        await floor.waitForCapacity();
+        assert.ok(floor.count <= 100, `waitForCapacity resolved at ${floor.count} queued`);
+        p = floor.trySend(message);
+      }
+      if (p === undefined) throw new Error('refused after waitForCapacity');
+      all.push(p.then((id) => {
+        settled++;
+        // A 10-character prefix ending in '-' and a base-36 counter, as CcsClient's default ids.
+        assert.match(id, /^[A-Za-z0-9_-]{9}-[0-9a-z]+$/);
+        assert.not.ok(ids.has(id), `settled twice: ${id}`);
+        ids.add(id);
+      }));
+    }
+    await Promise.all(all);
+    assert.is(settled, N);
+    assert.is(ids.size, N);
+    assert.ok(refusals > 0, 'the queue never filled');
+  } finally {
+    floor.close();
+    await stub.stop();
+  }
+});
+
+test.run();
