@@ -217,6 +217,7 @@ type Slab = Buffer & { utf8Write(s: string, offset: number): number; latin1Write
  * heap each, from the start, for nothing (bench/ccs-client.mjs, idle connections).
  */
 const NO_SLAB = Buffer.alloc(0) as Slab;
+const NO_VIEW = new DataView(NO_SLAB.buffer, NO_SLAB.byteOffset, 0);
 
 // --- the plain-JSON writer behind GcmEncoder.encodeDownstream's fast path ---------------------
 
@@ -267,6 +268,52 @@ function writePlainString(buf: Slab, o: number, limit: number, s: string, quoted
   return o;
 }
 
+/**
+ * The keys of the last plain messages, by their place in the message (the n-th key written, counting
+ * into nested objects), each with its bytes as written: `"key":`. A sender's messages nearly always
+ * have one shape (the same keys in the same order, mostly the very same strings), so from the second
+ * message on a key is one string comparison and a few 4-byte stores instead of a check and a store
+ * per character (a key that needs escaping, or longer than a slot, is never kept). Shared by every
+ * encoder of the process: it holds only keys and their bytes, which never depend on the encoder.
+ */
+const KEY_SLOTS = 32;
+/** Bytes per slot (a multiple of 4): keys of up to KEY_SLOT_BYTES - 3 characters are kept. */
+const KEY_SLOT_BYTES = 32;
+const keyMemo: (string | undefined)[] = new Array<string | undefined>(KEY_SLOTS).fill(undefined);
+const keyMemoBytes = new Uint8Array(KEY_SLOTS * KEY_SLOT_BYTES);
+/** The same bytes as words in this machine's byte order, written back with `setUint32(…, LITTLE_ENDIAN)`. */
+const keyMemoWords = new Uint32Array(keyMemoBytes.buffer);
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+/** The place of the next key in the message being written (set to 0 for each message). */
+let keyPlace = 0;
+
+/**
+ * Writes `key` and its colon, `"key":`, at `o` if it is plain, as writePlainString and a colon would
+ * (NO_ROOM on the same condition: the colon lands in the room kept for B_CLOSE): from the memo when
+ * the key at this place of the last message was the same. The memo's words may write up to 3 bytes
+ * past the colon, which are not yet anyone's: what follows is written over them, and they are inside
+ * the slab (the room kept for B_CLOSE is more than 3 bytes).
+ */
+function writePlainKey(buf: Slab, view: DataView, o: number, limit: number, key: string): number {
+  const place = keyPlace++;
+  if (place < KEY_SLOTS && keyMemo[place] === key) {
+    const n = key.length + 3;
+    if (o + n - 1 > limit) return NO_ROOM;
+    const from = place * (KEY_SLOT_BYTES >> 2);
+    for (let i = 0; i < n; i += 4) view.setUint32(o + i, keyMemoWords[from + (i >> 2)] as number, LITTLE_ENDIAN);
+    return o + n;
+  }
+  const at = o;
+  o = writePlainString(buf, o, limit, key, true);
+  if (o < 0) return o;
+  buf[o++] = 0x3a; // :
+  if (place < KEY_SLOTS && o - at <= KEY_SLOT_BYTES) {
+    keyMemoBytes.set(buf.subarray(at, o), place * KEY_SLOT_BYTES);
+    keyMemo[place] = key;
+  }
+  return o;
+}
+
 /** Writes a non-negative integer below 2^31 in decimal, as JSON.stringify does (-0 as `0`). */
 function writeSmallInt(buf: Slab, o: number, n: number): number {
   let digits = 1;
@@ -284,7 +331,7 @@ function writeSmallInt(buf: Slab, o: number, n: number): number {
  * Writes `obj` (a plain object: its prototype is Object.prototype) as JSON.stringify would, if
  * everything in it is plain; the offset after it, or NOT_PLAIN / NO_ROOM.
  */
-function writePlainObject(buf: Slab, o: number, limit: number, obj: Record<string, unknown>, depth: number): number {
+function writePlainObject(buf: Slab, view: DataView, o: number, limit: number, obj: Record<string, unknown>, depth: number): number {
   if (depth > PLAIN_MAX_DEPTH || typeof obj['toJSON'] === 'function') return NOT_PLAIN;
   buf[o++] = 0x7b; // {
   let first = true;
@@ -300,9 +347,8 @@ function writePlainObject(buf: Slab, o: number, limit: number, obj: Record<strin
     // colon and a 10-digit integer), which the check at the closing brace then refuses.
     if (!first) buf[o++] = 0x2c; // ,
     first = false;
-    o = writePlainString(buf, o, limit, key, true);
+    o = writePlainKey(buf, view, o, limit, key);
     if (o < 0) return o;
-    buf[o++] = 0x3a; // :
     if (t === 'string') {
       o = writePlainString(buf, o, limit, v as string, true);
       if (o < 0) return o;
@@ -319,7 +365,7 @@ function writePlainObject(buf: Slab, o: number, limit: number, obj: Record<strin
       o += B_NULL.length;
     } else if (Object.getPrototypeOf(v) === Object.prototype) {
       // Only a plain object has that prototype (a function, BigInt or symbol has its own).
-      o = writePlainObject(buf, o, limit, v as Record<string, unknown>, depth + 1);
+      o = writePlainObject(buf, view, o, limit, v as Record<string, unknown>, depth + 1);
       if (o < 0) return o;
     } else {
       // Arrays, BigInts, and objects JSON.stringify treats specially or that are not plain data:
@@ -356,6 +402,8 @@ export class GcmEncoder {
   #runStart = 0;
   /** Parts of the run left in earlier slabs, oldest first (a run that crossed a slab boundary). */
   #runParts: Buffer[] | undefined = undefined;
+  /** A DataView of the slab, for the plain writer's 4-byte stores of memoised keys (writePlainKey). */
+  #view = NO_VIEW;
 
   constructor(options: GcmEncoderOptions = {}) {
     this.#slabSize = Math.max(1024, options.slabSize ?? 64 * 1024);
@@ -492,7 +540,8 @@ export class GcmEncoder {
     const idEnd = o;
     if (o + B_AFTER_ID.length > limit) return NO_ROOM;
     slab.set(B_AFTER_ID, o);
-    o = writePlainObject(slab, o + B_AFTER_ID.length, limit, msg, 0);
+    keyPlace = 0;
+    o = writePlainObject(slab, this.#view, o + B_AFTER_ID.length, limit, msg, 0);
     if (o < 0) return o;
     if (appendId) {
       // Reopen the object for its last field: `{}` becomes `{"message_id":…}`, `{…}` `{…,"message_id":…}`.
@@ -573,6 +622,7 @@ export class GcmEncoder {
   #newSlab(max: number): Slab {
     if (this.#runStart < this.#offset) (this.#runParts ??= []).push(this.#slab.subarray(this.#runStart, this.#offset));
     this.#slab = Buffer.allocUnsafeSlow(Math.max(this.#slabSize, max)) as Slab;
+    this.#view = new DataView(this.#slab.buffer, this.#slab.byteOffset, this.#slab.length);
     this.#offset = 0;
     this.#runStart = 0;
     return this.#slab;
