@@ -1,5 +1,5 @@
 import {
-  GcmEncoder, canonicalAckFrom, decodeGcmMessage, decodeGcmText, pingIq, readIq, resultIq,
+  GcmEncoder, decodeGcmMessage, decodeGcmText, pingIq, readIq, resultIq,
   type DeviceGroupResult, type NackError as StanzaNack, type ReceiptMessage, type UpstreamMessage,
 } from '@ccs-xmpp/stanza';
 import { connect, type StreamError, type XmlElement, type XmppConnection } from '@ccs-xmpp/stream';
@@ -425,23 +425,24 @@ export class CcsConnection {
    */
   #onGcm(gcm: GcmParts): boolean {
     if (this.#phase !== Phase.Online) return false;
-    const { json, attrs } = gcm;
+    const attrs = gcm.attrs;
     const type = hasOwn.call(attrs, 'type') ? attrs['type'] : undefined;
     if (type !== undefined && type !== 'normal') return false;
     this.#heard = true;
     this.heardOnline = true;
     // Nearly every message is the canonical ACK of one of ours: its id and its from (usually the
     // very token we sent to) are all it takes, without a decoded record. The shortcut read the id
-    // from the bytes (canonicalAckId's answer, mostly without its regular expression).
+    // from the bytes (canonicalAckId's answer, mostly without its regular expression), and the
+    // payload's text is never made for it: `json` is read only when the ACK is not taken here.
     const ackId = gcm.ackId;
     if (ackId !== undefined) {
       const out = this.inflight.take(ackId);
       if (out !== undefined) {
-        this.#sink.onAck(this, out, canonicalAckFrom(json, out.msg.to), undefined, undefined);
+        this.#sink.onAck(this, out, gcm.ackFrom(out.msg.to), undefined, undefined);
         return true;
       }
     }
-    routeInbound(this, decodeGcmText(json, hasOwn.call(attrs, 'id') ? attrs['id'] : undefined), this.#sink);
+    routeInbound(this, decodeGcmText(gcm.json, hasOwn.call(attrs, 'id') ? attrs['id'] : undefined), this.#sink);
     return true;
   }
 

@@ -218,4 +218,50 @@ test('property: ackId is canonicalAckId of the JSON for ACK-like payloads at any
   );
 });
 
+/** The lengths of the strings `Buffer#latin1Slice` makes while `f` runs (the spy is removed before anything is asserted). */
+function latin1Slices(f: () => void): number[] {
+  const proto = Buffer.prototype as unknown as { latin1Slice(start?: number, end?: number): string };
+  const real = proto.latin1Slice;
+  const lengths: number[] = [];
+  proto.latin1Slice = function (this: Buffer, start?: number, end?: number): string {
+    const s = real.call(this, start, end);
+    lengths.push(s.length);
+    return s;
+  };
+  try {
+    f();
+  } finally {
+    proto.latin1Slice = real;
+  }
+  return lengths;
+}
+
+test('a canonical ACK taken by its ackId and ackFrom makes no string of its payload, only of its id; its json is made when asked for, and stays readable after the chunk', () => {
+  const payload = (i: number): string => `{"from":"device-token-1","message_id":"m-${i}","message_type":"ack"}`;
+  const stanzas = Array.from({ length: 20 }, (_, i) => wrap(payload(i))).join('');
+  const input = bytes(stanzas + PAD);
+  let last: GcmParts | undefined;
+  const taken: Array<[string | undefined, string]> = [];
+  // As the client takes an ACK: its id, then its from against the token it sent to.
+  const r = recorder({ shortcut: gcmAckShortcut }, undefined, (parts: GcmParts) => {
+    taken.push([parts.ackId, parts.ackFrom('device-token-1')]);
+    last = parts;
+    return true;
+  });
+  r.parser.write(bytes(HEADER));
+  const lengths = latin1Slices(() => r.parser.write(input));
+  assert.equal(taken, Array.from({ length: 20 }, (_, i) => [`m-${i}`, 'device-token-1']));
+  // Twenty ids of 3 or 4 characters (and the first head, judged once as a string), and the last
+  // stanza's payload, made when the parser let go of the chunk.
+  assert.equal(lengths.filter((n) => n >= payload(0).length), [payload(19).length], `strings made: ${lengths.join(', ')}`);
+  assert.is(lengths.filter((n) => n <= 4).length, 20);
+  assert.is(last?.json, payload(19));
+  // Asked for in the callback, it is the payload's.
+  const jsons: string[] = [];
+  const r2 = recorder({ shortcut: gcmAckShortcut }, undefined, (parts: GcmParts) => (jsons.push(parts.json), parts.ackId !== undefined));
+  r2.parser.write(bytes(HEADER));
+  r2.parser.write(input);
+  assert.equal(jsons, Array.from({ length: 20 }, (_, i) => payload(i)));
+});
+
 test.run();

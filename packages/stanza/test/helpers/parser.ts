@@ -4,7 +4,7 @@
 import { NS_CLIENT, type StanzaParserOptions, type XmlElement } from '@ccs-xmpp/stream';
 import * as streamTesting from '@ccs-xmpp/stream/testing';
 import type { Event, NormalEl, TakeParts } from '@ccs-xmpp/stream/testing';
-import { NS_GCM, canonicalAckId, gcmAckShortcut, type GcmParts } from '../../src/index.js';
+import { NS_GCM, canonicalAckFrom, canonicalAckId, gcmAckShortcut, type GcmParts } from '../../src/index.js';
 
 export { HEADER, bytes, runs, type Event, type NormalEl } from '@ccs-xmpp/stream/testing';
 
@@ -64,9 +64,29 @@ export function gcmView(events: Event[]): Event[] {
  * property fails where it happens.
  */
 export function checkAckId(parts: GcmParts): void {
-  const expected = canonicalAckId(parts.json);
+  // `ackId` and `ackFrom` first: a canonical ACK's are read from the bytes only while its `json` has
+  // not been asked for (after that, from the string).
   const got = parts.ackId;
-  if (got !== expected) throw new Error(`ackId ${JSON.stringify(got)} where canonicalAckId says ${JSON.stringify(expected)} of ${JSON.stringify(parts.json)}`);
+  const froms = got === undefined ? [] : ackFroms(parts);
+  const json = parts.json;
+  const expected = canonicalAckId(json);
+  if (got !== expected) throw new Error(`ackId ${JSON.stringify(got)} where canonicalAckId says ${JSON.stringify(expected)} of ${JSON.stringify(json)}`);
+  if (expected === undefined) return;
+  const from = canonicalAckFrom(json);
+  for (const [known, f, same] of froms) {
+    if (f !== from || (same && f !== known)) throw new Error(`ackFrom(${JSON.stringify(known)}) ${JSON.stringify(f)} where canonicalAckFrom says ${JSON.stringify(from)} of ${JSON.stringify(json)}`);
+  }
+}
+
+/**
+ * `ackFrom` with no known token, with the `from` itself (a copy: the very string passed in must come
+ * back), with a string of its length that differs in its last character, and with a longer one.
+ */
+function ackFroms(parts: GcmParts): Array<[string | undefined, string, boolean]> {
+  const from = parts.ackFrom();
+  const copy = [...from].join('');
+  const other = from.length === 0 ? 'x' : from.slice(0, -1) + (from.endsWith('x') ? 'y' : 'x');
+  return [[undefined, from, false], [copy, parts.ackFrom(copy), true], [other, parts.ackFrom(other), false], [`${from}z`, parts.ackFrom(`${from}z`), false]];
 }
 
 /** The sink's `onShortcut` for a mode (none for `elements`); every parts' `ackId` checked by checkAckId. */
