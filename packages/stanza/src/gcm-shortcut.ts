@@ -399,8 +399,9 @@ class GcmMatcher implements StanzaShortcutMatcher<GcmParts>, GcmParts {
    * The bytes of a canonical ACK's payload handed over by match(), `textBuf[textAt, textEnd)`, while
    * its string is not made: a client takes the ACK by its id and its `from`, both read from the
    * bytes (`ackId`, `ackFrom`), and never needs the payload's ~100 bytes as a string. Made at the
-   * first read of `json`, or at release() (the parser is done with the chunk; the parts stay
-   * readable until the next stanza, as they were when `json` was made by match()).
+   * first read of `json`, or at release() (the parser is done with the chunk, or is about to write
+   * over its own buffer, which these bytes may be; the parts stay readable until the next stanza,
+   * as they were when `json` was made by match()).
    */
   private textBuf: Buffer | null = null;
   private textAt = 0;

@@ -110,6 +110,10 @@ export class FastFramer<P> {
     const held = this.pendingEnd - start;
     const need = held + chunk.length;
     let work = this.work;
+    // Bytes of `work` are about to be written over (a grown buffer leaves the old one as it was):
+    // the matcher lets go of what it still reads there, such as parts handed over from it earlier
+    // in this write (see StanzaShortcutMatcher.release).
+    if (chunk.length > 0 && need <= work.length) this.matcher.release(work);
     if (start + need > work.length) {
       if (need > work.length) {
         const grown = Buffer.allocUnsafe(Math.max(need, work.length * 2, WORK_MIN));

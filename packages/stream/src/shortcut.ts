@@ -56,7 +56,9 @@ export interface StanzaShortcutMatcher<P> {
    */
   element(parts: P, defaultNs: string): XmlElement;
   /**
-   * The parser is done with the chunk it was given: drop any reference to its memory.
+   * The parser is done with the chunk it was given: drop any reference to its memory. Also called
+   * in the middle of a write, before the parser copies bytes over its own buffer (`keep`): parts
+   * handed over from it must not read its bytes after this call (make what they still need first).
    * @param keep the parser's own buffer, when it has one: small chunks are copied into it and read
    *   there, so `scan` and `match` see this same object again and again (until it is replaced by a
    *   larger one). What a matcher derived from it (a DataView, say) may be kept for the next chunks.
