@@ -8,6 +8,7 @@ import { Handshake } from './connection-handshake.js';
 import { routeInbound } from './inbound-router.js';
 import { CcsError, HandshakeError } from './errors.js';
 import { InflightTable } from './inflight-table.js';
+import { generatedPrefix } from './message-id.js';
 import type { Outbound } from './outbound.js';
 import { wireTracer } from './wire-trace.js';
 
@@ -267,7 +268,9 @@ export class CcsConnection {
     try {
       // Into the encoder's run, handed to the stream as one buffer (#sendRun): a view per message
       // was ~100 bytes of garbage each (bench/ccs-client.mjs, allocated bytes per message).
-      bytes = this.#encoder.appendDownstream(out.msg, out.id);
+      // A generated id kept as its counter goes out from its prefix's bytes and digits: no string.
+      const key = out.key;
+      bytes = typeof key === 'string' ? this.#encoder.appendDownstream(out.msg, key) : this.#encoder.appendGenerated(out.msg, generatedPrefix(out.slot), key);
     } catch (err) {
       // JSON.stringify refused it (a BigInt, a cycle somewhere validation does not look): it can
       // never be sent, on any connection.

@@ -1,3 +1,4 @@
+import { generatedPrefix } from './message-id.js';
 import type { Outbound } from './outbound.js';
 
 /** Slots of a table's first array; it doubles whenever it holds more messages than slots. */
@@ -27,6 +28,13 @@ const FIRST_SLOTS = 64;
  * slice of its payload, and V8 compares a slice with `===` out of line (~35 ns against ~4 for two
  * flat strings, bench/ANALYSIS.md, eighth pass), besides reading the passed message's id from
  * memory; growing the table reuses the kept hashes.
+ *
+ * A generated id kept as its counter (`Outbound.key` a number: no string made on the send path) is
+ * hashed by its counter, and so is every id string that is exactly the generator's prefix followed
+ * by a counter's base-36 digits (`counterOf`: the ACK's id, a caller's or an adopted record's id of
+ * that shape), whichever form the record holds: the ACK's id is parsed once, and a counter record
+ * is matched by comparing numbers. The table takes the prefix of the first counter record it is
+ * given (a connection serves one client, which has one generator).
  */
 export class InflightTable {
   #slots: Array<Outbound | undefined> | undefined;
@@ -34,6 +42,9 @@ export class InflightTable {
   #size = 0;
   /** Hashing every character (a lookup walked a long chain), instead of the tail. */
   #full = false;
+  /** The prefix slot of the counters it holds (`Outbound.slot`), -1 before the first; its text. */
+  #slot = -1;
+  #prefix = '';
 
   /** Messages in flight. */
   get size(): number {
@@ -42,9 +53,10 @@ export class InflightTable {
 
   /** Records `out` (its id must not be in the table). */
   add(out: Outbound): void {
+    // Hashed first: the first counter record rebuilds the table (#takePrefix).
+    const h = this.#hashOf(out);
     let slots = this.#slots;
     if (slots === undefined || this.#size >= slots.length) slots = this.#grow();
-    const h = this.#hash(out.id);
     out.idHash = h;
     const i = h & this.#mask;
     out.next = slots[i];
@@ -57,27 +69,34 @@ export class InflightTable {
     const slots = this.#slots;
     if (slots === undefined) return undefined;
     let walked = 0;
-    const h = this.#hash(id);
+    const n = this.#counterOf(id);
+    const h = n >= 0 ? hashCounter(n) : this.#hash(id);
     for (let o = slots[h & this.#mask]; o !== undefined; o = o.next) {
-      if (o.idHash === h && o.id === id) return o;
+      if (o.idHash === h && (typeof o.key === 'number' ? o.key === n : o.key === id)) return o;
       if (++walked > MAX_WALK && !this.#full) return this.#rehashFull().get(id);
     }
     return undefined;
   }
 
-  /** Removes and returns the message with this id, or undefined. */
+  /**
+   * Removes and returns the message with this id, or undefined. A message holding its id as a
+   * counter keeps `id` (an ACK's: the result and the trace channels read it) instead.
+   */
   take(id: string): Outbound | undefined {
     const slots = this.#slots;
     if (slots === undefined) return undefined;
-    const h = this.#hash(id);
+    const n = this.#counterOf(id);
+    const h = n >= 0 ? hashCounter(n) : this.#hash(id);
     const i = h & this.#mask;
     let prev: Outbound | undefined;
     let walked = 0;
     for (let o = slots[i]; o !== undefined; prev = o, o = o.next) {
-      if (o.idHash !== h || o.id !== id) {
+      const key = o.key;
+      if (o.idHash !== h || (typeof key === 'number' ? key !== n : key !== id)) {
         if (++walked > MAX_WALK && !this.#full) return this.#rehashFull().take(id);
         continue;
       }
+      if (typeof key === 'number') o.knownId(id);
       if (prev === undefined) slots[i] = o.next;
       else prev.next = o.next;
       o.next = undefined;
@@ -116,8 +135,38 @@ export class InflightTable {
     return this.#full;
   }
 
+  /** The hash of an id string that is not a counter under the table's prefix. */
   #hash(id: string): number {
     return hashId(id, this.#full || id.length <= TAIL ? 0 : id.length - TAIL);
+  }
+
+  /** The counter `id` spells under the table's prefix, or -1 (see `counterOf`). */
+  #counterOf(id: string): number {
+    return this.#slot < 0 ? -1 : counterOf(id, this.#prefix);
+  }
+
+  /** The hash of a message's id, from its counter when it holds one (no string is made for it). */
+  #hashOf(out: Outbound): number {
+    const key = out.key;
+    if (typeof key === 'number') {
+      if (out.slot === this.#slot) return hashCounter(key);
+      if (this.#slot < 0) {
+        this.#takePrefix(out.slot);
+        return hashCounter(key);
+      }
+    }
+    // A string, or a counter of another generator's prefix (not with one generator per client),
+    // whose string `id` makes and keeps: from then on the record holds the string.
+    const id = typeof key === 'string' ? key : out.id;
+    const n = this.#counterOf(id);
+    return n >= 0 ? hashCounter(n) : this.#hash(id);
+  }
+
+  /** Ids of the prefix in `slot` are hashed by their counters from now on: what the table holds is rehashed. */
+  #takePrefix(slot: number): void {
+    this.#slot = slot;
+    this.#prefix = generatedPrefix(slot).text;
+    if (this.#size > 0) this.#grow(false);
   }
 
   /** From now on every character is hashed: the table is rebuilt with that hash, at its size. */
@@ -138,7 +187,7 @@ export class InflightTable {
         for (let o = old[i]; o !== undefined; ) {
           const next = o.next;
           // Growing keeps each id's hash; a rebuild at the same size is the switch to the full hash.
-          const h = larger ? o.idHash : (o.idHash = this.#hash(o.id));
+          const h = larger ? o.idHash : (o.idHash = this.#hashOf(o));
           const j = h & mask;
           o.next = slots[j];
           slots[j] = o;
@@ -162,6 +211,43 @@ const TAIL = 8;
  * longest of 16 000 messages in 16 384 slots is ~7).
  */
 const MAX_WALK = 16;
+
+/**
+ * The counter that `id` spells after `prefix` — exactly as `MessageIdGenerator` writes one: 1–11
+ * base-36 digits, lowercase, no leading zero, below 2^53 — or -1. Two ids with the same prefix
+ * are equal exactly when they spell the same counter. The digits are read first: most ids that are
+ * not generated fail there, before the prefix is compared.
+ */
+function counterOf(id: string, prefix: string): number {
+  const start = prefix.length;
+  const len = id.length;
+  if (len <= start || len > start + MAX_DIGITS) return -1;
+  let n = 0;
+  for (let i = start; i < len; i++) {
+    const c = id.charCodeAt(i);
+    if (c >= 0x30 && c <= 0x39) n = n * 36 + (c - 0x30);
+    else if (c >= 0x61 && c <= 0x7a) n = n * 36 + (c - 0x57);
+    else return -1;
+  }
+  // Past 2^53 − 1 the sum is rounded but stays past it.
+  if (n > Number.MAX_SAFE_INTEGER) return -1;
+  if (len - start > 1 && id.charCodeAt(start) === 0x30) return -1;
+  return id.startsWith(prefix) ? n : -1;
+}
+
+/** Base-36 digits of a counter below 2^53. */
+const MAX_DIGITS = 11;
+
+/**
+ * A 32-bit hash of a counter below 2^53 (its low and high words mixed; the finaliser of MurmurHash3,
+ * so that consecutive counters spread over the low bits the mask keeps).
+ */
+function hashCounter(n: number): number {
+  let h = n < 0x100000000 ? n | 0 : (n | 0) ^ Math.imul(Math.floor(n / 0x100000000), 0x9e3779b1);
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return h ^ (h >>> 16);
+}
 
 /**
  * A 32-bit hash of the id's length and its characters from `from` on (FNV-1a steps, then a

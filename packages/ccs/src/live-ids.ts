@@ -26,6 +26,14 @@ export class LiveIds {
     return id;
   }
 
+  /**
+   * A fresh id no unsettled message carries, as its counter under the generator's slot when it
+   * has one and no caller id carries its prefix (nothing to compare with), else as a string.
+   */
+  nextKey(): string | number {
+    return this.#prefixed > 0 || this.#ids.slot < 0 ? this.next() : this.#ids.nextCounter();
+  }
+
   /** Remembers a message whose id the caller gave. */
   add(out: Outbound): void {
     out.callerId = true;

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { generatedIdPrefix, type GeneratedIdPrefix } from '@ccs-xmpp/stanza';
 import { realClock } from './clock.js';
 
 /**
@@ -14,6 +15,13 @@ export class MessageIdGenerator {
   /** The prefix's bytes followed by room for the counter; undefined when the prefix is not plain ASCII. */
   readonly #scratch: Latin1Buffer | undefined;
 
+  /**
+   * Its prefix's number in the process's table of prefixes ({@link generatedId}), or -1: its ids
+   * are made as strings (`next`) and never kept as counters. Plain-ASCII prefixes have one, up to
+   * MAX_PREFIX_SLOTS distinct prefixes per process.
+   */
+  readonly slot: number;
+
   /** @param prefix a fixed prefix to use instead of the process-unique one (it must itself be unique per sender). */
   constructor(prefix?: string) {
     this.prefix = prefix ?? processPrefix();
@@ -21,12 +29,28 @@ export class MessageIdGenerator {
       this.#scratch = Buffer.alloc(this.prefix.length + MAX_DIGITS) as Latin1Buffer;
       this.#scratch.write(this.prefix, 0, 'latin1');
     }
+    this.slot = prefixSlot(this);
   }
 
   /** The next id: `<prefix><counter in base 36>`. */
   next(): string {
+    return this.idOf(this.#next++);
+  }
+
+  /**
+   * The next id as its counter, to be kept instead of the string (only when `slot` is not -1): its
+   * text is `generatedId(slot, counter)`, made only where someone reads it. A pending message's id
+   * string was 32 bytes kept per message and ~80 ns to make (bench/ANALYSIS.md, tenth pass); the
+   * encoder writes the id from the prefix's bytes and the counter (`GcmEncoder.appendGenerated`)
+   * and the in-flight table finds the message from the ACK's id by its counter.
+   */
+  nextCounter(): number {
+    return this.#next++;
+  }
+
+  /** The id of counter `n`: `<prefix><n in base 36>`. */
+  idOf(n: number): string {
     const scratch = this.#scratch;
-    let n = this.#next++;
     if (scratch === undefined) return this.prefix + n.toString(36);
     // The digits are written after the prefix's bytes and the whole id read back as one flat
     // string. `prefix + digits` would be a rope (a cons string) that V8 copies into a second, flat
@@ -42,6 +66,32 @@ export class MessageIdGenerator {
     } while (n > 0);
     return scratch.latin1Slice(0, end);
   }
+}
+
+/** Distinct prefixes whose ids may be kept as counters; a process with more makes the rest's ids as strings. */
+export const MAX_PREFIX_SLOTS = 256;
+/** By slot: the first generator of each prefix (it makes the id strings) and the prefix for the encoder. */
+const slotGenerators: MessageIdGenerator[] = [];
+const slotPrefixes: GeneratedIdPrefix[] = [];
+
+/** The slot of `generator`'s prefix (shared by every generator with that prefix), or -1 (see `MessageIdGenerator.slot`). */
+function prefixSlot(generator: MessageIdGenerator): number {
+  for (let i = 0; i < slotGenerators.length; i++) if ((slotGenerators[i] as MessageIdGenerator).prefix === generator.prefix) return i;
+  const bytes = generatedIdPrefix(generator.prefix);
+  if (bytes === undefined || slotGenerators.length >= MAX_PREFIX_SLOTS) return -1;
+  slotGenerators.push(generator);
+  slotPrefixes.push(bytes);
+  return slotGenerators.length - 1;
+}
+
+/** The id of `counter` under the prefix in `slot`: the same string as `next()` of a generator with that prefix gives. */
+export function generatedId(slot: number, counter: number): string {
+  return (slotGenerators[slot] as MessageIdGenerator).idOf(counter);
+}
+
+/** The prefix in `slot`, as the encoder takes it (`GcmEncoder.appendGenerated`). */
+export function generatedPrefix(slot: number): GeneratedIdPrefix {
+  return slotPrefixes[slot] as GeneratedIdPrefix;
 }
 
 /**

@@ -1,5 +1,6 @@
 import type { DeviceGroupResult, DownstreamMessage, OutgoingMessage } from '@ccs-xmpp/stanza';
 import type { InflightTable } from './inflight-table.js';
+import { generatedId } from './message-id.js';
 import type { OutboxRecord, RecordState } from './store.js';
 
 // What `send()` takes (a downstream message whose `message_id` the client assigns when absent) is
@@ -67,6 +68,8 @@ const RELEASED: OutgoingMessage = Object.freeze({});
 const WRITTEN = 1;
 const SETTLED = 2;
 const CALLER_ID = 4;
+/** The flags' bits from here on: the generator's prefix slot of a record whose `key` is a counter. */
+const SLOT_SHIFT = 3;
 
 /**
  * The fields most messages never need (a timeout, an abort signal, a NACK or a resend): one object,
@@ -93,12 +96,18 @@ class RareFields {
  */
 export class Outbound implements OutboxRecord {
   // Not readonly: a settled record may be reused for a new message (`reuse`, see Outbox's spare records).
-  id: string;
+  /**
+   * The id, or — a generated id nobody has read yet — its counter under the prefix in the flags'
+   * slot bits (`generatedId`). The send path (the write, the in-flight table, the ACK) works with
+   * the counter; `id` makes the string on first read and keeps it here. 32 bytes per pending
+   * message and ~80 ns per send were the id string's (bench/ANALYSIS.md, eleventh pass).
+   */
+  key: string | number;
   seq: number;
   msg: OutgoingMessage;
   state: RecordState = 'queued';
   storeSlot = -1;
-  /** `written`, `settled` and `callerId` as bits: one field instead of three on every pending message (8 bytes each). */
+  /** `written`, `settled` and `callerId` as bits, and the id's prefix slot above them: one field instead of four on every pending message. */
   flags = 0;
   /** When it was last written, as a `tickStamp()` (an integer: no number box per message): the ACK-latency histogram and the trace channels read it. */
   writtenAt = 0;
@@ -110,10 +119,34 @@ export class Outbound implements OutboxRecord {
   /** Its id's hash in that table (compared before the id, see {@link InflightTable}). */
   idHash = 0;
 
-  constructor(msg: OutgoingMessage, id: string, seq: number) {
+  /** @param key the id, or a generated id's counter under the prefix in `slot` (`MessageIdGenerator.slot`). */
+  constructor(msg: OutgoingMessage, key: string | number, seq: number, slot = 0) {
     this.msg = msg;
-    this.id = id;
+    this.key = key;
     this.seq = seq;
+    this.flags = slot << SLOT_SHIFT;
+  }
+
+  /** The `message_id` on the wire (made from the counter on first read, and kept). */
+  get id(): string {
+    const key = this.key;
+    if (typeof key === 'string') return key;
+    const id = generatedId(this.flags >>> SLOT_SHIFT, key);
+    this.key = id;
+    return id;
+  }
+
+  /** The prefix slot of a generated id kept as a counter (`key` a number). */
+  get slot(): number {
+    return this.flags >>> SLOT_SHIFT;
+  }
+
+  /**
+   * Its id as a string that equals it (the ACK's, which the in-flight table matched): later readers
+   * (the result, the trace channels, the store) take it instead of making another.
+   */
+  knownId(id: string): void {
+    this.key = id;
   }
 
   /**
@@ -124,18 +157,18 @@ export class Outbound implements OutboxRecord {
    * from the queue), and `state`, `writtenAt` and `idHash` are set before they are read (by the
    * store's `append`, the write and the in-flight table's `add`).
    */
-  reuse(msg: OutgoingMessage, id: string, seq: number): this {
+  reuse(msg: OutgoingMessage, key: string | number, seq: number, slot = 0): this {
     this.msg = msg;
-    this.id = id;
+    this.key = key;
     this.seq = seq;
-    this.flags = 0;
+    this.flags = slot << SLOT_SHIFT;
     return this;
   }
 
   /** Lets go of the message and id of a settled record that nothing else refers to any more, so that a spare record keeps no payload alive. */
   release(): void {
     this.msg = RELEASED;
-    this.id = '';
+    this.key = '';
   }
 
   /** The caller's promise, its resolve function kept here. */

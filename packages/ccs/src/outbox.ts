@@ -63,6 +63,9 @@ export interface SubmitOptions {
 
 const ADOPTED_SEQ = Number.MIN_SAFE_INTEGER;
 
+/** What `validateDownstream` is given for a generated id kept as a counter (it reads the id only to put it in an error). */
+const GENERATED_ID_STANDIN = '-';
+
 /** ACKs between two looks at the spare records' low-water mark (at least; see `Outbox#trimSpares`). */
 const SPARE_TRIM_ACKS = 4096;
 
@@ -193,10 +196,13 @@ export class Outbox {
     // Not an object at all (null from untyped code): refused like any invalid message, not thrown.
     if (typeof message !== 'object' || message === null) return Promise.reject(new InvalidMessageError(validateDownstream(message) as ValidationError));
     const callerId = message.message_id !== undefined;
-    const id = callerId ? (message.message_id as string) : (assignedId ?? this.#live.next());
-    const invalid = validateDownstream(message, id);
+    // A generated id is taken as its counter (`Outbound.key`): its string is made only where it is read.
+    const key = callerId ? (message.message_id as string) : (assignedId ?? this.#live.nextKey());
+    // Validation reads the id only for its errors: an invalid message is validated again with the id's text.
+    let invalid = validateDownstream(message, typeof key === 'string' ? key : GENERATED_ID_STANDIN);
+    if (invalid !== undefined && typeof key === 'number') invalid = validateDownstream(message, this.#idText(key));
     if (invalid !== undefined) return Promise.reject(new InvalidMessageError(invalid));
-    if (callerId && this.#live.has(id, this.#find)) return Promise.reject(new DuplicateIdError(id));
+    if (callerId && this.#live.has(key as string, this.#find)) return Promise.reject(new DuplicateIdError(key as string));
     const store = this.#store;
     // The common case goes straight to a connection; only the queue is bounded.
     const direct = store.queued === 0 && this.#throttle.size === 0 ? this.#host.pick() : undefined;
@@ -205,7 +211,7 @@ export class Outbox {
       return undefined;
     }
     const signal = options?.signal;
-    if (signal?.aborted) return Promise.reject(new AbortError(id, false, signal.reason));
+    if (signal?.aborted) return Promise.reject(new AbortError(typeof key === 'string' ? key : this.#idText(key), false, signal.reason));
     // A shallow copy: the top-level fields are what they were at send() however the caller reuses
     // its object (a loop that sets `to` and sends again). The assigned id stays beside it and is
     // written by the encoder, so the copy keeps the caller's shape (one hidden class for all). A
@@ -214,7 +220,8 @@ export class Outbox {
     const copy = { ...message };
     const spare = this.#spare.shift();
     if (this.#spare.length < this.#spareLow) this.#spareLow = this.#spare.length;
-    const out = spare === undefined ? new Outbound(copy, id, this.#seq++) : spare.reuse(copy, id, this.#seq++);
+    const slot = typeof key === 'number' ? this.#o.ids.slot : 0;
+    const out = spare === undefined ? new Outbound(copy, key, this.#seq++, slot) : spare.reuse(copy, key, this.#seq++, slot);
     const promise = out.promise();
     this.#outstanding++;
     if (callerId) this.#live.add(out);
@@ -225,7 +232,7 @@ export class Outbox {
       this.#armTimer();
     }
     if (signal !== undefined) this.#signals.add(out, signal);
-    if (ccsChannels.enqueued.hasSubscribers) ccsChannels.enqueued.publish({ messageId: id, to: out.target });
+    if (ccsChannels.enqueued.hasSubscribers) ccsChannels.enqueued.publish({ messageId: out.id, to: out.target });
     store.append(out);
     if (direct !== undefined) {
       // Nothing was queued: the store hands this one straight back (a durable store once recorded).
@@ -561,6 +568,11 @@ export class Outbox {
     }
     this.#armTimer();
     this.dispatch();
+  }
+
+  /** The text of a generated id taken as a counter (`LiveIds.nextKey`). */
+  #idText(counter: number): string {
+    return this.#o.ids.idOf(counter);
   }
 
   /** Whether an unsettled message with this id is anywhere (a connection, the queue, a heap, the throttle). */

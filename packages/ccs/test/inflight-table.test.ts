@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { InflightTable } from '../src/inflight-table.js';
+import { MessageIdGenerator } from '../src/message-id.js';
 import { Outbound } from '../src/outbound.js';
 
 const RUNS = process.env['FUZZ'] ? 2000 : 200;
@@ -87,6 +88,130 @@ test('InflightTable hashes every character once ids that share their tail make a
   }
   for (let i = 0; i < 40_000; i += 1_001) generated.get(id(i));
   assert.is(generated.hashesEveryCharacter, false);
+});
+
+/** Calls of the generator's string-making methods while `fn` runs (the spies are removed after). */
+function idStrings(fn: () => void): number {
+  const proto = MessageIdGenerator.prototype;
+  const { next, idOf } = proto;
+  let calls = 0;
+  proto.next = function (this: MessageIdGenerator) {
+    calls++;
+    return next.call(this);
+  };
+  proto.idOf = function (this: MessageIdGenerator, n: number) {
+    calls++;
+    return idOf.call(this, n);
+  };
+  try {
+    fn();
+  } finally {
+    proto.next = next;
+    proto.idOf = idOf;
+  }
+  return calls;
+}
+
+test('InflightTable finds generated ids kept as counters by the id string, mixed with caller ids of every shape (random add / take / get)', () => {
+  const gen = new MessageIdGenerator('lz-');
+  const other = new MessageIdGenerator('other-');
+  // What a caller (or an adopted record) may carry: the generator's shape exactly, or nearly.
+  const callerShape = fc.oneof(
+    fc.nat(60).map((n) => `lz-${n.toString(36)}`),
+    fc.nat(60).map((n) => `lz-0${n.toString(36)}`),
+    fc.nat(60).map((n) => `lz-${n.toString(36).toUpperCase()}`),
+    fc.nat(60).map((n) => `LZ-${n.toString(36)}`),
+    fc.nat(60).map((n) => `x-${n.toString(36)}`),
+    fc.constantFrom('lz-', 'lz', '', 'lz-zzzzzzzzzzzz', 'lz-1fzzzzzzzzzz', 'lz-2gosa7pa2gv', 'lz-2gosa7pa2gw'),
+  );
+  type Op = { k: 'gen' | 'other' | 'caller' | 'take' | 'get'; n: number; s: string };
+  const op = fc.record({ k: fc.constantFrom<Op['k']>('gen', 'gen', 'other', 'caller', 'take', 'take', 'get'), n: fc.nat(60), s: callerShape });
+  fc.assert(
+    fc.property(fc.array(op, { maxLength: 500 }), fc.boolean(), (ops, callerFirst) => {
+      const table = new InflightTable();
+      const model = new Map<string, Outbound>();
+      let seq = 0;
+      // A table that holds caller ids of the generator's shape before its first counter record rehashes them.
+      if (callerFirst) for (const id of ['lz-5', 'lz-a', 'lz-05']) {
+        const out = new Outbound({ to: 't' }, id, seq++);
+        table.add(out);
+        model.set(id, out);
+      }
+      for (const o of ops) {
+        if (o.k === 'gen' || o.k === 'other' || o.k === 'caller') {
+          const g = o.k === 'other' ? other : gen;
+          const id = o.k === 'caller' ? o.s : g.idOf(o.n);
+          if (model.has(id)) continue; // ids are unique in flight
+          const out = o.k === 'caller' ? new Outbound({ to: 't' }, id, seq++) : new Outbound({ to: 't' }, o.n, seq++, g.slot);
+          table.add(out);
+          model.set(id, out);
+          continue;
+        }
+        // Look up by a generated id's text or by a caller shape.
+        const id = o.n % 2 === 0 ? gen.idOf(o.n) : o.s;
+        // A fresh string each time, as an ACK's id is (sliced from the bytes).
+        const asAck = Buffer.from(id, 'latin1').toString('latin1');
+        const expected = model.get(id);
+        if (o.k === 'take') {
+          model.delete(id);
+          const got = table.take(asAck);
+          assert.is(got, expected);
+          if (got !== undefined) {
+            assert.is(got.id, id);
+            assert.is(got.next, undefined);
+          }
+        } else assert.is(table.get(asAck), expected);
+        assert.is(table.size, model.size);
+      }
+      const bySeq = [...model.values()].sort((a, b) => a.seq - b.seq);
+      assert.equal(table.takeAll(), bySeq);
+      for (const [id, out] of model) assert.is(out.id, id);
+    }),
+    { numRuns: RUNS, seed: 1412 },
+  );
+});
+
+test('InflightTable adds and takes counter records without making an id string; a taken one keeps the ACK\'s id', () => {
+  const gen = new MessageIdGenerator('lz-');
+  const table = new InflightTable();
+  const all = Array.from({ length: 5000 }, (_, i) => new Outbound({ to: 't' }, gen.nextCounter(), i, gen.slot));
+  const acks = all.map((o) => gen.idOf(o.key as number));
+  const calls = idStrings(() => {
+    for (const o of all) table.add(o);
+    for (let i = 0; i < all.length; i++) {
+      const out = table.take(acks[i] as string);
+      assert.is(out, all[i]);
+      assert.is(out?.key, acks[i], 'the ACK\'s own string is kept');
+      assert.is(out?.id, acks[i]);
+    }
+  });
+  assert.is(calls, 0);
+  assert.is(table.hashesEveryCharacter, false);
+});
+
+test('InflightTable tells a counter record from a caller id that spells its counter another way (a leading zero, capitals, past 2^53)', () => {
+  const gen = new MessageIdGenerator('lz-');
+  const pairs: Array<[number, string]> = [[5, 'lz-05'], [10, 'lz-A'], [35, 'lz-0z'], [0, 'lz-00'], [Number.MAX_SAFE_INTEGER, 'lz-2gosa7pa2gw'], [1, 'LZ-1'], [7, 'lz7']];
+  for (const callerFirst of [true, false]) {
+    const table = new InflightTable();
+    const records = pairs.map(([n, callerId], i) => {
+      const counter = new Outbound({ to: 't' }, n, 2 * i, gen.slot);
+      const caller = new Outbound({ to: 't' }, callerId, 2 * i + 1);
+      if (callerFirst) table.add(caller);
+      table.add(counter);
+      if (!callerFirst) table.add(caller);
+      return [counter, caller, n, callerId] as const;
+    });
+    for (const [counter, caller, n, callerId] of records) {
+      assert.is(table.get(callerId), caller, callerId);
+      assert.is(table.get(gen.idOf(n)), counter, gen.idOf(n));
+    }
+    for (const [counter, caller, n, callerId] of records) {
+      assert.is(table.take(callerId), caller, callerId);
+      assert.is(table.take(gen.idOf(n)), counter, gen.idOf(n));
+    }
+    assert.is(table.size, 0);
+  }
 });
 
 test.run();

@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { DedupWindow, MessageIdGenerator, RingBuffer, backoffDelay } from '../src/internal.js';
-import { PROCESS_PREFIX_LENGTH, makeProcessPrefix, processPrefix } from '../src/message-id.js';
+import { PROCESS_PREFIX_LENGTH, generatedId, generatedPrefix, makeProcessPrefix, processPrefix } from '../src/message-id.js';
 import { isPlainAscii } from '@ccs-xmpp/stanza';
 import { TimerHeap } from '../src/timer-heap.js';
 
@@ -32,6 +32,24 @@ test('MessageIdGenerator ids are the prefix and the counter in base 36, for ASCI
       if (id !== prefix + i.toString(36)) assert.unreachable(`${JSON.stringify(prefix)}: id ${i} is ${JSON.stringify(id)}`);
     }
   }
+});
+
+test('a generated id kept as a counter reads back as the string next() would have made, and its slot carries the prefix', () => {
+  for (const prefix of ['p-', processPrefix(), '']) {
+    const g = new MessageIdGenerator(prefix);
+    const twin = new MessageIdGenerator(prefix);
+    assert.ok(g.slot >= 0);
+    assert.is(twin.slot, g.slot, 'one slot per prefix');
+    assert.is(generatedPrefix(g.slot).text, prefix);
+    for (let i = 0; i < 5000; i++) {
+      const n = g.nextCounter();
+      assert.is(n, i);
+      if (generatedId(g.slot, n) !== twin.next()) assert.unreachable(`${JSON.stringify(prefix)}: counter ${n}`);
+    }
+    for (const n of [36 ** 5 - 1, 36 ** 5, 2 ** 32, Number.MAX_SAFE_INTEGER]) assert.is(generatedId(g.slot, n), prefix + n.toString(36));
+  }
+  // A prefix JSON or XML would escape has no slot: its ids are made as strings.
+  for (const prefix of ['é-', 'a"b-', 'a<b-']) assert.is(new MessageIdGenerator(prefix).slot, -1);
 });
 
 test('the process prefix is stable: 10 URL-safe characters that JSON and XML carry unchanged, ending in -', () => {

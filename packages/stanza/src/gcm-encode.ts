@@ -241,6 +241,55 @@ const B_NULL = Buffer.from('null');
 const B_ID_FIELD = Buffer.from('"message_id":');
 const hasOwn = Object.prototype.hasOwnProperty;
 
+/**
+ * The fixed part of generated `message_id`s (`<prefix><counter in base 36>`), as text and as bytes,
+ * for a sender that keeps a message's counter instead of its id string (`appendGenerated`): the id
+ * is written into the slab from these bytes and the counter's digits, and exists as a string only
+ * where someone reads it. Made by {@link generatedIdPrefix}, which takes plain-ASCII prefixes only
+ * (isPlainAscii): their bytes go into the JSON and the stanza attribute unescaped, as the string
+ * path would write them.
+ */
+export interface GeneratedIdPrefix {
+  readonly text: string;
+  readonly bytes: Uint8Array;
+}
+
+/** The {@link GeneratedIdPrefix} of `text`, or undefined when it is not plain ASCII (those ids are written from strings). */
+export function generatedIdPrefix(text: string): GeneratedIdPrefix | undefined {
+  if (!isPlainAscii(text)) return undefined;
+  return Object.freeze({ text, bytes: Buffer.from(text, 'latin1') });
+}
+
+/** The generated id `<prefix><counter in base 36>` as a string (what `appendGenerated` writes). */
+export function generatedIdText(prefix: GeneratedIdPrefix, counter: number): string {
+  return prefix.text + counter.toString(36);
+}
+
+/** Base-36 digit bytes, `0`–`9` then `a`–`z` (as `Number.prototype.toString(36)` writes them). */
+const DIGIT_BYTES = Buffer.from('0123456789abcdefghijklmnopqrstuvwxyz', 'latin1');
+/** Base-36 digits of a counter below 2^53. */
+const MAX_COUNTER_DIGITS = 11;
+
+/**
+ * Writes `prefix` and `counter`'s base-36 digits at `o` (no quotes); the offset after them, or
+ * NO_ROOM. The digits are those of `counter.toString(36)` for every integer 0 ≤ counter < 2^53.
+ */
+function writeGeneratedId(buf: Slab, o: number, limit: number, prefix: Uint8Array, counter: number): number {
+  if (o + prefix.length + MAX_COUNTER_DIGITS > limit) return NO_ROOM;
+  buf.set(prefix, o);
+  o += prefix.length;
+  let digits = 1;
+  for (let x = counter; x >= 36; x = Math.floor(x / 36)) digits++;
+  const end = o + digits;
+  let i = end;
+  let n = counter;
+  do {
+    buf[--i] = DIGIT_BYTES[n % 36] as number;
+    n = Math.floor(n / 36);
+  } while (n > 0);
+  return end;
+}
+
 /** The plain writer's answers other than an offset: the value needs the general path; the slab is full. */
 const NOT_PLAIN = -1;
 const NO_ROOM = -2;
@@ -404,6 +453,9 @@ export class GcmEncoder {
   #runParts: Buffer[] | undefined = undefined;
   /** A DataView of the slab, for the plain writer's 4-byte stores of memoised keys (writePlainKey). */
   #view = NO_VIEW;
+  /** The generated id being written by `#writePlainAt` without a string (`appendGenerated`): its prefix's bytes and counter. */
+  #genPrefix: Uint8Array = NO_SLAB;
+  #genCounter = 0;
 
   constructor(options: GcmEncoderOptions = {}) {
     this.#slabSize = Math.max(1024, options.slabSize ?? 64 * 1024);
@@ -447,6 +499,24 @@ export class GcmEncoder {
     return this.#offset - start;
   }
 
+  /**
+   * `appendDownstream(msg, generatedIdText(prefix, counter))`, byte for byte, without the id string:
+   * the plain path writes the prefix's bytes and the counter's digits into the slab (a sender keeps
+   * its messages' counters, not their id strings, while they are pending). A message the plain path
+   * does not take, or that has an own `message_id` key, goes the general way with the id's text.
+   * `counter` is an integer, 0 ≤ counter < 2^53.
+   * @throws {TypeError} as `encodeDownstream` does.
+   */
+  appendGenerated(msg: OutgoingMessage, prefix: GeneratedIdPrefix, counter: number): number {
+    const start = this.#generatedAt(msg, prefix, counter);
+    return this.#offset - start;
+  }
+
+  /** `encodeDownstream(msg, generatedIdText(prefix, counter))` without the id string, as `appendGenerated` writes it. */
+  encodeGenerated(msg: OutgoingMessage, prefix: GeneratedIdPrefix, counter: number): Buffer {
+    return this.#claim(this.#generatedAt(msg, prefix, counter));
+  }
+
   /** The run of `appendDownstream` stanzas not yet taken, in order, as one buffer; undefined when there is none. */
   takeRun(): Buffer | undefined {
     const start = this.#runStart;
@@ -488,6 +558,17 @@ export class GcmEncoder {
     return this.#write(escapeStringified(json), typeof id === 'string' ? id : undefined);
   }
 
+  /** Writes a downstream stanza with a generated id (`appendGenerated`) and returns where it starts. */
+  #generatedAt(msg: OutgoingMessage, prefix: GeneratedIdPrefix, counter: number): number {
+    if (msg.message_id === undefined && !hasOwn.call(msg, 'message_id')) {
+      this.#genPrefix = prefix.bytes;
+      this.#genCounter = counter;
+      const start = this.#writePlainDownstream(msg as Record<string, unknown>, undefined, true);
+      if (start >= 0) return start;
+    }
+    return this.#downstreamAt(msg, generatedIdText(prefix, counter));
+  }
+
   /**
    * The stanza from `start` to the offset as a view of its own. A run of appended stanzas before it
    * stays the run's: its part in front of the stanza is put aside, and the run goes on after it.
@@ -510,7 +591,7 @@ export class GcmEncoder {
    * encodes the message from the start. Otherwise the offset moves past the stanza, and it returns
    * where the stanza starts.
    */
-  #writePlainDownstream(msg: Record<string, unknown>, id: string, appendId: boolean): number {
+  #writePlainDownstream(msg: Record<string, unknown>, id: string | undefined, appendId: boolean): number {
     if (Object.getPrototypeOf(msg) !== Object.prototype) return -1;
     // Most messages fit in what is left of the slab; one that does not is tried once more at the
     // start of a fresh one (the size of a message is only known once it is written).
@@ -527,7 +608,7 @@ export class GcmEncoder {
   }
 
   /** The plain message written at the slab's offset (not yet claimed): the offset after it, or NOT_PLAIN / NO_ROOM. */
-  #writePlainAt(msg: Record<string, unknown>, id: string, appendId: boolean): number {
+  #writePlainAt(msg: Record<string, unknown>, id: string | undefined, appendId: boolean): number {
     const slab = this.#slab;
     const limit = slab.length - B_CLOSE.length;
     let o = this.#offset;
@@ -535,7 +616,8 @@ export class GcmEncoder {
     slab.set(B_OPEN_ID, o);
     o += B_OPEN_ID.length;
     const idAt = o;
-    o = writePlainString(slab, o, limit, id, false);
+    // No id string: a generated id (`appendGenerated`), written from its prefix's bytes and counter.
+    o = id === undefined ? writeGeneratedId(slab, o, limit, this.#genPrefix, this.#genCounter) : writePlainString(slab, o, limit, id, false);
     if (o < 0) return o;
     const idEnd = o;
     if (o + B_AFTER_ID.length > limit) return NO_ROOM;
@@ -546,7 +628,7 @@ export class GcmEncoder {
     if (appendId) {
       // Reopen the object for its last field: `{}` becomes `{"message_id":…}`, `{…}` `{…,"message_id":…}`.
       o--;
-      if (o + B_ID_FIELD.length + id.length + 4 > limit) return NO_ROOM;
+      if (o + B_ID_FIELD.length + (idEnd - idAt) + 4 > limit) return NO_ROOM;
       if (slab[o - 1] !== 0x7b) slab[o++] = 0x2c;
       slab.set(B_ID_FIELD, o);
       o += B_ID_FIELD.length;
