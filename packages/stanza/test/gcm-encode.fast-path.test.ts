@@ -7,7 +7,7 @@
 // And the slab contract: stanzas are carved out of shared slabs, not given a buffer each.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { GcmEncoder, encodeAckString, encodeGcmString, type DownstreamMessage, type OutgoingMessage } from '@ccs-xmpp/stanza';
+import { GcmEncoder, encodeAckString, encodeGcmString, generatedIdPrefix, type DownstreamMessage, type OutgoingMessage } from '@ccs-xmpp/stanza';
 
 /** How many times `fn` calls JSON.stringify (the spy is removed before anything is asserted). */
 function stringifyCalls(fn: () => void): number {
@@ -61,6 +61,46 @@ test('a plain message is written without JSON.stringify, byte for byte what JSON
     assert.is(run, wantAppended, name);
     assert.is(calls, 0, `${name}: JSON.stringify called ${calls} times`);
   }
+});
+
+test('a plain message of strings is written with no call to Uint8Array set or copyWithin (the envelope and the id\'s copy are stores)', () => {
+  // Each was a call out of optimised code per message: B_OPEN_ID, B_AFTER_ID, B_ID_FIELD and B_CLOSE
+  // by `set`, the id's copy into the JSON by `copyWithin` (bench/ANALYSIS.md, eleventh pass).
+  const proto = Uint8Array.prototype;
+  const { set, copyWithin } = proto;
+  const enc = new GcmEncoder();
+  const prefix = generatedIdPrefix('Bn3xq9Zk_-');
+  if (prefix === undefined) throw new Error('plain prefix refused');
+  const msg = { to: 'bench-device-token-0001', data: { type: 'chat', title: 'New message', body: 'Alice: are we still on for 7pm?', thread: 'th-42', seq: '7' } };
+  // The first stanza takes the slab; the rest are counted.
+  enc.appendGenerated(msg, prefix, 0);
+  let calls = 0;
+  proto.set = function (this: Uint8Array, ...args: Parameters<typeof set>) {
+    calls++;
+    return set.apply(this, args);
+  };
+  proto.copyWithin = function (this: Uint8Array, ...args: Parameters<typeof copyWithin>) {
+    calls++;
+    return copyWithin.apply(this, args);
+  };
+  try {
+    for (let i = 1; i < 50; i++) {
+      enc.appendGenerated(msg, prefix, i * 7919);
+      enc.appendDownstream(msg, `caller-id-${i}`);
+      enc.appendDownstream({ ...msg, message_id: `own-${i}` });
+    }
+  } finally {
+    proto.set = set;
+    proto.copyWithin = copyWithin;
+  }
+  assert.is(calls, 0);
+  const run = enc.takeRun()?.toString() ?? '';
+  const want = [encodeGcmString({ ...msg, message_id: 'Bn3xq9Zk_-0' }, 'Bn3xq9Zk_-0')];
+  for (let i = 1; i < 50; i++) {
+    const id = `Bn3xq9Zk_-${(i * 7919).toString(36)}`;
+    want.push(encodeGcmString({ ...msg, message_id: id }, id), encodeGcmString({ ...msg, message_id: `caller-id-${i}` }, `caller-id-${i}`), encodeGcmString({ ...msg, message_id: `own-${i}` }, `own-${i}`));
+  }
+  assert.is(run, want.join(''));
 });
 
 test('an empty message gets its handed-in message_id as its only field without JSON.stringify', () => {
