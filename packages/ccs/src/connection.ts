@@ -72,12 +72,16 @@ const hasOwn = Object.prototype.hasOwnProperty;
  * Downstream stanzas are handed to the stream as one buffer per this many bytes, and at the end of
  * the tick: the stream writes a tick's first 8 KiB at once, so that the peer starts on them while
  * the rest is encoded, and the socket's state (full or not) is seen as often as before. Not when
- * the connection's free window cannot make another run this size: the tick's rest is then a few
- * stanzas at most, and handing the run over early only split the tick into a write and a small
- * tail, each a TLS write and, from the peer, a read of its own (at maxPending 100, 33 ACKs per read
- * and 1.3 socket writes per read instead of 50 and 1; bench/ANALYSIS.md, ninth pass).
+ * the connection's free window cannot make two more runs this size (`RUN_FLUSH_REST`): the tick's
+ * rest is then one run at most, and handing the run over early only split the tick into two
+ * writes where one would do, each a TLS write and, from the peer, a read of its own. With room for
+ * one more run the rule still split every tick of 64 stanzas or more at maxPending 100 into 32 + 32,
+ * and the window settled into three batches of ~33 in flight instead of the floor's two (36 + 64):
+ * 39–46 messages per write against 50 (bench/ANALYSIS.md, ninth and eleventh passes).
  */
 const RUN_FLUSH_BYTES = 8192;
+/** What the free window must be able to make, after a run, for the run to go to the stream early. */
+const RUN_FLUSH_REST = 2 * RUN_FLUSH_BYTES;
 
 /** Where a connection is: negotiating (see {@link Handshake}), online, or closed. */
 const enum Phase {
@@ -254,7 +258,7 @@ export class CcsConnection {
 
   /**
    * Encodes a downstream message into the connection's run and records it as in flight; the run
-   * reaches the stream every 8 KiB while the free window can make another 8 KiB (this stanza's size
+   * reaches the stream every 8 KiB while the free window can make another 16 KiB (this stanza's size
    * times the free slots), at the end of the tick, or before anything else is sent
    * (`#sendRun`). Returns false (and records nothing) when the stream can no longer be written: the
    * caller requeues it; the encoder's TypeError when the message cannot be written as JSON at all:
@@ -278,7 +282,7 @@ export class CcsConnection {
     }
     this.inflight.add(out);
     this.#runBytes += bytes;
-    if (this.#runBytes >= RUN_FLUSH_BYTES && this.free * bytes >= RUN_FLUSH_BYTES) this.#sendRun();
+    if (this.#runBytes >= RUN_FLUSH_BYTES && this.free * bytes >= RUN_FLUSH_REST) this.#sendRun();
     else if (!this.#runScheduled) {
       this.#runScheduled = true;
       process.nextTick(this.#endOfTick);

@@ -1,7 +1,7 @@
 // A connection hands its downstream run to the stream every 8 KiB within a tick (the stream writes
 // a tick's first 8 KiB at once, so the peer starts on them) only while its free window can make
-// another 8 KiB: a tick that fills the window goes out as one socket write, not as a write and a
-// small tail.
+// two more such runs: a tick that fills the window goes out as one socket write, not as a write and
+// a tail.
 import * as net from 'node:net';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -51,8 +51,15 @@ test('a tick that fills a window of 40 (~12 KB) goes out in one socket write', a
   assert.is(await burst(40, 40), 1);
 });
 
+test('a tick of 60 (~17 KB) that fills its window goes out in one write, not 8 KiB and the rest', async () => {
+  // After the first ~8 KiB (~28 stanzas) the window has room for ~32 more, ~9 KB: one run, not two.
+  assert.is(await burst(60, 60), 1);
+});
+
 test('with room for more, the same tick still starts with its first 8 KiB at once', async () => {
   assert.is(await burst(1000, 40), 2);
+  // After the first ~8 KiB of 100 the window has room for ~72 more, ~20 KB: the early write stays.
+  assert.is(await burst(100, 100), 2);
 });
 
 test.run();
