@@ -8,8 +8,8 @@ import { HEADER, bytes, checkAckId, gcmView, parseSplit, regexCalls, runs } from
 // The parts' `ackId` (gcm-shortcut.ts, readAck): with gcmAckShortcut, the canonical ACK's
 // message_id read from the bytes while the payload is judged, so the client's receive path runs no
 // regular expression over it. It must be exactly canonicalAckId(json) — for every payload, however
-// the stream is cut — and come without the regular expression for a payload that arrived whole in
-// one chunk. (The parser helpers plug gcmAckShortcut in, so every property of the shortcut checks
+// the stream is cut — and come without the regular expression for a payload of plain bytes, whole
+// or cut anywhere (the reading resumes where a chunk ended). (The parser helpers plug gcmAckShortcut in, so every property of the shortcut checks
 // `ackId` too: helpers/parser.ts, checkAckId.)
 
 const NS = 'google:mobile:data';
@@ -35,7 +35,7 @@ function ackIds(input: Uint8Array, cuts: number[]): Array<[string, string | unde
 
 const everyByte = (n: number): number[] => Array.from({ length: n - HEADER.length }, (_, i) => HEADER.length + i);
 
-/** Whitespace between stanzas that makes the bytes at hand from a payload's start more than the 512 after which it is read from the bytes. */
+/** Whitespace between stanzas: chunks that go on past a payload (as a busy connection's large ones do), or stop at its stanza. */
 const PAD = ' '.repeat(512);
 
 // Payloads, the id canonicalAckId (and JSON.parse) gives, or undefined: the canonical ACK and its
@@ -45,7 +45,7 @@ const CASES: Array<[string, string, string | undefined]> = [
   ['empty from', '{"from":"","message_id":"m-1","message_type":"ack"}', 'm-1'],
   ['one-character id', '{"from":"t","message_id":"x","message_type":"ack"}', 'x'],
   ['long from and id', `{"from":"${'a'.repeat(300)}","message_id":"${'b'.repeat(80)}","message_type":"ack"}`, 'b'.repeat(80)],
-  // Longer than the 512 bytes at hand after which the ACK is read from the bytes: cut inside them.
+  // Longer than a chunk of a slow peer: cut inside the strings, the reading resumes there.
   ['a from longer than 512 bytes', `{"from":"${'a'.repeat(700)}","message_id":"m-1","message_type":"ack"}`, 'm-1'],
   ['an id longer than 512 bytes', `{"from":"t","message_id":"${'b'.repeat(700)}","message_type":"ack"}`, 'b'.repeat(700)],
   ['printable ASCII in the strings', `{"from":"a b'c/{}[]:,","message_id":"id ~!#$%'()*+,-./:;=?@[]^_\`{|}","message_type":"ack"}`, "id ~!#$%'()*+,-./:;=?@[]^_`{|}"],
@@ -89,8 +89,7 @@ const CASES: Array<[string, string, string | undefined]> = [
 test('ackId is the canonical ACK\'s message_id and undefined for every near miss, whole, cut at any one byte, and fed a byte at a time', () => {
   for (const [label, payload, id] of CASES) {
     for (const head of HEADS) {
-      // Whitespace after them, so that more than 512 bytes are at hand from a payload's start
-      // when a chunk goes on past it (cut inside the stanzas only).
+      // Whitespace after them, so that a chunk goes on past a payload (cut inside the stanzas only).
       const stanzas = HEADER + wrap(payload, head) + wrap(payload, head);
       const input = bytes(stanzas + PAD);
       const at = everyByte(bytes(stanzas).length);
@@ -120,49 +119,52 @@ test('gcmShortcut hands over the same ackId, asked of canonicalAckId for every p
   }
 });
 
-test('a payload that arrives whole in one chunk is told canonical ACK or not from its bytes, without the regular expression', () => {
+test('a plain payload is told canonical ACK or not from its bytes, without the regular expression: whole, cut at any byte, and fed a byte at a time', () => {
   for (const [label, payload, id] of CASES) {
     // Plain payloads only: one that holds a reference or a character past ASCII is asked of the
-    // regular expression (its decoded text is what counts), as is one cut by a chunk boundary.
+    // regular expression (its decoded text is what counts).
     if (/[^ -~]|[&<>]/.test(payload)) continue;
     for (const head of HEADS) {
-      const seen: Array<string | undefined> = [];
-      const r = recorder({ shortcut: gcmAckShortcut }, undefined, (parts: GcmParts) => (seen.push(parts.ackId), true));
-      // (Whitespace and a stanza after it: the bytes at hand go on past the payload, as in the
-      // large chunks of a busy connection.)
-      const calls = ackRegexCalls(() => r.parser.write(bytes(HEADER + wrap(payload, head) + PAD + wrap('{}') + PAD)));
-      assert.equal(seen, [id, undefined], `${label}, ${head}`);
-      assert.is(calls, 0, `${label}, ${head}: no regular expression`);
+      // (Whitespace and a stanza after it: unless cut, the bytes at hand go on past the payload.)
+      const input = bytes(HEADER + wrap(payload, head) + PAD + wrap('{}') + PAD);
+      const at = everyByte(bytes(HEADER + wrap(payload, head)).length);
+      for (const cuts of [[], at, ...at.map((c) => [c])]) {
+        const seen: Array<string | undefined> = [];
+        const r = recorder({ shortcut: gcmAckShortcut }, undefined, (parts: GcmParts) => (seen.push(parts.ackId), true));
+        const calls = ackRegexCalls(() => {
+          let from = 0;
+          for (const cut of [...cuts, input.length]) {
+            r.parser.write(input.subarray(from, cut));
+            from = cut;
+          }
+        });
+        const where = `${label}, ${head}, cuts ${cuts.length === 1 ? cuts[0] : cuts.length}`;
+        assert.equal(seen, [id, undefined], where);
+        assert.is(calls, 0, `${where}: no regular expression`);
+      }
     }
   }
 });
 
-test('a payload cut by a chunk boundary, holding a reference or a character past ASCII, or with fewer than 512 bytes at hand from its start, gets its ackId from canonicalAckId', () => {
+test('a payload holding a reference or a character past ASCII gets its ackId from canonicalAckId, whole or cut', () => {
   const canonical = '{"from":"token-1","message_id":"m-1","message_type":"ack"}';
-  // The payload's start: after the header and the two start tags.
-  const at = HEADER.length + '<message id=""><gcm xmlns="google:mobile:data">'.length;
-  // `n` bytes at hand from the payload's start: the stanza and whitespace after it.
-  const window = (n: number): string => HEADER + wrap(canonical) + ' '.repeat(n - (bytes(HEADER + wrap(canonical)).length - at));
-  for (const [label, chunks, id] of [
-    ['cut inside the from', [HEADER + wrap(canonical).slice(0, 60), wrap(canonical).slice(60) + PAD], 'm-1'],
-    ['cut inside the id', [HEADER + wrap(canonical).slice(0, 79), wrap(canonical).slice(79) + PAD], 'm-1'],
-    ['a reference', [HEADER + wrap(canonical.replace('m-1', 'm&#x2d;1')) + PAD], 'm-1'],
-    ['past ASCII', [HEADER + wrap(canonical.replace('m-1', 'm-é')) + PAD], 'm-é'],
-    ['511 bytes at hand', [window(511)], 'm-1'],
+  for (const [label, stanza, id] of [
+    ['a reference', wrap(canonical.replace('m-1', 'm&#x2d;1')), 'm-1'],
+    ['past ASCII', wrap(canonical.replace('m-1', 'm-é')), 'm-é'],
+    ['a reference in the from', wrap(canonical.replace('token', 't&amp;ken')), 'm-1'],
   ] as const) {
-    const seen: Array<string | undefined> = [];
-    const r = recorder({ shortcut: gcmAckShortcut }, undefined, (parts: GcmParts) => (seen.push(parts.ackId), true));
-    const calls = ackRegexCalls(() => {
-      for (const c of chunks) r.parser.write(bytes(c));
-    });
-    assert.equal(seen, [id], label);
-    assert.ok(calls > 0, `${label}: asked of the regular expression`);
+    for (const cut of [0, 30, 60, 79, stanza.length - 15]) {
+      const seen: Array<string | undefined> = [];
+      const r = recorder({ shortcut: gcmAckShortcut }, undefined, (parts: GcmParts) => (seen.push(parts.ackId), true));
+      const input = bytes(HEADER + stanza + PAD);
+      const calls = ackRegexCalls(() => {
+        if (cut > 0) r.parser.write(input.subarray(0, HEADER.length + cut));
+        r.parser.write(input.subarray(cut > 0 ? HEADER.length + cut : 0));
+      });
+      assert.equal(seen, [id], `${label}, cut ${cut}`);
+      assert.ok(calls > 0, `${label}, cut ${cut}: asked of the regular expression`);
+    }
   }
-  // From 512 bytes at hand on, it is read from the bytes.
-  const seen: Array<string | undefined> = [];
-  const r = recorder({ shortcut: gcmAckShortcut }, undefined, (parts: GcmParts) => (seen.push(parts.ackId), true));
-  assert.is(ackRegexCalls(() => r.parser.write(bytes(window(512)))), 0, '512 bytes at hand: no regular expression');
-  assert.equal(seen, ['m-1']);
 });
 
 test('ackId belongs to the stanza handed over: a canonical ACK, then a NACK and an upstream message in the same chunk, each get their own', () => {
@@ -203,7 +205,7 @@ const ackLike = fc
 test('property: ackId is canonicalAckId of the JSON for ACK-like payloads at any split, and the stanzas read as saxes reads them', () => {
   fc.assert(
     fc.property(fc.array(fc.tuple(ackLike, fc.boolean()), { minLength: 1, maxLength: 6 }), fc.array(fc.nat(2000), { maxLength: 30 }), (list, cuts) => {
-      // Each stanza with or without 512 bytes of whitespace after it: read from the bytes or not.
+      // Each stanza with or without 512 bytes of whitespace after it: chunks past it or not.
       const stanzas = list.map(([xml]) => xml);
       const input = bytes(HEADER + list.map(([xml, pad]) => (pad ? xml + PAD : xml)).join(''));
       const seen = ackIds(input, cuts);
