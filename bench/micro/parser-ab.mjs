@@ -4,11 +4,19 @@
 //
 //   node bench/micro/parser-ab.mjs --snapshot DIR     copy this build's stream + stanza packages to DIR
 //   node bench/micro/parser-ab.mjs --base DIR [--how shortcut,elements,client,bare] [--sizes 16384,400] [--rounds R] [--json FILE]
+//   node bench/micro/parser-ab.mjs --base DIR --paired SECONDS [--stanzas N] …
 //
 // how: shortcut — parts, JSON.parse of every payload; elements — the element saxes would build;
 // client — canonical ACKs by the parts' ackId from gcmAckShortcut (canonicalAckId before it), JSON.parse for the rest; bare — parts, no JSON.parse
 // (the parser's own cost). Reported: this build's stanzas per CPU second over the base's, per round,
 // median (> 1: this build is faster).
+//
+// --paired: instead of rounds of ~200 ms slices, single passes of the two builds back to back (their
+// order alternating), each timed by CPU time, for SECONDS of CPU per row; the figure is the median
+// of the per-pair ratios, with its quartiles. Two passes tens of milliseconds apart meet the same
+// load, where slices a second apart do not: at a load of 3–6 on two cores an A/A of one build read
+// 1.003 over ~800 pairs of 5 000 stanzas (quartiles 0.955–1.059), where 9 rounds of slices spread
+// 0.77–1.18 (bench/ANALYSIS.md, eleventh pass).
 import { cpSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
@@ -17,10 +25,10 @@ import { parseArgs } from 'node:util';
 import * as stream from '@ccs-xmpp/stream';
 import * as stanza from '@ccs-xmpp/stanza';
 import { chunked, gcmPayloadOf, generateCcsMix } from '../lib/ccs-mix.mjs';
-import { cpuSlice, median } from '../lib/cpu-slice.mjs';
+import { cpuSlice, median, pairedRatios, quantile } from '../lib/cpu-slice.mjs';
 
 const { values: args } = parseArgs({
-  options: { snapshot: { type: 'string' }, base: { type: 'string' }, how: { type: 'string' }, sizes: { type: 'string' }, rounds: { type: 'string' }, slice: { type: 'string' }, stanzas: { type: 'string' }, json: { type: 'string' } },
+  options: { snapshot: { type: 'string' }, base: { type: 'string' }, paired: { type: 'string' }, how: { type: 'string' }, sizes: { type: 'string' }, rounds: { type: 'string' }, slice: { type: 'string' }, stanzas: { type: 'string' }, json: { type: 'string' } },
 });
 const root = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -96,6 +104,13 @@ for (const chunkSize of (args.sizes ?? '16384,400').split(',').map(Number)) {
   for (const how of HOW) {
     const runs = [contender({ stream, stanza }, how), contender(base, how)];
     runs.forEach((fn) => slice(fn, chunks));
+    if (args.paired !== undefined) {
+      const ratios = pairedRatios(runs[0], runs[1], chunks, Number(args.paired));
+      const [q25, q75] = [quantile(ratios, 0.25), quantile(ratios, 0.75)];
+      results.push({ chunkSize, how, pairs: ratios.length, thisOverBase: median(ratios), q25, q75 });
+      console.log(`${String(chunkSize).padStart(5)} B  ${how.padEnd(9)} this/base ${median(ratios).toFixed(3)}  (quartiles ${q25.toFixed(3)}–${q75.toFixed(3)}, ${ratios.length} pairs of passes)`);
+      continue;
+    }
     const rates = [[], []];
     for (let r = 0; r < ROUNDS; r++) for (let k = 0; k < 2; k++) rates[(k + r) % 2].push(slice(runs[(k + r) % 2], chunks));
     const ratio = median(rates[0].map((x, i) => x / rates[1][i]));
@@ -103,4 +118,4 @@ for (const chunkSize of (args.sizes ?? '16384,400').split(',').map(Number)) {
     console.log(`${String(chunkSize).padStart(5)} B  ${how.padEnd(9)} this ${Math.round(median(rates[0])).toLocaleString('en').padStart(9)}  base ${Math.round(median(rates[1])).toLocaleString('en').padStart(9)} stanzas/CPU-s  this/base ${ratio.toFixed(3)}  (${rates[0].map((x, i) => (x / rates[1][i]).toFixed(2)).join(' ')})`);
   }
 }
-if (args.json) writeFileSync(args.json, JSON.stringify({ bench: 'micro/parser-ab', clock: 'cpu', base: args.base, rounds: ROUNDS, results }, null, 2));
+if (args.json) writeFileSync(args.json, JSON.stringify({ bench: 'micro/parser-ab', clock: 'cpu', base: args.base, ...(args.paired !== undefined ? { pairedSeconds: Number(args.paired) } : { rounds: ROUNDS }), results }, null, 2));

@@ -5,16 +5,19 @@
 // round and each variant's rate is divided by the original's of the same round. A trick that does
 // not move this figure beyond the noise goes.
 //
-//   node bench/micro/shortcut-tricks.mjs [--rounds R] [--quick] [--json FILE] [--only WORD,…]   (--only: the tricks whose name holds a word)
+//   node bench/micro/shortcut-tricks.mjs [--rounds R | --paired SECONDS] [--quick] [--json FILE] [--only WORD,…]   (--only: the tricks whose name holds a word)
+//
+// --paired: each variant against the original by single passes back to back (bench/lib/cpu-slice.mjs,
+// pairedRatios), SECONDS of CPU per trick and chunk size, instead of rounds of slices.
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { StanzaParser } from '@ccs-xmpp/stream';
 import { gcmShortcut } from '@ccs-xmpp/stanza';
 import { chunked, generateCcsMix } from '../lib/ccs-mix.mjs';
-import { cpuSlice, median } from '../lib/cpu-slice.mjs';
+import { cpuSlice, median, pairedRatios, quantile } from '../lib/cpu-slice.mjs';
 import { shortcutVariant } from './lib/variant.mjs';
 
-const { values: args } = parseArgs({ options: { rounds: { type: 'string' }, quick: { type: 'boolean' }, json: { type: 'string' }, only: { type: 'string' } } });
+const { values: args } = parseArgs({ options: { rounds: { type: 'string' }, paired: { type: 'string' }, quick: { type: 'boolean' }, json: { type: 'string' }, only: { type: 'string' } } });
 const quick = args.quick === true;
 const ROUNDS = Number(args.rounds ?? (quick ? 5 : 15));
 const SLICE_MS = quick ? 100 : 200;
@@ -65,6 +68,41 @@ function hasCdataEnd(buf, from, to) {
 function isGcmEndTag(`,
     ],
   ],
+  // References decoded from their character codes. Without: as before, a sticky regular expression
+  // at each `&` and a lookup of the entity's name it captured.
+  'references read from their character codes → a regular expression and a name lookup': [
+    [
+      `        const semi = raw.indexOf(';', amp + 1);
+        if (semi === -1)
+            return null;
+        const ch = referenceChar(raw, amp, semi);
+        if (ch === undefined)
+            return null;
+        out += raw.slice(from, amp) + ch;
+        from = semi + 1;`,
+      `        ENTITY_RE.lastIndex = amp;
+        const m = ENTITY_RE.exec(raw);
+        if (m === null)
+            return null;
+        let ch;
+        if (m[1] !== undefined)
+            ch = PREDEFINED[m[1]];
+        else {
+            const cp = m[2] !== undefined ? Number.parseInt(m[2], 10) : Number.parseInt(m[3], 16);
+            if (!isXmlChar(cp))
+                return null;
+            ch = String.fromCodePoint(cp);
+        }
+        out += raw.slice(from, amp) + ch;
+        from = ENTITY_RE.lastIndex;`,
+    ],
+    [
+      'export function decodeEntities(',
+      `const ENTITY_RE = /&(?:(lt|gt|amp|quot|apos)|#([0-9]+)|#x([0-9a-fA-F]+));/y;
+const PREDEFINED = { lt: '<', gt: '>', amp: '&', quot: '"', apos: "'" };
+export function decodeEntities(`,
+    ],
+  ],
   'plain text: a table, eight bytes a step → comparisons byte by byte': [
     [
       'for (; i < to; i++)\n        if ((t[buf[i]] & kind) === 0)\n            return i;\n    return to;',
@@ -99,6 +137,16 @@ const results = [];
 for (const chunkSize of [16 * 1024, 400]) {
   const chunks = chunked(bytes, chunkSize);
   for (const n of names) slice(runs[n], chunks);
+  if (args.paired !== undefined) {
+    console.log(`\n## ${chunkSize}-byte chunks, passes back to back for ${args.paired} CPU-s a trick (without the trick / with it, per pair, median)`);
+    for (const n of names) {
+      if (n === 'original') continue;
+      const ratios = pairedRatios(runs[n], runs.original, chunks, Number(args.paired));
+      results.push({ chunkSize, trick: n, pairs: ratios.length, withoutOverWith: median(ratios), quartiles: [quantile(ratios, 0.25), quantile(ratios, 0.75)] });
+      console.log(`  ${n.padEnd(56)} ${(median(ratios) * 100).toFixed(1)}% of the original  (quartiles ${(quantile(ratios, 0.25) * 100).toFixed(1)}–${(quantile(ratios, 0.75) * 100).toFixed(1)}%, ${ratios.length} pairs)`);
+    }
+    continue;
+  }
   const rates = Object.fromEntries(names.map((n) => [n, []]));
   for (let r = 0; r < ROUNDS; r++) for (let k = 0; k < names.length; k++) {
     const n = names[(k + r) % names.length];
@@ -111,4 +159,4 @@ for (const chunkSize of [16 * 1024, 400]) {
     console.log(`  ${n.padEnd(56)} ${Math.round(median(rates[n])).toLocaleString('en').padStart(9)} stanzas/CPU-s  ${n === 'original' ? '' : `${(ratio * 100).toFixed(1)}% of the original`}`);
   }
 }
-if (args.json) writeFileSync(args.json, JSON.stringify({ bench: 'micro/shortcut-tricks', clock: 'cpu', rounds: ROUNDS, results }, null, 2));
+if (args.json) writeFileSync(args.json, JSON.stringify({ bench: 'micro/shortcut-tricks', clock: 'cpu', ...(args.paired !== undefined ? { pairedSeconds: Number(args.paired) } : { rounds: ROUNDS }), results }, null, 2));
