@@ -536,7 +536,8 @@ export class GcmEncoder {
    * the plain path writes the prefix's bytes and the counter's digits into the slab (a sender keeps
    * its messages' counters, not their id strings, while they are pending). A message the plain path
    * does not take, or that has an own `message_id` key, goes the general way with the id's text.
-   * `counter` is an integer, 0 ≤ counter < 2^53.
+   * `counter` is meant to be an integer, 0 ≤ counter < 2^53 (a generator's); any other number goes
+   * the general way too, as `generatedIdText` spells it.
    * @throws {TypeError} as `encodeDownstream` does.
    */
   appendGenerated(msg: OutgoingMessage, prefix: GeneratedIdPrefix, counter: number): number {
@@ -592,7 +593,11 @@ export class GcmEncoder {
 
   /** Writes a downstream stanza with a generated id (`appendGenerated`) and returns where it starts. */
   #generatedAt(msg: OutgoingMessage, prefix: GeneratedIdPrefix, counter: number): number {
-    if (msg.message_id === undefined && !hasOwn.call(msg, 'message_id')) {
+    // writeGeneratedId's digits are toString(36)'s for integers 0 ≤ counter < 2^53 only: a negative,
+    // fractional or NaN counter came out as a NUL byte (no well-formed XML), a larger one with other
+    // digits, and Infinity never ended its digit count. Any other number goes the general way, so the
+    // bytes are `generatedIdText`'s for every number, as promised (a sender's counters never get there).
+    if (counter >= 0 && counter <= Number.MAX_SAFE_INTEGER && Math.floor(counter) === counter && msg.message_id === undefined && !hasOwn.call(msg, 'message_id')) {
       this.#genPrefix = prefix.bytes;
       this.#genWords = prefix.words;
       this.#genCounter = counter;
