@@ -12,8 +12,8 @@ export class MessageIdGenerator {
   /** The fixed part (the default one ends in `-`). */
   readonly prefix: string;
   #next = 0;
-  /** The prefix's bytes followed by room for the counter; undefined when the prefix is not plain ASCII. */
-  readonly #scratch: Latin1Buffer | undefined;
+  /** Makes the id strings: the table's entry for the prefix when it has a slot, else its own. */
+  readonly #ids: PrefixIds;
 
   /**
    * Its prefix's number in the process's table of prefixes ({@link generatedId}), or -1: its ids
@@ -25,16 +25,13 @@ export class MessageIdGenerator {
   /** @param prefix a fixed prefix to use instead of the process-unique one (it must itself be unique per sender). */
   constructor(prefix?: string) {
     this.prefix = prefix ?? processPrefix();
-    if (/^[\x20-\x7e]*$/.test(this.prefix)) {
-      this.#scratch = Buffer.alloc(this.prefix.length + MAX_DIGITS) as Latin1Buffer;
-      this.#scratch.write(this.prefix, 0, 'latin1');
-    }
-    this.slot = prefixSlot(this);
+    this.slot = prefixSlot(this.prefix);
+    this.#ids = this.slot >= 0 ? (slots[this.slot] as PrefixIds) : new PrefixIds(this.prefix, undefined);
   }
 
   /** The next id: `<prefix><counter in base 36>`. */
   next(): string {
-    return this.idOf(this.#next++);
+    return this.#ids.idOf(this.#next++);
   }
 
   /**
@@ -50,15 +47,45 @@ export class MessageIdGenerator {
 
   /** The id of counter `n`: `<prefix><n in base 36>`. */
   idOf(n: number): string {
+    return this.#ids.idOf(n);
+  }
+}
+
+/**
+ * One prefix's data for making its ids as strings, and (with a slot) for the encoder. The table of
+ * slots holds these, never a generator or a client: a client made and closed with a prefix of its
+ * own leaves this much behind (a few dozen bytes), and all of it is garbage once it is gone.
+ */
+export class PrefixIds {
+  /** The prefix's bytes followed by room for the counter; undefined when the prefix is not plain ASCII. */
+  readonly #scratch: Latin1Buffer | undefined;
+  readonly #length: number;
+
+  /**
+   * @param text the prefix
+   * @param encoded its bytes for the encoder (`generatedIdPrefix(text)`), when it has a slot
+   */
+  constructor(readonly text: string, readonly encoded: GeneratedIdPrefix | undefined) {
+    this.#length = text.length;
+    if (/^[\x20-\x7e]*$/.test(text)) {
+      this.#scratch = Buffer.alloc(text.length + MAX_DIGITS) as Latin1Buffer;
+      this.#scratch.write(text, 0, 'latin1');
+    }
+  }
+
+  /** The id of counter `n`: `<prefix><n in base 36>`. */
+  idOf(n: number): string {
     const scratch = this.#scratch;
-    if (scratch === undefined) return this.prefix + n.toString(36);
+    if (scratch === undefined) return this.text + n.toString(36);
     // The digits are written after the prefix's bytes and the whole id read back as one flat
     // string. `prefix + digits` would be a rope (a cons string) that V8 copies into a second, flat
     // string the first time the id is hashed or scanned: two strings and a digit string per
     // message instead of one, and 32 bytes more per pending message (bench/ccs-client.mjs memory).
+    // One scratch per prefix is shared by every generator of it: each id is read back before the
+    // next is written, and nothing else writes there.
     let digits = 1;
     for (let x = n; x >= 36; x = Math.floor(x / 36)) digits++;
-    const end = this.prefix.length + digits;
+    const end = this.#length + digits;
     let i = end;
     do {
       scratch[--i] = DIGITS.charCodeAt(n % 36);
@@ -68,30 +95,38 @@ export class MessageIdGenerator {
   }
 }
 
-/** Distinct prefixes whose ids may be kept as counters; a process with more makes the rest's ids as strings. */
+/**
+ * Distinct prefixes whose ids may be kept as counters: a process's first 256 distinct plain-ASCII
+ * prefixes (the process prefix and each `messageIdPrefix`) take a slot for good; the ids of any
+ * other are made as strings (as correct; a little slower, and a pending message keeps its id
+ * string). The table holds each prefix's data only (`PrefixIds`), never a generator or a client.
+ */
 export const MAX_PREFIX_SLOTS = 256;
-/** By slot: the first generator of each prefix (it makes the id strings) and the prefix for the encoder. */
-const slotGenerators: MessageIdGenerator[] = [];
-const slotPrefixes: GeneratedIdPrefix[] = [];
+/** By slot: the prefix's data (`PrefixIds`); a slot is never given back (a pending counter may name it). */
+const slots: PrefixIds[] = [];
+/** The slot of each prefix in `slots`. */
+const slotOf = new Map<string, number>();
 
-/** The slot of `generator`'s prefix (shared by every generator with that prefix), or -1 (see `MessageIdGenerator.slot`). */
-function prefixSlot(generator: MessageIdGenerator): number {
-  for (let i = 0; i < slotGenerators.length; i++) if ((slotGenerators[i] as MessageIdGenerator).prefix === generator.prefix) return i;
-  const bytes = generatedIdPrefix(generator.prefix);
-  if (bytes === undefined || slotGenerators.length >= MAX_PREFIX_SLOTS) return -1;
-  slotGenerators.push(generator);
-  slotPrefixes.push(bytes);
-  return slotGenerators.length - 1;
+/** The slot of `prefix` (shared by every generator with that prefix), or -1 (see `MessageIdGenerator.slot`). */
+function prefixSlot(prefix: string): number {
+  const known = slotOf.get(prefix);
+  if (known !== undefined) return known;
+  if (slots.length >= MAX_PREFIX_SLOTS) return -1;
+  const encoded = generatedIdPrefix(prefix);
+  if (encoded === undefined) return -1;
+  slots.push(new PrefixIds(prefix, encoded));
+  slotOf.set(prefix, slots.length - 1);
+  return slots.length - 1;
 }
 
 /** The id of `counter` under the prefix in `slot`: the same string as `next()` of a generator with that prefix gives. */
 export function generatedId(slot: number, counter: number): string {
-  return (slotGenerators[slot] as MessageIdGenerator).idOf(counter);
+  return (slots[slot] as PrefixIds).idOf(counter);
 }
 
 /** The prefix in `slot`, as the encoder takes it (`GcmEncoder.appendGenerated`). */
 export function generatedPrefix(slot: number): GeneratedIdPrefix {
-  return slotPrefixes[slot] as GeneratedIdPrefix;
+  return (slots[slot] as PrefixIds).encoded as GeneratedIdPrefix;
 }
 
 /**

@@ -117,7 +117,12 @@ export interface CcsClientOptions {
   ackOnReceipt?: boolean;
   /** (from, message_id) pairs remembered to drop resent upstream messages (memory dedup store). Default 10 000. */
   dedupWindow?: number;
-  /** A fixed `message_id` prefix (it must be unique per sender). Default: a process-unique one. */
+  /**
+   * A fixed `message_id` prefix (it must be unique per sender). Default: a process-unique one.
+   * A process keeps the pending ids of up to 256 distinct plain-ASCII prefixes (the default one
+   * included) as counters; those of a prefix past that, or of one with other characters, are made
+   * and kept as strings: still correct, slightly slower.
+   */
   messageIdPrefix?: string;
   /**
    * Random source for jitter (tests), drawn in call order by every retry, probe pause and reconnect

@@ -9,22 +9,17 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { CcsClient, MemoryOutboxStore, NackError, TimeoutError, type OutboxRecord, type SendResult } from '../src/index.js';
 import { channelNames } from '../src/diagnostics.js';
-import { MessageIdGenerator, processPrefix } from '../src/message-id.js';
+import { PrefixIds, processPrefix } from '../src/message-id.js';
 import { clientOptions, quiet, startScriptedServer } from './helpers/scripted-server.js';
 
-/** Counts the generator's id strings (`next`, `idOf`) made while the spy is on; `off()` removes it. */
+/** Counts the id strings made (`PrefixIds.idOf`: `next`, `idOf` and `generatedId` all end there) while the spy is on; `off()` removes it. */
 function countIdStrings(): { readonly calls: number; off(): void } {
-  const proto = MessageIdGenerator.prototype;
-  const { next, idOf } = proto;
+  const proto = PrefixIds.prototype;
+  const { idOf } = proto;
   const spy = { calls: 0, off: () => {
-    proto.next = next;
     proto.idOf = idOf;
   } };
-  proto.next = function (this: MessageIdGenerator) {
-    spy.calls++;
-    return next.call(this);
-  };
-  proto.idOf = function (this: MessageIdGenerator, n: number) {
+  proto.idOf = function (this: PrefixIds, n: number) {
     spy.calls++;
     return idOf.call(this, n);
   };

@@ -241,30 +241,69 @@ const B_NULL = Buffer.from('null');
 const B_ID_FIELD = Buffer.from('"message_id":');
 const hasOwn = Object.prototype.hasOwnProperty;
 
+/** The key to GeneratedIdPrefix's constructor; not exported, so only `generatedIdPrefix` makes one. */
+const MAKE_PREFIX: unique symbol = Symbol('GeneratedIdPrefix');
+
+// The module's only ways to make a GeneratedIdPrefix and to reach its bytes, set by its static block
+// (declared before the class: the block runs as the class is defined).
+let makePrefix: (text: string) => GeneratedIdPrefix;
+let isPrefix: (value: unknown) => value is GeneratedIdPrefix;
+let bytesOf: (prefix: GeneratedIdPrefix) => Uint8Array;
+let wordsOfPrefix: (prefix: GeneratedIdPrefix) => Uint32Array;
+
 /**
  * The fixed part of generated `message_id`s (`<prefix><counter in base 36>`), as text and as bytes,
  * for a sender that keeps a message's counter instead of its id string (`appendGenerated`): the id
  * is written into the slab from these bytes and the counter's digits, and exists as a string only
- * where someone reads it. Made by {@link generatedIdPrefix}, which takes plain-ASCII prefixes only
- * (isPlainAscii): their bytes go into the JSON and the stanza attribute unescaped, as the string
- * path would write them.
+ * where someone reads it. Opaque: only {@link generatedIdPrefix} makes one, and it takes plain-ASCII
+ * prefixes only (isPlainAscii), whose bytes go into the JSON and the stanza attribute unescaped, as
+ * the string path would write them. The bytes are written unchecked, so they are private and made
+ * from `text` here; `appendGenerated`, `encodeGenerated` and `generatedIdText` refuse any other
+ * object with a TypeError (an object of this shape made by hand could say one id in `text` and
+ * write another, or bytes that are no well-formed XML).
  */
-export interface GeneratedIdPrefix {
+export class GeneratedIdPrefix {
+  /** The prefix as text. */
   readonly text: string;
-  readonly bytes: Uint8Array;
-  /** `bytes` as words for `writeWords` (the encoder's stores). */
-  readonly words: Uint32Array;
+  /** `text`'s bytes (Latin-1: plain ASCII, one byte per character). */
+  readonly #bytes: Uint8Array;
+  /** `#bytes` as words for `writeWords` (the encoder's stores). */
+  readonly #words: Uint32Array;
+
+  /** Not callable from outside this module: use {@link generatedIdPrefix}. */
+  private constructor(key: symbol, text: string) {
+    if (key !== MAKE_PREFIX) throw new TypeError('a GeneratedIdPrefix is made by generatedIdPrefix(text) only');
+    this.text = text;
+    this.#bytes = Buffer.from(text, 'latin1');
+    this.#words = wordsOf(this.#bytes);
+    Object.freeze(this);
+  }
+
+  static {
+    makePrefix = (text) => new GeneratedIdPrefix(MAKE_PREFIX, text);
+    isPrefix = (value) => typeof value === 'object' && value !== null && #bytes in value;
+    bytesOf = (prefix) => prefix.#bytes;
+    wordsOfPrefix = (prefix) => prefix.#words;
+  }
+}
+
+/** Refuses anything that `generatedIdPrefix` did not make (a look at a private field, no more). */
+function checkPrefix(prefix: GeneratedIdPrefix): void {
+  if (!isPrefix(prefix)) throw new TypeError('prefix must be a GeneratedIdPrefix made by generatedIdPrefix(text)');
 }
 
 /** The {@link GeneratedIdPrefix} of `text`, or undefined when it is not plain ASCII (those ids are written from strings). */
 export function generatedIdPrefix(text: string): GeneratedIdPrefix | undefined {
   if (!isPlainAscii(text)) return undefined;
-  const bytes = Buffer.from(text, 'latin1');
-  return Object.freeze({ text, bytes, words: wordsOf(bytes) });
+  return makePrefix(text);
 }
 
-/** The generated id `<prefix><counter in base 36>` as a string (what `appendGenerated` writes). */
+/**
+ * The generated id `<prefix><counter in base 36>` as a string (what `appendGenerated` writes).
+ * @throws {TypeError} when `prefix` was not made by `generatedIdPrefix`.
+ */
 export function generatedIdText(prefix: GeneratedIdPrefix, counter: number): string {
+  checkPrefix(prefix);
   return prefix.text + counter.toString(36);
 }
 
@@ -484,7 +523,12 @@ export class GcmEncoder {
   #runParts: Buffer[] | undefined = undefined;
   /** A DataView of the slab, for the plain writer's 4-byte stores of memoised keys (writePlainKey). */
   #view = NO_VIEW;
-  /** The generated id being written by `#writePlainAt` without a string (`appendGenerated`): its prefix's bytes and counter. */
+  /**
+   * The generated id being written by `#writePlainAt` without a string (`appendGenerated`): its
+   * prefix (checked when it changes, so a sender's run of one prefix is checked once), the prefix's
+   * bytes and the counter.
+   */
+  #genFrom: GeneratedIdPrefix | undefined = undefined;
   #genPrefix: Uint8Array = NO_SLAB;
   #genWords: Uint32Array = new Uint32Array(0);
   #genCounter = 0;
@@ -538,14 +582,18 @@ export class GcmEncoder {
    * does not take, or that has an own `message_id` key, goes the general way with the id's text.
    * `counter` is meant to be an integer, 0 ≤ counter < 2^53 (a generator's); any other number goes
    * the general way too, as `generatedIdText` spells it.
-   * @throws {TypeError} as `encodeDownstream` does.
+   * @throws {TypeError} as `encodeDownstream` does, and when `prefix` was not made by
+   * `generatedIdPrefix` (nothing is written).
    */
   appendGenerated(msg: OutgoingMessage, prefix: GeneratedIdPrefix, counter: number): number {
     const start = this.#generatedAt(msg, prefix, counter);
     return this.#offset - start;
   }
 
-  /** `encodeDownstream(msg, generatedIdText(prefix, counter))` without the id string, as `appendGenerated` writes it. */
+  /**
+   * `encodeDownstream(msg, generatedIdText(prefix, counter))` without the id string, as `appendGenerated` writes it.
+   * @throws {TypeError} as `appendGenerated` does.
+   */
   encodeGenerated(msg: OutgoingMessage, prefix: GeneratedIdPrefix, counter: number): Buffer {
     return this.#claim(this.#generatedAt(msg, prefix, counter));
   }
@@ -597,9 +645,13 @@ export class GcmEncoder {
     // fractional or NaN counter came out as a NUL byte (no well-formed XML), a larger one with other
     // digits, and Infinity never ended its digit count. Any other number goes the general way, so the
     // bytes are `generatedIdText`'s for every number, as promised (a sender's counters never get there).
+    if (prefix !== this.#genFrom) {
+      checkPrefix(prefix);
+      this.#genFrom = prefix;
+      this.#genPrefix = bytesOf(prefix);
+      this.#genWords = wordsOfPrefix(prefix);
+    }
     if (counter >= 0 && counter <= Number.MAX_SAFE_INTEGER && Math.floor(counter) === counter && msg.message_id === undefined && !hasOwn.call(msg, 'message_id')) {
-      this.#genPrefix = prefix.bytes;
-      this.#genWords = prefix.words;
       this.#genCounter = counter;
       const start = this.#writePlainDownstream(msg as Record<string, unknown>, undefined, true);
       if (start >= 0) return start;

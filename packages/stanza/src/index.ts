@@ -21,7 +21,7 @@ export { readDeviceGroupAck, type DeviceGroupResult } from './device-group.js';
 export { gcmAckShortcut, gcmShortcut, type GcmParts } from './gcm-shortcut.js';
 export { canonicalAckFrom, canonicalAckId, decodeGcmMessage, decodeGcmText, findGcmChild, gcmText } from './gcm-decode.js';
 export {
-  GcmEncoder, type GcmEncoderOptions, type GeneratedIdPrefix, generatedIdPrefix, generatedIdText, escapeJsonForXml, stanzaIdAttr, ackJson, isPlainAscii, gcmStanzaString, encodeGcmString, encodeAckString,
+  GcmEncoder, type GcmEncoderOptions, GeneratedIdPrefix, generatedIdPrefix, generatedIdText, escapeJsonForXml, stanzaIdAttr, ackJson, isPlainAscii, gcmStanzaString, encodeGcmString, encodeAckString,
 } from './gcm-encode.js';
 export {
   validateDownstream, validateAck, validateOutbound, isValidDownstream, isValidAck, dataByteLength, ttlValue,

@@ -6,7 +6,7 @@
 import fc from 'fast-check';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { GcmEncoder, generatedIdPrefix, generatedIdText, type GeneratedIdPrefix, type OutgoingMessage } from '@ccs-xmpp/stanza';
+import { GcmEncoder, GeneratedIdPrefix, generatedIdPrefix, generatedIdText, type OutgoingMessage } from '@ccs-xmpp/stanza';
 
 const RUNS = process.env['FUZZ'] ? 2000 : 200;
 
@@ -93,7 +93,52 @@ test('generatedIdPrefix takes plain-ASCII prefixes only: others are written from
   for (const text of ['ü-', 'a"b', 'a<b', 'a>b', 'a&b', 'a\\b', 'tab\t', '\u007f', '😀']) assert.is(generatedIdPrefix(text), undefined, JSON.stringify(text));
   const p = prefixOf('Bn3xq9Zk_-');
   assert.is(p.text, 'Bn3xq9Zk_-');
-  assert.is(Buffer.from(p.bytes).toString('latin1'), 'Bn3xq9Zk_-');
+  assert.ok(p instanceof GeneratedIdPrefix);
+  assert.ok(Object.isFrozen(p));
+  assert.is(new GcmEncoder().encodeGenerated({}, p, 35).toString('latin1'), new GcmEncoder().encodeDownstream({}, 'Bn3xq9Zk_-z').toString('latin1'));
+});
+
+test('a GeneratedIdPrefix not made by generatedIdPrefix is refused with a TypeError, and nothing is written', () => {
+  const real = prefixOf('m-');
+  // What the type used to be: an object anyone could build, its text, bytes and words disagreeing.
+  const bytes = Buffer.from('x"<', 'latin1');
+  const handMade = [
+    { text: 'm-', bytes, words: new Uint32Array(bytes.buffer, bytes.byteOffset, 0) },
+    Object.create(GeneratedIdPrefix.prototype) as object,
+    Object.assign(Object.create(GeneratedIdPrefix.prototype) as object, { text: 'm-' }),
+    { ...real },
+    null,
+    'm-',
+  ] as unknown as GeneratedIdPrefix[];
+  for (const fake of handMade) {
+    const encoder = new GcmEncoder();
+    assert.throws(() => encoder.appendGenerated({ to: 'tok' }, fake, 1), (e: unknown) => e instanceof TypeError && /generatedIdPrefix/.test(e.message), 'appendGenerated');
+    assert.is(encoder.takeRun(), undefined, 'nothing was written');
+    assert.throws(() => encoder.encodeGenerated({ to: 'tok' }, fake, 1), TypeError, 'encodeGenerated');
+    // The general path (an own message_id, a counter past 2^53) refuses it as well.
+    assert.throws(() => encoder.encodeGenerated({ to: 'tok', message_id: 'own' }, fake, 1), TypeError, 'encodeGenerated, own id');
+    assert.throws(() => encoder.encodeGenerated({ to: 'tok' }, fake, 2 ** 60), TypeError, 'encodeGenerated, large counter');
+    assert.throws(() => generatedIdText(fake, 1), TypeError, 'generatedIdText');
+    // The encoder still writes the real one afterwards, and refuses the fake again after it.
+    assert.is(encoder.encodeGenerated({ to: 'tok' }, real, 1).toString('latin1'), new GcmEncoder().encodeDownstream({ to: 'tok' }, 'm-1').toString('latin1'));
+    assert.throws(() => encoder.encodeGenerated({ to: 'tok' }, fake, 2), TypeError, 'after a real one');
+  }
+  // Its constructor is not for calling: private in the types, refused at run time.
+  const Ctor = GeneratedIdPrefix as unknown as new (key: symbol, text: string) => GeneratedIdPrefix;
+  assert.throws(() => new Ctor(Symbol('GeneratedIdPrefix'), 'x"<'), TypeError);
+});
+
+test('one encoder alternating between prefixes writes each message with its own', () => {
+  const a = prefixOf('a-');
+  const b = prefixOf('bb-long-');
+  const encoder = new GcmEncoder();
+  const ref = new GcmEncoder();
+  for (let i = 0; i < 50; i++) {
+    const p = i % 3 === 0 ? a : b;
+    encoder.appendGenerated({ to: 'tok' }, p, i);
+    ref.appendDownstream({ to: 'tok' }, p.text + i.toString(36));
+  }
+  assert.is(encoder.takeRun()?.toString('latin1'), ref.takeRun()?.toString('latin1'));
 });
 
 test.run();
