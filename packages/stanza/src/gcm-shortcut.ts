@@ -467,6 +467,10 @@ class GcmMatcher implements StanzaShortcutMatcher<GcmParts>, GcmParts {
   /** While `ack` is ACK_UNKNOWN: the piece readAck() reads next (ACK_AT_*) and where, from the stanza's start. */
   private ackStep = ACK_AT_OPEN;
   private ackTo = 0;
+  /** When `ack` is ACK_NO: the end of the bytes that told it (from the stanza's start). */
+  private ackNoEnd = 0;
+  /** Once `accTo` has moved: where the payload's first byte that is not plain stands (from the stanza's start). */
+  private otherAt = 0;
   private ackAt = 0;
   private ackEnd = 0;
   private ackFromEnd = 0;
@@ -536,8 +540,12 @@ class GcmMatcher implements StanzaShortcutMatcher<GcmParts>, GcmParts {
     const accTo = start + this.accTo;
     const endTag = start + this.plainTo;
     this.attrs = this.headAttrs;
-    // What readAck() said is the answer when the payload is its bytes: plain, nothing decoded.
-    const ack = this.accTo === this.headLength ? this.ack : ACK_UNKNOWN;
+    // What readAck() said is the answer when the payload is its bytes: plain, nothing decoded. In a
+    // payload with references or bytes past ASCII, "not an ACK" still is when every byte it was
+    // told from came before the first such byte: up to there the text is those bytes, one
+    // character each, and differs from the canonical ACK's where they do (upstream messages and
+    // receipts differ at their first key).
+    const ack = this.accTo === this.headLength ? this.ack : this.ack === ACK_NO && this.ackNoEnd <= this.otherAt ? ACK_NO : ACK_UNKNOWN;
     this.partsAck = ack;
     this.partsAckAt = this.ackAt;
     this.partsAckEnd = this.ackEnd;
@@ -642,6 +650,8 @@ class GcmMatcher implements StanzaShortcutMatcher<GcmParts>, GcmParts {
     if (p === end) return SCAN_WAIT;
     let lt = p;
     if (buf[p] !== LT) {
+      // The payload's first byte that is not plain, the first time one is met (see match()).
+      if (this.accTo === this.headLength) this.otherAt = p - start;
       lt = buf.indexOf(LT, p);
       if (lt >= end) lt = -1;
       if (!this.decodeSoFar(buf, start, p, lt === -1 ? end : lt, lt === -1)) return SCAN_DECLINE;
@@ -679,7 +689,7 @@ class GcmMatcher implements StanzaShortcutMatcher<GcmParts>, GcmParts {
     let at = start + this.ackTo;
     let step = this.ackStep;
     if (step === ACK_AT_OPEN) {
-      if (!this.ackPiece(view, buf, at, end, ACK_OPEN)) return this.ackStop(start, at, step);
+      if (!this.ackPiece(view, buf, start, at, end, ACK_OPEN)) return this.ackStop(start, at, step);
       at += ACK_OPEN.length;
       step = ACK_AT_FROM;
     }
@@ -690,7 +700,7 @@ class GcmMatcher implements StanzaShortcutMatcher<GcmParts>, GcmParts {
       step = ACK_AT_MID;
     }
     if (step === ACK_AT_MID) {
-      if (!this.ackPiece(view, buf, at, end, ACK_MID)) return this.ackStop(start, at, step);
+      if (!this.ackPiece(view, buf, start, at, end, ACK_MID)) return this.ackStop(start, at, step);
       at += ACK_MID.length;
       this.ackAt = at - from;
       step = ACK_AT_ID;
@@ -701,12 +711,13 @@ class GcmMatcher implements StanzaShortcutMatcher<GcmParts>, GcmParts {
       // canonicalAckId wants an id of one character at least.
       if (at - from === this.ackAt) {
         this.ack = ACK_NO;
+        this.ackNoEnd = at + 1 - start;
         return at;
       }
       this.ackEnd = at - from;
       step = ACK_AT_CLOSE;
     }
-    if (!this.ackPiece(view, buf, at, end, ACK_CLOSE)) return this.ackStop(start, at, step);
+    if (!this.ackPiece(view, buf, start, at, end, ACK_CLOSE)) return this.ackStop(start, at, step);
     this.ack = ACK_YES;
     return at + ACK_CLOSE.length - 1;
   }
@@ -715,10 +726,11 @@ class GcmMatcher implements StanzaShortcutMatcher<GcmParts>, GcmParts {
    * readAck(): `buf[at, …)` holds all of the piece `p`; false when it does not (ACK_NO when a byte
    * at hand differs from it, else it is cut by `end`).
    */
-  private ackPiece(view: DataView | null, buf: Buffer, at: number, end: number, p: Pattern): boolean {
+  private ackPiece(view: DataView | null, buf: Buffer, start: number, at: number, end: number, p: Pattern): boolean {
     const n = Math.min(p.length, end - at);
     if (!sameBytes(view, buf, at, p, n)) {
       this.ack = ACK_NO;
+      this.ackNoEnd = at + n - start;
       return false;
     }
     return n === p.length;

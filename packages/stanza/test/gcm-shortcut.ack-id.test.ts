@@ -167,6 +167,57 @@ test('a payload holding a reference or a character past ASCII gets its ackId fro
   }
 });
 
+test('a payload with references or bytes past ASCII is told not an ACK from its bytes when it differs before the first of them; when it differs only there or after, canonicalAckId tells', () => {
+  // Differing from the canonical ACK among the plain bytes before the first reference or
+  // non-ASCII byte: undefined, without the regular expression.
+  const notAcks = [
+    '{"category":"c","data":{"k":"a &lt; b"},"message_id":"m-1","from":"t"}',
+    '{"message_type":"receipt","message_id":"dr2:m-1","from":"é"}',
+    '{"from":"t","message_id":"m-1","message_type":"nack","error_description":"a &amp; é"}',
+    '{"from":"t","message_id":"","message_type":"ack","x":"é"}',
+    '{"from":"t","message_id":"m-1","message_type":"ack","x":"&lt;"}',
+  ];
+  // Differing from the bytes of the canonical ACK only at a reference or a character past ASCII,
+  // or after one: the text decides (here, each is the canonical ACK once decoded).
+  const decoded: Array<[string, string]> = [
+    ['{"from":"t&quot;,"message_id":"m-1","message_type":"ack"}', 'm-1'],
+    ['{"from":"t","message_id":"m-1&quot;,"message_type":"ack"}', 'm-1'],
+    ['{"from":"t","message_id":"m-1","message_type":"ack"&#125;', 'm-1'],
+    ['{"from":"t","message_id":"&#109;-1","message_type":"ack"}', 'm-1'],
+    ['{"from":"é","message_id":"m-1","message_type":"ack"}', 'm-1'],
+    ['{"from":"t","message_id":"é","message_type":"ack"}', 'é'],
+  ];
+  // Each parts' json and ackId, and the runs of the regular expression the parsing made (the
+  // check against canonicalAckId comes after, outside the count).
+  const read = (input: Buffer, cuts: number[]): [Array<[string, string | undefined]>, number] => {
+    const seen: Array<[string, string | undefined]> = [];
+    const r = recorder({ shortcut: gcmAckShortcut }, undefined, (parts: GcmParts) => (seen.push([parts.json, parts.ackId]), true));
+    const calls = ackRegexCalls(() => {
+      let from = 0;
+      for (const cut of [...cuts, input.length]) {
+        r.parser.write(input.subarray(from, cut));
+        from = cut;
+      }
+    });
+    return [seen, calls];
+  };
+  for (const head of HEADS) {
+    for (const [payload, id, regex] of [...notAcks.map((p) => [p, undefined, false] as const), ...decoded.map(([p, i]) => [p, i, true] as const)]) {
+      const stanzas = HEADER + wrap(payload, head);
+      const input = bytes(stanzas + PAD);
+      const at = everyByte(bytes(stanzas).length);
+      for (const cuts of [[], at, ...at.map((c) => [c])]) {
+        const [seen, calls] = read(input, cuts);
+        const where = `${payload}, ${head}, cuts ${cuts.length === 1 ? cuts[0] : cuts.length}`;
+        assert.equal(seen.map(([, got]) => got), [id], where);
+        assert.equal(seen.map(([json]) => canonicalAckId(json)), [id], `${where}: as canonicalAckId says`);
+        if (regex) assert.ok(calls > 0, `${where}: asked of the regular expression`);
+        else assert.is(calls, 0, `${where}: no regular expression`);
+      }
+    }
+  }
+});
+
 test('ackId belongs to the stanza handed over: a canonical ACK, then a NACK and an upstream message in the same chunk, each get their own', () => {
   const ack = '{"from":"t","message_id":"m-1","message_type":"ack"}';
   const nack = '{"from":"t","message_id":"m-2","message_type":"nack","error":"BAD_REGISTRATION"}';
