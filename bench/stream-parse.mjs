@@ -3,13 +3,21 @@
 // path the CCS client really runs; and saxes alone), raw saxes, the parser of xmpp.js (@xmpp/xml,
 // which wraps ltx) as the peer, and a bare indexOf scanner as the ceiling.
 //
-//   node bench/stream-parse.mjs [--stanzas N] [--rounds R] [--quick] [--json FILE]
+//   node bench/stream-parse.mjs [--stanzas N] [--rounds R] [--quick] [--json FILE] [--order rotate|fair]
 //
 // The machine is shared and noisy, so contenders are interleaved: each round runs every contender
-// (in a rotated order) for about --slice ms of CPU time, and the figures are medians over rounds; ratios
-// are computed within each round (contenders measured seconds apart) and their median reported.
+// for about --slice ms of CPU time, and the figures are medians over rounds; ratios are computed
+// within each round (contenders measured seconds apart) and their median reported.
+//
+// The order (`--order fair`, the default): rounds alternate a rotation of the contenders and the
+// same rotation reversed, and the heap is collected before every slice. With rotations alone each
+// contender always followed the same one — the ceiling always came right after xmpp.js, the one
+// that leaves the most garbage — and a slice paid for the collection of its predecessor's garbage
+// (bench/ANALYSIS.md, eleventh pass). `--order rotate` is the old order, for comparison.
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { SaxesParser } from 'saxes';
 import XmppParser from '@xmpp/xml/lib/Parser.js';
 import { StanzaParser } from '@ccs-xmpp/stream';
@@ -18,8 +26,21 @@ import { chunked, gcmPayloadOf, generateCcsMix } from './lib/ccs-mix.mjs';
 import { cpuSlice, median } from './lib/cpu-slice.mjs';
 
 const { values: args } = parseArgs({
-  options: { stanzas: { type: 'string' }, rounds: { type: 'string' }, slice: { type: 'string' }, quick: { type: 'boolean' }, json: { type: 'string' } },
+  options: {
+    stanzas: { type: 'string' },
+    rounds: { type: 'string' },
+    slice: { type: 'string' },
+    quick: { type: 'boolean' },
+    json: { type: 'string' },
+    order: { type: 'string' },
+  },
 });
+const ORDER = args.order ?? 'fair';
+if (ORDER !== 'fair' && ORDER !== 'rotate') throw new Error(`--order is fair or rotate, not ${ORDER}`);
+// A full collection between slices, so that no slice pays for another contender's garbage: the
+// flag set at run time exposes \`gc\` to a context made after it (run.mjs starts us without flags).
+setFlagsFromString('--expose-gc');
+const collect = ORDER === 'fair' ? runInNewContext('gc') : () => {};
 const quick = args.quick === true;
 const STANZAS = Number(args.stanzas ?? 20_000);
 const ROUNDS = Number(args.rounds ?? (quick ? 5 : 15));
@@ -228,7 +249,11 @@ for (const chunkSize of [16 * 1024, 400]) {
   const rates = Object.fromEntries(names.map((n) => [n, []]));
   for (let r = 0; r < ROUNDS; r++) {
     for (let k = 0; k < names.length; k++) {
-      const name = names[(k + r) % names.length];
+      // Odd rounds (fair order) run the even round's rotation backwards: each contender follows
+      // one neighbour in half the rounds and the other in the rest.
+      const at = ORDER === 'fair' && r % 2 === 1 ? names.length - 1 - k : k;
+      const name = names[(at + (ORDER === 'fair' ? r >> 1 : r)) % names.length];
+      collect();
       rates[name].push(slice(contenders[name], chunks));
     }
   }
@@ -251,5 +276,5 @@ for (const chunkSize of [16 * 1024, 400]) {
 }
 
 if (args.json) {
-  writeFileSync(args.json, JSON.stringify({ bench: 'stream-parse', clock: 'cpu', stanzas: STANZAS, bytes: streamBytes.length, rounds: ROUNDS, sliceMs: SLICE_MS, results }, null, 2));
+  writeFileSync(args.json, JSON.stringify({ bench: 'stream-parse', clock: 'cpu', stanzas: STANZAS, bytes: streamBytes.length, rounds: ROUNDS, sliceMs: SLICE_MS, order: ORDER, results }, null, 2));
 }
