@@ -122,7 +122,7 @@ if (sp) {
   md.push(`${sp.stanzas} stanzas of the CCS inbound mix (\`bench/lib/ccs-mix.mjs\`, ${(sp.bytes / 1e6).toFixed(2)} MB), fed in 16 KiB and in 400-byte chunks; every`);
   md.push(`contender extracts each gcm payload and \`JSON.parse\`s it (the client inbound path: the canonical ACK's id read without it). ${sp.rounds}`);
   const cpuClock = sp.clock === 'cpu';
-  md.push(`interleaved rounds of ~${sp.sliceMs} ms ${cpuClock ? 'of CPU time (`process.cpuUsage`: on a shared machine wall time also counts other processes\' turns)' : ''} per contender; ratios are per round, then the median.${sp.order === 'fair' ? ' Odd rounds run the order backwards and the heap is collected before every slice, so that no contender always follows the same one or pays for its garbage.' : ''}`);
+  md.push(`interleaved rounds of ~${sp.sliceMs} ms ${cpuClock ? 'of CPU time (`process.cpuUsage`: on a shared machine wall time also counts other processes\' turns)' : ''} per contender; ratios are per round, then the median.${sp.order === 'fair' ? ' Odd rounds run the order backwards, so that no contender always follows the same one.' : ''}`);
   md.push('');
   md.push(`| contender | chunks | ${cpuClock ? 'stanzas per CPU second' : 'stanzas/s'} | ${cpuClock ? 'MB per CPU second' : 'MB/s'} | of the indexOf ceiling | × xmpp.js | payloads |`);
   md.push('|---|---:|---:|---:|---:|---:|---|');

@@ -10,14 +10,14 @@
 // within each round (contenders measured seconds apart) and their median reported.
 //
 // The order (`--order fair`, the default): rounds alternate a rotation of the contenders and the
-// same rotation reversed, and the heap is collected before every slice. With rotations alone each
-// contender always followed the same one — the ceiling always came right after xmpp.js, the one
-// that leaves the most garbage — and a slice paid for the collection of its predecessor's garbage
-// (bench/ANALYSIS.md, eleventh pass). `--order rotate` is the old order, for comparison.
+// same rotation reversed. With rotations alone each contender always followed the same one — the
+// ceiling always came right after xmpp.js, the one that leaves the most garbage — and a slice pays
+// for collecting some of its predecessor's garbage. `--order rotate` is the old order, for
+// comparison. (A full collection before every slice is no remedy: it ages every function's
+// bytecode, V8 flushes what a contender has not run for a few collections, and the larger parsers
+// were then measured half recompiling — bench/ANALYSIS.md, eleventh pass.)
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { SaxesParser } from 'saxes';
 import XmppParser from '@xmpp/xml/lib/Parser.js';
 import { StanzaParser } from '@ccs-xmpp/stream';
@@ -37,10 +37,6 @@ const { values: args } = parseArgs({
 });
 const ORDER = args.order ?? 'fair';
 if (ORDER !== 'fair' && ORDER !== 'rotate') throw new Error(`--order is fair or rotate, not ${ORDER}`);
-// A full collection between slices, so that no slice pays for another contender's garbage: the
-// flag set at run time exposes \`gc\` to a context made after it (run.mjs starts us without flags).
-setFlagsFromString('--expose-gc');
-const collect = ORDER === 'fair' ? runInNewContext('gc') : () => {};
 const quick = args.quick === true;
 const STANZAS = Number(args.stanzas ?? 20_000);
 const ROUNDS = Number(args.rounds ?? (quick ? 5 : 15));
@@ -253,7 +249,6 @@ for (const chunkSize of [16 * 1024, 400]) {
       // one neighbour in half the rounds and the other in the rest.
       const at = ORDER === 'fair' && r % 2 === 1 ? names.length - 1 - k : k;
       const name = names[(at + (ORDER === 'fair' ? r >> 1 : r)) % names.length];
-      collect();
       rates[name].push(slice(contenders[name], chunks));
     }
   }
