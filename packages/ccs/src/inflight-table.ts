@@ -1,4 +1,4 @@
-import { generatedPrefix } from './message-id.js';
+import { counterOf, generatedPrefix } from './message-id.js';
 import type { Outbound } from './outbound.js';
 
 /** Slots of a table's first array; it doubles whenever it holds more messages than slots. */
@@ -211,32 +211,6 @@ const TAIL = 8;
  * longest of 16 000 messages in 16 384 slots is ~7).
  */
 const MAX_WALK = 16;
-
-/**
- * The counter that `id` spells after `prefix` — exactly as `MessageIdGenerator` writes one: 1–11
- * base-36 digits, lowercase, no leading zero, below 2^53 — or -1. Two ids with the same prefix
- * are equal exactly when they spell the same counter. The digits are read first: most ids that are
- * not generated fail there, before the prefix is compared.
- */
-function counterOf(id: string, prefix: string): number {
-  const start = prefix.length;
-  const len = id.length;
-  if (len <= start || len > start + MAX_DIGITS) return -1;
-  let n = 0;
-  for (let i = start; i < len; i++) {
-    const c = id.charCodeAt(i);
-    if (c >= 0x30 && c <= 0x39) n = n * 36 + (c - 0x30);
-    else if (c >= 0x61 && c <= 0x7a) n = n * 36 + (c - 0x57);
-    else return -1;
-  }
-  // Past 2^53 − 1 the sum is rounded but stays past it.
-  if (n > Number.MAX_SAFE_INTEGER) return -1;
-  if (len - start > 1 && id.charCodeAt(start) === 0x30) return -1;
-  return id.startsWith(prefix) ? n : -1;
-}
-
-/** Base-36 digits of a counter below 2^53. */
-const MAX_DIGITS = 11;
 
 /**
  * A 32-bit hash of a counter below 2^53 (its low and high words mixed; the finaliser of MurmurHash3,

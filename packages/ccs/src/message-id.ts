@@ -130,6 +130,29 @@ export function generatedPrefix(slot: number): GeneratedIdPrefix {
 }
 
 /**
+ * The counter that `id` spells after `prefix` — exactly as `PrefixIds.idOf` writes one (its inverse): 1–11
+ * base-36 digits, lowercase, no leading zero, below 2^53 — or -1. Two ids with the same prefix
+ * are equal exactly when they spell the same counter. The digits are read first: most ids that are
+ * not generated fail there, before the prefix is compared.
+ */
+export function counterOf(id: string, prefix: string): number {
+  const start = prefix.length;
+  const len = id.length;
+  if (len <= start || len > start + MAX_DIGITS) return -1;
+  let n = 0;
+  for (let i = start; i < len; i++) {
+    const c = id.charCodeAt(i);
+    if (c >= 0x30 && c <= 0x39) n = n * 36 + (c - 0x30);
+    else if (c >= 0x61 && c <= 0x7a) n = n * 36 + (c - 0x57);
+    else return -1;
+  }
+  // Past 2^53 − 1 the sum is rounded but stays past it.
+  if (n > Number.MAX_SAFE_INTEGER) return -1;
+  if (len - start > 1 && id.charCodeAt(start) === 0x30) return -1;
+  return id.startsWith(prefix) ? n : -1;
+}
+
+/**
  * `Buffer.prototype.latin1Slice(start, end)`: the undocumented but long-stable primitive behind
  * `buf.toString('latin1', start, end)`, without its argument juggling (as the stanza encoder uses
  * `latin1Write`).

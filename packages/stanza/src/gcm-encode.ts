@@ -391,10 +391,10 @@ function wordsOf(bytes: Uint8Array): Uint32Array {
  * inlines, where `Uint8Array.prototype.set` is a call out of it: the envelope's four constants and
  * the copy of the id cost ~3% of the client's CPU at 100 × 4 as `set` and `copyWithin`, bench/ANALYSIS.md,
  * eleventh pass). Up to 3 bytes past `o + len` are written too: the caller writes over them, and
- * the slab has room for them. Returns `o + len`.
+ * the slab has room for them. Returns `o + len`. `firstWord`: where in `words` the bytes start (the key memo's slots).
  */
-function writeWords(view: DataView, o: number, words: Uint32Array, len: number): number {
-  for (let i = 0; i < len; i += 4) view.setUint32(o + i, words[i >> 2] as number, LITTLE_ENDIAN);
+function writeWords(view: DataView, o: number, words: Uint32Array, len: number, firstWord = 0): number {
+  for (let i = 0; i < len; i += 4) view.setUint32(o + i, words[firstWord + (i >> 2)] as number, LITTLE_ENDIAN);
   return o + len;
 }
 
@@ -418,9 +418,7 @@ function writePlainKey(buf: Slab, view: DataView, o: number, limit: number, key:
   if (place < KEY_SLOTS && keyMemo[place] === key) {
     const n = key.length + 3;
     if (o + n - 1 > limit) return NO_ROOM;
-    const from = place * (KEY_SLOT_BYTES >> 2);
-    for (let i = 0; i < n; i += 4) view.setUint32(o + i, keyMemoWords[from + (i >> 2)] as number, LITTLE_ENDIAN);
-    return o + n;
+    return writeWords(view, o, keyMemoWords, n, place * (KEY_SLOT_BYTES >> 2));
   }
   const at = o;
   o = writePlainString(buf, o, limit, key, true);
