@@ -260,22 +260,41 @@ const PLAIN = new Uint8Array(256);
 for (let b = 0x20; b <= 0x7e; b++) PLAIN[b] = PLAIN_BYTE | ACK_BYTE;
 PLAIN[0x26] = PLAIN[0x3c] = PLAIN[0x3e] = 0;
 PLAIN[0x22] = PLAIN[0x5c] = PLAIN_BYTE;
+/**
+ * The bits both bytes of a pair have (a 16-bit value, either byte order: the table is symmetric),
+ * for plainRun() through a DataView: one 32-bit read and two lookups per four bytes, where PLAIN
+ * takes four reads and four lookups. 64 KiB, of which a payload's pairs touch a few hundred
+ * entries.
+ */
+const PLAIN_PAIRS = new Uint8Array(0x10000);
+for (let v = 0; v < 0x10000; v++) PLAIN_PAIRS[v] = (PLAIN[v & 0xff] as number) & (PLAIN[v >> 8] as number);
 
 /**
  * The first index in `buf[from, to)` whose byte is not of the `kind` (PLAIN_BYTE, or ACK_BYTE),
  * or `to`. Plain: printable ASCII
  * other than `&`, `<` and `>` — such text needs no decoding, no entity handling, no character
- * checks, and cannot hold `]]>` nor end the payload. Eight bytes a step through a table, one branch
- * for all eight, where a byte-by-byte loop of comparisons was the largest single cost of the
- * shortcut (A/B, bench/micro/shortcut-tricks.mjs: without it 86% of the rate at 400-byte chunks,
- * within the noise at 16 KiB). One constant table, a bit per kind.
+ * checks, and cannot hold `]]>` nor end the payload. Eight bytes a step, one branch for all eight,
+ * where a byte-by-byte loop of comparisons was the largest single cost of the shortcut (A/B,
+ * bench/micro/shortcut-tricks.mjs: without it 86% of the rate at 400-byte chunks, within the noise
+ * at 16 KiB). With a DataView of `buf` (`view`), two 32-bit reads and four lookups in PLAIN_PAIRS
+ * a step, else eight reads and eight lookups in PLAIN; the last bytes (and the eight that hold the
+ * first other byte) one by one in PLAIN.
  */
-function plainRun(buf: Buffer, from: number, to: number, kind: number): number {
+function plainRun(view: DataView | null, buf: Buffer, from: number, to: number, kind: number): number {
   const t = PLAIN;
   let i = from;
-  for (; i + 8 <= to; i += 8) {
-    if ((t[buf[i] as number]! & t[buf[i + 1] as number]! & t[buf[i + 2] as number]! & t[buf[i + 3] as number]! &
-      t[buf[i + 4] as number]! & t[buf[i + 5] as number]! & t[buf[i + 6] as number]! & t[buf[i + 7] as number]! & kind) === 0) break;
+  if (view !== null) {
+    const pairs = PLAIN_PAIRS;
+    for (; i + 8 <= to; i += 8) {
+      const x = view.getInt32(i, true);
+      const y = view.getInt32(i + 4, true);
+      if ((pairs[x & 0xffff]! & pairs[x >>> 16]! & pairs[y & 0xffff]! & pairs[y >>> 16]! & kind) === 0) break;
+    }
+  } else {
+    for (; i + 8 <= to; i += 8) {
+      if ((t[buf[i] as number]! & t[buf[i + 1] as number]! & t[buf[i + 2] as number]! & t[buf[i + 3] as number]! &
+        t[buf[i + 4] as number]! & t[buf[i + 5] as number]! & t[buf[i + 6] as number]! & t[buf[i + 7] as number]! & kind) === 0) break;
+    }
   }
   for (; i < to; i++) if ((t[buf[i] as number]! & kind) === 0) return i;
   return to;
@@ -320,10 +339,11 @@ function xmlCharLength(buf: Buffer, i: number, to: number): number {
  * before `from`, down to `floor`) —, else a bit set of TEXT_AMP and TEXT_UTF8 (0: plain, the
  * latin1 view is the text). Bytes, not the decoded string: plain stretches go eight at a time and
  * the few other bytes are looked at once each.
+ * @param view a DataView of `buf` (its offsets are `buf`'s), for plainRun()
  */
-export function judgeText(buf: Buffer, from: number, to: number, floor: number): number {
+export function judgeText(buf: Buffer, from: number, to: number, floor: number, view: DataView | null = null): number {
   let flags = 0;
-  let i = plainRun(buf, from, to, PLAIN_BYTE);
+  let i = plainRun(view, buf, from, to, PLAIN_BYTE);
   while (i < to) {
     const b = buf[i] as number;
     if (b === AMP) {
@@ -339,7 +359,7 @@ export function judgeText(buf: Buffer, from: number, to: number, floor: number):
       i++;
     } else if (b === 0x09 || b === 0x0a || b === 0x7f) i++;
     else return TEXT_REFUSED; // other controls, `<`
-    i = plainRun(buf, i, to, PLAIN_BYTE);
+    i = plainRun(view, buf, i, to, PLAIN_BYTE);
   }
   return flags;
 }
@@ -645,7 +665,8 @@ class GcmMatcher implements StanzaShortcutMatcher<GcmParts>, GcmParts {
       if (read > from) from = read;
     }
     // Only what arrived since the last look is judged: each byte once, however many chunks.
-    const p = plainRun(buf, from, end, PLAIN_BYTE);
+    const view = this.viewFor(buf, start, end);
+    const p = plainRun(view, buf, from, end, PLAIN_BYTE);
     this.plainTo = p - start;
     if (p === end) return SCAN_WAIT;
     let lt = p;
@@ -660,7 +681,6 @@ class GcmMatcher implements StanzaShortcutMatcher<GcmParts>, GcmParts {
     // The gcm end tag, then `</message>` right after it: the common case compared, not searched.
     const endBytes = head.end;
     let after: number;
-    const view = this.viewFor(buf, start, end);
     if (lt + endBytes.length <= end && sameBytes(view, buf, lt, endBytes, endBytes.length)) after = lt + endBytes.length;
     else {
       const gt3 = buf.indexOf(GT, lt);
@@ -694,7 +714,7 @@ class GcmMatcher implements StanzaShortcutMatcher<GcmParts>, GcmParts {
       step = ACK_AT_FROM;
     }
     if (step === ACK_AT_FROM) {
-      at = plainRun(buf, at, end, ACK_BYTE);
+      at = plainRun(view, buf, at, end, ACK_BYTE);
       if (at === end) return this.ackStop(start, at, step);
       this.ackFromEnd = at - from;
       step = ACK_AT_MID;
@@ -706,7 +726,7 @@ class GcmMatcher implements StanzaShortcutMatcher<GcmParts>, GcmParts {
       step = ACK_AT_ID;
     }
     if (step === ACK_AT_ID) {
-      at = plainRun(buf, at, end, ACK_BYTE);
+      at = plainRun(view, buf, at, end, ACK_BYTE);
       if (at === end) return this.ackStop(start, at, step);
       // canonicalAckId wants an id of one character at least.
       if (at - from === this.ackAt) {
@@ -883,7 +903,7 @@ class GcmMatcher implements StanzaShortcutMatcher<GcmParts>, GcmParts {
    * `plainTo`), or null when saxes should judge it.
    */
   private payloadText(buf: Buffer, start: number, from: number, plainTo: number, to: number): string | null {
-    const flags = judgeText(buf, plainTo, to, start + this.headLength);
+    const flags = judgeText(buf, plainTo, to, start + this.headLength, this.viewOf === buf ? this.view : null);
     if (flags === 0) return latin1(buf, from, to);
     if (flags === TEXT_REFUSED) return null;
     const text = (flags & TEXT_UTF8) !== 0 ? utf8(buf, from, to) : latin1(buf, from, to);

@@ -72,6 +72,33 @@ test('judgeText gives the verdict and the string of decoding first and checking 
   );
 });
 
+// With a DataView of the buffer, plain stretches are read four bytes at a time and looked up by
+// pairs (PLAIN_PAIRS): every byte value at every place of an eight-byte step, whatever the step's
+// alignment in the buffer, must get the verdict the byte-at-a-time reading gives.
+test('judgeText with a DataView gives the verdict it gives without one, for every byte at every place of a step', () => {
+  for (let lead = 0; lead < 8; lead++) {
+    for (let at = 0; at < 24; at++) {
+      for (let b = 0; b < 256; b++) {
+        const buf = Buffer.alloc(lead + 24 + 3, 0x61);
+        buf[lead + at] = b;
+        const view = new DataView(buf.buffer, buf.byteOffset, buf.length);
+        const to = lead + 24;
+        const label = `byte ${b.toString(16)} at ${at} after ${lead}`;
+        assert.is(judgeText(buf, lead, to, lead, view), judgeText(buf, lead, to, lead), label);
+        check(buf.subarray(lead, to));
+      }
+    }
+  }
+  fc.assert(
+    fc.property(payloadBytes, fc.nat(7), (payload, lead) => {
+      const buf = Buffer.concat([Buffer.alloc(lead, 0x20), payload]);
+      const view = new DataView(buf.buffer, buf.byteOffset, buf.length);
+      assert.is(judgeText(buf, lead, buf.length, lead, view), judgeText(buf, lead, buf.length, lead), payload.toString('hex'));
+    }),
+    { numRuns: runs(2000), seed: 0x9a17 },
+  );
+});
+
 test('judgeText: plain ASCII, tab, line feed and DEL need nothing; `&` and text past ASCII are flagged', () => {
   assert.is(judgeText(bytes('{"a":"b c"}\t\n\x7f'), 0, 14, 0), 0);
   assert.is(judgeText(bytes('a &amp; b'), 0, 9, 0), TEXT_AMP);
