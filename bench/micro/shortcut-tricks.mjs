@@ -37,6 +37,9 @@ export const TRICKS = {
   "the DataView of the parser's own buffer kept → a view only with 2 KiB at hand": [['if (buf !== this.own && end - start < VIEW_MIN_BYTES)', 'if (end - start < VIEW_MIN_BYTES)']],
   // Stanzas with the same id (CCS's `id=""`) share their attribute object. Without: a new one each.
   'attributes shared by heads with the same id → a copy per stanza': [['if (attrs === undefined || !sameId(buf, idStart, q, t.lastId))', 'if (true)']],
+  // A head recalled by an id template with a new id (upstream messages) makes its attributes — the
+  // id's string, a copy of the template's — when they are first read. Without: made by match().
+  'attributes of a new id made when read → made for every stanza': [['this.idEnd = start + this.headIdEnd;\n', 'this.idEnd = start + this.headIdEnd;\n            this.makeAttrs();\n']],
   // The payload's bytes judged in one pass (plain runs eight a step, each other byte once). Without:
   // as before, decoded to a string first, then two regular expressions and includes() over it, and
   // `]]>` searched for by indexOf.

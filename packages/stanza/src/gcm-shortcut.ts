@@ -467,12 +467,28 @@ class GcmMatcher implements StanzaShortcutMatcher<GcmParts>, GcmParts {
   private textBuf: Buffer | null = null;
   private textAt = 0;
   private textEnd = 0;
-  attrs: Readonly<Record<string, string>> = {};
+  /**
+   * The attributes handed over by match(), once made; null while they are not: a head recalled by
+   * a template with a new id (an upstream message's) makes its attributes — the id's string and a
+   * copy of the template's — at the first read of `attrs` (or at release(), as `json`), and a
+   * consumer that reads only the payload never pays for them. The id stands at `idBuf[idAt, idEnd)`.
+   */
+  private partsAttrs: Record<string, string> | null = {};
+  /** The template that recalled the head handed over (null: a head without an id). */
+  private partsTemplate: IdTemplate | null = null;
+  private idBuf: Buffer | null = null;
+  private idAt = 0;
+  private idEnd = 0;
   // --- the stanza in progress (offsets from its start), judged while it was arriving ---
   /** Its head, once both start tags have arrived… */
   private head: Head | null = null;
-  /** …its attributes (`head.attrs`, or a template's for this id)… */
-  private headAttrs: Record<string, string> = {};
+  /**
+   * …its attributes (`head.attrs`, or a template's for this id; null: a template's for a new id,
+   * not made yet — the id stands at `headIdAt`, `headIdEnd`, from the stanza's start)…
+   */
+  private headAttrs: Record<string, string> | null = {};
+  private headIdAt = 0;
+  private headIdEnd = 0;
   /** …and the template that recalled it (null: a head without an id). */
   private headTemplate: IdTemplate | null = null;
   /** Where its payload starts (once `head` is set). */
@@ -531,6 +547,7 @@ class GcmMatcher implements StanzaShortcutMatcher<GcmParts>, GcmParts {
 
   release(keep?: Buffer): void {
     if (this.textBuf !== null) this.makeText();
+    if (this.partsAttrs === null) this.makeAttrs();
     // Pieces of the chunk are copied into strings; only the view refers to it, until here. The
     // parser's own buffer (`keep`) is not the caller's memory: its view is kept for the next chunks
     // (without, 94% of the rate at 400-byte chunks: bench/micro/shortcut-tricks.mjs).
@@ -559,7 +576,14 @@ class GcmMatcher implements StanzaShortcutMatcher<GcmParts>, GcmParts {
     // up to `accTo`, plain from there.
     const accTo = start + this.accTo;
     const endTag = start + this.plainTo;
-    this.attrs = this.headAttrs;
+    const attrs = this.headAttrs;
+    this.partsAttrs = attrs;
+    this.partsTemplate = this.headTemplate;
+    if (attrs === null) {
+      this.idBuf = buf;
+      this.idAt = start + this.headIdAt;
+      this.idEnd = start + this.headIdEnd;
+    }
     // What readAck() said is the answer when the payload is its bytes: plain, nothing decoded. In a
     // payload with references or bytes past ASCII, "not an ACK" still is when every byte it was
     // told from came before the first such byte: up to there the text is those bytes, one
@@ -580,6 +604,23 @@ class GcmMatcher implements StanzaShortcutMatcher<GcmParts>, GcmParts {
       this.text = endTag > accTo ? this.acc + latin1(buf, accTo, endTag) : this.acc;
     }
     return this;
+  }
+
+  get attrs(): Readonly<Record<string, string>> {
+    return this.partsAttrs ?? this.makeAttrs();
+  }
+
+  /** The attributes of the head handed over, for a template's new id (`partsAttrs` was null). */
+  private makeAttrs(): Record<string, string> {
+    const t = this.partsTemplate as IdTemplate;
+    const id = latin1(this.idBuf as Buffer, this.idAt, this.idEnd);
+    const attrs = { ...t.attrs };
+    attrs['id'] = id;
+    // The template keeps them for its next stanza with the same id.
+    t.lastAttrs = attrs;
+    t.lastId = id;
+    this.idBuf = null;
+    return (this.partsAttrs = attrs);
   }
 
   get json(): string {
@@ -624,8 +665,8 @@ class GcmMatcher implements StanzaShortcutMatcher<GcmParts>, GcmParts {
     const gcm = new XmlElement(head.gcmName, 'gcm', head.prefix ?? '', NS_GCM, { ...head.gcmAttrs }, text.length > 0 ? [text] : []);
     // A template's attributes for this id are handed over (the template forgets them); a head
     // without an id keeps its own, so the element gets a copy.
-    let attrs = this.headAttrs;
-    const t = this.headTemplate;
+    let attrs = this.partsAttrs ?? this.makeAttrs();
+    const t = this.partsTemplate;
     if (t !== null && t.lastAttrs === attrs) t.lastAttrs = undefined;
     else attrs = { ...attrs };
     return new XmlElement('message', 'message', '', defaultNs, attrs, [gcm]);
@@ -840,15 +881,15 @@ class GcmMatcher implements StanzaShortcutMatcher<GcmParts>, GcmParts {
         continue;
       }
       if (!sameBytes(view, buf, q, t.after, a)) continue;
-      let attrs = t.lastAttrs;
-      if (attrs === undefined || !sameId(buf, idStart, q, t.lastId)) {
-        const id = latin1(buf, idStart, q);
-        attrs = { ...t.attrs };
-        attrs['id'] = id;
-        t.lastAttrs = attrs;
-        t.lastId = id;
+      // The same id as the template's last stanza (CCS's `id=""`): the same attributes. Another:
+      // made when they are read (see partsAttrs).
+      const attrs = t.lastAttrs;
+      if (attrs !== undefined && sameId(buf, idStart, q, t.lastId)) this.headAttrs = attrs;
+      else {
+        this.headAttrs = null;
+        this.headIdAt = idStart - start;
+        this.headIdEnd = q - start;
       }
-      this.headAttrs = attrs;
       this.headTemplate = t;
       this.recalled = q + a - start;
       return t.head;
