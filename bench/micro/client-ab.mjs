@@ -12,9 +12,10 @@
 // clients stay connected throughout, the idle one holding nothing (no timers: pings, idle checks and
 // keepalives off, as in bench/ccs-client.mjs). Reported: per round, this build's CPU µs per message
 // over the base's (the round's two slices back to back, their order alternating), median and IQR
-// (< 1: this build is cheaper). Both in one heap: a slice pays for garbage the other left, so the
-// order alternates and the figure is a median over rounds; run it with a copy of one build as DIR
-// for the noise floor.
+// (< 1: this build is cheaper), and the same for each slice's acked msgs/s, wall clock (> 1: this
+// build is faster; the machine's load moves it more than the CPU: bench/ANALYSIS.md, twelfth pass,
+// has an A/A). Both in one heap: a slice pays for garbage the other left, so the order alternates
+// and the figure is a median over rounds; run it with a copy of one build as DIR for the noise floor.
 import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -79,19 +80,25 @@ try {
   // Warm-up in slices, taking turns as the rounds do.
   for (let w = 0; w < WARMUP; w += SLICE) for (const c of contenders) await drive(c.client, (next += SLICE) - SLICE, SLICE);
   const ratios = [];
+  // Each slice's acked msgs/s (wall clock, the slice's first send to its last settle), this over base.
+  const rates = [];
   const us = { this: [], base: [] };
   for (let r = 0; r < ROUNDS; r++) {
     const order = r % 2 === 0 ? contenders : [...contenders].reverse();
     const cpu = {};
+    const rate = {};
     for (const c of order) {
       const c0 = process.cpuUsage();
+      const t0 = process.hrtime.bigint();
       await drive(c.client, (next += SLICE) - SLICE, SLICE);
       const u = process.cpuUsage(c0);
+      rate[c.name] = SLICE / (Number(process.hrtime.bigint() - t0) / 1e9);
       cpu[c.name] = (u.user + u.system) / SLICE;
       us[c.name].push(cpu[c.name]);
     }
     ratios.push(cpu.this / cpu.base);
-    process.stderr.write(`round ${r + 1}: this ${cpu.this.toFixed(2)} base ${cpu.base.toFixed(2)} µs/msg  ratio ${(cpu.this / cpu.base).toFixed(3)}\n`);
+    rates.push(rate.this / rate.base);
+    process.stderr.write(`round ${r + 1}: this ${cpu.this.toFixed(2)} base ${cpu.base.toFixed(2)} µs/msg  ratio ${(cpu.this / cpu.base).toFixed(3)}; msgs/s ${Math.round(rate.this)} / ${Math.round(rate.base)}\n`);
   }
   const q = (xs, p) => {
     const s = [...xs].sort((a, b) => a - b);
@@ -103,9 +110,10 @@ try {
     bench: 'client-ab', window: WINDOW, connections: CONNECTIONS, slice: SLICE, rounds: ROUNDS, warmup: WARMUP,
     ratio: q(ratios, 0.5), ratioQ: [q(ratios, 0.25), q(ratios, 0.75)], below1: ratios.filter((x) => x < 1).length,
     thisUsPerMsg: q(us.this, 0.5), baseUsPerMsg: q(us.base, 0.5), ratios,
+    rateRatio: q(rates, 0.5), rateRatioQ: [q(rates, 0.25), q(rates, 0.75)], rates,
   };
   if (args.json) writeFileSync(args.json, JSON.stringify(result, null, 2));
-  process.stdout.write(`${WINDOW} × ${CONNECTIONS}: this/base CPU per message ${result.ratio.toFixed(3)} (IQR ${result.ratioQ[0].toFixed(3)}–${result.ratioQ[1].toFixed(3)}, ${result.below1} of ${ROUNDS} rounds below 1); this ${result.thisUsPerMsg.toFixed(2)}, base ${result.baseUsPerMsg.toFixed(2)} µs/msg\n`);
+  process.stdout.write(`${WINDOW} × ${CONNECTIONS}: this/base CPU per message ${result.ratio.toFixed(3)} (IQR ${result.ratioQ[0].toFixed(3)}–${result.ratioQ[1].toFixed(3)}, ${result.below1} of ${ROUNDS} rounds below 1); this ${result.thisUsPerMsg.toFixed(2)}, base ${result.baseUsPerMsg.toFixed(2)} µs/msg; this/base msgs/s ${result.rateRatio.toFixed(3)} (IQR ${result.rateRatioQ[0].toFixed(3)}–${result.rateRatioQ[1].toFixed(3)})\n`);
 } finally {
   await Promise.all(contenders.map((c) => c.client.close()));
   await stub.stop();

@@ -17,8 +17,9 @@
 // (per 100 000 messages), their pauses (µs, wall, main thread), the scavenges' parallel work on
 // helper threads (µs, V8's `background.scavenge.parallel`), the bytes that survived a scavenge in
 // the young generation and the bytes promoted to the old one, the process's CPU (all threads) and
-// msgs/s, and the young generation's size (V8 sizes it by how much survives: it sets how often a
-// scavenge comes). Every run checks that its sends were all ACKed, none twice and none failed.
+// msgs/s, the messages outstanding (in flight and queued: means of samples every 10 ms), and the
+// young generation's size (V8 sizes it by how much survives: it sets how often a scavenge comes).
+// Every run checks that its sends were all ACKed, none twice and none failed.
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -95,7 +96,7 @@ function summarise(out, n) {
     }
   }
   return {
-    cpuUsPerMsg: result.cpuUsPerMsg, msgsPerSec: result.msgsPerSec, youngMiB: result.youngMiB,
+    cpuUsPerMsg: result.cpuUsPerMsg, msgsPerSec: result.msgsPerSec, youngMiB: result.youngMiB, inFlight: result.inFlight, queued: result.queued,
     scavengesPer100k: (s.scavenges / n) * 1e5, markCompactsPer100k: (s.markCompacts / n) * 1e5,
     scavengePauseUsPerMsg: (s.scavengePause * 1000) / n, markCompactPauseUsPerMsg: (s.markCompactPause * 1000) / n,
     backgroundScavengeUsPerMsg: (s.background * 1000) / n, survivedBytesPerMsg: s.survived / n, promotedBytesPerMsg: s.promoted / n,
@@ -103,7 +104,7 @@ function summarise(out, n) {
 }
 
 function line(r) {
-  return `CPU ${r.cpuUsPerMsg.toFixed(2)} µs/msg, ${Math.round(r.msgsPerSec)} msgs/s; young generation ${r.youngMiB.toFixed(0)} MiB; scavenges ${r.scavengesPer100k.toFixed(1)}/100k, pause ${r.scavengePauseUsPerMsg.toFixed(3)} µs/msg, `
+  return `CPU ${r.cpuUsPerMsg.toFixed(2)} µs/msg, ${Math.round(r.msgsPerSec)} msgs/s; outstanding ${Math.round(r.inFlight)} in flight + ${Math.round(r.queued)} queued; young generation ${r.youngMiB.toFixed(0)} MiB; scavenges ${r.scavengesPer100k.toFixed(1)}/100k, pause ${r.scavengePauseUsPerMsg.toFixed(3)} µs/msg, `
     + `helpers ${r.backgroundScavengeUsPerMsg.toFixed(3)} µs/msg; survived ${Math.round(r.survivedBytesPerMsg)} B/msg, promoted ${Math.round(r.promotedBytesPerMsg)} B/msg; `
     + `mark-compacts ${r.markCompactsPer100k.toFixed(1)}/100k, pause ${r.markCompactPauseUsPerMsg.toFixed(3)} µs/msg`;
 }
@@ -153,6 +154,16 @@ async function child(cfg) {
   for (; next < cfg.warmup; next += RUN) await drive(next, Math.min(RUN, cfg.warmup - next));
   const young = () => v8.getHeapSpaceStatistics().find((x) => x.space_name === 'new_space')?.space_size ?? 0;
   const young0 = young();
+  // What is outstanding, sampled every 10 ms: in flight (the windows) and queued. Their sum against
+  // one scavenge interval is what decides whether a message dies young (bench/ANALYSIS.md, tenth
+  // and twelfth passes).
+  const live = { samples: 0, pending: 0, queued: 0 };
+  const sampler = setInterval(() => {
+    const st = client.stats();
+    live.samples++;
+    live.pending += st.pending;
+    live.queued += st.queued;
+  }, 10);
   process.stdout.write('MARK start\n');
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
@@ -160,7 +171,9 @@ async function child(cfg) {
   const wall = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
   process.stdout.write('MARK end\n');
-  process.stdout.write(`RESULT ${JSON.stringify({ cpuUsPerMsg: (cpu.user + cpu.system) / cfg.n, msgsPerSec: cfg.n / (wall / 1000), youngMiB: Math.max(young0, young()) / 2 ** 20 })}\n`);
+  clearInterval(sampler);
+  const n = Math.max(1, live.samples);
+  process.stdout.write(`RESULT ${JSON.stringify({ cpuUsPerMsg: (cpu.user + cpu.system) / cfg.n, msgsPerSec: cfg.n / (wall / 1000), youngMiB: Math.max(young0, young()) / 2 ** 20, inFlight: live.pending / n, queued: live.queued / n })}\n`);
   await client.close();
   process.exit(0);
 }
