@@ -583,7 +583,7 @@ class GcmMatcher implements StanzaShortcutMatcher<GcmParts>, GcmParts {
       this.idBuf = buf;
       this.idAt = start + this.headIdAt;
       this.idEnd = start + this.headIdEnd;
-    }
+    } else this.idBuf = null; // (an earlier stanza's, never made: release() would not let go of it)
     // What readAck() said is the answer when the payload is its bytes: plain, nothing decoded. In a
     // payload with references or bytes past ASCII, "not an ACK" still is when every byte it was
     // told from came before the first such byte: up to there the text is those bytes, one

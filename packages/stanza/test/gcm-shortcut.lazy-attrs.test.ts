@@ -1,4 +1,7 @@
 import * as fc from 'fast-check';
+import { setTimeout as tick } from 'node:timers/promises';
+import * as v8 from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { recorder } from '@ccs-xmpp/stream/testing';
@@ -110,6 +113,35 @@ test('property: however the stream is cut, the last parts of each write read the
     }),
     { seed: 0xa77, numRuns: 300 },
   );
+});
+
+// Regression: the bytes of a new id were kept (`idBuf`) after a later stanza of the same write was
+// handed over with attributes already made (a head without an id, or the last id again): release()
+// made nothing, so nothing let go of the chunk, which stayed referenced until the next new id —
+// against "no chunk is referenced after the call that was given it" (README, StanzaShortcutMatcher).
+test('the bytes of a new id left unmade are not referenced after the write when a later stanza of it had its attributes made', async () => {
+  v8.setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  // A head without an id; the id whose attributes the template holds (the first stanza's, made).
+  for (const last of [bare(''), up('m-0')]) {
+    const seen: GcmParts[] = [];
+    const r = recorder({ shortcut: gcmShortcut }, undefined, (parts: GcmParts) => (void parts.json, seen.push(parts), true));
+    r.parser.write(bytes(HEADER + up('m-0')));
+    // Many new ids (attributes left unmade), then a stanza whose attributes need no id's bytes.
+    const whole = Array.from({ length: 60 }, (_, i) => up(`m-${i + 1}`)).join('') + last;
+    let chunk: Buffer | undefined = Buffer.from(whole, 'latin1');
+    assert.ok(chunk.length > 4096 && chunk.buffer.byteLength === chunk.length, 'a chunk with its own memory');
+    const ref = new WeakRef(chunk.buffer);
+    r.parser.write(chunk);
+    chunk = undefined;
+    assert.is(seen.length, 62);
+    // A WeakRef's target is kept until the current job ends.
+    for (let i = 0; i < 5 && ref.deref() !== undefined; i++) {
+      await tick();
+      gc();
+    }
+    assert.is(ref.deref(), undefined, `the chunk is still referenced by the parser (last ${last.slice(0, 20)})`);
+  }
 });
 
 test.run();
