@@ -211,8 +211,8 @@ if (cc) {
   if (cc.summary.some((s) => s.client === 'floor')) {
     md.push('`floor` is the API floor (`bench/lib/floor-ccs-client.mjs`): the least any client with `CcsClient`\'s public API must do');
     md.push('per message — serialise the caller\'s object with a generated id (`CcsClient`\'s own plain-JSON writer, cheaper than');
-    md.push('`JSON.stringify`), one promise per send settled from its ACK, a bounded queue behind the windows (`trySend` / `waitForCapacity`,');
-    md.push('driven like `CcsClient`) — and nothing else (no validation, copy, resend, NACK, timeout, reconnect or stats). Its share of the');
+    md.push('`JSON.stringify`), one promise per send settled from its ACK with a `SendResult` (the id and the ACK\'s `from`), a');
+    md.push('bounded queue behind the windows (`trySend` / `waitForCapacity`, driven like `CcsClient`) — and nothing else (no validation, copy, resend, NACK, timeout, reconnect or stats). Its share of the');
     md.push('trivial client\'s rate is what the API itself leaves of the ceiling.');
     if (cc.summary.some((s) => s.client === 'floor-stringify')) md.push('`floor-stringify` is the same with `JSON.stringify` and a template string per stanza.');
     if (cc.summary.some((s) => s.client === 'floor-map')) md.push('`floor-map` is the same with a `Map` as its in-flight table instead of a hash table of its own.');

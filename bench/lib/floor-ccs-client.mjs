@@ -9,7 +9,8 @@
  * - serialise the caller's object, with a generated `message_id` in it, as XML-safe JSON;
  * - one promise per send, its `resolve` kept until the ACK settles it (in the queue while the message waits,
  *   then in its connection's table of what is on the wire, keyed by the id: a hash table of its own, not a
- *   `Map` — see `IdTable`);
+ *   `Map` — see `IdTable`), with what `CcsClient`'s promise resolves with: a `SendResult` object (`messageId`,
+ *   the ACK's `from` as a string, `registrationId`, `retries`);
  * - a bounded queue behind the windows: `trySend` returns the promise, or `undefined` when the queue
  *   is full; `waitForCapacity()` resolves once it is back under half (as `CcsClient`'s does);
  * - ids as long as `CcsClient`'s default ones (packages/ccs/src/message-id.ts: a 10-character
@@ -36,6 +37,7 @@ import { GcmEncoder } from '@ccs-xmpp/stanza';
 import { open } from './trivial-ccs-client.mjs';
 
 const ID_KEY = Buffer.from('"message_id":"', 'latin1');
+const FROM_KEY = Buffer.from('"from":"', 'latin1');
 const MESSAGE_END = Buffer.from('</message>', 'latin1');
 const QUOTE = 0x22;
 const DIGITS = '0123456789abcdefghijklmnopqrstuvwxyz';
@@ -301,7 +303,7 @@ export class FloorCcsClient {
     }
   }
 
-  /** The message's promise (resolved with its id at the ACK), or undefined when the queue is full. */
+  /** The message's promise (resolved with a SendResult at the ACK), or undefined when the queue is full. */
   trySend(message) {
     // Straight to a connection only when nothing waits before it; the queue only fills while every window is full.
     const conn = this.count === 0 ? this.pick() : undefined;
@@ -355,7 +357,17 @@ export class FloorCcsClient {
         const idStart = k + ID_KEY.length;
         const id = buf.latin1Slice(idStart, buf.indexOf(QUOTE, idStart));
         const resolve = waiting.take(id);
-        if (resolve !== undefined) resolve(id);
+        if (resolve !== undefined) {
+          // The API settles a send with a SendResult: the id, the ACK's `from`, the canonical token
+          // (none in a plain ACK) and the retry count — an object and the `from` as a string.
+          const f = buf.indexOf(FROM_KEY, pos);
+          let from;
+          if (f >= 0 && f < end) {
+            const fromStart = f + FROM_KEY.length;
+            from = buf.latin1Slice(fromStart, buf.indexOf(QUOTE, fromStart));
+          }
+          resolve({ messageId: id, from, registrationId: undefined, retries: 0 });
+        }
       }
       pos = end + MESSAGE_END.length;
     }

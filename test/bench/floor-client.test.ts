@@ -14,7 +14,7 @@ interface Table {
 }
 interface Floor {
   connect(): Promise<void>;
-  trySend(message: object): Promise<string> | undefined;
+  trySend(message: object): Promise<{ messageId: string; from: string | undefined; registrationId: undefined; retries: number }> | undefined;
   waitForCapacity(): Promise<void>;
   close(): void;
   readonly count: number;
@@ -86,8 +86,14 @@ test('the floor settles every send once from its ACK over TLS, refuses past maxQ
         p = floor.trySend(message);
       }
       if (p === undefined) throw new Error('refused after waitForCapacity');
-      all.push(p.then((id) => {
+      all.push(p.then((result) => {
         settled++;
+        // What CcsClient's send resolves with: a SendResult, the ACK's `from` read from the stub's ACK.
+        assert.equal(Object.keys(result), ['messageId', 'from', 'registrationId', 'retries']);
+        assert.is(result.from, token);
+        assert.is(result.registrationId, undefined);
+        assert.is(result.retries, 0);
+        const id = result.messageId;
         // A 10-character prefix ending in '-' and a base-36 counter, as CcsClient's default ids.
         assert.match(id, /^[A-Za-z0-9_-]{9}-[0-9a-z]+$/);
         assert.not.ok(ids.has(id), `settled twice: ${id}`);
