@@ -5,10 +5,11 @@
 // 16 windows take 16 000 before anything queues) and fill it for half a slice at 1000 × 1, and a
 // scavenge that falls where a slice drains finds a fraction of the live set (bench/ANALYSIS.md, ninth
 // pass). The driver is bench/lib/client-worker.mjs's (`trySend` until refused, `waitForCapacity()`,
-// `maxQueued` 10 000); its warm-up runs of 60 000 are client-worker's `--n`.
+// `maxQueued` 10 000 unless `--max-queued`: how deep the queue runs is the application's choice, and
+// most of what is outstanding at window 100 is queued); its warm-up runs of 60 000 are client-worker's `--n`.
 //
 //   node bench/micro/client-gc.mjs [--base-dir DIR] [--window 1000] [--connections 16] [--n 300000]
-//                                  [--warmup 240000] [--rounds 3] [--node-flags '…'] [--json FILE]
+//                                  [--warmup 240000] [--rounds 3] [--max-queued 10000] [--node-flags '…'] [--json FILE]
 //
 // DIR: another checkout with its packages built, whose client to measure instead of this one's.
 // --node-flags: V8 or Node flags for the measured process (an application's choice, e.g.
@@ -31,6 +32,7 @@ const { values: args } = parseArgs({
   options: {
     'base-dir': { type: 'string' }, window: { type: 'string' }, connections: { type: 'string' }, n: { type: 'string' },
     warmup: { type: 'string' }, rounds: { type: 'string' }, json: { type: 'string' }, child: { type: 'string' }, 'node-flags': { type: 'string' },
+    'max-queued': { type: 'string' },
   },
 });
 const TOKEN = 'bench-device-token-0001';
@@ -43,7 +45,7 @@ async function parent() {
   const { startStub } = await import('../lib/start-stub.mjs');
   const cfg = {
     dir: args['base-dir'] === undefined ? undefined : resolve(args['base-dir']), window: Number(args.window ?? 1000), connections: Number(args.connections ?? 16),
-    n: Number(args.n ?? 300_000), warmup: Number(args.warmup ?? 240_000),
+    n: Number(args.n ?? 300_000), warmup: Number(args.warmup ?? 240_000), maxQueued: Number(args['max-queued'] ?? 10_000),
   };
   const rounds = Number(args.rounds ?? 3);
   const stub = await startStub(TOKEN);
@@ -119,7 +121,7 @@ async function child(cfg) {
   const { CcsClient } = cfg.dir === undefined ? await import('@ccs-xmpp/ccs') : await import(pathToFileURL(resolve(cfg.dir, 'packages/ccs/dist/src/index.js')).href);
   const client = new CcsClient({
     senderId: '1234567890', apiKey: 'stub-key', host: '127.0.0.1', port: cfg.port, tls: { ca: cfg.ca, servername: 'localhost' },
-    maxPending: cfg.window, maxQueued: 10_000, connections: cfg.connections, pingIntervalMs: 0, idleTimeoutMs: 0, keepaliveIntervalMs: 0,
+    maxPending: cfg.window, maxQueued: cfg.maxQueued, connections: cfg.connections, pingIntervalMs: 0, idleTimeoutMs: 0, keepaliveIntervalMs: 0,
   });
   await client.connect({ all: true });
   // The payload and the queue driver of bench/lib/client-worker.mjs, with its shared settlement
