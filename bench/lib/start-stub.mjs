@@ -11,7 +11,10 @@ const STUB = fileURLToPath(new URL('./stub-ccs.mjs', import.meta.url));
  * @returns the stub's startup line's fields, its `pid`, and `stop()` (SIGTERM, resolves at exit)
  */
 export async function startStub(token, extra = []) {
-  const child = spawn(process.execPath, [STUB, '--from', token, ...extra], { stdio: ['ignore', 'pipe', 'inherit'] });
+  // stdin is the stub's lifeline (`--lifeline`): it ends with this process, so a run that crashes
+  // before stop() leaves no server behind. Unref'd: the pipe alone does not keep this process alive.
+  const child = spawn(process.execPath, [STUB, '--from', token, '--lifeline', ...extra], { stdio: ['pipe', 'pipe', 'inherit'] });
+  child.stdin.unref?.();
   const line = await new Promise((resolve, reject) => {
     let out = '';
     const t = setTimeout(() => reject(new Error('stub did not start')), 15_000);

@@ -6,18 +6,22 @@
  * validation, no ledger: the emulator (packages/emulator) is the faithful peer; this one exists so
  * that the client's cost is not hidden behind the server's (~5 µs per message for the emulator).
  *
- *   node bench/lib/stub-ccs.mjs [--from TOKEN] [--no-ack]
+ *   node bench/lib/stub-ccs.mjs [--from TOKEN] [--no-ack] [--lifeline]
  *
  * Prints one JSON line `{ "port", "ca" }` when listening (127.0.0.1, a free port; `ca` is a
  * self-signed certificate made in process), then serves until SIGTERM. `--from` is the `from` of
  * every ACK (send to that token: the ACK is then canonical for every client); `--no-ack` never
- * answers (memory per pending message).
+ * answers (memory per pending message). `--lifeline` exits when its stdin closes: `startStub` holds
+ * the other end of that pipe, so a parent that dies without `stop()` (a crashed test or benchmark,
+ * SIGKILL) takes the stub with it instead of leaving a server running.
  */
 import * as tls from 'node:tls';
 import { parseArgs } from 'node:util';
 import { generateDevCertificate } from '@ccs-xmpp/stream';
 
-const { values: args } = parseArgs({ options: { from: { type: 'string' }, 'no-ack': { type: 'boolean' } } });
+const { values: args } = parseArgs({
+  options: { from: { type: 'string' }, 'no-ack': { type: 'boolean' }, lifeline: { type: 'boolean' } },
+});
 const FROM = args.from ?? 'stub-device-token';
 const ACK = args['no-ack'] !== true;
 
@@ -122,3 +126,9 @@ process.on('SIGTERM', () => {
   server.close();
   process.exit(0);
 });
+if (args.lifeline === true) {
+  // The pipe closes when the parent exits, however it exits; nothing is ever written to it.
+  process.stdin.on('end', () => process.exit(0));
+  process.stdin.on('error', () => process.exit(0));
+  process.stdin.resume();
+}
