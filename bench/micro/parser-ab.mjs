@@ -24,8 +24,9 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as stream from '@ccs-xmpp/stream';
 import * as stanza from '@ccs-xmpp/stanza';
-import { chunked, gcmPayloadOf, generateCcsMix } from '../lib/ccs-mix.mjs';
+import { chunked, generateCcsMix } from '../lib/ccs-mix.mjs';
 import { cpuSlice, median, pairedRatios, quantile } from '../lib/cpu-slice.mjs';
+import { parserContender } from '../lib/parser-contender.mjs';
 
 const { values: args } = parseArgs({
   options: { snapshot: { type: 'string' }, base: { type: 'string' }, paired: { type: 'string' }, how: { type: 'string' }, sizes: { type: 'string' }, rounds: { type: 'string' }, slice: { type: 'string' }, stanzas: { type: 'string' }, json: { type: 'string' } },
@@ -62,47 +63,13 @@ const STANZAS = Number(args.stanzas ?? 20_000);
 const mix = generateCcsMix(STANZAS, 7);
 const bytes = Buffer.from(mix.header + mix.stanzas.join(''), 'utf8');
 
-function contender({ stream: { StanzaParser }, stanza: { gcmShortcut, gcmAckShortcut, canonicalAckId } }, how) {
-  // The client takes the canonical ACK's id from the parts of gcmAckShortcut where the build has
-  // it (since the sixth pass), else from canonicalAckId of the text, as it did before.
-  const shortcut = how === 'client' && gcmAckShortcut !== undefined ? gcmAckShortcut : gcmShortcut;
-  const ackIdOf = gcmAckShortcut !== undefined ? (parts) => parts.ackId : (parts) => canonicalAckId(parts.json);
-  return (chunks) => {
-    let n = 0;
-    const onShortcut =
-      how === 'bare' ? () => (n++, true)
-      : how === 'client' ? (parts) => (ackIdOf(parts) === undefined && JSON.parse(parts.json), n++, true)
-      : ({ json }) => (JSON.parse(json), n++, true);
-    const p = new StanzaParser(
-      {
-        ...(how === 'elements' ? {} : { onShortcut }),
-        onStreamOpen() {},
-        onStanza(el) {
-          const json = gcmPayloadOf(el);
-          if (json !== undefined) {
-            JSON.parse(json);
-            n++;
-          }
-        },
-        onStreamEnd() {},
-        onError(e) {
-          throw e;
-        },
-      },
-      { shortcut },
-    );
-    for (let i = 0; i < chunks.length; i++) p.write(chunks[i]);
-    if (n !== STANZAS) throw new Error(`${how}: ${n} of ${STANZAS} stanzas`);
-  };
-}
-
 const slice = (fn, chunks) => cpuSlice(fn, chunks, SLICE_MS, STANZAS);
 
 const results = [];
 for (const chunkSize of (args.sizes ?? '16384,400').split(',').map(Number)) {
   const chunks = chunked(bytes, chunkSize);
   for (const how of HOW) {
-    const runs = [contender({ stream, stanza }, how), contender(base, how)];
+    const runs = [parserContender({ stream, stanza }, how, STANZAS), parserContender(base, how, STANZAS)];
     runs.forEach((fn) => slice(fn, chunks));
     if (args.paired !== undefined) {
       const ratios = pairedRatios(runs[0], runs[1], chunks, Number(args.paired));

@@ -11,11 +11,12 @@
 // canonical ACK's id from gcmAckShortcut's parts, JSON.parse for the rest; elements: the element
 // saxes would build, JSON.parse of its payload.
 import { parseArgs } from 'node:util';
-import { StanzaParser } from '@ccs-xmpp/stream';
-import { gcmAckShortcut, gcmShortcut } from '@ccs-xmpp/stanza';
+import * as stream from '@ccs-xmpp/stream';
+import * as stanza from '@ccs-xmpp/stanza';
 import { indexOfScanner } from '../lib/ceiling.mjs';
-import { chunked, gcmPayloadOf, generateCcsMix } from '../lib/ccs-mix.mjs';
+import { chunked, generateCcsMix } from '../lib/ccs-mix.mjs';
 import { median, pairedRatios, quantile } from '../lib/cpu-slice.mjs';
+import { parserContender } from '../lib/parser-contender.mjs';
 
 const { values: args } = parseArgs({
   options: { how: { type: 'string' }, sizes: { type: 'string' }, paired: { type: 'string' }, stanzas: { type: 'string' } },
@@ -25,39 +26,12 @@ const SECONDS = Number(args.paired ?? 10);
 const STANZAS = Number(args.stanzas ?? 5000);
 const mix = generateCcsMix(STANZAS, 7);
 const bytes = Buffer.from(mix.header + mix.stanzas.join(''), 'utf8');
-function ours(how) {
-  return (chunks) => {
-    let n = 0;
-    const onShortcut = how === 'client' ? (p) => (p.ackId === undefined && JSON.parse(p.json), n++, true) : ({ json }) => (JSON.parse(json), n++, true);
-    const p = new StanzaParser(
-      {
-        ...(how === 'elements' ? {} : { onShortcut }),
-        onStreamOpen() {},
-        onStanza(el) {
-          const json = gcmPayloadOf(el);
-          if (json !== undefined) {
-            JSON.parse(json);
-            n++;
-          }
-        },
-        onStreamEnd() {},
-        onError(e) {
-          throw e;
-        },
-      },
-      { shortcut: how === 'client' ? gcmAckShortcut : gcmShortcut },
-    );
-    for (let i = 0; i < chunks.length; i++) p.write(chunks[i]);
-    if (n !== STANZAS) throw new Error(`${how}: ${n} of ${STANZAS} stanzas`);
-  };
-}
-
 const ceiling = (chunks) => indexOfScanner(chunks, null);
 
 for (const size of (args.sizes ?? '16384,400').split(',').map(Number)) {
   const chunks = chunked(bytes, size);
   for (const how of HOW) {
-    const run = ours(how);
+    const run = parserContender({ stream, stanza }, how, STANZAS);
     for (let i = 0; i < 10; i++) {
       run(chunks);
       ceiling(chunks);
