@@ -15,6 +15,7 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { startStub } from '../lib/start-stub.mjs';
+import { driveQueue, payloadFor } from '../lib/queue-driver.mjs';
 
 const { values: args } = parseArgs({
   options: { 'base-dir': { type: 'string' }, window: { type: 'string' }, connections: { type: 'string' }, runs: { type: 'string' }, top: { type: 'string' } },
@@ -33,26 +34,8 @@ const client = new CcsClient({
 });
 try {
   await client.connect({ all: true });
-  // client-worker's payload and queue driver, one shared settlement callback.
-  const payload = (i) => ({ to: TOKEN, data: { type: 'chat', title: 'New message', body: 'Alice: are we still on for 7pm?', thread: 'th-42', seq: String(i) } });
-  const drive = async (base, n) => {
-    let settled = 0;
-    let done;
-    const all = new Promise((r) => (done = r));
-    const count = () => {
-      if (++settled === n) done();
-    };
-    for (let i = 0; i < n; i++) {
-      let p = client.trySend(payload(base + i));
-      if (p === undefined) {
-        await client.waitForCapacity();
-        p = client.trySend(payload(base + i));
-        if (p === undefined) throw new Error('trySend refused after waitForCapacity');
-      }
-      p.then(count, count);
-    }
-    await all;
-  };
+  const payload = payloadFor(TOKEN);
+  const drive = (base, n) => driveQueue(client, payload, base, n);
   for (let k = 0; k < 4; k++) await drive(k * RUN, RUN);
   const acked0 = client.stats().acked;
   const session = new Session();

@@ -22,6 +22,7 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { CcsClient } from '@ccs-xmpp/ccs';
 import { startStub } from '../lib/start-stub.mjs';
+import { driveQueue, payloadFor } from '../lib/queue-driver.mjs';
 
 const { values: args } = parseArgs({
   options: {
@@ -41,29 +42,9 @@ const { CcsClient: BaseClient } = await import(pathToFileURL(resolve(args['base-
 const stub = await startStub(TOKEN);
 
 // The payload and the queue driver of bench/lib/client-worker.mjs.
-const payload = (i) => ({ to: TOKEN, data: { type: 'chat', title: 'New message', body: 'Alice: are we still on for 7pm?', thread: 'th-42', seq: String(i) } });
+const payload = payloadFor(TOKEN);
 async function drive(client, base, n) {
-  let settled = 0;
-  let failed = 0;
-  let done;
-  const all = new Promise((r) => (done = r));
-  const ok = () => {
-    if (++settled === n) done();
-  };
-  const bad = () => {
-    failed++;
-    ok();
-  };
-  for (let i = 0; i < n; i++) {
-    let p = client.trySend(payload(base + i));
-    if (p === undefined) {
-      await client.waitForCapacity();
-      p = client.trySend(payload(base + i));
-      if (p === undefined) throw new Error('trySend refused after waitForCapacity');
-    }
-    p.then(ok, bad);
-  }
-  await all;
+  const { failed } = await driveQueue(client, payload, base, n);
   if (failed > 0) throw new Error(`${failed} messages failed`);
 }
 

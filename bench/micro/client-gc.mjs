@@ -124,33 +124,14 @@ async function child(cfg) {
     maxPending: cfg.window, maxQueued: cfg.maxQueued, connections: cfg.connections, pingIntervalMs: 0, idleTimeoutMs: 0, keepaliveIntervalMs: 0,
   });
   await client.connect({ all: true });
-  // The payload and the queue driver of bench/lib/client-worker.mjs, with its shared settlement
-  // callbacks: a closure per send would add objects to every pending message.
-  const payload = (i) => ({ to: TOKEN, data: { type: 'chat', title: 'New message', body: 'Alice: are we still on for 7pm?', thread: 'th-42', seq: String(i) } });
+  // The payload and the queue driver of bench/lib/client-worker.mjs (bench/lib/queue-driver.mjs).
+  const { driveQueue, payloadFor } = await import('../lib/queue-driver.mjs');
+  const payload = payloadFor(TOKEN);
   const drive = async (base, n) => {
-    let acked = 0;
-    let failed = 0;
-    let done;
-    const all = new Promise((r) => (done = r));
-    const ok = () => {
-      if (++acked + failed === n) done();
-    };
-    const bad = () => {
-      if (acked + ++failed === n) done();
-    };
-    for (let i = 0; i < n; i++) {
-      let p = client.trySend(payload(base + i));
-      if (p === undefined) {
-        await client.waitForCapacity();
-        p = client.trySend(payload(base + i));
-        if (p === undefined) throw new Error('trySend refused after waitForCapacity');
-      }
-      p.then(ok, bad);
-    }
-    await all;
+    const counts = await driveQueue(client, payload, base, n);
     // Settled more than once would show as more settlements than sends by the end of the next tick.
     await new Promise((r) => setImmediate(r));
-    if (failed !== 0 || acked !== n) throw new Error(`${acked} ACKed and ${failed} failed of ${n}`);
+    if (counts.failed !== 0 || counts.acked !== n) throw new Error(`${counts.acked} ACKed and ${counts.failed} failed of ${n}`);
   };
   let next = 0;
   for (; next < cfg.warmup; next += RUN) await drive(next, Math.min(RUN, cfg.warmup - next));

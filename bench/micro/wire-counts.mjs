@@ -19,6 +19,7 @@ import { parseArgs } from 'node:util';
 import * as tls from 'node:tls';
 import * as net from 'node:net';
 import { startStub } from '../lib/start-stub.mjs';
+import { driveQueue, payloadFor } from '../lib/queue-driver.mjs';
 import { TrivialCcsClient } from '../lib/trivial-ccs-client.mjs';
 import { FloorCcsClient } from '../lib/floor-ccs-client.mjs';
 import { GcmEncoder } from '@ccs-xmpp/stanza';
@@ -106,24 +107,7 @@ globalThis.setTimeout = function (...a) {
 };
 
 // --- the drivers (bench/lib/client-worker.mjs's queue driver and payload) ----------------------------
-const payload = (i) => ({ to: TOKEN, data: { type: 'chat', title: 'New message', body: 'Alice: are we still on for 7pm?', thread: 'th-42', seq: String(i) } });
-async function driveQueue(client, base, n) {
-  let settled = 0;
-  let done;
-  const all = new Promise((r) => (done = r));
-  const ok = () => {
-    if (++settled === n) done();
-  };
-  for (let i = 0; i < n; i++) {
-    let p = client.trySend(payload(base + i));
-    if (p === undefined) {
-      await client.waitForCapacity();
-      p = client.trySend(payload(base + i));
-    }
-    p.then(ok, ok);
-  }
-  await all;
-}
+const payload = payloadFor(TOKEN);
 
 const stub = await startStub(TOKEN);
 const common = { senderId: '1234567890', apiKey: 'stub-key', host: '127.0.0.1', port: stub.port, ca: stub.ca, to: TOKEN };
@@ -142,7 +126,7 @@ try {
         } else if (name === 'floor') {
           const f = new FloorCcsClient({ ...common, maxPending: window, maxQueued: 10_000, connections });
           await f.connect();
-          run = (base, n) => driveQueue(f, base, n);
+          run = (base, n) => driveQueue(f, payload, base, n);
           close = () => f.close();
         } else {
           const client = new CcsClient({
@@ -150,7 +134,7 @@ try {
             maxPending: window, maxQueued: 10_000, connections, pingIntervalMs: 0, idleTimeoutMs: 0, keepaliveIntervalMs: 0,
           });
           await client.connect({ all: true });
-          run = (base, n) => driveQueue(client, base, n);
+          run = (base, n) => driveQueue(client, payload, base, n);
           close = () => client.close();
         }
         let next = 0;
