@@ -7,7 +7,7 @@
  * connection; heap per pending message (the stub then never answers).
  *
  *   node bench/ccs-client.mjs [--rounds R] [--n N] [--warmup N] [--warmup-cpu-ms MS] [--quick] [--json FILE]
- *                             [--clients trivial,floor,ccs,xmppjs] [--base-dir DIR] [--windows 100,1000]
+ *                             [--clients trivial,floor,floor-dispatch,ccs,ccs-dispatch,xmppjs] [--base-dir DIR] [--windows 100,1000]
  *                             [--connections 1,4,16] [--max-queued N] [--no-memory]
  *
  * `floor` is the API floor (bench/lib/floor-ccs-client.mjs): the least any client with `CcsClient`'s API must do per
@@ -15,6 +15,14 @@
  * behind the windows with `trySend` / `waitForCapacity`), nothing else, driven like `CcsClient`; its share of the
  * trivial client's rate bounds what any such client can reach. `floor-stringify` is the same with `JSON.stringify`
  * instead of `CcsClient`'s plain-JSON writer, `floor-map` with a `Map` as its in-flight table instead of an object.
+ *
+ * `ccs-dispatch` is `CcsClient` sent to with `dispatch(message, callback)`, the promise-free send (`false` when the queue
+ * is full, then `waitForCapacity()`; one callback shared by every send, no closure per send), driven like `ccs`: a
+ * promise per pending message and the caller's `then` on it are ~256 B of what survives a scavenge, and an application
+ * that needs no promise should not pay for one. `floor-dispatch` is the API floor with that API (the callback kept
+ * where the floor keeps a promise's resolve): the least any client with `dispatch` must do per message. "Of the floor"
+ * (`vsFloor` in the JSON, `floorClient` naming it) is against the floor of the contender's own API: `ccs-dispatch`
+ * against `floor-dispatch`; every other contender against `floor` (`floor-dispatch` too: what the callback saves).
  *
  * `--clients` picks the contenders; `ccs-base` is `CcsClient` from another checkout, already built
  * (`--base-dir`, e.g. `git archive` of the commit before a change, with node_modules and dist):
@@ -77,7 +85,9 @@ const N = Number(args.n ?? (quick ? 20_000 : 100_000));
 const WARMUP = Number(args.warmup ?? (quick ? N : 300_000));
 const WARMUP_CPU_MS = Number(args['warmup-cpu-ms'] ?? (quick ? 0 : 8000));
 const list = (v) => v?.split(',').filter((x) => x !== '');
-const CLIENTS = list(args.clients) ?? ['trivial', 'floor', 'ccs', 'ccs-shallow', 'xmppjs'];
+const CLIENTS = list(args.clients) ?? ['trivial', 'floor', 'floor-dispatch', 'ccs', 'ccs-dispatch', 'ccs-shallow', 'xmppjs'];
+/** The API floor each contender is held against ("of the floor"): its own API's. */
+const floorOf = (client) => (client === 'ccs-dispatch' ? 'floor-dispatch' : 'floor');
 /** Contenders that are another with other settings: the heap figures of `ccs` (`floor`) stand for them. */
 const SAME_HEAP = new Set(['ccs-shallow', 'floor-stringify', 'floor-map']);
 const WINDOWS = list(args.windows)?.map(Number) ?? [100, 1000];
@@ -103,6 +113,8 @@ function runWorker(cfg, nodeArgs = []) {
     const base = cfg.client === 'ccs-base';
     const worker = base ? `${args['base-dir']}/bench/lib/client-worker.mjs` : WORKER;
     const run = base ? { ...cfg, client: 'ccs' } : cfg.client === 'ccs-shallow' ? { ...cfg, client: 'ccs', maxQueued: cfg.maxPending }
+      : cfg.client === 'ccs-dispatch' ? { ...cfg, client: 'ccs', api: 'dispatch' }
+      : cfg.client === 'floor-dispatch' ? { ...cfg, client: 'floor', api: 'dispatch' }
       : cfg.client === 'floor-stringify' ? { ...cfg, client: 'floor', serialise: 'stringify' }
       : cfg.client === 'floor-map' ? { ...cfg, client: 'floor', table: 'map' } : cfg;
     const child = spawn(process.execPath, [...nodeArgs, worker, JSON.stringify(run)], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -149,7 +161,7 @@ try {
           r.maxQueued = client === 'trivial' ? undefined : client === 'ccs-shallow' ? maxPending : MAX_QUEUED;
           r.stubCpuUsPerMsg = s0 !== undefined && s1 !== undefined ? ((s1 - s0) * 1000) / (N + r.warmed) : undefined;
           throughput.push(r);
-          log(`round ${round} ${client.padEnd(7)} maxPending ${String(maxPending).padStart(4)} ×${String(connections).padStart(2)} conns ${Math.round(r.msgsPerSec).toString().padStart(7)} msg/s  client ${r.cpuUsPerMsg.toFixed(2)} µs/msg${r.cpuUsPerMsgQ2 === undefined ? '' : ` (quarters 2, 3: ${r.cpuUsPerMsgQ2.toFixed(2)} / ${r.cpuUsPerMsgQ3.toFixed(2)})`} ${Math.round(r.allocBytesPerMsg)} B/msg GC pauses ${r.gcPauseUsPerMsg.toFixed(2)} µs/msg (wall)  stub ${r.stubCpuUsPerMsg?.toFixed(2)} µs/msg  main thread ${r.mainCpuUsPerMsg?.toFixed(2)} + others ${r.otherThreadsCpuUsPerMsg?.toFixed(2)} µs/msg, ${r.involuntarySwitches} preempted, after ${r.warmed} warm-up, canary ${r.canaryMs?.map((x) => x.toFixed(1)).join(' / ')} ms`);
+          log(`round ${round} ${client.padEnd(14)} maxPending ${String(maxPending).padStart(4)} ×${String(connections).padStart(2)} conns ${Math.round(r.msgsPerSec).toString().padStart(7)} msg/s  client ${r.cpuUsPerMsg.toFixed(2)} µs/msg${r.cpuUsPerMsgQ2 === undefined ? '' : ` (quarters 2, 3: ${r.cpuUsPerMsgQ2.toFixed(2)} / ${r.cpuUsPerMsgQ3.toFixed(2)})`} ${Math.round(r.allocBytesPerMsg)} B/msg GC pauses ${r.gcPauseUsPerMsg.toFixed(2)} µs/msg (wall)  stub ${r.stubCpuUsPerMsg?.toFixed(2)} µs/msg  main thread ${r.mainCpuUsPerMsg?.toFixed(2)} + others ${r.otherThreadsCpuUsPerMsg?.toFixed(2)} µs/msg, ${r.involuntarySwitches} preempted, after ${r.warmed} warm-up, canary ${r.canaryMs?.map((x) => x.toFixed(1)).join(' / ')} ms`);
         }
       }
     }
@@ -167,7 +179,7 @@ try {
     const r = await runWorker({ ...base, port: idleStub.port, ca: idleStub.ca, client, mode: 'idle', maxPending: 1000, counts: [1, 17] }, ['--expose-gc']);
     r.client = client;
     idle.push(r);
-    log(`idle    ${client.padEnd(7)} ${Math.round(r.bytesPerConnection)} B heap + ${Math.round(r.externalBytesPerConnection)} B external per idle connection`);
+    log(`idle    ${client.padEnd(14)} ${Math.round(r.bytesPerConnection)} B heap + ${Math.round(r.externalBytesPerConnection)} B external per idle connection`);
   }
 } finally {
   await idleStub?.stop();
@@ -178,7 +190,7 @@ try {
     const r = await runWorker({ ...base, port: silent.port, ca: silent.ca, client, mode: 'memory', counts: [2000, 12_000] }, ['--expose-gc']);
     r.client = client;
     memory.push(r);
-    log(`memory  ${client.padEnd(7)} ${Math.round(r.bytesPerPending)} B heap per pending message`);
+    log(`memory  ${client.padEnd(14)} ${Math.round(r.bytesPerPending)} B heap per pending message`);
   }
 } finally {
   await silent?.stop();
@@ -193,9 +205,10 @@ for (const maxPending of WINDOWS) {
   for (const connections of CONNECTIONS) {
     const pick = (client) => throughput.filter((r) => r.client === client && r.maxPending === maxPending && r.connections === connections);
     const triv = pick('trivial');
-    const floor = pick('floor');
     for (const client of CLIENTS) {
       const rs = pick(client);
+      const floorClient = floorOf(client);
+      const floor = pick(floorClient);
       const rate = spread(rs.map((r) => r.msgsPerSec));
       const cpu = spread(rs.map((r) => r.cpuUsPerMsg));
       const vs = spread(sameRound(rs, triv, (r) => r.msgsPerSec));
@@ -209,7 +222,7 @@ for (const maxPending of WINDOWS) {
         cpuUsPerMsg: cpu.median, cpuUsPerMsgQ: [cpu.q1, cpu.q3],
         vsTrivial: vs.median, vsTrivialQ: [vs.q1, vs.q3],
         cpuVsTrivial: cpuVs.median, cpuVsTrivialQ: [cpuVs.q1, cpuVs.q3],
-        ...(vsFloor && { vsFloor: vsFloor.median, vsFloorQ: [vsFloor.q1, vsFloor.q3], cpuVsFloor: cpuVsFloor.median, cpuVsFloorQ: [cpuVsFloor.q1, cpuVsFloor.q3] }),
+        ...(vsFloor && { floorClient, vsFloor: vsFloor.median, vsFloorQ: [vsFloor.q1, vsFloor.q3], cpuVsFloor: cpuVsFloor.median, cpuVsFloorQ: [cpuVsFloor.q1, cpuVsFloor.q3] }),
         // Warm-up check (not for the trivial client): CPU per message over the second and the third quarter of the
         // settlements (bench/lib/run-meter.mjs).
         cpuUsPerMsgQuarters: [median(rs.map((r) => r.cpuUsPerMsgQ2)), median(rs.map((r) => r.cpuUsPerMsgQ3))],

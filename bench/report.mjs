@@ -197,7 +197,7 @@ if (cc) {
   md.push('');
   md.push('A stub CCS (`bench/lib/stub-ccs.mjs`, its own process: the real TLS + SASL + bind handshake, then a pre-encoded ACK per');
   md.push('message) so that the figures are the client\'s. `trivial` is a hand-rolled client (template strings, `indexOf` ACK scan,');
-  md.push(`\`bench/lib/trivial-ccs-client.mjs\`): the ceiling. Queue driver (\`trySend\` until refused, then \`waitForCapacity()\`; maxQueued ${f0(cc.maxQueued ?? 10_000)}), one`);
+  md.push(`\`bench/lib/trivial-ccs-client.mjs\`): the ceiling. Queue driver (\`trySend\`${cc.summary.some((s) => s.client.endsWith('-dispatch')) ? ' or `dispatch`' : ''} until refused, then \`waitForCapacity()\`; maxQueued ${f0(cc.maxQueued ?? 10_000)}), one`);
   const warmupCap = cc.warmupCpuMs > 0 ? ` (in runs shaped like the timed one, or for ${f0(cc.warmupCpuMs)} ms of the client's CPU if that comes first: the rows' median under "warm-up")` : '';
   md.push(`recipient token; ${f0(cc.n)} messages timed after ${f0(cc.warmup)} of warm-up${warmupCap}, ${cc.rounds} round(s), each a fresh client process; CPU is the`);
   md.push('client process\'s user + system time over the timed run. "of trivial" is the per-round ratio.');
@@ -209,13 +209,26 @@ if (cc) {
     md.push('client, seldom on the others (the "warm-up" column says).');
   }
   if (cc.summary.some((s) => s.client === 'floor')) {
-    md.push('`floor` is the API floor (`bench/lib/floor-ccs-client.mjs`): the least any client with `CcsClient`\'s public API must do');
+    md.push('`floor` is the API floor (`bench/lib/floor-ccs-client.mjs`): the least any client with `CcsClient`\'s promise API must do');
     md.push('per message — serialise the caller\'s object with a generated id (`CcsClient`\'s own plain-JSON writer, cheaper than');
     md.push('`JSON.stringify`), one promise per send settled from its ACK with a `SendResult` (the id and the ACK\'s `from`), a');
     md.push('bounded queue behind the windows (`trySend` / `waitForCapacity`, driven like `CcsClient`) — and nothing else (no validation, copy, resend, NACK, timeout, reconnect or stats). Its share of the');
     md.push('trivial client\'s rate is what the API itself leaves of the ceiling.');
     if (cc.summary.some((s) => s.client === 'floor-stringify')) md.push('`floor-stringify` is the same with `JSON.stringify` and a template string per stanza.');
     if (cc.summary.some((s) => s.client === 'floor-map')) md.push('`floor-map` is the same with a `Map` as its in-flight table instead of a hash table of its own.');
+  }
+  const hasDispatch = cc.summary.some((s) => s.client === 'ccs-dispatch');
+  if (hasDispatch) {
+    md.push('`ccs-dispatch` is `CcsClient` sent to with `dispatch(message, callback)`, the promise-free send: `false` when the queue is');
+    md.push('full (then `waitForCapacity()`, as `trySend`\'s `undefined`), and `callback(error, result)` called once, later, with the');
+    md.push('same `SendResult` — driven like `ccs`, with one callback shared by every send. It exists because a promise per pending');
+    md.push('message and the caller\'s `then` on it are ~256 B of what survives a scavenge (160 + 96 B, bench/ANALYSIS.md, ninth pass): an');
+    md.push('application that counts or logs its ACKs needs neither.');
+  }
+  if (cc.summary.some((s) => s.client === 'floor-dispatch')) {
+    md.push('`floor-dispatch` is the API floor with that API (`dispatch(message, callback)`, the callback kept where `floor` keeps a');
+    md.push('promise\'s resolve): the least any client with `dispatch` must do per message. `ccs-dispatch` is held against it, `ccs`');
+    md.push('against `floor`.');
   }
   if (cc.summary.some((s) => s.client === 'ccs-shallow')) {
     md.push('`ccs-shallow` is `CcsClient` with a queue one window deep (maxQueued = maxPending); the trivial client queues nothing');
@@ -257,73 +270,96 @@ if (cc) {
     for (const x of cc.scaling) md.push(`| ${x.maxPending} | ${x.client} | ${pct(x.rate)}${iqr(x.rateQ, pct)} | ${pct(x.cpu)}${iqr(x.cpuQ, pct)} |`);
     md.push('');
   }
-  const warm = cc.summary.filter((s) => s.client === 'ccs' && Array.isArray(s.cpuUsPerMsgQuarters));
-  if (warm.length) {
+  for (const [client, label] of [['ccs', '`CcsClient`\'s'], ['ccs-dispatch', '`CcsClient.dispatch`\'s']]) {
+    const warm = cc.summary.filter((s) => s.client === client && Array.isArray(s.cpuUsPerMsgQuarters));
+    if (warm.length === 0) continue;
     const h = (i) => warm.map((s) => f2(s.cpuUsPerMsgQuarters[i])).join(', ');
-    md.push(`Warm-up check: \`CcsClient\`'s CPU per message over the second quarter of the timed messages ${h(0)}, over the third ${h(1)}`);
+    md.push(`Warm-up check: ${label} CPU per message over the second quarter of the timed messages ${h(0)}, over the third ${h(1)}`);
     md.push('(row by row, medians): the second well above the third would mean the figures still hold part of the warm-up.');
     md.push('');
   }
   const idle = Object.fromEntries(cc.idle.map((r) => [r.client, r.bytesPerConnection]));
   const idleExt = Object.fromEntries(cc.idle.map((r) => [r.client, r.externalBytesPerConnection]));
   const mem = Object.fromEntries(cc.memory.map((r) => [r.client, r.bytesPerPending]));
-  // The API floor's column only when the run measured it (older JSON has none).
-  const hasFloor = cc.idle.some((r) => r.client === 'floor') || cc.memory.some((r) => r.client === 'floor');
-  const fl = (x) => (hasFloor ? ` ${f0(x)} |` : '');
-  md.push(`| memory | trivial |${hasFloor ? ' API floor |' : ''} \`CcsClient\` | xmpp.js |`);
-  md.push(`|---|---:|${hasFloor ? '---:|' : ''}---:|---:|`);
-  md.push(`| heap per idle connection (1 → 17 connections), bytes | ${f0(idle.trivial)} |${fl(idle.floor)} ${f0(idle.ccs)} | ${f0(idle.xmppjs)} |`);
-  if (cc.idle.some((r) => r.externalBytesPerConnection !== undefined)) {
-    md.push(`| outside the heap (Buffers) per idle connection, bytes | ${f0(idleExt.trivial)} |${fl(idleExt.floor)} ${f0(idleExt.ccs)} | ${f0(idleExt.xmppjs)} |`);
-  }
-  md.push(`| heap per pending message (2 000 → 12 000, never ACKed), bytes | – |${fl(mem.floor)} ${f0(mem.ccs)} | ${f0(mem.xmppjs)} |`);
+  // A column per contender the run measured memory for (older JSON has no API floor, none has the dispatch ones).
+  const memCols = [['trivial', 'trivial'], ['floor', 'API floor'], ['floor-dispatch', 'API floor, dispatch()'], ['ccs', '`CcsClient`'], ['ccs-dispatch', '`CcsClient`, dispatch()'], ['xmppjs', 'xmpp.js']]
+    .filter(([c]) => c === 'trivial' || c === 'ccs' || c === 'xmppjs' || cc.idle.some((r) => r.client === c) || cc.memory.some((r) => r.client === c));
+  const memRow = (label, of, pending = false) => `| ${label} |${memCols.map(([c]) => ` ${pending && c === 'trivial' ? '–' : f0(of[c])} |`).join('')}`;
+  md.push(`| memory |${memCols.map(([, l]) => ` ${l} |`).join('')}`);
+  md.push(`|---|${memCols.map(() => '---:|').join('')}`);
+  md.push(memRow('heap per idle connection (1 → 17 connections), bytes', idle));
+  if (cc.idle.some((r) => r.externalBytesPerConnection !== undefined)) md.push(memRow('outside the heap (Buffers) per idle connection, bytes', idleExt));
+  md.push(memRow('heap per pending message (2 000 → 12 000, never ACKed), bytes', mem, true));
   md.push('');
-  const ccs = cc.summary.filter((s) => s.client === 'ccs');
-  const minShare = Math.min(...ccs.map((s) => s.vsTrivial));
-  const maxCpu = Math.max(...ccs.map((s) => s.cpuUsPerMsg));
-  const idleAll = idle.ccs + (idleExt.ccs ?? 0);
-  md.push('| target (issue 14) | reached | |');
-  md.push('|---|---:|---|');
-  // The same comparison per CPU second of the client (the inverse of the per-round CPU ratio): the load disturbs it far
-  // less than wall-clock msgs/s, which also depends on when the stub and the client get a core.
-  const cpuRatios = ccs.map((s) => s.cpuVsTrivial).filter((x) => typeof x === 'number' && !Number.isNaN(x));
-  const perCpu = cpuRatios.length ? ` (per client CPU second: ${pct(1 / Math.max(...cpuRatios))}–${pct(1 / Math.min(...cpuRatios))} by row)` : '';
-  md.push(`| \`CcsClient\` ≥ 60% of the trivial client's msgs/s (every row) | ${pct(minShare)} (lowest row)${perCpu} | ${verdict(minShare >= 0.6)} |`);
-  md.push(`| client CPU ≤ 4 µs/msg (every row) | ${f2(maxCpu)} (highest row) | ${verdict(maxCpu <= 4)} |`);
-  md.push(`| ≤ 512 B per pending message | ${f0(mem.ccs)} | ${verdict(mem.ccs <= 512)} |`);
-  md.push(`| ≤ 64 KiB per idle connection (heap${idleExt.ccs === undefined ? '' : ' + outside it'}) | ${f0(idleAll)} | ${verdict(idleAll <= 65536)} |`);
-  const scale = cc.scaling?.filter((x) => x.client === 'ccs') ?? [];
-  if (scale.length) {
-    const low = Math.min(...scale.map((x) => x.rate));
-    md.push(`| throughput does not fall as connections grow (${scale[0].to} vs ${scale[0].from}, per-round median within 10%) | ${pct(low)} (lowest window) | ${verdict(low >= 0.9)} |`);
-  } else {
-    const byConn = (client, mp) => cc.summary.filter((s) => s.client === client && s.maxPending === mp).map((s) => s.msgsPerSec);
-    const flat = [100, 1000].every((mp) => {
-      const xs = byConn('ccs', mp);
-      return xs[xs.length - 1] >= 0.9 * xs[0];
-    });
-    md.push(`| throughput does not fall as connections grow (16 vs 1, within 10%) | | ${verdict(flat)} |`);
+  // The targets, for CcsClient through each API the run measured: send() (a promise per message) and dispatch() (a
+  // callback). Each on its own line with its own worst row, so that neither API's figure stands for the other's.
+  const apis = [['ccs', '`send()`, a promise'], ['ccs-dispatch', '`dispatch()`, a callback']].filter(([c]) => cc.summary.some((s) => s.client === c));
+  const rowsOf = (client) => cc.summary.filter((s) => s.client === client);
+  md.push('| target (issue 14) | API | reached | |');
+  md.push('|---|---|---:|---|');
+  for (const [client, api] of apis) {
+    const rs = rowsOf(client);
+    const minShare = Math.min(...rs.map((s) => s.vsTrivial));
+    // The same comparison per CPU second of the client (the inverse of the per-round CPU ratio): the load disturbs it far
+    // less than wall-clock msgs/s, which also depends on when the stub and the client get a core.
+    const cpuRatios = rs.map((s) => s.cpuVsTrivial).filter((x) => typeof x === 'number' && !Number.isNaN(x));
+    const perCpu = cpuRatios.length ? ` (per client CPU second: ${pct(1 / Math.max(...cpuRatios))}–${pct(1 / Math.min(...cpuRatios))} by row)` : '';
+    md.push(`| \`CcsClient\` ≥ 60% of the trivial client's msgs/s (every row) | ${api} | ${pct(minShare)} (lowest row)${perCpu} | ${verdict(minShare >= 0.6)} |`);
+  }
+  for (const [client, api] of apis) {
+    const maxCpu = Math.max(...rowsOf(client).map((s) => s.cpuUsPerMsg));
+    md.push(`| client CPU ≤ 4 µs/msg (every row) | ${api} | ${f2(maxCpu)} (highest row) | ${verdict(maxCpu <= 4)} |`);
+  }
+  for (const [client, api] of apis) {
+    // A run without the memory mode (--no-memory) has no figure: not met, rather than a blank that reads as met.
+    md.push(`| ≤ 512 B per pending message | ${api} | ${f0(mem[client])} | ${verdict(mem[client] <= 512)} |`);
+  }
+  // Idle connections hold no message: one client whichever API sends. When both ran, the worse of the two readings.
+  const idleOf = (c) => (idle[c] === undefined ? undefined : idle[c] + (idleExt[c] ?? 0));
+  const idleRuns = apis.map(([c]) => idleOf(c)).filter((x) => x !== undefined);
+  const idleAll = idleRuns.length ? Math.max(...idleRuns) : NaN;
+  const idleApi = idleRuns.length > 1 ? 'either (the worse of its two runs)' : 'either';
+  md.push(`| ≤ 64 KiB per idle connection (heap${idleExt.ccs === undefined ? '' : ' + outside it'}) | ${idleApi} | ${f0(idleAll)} | ${verdict(idleAll <= 65536)} |`);
+  for (const [client, api] of apis) {
+    const scale = cc.scaling?.filter((x) => x.client === client) ?? [];
+    if (scale.length) {
+      const low = Math.min(...scale.map((x) => x.rate));
+      md.push(`| throughput does not fall as connections grow (${scale[0].to} vs ${scale[0].from}, per-round median within 10%) | ${api} | ${pct(low)} (lowest window) | ${verdict(low >= 0.9)} |`);
+    } else {
+      const byConn = (mp) => cc.summary.filter((s) => s.client === client && s.maxPending === mp).map((s) => s.msgsPerSec);
+      const flat = [100, 1000].every((mp) => {
+        const xs = byConn(mp);
+        return xs[xs.length - 1] >= 0.9 * xs[0];
+      });
+      md.push(`| throughput does not fall as connections grow (16 vs 1, within 10%) | ${api} | | ${verdict(flat)} |`);
+    }
   }
   md.push('');
-  // Whether the 60% target is within reach of any client with this API: the API floor's own share of the trivial
-  // client's rate, row by row, and CcsClient's share of the floor's (both per-round ratios, medians).
-  const floor = cc.summary.filter((s) => s.client === 'floor');
-  if (floor.length) {
+  // Whether the 60% target is within reach of any client with each API: the API floor's own share of the trivial
+  // client's rate, row by row, and CcsClient's share of its API's floor (both per-round ratios, medians).
+  const share = (x) => (typeof x === 'number' && !Number.isNaN(x) ? `${(x * 100).toFixed(1)}%` : '–');
+  const floors = [
+    ['floor', 'ccs', 'The API floor (`floor`: the least any client with `send()` and its promise does per message)', '`CcsClient` through `send()`'],
+    ['floor-dispatch', 'ccs-dispatch', 'The floor of the dispatch API (`floor-dispatch`: the least any client with `dispatch()` and its callback does per message)', '`CcsClient` through `dispatch()`'],
+  ];
+  for (const [floorClient, client, name, whose] of floors) {
+    const floor = rowsOf(floorClient);
+    if (floor.length === 0) continue;
     const low = floor.reduce((a, b) => (b.vsTrivial < a.vsTrivial ? b : a));
     const floorCpu = floor.map((s) => s.cpuVsTrivial).filter((x) => typeof x === 'number' && !Number.isNaN(x));
     const perCpuFloor = floorCpu.length ? `; per client CPU second ${pct(1 / Math.max(...floorCpu))}–${pct(1 / Math.min(...floorCpu))} by row` : '';
-    const share = (x) => (typeof x === 'number' && !Number.isNaN(x) ? `${(x * 100).toFixed(1)}%` : '–');
     const below = floor.filter((s) => s.vsTrivial < 0.6).map((s) => `${s.maxPending} × ${s.connections} (${share(s.vsTrivial)})`);
-    // Per-round ratios where the run recorded them; older runs: CcsClient's share of trivial over the floor's.
-    const ofFloor = ccs.map((s) => {
-      if (typeof s.vsFloor === 'number') return s.vsFloor;
+    md.push(`${name} reaches ${pct(low.vsTrivial)} of the trivial client's`);
+    md.push(`msgs/s in its lowest row (${low.maxPending} × ${low.connections})${perCpuFloor}. ${below.length ? `Below 60% in ${below.join(', ')}: in those rows the API alone, with nothing of \`CcsClient\`'s, already misses the 60% target.` : 'It is at or above 60% in every row.'}`);
+    // Per-round ratios where the run recorded them against this floor; older runs: CcsClient's share of trivial over the floor's.
+    const rs = rowsOf(client);
+    const perRound = rs.length > 0 && rs.every((s) => typeof s.vsFloor === 'number' && (s.floorClient ?? 'floor') === floorClient);
+    const ofFloor = rs.map((s) => {
+      if (perRound) return s.vsFloor;
       const f = floor.find((x) => x.maxPending === s.maxPending && x.connections === s.connections);
       return f === undefined ? NaN : s.vsTrivial / f.vsTrivial;
     }).filter((x) => !Number.isNaN(x));
-    md.push(`The API floor (\`floor\`: the least any client with this API does per message) reaches ${pct(low.vsTrivial)} of the trivial client's`);
-    md.push(`msgs/s in its lowest row (${low.maxPending} × ${low.connections})${perCpuFloor}. ${below.length ? `Below 60% in ${below.join(', ')}: in those rows the API alone, with nothing of \`CcsClient\`'s, already misses the 60% target.` : 'It is at or above 60% in every row.'}`);
-    const perRound = ccs.every((s) => typeof s.vsFloor === 'number');
-    if (ofFloor.length) md.push(`\`CcsClient\` reaches ${pct(Math.min(...ofFloor))}–${pct(Math.max(...ofFloor))} of the floor's msgs/s by row (${perRound ? 'medians of the per-round ratios' : 'its share of trivial over the floor\'s'}).`);
+    if (ofFloor.length) md.push(`${whose} reaches ${pct(Math.min(...ofFloor))}–${pct(Math.max(...ofFloor))} of \`${floorClient}\`'s msgs/s by row (${perRound ? 'medians of the per-round ratios' : 'its share of trivial over the floor\'s'}).`);
     md.push('');
   }
   md.push(chart('ccs-client', 'client-throughput.svg', {
@@ -450,7 +486,8 @@ if (sr) {
 
 // ---- memory per message, all sources ----
 const memGroups = [];
-const memSeries = (client) => (client === 'ccs' ? 'CcsClient' : client === 'floor' ? 'API floor' : 'xmpp.js');
+const MEM_SERIES = { ccs: 'CcsClient', 'ccs-dispatch': 'CcsClient, dispatch()', floor: 'API floor', 'floor-dispatch': 'API floor, dispatch()', xmppjs: 'xmpp.js' };
+const memSeries = (client) => MEM_SERIES[client] ?? client;
 if (cc) memGroups.push({ label: 'pending (stub CCS)', bars: cc.memory.map((r) => ({ series: memSeries(r.client), value: r.bytesPerPending })) });
 if (e2e?.memory?.length) {
   for (const kind of ['inflight', 'queued']) {

@@ -1,17 +1,23 @@
 /**
  * One measurement of bench/ccs-client.mjs in a fresh process. Argument: one JSON object
- *   { client: 'ccs'|'xmppjs'|'trivial'|'floor', mode: 'throughput'|'idle'|'memory', host, port, ca,
+ *   { client: 'ccs'|'xmppjs'|'trivial'|'floor', api: 'send'|'dispatch', mode: 'throughput'|'idle'|'memory', host, port, ca,
  *     senderId, apiKey, to, connections, maxPending, maxQueued, n, warmup, warmupCpuMs, counts, markWindow }
  * Prints one JSON line on stdout and exits.
  *
+ * api (ccs and floor): `'send'` (the default) sends with `trySend`, a promise per message and one shared `then` pair;
+ * `'dispatch'` with `dispatch(message, callback)`, the promise-free send, one callback shared by every message (no
+ * closure per send) — bench/ccs-client.mjs's `ccs-dispatch` and `floor-dispatch`. A build of `CcsClient` without
+ * `dispatch` fails the run at once.
+ *
  * throughput: `n` messages after the warm-up (bench/lib/run-meter.mjs `warmUp`: runs of `n` shaped like the timed
  *   one until `warmup` messages or `warmupCpuMs` of CPU), each connection's window kept full (ccs, xmpp.js: the
- *   queue driver — `trySend` until refused, then `waitForCapacity()`, `maxQueued` default 10 000; the API floor too, one
+ *   queue driver — `trySend` (or `dispatch`) until refused, then `waitForCapacity()`, `maxQueued` default 10 000; the API floor too, one
  *   client over all connections like `CcsClient`; trivial: its own loop), acked
  *   msgs/s and the process's CPU (user + system) per message.
  * idle: heap after GC with `counts[0]` and then `counts[1]` idle connections online; the slope (the
  *   step's connections opened and closed once before, so compiled code is not counted as theirs).
- * memory: the stub never ACKs; heap after GC at `counts[0]` and `counts[1]` messages pending.
+ * memory: the stub never ACKs; heap after GC at `counts[0]` and `counts[1]` messages pending (sent with the run's API,
+ *   one settlement callback shared by all).
  */
 import { performance } from 'node:perf_hooks';
 import { CcsClient } from '@ccs-xmpp/ccs';
@@ -21,6 +27,9 @@ import { FloorCcsClient } from './floor-ccs-client.mjs';
 import { allocMeter, canaryMs, cpuQuarters, markWindow, procMeter, warmUp } from './run-meter.mjs';
 
 const cfg = JSON.parse(process.argv[2] ?? '{}');
+const DISPATCH = cfg.api === 'dispatch';
+if (cfg.api !== undefined && cfg.api !== 'send' && !DISPATCH) throw new Error(`unknown api ${cfg.api}: send or dispatch`);
+if (DISPATCH && cfg.client !== 'ccs' && cfg.client !== 'floor') throw new Error(`api dispatch: ccs or floor, not ${cfg.client}`);
 
 function payload(i) {
   return { to: cfg.to, data: { type: 'chat', title: 'New message', body: 'Alice: are we still on for 7pm?', thread: 'th-42', seq: String(i) } };
@@ -30,7 +39,9 @@ function payload(i) {
 function makeSenders(connections, maxPending, maxQueued) {
   const common = { senderId: cfg.senderId, apiKey: cfg.apiKey, host: cfg.host, port: cfg.port, tls: { ca: cfg.ca, servername: 'localhost' }, maxPending, maxQueued };
   if (cfg.client === 'ccs') {
-    return [new CcsClient({ ...common, connections, pingIntervalMs: 0, idleTimeoutMs: 0, keepaliveIntervalMs: 0 })];
+    const client = new CcsClient({ ...common, connections, pingIntervalMs: 0, idleTimeoutMs: 0, keepaliveIntervalMs: 0 });
+    if (DISPATCH && typeof client.dispatch !== 'function') throw new Error('api dispatch: this build of CcsClient has no dispatch(message, callback)');
+    return [client];
   }
   // The API floor, like CcsClient: one client, one queue, `connections` windows.
   if (cfg.client === 'floor') return [new FloorCcsClient({ ...cfg, connections, maxPending, maxQueued })];
@@ -70,6 +81,36 @@ async function driveQueue(clients, base, n, onSettled) {
   return { failed, firstError };
 }
 
+/**
+ * {@link driveQueue} through `dispatch(message, callback)`: `false` is the refusal, and ONE callback settles every
+ * message (as bench/lib/queue-driver.mjs `driveDispatch`, with `onSettled` and several clients like driveQueue).
+ */
+async function driveDispatch(clients, base, n, onSettled) {
+  let settled = 0;
+  let failed = 0;
+  let firstError;
+  let done;
+  const all = new Promise((r) => (done = r));
+  const settle = (err) => {
+    if (err !== undefined) {
+      failed++;
+      firstError ??= String(err?.code ?? err?.message ?? err);
+    }
+    settled++;
+    onSettled?.(settled);
+    if (settled === n) done();
+  };
+  for (let i = 0; i < n; i++) {
+    const c = clients[i % clients.length];
+    if (!c.dispatch(payload(base + i), settle)) {
+      await c.waitForCapacity();
+      if (!c.dispatch(payload(base + i), settle)) throw new Error('dispatch refused after waitForCapacity');
+    }
+  }
+  await all;
+  return { failed, firstError };
+}
+
 async function throughput() {
   let run;
   let close;
@@ -88,7 +129,8 @@ async function throughput() {
       // connect() resolves with the first connection online: wait for all of them.
       for (let k = 0; k < 500 && clients[0].stats().connections.online < cfg.connections; k++) await new Promise((r) => setTimeout(r, 10));
     }
-    run = (base, n, onSettled) => driveQueue(clients, base, n, onSettled);
+    const drive = DISPATCH ? driveDispatch : driveQueue;
+    run = (base, n, onSettled) => drive(clients, base, n, onSettled);
     close = () => Promise.all(clients.map((c) => c.close()));
   }
   // Warm-up: runs shaped exactly like the timed one (bench/lib/run-meter.mjs `warmUp`: the rule and why).
@@ -111,7 +153,7 @@ async function throughput() {
   const canaryAfter = canaryMs();
   await close();
   return {
-    client: cfg.client, connections: cfg.connections, maxPending: cfg.maxPending, n: cfg.n, warmed, warmupCpuMs, canaryMs: [canaryBefore, canaryAfter], failed: r.failed, firstError: r.firstError,
+    client: cfg.client, api: DISPATCH ? 'dispatch' : 'send', connections: cfg.connections, maxPending: cfg.maxPending, n: cfg.n, warmed, warmupCpuMs, canaryMs: [canaryBefore, canaryAfter], failed: r.failed, firstError: r.firstError,
     msgsPerSec: cfg.n / (wall / 1000), cpuUsPerMsg: (cpu.user + cpu.system) / cfg.n,
     allocBytesPerMsg: alloc.allocatedBytes / cfg.n, gcPauseUsPerMsg: (alloc.gcMs * 1000) / cfg.n, gcs: alloc.gcs, ...quarters.result(), ...threads,
   };
@@ -174,13 +216,16 @@ async function memory() {
   const sent = () => (cfg.client === 'ccs' ? c.stats().sent : cfg.client === 'floor' ? c.inflight : c.stats.sent);
   const points = [];
   let i = 0;
+  // No `then` on trySend's promises (the client holds each until its ACK); dispatch's callback is one for all.
+  const settled = () => {};
+  const take = DISPATCH ? (m) => c.dispatch(m, settled) : (m) => c.trySend(m) !== undefined;
   for (const step of [a, b]) {
-    for (; i < step; i++) if (c.trySend(payload(i)) === undefined) throw new Error(`refused at ${i}`);
+    for (; i < step; i++) if (!take(payload(i))) throw new Error(`refused at ${i}`);
     for (let k = 0; k < 500 && sent() < step; k++) await new Promise((r) => setTimeout(r, 10));
     await new Promise((r) => setTimeout(r, 200));
     points.push(await settledHeap());
   }
-  return { client: cfg.client, mode: 'memory', counts: cfg.counts, bytesPerPending: (points[1] - points[0]) / (b - a) };
+  return { client: cfg.client, api: DISPATCH ? 'dispatch' : 'send', mode: 'memory', counts: cfg.counts, bytesPerPending: (points[1] - points[0]) / (b - a) };
 }
 
 try {

@@ -16,6 +16,18 @@
  * - ids as long as `CcsClient`'s default ones (packages/ccs/src/message-id.ts: a 10-character
  *   process prefix and a base-36 counter, made as one flat string the same way).
  *
+ * Two APIs (`api`), one per client:
+ * - `'send'` (the floor): `trySend(message)` returns a promise per send, as above;
+ * - `'dispatch'` (the floor of `CcsClient.dispatch`, the promise-free send): `dispatch(message, callback)` returns
+ *   `false` when the queue is full (nothing taken; `waitForCapacity()`, then again) and else `true`, and the ACK calls
+ *   `callback(undefined, result)` with the same `SendResult`, once and always later (from the socket's `data`, never
+ *   inside `dispatch`). The callback is kept where the resolve was: no promise per send, and a caller that passes one
+ *   callback for every send (bench/lib/queue-driver.mjs `driveDispatch`) makes no `then` or closure per send either —
+ *   what a promise and its `then` cost per pending message is what this API exists to save. A callback that throws is
+ *   not caught (the rest of that read's ACKs would be lost): the floor does not guard what a real client must.
+ *   Each client is built for one API, so that neither pays for telling them apart per message: `trySend` on a
+ *   `'dispatch'` client throws, and `dispatch` on a `'send'` one.
+ *
  * Two ways to serialise (`serialise`):
  * - `'encoder'` (the floor): `GcmEncoder.appendDownstream` of @ccs-xmpp/stanza, `CcsClient`'s own
  *   writer — plain objects written as JSON straight into a slab, no string made (it falls back to
@@ -201,7 +213,10 @@ class MapTable {
 class Conn {
   constructor(socket, table) {
     this.socket = socket;
-    /** message_id → the resolve of its promise, for the messages on this connection's wire (written or being written). */
+    /**
+     * message_id → how it settles (its promise's resolve, or its dispatch callback), for the messages on this
+     * connection's wire (written or being written).
+     */
     this.waiting = table === 'map' ? new MapTable() : new IdTable();
     /** `'stringify'`: the stanzas not yet written. */
     this.batch = '';
@@ -219,16 +234,20 @@ class Conn {
 export class FloorCcsClient {
   /**
    * @param {{ host: string, port: number, ca: string, senderId: string, apiKey: string, maxPending: number, maxQueued: number,
-   *   connections: number, serialise?: 'encoder' | 'stringify', table?: 'hash' | 'map' }} o
+   *   connections: number, serialise?: 'encoder' | 'stringify', table?: 'hash' | 'map', api?: 'send' | 'dispatch' }} o
    */
   constructor(o) {
     this.o = o;
+    /** `api: 'dispatch'`: messages settle through `dispatch`'s callback, not a promise. */
+    this.callbacks = o.api === 'dispatch';
+    if (!this.callbacks && o.api !== undefined && o.api !== 'send') throw new Error(`unknown api ${o.api}: send or dispatch`);
     this.maxPending = o.maxPending;
     this.maxQueued = o.maxQueued;
     this.stringify = o.serialise === 'stringify';
     this.ids = new Ids();
     /**
-     * The queue: rings of messages and their promises' resolves, `count` of them from `head`; grown
+     * The queue: rings of messages and how each settles (its promise's resolve or its dispatch callback), `count` of
+     * them from `head`; grown
      * by doubling up to maxQueued (an idle client holds no 10 000-slot arrays). The resolves wait here, not in a
      * table by id: the first version kept every outstanding message's resolve in one `Map` (10 000+ entries), and
      * at 100 × 1 its GC pauses were ~1.5× `CcsClient`'s and its GC helper threads ~2.5× (bench/ANALYSIS.md, tenth
@@ -236,7 +255,7 @@ export class FloorCcsClient {
      */
     this.cap = Math.min(o.maxQueued, 1024);
     this.ring = new Array(this.cap).fill(undefined);
-    this.ringResolves = new Array(this.cap).fill(undefined);
+    this.ringSettles = new Array(this.cap).fill(undefined);
     this.head = 0;
     this.count = 0;
     /** waitForCapacity() callers, resolved when the queue is back under half. */
@@ -272,9 +291,9 @@ export class FloorCcsClient {
    * Serialises `msg` with a fresh id onto `c`'s run (written by `send`); its ACK will come on `c`. The id is made
    * here, when the message leaves the queue: nothing needs it before, and a queued message then keeps no id alive.
    */
-  append(c, msg, resolve) {
+  append(c, msg, settle) {
     const id = this.ids.next();
-    c.waiting.set(id, resolve);
+    c.waiting.set(id, settle);
     if (!this.stringify) {
       c.enc.appendDownstream(msg, id);
       return;
@@ -305,12 +324,31 @@ export class FloorCcsClient {
 
   /** The message's promise (resolved with a SendResult at the ACK), or undefined when the queue is full. */
   trySend(message) {
+    if (this.callbacks) throw new Error('this floor was built with api: \'dispatch\': use dispatch(message, callback)');
     // Straight to a connection only when nothing waits before it; the queue only fills while every window is full.
     const conn = this.count === 0 ? this.pick() : undefined;
     if (conn === undefined && this.count >= this.maxQueued) return undefined;
     const promise = new Promise(capture);
+    this.take(conn, message, captured);
+    return promise;
+  }
+
+  /**
+   * `CcsClient.dispatch`'s contract: `false` when the queue is full (nothing taken), else `true`, and `callback(undefined,
+   * result)` once at the ACK with a SendResult — never from inside this call (only the socket's `data` settles).
+   */
+  dispatch(message, callback) {
+    if (!this.callbacks) throw new Error('this floor was built with api: \'send\': use trySend(message)');
+    const conn = this.count === 0 ? this.pick() : undefined;
+    if (conn === undefined && this.count >= this.maxQueued) return false;
+    this.take(conn, message, callback);
+    return true;
+  }
+
+  /** `message` onto `conn`'s run (written at the end of this tick), or into the queue when `conn` is undefined. */
+  take(conn, message, settle) {
     if (conn !== undefined) {
-      this.append(conn, message, captured);
+      this.append(conn, message, settle);
       if (!this.flushScheduled) {
         this.flushScheduled = true;
         process.nextTick(this.flush);
@@ -319,9 +357,8 @@ export class FloorCcsClient {
       if (this.count === this.cap) this.grow();
       const at = (this.head + this.count++) % this.cap;
       this.ring[at] = message;
-      this.ringResolves[at] = captured;
+      this.ringSettles[at] = settle;
     }
-    return promise;
   }
 
   /** Doubles the queue's rings (at most to maxQueued), oldest first from slot 0. */
@@ -333,7 +370,7 @@ export class FloorCcsClient {
       return next;
     };
     this.ring = take(this.ring, undefined);
-    this.ringResolves = take(this.ringResolves, undefined);
+    this.ringSettles = take(this.ringSettles, undefined);
     this.head = 0;
     this.cap = cap;
   }
@@ -356,8 +393,8 @@ export class FloorCcsClient {
       if (k >= 0 && k < end) {
         const idStart = k + ID_KEY.length;
         const id = buf.latin1Slice(idStart, buf.indexOf(QUOTE, idStart));
-        const resolve = waiting.take(id);
-        if (resolve !== undefined) {
+        const settle = waiting.take(id);
+        if (settle !== undefined) {
           // The API settles a send with a SendResult: the id, the ACK's `from`, the canonical token
           // (none in a plain ACK) and the retry count — an object and the `from` as a string.
           const f = buf.indexOf(FROM_KEY, pos);
@@ -366,7 +403,9 @@ export class FloorCcsClient {
             const fromStart = f + FROM_KEY.length;
             from = buf.latin1Slice(fromStart, buf.indexOf(QUOTE, fromStart));
           }
-          resolve({ messageId: id, from, registrationId: undefined, retries: 0 });
+          const result = { messageId: id, from, registrationId: undefined, retries: 0 };
+          if (this.callbacks) settle(undefined, result);
+          else settle(result);
         }
       }
       pos = end + MESSAGE_END.length;
@@ -374,9 +413,9 @@ export class FloorCcsClient {
     c.rest = pos < buf.length ? Buffer.from(buf.subarray(pos)) : Buffer.alloc(0);
     while (waiting.size < this.maxPending && this.count > 0) {
       const i = this.head;
-      this.append(c, this.ring[i], this.ringResolves[i]);
+      this.append(c, this.ring[i], this.ringSettles[i]);
       this.ring[i] = undefined;
-      this.ringResolves[i] = undefined;
+      this.ringSettles[i] = undefined;
       this.head = i + 1 === this.cap ? 0 : i + 1;
       this.count--;
     }

@@ -5,7 +5,7 @@
 // the other) read an A/A of one build as 0.80–1.13 by row at load 5–7 (bench/ANALYSIS.md, seventh pass).
 //
 //   node bench/micro/client-ab.mjs --base-dir DIR [--window 100] [--connections 1] [--slice 20000]
-//                                  [--rounds 15] [--warmup 60000] [--json FILE]
+//                                  [--rounds 15] [--warmup 60000] [--api send|dispatch] [--json FILE]
 //
 // DIR is a checkout with its packages built (as for `bench/ccs-client.mjs --base-dir`); its client
 // is imported from DIR/packages/ccs/dist/src/index.js, so it runs DIR's ccs, stanza and stream. Both
@@ -16,18 +16,20 @@
 // build is faster; the machine's load moves it more than the CPU: bench/ANALYSIS.md, twelfth pass,
 // has an A/A). Both in one heap: a slice pays for garbage the other left, so the order alternates
 // and the figure is a median over rounds; run it with a copy of one build as DIR for the noise floor.
+// --api dispatch: both clients sent to with `dispatch(message, callback)` instead of `trySend`
+// (bench/lib/queue-driver.mjs `driveDispatch`; both builds must have it).
 import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { CcsClient } from '@ccs-xmpp/ccs';
 import { startStub } from '../lib/start-stub.mjs';
-import { driveQueue, payloadFor } from '../lib/queue-driver.mjs';
+import { driverFor, payloadFor } from '../lib/queue-driver.mjs';
 
 const { values: args } = parseArgs({
   options: {
     'base-dir': { type: 'string' }, window: { type: 'string' }, connections: { type: 'string' }, slice: { type: 'string' },
-    rounds: { type: 'string' }, warmup: { type: 'string' }, json: { type: 'string' },
+    rounds: { type: 'string' }, warmup: { type: 'string' }, json: { type: 'string' }, api: { type: 'string' },
   },
 });
 if (args['base-dir'] === undefined) throw new Error('--base-dir DIR is required (a checkout with its packages built)');
@@ -37,6 +39,8 @@ const SLICE = Number(args.slice ?? 20_000);
 const ROUNDS = Number(args.rounds ?? 15);
 const WARMUP = Number(args.warmup ?? 60_000);
 const TOKEN = 'bench-device-token-0001';
+const API = args.api ?? 'send';
+const driveQueue = driverFor(API);
 const { CcsClient: BaseClient } = await import(pathToFileURL(resolve(args['base-dir'], 'packages/ccs/dist/src/index.js')).href);
 
 const stub = await startStub(TOKEN);
@@ -88,7 +92,7 @@ try {
     return s[lo] + (s[Math.min(lo + 1, s.length - 1)] - s[lo]) * (at - lo);
   };
   const result = {
-    bench: 'client-ab', window: WINDOW, connections: CONNECTIONS, slice: SLICE, rounds: ROUNDS, warmup: WARMUP,
+    bench: 'client-ab', api: API, window: WINDOW, connections: CONNECTIONS, slice: SLICE, rounds: ROUNDS, warmup: WARMUP,
     ratio: q(ratios, 0.5), ratioQ: [q(ratios, 0.25), q(ratios, 0.75)], below1: ratios.filter((x) => x < 1).length,
     thisUsPerMsg: q(us.this, 0.5), baseUsPerMsg: q(us.base, 0.5), ratios,
     rateRatio: q(rates, 0.5), rateRatioQ: [q(rates, 0.25), q(rates, 0.75)], rates,

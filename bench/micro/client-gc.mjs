@@ -9,11 +9,14 @@
 // most of what is outstanding at window 100 is queued); its warm-up runs of 60 000 are client-worker's `--n`.
 //
 //   node bench/micro/client-gc.mjs [--base-dir DIR] [--window 1000] [--connections 16] [--n 300000]
-//                                  [--warmup 240000] [--rounds 3] [--max-queued 10000] [--node-flags '…'] [--json FILE]
+//                                  [--warmup 240000] [--rounds 3] [--max-queued 10000] [--node-flags '…']
+//                                  [--api send|dispatch] [--json FILE]
 //
 // DIR: another checkout with its packages built, whose client to measure instead of this one's.
 // --node-flags: V8 or Node flags for the measured process (an application's choice, e.g.
 // '--max-semi-space-size=64'; the benchmarks themselves never set any).
+// --api dispatch: sends with `dispatch(message, callback)`, one callback for all, instead of `trySend`
+// and a promise per message (bench/lib/queue-driver.mjs `driveDispatch`).
 // Reported per round and as medians, per message of the timed run: scavenges and mark-compacts
 // (per 100 000 messages), their pauses (µs, wall, main thread), the scavenges' parallel work on
 // helper threads (µs, V8's `background.scavenge.parallel`), the bytes that survived a scavenge in
@@ -32,7 +35,7 @@ const { values: args } = parseArgs({
   options: {
     'base-dir': { type: 'string' }, window: { type: 'string' }, connections: { type: 'string' }, n: { type: 'string' },
     warmup: { type: 'string' }, rounds: { type: 'string' }, json: { type: 'string' }, child: { type: 'string' }, 'node-flags': { type: 'string' },
-    'max-queued': { type: 'string' },
+    'max-queued': { type: 'string' }, api: { type: 'string' },
   },
 });
 const TOKEN = 'bench-device-token-0001';
@@ -46,6 +49,7 @@ async function parent() {
   const cfg = {
     dir: args['base-dir'] === undefined ? undefined : resolve(args['base-dir']), window: Number(args.window ?? 1000), connections: Number(args.connections ?? 16),
     n: Number(args.n ?? 300_000), warmup: Number(args.warmup ?? 240_000), maxQueued: Number(args['max-queued'] ?? 10_000),
+    api: args.api ?? 'send',
   };
   const rounds = Number(args.rounds ?? 3);
   const stub = await startStub(TOKEN);
@@ -62,7 +66,7 @@ async function parent() {
   }
   const keys = Object.keys(results[0]);
   const med = Object.fromEntries(keys.map((k) => [k, median(results.map((x) => x[k]))]));
-  process.stdout.write(`${cfg.window} × ${cfg.connections}, median of ${rounds}: ${line(med)}\n`);
+  process.stdout.write(`${cfg.window} × ${cfg.connections}${cfg.api === 'dispatch' ? ', dispatch' : ''}, median of ${rounds}: ${line(med)}\n`);
   if (args.json) writeFileSync(args.json, JSON.stringify({ bench: 'client-gc', ...cfg, rounds, median: med, results }, null, 2));
 }
 
@@ -125,8 +129,9 @@ async function child(cfg) {
   });
   await client.connect({ all: true });
   // The payload and the queue driver of bench/lib/client-worker.mjs (bench/lib/queue-driver.mjs).
-  const { driveQueue, payloadFor } = await import('../lib/queue-driver.mjs');
+  const { driverFor, payloadFor } = await import('../lib/queue-driver.mjs');
   const payload = payloadFor(TOKEN);
+  const driveQueue = driverFor(cfg.api);
   const drive = async (base, n) => {
     const counts = await driveQueue(client, payload, base, n);
     // Settled more than once would show as more settlements than sends by the end of the next tick.

@@ -6,12 +6,13 @@
 // ninth pass). The sends are bench/lib/client-worker.mjs's (its payload, one shared `then` per send).
 //
 //   node --expose-gc bench/micro/pending-census.mjs [--base-dir DIR] [--window 1000] [--queued 10000]
-//                                                   [--connections 1] [--first N]
+//                                                   [--connections 1] [--first N] [--api send|dispatch]
 //
 // --first: messages sent before the first snapshot (default: window × connections, every window
 // full, so that the difference is queued messages only); `--first 0 --queued 16000 --connections 16
 // --window 1000` counts messages in flight instead (the in-flight tables' share included).
 // DIR: another checkout with its packages built, whose client to count instead of this one's.
+// --api dispatch: sent with `dispatch(message, callback)`, one callback for all (no promise, no `then`).
 // Snapshot sizes are V8's own (`self_size`), without pointer compression as Node ships.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -22,8 +23,13 @@ import { writeHeapSnapshot } from 'node:v8';
 import { startStub } from '../lib/start-stub.mjs';
 
 const { values: args } = parseArgs({
-  options: { 'base-dir': { type: 'string' }, window: { type: 'string' }, queued: { type: 'string' }, connections: { type: 'string' }, first: { type: 'string' } },
+  options: {
+    'base-dir': { type: 'string' }, window: { type: 'string' }, queued: { type: 'string' }, connections: { type: 'string' }, first: { type: 'string' },
+    api: { type: 'string' },
+  },
 });
+const DISPATCH = args.api === 'dispatch';
+if (args.api !== undefined && args.api !== 'send' && !DISPATCH) throw new Error(`unknown --api ${args.api}: send or dispatch`);
 const WINDOW = Number(args.window ?? 1000);
 const QUEUED = Number(args.queued ?? 10_000);
 const CONNECTIONS = Number(args.connections ?? 1);
@@ -42,9 +48,15 @@ try {
   await client.connect({ all: true });
   const payload = (i) => ({ to: TOKEN, data: { type: 'chat', title: 'New message', body: 'Alice: are we still on for 7pm?', thread: 'th-42', seq: String(i) } });
   const settled = () => {};
+  if (DISPATCH && typeof client.dispatch !== 'function') throw new Error('--api dispatch: this build of CcsClient has no dispatch(message, callback)');
+  const send = DISPATCH
+    ? (m) => {
+      if (!client.dispatch(m, settled)) throw new Error('dispatch refused');
+    }
+    : (m) => client.trySend(m).then(settled, settled);
   let i = 0;
   const sendTo = async (k) => {
-    for (; i < k; i++) client.trySend(payload(i)).then(settled, settled);
+    for (; i < k; i++) send(payload(i));
     await new Promise((r) => setTimeout(r, 300));
     gc();
     gc();
