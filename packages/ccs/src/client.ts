@@ -6,7 +6,7 @@ import { CcsError, ClosedError, DuplicateIdError, QueueFullError } from './error
 import { MessageIdGenerator, sharedMessageIds } from './message-id.js';
 import { renderPrometheus } from './metrics.js';
 import { resolveOptions, type CcsClientOptions, type ResolvedOptions, type UpstreamHandler } from './options.js';
-import type { OutgoingMessage, SendResult } from './outbound.js';
+import type { OutgoingMessage, SendCallback, SendResult } from './outbound.js';
 import { Outbox } from './outbox.js';
 import { ReceiptWaiters } from './receipt-waiters.js';
 import { Counters, type CcsStats } from './stats.js';
@@ -30,6 +30,12 @@ export interface SendOptions {
   /** With `receipt: true`: how long the receipt promise waits from the ACK; overrides `receiptTimeoutMs`. 0: none. */
   receiptTimeoutMs?: number;
 }
+
+/**
+ * Per-call options of `dispatch`: those of `send` without the receipt ones (a receipt is a second
+ * outcome, which one callback cannot carry: await it with `send(message, { receipt: true })`).
+ */
+export type DispatchOptions = Pick<SendOptions, 'signal' | 'timeoutMs'>;
 
 /** What `send(msg, { receipt: true })` resolves with: the ACK, and a promise of the delivery receipt. */
 export interface SendResultWithReceipt extends SendResult {
@@ -284,7 +290,7 @@ export class CcsClient extends TypedEventEmitter<CcsClientEvents> {
     if (message.message_id !== undefined && this.#receipts.has(id)) return Promise.reject(new DuplicateIdError(id, 'receipt'));
     // Asked through the option: CCS is asked too (a copy; the caller's object is left alone).
     const sent = message.delivery_receipt_requested === undefined ? { ...message, delivery_receipt_requested: true } : message;
-    const accepted = this.#outbox.submit(sent, options, message.message_id === undefined ? id : undefined);
+    const accepted = this.#outbox.submit(sent, options, undefined, message.message_id === undefined ? id : undefined);
     if (accepted === undefined) return undefined;
     const waiter = this.#receipts.add(id, receiptTimeoutMs ?? this.#o.receiptTimeoutMs);
     return accepted.then((result) => {
@@ -294,6 +300,44 @@ export class CcsClient extends TypedEventEmitter<CcsClientEvents> {
       this.#receipts.dropped(waiter);
       throw err;
     });
+  }
+
+  /**
+   * Sends a downstream message without a promise: `callback(error, result)` is called once, later,
+   * with what `send()` would settle with — `(undefined, SendResult)` on the ACK, or `(CcsError,
+   * undefined)`: `NackError`, `TimeoutError`, `AbortError`, `ClosedError` (`ReconnectStoppedError`),
+   * `InvalidMessageError`, `DuplicateIdError`, `StoreError`. Returns `true` when the message was
+   * taken (the callback will be called, refusals included), `false` when the queue is full (nothing
+   * taken, the callback is never called: wait for `drain` or `waitForCapacity()` and try again).
+   *
+   * The callback never runs inside `dispatch()` nor inside the client's own processing: outcomes
+   * are queued and their callbacks run once the current synchronous work (a socket read, a
+   * `close()`) is done, in settlement order, when a promise's reactions would run — so a callback
+   * may call `dispatch`, `send`, `close` or `destroy`. One that throws does not stop the others of
+   * its batch; its error is re-thrown on its own, as an uncaught exception.
+   *
+   * What it saves: each pending message of `send()` keeps its promise and the caller's reaction
+   * (~250 bytes); a pending dispatched one keeps its record and a reference to the callback — one
+   * function shared by every send, at best. Resends, retries, timeouts, signals, `close()` and the
+   * keep-alive rule are those of `send()`.
+   *
+   * @throws TypeError when `callback` is not a function, or (`code` `CCS_ERR_INVALID_OPTION`) for a
+   *   `receipt` or `receiptTimeoutMs` option — await a receipt with `send(message, { receipt: true })`.
+   */
+  dispatch(message: OutgoingMessage, callback: SendCallback, options?: DispatchOptions): boolean {
+    if (typeof callback !== 'function') throw new TypeError(`dispatch() needs a callback function, got ${callback === null ? 'null' : typeof callback}`);
+    if (options !== undefined && options !== null) {
+      const { receipt, receiptTimeoutMs } = options as SendOptions;
+      if ((receipt !== undefined && receipt !== false) || receiptTimeoutMs !== undefined) {
+        throw invalidOptionType('dispatch() does not await delivery receipts (options receipt, receiptTimeoutMs): use send(message, { receipt: true })');
+      }
+    }
+    const state = this.#pool.state;
+    if (state >= PoolState.Closing) {
+      this.#outbox.refuse(callback, new ClosedError(state === PoolState.Closing ? 'the client is closing' : 'the client is closed'));
+      return true;
+    }
+    return this.#outbox.submit(message, options ?? undefined, callback);
   }
 
   /**
@@ -473,6 +517,11 @@ export class CcsClient extends TypedEventEmitter<CcsClientEvents> {
 /** A per-call option that cannot be used. */
 function invalidOption(message: string): CcsError {
   return new CcsError('CCS_ERR_INVALID_OPTION', message);
+}
+
+/** An unusable per-call option, thrown where a call returns no promise to reject (`dispatch`). */
+function invalidOptionType(message: string): TypeError & { code: 'CCS_ERR_INVALID_OPTION' } {
+  return Object.assign(new TypeError(message), { code: 'CCS_ERR_INVALID_OPTION' as const });
 }
 
 /** The rejection of a wait whose `AbortSignal` fired; the signal's reason is the cause. */

@@ -2,7 +2,7 @@
  * `@ccs-xmpp/ccs`: the CCS (GCM/FCM XMPP) client core.
  * @packageDocumentation
  */
-export { CcsClient, type CcsClientEvents, type ConnectOptions, type WaitOptions, type SendOptions, type SendResultWithReceipt, type CloseOptions, type SettledEvent } from './client.js';
+export { CcsClient, type CcsClientEvents, type ConnectOptions, type WaitOptions, type SendOptions, type DispatchOptions, type SendResultWithReceipt, type CloseOptions, type SettledEvent } from './client.js';
 export type { CcsClientOptions, CcsTlsOptions, ReconnectStrategy, UpstreamHandler } from './options.js';
 export type { ConnectionEvent, ReconnectEvent } from './connection-pool.js';
 export type { CcsStats, ConnectionGauges } from './stats.js';
@@ -15,7 +15,7 @@ export {
   type SendRetriedMessage, type SendResentMessage, type SendFailedMessage, type UpstreamReceivedMessage, type UpstreamDuplicateMessage,
   type UpstreamHandledMessage, type UpstreamAckedMessage, type ReceiptTraceMessage, type ReceiptFailedMessage,
 } from './diagnostics.js';
-export type { SendResult, OutgoingMessage } from './outbound.js';
+export type { SendResult, SendCallback, OutgoingMessage } from './outbound.js';
 export {
   CcsError, HandshakeError, NackError, TimeoutError, AbortError, ClosedError, ReconnectStoppedError, QueueFullError, DuplicateIdError, InvalidMessageError, StoreError, ReceiptError,
   type CcsErrorCode, type HandshakeStep,

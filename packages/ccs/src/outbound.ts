@@ -1,4 +1,6 @@
 import type { DeviceGroupResult, DownstreamMessage, OutgoingMessage } from '@ccs-xmpp/stanza';
+import type { CallbackQueue } from './callback-queue.js';
+import type { CcsError } from './errors.js';
 import type { InflightTable } from './inflight-table.js';
 import { generatedId } from './message-id.js';
 import type { OutboxRecord, RecordState } from './store.js';
@@ -30,6 +32,16 @@ export interface SendResult {
 }
 
 /**
+ * The callback of `dispatch()`: called once, later (never inside `dispatch()` itself), with either
+ * the error `send()` would reject with and `undefined`, or `undefined` and the result `send()`
+ * would resolve with. Exactly one of the two is set.
+ */
+export type SendCallback = (error: CcsError | undefined, result: SendResult | undefined) => void;
+
+/** The resolve function of `send()`'s promise. */
+type Resolve = (result: SendResult | PromiseLike<SendResult>) => void;
+
+/**
  * A {@link SendResult} made by a constructor rather than an object literal, still a plain object
  * (its prototype is `Object.prototype`, so it compares equal to a literal with the same fields).
  * V8 gives every object literal an allocation site and, while the site is tracked, a memento behind
@@ -57,8 +69,8 @@ export function sendResult(messageId: string, from: string | undefined, registra
 // reject function is not kept: a failure settles the promise through `resolve` with a rejected
 // promise (see `Outbound.fail`), so each pending message holds one function instead of two (~70
 // bytes; bench/ccs-client.mjs memory).
-let capturedResolve: (result: SendResult | PromiseLike<SendResult>) => void = () => {};
-function captureResolve(resolve: (result: SendResult | PromiseLike<SendResult>) => void): void {
+let capturedResolve: Resolve = () => {};
+function captureResolve(resolve: Resolve): void {
   capturedResolve = resolve;
 }
 
@@ -68,8 +80,10 @@ const RELEASED: OutgoingMessage = Object.freeze({});
 const WRITTEN = 1;
 const SETTLED = 2;
 const CALLER_ID = 4;
+/** `caller` is a `dispatch()` callback, not a promise's resolve function. */
+const CALLBACK = 8;
 /** The flags' bits from here on: the generator's prefix slot of a record whose `key` is a counter. */
-const SLOT_SHIFT = 3;
+const SLOT_SHIFT = 4;
 
 /**
  * The fields most messages never need (a timeout, an abort signal, a NACK or a resend): one object,
@@ -107,12 +121,17 @@ export class Outbound implements OutboxRecord {
   msg: OutgoingMessage;
   state: RecordState = 'queued';
   storeSlot = -1;
-  /** `written`, `settled` and `callerId` as bits, and the id's prefix slot above them: one field instead of four on every pending message. */
+  /** `written`, `settled`, `callerId` and whether `caller` is a callback as bits, and the id's prefix slot above them: one field instead of five on every pending message. */
   flags = 0;
   /** When it was last written, as a `tickStamp()` (an integer: no number box per message): the ACK-latency histogram and the trace channels read it. */
   writtenAt = 0;
-  /** The caller's promise's resolve function; `undefined` for a record adopted from another process, and once settled. */
-  resolve: ((result: SendResult | PromiseLike<SendResult>) => void) | undefined = undefined;
+  /**
+   * Who waits for the outcome: the resolve function of `send()`'s promise, or (the `CALLBACK` flag)
+   * the callback given to `dispatch()` — one field for either, so a pending message carries no
+   * more for having two ways to be settled. `undefined` for a record adopted from another process,
+   * and once settled.
+   */
+  caller: Resolve | SendCallback | undefined = undefined;
   #rare: RareFields | undefined = undefined;
   /** The next message in its connection's in-flight chain ({@link InflightTable}). */
   next: Outbound | undefined = undefined;
@@ -174,20 +193,30 @@ export class Outbound implements OutboxRecord {
   /** The caller's promise, its resolve function kept here. */
   promise(): Promise<SendResult> {
     const promise = new Promise<SendResult>(captureResolve);
-    this.resolve = capturedResolve;
+    this.caller = capturedResolve;
     return promise;
   }
 
+  /** Keeps `dispatch()`'s callback instead of a promise: no allocation but the record. */
+  callback(fn: SendCallback): true {
+    this.caller = fn;
+    this.flags |= CALLBACK;
+    return true;
+  }
+
   /**
-   * Settles the caller's promise (once: later calls do nothing). An error rejects it through
-   * `resolve` (a rejected promise adopted): the caller sees the same rejection, two microtasks later.
-   * False when no caller waits (an adopted record): the outcome is the owner's to report.
+   * Settles the caller (once: later calls do nothing). A promise: an error rejects it through
+   * `resolve` (a rejected promise adopted), so the caller sees the same rejection two microtasks
+   * later. A callback: queued on `callbacks`, to run after the current synchronous work, never
+   * from inside the outbox. False when no caller waits (an adopted record): the outcome is the
+   * owner's to report.
    */
-  settlePromise(outcome: SendResult | Error): boolean {
-    const resolve = this.resolve;
-    if (resolve === undefined) return false;
-    this.resolve = undefined;
-    resolve(outcome instanceof Error ? Promise.reject(outcome) : outcome);
+  settleCaller(outcome: SendResult | Error, callbacks: CallbackQueue): boolean {
+    const caller = this.caller;
+    if (caller === undefined) return false;
+    this.caller = undefined;
+    if ((this.flags & CALLBACK) === 0) (caller as Resolve)(outcome instanceof Error ? Promise.reject(outcome) : outcome);
+    else callbacks.push(caller as SendCallback, outcome);
     return true;
   }
 

@@ -1,15 +1,16 @@
 import { ValidationError, validateDownstream, type DeviceGroupResult, type NackError as StanzaNack } from '@ccs-xmpp/stanza';
 import { AbortSignals } from './abort-signals.js';
+import { CallbackQueue } from './callback-queue.js';
 import { backoffDelay, JitterKind } from './backoff.js';
 import type { Clock, ClockTimer, KeepAlive } from './clock.js';
 import { ccsChannels } from './diagnostics.js';
-import { AbortError, DuplicateIdError, NackError, TimeoutError, InvalidMessageError } from './errors.js';
+import { AbortError, DuplicateIdError, NackError, TimeoutError, InvalidMessageError, type CcsError } from './errors.js';
 import { elapsedMs, tickStamp } from './latency.js';
 import { LiveIds } from './live-ids.js';
 import { RingBuffer } from './ring-buffer.js';
 import { MemoryOutboxStore } from './memory-store.js';
 import type { MessageIdGenerator } from './message-id.js';
-import { Outbound, sendResult, type OutgoingMessage, type SendResult } from './outbound.js';
+import { Outbound, sendResult, type OutgoingMessage, type SendCallback, type SendResult } from './outbound.js';
 import { decide, type RetryOptions } from './retry-policy.js';
 import type { Counters } from './stats.js';
 import type { OutboxRecord, OutboxStore } from './store.js';
@@ -100,6 +101,8 @@ export class Outbox {
     this.dispatch();
   });
   #seq = 0;
+  /** The outcomes of `dispatch()`ed messages, waiting for their callbacks to run (never from inside the outbox). */
+  readonly #callbacks = new CallbackQueue();
   /**
    * Records of ACKed messages, reused by the next sends in the order they were ACKed (none unless
    * the owner asks for some, and only over the memory store). A busy client keeps thousands of
@@ -190,28 +193,32 @@ export class Outbox {
 
   /**
    * Accepts a message: validates it, assigns its id (`assignedId`, from `nextId()`, when given), and writes it at once when a connection has
-   * room and nothing waits before it, else queues it. `undefined` when the queue is full.
+   * room and nothing waits before it, else queues it. Who is told the outcome is the settlement
+   * target: without `callback`, a promise (`undefined` when the queue is full); with one, the
+   * callback, later (`true`: taken, every refusal included; `false`: the queue is full, nothing taken).
    */
-  submit(message: OutgoingMessage, options: SubmitOptions | undefined, assignedId?: string): Promise<SendResult> | undefined {
+  submit(message: OutgoingMessage, options: SubmitOptions | undefined, callback?: undefined, assignedId?: string): Promise<SendResult> | undefined;
+  submit(message: OutgoingMessage, options: SubmitOptions | undefined, callback: SendCallback): boolean;
+  submit(message: OutgoingMessage, options: SubmitOptions | undefined, callback?: SendCallback, assignedId?: string): Promise<SendResult> | boolean | undefined {
     // Not an object at all (null from untyped code): refused like any invalid message, not thrown.
-    if (typeof message !== 'object' || message === null) return Promise.reject(new InvalidMessageError(validateDownstream(message) as ValidationError));
+    if (typeof message !== 'object' || message === null) return this.#refuse(new InvalidMessageError(validateDownstream(message) as ValidationError), callback);
     const callerId = message.message_id !== undefined;
     // A generated id is taken as its counter (`Outbound.key`): its string is made only where it is read.
     const key = callerId ? (message.message_id as string) : (assignedId ?? this.#live.nextKey());
     // Validation reads the id only for its errors: an invalid message is validated again with the id's text.
     let invalid = validateDownstream(message, typeof key === 'string' ? key : GENERATED_ID_STANDIN);
     if (invalid !== undefined && typeof key === 'number') invalid = validateDownstream(message, this.#idText(key));
-    if (invalid !== undefined) return Promise.reject(new InvalidMessageError(invalid));
-    if (callerId && this.#live.has(key as string, this.#find)) return Promise.reject(new DuplicateIdError(key as string));
+    if (invalid !== undefined) return this.#refuse(new InvalidMessageError(invalid), callback);
+    if (callerId && this.#live.has(key as string, this.#find)) return this.#refuse(new DuplicateIdError(key as string), callback);
     const store = this.#store;
     // The common case goes straight to a connection; only the queue is bounded.
     const direct = store.queued === 0 && this.#throttle.size === 0 ? this.#host.pick() : undefined;
     if (direct === undefined && store.queued >= this.#o.maxQueued) {
       this.#wantCapacity = true;
-      return undefined;
+      return callback === undefined ? undefined : false;
     }
     const signal = options?.signal;
-    if (signal?.aborted) return Promise.reject(new AbortError(typeof key === 'string' ? key : this.#idText(key), false, signal.reason));
+    if (signal?.aborted) return this.#refuse(new AbortError(typeof key === 'string' ? key : this.#idText(key), false, signal.reason), callback);
     // A shallow copy: the top-level fields are what they were at send() however the caller reuses
     // its object (a loop that sets `to` and sends again). The assigned id stays beside it and is
     // written by the encoder, so the copy keeps the caller's shape (one hidden class for all). A
@@ -222,7 +229,8 @@ export class Outbox {
     if (this.#spare.length < this.#spareLow) this.#spareLow = this.#spare.length;
     const slot = typeof key === 'number' ? this.#o.ids.slot : 0;
     const out = spare === undefined ? new Outbound(copy, key, this.#seq++, slot) : spare.reuse(copy, key, this.#seq++, slot);
-    const promise = out.promise();
+    // The one test the new settlement target costs the promise path.
+    const accepted = callback === undefined ? out.promise() : out.callback(callback);
     this.#outstanding++;
     if (callerId) this.#live.add(out);
     const timeoutMs = options?.timeoutMs ?? this.#o.sendTimeoutMs;
@@ -244,7 +252,19 @@ export class Outbox {
     // a resend, a store's wake) dispatches itself — the model test checks after every step that
     // nothing waits in the queue while a connection has room. A busy client's queue is never
     // empty, and this was a dispatch() per send that asked every connection for room in vain.
-    return promise;
+    return accepted;
+  }
+
+  /** A refusal before anything was taken: a rejected promise, or the error for the callback (later) and `true`. */
+  #refuse(err: CcsError, callback: SendCallback | undefined): Promise<SendResult> | true {
+    if (callback === undefined) return Promise.reject(err);
+    this.#callbacks.push(callback, err);
+    return true;
+  }
+
+  /** Hands `err` to a `dispatch()` callback the owner refused (a closed client), when the queued callbacks run. */
+  refuse(callback: SendCallback, err: CcsError): void {
+    this.#callbacks.push(callback, err);
   }
 
   /**
@@ -332,9 +352,10 @@ export class Outbox {
     counters.ackLatency.record(latencyMs);
     if (ccsChannels.acked.hasSubscribers) ccsChannels.acked.publish({ messageId: out.id, latencyMs, retries: out.resends, registrationId });
     // Nothing but the caller's promise refers to a plain record once it is ACKed (the connection took
-    // it out of its in-flight table, no heap, signal, live-id entry or throttle holds it) — unless a
-    // target is throttled, or nobody waits for it (an adopted record goes to the `settled` event).
-    const spare = this.#spare.length < this.#maxSpare && out.plain && out.resolve !== undefined && this.#throttle.size === 0;
+    // it out of its in-flight table, no heap, signal, live-id entry or throttle holds it; a dispatch()
+    // callback is queued with the result, not the record) — unless a target is throttled, or nobody
+    // waits for it (an adopted record goes to the `settled` event).
+    const spare = this.#spare.length < this.#maxSpare && out.plain && out.caller !== undefined && this.#throttle.size === 0;
     if (this.#throttle.size > 0 && this.#throttle.acked(out)) this.#release(out.target);
     if (!out.settled) {
       const result = sendResult(out.id, from, registrationId, out.resends);
@@ -502,7 +523,7 @@ export class Outbox {
       if (ccsChannels.failed.hasSubscribers) ccsChannels.failed.publish({ messageId: out.id, error: outcome });
     }
     if (wasProbe) this.#release(out.target);
-    if (!out.settlePromise(outcome)) this.#host.settled(out, outcome);
+    if (!out.settleCaller(outcome, this.#callbacks)) this.#host.settled(out, outcome);
     if (this.#outstanding === 0) this.#host.idle();
   }
 

@@ -71,6 +71,31 @@ test('the record of an ACKed plain message carries the next send, holding nothin
   assert.is(outbox.outstanding, 0);
 });
 
+test('a dispatched record, once ACKed, carries the next send() (a promise again), and a sent one the next dispatch() (a callback again)', async () => {
+  const { outbox, written, ack } = setup();
+  const calls: string[] = [];
+  const cb = (err: { code?: string } | undefined, r: SendResult | undefined): void => {
+    calls.push(err === undefined ? `ok:${r?.messageId}` : `err:${err.code}`);
+  };
+  assert.is(outbox.submit({ to: 'tok' }, undefined, cb), true);
+  ack(0);
+  assert.equal(calls, [], 'not inside the ACK');
+  await Promise.resolve();
+  assert.equal(calls, ['ok:g-0']);
+  const record = written[0] as Outbound;
+  const promised = outcome(outbox.submit({ to: 'tok' }, undefined));
+  assert.is(written[1], record, 'the dispatched record is reused');
+  ack(1);
+  assert.is(await promised, 'ok:g-1:0');
+  assert.equal(calls, ['ok:g-0'], 'the promise settled, not the old callback');
+  assert.is(outbox.submit({ to: 'tok' }, undefined, cb), true);
+  assert.is(written[2], record, 'and reused again');
+  ack(2);
+  await Promise.resolve();
+  assert.equal(calls, ['ok:g-0', 'ok:g-2']);
+  assert.is(outbox.outstanding, 0);
+});
+
 test('a record that something else may still hold is never reused: a caller\'s id, a timeout, a signal, a resend, an adopted record', async () => {
   const { outbox, written, settled, ack } = setup();
   const results = [

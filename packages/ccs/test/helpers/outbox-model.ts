@@ -7,14 +7,14 @@ import { nackRetryClass, type NackCode, type NackError as StanzaNack } from '@cc
 import { KeepAlive } from '../../src/clock.js';
 import { AbortError, ClosedError, DuplicateIdError, NackError, TimeoutError } from '../../src/errors.js';
 import { MessageIdGenerator } from '../../src/message-id.js';
-import type { Outbound, SendResult } from '../../src/outbound.js';
+import type { Outbound, SendCallback, SendResult } from '../../src/outbound.js';
 import { Outbox, type OutboxConnection } from '../../src/outbox.js';
 import { Counters } from '../../src/stats.js';
 import type { OutboxRecord, OutboxStore } from '../../src/store.js';
 import { FakeClock } from './fake-clock.js';
 
 export type Op =
-  | { t: 'send'; target: number; callerId: number | undefined; timeoutMs: number; signal: number | undefined; poison: boolean }
+  | { t: 'send'; target: number; callerId: number | undefined; timeoutMs: number; signal: number | undefined; poison: boolean; dispatch: boolean }
   | { t: 'ack'; conn: number; pick: number }
   | { t: 'nack'; conn: number; pick: number; code: NackCode }
   | { t: 'stanzaError'; conn: number; pick: number; wait: boolean }
@@ -37,10 +37,13 @@ export const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 8, arbitrary: fc.record({
     t: fc.constant('send' as const), target: fc.nat(3), callerId: fc.option(fc.nat(6), { freq: 3 }).map((v) => v ?? undefined),
     timeoutMs: fc.constantFrom(0, 0, 30, 400), signal: fc.option(fc.nat(1), { freq: 3 }).map((v) => v ?? undefined), poison: fc.nat(19).map((n) => n === 0),
+    // Settled by a callback (`dispatch()`) instead of a promise: the same invariants, and the callback never runs inside a step.
+    dispatch: fc.nat(3).map((n) => n === 0),
   }) },
   // Plain sends (a generated id, nothing rare): the only ones whose records the outbox reuses once ACKed.
   { weight: 4, arbitrary: fc.record({
     t: fc.constant('send' as const), target: fc.nat(3), callerId: fc.constant(undefined), timeoutMs: fc.constant(0), signal: fc.constant(undefined), poison: fc.constant(false),
+    dispatch: fc.nat(3).map((n) => n === 0),
   }) },
   { weight: 8, arbitrary: fc.record({ t: fc.constant('ack' as const), conn: fc.nat(2), pick: fc.nat(20) }) },
   { weight: 5, arbitrary: fc.record({ t: fc.constant('nack' as const), conn: fc.nat(2), pick: fc.nat(20), code: fc.constantFrom(...NACKS) }) },
@@ -156,6 +159,23 @@ export async function runOutboxModel(store: OutboxStore, settings: ModelSettings
   let adoptSeq = 0;
   openConn();
 
+  /** True while a step calls into the outbox: a callback that runs then was called from inside it. */
+  let inStep = false;
+  let calledInside: string | undefined;
+  const outcomeOf = (e: unknown): Sent['outcome'] => (e instanceof NackError ? 'nack' : e instanceof TimeoutError ? 'timeout' : e instanceof AbortError ? 'abort'
+    : e instanceof ClosedError ? 'closed' : e instanceof DuplicateIdError ? 'duplicate' : 'invalid');
+  const trackCallback = (id: string, deadline: number): { sent: Sent; cb: SendCallback } => {
+    const s: Sent = { id, settled: 0, outcome: undefined, deadline, accepted: false };
+    sent.push(s);
+    const cb: SendCallback = (err, result) => {
+      if (inStep) calledInside ??= id;
+      if ((err === undefined) === (result === undefined)) calledInside ??= `${id} (error and result both ${err === undefined ? 'unset' : 'set'})`;
+      s.settled++;
+      s.outcome = err === undefined ? 'ack' : outcomeOf(err);
+    };
+    return { sent: s, cb };
+  };
+
   const track = (id: string, p: Promise<SendResult> | undefined, deadline: number): void => {
     const s: Sent = { id, settled: 0, outcome: undefined, deadline, accepted: p !== undefined };
     sent.push(s);
@@ -167,8 +187,7 @@ export async function runOutboxModel(store: OutboxStore, settings: ModelSettings
       },
       (e: unknown) => {
         s.settled++;
-        s.outcome = e instanceof NackError ? 'nack' : e instanceof TimeoutError ? 'timeout' : e instanceof AbortError ? 'abort'
-          : e instanceof ClosedError ? 'closed' : e instanceof DuplicateIdError ? 'duplicate' : 'invalid';
+        s.outcome = outcomeOf(e);
       },
     );
   };
@@ -190,6 +209,7 @@ export async function runOutboxModel(store: OutboxStore, settings: ModelSettings
     const flushed = store.flush();
     if (flushed !== undefined) await flushed;
     await flushMicrotasks();
+    if (calledInside !== undefined) fail(`the callback of ${calledInside} was called inside a step`);
     for (const s of sent) {
       if (s.settled > 1) fail(`${s.id} settled ${s.settled} times`);
       if (s.accepted && s.settled === 0 && s.deadline <= clock.now()) fail(`${s.id} outlived its deadline`);
@@ -229,15 +249,23 @@ export async function runOutboxModel(store: OutboxStore, settings: ModelSettings
   };
 
   for (const op of ops) {
+    inStep = true;
     switch (op.t) {
       case 'send': {
         const id = op.callerId === undefined ? undefined : `u${op.callerId}`;
         const msg = { to: `tok${op.target}`, ...(id === undefined ? {} : { message_id: id }), ...(op.poison ? { data: { poison: 'yes' } } : {}) };
         const signal = op.signal === undefined ? undefined : (controllers[op.signal] as AbortController).signal;
         const before = outbox.queued;
+        const deadline = op.timeoutMs > 0 ? clock.now() + op.timeoutMs : Infinity;
+        if (op.dispatch) {
+          const { sent: s, cb } = trackCallback(id ?? `gen${sent.length}`, deadline);
+          s.accepted = outbox.submit(msg, { timeoutMs: op.timeoutMs, signal }, cb);
+          if (!s.accepted && before < settings.maxQueued) fail('dispatch refused with room in the queue');
+          break;
+        }
         const p = outbox.submit(msg, { timeoutMs: op.timeoutMs, signal });
         if (p === undefined && before < settings.maxQueued) fail('refused with room in the queue');
-        track(id ?? `gen${sent.length}`, p, op.timeoutMs > 0 ? clock.now() + op.timeoutMs : Infinity);
+        track(id ?? `gen${sent.length}`, p, deadline);
         break;
       }
       case 'ack': {
@@ -313,6 +341,7 @@ export async function runOutboxModel(store: OutboxStore, settings: ModelSettings
         outbox.refreshKeepAlive();
         break;
     }
+    inStep = false;
     await check();
   }
 
@@ -322,12 +351,16 @@ export async function runOutboxModel(store: OutboxStore, settings: ModelSettings
   outbox.dispatch();
   for (let round = 0; outbox.outstanding > 0; round++) {
     if (round > 500) fail(`stuck with ${outbox.outstanding} outstanding`);
+    inStep = true;
     for (const c of conns) for (const out of c.takeOwed()) outbox.ack(out, out.target, undefined);
     clock.advance(2500);
+    inStep = false;
     await check();
   }
   // Close: whatever a connection still holds is answered later or never; every promise has settled exactly once.
+  inStep = true;
   outbox.failAll(new ClosedError('model close'), conns.flatMap((c) => c.takeOwed()));
+  inStep = false;
   await check();
   for (const s of sent) if (s.accepted && s.settled !== 1) fail(`${s.id} settled ${s.settled} times at the end`);
   if (adoptedOutcomes.size !== adoptedTotal) fail(`adopted outcomes ${adoptedOutcomes.size} != ${adoptedTotal}`);
