@@ -101,7 +101,7 @@ class RareFields {
 
 /**
  * One downstream message in this process: its serialisable {@link OutboxRecord} and its
- * process-local settlement (the promise's resolve function, signal, timeout, heap positions) in one
+ * process-local settlement (the promise's resolve function or the `dispatch()` callback, signal, timeout, heap positions) in one
  * fixed-shape object — the only allocation per send besides the promise. The settlement half never
  * reaches a store; a store that serialises records writes only the record's fields. (Keeping the
  * settlement on the object instead of in a map by id spares the hot path a hash insert and delete
