@@ -2,10 +2,11 @@
 // callback, once, later — never inside dispatch() nor inside the client's own ACK/NACK processing —
 // and a full queue is the only `false`. Real TLS on 127.0.0.1 against the scripted server; the
 // process-level guarantees (keep-alive, a callback that throws) in real child processes.
+import * as dc from 'node:diagnostics_channel';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  AbortError, CcsClient, ClosedError, DuplicateIdError, InvalidMessageError, NackError, TimeoutError,
+  AbortError, CcsClient, ClosedError, channelNames, DuplicateIdError, InvalidMessageError, NackError, TimeoutError,
   type CcsError, type SendCallback, type SendResult,
 } from '../src/index.js';
 import { CLIENT_CHILD, spawnChild, type Child } from './helpers/child.js';
@@ -440,6 +441,45 @@ test('a callback that is not a function, or a receipt option, throws a TypeError
     assert.is(client.stats().pending, 1);
   } finally {
     client.destroy();
+    await server.stop();
+  }
+});
+
+test('the trace channels and stats() see a dispatched message as a sent one: enqueued, written, acked or failed, each published before its callback runs', async () => {
+  const server = await startScriptedServer({ onDownstream: (c, m) => (m['message_id'] === 'tr-bad' ? c.nack('tr-bad', 'BAD_REGISTRATION') : c.ack(m['message_id'] as string)) });
+  const client = new CcsClient(clientOptions(server));
+  const events: string[] = [];
+  const subs = (['enqueued', 'written', 'acked', 'failed'] as const).map((name) => {
+    const fn = (m: unknown): void => {
+      events.push(`${name}:${(m as { messageId: string }).messageId}`);
+    };
+    dc.subscribe(channelNames[name], fn);
+    return [channelNames[name], fn] as const;
+  });
+  try {
+    await client.connect();
+    const ok = recorder();
+    const bad = recorder();
+    client.dispatch({ to: 'tok', message_id: 'tr-ok' }, (e, r) => {
+      events.push('callback:tr-ok');
+      ok.cb(e, r);
+    });
+    client.dispatch({ to: 'tok', message_id: 'tr-bad' }, (e, r) => {
+      events.push('callback:tr-bad');
+      bad.cb(e, r);
+    });
+    await Promise.all([ok.next, bad.next]);
+    for (const id of ['tr-ok', 'tr-bad']) {
+      const at = (what: string): number => events.indexOf(`${what}:${id}`);
+      assert.ok(at('enqueued') >= 0 && at('enqueued') < at('written'), events.join(' '));
+      assert.ok(at(id === 'tr-ok' ? 'acked' : 'failed') > at('written'), events.join(' '));
+      assert.ok(at('callback') > at(id === 'tr-ok' ? 'acked' : 'failed'), events.join(' '));
+    }
+    const s = client.stats();
+    assert.equal([s.sent, s.acked, s.failed, s.nacked['BAD_REGISTRATION'], s.pending], [2, 1, 1, 1, 0]);
+  } finally {
+    for (const [name, fn] of subs) dc.unsubscribe(name, fn);
+    await client.close({ timeoutMs: 500 });
     await server.stop();
   }
 });
