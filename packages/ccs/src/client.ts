@@ -266,7 +266,11 @@ export class CcsClient extends TypedEventEmitter<CcsClientEvents> {
   trySend(message: OutgoingMessage, options?: SendOptions): Promise<SendResult> | undefined {
     const state = this.#pool.state;
     if (state >= PoolState.Closing) return Promise.reject(new ClosedError(state === PoolState.Closing ? 'the client is closing' : 'the client is closed'));
-    if (options === undefined || (options.receipt === undefined && options.receiptTimeoutMs === undefined)) return this.#outbox.submit(message, options);
+    // `null` from untyped code means no options, as `undefined` does.
+    if (options === undefined || options === null) return this.#outbox.submit(message, undefined);
+    const problem = perSendProblem('send', options);
+    if (problem !== undefined) return Promise.reject(invalidOption(problem));
+    if (options.receipt === undefined && options.receiptTimeoutMs === undefined) return this.#outbox.submit(message, options);
     return this.#submitAwaitingReceipt(message, options);
   }
 
@@ -331,6 +335,8 @@ export class CcsClient extends TypedEventEmitter<CcsClientEvents> {
       if ((receipt !== undefined && receipt !== false) || receiptTimeoutMs !== undefined) {
         throw invalidOptionType('dispatch() does not await delivery receipts (options receipt, receiptTimeoutMs): use send(message, { receipt: true })');
       }
+      const problem = perSendProblem('dispatch', options);
+      if (problem !== undefined) throw invalidOptionType(problem);
     }
     const state = this.#pool.state;
     if (state >= PoolState.Closing) {
@@ -517,6 +523,33 @@ export class CcsClient extends TypedEventEmitter<CcsClientEvents> {
 /** A per-call option that cannot be used. */
 function invalidOption(message: string): CcsError {
   return new CcsError('CCS_ERR_INVALID_OPTION', message);
+}
+
+/** The longest `timeoutMs` a timer can wait (about 24.8 days), as for the `sendTimeoutMs` option. */
+const MAX_SEND_TIMEOUT_MS = 2 ** 31 - 1;
+
+/**
+ * What is wrong with a send's `timeoutMs` or `signal`, or `undefined`. Checked here because the
+ * outbox takes them as they come: a `timeoutMs` of `'5000'`, `-1` or `NaN` meant no timeout at
+ * all, silently, and a `signal` that is not an `AbortSignal` threw from inside the outbox halfway
+ * through accepting the message.
+ */
+function perSendProblem(call: 'send' | 'dispatch', options: DispatchOptions): string | undefined {
+  const { timeoutMs, signal } = options;
+  if (timeoutMs !== undefined) {
+    if (typeof timeoutMs !== 'number') return `${call} option timeoutMs must be a number of milliseconds, got ${typeof timeoutMs}`;
+    if (!(timeoutMs >= 0) || timeoutMs > MAX_SEND_TIMEOUT_MS) return `${call} option timeoutMs must be from 0 (no timeout) to ${MAX_SEND_TIMEOUT_MS} ms (about 24.8 days, the longest a timer can wait), got ${timeoutMs}`;
+  }
+  if (signal !== undefined && !isAbortSignal(signal)) return `${call} option signal must be an AbortSignal, got ${signal === null ? 'null' : typeof signal}`;
+  return undefined;
+}
+
+/** An `AbortSignal`, or anything that behaves as one where the outbox uses it (`aborted`, `reason`, the listener methods). */
+function isAbortSignal(v: unknown): v is AbortSignal {
+  if (v instanceof AbortSignal) return true;
+  if (typeof v !== 'object' || v === null) return false;
+  const s = v as Partial<AbortSignal>;
+  return typeof s.aborted === 'boolean' && typeof s.addEventListener === 'function' && typeof s.removeEventListener === 'function';
 }
 
 /** An unusable per-call option, thrown where a call returns no promise to reject (`dispatch`). */

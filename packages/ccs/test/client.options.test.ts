@@ -31,4 +31,47 @@ test('close() before connect() settles queued sends with ClosedError and resolve
   client.destroy();
 });
 
+test('a send\'s own timeoutMs and signal are checked: send rejects and dispatch throws CCS_ERR_INVALID_OPTION, nothing is queued; null options are none', async () => {
+  const client = new CcsClient({ senderId: '1', apiKey: 'k', host: '127.0.0.1', port: 1 });
+  const bad: Array<[Record<string, unknown>, RegExp]> = [
+    [{ timeoutMs: '5000' }, /timeoutMs must be a number of milliseconds, got string/],
+    [{ timeoutMs: -1 }, /timeoutMs must be from 0/],
+    [{ timeoutMs: Number.NaN }, /timeoutMs must be from 0/],
+    [{ timeoutMs: 2 ** 31 }, /timeoutMs must be from 0 .* got 2147483648/],
+    [{ signal: {} }, /signal must be an AbortSignal, got object/],
+    [{ signal: null }, /signal must be an AbortSignal, got null/],
+    [{ signal: 'abort' }, /signal must be an AbortSignal, got string/],
+  ];
+  const never = (): void => assert.unreachable('a refused dispatch never calls back');
+  for (const [options, pattern] of bad) {
+    const err = await client.send({ to: 't' }, options as never).then(() => undefined, (e: unknown) => e);
+    assert.instance(err, CcsError, JSON.stringify(options));
+    assert.is((err as CcsError).code, 'CCS_ERR_INVALID_OPTION');
+    assert.match((err as Error).message, pattern);
+    assert.match((err as Error).message, /^send option/);
+    let thrown: unknown;
+    try {
+      client.dispatch({ to: 't' }, never, options as never);
+    } catch (e) {
+      thrown = e;
+    }
+    assert.instance(thrown, TypeError, JSON.stringify(options));
+    assert.is((thrown as { code?: string }).code, 'CCS_ERR_INVALID_OPTION');
+    assert.match((thrown as Error).message, pattern);
+    assert.match((thrown as Error).message, /^dispatch option/);
+  }
+  assert.is(client.stats().queued, 0, 'nothing refused was queued');
+  // What is fine is taken: 0 is no timeout, the longest timer is allowed, a real signal, and null options.
+  const ac = new AbortController();
+  const taken = [
+    client.send({ to: 't' }, { timeoutMs: 0 }),
+    client.send({ to: 't' }, { timeoutMs: 2 ** 31 - 1, signal: ac.signal }),
+    client.send({ to: 't' }, null as never),
+  ].map((p) => p.catch((e: unknown) => e));
+  assert.is(client.stats().queued, 3);
+  await client.close();
+  for (const e of await Promise.all(taken)) assert.instance(e, ClosedError);
+  client.destroy();
+});
+
 test.run();
