@@ -337,7 +337,8 @@ if (cc) {
   md.push('');
   // Whether the 60% target is within reach of any client with each API: the API floor's own share of the trivial
   // client's rate, row by row, and CcsClient's share of its API's floor (both per-round ratios, medians).
-  const share = (x) => (typeof x === 'number' && !Number.isNaN(x) ? `${(x * 100).toFixed(1)}%` : '–');
+  // Rounded down: a row listed as below 60% must not read "60.0%" (59.98% did).
+  const share = (x) => (typeof x === 'number' && !Number.isNaN(x) ? `${(Math.floor(x * 1000) / 10).toFixed(1)}%` : '–');
   const floors = [
     ['floor', 'ccs', 'The API floor (`floor`: the least any client with `send()` and its promise does per message)', '`CcsClient` through `send()`'],
     ['floor-dispatch', 'ccs-dispatch', 'The floor of the dispatch API (`floor-dispatch`: the least any client with `dispatch()` and its callback does per message)', '`CcsClient` through `dispatch()`'],
