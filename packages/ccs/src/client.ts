@@ -318,7 +318,9 @@ export class CcsClient extends TypedEventEmitter<CcsClientEvents> {
    * are queued and their callbacks run once the current synchronous work (a socket read, a
    * `close()`) is done, in settlement order, when a promise's reactions would run — so a callback
    * may call `dispatch`, `send`, `close` or `destroy`. One that throws does not stop the others of
-   * its batch; its error is re-thrown on its own, as an uncaught exception.
+   * its batch; its error is re-thrown on its own, as an uncaught exception. Unlike a promise's
+   * reaction it does not run in the async context of the `dispatch()` call (`AsyncLocalStorage`):
+   * bind it (`AsyncResource.bind`) if it must.
    *
    * What it saves: each pending message of `send()` keeps its promise and the caller's reaction
    * (~250 bytes); a pending dispatched one keeps its record and a reference to the callback — one

@@ -243,6 +243,8 @@ test('close() with dispatched messages pending waits for their ACKs, then calls 
     server.conns[0]!.ack('c-1');
     assert.equal((await acked.next).result?.messageId, 'c-1');
     await closed;
+    // The README's promise: every callback of a message close() failed has run when close() resolves.
+    assert.is(unanswered.calls.length, 1, 'called back before close() resolved');
     const c2 = await unanswered.next;
     assert.instance(c2.error, ClosedError);
     assert.not.match(c2.stack, INSIDE);

@@ -83,6 +83,7 @@ test('a dispatched record, once ACKed, carries the next send() (a promise again)
   await Promise.resolve();
   assert.equal(calls, ['ok:g-0']);
   const record = written[0] as Outbound;
+  assert.is(record.caller, undefined, 'a spare record keeps no callback alive');
   const promised = outcome(outbox.submit({ to: 'tok' }, undefined));
   assert.is(written[1], record, 'the dispatched record is reused');
   ack(1);
