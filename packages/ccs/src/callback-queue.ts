@@ -6,6 +6,9 @@ function rethrow(err: unknown): never {
   throw err;
 }
 
+/** The ring's slots kept between batches (two arrays of them: 64 KiB); a larger ring is given back once drained. */
+const KEEP_SLOTS = 4096;
+
 /**
  * The settlements of `dispatch()`'s callbacks, waiting to be run: a reused ring of callback/outcome
  * pairs (two parallel arrays, grown by doubling, never per message) and one `queueMicrotask` per
@@ -31,9 +34,12 @@ export class CallbackQueue {
     this.#run();
   };
 
+  readonly #initial: number;
+
   constructor(initialCapacity = 64) {
     let cap = 4;
     while (cap < initialCapacity) cap *= 2;
+    this.#initial = cap;
     this.#fns = new Array<SendCallback | undefined>(cap).fill(undefined);
     this.#outcomes = new Array<SendResult | Error | undefined>(cap).fill(undefined);
     this.#mask = cap - 1;
@@ -70,12 +76,28 @@ export class CallbackQueue {
       this.#length--;
       try {
         if (outcome instanceof Error) fn(outcome as CcsError, undefined);
-        else fn(undefined, outcome);
+        else fn(undefined, outcome as SendResult);
       } catch (err) {
         process.nextTick(rethrow, err);
       }
     }
     this.#scheduled = false;
+    // A storm (a close() failing ten thousand queued messages, a burst of timeouts) grew the ring;
+    // a busy client's batches are a read's ACKs, tens to hundreds. Past KEEP_SLOTS the storage goes
+    // back, so the client does not hold the storm's arrays (16 384 slots each: 256 KiB) for good.
+    if (this.#fns.length > KEEP_SLOTS) this.#reset(this.#initial);
+  }
+
+  /** Slots the ring has (for tests: what it holds on to between batches). */
+  get capacity(): number {
+    return this.#fns.length;
+  }
+
+  #reset(cap: number): void {
+    this.#fns = new Array<SendCallback | undefined>(cap).fill(undefined);
+    this.#outcomes = new Array<SendResult | Error | undefined>(cap).fill(undefined);
+    this.#head = 0;
+    this.#mask = cap - 1;
   }
 
   #grow(): void {

@@ -4,7 +4,7 @@ import { CallbackQueue } from './callback-queue.js';
 import { backoffDelay, JitterKind } from './backoff.js';
 import type { Clock, ClockTimer, KeepAlive } from './clock.js';
 import { ccsChannels } from './diagnostics.js';
-import { AbortError, DuplicateIdError, NackError, TimeoutError, InvalidMessageError, type CcsError } from './errors.js';
+import { AbortError, CcsError, DuplicateIdError, NackError, StoreError, TimeoutError, InvalidMessageError } from './errors.js';
 import { elapsedMs, tickStamp } from './latency.js';
 import { LiveIds } from './live-ids.js';
 import { RingBuffer } from './ring-buffer.js';
@@ -150,7 +150,10 @@ export class Outbox {
       adopt: (records) => this.adopt(records),
       error: (err) => host.error(err),
       refused: (records, err) => {
-        for (const r of records) if (r instanceof Outbound && !r.settled) this.#settle(r, err);
+        // Every rejection of a send is a CcsError with a stable code: a store's plain Error becomes
+        // the cause of one (its text stays there, out of the message).
+        const refusal = err instanceof CcsError ? err : new StoreError('append', 'the store could not record the message', { cause: err });
+        for (const r of records) if (r instanceof Outbound && !r.settled) this.#settle(r, refusal);
         this.dispatch();
       },
     });

@@ -89,6 +89,8 @@ export interface OutboxStoreHost {
   /**
    * Records whose append could not be recorded (the store is down): the outbox fails their
    * callers' promises with `err` — they were never written, and nothing is held in memory instead.
+   * Pass a `StoreError`; any other `Error` reaches the callers as the `cause` of one
+   * (`operation` `append`), so that every refused send is a `CcsError` with a stable code.
    */
   refused(records: OutboxRecord[], err: Error): void;
 }

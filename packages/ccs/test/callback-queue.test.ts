@@ -64,4 +64,27 @@ test('a callback that pushes more: they run in the same drain, after the ones al
   }
 });
 
+test('a storm\'s storage is given back once drained; a busy client\'s batches keep theirs', async () => {
+  const q = new CallbackQueue(64);
+  const cb: SendCallback = () => {};
+  assert.is(q.capacity, 64);
+  for (let i = 0; i < 4000; i++) q.push(cb, sendResult(`b${i}`, undefined, undefined, 0));
+  assert.is(q.capacity, 4096, 'grown by doubling');
+  await Promise.resolve();
+  assert.is(q.capacity, 4096, 'up to 4 096 slots stay for the next batch');
+  for (let i = 0; i < 10_000; i++) q.push(cb, new ClosedError());
+  assert.is(q.capacity, 16_384);
+  await Promise.resolve();
+  assert.is(q.length, 0);
+  assert.is(q.capacity, 64, 'the storm\'s 16 384-slot arrays are gone');
+  // And it still works from the small ring: wrap-around and growth again, in order.
+  const seen: string[] = [];
+  const rec: SendCallback = (_e, r) => {
+    seen.push(r === undefined ? 'err' : r.messageId);
+  };
+  for (let i = 0; i < 100; i++) q.push(rec, sendResult(`c${i}`, undefined, undefined, 0));
+  await Promise.resolve();
+  assert.equal(seen, Array.from({ length: 100 }, (_, i) => `c${i}`));
+});
+
 test.run();

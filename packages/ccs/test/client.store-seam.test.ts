@@ -4,7 +4,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  CcsClient, MemoryDedupStore, MemoryOutboxStore, type OutboxRecord, type OutboxStoreHost, type SettledEvent,
+  CcsClient, MemoryDedupStore, MemoryOutboxStore, StoreError, type CcsError, type OutboxRecord, type OutboxStoreHost, type SettledEvent,
   type UpstreamMessage,
 } from '../src/index.js';
 import { clientOptions, startScriptedServer } from './helpers/scripted-server.js';
@@ -143,6 +143,33 @@ test('a memory store the caller passed in is the caller\'s: the records it was g
   } finally {
     await client.close({ timeoutMs: 500 });
     await server.stop();
+  }
+});
+
+test('a store that refuses an append with a plain Error: send() rejects and dispatch() calls back with a StoreError (CCS_ERR_STORE), the store\'s error as its cause', async () => {
+  const plain = new Error('the disk is full');
+  class RefusingStore extends HostKeepingStore {
+    override append(r: OutboxRecord): void {
+      super.append(r);
+      queueMicrotask(() => this.host?.refused([r], plain));
+    }
+  }
+  // Never connected: the messages wait in the queue, where a durable store's refusal finds them.
+  const client = new CcsClient({ senderId: '1', apiKey: 'k', host: '127.0.0.1', port: 1, store: new RefusingStore() });
+  try {
+    const rejected = await client.send({ to: 'tok' }).then(() => undefined, (e: unknown) => e);
+    assert.instance(rejected, StoreError);
+    assert.is((rejected as StoreError).code, 'CCS_ERR_STORE');
+    assert.is((rejected as StoreError).operation, 'append');
+    assert.is((rejected as StoreError).cause, plain);
+    const called = await new Promise<CcsError | undefined>((resolve) => {
+      assert.ok(client.dispatch({ to: 'tok' }, (error) => resolve(error)));
+    });
+    assert.instance(called, StoreError);
+    assert.is((called as StoreError).cause, plain);
+    assert.is(client.stats().queued, 0);
+  } finally {
+    await client.close({ timeoutMs: 100 });
   }
 });
 
