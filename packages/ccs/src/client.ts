@@ -203,7 +203,10 @@ export class CcsClient extends TypedEventEmitter<CcsClientEvents> {
    * lost connections are replaced on their own, with backoff (or `reconnectStrategy`).
    */
   connect(options: ConnectOptions = {}): Promise<void> {
-    const { signal, all = false } = options;
+    const { signal, all = false } = options ?? {};
+    // Checked before anything starts: a signal that cannot be listened to once threw after the
+    // connections were opened, leaving their outcome unobserved.
+    if (signal !== undefined && !isAbortSignal(signal)) return Promise.reject(invalidOption(notASignal('connect', signal)));
     if (signal?.aborted) return Promise.reject(aborted('connect()', signal));
     const first = this.#pool.connect();
     const done = all ? first.then(() => this.#pool.allOnline()) : first;
@@ -354,7 +357,8 @@ export class CcsClient extends TypedEventEmitter<CcsClientEvents> {
    * then anyway — and with `CCS_ERR_ABORTED` when `signal` fires.
    */
   waitForCapacity(options: WaitOptions = {}): Promise<void> {
-    const { signal } = options;
+    const { signal } = options ?? {};
+    if (signal !== undefined && !isAbortSignal(signal)) return Promise.reject(invalidOption(notASignal('waitForCapacity', signal)));
     if (this.#pool.state >= PoolState.Closing) return Promise.reject(new ClosedError(this.#pool.state === PoolState.Closing ? 'the client is closing' : 'the client is closed'));
     if (signal?.aborted) return Promise.reject(aborted('waitForCapacity()', signal));
     if (this.#outbox.hasRoom) return Promise.resolve();
@@ -542,8 +546,12 @@ function perSendProblem(call: 'send' | 'dispatch', options: DispatchOptions): st
     if (typeof timeoutMs !== 'number') return `${call} option timeoutMs must be a number of milliseconds, got ${typeof timeoutMs}`;
     if (!(timeoutMs >= 0) || timeoutMs > MAX_SEND_TIMEOUT_MS) return `${call} option timeoutMs must be from 0 (no timeout) to ${MAX_SEND_TIMEOUT_MS} ms (about 24.8 days, the longest a timer can wait), got ${timeoutMs}`;
   }
-  if (signal !== undefined && !isAbortSignal(signal)) return `${call} option signal must be an AbortSignal, got ${signal === null ? 'null' : typeof signal}`;
+  if (signal !== undefined && !isAbortSignal(signal)) return notASignal(call, signal);
   return undefined;
+}
+
+function notASignal(call: string, signal: unknown): string {
+  return `${call} option signal must be an AbortSignal, got ${signal === null ? 'null' : typeof signal}`;
 }
 
 /** An `AbortSignal`, or anything that behaves as one where the outbox uses it (`aborted`, `reason`, the listener methods). */

@@ -74,4 +74,35 @@ test('a send\'s own timeoutMs and signal are checked: send rejects and dispatch 
   client.destroy();
 });
 
+test('connect() and waitForCapacity() check their signal before anything starts: CCS_ERR_INVALID_OPTION, no connection attempted; null options are none', async () => {
+  let attempts = 0;
+  const net = await import('node:net');
+  const server = net.createServer((socket) => {
+    attempts++;
+    socket.destroy();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as { port: number }).port;
+  const client = new CcsClient({ senderId: '1', apiKey: 'k', host: '127.0.0.1', port, maxQueued: 1 });
+  try {
+    for (const signal of [{}, null, 'abort']) {
+      const c = await client.connect({ signal } as never).then(() => undefined, (e: unknown) => e);
+      assert.instance(c, CcsError, String(signal));
+      assert.is((c as CcsError).code, 'CCS_ERR_INVALID_OPTION');
+      assert.match((c as Error).message, /^connect option signal must be an AbortSignal/);
+      const w = await client.waitForCapacity({ signal } as never).then(() => undefined, (e: unknown) => e);
+      assert.instance(w, CcsError);
+      assert.is((w as CcsError).code, 'CCS_ERR_INVALID_OPTION');
+      assert.match((w as Error).message, /^waitForCapacity option signal must be an AbortSignal/);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+    assert.is(attempts, 0, 'no connection was opened for a refused connect()');
+    // null options are no options.
+    assert.is(await client.waitForCapacity(null as never), undefined);
+  } finally {
+    await client.close({ timeoutMs: 100 });
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+});
+
 test.run();
