@@ -24,11 +24,12 @@ const KEEP_SLOTS = 4096;
  * `uncaughtException`); the client is untouched by it.
  */
 export class CallbackQueue {
-  #fns: Array<SendCallback | undefined>;
-  #outcomes: Array<SendResult | Error | undefined>;
+  // Set by #reset, from the constructor on.
+  #fns!: Array<SendCallback | undefined>;
+  #outcomes!: Array<SendResult | Error | undefined>;
   #head = 0;
   #length = 0;
-  #mask: number;
+  #mask!: number;
   #scheduled = false;
   readonly #runNow = (): void => {
     this.#run();
@@ -40,9 +41,7 @@ export class CallbackQueue {
     let cap = 4;
     while (cap < initialCapacity) cap *= 2;
     this.#initial = cap;
-    this.#fns = new Array<SendCallback | undefined>(cap).fill(undefined);
-    this.#outcomes = new Array<SendResult | Error | undefined>(cap).fill(undefined);
-    this.#mask = cap - 1;
+    this.#reset(cap);
   }
 
   /** Callbacks waiting to run. */

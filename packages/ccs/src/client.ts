@@ -5,7 +5,7 @@ import { ConnectionPool, PoolState, type ConnectionEvent, type ReconnectEvent } 
 import { CcsError, ClosedError, DuplicateIdError, QueueFullError } from './errors.js';
 import { MessageIdGenerator, sharedMessageIds } from './message-id.js';
 import { renderPrometheus } from './metrics.js';
-import { resolveOptions, type CcsClientOptions, type ResolvedOptions, type UpstreamHandler } from './options.js';
+import { MAX_DURATION_MS, resolveOptions, type CcsClientOptions, type ResolvedOptions, type UpstreamHandler } from './options.js';
 import type { OutgoingMessage, SendCallback, SendResult } from './outbound.js';
 import { Outbox } from './outbox.js';
 import { ReceiptWaiters } from './receipt-waiters.js';
@@ -268,7 +268,7 @@ export class CcsClient extends TypedEventEmitter<CcsClientEvents> {
   trySend(message: OutgoingMessage, options?: SendOptions): Promise<SendResult> | undefined;
   trySend(message: OutgoingMessage, options?: SendOptions): Promise<SendResult> | undefined {
     const state = this.#pool.state;
-    if (state >= PoolState.Closing) return Promise.reject(new ClosedError(state === PoolState.Closing ? 'the client is closing' : 'the client is closed'));
+    if (state >= PoolState.Closing) return Promise.reject(this.#closedError());
     // `null` from untyped code means no options, as `undefined` does.
     if (options === undefined || options === null) return this.#outbox.submit(message, undefined);
     const problem = perSendProblem('send', options);
@@ -345,7 +345,7 @@ export class CcsClient extends TypedEventEmitter<CcsClientEvents> {
     }
     const state = this.#pool.state;
     if (state >= PoolState.Closing) {
-      this.#outbox.refuse(callback, new ClosedError(state === PoolState.Closing ? 'the client is closing' : 'the client is closed'));
+      this.#outbox.refuse(callback, this.#closedError());
       return true;
     }
     return this.#outbox.submit(message, options ?? undefined, callback);
@@ -359,7 +359,7 @@ export class CcsClient extends TypedEventEmitter<CcsClientEvents> {
   waitForCapacity(options: WaitOptions = {}): Promise<void> {
     const { signal } = options ?? {};
     if (signal !== undefined && !isAbortSignal(signal)) return Promise.reject(invalidOption(notASignal('waitForCapacity', signal)));
-    if (this.#pool.state >= PoolState.Closing) return Promise.reject(new ClosedError(this.#pool.state === PoolState.Closing ? 'the client is closing' : 'the client is closed'));
+    if (this.#pool.state >= PoolState.Closing) return Promise.reject(this.#closedError());
     if (signal?.aborted) return Promise.reject(aborted('waitForCapacity()', signal));
     if (this.#outbox.hasRoom) return Promise.resolve();
     this.#outbox.wantCapacity();
@@ -502,6 +502,11 @@ export class CcsClient extends TypedEventEmitter<CcsClientEvents> {
     this.#receipts.refreshKeepAlive();
   }
 
+  /** What a call on a closing or closed client is refused with (checked by the caller: the state is at least `Closing`). */
+  #closedError(): ClosedError {
+    return new ClosedError(this.#pool.state === PoolState.Closing ? 'the client is closing' : 'the client is closed');
+  }
+
   #resolveCapacityWaiters(): void {
     const waiters = this.#capacityWaiters;
     this.#capacityWaiters = [];
@@ -531,9 +536,6 @@ function invalidOption(message: string): CcsError {
   return new CcsError('CCS_ERR_INVALID_OPTION', message);
 }
 
-/** The longest `timeoutMs` a timer can wait (about 24.8 days), as for the `sendTimeoutMs` option. */
-const MAX_SEND_TIMEOUT_MS = 2 ** 31 - 1;
-
 /**
  * What is wrong with a send's `timeoutMs` or `signal`, or `undefined`. Checked here because the
  * outbox takes them as they come: a `timeoutMs` of `'5000'`, `-1` or `NaN` meant no timeout at
@@ -544,7 +546,7 @@ function perSendProblem(call: 'send' | 'dispatch', options: DispatchOptions): st
   const { timeoutMs, signal } = options;
   if (timeoutMs !== undefined) {
     if (typeof timeoutMs !== 'number') return `${call} option timeoutMs must be a number of milliseconds, got ${typeof timeoutMs}`;
-    if (!(timeoutMs >= 0) || timeoutMs > MAX_SEND_TIMEOUT_MS) return `${call} option timeoutMs must be from 0 (no timeout) to ${MAX_SEND_TIMEOUT_MS} ms (about 24.8 days, the longest a timer can wait), got ${timeoutMs}`;
+    if (!(timeoutMs >= 0) || timeoutMs > MAX_DURATION_MS) return `${call} option timeoutMs must be from 0 (no timeout) to ${MAX_DURATION_MS} ms (about 24.8 days, the longest a timer can wait), got ${timeoutMs}`;
   }
   if (signal !== undefined && !isAbortSignal(signal)) return notASignal(call, signal);
   return undefined;

@@ -212,7 +212,8 @@ function integer(name: string, v: unknown, def: number, min: number, max = Numbe
  * The longest delay a Node timer can wait (2^31 - 1 ms, about 24.8 days): beyond it `setTimeout`
  * fires after 1 ms, which would turn a generous timeout into an immediate one.
  */
-const MAX_DURATION_MS = 2 ** 31 - 1;
+/** The longest a Node timer waits (about 24.8 days): the bound of every duration option, and of a send's `timeoutMs`. */
+export const MAX_DURATION_MS = 2 ** 31 - 1;
 
 function duration(name: string, v: unknown, def: number, min = 0): number {
   if (v === undefined) return def;

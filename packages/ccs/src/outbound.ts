@@ -67,7 +67,7 @@ export function sendResult(messageId: string, from: string | undefined, registra
 // One shared executor instead of a closure per send(): Promise calls it synchronously, so the
 // resolve function is picked up right after `new Promise` (one allocation fewer per message). The
 // reject function is not kept: a failure settles the promise through `resolve` with a rejected
-// promise (see `Outbound.fail`), so each pending message holds one function instead of two (~70
+// promise (see `settleCaller`), so each pending message holds one function instead of two (~70
 // bytes; bench/ccs-client.mjs memory).
 let capturedResolve: Resolve = () => {};
 function captureResolve(resolve: Resolve): void {

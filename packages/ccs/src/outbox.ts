@@ -261,7 +261,7 @@ export class Outbox {
   /** A refusal before anything was taken: a rejected promise, or the error for the callback (later) and `true`. */
   #refuse(err: CcsError, callback: SendCallback | undefined): Promise<SendResult> | true {
     if (callback === undefined) return Promise.reject(err);
-    this.#callbacks.push(callback, err);
+    this.refuse(callback, err);
     return true;
   }
 
