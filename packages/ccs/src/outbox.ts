@@ -148,7 +148,8 @@ export class Outbox {
     this.#store.attach({
       wake: () => this.dispatch(),
       adopt: (records) => this.adopt(records),
-      error: (err) => host.error(err),
+      // Reported as a CcsError with a stable code, as the store interface asks; a plain Error is its cause.
+      error: (err) => host.error(err instanceof CcsError ? err : new StoreError('store', 'the outbox store failed', { cause: err })),
       refused: (records, err) => {
         // Every rejection of a send is a CcsError with a stable code: a store's plain Error becomes
         // the cause of one (its text stays there, out of the message).

@@ -84,7 +84,10 @@ export interface OutboxStoreHost {
    * reported by the client's `settled` event.
    */
   adopt(records: OutboxRecord[]): void;
-  /** The store failed (a typed `CcsError`): reported on the client's `error` event. */
+  /**
+   * The store failed: reported on the client's `error` event. Pass a `StoreError`; any other `Error`
+   * reaches the event as the `cause` of one (`operation` `store`).
+   */
   error(err: Error): void;
   /**
    * Records whose append could not be recorded (the store is down): the outbox fails their
@@ -157,6 +160,11 @@ export type DedupClaim =
  * machine's; the window makes its handler run once. A shared store makes `claim` atomic across the
  * fleet and ties `running` claims to the claimer's lease, so a claim of a dead instance is claimed
  * again as `new`.
+ *
+ * A method that throws, a promise that rejects, or a claim answered with anything but the three
+ * {@link DedupClaim}s is reported on the client's `error` event as a `StoreError` (`operation` `claim`,
+ * `complete` or `release`; the store's error as its `cause`) and never crashes the client: a failed
+ * claim leaves the message un-ACKed (CCS delivers it again); a failed `complete` still ACKs it.
  */
 export interface UpstreamDedupStore {
   /** Claims the message for this instance. Synchronous for the memory store; a shared store may answer with a promise. */

@@ -2,7 +2,7 @@ import type { ReceiptMessage, UpstreamMessage } from '@ccs-xmpp/stanza';
 import type { CcsConnection } from './connection.js';
 import { DedupWindow } from './dedup.js';
 import { ccsChannels } from './diagnostics.js';
-import { CcsError, ClosedError } from './errors.js';
+import { CcsError, ClosedError, StoreError } from './errors.js';
 import type { UpstreamHandler } from './options.js';
 import type { Counters } from './stats.js';
 import type { DedupClaim, UpstreamDedupStore } from './store.js';
@@ -121,9 +121,9 @@ export class UpstreamInbox {
       this.#counters.upstreamUnhandled++;
       return;
     }
-    const claim = this.#dedup.claim(msg.from, msg.messageId);
+    const claim = this.#claim(msg);
     if (typeof claim === 'string') this.#claimed(conn, msg, key, claim);
-    else claim.then((c) => this.#claimed(conn, msg, key, c), (err: unknown) => this.#storeFailed(err));
+    else if (claim !== undefined) claim.then((c) => this.#claimAnswered(msg, c) && this.#claimed(conn, msg, key, c), (err: unknown) => this.#storeFailed('claim', msg, err));
   }
 
   onReceipt(conn: CcsConnection, msg: ReceiptMessage): void {
@@ -135,20 +135,70 @@ export class UpstreamInbox {
         ccsChannels.receipt.publish({ connectionId: conn.id, messageId: msg.messageId, originalMessageId: msg.originalMessageId, status: msg.status, duplicate: claim !== 'new', awaited });
       }
       if (claim === 'new') {
-        void this.#dedup.complete(msg.from, msg.messageId);
+        this.#complete(msg);
         this.#events.receipt(msg);
       } else this.#counters.duplicatesDropped++;
       this.#ack(conn, msg.from, msg.messageId);
     };
-    const claim = this.#dedup.claim(msg.from, msg.messageId);
+    const claim = this.#claim(msg);
     if (typeof claim === 'string') claimed(claim);
-    else claim.then(claimed, (err: unknown) => this.#storeFailed(err));
+    else if (claim !== undefined) claim.then((c) => this.#claimAnswered(msg, c) && claimed(c), (err: unknown) => this.#storeFailed('claim', msg, err));
+  }
+
+  /**
+   * The dedup store's claim: an answer, a promise of one, or `undefined` when the store threw or
+   * answered something else (reported; the message is left un-ACKed, so CCS delivers it again).
+   */
+  #claim(msg: UpstreamMessage | ReceiptMessage): DedupClaim | Promise<DedupClaim> | undefined {
+    let claim: DedupClaim | Promise<DedupClaim>;
+    try {
+      claim = this.#dedup.claim(msg.from, msg.messageId);
+    } catch (err) {
+      this.#storeFailed('claim', msg, err);
+      return undefined;
+    }
+    if (typeof claim === 'string') return this.#claimAnswered(msg, claim) ? claim : undefined;
+    if (claim !== null && typeof claim === 'object' && typeof (claim as { then?: unknown }).then === 'function') return claim;
+    this.#claimAnswered(msg, claim);
+    return undefined;
+  }
+
+  /** True for one of the three answers a claim can have; anything else is the store's fault, reported. */
+  #claimAnswered(msg: UpstreamMessage | ReceiptMessage, claim: unknown): claim is DedupClaim {
+    if (claim === 'new' || claim === 'running' || claim === 'done') return true;
+    const what = typeof claim === 'string' ? JSON.stringify(claim.slice(0, 40)) : typeof claim;
+    this.#storeFailed('claim', msg, new TypeError(`a claim must be answered 'new', 'running' or 'done', not ${what}`));
+    return false;
+  }
+
+  /** Tells the dedup store the message was handled; a store that fails is reported (the ACK still goes: the work is done). */
+  #complete(msg: UpstreamMessage | ReceiptMessage): void {
+    let done: void | Promise<void>;
+    try {
+      done = this.#dedup.complete(msg.from, msg.messageId);
+    } catch (err) {
+      this.#storeFailed('complete', msg, err);
+      return;
+    }
+    if (done !== undefined) Promise.resolve(done).then(undefined, (err: unknown) => this.#storeFailed('complete', msg, err));
+  }
+
+  /** Hands a claim back (the handler failed, or the client closes); a store that fails is reported. */
+  #release(msg: UpstreamMessage): void {
+    let done: void | Promise<void>;
+    try {
+      done = this.#dedup.release(msg.from, msg.messageId);
+    } catch (err) {
+      this.#storeFailed('release', msg, err);
+      return;
+    }
+    if (done !== undefined) Promise.resolve(done).then(undefined, (err: unknown) => this.#storeFailed('release', msg, err));
   }
 
   #claimed(conn: CcsConnection, msg: UpstreamMessage, key: string, claim: DedupClaim): void {
     if (claim === 'new' && this.#stopped) {
       // Claimed (asynchronously) after close() began: handed back, left un-ACKed (see `stop`).
-      void this.#dedup.release(msg.from, msg.messageId);
+      this.#release(msg);
       this.#counters.upstreamUnhandled++;
       return;
     }
@@ -162,7 +212,7 @@ export class UpstreamInbox {
     const iterator = this.#iterator;
     const handler = this.#handler;
     if (this.#ackOnReceipt || (iterator === undefined && handler === undefined)) {
-      void this.#dedup.complete(msg.from, msg.messageId);
+      this.#complete(msg);
       this.#ack(conn, msg.from, msg.messageId);
       if (iterator) iterator.push(msg, undefined);
       else if (handler) this.#run(handler, msg, undefined);
@@ -207,7 +257,7 @@ export class UpstreamInbox {
     if (m !== undefined && ccsChannels.upstreamHandled.hasSubscribers) ccsChannels.upstreamHandled.publish({ from: m.from, messageId: m.messageId, error: undefined });
     if (r !== undefined && this.#running.get(r.key) === r) {
       this.#running.delete(r.key);
-      void this.#dedup.complete(r.msg.from, r.msg.messageId);
+      this.#complete(r.msg);
       for (const c of r.conns) this.#ack(c, r.msg.from, r.msg.messageId);
     }
     this.#events.progress();
@@ -218,14 +268,20 @@ export class UpstreamInbox {
     if (ccsChannels.upstreamHandled.hasSubscribers) ccsChannels.upstreamHandled.publish({ from: msg.from, messageId: msg.messageId, error: err });
     if (r !== undefined && this.#running.get(r.key) === r) {
       this.#running.delete(r.key);
-      void this.#dedup.release(r.msg.from, r.msg.messageId);
+      this.#release(r.msg);
     }
     if (!(err instanceof ClosedError)) this.#events.error(new CcsError('CCS_ERR_HANDLER', `the upstream handler failed for message ${JSON.stringify(msg.messageId)}; it was not ACKed`, { cause: err }));
     this.#events.progress();
   }
 
   #ack(conn: CcsConnection, to: string, messageId: string): void {
-    const pending = this.#flush();
+    let pending: Promise<void> | undefined;
+    try {
+      pending = this.#flush();
+    } catch (err) {
+      this.#storeFailed('flush', { messageId }, err);
+      return;
+    }
     if (pending === undefined) {
       // Counted in upstreamAcked once flushed to the socket (the pool's onAcksWritten), not here.
       if (conn.ack(to, messageId) && ccsChannels.upstreamAcked.hasSubscribers) ccsChannels.upstreamAcked.publish({ connectionId: conn.id, to, messageId });
@@ -233,10 +289,27 @@ export class UpstreamInbox {
     }
     pending.then(() => {
       if (conn.ack(to, messageId) && ccsChannels.upstreamAcked.hasSubscribers) ccsChannels.upstreamAcked.publish({ connectionId: conn.id, to, messageId });
-    }, (err: unknown) => this.#storeFailed(err));
+    }, (err: unknown) => this.#storeFailed('flush', { messageId }, err));
   }
 
-  #storeFailed(err: unknown): void {
-    this.#events.error(err instanceof Error ? err : new CcsError('CCS_ERR_PROTOCOL', String(err)));
+  /**
+   * A store failed on an upstream message's behalf: reported on the client's `error` event as a
+   * `StoreError` (a store's own `CcsError` as it is), never thrown into the connection's read path or
+   * left as an unhandled rejection. The store's error is the `cause`; its text stays out of the message.
+   */
+  #storeFailed(operation: 'claim' | 'complete' | 'release' | 'flush', msg: { readonly messageId: string }, err: unknown): void {
+    if (err instanceof CcsError) {
+      this.#events.error(err);
+      return;
+    }
+    const id = JSON.stringify(msg.messageId.slice(0, 100));
+    const what = operation === 'claim'
+      ? `the dedup store could not claim upstream message ${id}; it was neither handled nor ACKed (CCS delivers it again)`
+      : operation === 'complete'
+        ? `the dedup store could not record upstream message ${id} as handled; a resend of it would be handled again`
+        : operation === 'release'
+          ? `the dedup store could not release its claim on upstream message ${id}`
+          : `the outbox store could not record what was sent before upstream message ${id}'s ACK; it was not ACKed (CCS delivers it again)`;
+    this.#events.error(new StoreError(operation, what, { cause: err }));
   }
 }

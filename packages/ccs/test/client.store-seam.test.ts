@@ -173,4 +173,78 @@ test('a store that refuses an append with a plain Error: send() rejects and disp
   }
 });
 
+test('a dedup store that throws, rejects or answers nonsense: each failure is a StoreError on the error event, nothing crashes, a failed claim leaves the message un-ACKed, a failed complete still ACKs', async () => {
+  const server = await startScriptedServer();
+  const plain = new Error('the network is down');
+  const claims: Array<() => unknown> = [
+    () => {
+      throw plain;
+    },
+    () => Promise.reject(plain),
+    () => 'maybe',
+    () => 'new',
+    () => 'new',
+    () => Promise.resolve('new'),
+  ];
+  const errors: unknown[] = [];
+  const handled: string[] = [];
+  const client = new CcsClient(clientOptions(server, {
+    dedupStore: {
+      claim: () => (claims.shift() ?? (() => 'new'))(),
+      complete: (_from: string, messageId: string) => (messageId === 'u4' ? Promise.reject(plain) : undefined),
+      release: () => {
+        throw plain;
+      },
+      close: () => {},
+    },
+    onUpstream: (m: UpstreamMessage) => {
+      handled.push(m.messageId);
+      if (m.messageId === 'u5') throw new Error('the handler failed');
+    },
+  }));
+  client.on('error', (e) => errors.push(e));
+  try {
+    await client.connect();
+    const c = server.latest();
+    for (const id of ['u1', 'u2', 'u3', 'u4', 'u5']) c.upstream('dev-1', id);
+    // The receipt's claim resolves 'new'; it is ACKed like any handled message.
+    c.receipt('m1');
+    await server.until(() => c.acks.length === 2 && errors.length === 6);
+    assert.equal(c.acks.map((a) => a.message_id), ['u4', 'dr2:m1'], 'u1–u3 (claim failed) and u5 (handler failed) are not ACKed');
+    assert.equal(handled, ['u4', 'u5']);
+    const stores = errors.filter((e): e is StoreError => e instanceof StoreError);
+    assert.equal(stores.map((e) => e.operation).sort(), ['claim', 'claim', 'claim', 'complete', 'release']);
+    for (const e of stores) assert.is(e.code, 'CCS_ERR_STORE');
+    assert.is(stores.filter((e) => e.cause === plain).length, 4, 'the store\'s own error is the cause');
+    const nonsense = stores.find((e) => e.operation === 'claim' && e.cause instanceof TypeError);
+    assert.ok(nonsense, 'an answer that is not a claim is reported');
+    assert.match(String((nonsense as StoreError).cause), /not "maybe"/);
+    for (const e of stores) assert.not.match(e.message, /network is down/, 'the store\'s text stays in the cause');
+    assert.is(errors.filter((e) => (e as CcsError).code === 'CCS_ERR_HANDLER').length, 1);
+  } finally {
+    await client.close({ timeoutMs: 500 });
+    await server.stop();
+  }
+});
+
+test('an outbox store that reports a plain Error: the client\'s error event gets a StoreError (operation "store") with it as the cause', async () => {
+  const store = new HostKeepingStore();
+  const client = new CcsClient({ senderId: '1', apiKey: 'k', host: '127.0.0.1', port: 1, store });
+  const errors: unknown[] = [];
+  client.on('error', (e) => errors.push(e));
+  try {
+    const plain = new Error('lease lost');
+    store.host?.error(plain);
+    const typed = new StoreError('heartbeat', 'the lease could not be renewed');
+    store.host?.error(typed);
+    assert.is(errors.length, 2);
+    assert.instance(errors[0], StoreError);
+    assert.is((errors[0] as StoreError).operation, 'store');
+    assert.is((errors[0] as StoreError).cause, plain);
+    assert.is(errors[1], typed, 'a StoreError is passed on as it is');
+  } finally {
+    await client.close({ timeoutMs: 100 });
+  }
+});
+
 test.run();
