@@ -117,7 +117,8 @@ export interface CcsClientEvents {
  * `receipt` (`ReceiptMessage`), `upstream` (`UpstreamMessage`, only when no handler or iterator
  * consumes them), `drain` (queue has room again), `settled` ({@link SettledEvent}, adopted messages
  * only), `error` (non-fatal `CcsError`s; emitted only when someone listens, so an unhandled one
- * never crashes the process).
+ * never crashes the process). A listener that throws leaves the client's processing whole; its
+ * error is re-thrown on its own, an uncaught exception.
  *
  * Like a `net.Socket`, a client with work (connecting, connected, reconnecting, messages queued or
  * pending, handlers running) keeps the process alive and an idle closed one does not; `unref()`
@@ -155,7 +156,7 @@ export class CcsClient extends TypedEventEmitter<CcsClientEvents> {
       inFlight: (id) => this.#pool.inFlight(id),
       capacity: () => {
         this.#resolveCapacityWaiters();
-        this.emit('drain');
+        this.#emit('drain');
       },
       idle: () => this.#checkIdle(),
       settled: (record, outcome) => this.#emitSettled(record, outcome),
@@ -163,8 +164,8 @@ export class CcsClient extends TypedEventEmitter<CcsClientEvents> {
     });
     this.#inbox = new UpstreamInbox({ dedup: o.dedupStore, ackOnReceipt: o.ackOnReceipt, handler: o.onUpstream, flush: () => o.store.flush() }, {
       hasListener: () => this.listenerCount('upstream') > 0,
-      upstream: (msg) => this.emit('upstream', msg),
-      receipt: (msg) => this.emit('receipt', msg),
+      upstream: (msg) => this.#emit('upstream', msg),
+      receipt: (msg) => this.#emit('receipt', msg),
       receiptArrived: (msg) => this.#receipts.arrived(msg),
       error: (err) => this.#emitError(err),
       progress: () => this.#checkIdle(),
@@ -176,10 +177,10 @@ export class CcsClient extends TypedEventEmitter<CcsClientEvents> {
       onReceipt: (c, msg) => this.#inbox.onReceipt(c, msg),
       onWritable: () => this.#outbox.dispatch(),
       onProtocolError: (_c, err) => this.#emitError(err),
-      online: (e) => this.emit('online', e),
-      offline: (e) => this.emit('offline', e),
-      draining: (e) => this.emit('draining', e),
-      reconnecting: (e) => this.emit('reconnecting', e),
+      online: (e) => this.#emit('online', e),
+      offline: (e) => this.#emit('offline', e),
+      draining: (e) => this.#emit('draining', e),
+      reconnecting: (e) => this.#emit('reconnecting', e),
       error: (err) => this.#emitError(err),
       stopped: (err) => {
         this.#emitError(err);
@@ -523,12 +524,35 @@ export class CcsClient extends TypedEventEmitter<CcsClientEvents> {
     const event: SettledEvent = outcome instanceof Error
       ? { messageId: record.id, result: undefined, error: outcome, retries: record.retries }
       : { messageId: record.id, result: outcome, error: undefined, retries: record.retries };
-    this.emit('settled', event);
+    this.#emit('settled', event);
   }
 
   #emitError(err: Error): void {
-    if (this.listenerCount('error') > 0) this.emit('error', err);
+    if (this.listenerCount('error') > 0) this.#emit('error', err);
   }
+
+  /**
+   * Emits an event from inside the client's own processing (a socket read, an ACK, a reconnect). A
+   * listener that throws must not unwind that processing: thrown into a socket read it ended the
+   * connection (a throwing `receipt` listener closed the connection at every receipt, which was never
+   * ACKed), and thrown out of the pool it skipped the rest of a transition (a throwing `offline`
+   * listener left the connection never replaced; a throwing `online` one left `connect({ all: true })`
+   * waiting for good). So its error is re-thrown on its own from `process.nextTick`, an uncaught
+   * exception as a `dispatch()` callback's is (see CallbackQueue); the listeners after it do not run,
+   * as with any `EventEmitter`.
+   */
+  #emit<K extends keyof CcsClientEvents>(event: K, ...args: CcsClientEvents[K]): void {
+    try {
+      this.emit(event, ...args);
+    } catch (err) {
+      process.nextTick(rethrow, err);
+    }
+  }
+}
+
+/** A listener's error, re-thrown on its own (see `#emit`). */
+function rethrow(err: unknown): never {
+  throw err;
 }
 
 /** A per-call option that cannot be used. */
