@@ -2,7 +2,7 @@ import type { ReceiptMessage, UpstreamMessage } from '@ccs-xmpp/stanza';
 import { TypedEventEmitter } from '@ccs-xmpp/stream';
 import { KeepAlive, type ClockTimer } from './clock.js';
 import { ConnectionPool, PoolState, type ConnectionEvent, type ReconnectEvent } from './connection-pool.js';
-import { CcsError, ClosedError, DuplicateIdError, QueueFullError } from './errors.js';
+import { CcsError, ClosedError, DuplicateIdError, QueueFullError, StoreError } from './errors.js';
 import { MessageIdGenerator, sharedMessageIds } from './message-id.js';
 import { renderPrometheus } from './metrics.js';
 import { MAX_DURATION_MS, resolveOptions, type CcsClientOptions, type ResolvedOptions, type UpstreamHandler } from './options.js';
@@ -427,7 +427,8 @@ export class CcsClient extends TypedEventEmitter<CcsClientEvents> {
    * answered and every running upstream handler has finished (and its ACK went out), then ends the
    * streams. Whatever is still unanswered then rejects with `CCS_ERR_CLOSED`, and so does every
    * receipt promise still waiting (receipts that arrive during the wait settle theirs; close does
-   * not wait for receipts — await them first if they matter).
+   * not wait for receipts — await them first if they matter). Rejects with a `StoreError`
+   * (`CCS_ERR_STORE`, `operation` `close`) when a store fails to close; the client is closed all the same.
    */
   close(options: CloseOptions = {}): Promise<void> {
     if (this.#closePromise) return this.#closePromise;
@@ -459,7 +460,9 @@ export class CcsClient extends TypedEventEmitter<CcsClientEvents> {
       this.#receipts.failAll(new ClosedError('the client closed before the delivery receipt arrived'));
       this.#inbox.end();
       await this.#pool.closeAll(Math.min(timeoutMs, 2000));
-      await Promise.all([this.#o.store.close(), this.#o.dedupStore.close()]);
+      const [first, ...more] = await this.#closeStores();
+      for (const err of more) this.#emitError(err);
+      if (first !== undefined) throw first;
     })();
     return this.#closePromise;
   }
@@ -484,8 +487,29 @@ export class CcsClient extends TypedEventEmitter<CcsClientEvents> {
     this.#inbox.end();
     this.#idleWaiter?.();
     this.#pool.destroyAll();
-    void this.#o.store.close();
-    void this.#o.dedupStore.close();
+    // No caller to reject here (destroy(), or reconnecting given up): a store that fails to close is reported.
+    void this.#closeStores().then((errs) => {
+      for (const err of errs) this.#emitError(err);
+    });
+  }
+
+  /**
+   * Closes both stores, each whatever the other does; resolves with their failures as `StoreError`s
+   * (`operation` `close`, the store's error the `cause`; a store's own `CcsError` as it is), never
+   * rejects. A store's `close()` that threw escaped `destroy()` (the dedup store then never closed),
+   * one whose promise rejected was an unhandled rejection there, and `close()` rejected with the
+   * store's plain error.
+   */
+  #closeStores(): Promise<CcsError[]> {
+    const closed = (store: { close(): Promise<void> | void }, which: 'outbox' | 'dedup'): Promise<CcsError | undefined> => {
+      const failed = (err: unknown): CcsError => err instanceof CcsError ? err : new StoreError('close', `the ${which} store failed to close`, { cause: err });
+      try {
+        return Promise.resolve(store.close()).then(() => undefined, failed);
+      } catch (err) {
+        return Promise.resolve(failed(err));
+      }
+    };
+    return Promise.all([closed(this.#o.store, 'outbox'), closed(this.#o.dedupStore, 'dedup')]).then((errs) => errs.filter((e): e is CcsError => e !== undefined));
   }
 
   #idle(): boolean {

@@ -247,4 +247,61 @@ test('an outbox store that reports a plain Error: the client\'s error event gets
   }
 });
 
+
+/** The memory stores, whose close() fails as `how` says (and counts its calls). */
+class FailingCloseOutbox extends MemoryOutboxStore {
+  closes = 0;
+  constructor(readonly how: 'throw' | 'reject') {
+    super();
+  }
+  override close(): Promise<void> {
+    this.closes++;
+    if (this.how === 'throw') throw new Error('outbox close: password=hunter2');
+    return Promise.reject(new Error('outbox close: password=hunter2'));
+  }
+}
+
+test('a store whose close() rejects: close() rejects with a StoreError (operation close, the store\'s error as cause, its text out of the message)', async () => {
+  const server = await startScriptedServer();
+  const store = new FailingCloseOutbox('reject');
+  const client = new CcsClient(clientOptions(server, { store }));
+  await client.connect();
+  const err = await client.close({ timeoutMs: 500 }).then(() => undefined, (e: unknown) => e);
+  await server.stop();
+  assert.instance(err, StoreError);
+  assert.is((err as StoreError).code, 'CCS_ERR_STORE');
+  assert.is((err as StoreError).operation, 'close');
+  assert.is(((err as StoreError).cause as Error).message, 'outbox close: password=hunter2');
+  assert.not.match((err as StoreError).message, /hunter2/);
+  assert.is(store.closes, 1);
+});
+
+for (const how of ['throw', 'reject'] as const) {
+  test(`destroy() over an outbox store whose close() ${how === 'throw' ? 'throws' : 'rejects'}: destroy() returns, the dedup store is closed too, the failure is a StoreError on the error event (no unhandled rejection)`, async () => {
+    const server = await startScriptedServer();
+    const store = new FailingCloseOutbox(how);
+    let dedupClosed = 0;
+    const dedupStore = new MemoryDedupStore(100);
+    dedupStore.close = () => {
+      dedupClosed++;
+    };
+    const client = new CcsClient(clientOptions(server, { store, dedupStore }));
+    const errors: Error[] = [];
+    client.on('error', (e: Error) => errors.push(e));
+    try {
+      await client.connect();
+      client.destroy();
+      await new Promise((r) => setTimeout(r, 20));
+      assert.is(store.closes, 1);
+      assert.is(dedupClosed, 1);
+      assert.is(errors.length, 1);
+      assert.instance(errors[0], StoreError);
+      assert.is((errors[0] as StoreError).operation, 'close');
+      assert.not.match((errors[0] as StoreError).message, /hunter2/);
+    } finally {
+      await server.stop();
+    }
+  });
+}
+
 test.run();
