@@ -236,9 +236,12 @@ export class UpstreamInbox {
       this.#failed(r, msg, err);
       return;
     }
-    if (result !== undefined && typeof (result as Promise<void>).then === 'function') {
+    // `null` (from untyped code) is a synchronous success like `undefined`: reading `.then` off it
+    // threw into the socket read and ended the connection. A thenable goes through Promise.resolve
+    // (the same object for a native promise), so a `then` that throws fails the handler instead.
+    if (result !== undefined && result !== null && typeof (result as Promise<void>).then === 'function') {
       this.#handlersRunning++;
-      (result as Promise<void>).then(
+      Promise.resolve(result).then(
         () => {
           this.#handlersRunning--;
           this.#done(r, msg);
