@@ -76,8 +76,8 @@ export class MemoryOutboxStore implements OutboxStore {
 
   remove(record: OutboxRecord, _outcome?: SendResult | Error): void {
     if (record.state !== 'queued') return;
-    this.#queued--;
     if (record.storeSlot >= 0) {
+      this.#queued--;
       this.#ring[record.storeSlot & this.#mask] = undefined;
       record.storeSlot = -1;
       // No connection may take messages for a long time while new sends keep taking the freed
@@ -85,7 +85,11 @@ export class MemoryOutboxStore implements OutboxStore {
       if (++this.#holes >= COMPACT_MIN && this.#holes > this.#tail - this.#head - this.#holes) this.#compact();
     } else {
       const i = this.#front.indexOf(record);
-      if (i !== -1) this.#front.splice(i, 1);
+      // Not here at all (an append that failed, see Outbox.submit): nothing to count down — counted,
+      // `queued` went below 0 and the outbox stopped writing new messages at once.
+      if (i === -1) return;
+      this.#front.splice(i, 1);
+      this.#queued--;
     }
   }
 

@@ -245,10 +245,24 @@ export class Outbox {
     }
     if (signal !== undefined) this.#signals.add(out, signal);
     if (ccsChannels.enqueued.hasSubscribers) ccsChannels.enqueued.publish({ messageId: out.id, to: out.target });
-    store.append(out);
+    try {
+      store.append(out);
+    } catch (err) {
+      // A store that throws instead of calling `refused`: the same refusal. Thrown on, it escaped
+      // send() after the message was counted, and close() then waited its whole timeout for it.
+      this.#settle(out, storeError('append', out, err));
+      return accepted;
+    }
     if (direct !== undefined) {
       // Nothing was queued: the store hands this one straight back (a durable store once recorded).
-      const next = store.takeNext();
+      let next: OutboxRecord | undefined;
+      try {
+        next = store.takeNext();
+      } catch (err) {
+        // Failed rather than left in a store that cannot hand it out (a send after it then hung).
+        this.#settle(out, storeError('takeNext', out, err));
+        return accepted;
+      }
       if (next !== undefined) this.#write(direct, next as Outbound);
     } else if (this.#throttle.size > 0) this.dispatch();
     // Otherwise nothing could be written: the queue was not empty or no connection had room, and
@@ -287,7 +301,7 @@ export class Outbox {
       this.#outstanding++;
       // A retry delay its owner had set still holds.
       if (r.notBefore > now) this.#park(out, r.notBefore);
-      else this.#store.requeue(out);
+      else this.#storeRequeue(out);
     }
     this.dispatch();
   }
@@ -306,7 +320,15 @@ export class Outbox {
         while (store.queued > 0) {
           const conn = this.#host.pick();
           if (conn === undefined) break;
-          const head = store.takeNext() as Outbound | undefined;
+          let head: Outbound | undefined;
+          try {
+            head = store.takeNext() as Outbound | undefined;
+          } catch (err) {
+            // Reported, not thrown into the ACK or socket event that dispatched; the records stay
+            // queued for the next dispatch (their timeouts still run).
+            this.#host.error(storeError('takeNext', undefined, err));
+            break;
+          }
           if (head === undefined) break;
           if (this.#throttle.size > 0) {
             const gate = this.#throttle.gate(head);
@@ -485,13 +507,32 @@ export class Outbox {
       this.#waiting--;
       if (out.retrySlot >= 0) this.#retries.removeAt(out.retrySlot);
     }
-    this.#store.requeue(out);
+    this.#storeRequeue(out);
+  }
+
+  /**
+   * The store's `requeue`. One that throws fails the message with a `StoreError` (it is then in no
+   * queue: left alone its caller would wait for good); thrown on, it ran into a socket read, a
+   * timer or a connection's close, where it was an uncaught exception.
+   */
+  #storeRequeue(out: Outbound): void {
+    try {
+      this.#store.requeue(out);
+    } catch (err) {
+      this.#settle(out, storeError('requeue', out, err));
+    }
   }
 
   /** From inflight to waiting: until `at` in the retry heap, or (`at` 0 or `held`) held by the throttle. */
   #park(out: Outbound, at: number, held = false): void {
     out.notBefore = at;
-    this.#store.park(out);
+    try {
+      this.#store.park(out);
+    } catch (err) {
+      // As #storeRequeue: failed, not left nowhere nor thrown into the NACK being processed.
+      this.#settle(out, storeError('park', out, err));
+      return;
+    }
     this.#waiting++;
     if (at > 0 && !held) {
       this.#retries.push(at, out);
@@ -520,7 +561,13 @@ export class Outbox {
     const wasProbe = out.plain && this.#throttle.size === 0 ? false : this.#unlink(out);
     // Nothing left to time: an armed timer would only hold the process for nothing.
     if (this.#timer !== undefined && this.#timeouts.length === 0 && this.#retries.length === 0) this.#disarm();
-    this.#store.remove(out, outcome);
+    try {
+      this.#store.remove(out, outcome);
+    } catch (err) {
+      // The caller still gets its outcome: thrown on, the settlement stopped here and its promise
+      // never settled (and close() waited its whole timeout for it).
+      this.#host.error(storeError('remove', out, err));
+    }
     this.#outstanding--;
     if (outcome instanceof Error) {
       this.#o.counters.failed++;
@@ -557,7 +604,7 @@ export class Outbox {
       if (ccsChannels.written.hasSubscribers) ccsChannels.written.publish({ messageId: out.id, connectionId: conn.id, attempt: out.resends + 1 });
     } else if (written === false) {
       // The stream went away under us: back to the front, in order.
-      this.#store.requeue(out);
+      this.#storeRequeue(out);
     } else {
       this.#settle(out, new InvalidMessageError(new ValidationError('', 'INVALID_JSON', 'JSON_TYPE_ERROR', `Message cannot be written as JSON: ${written.message}`, out.id)));
     }
@@ -589,7 +636,7 @@ export class Outbox {
     }
     for (let out = this.#retries.popDue(now); out !== undefined; out = this.#retries.popDue(now)) {
       this.#waiting--;
-      this.#store.requeue(out);
+      this.#storeRequeue(out);
     }
     this.#armTimer();
     this.dispatch();
@@ -607,4 +654,14 @@ export class Outbox {
     for (const r of this.records()) if (r.id === id) return true;
     return false;
   };
+}
+
+/**
+ * An outbox store's method that threw, as the `StoreError` the store interface asks for (a store's
+ * own `CcsError` as it is): the store's error is the cause, its text stays out of the message.
+ */
+function storeError(operation: 'append' | 'takeNext' | 'requeue' | 'park' | 'remove', out: Outbound | undefined, err: unknown): CcsError {
+  if (err instanceof CcsError) return err;
+  const which = out === undefined ? 'a queued message' : `message ${JSON.stringify(out.id)}`;
+  return new StoreError(operation, `the outbox store failed to ${operation} ${which}`, { cause: err });
 }

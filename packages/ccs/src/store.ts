@@ -106,6 +106,12 @@ export interface OutboxStoreHost {
  * counter; the store owns the records of the queue and their durability. Calls are synchronous and
  * return nothing (a durable store buffers them and flushes per tick); the only reads on the hot path
  * are `takeNext()` and `queued`.
+ *
+ * A method that throws (against this contract: report through the host) never unwinds the client:
+ * the message an `append`, `requeue` or `park` (or a send's own `takeNext`) threw for fails with a
+ * `StoreError` (`operation` the method, the store's error as its `cause`); a `takeNext` that throws
+ * while dispatching, and a `remove` that throws (its caller still gets its outcome), are reported on
+ * the client's `error` event.
  */
 export interface OutboxStore {
   /** Identifies this owner (its lease) among the instances sharing the store. */

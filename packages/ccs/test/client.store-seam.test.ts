@@ -304,4 +304,61 @@ for (const how of ['throw', 'reject'] as const) {
   });
 }
 
+
+/** The memory store, one of whose methods throws while `armed` (as a store with a bug would). */
+function throwingStore(method: 'append' | 'takeNext' | 'requeue' | 'park' | 'remove'): MemoryOutboxStore & { armed: boolean } {
+  const store = Object.assign(new MemoryOutboxStore(), { armed: false });
+  const real = (store[method] as (...a: unknown[]) => unknown).bind(store);
+  (store as unknown as Record<string, unknown>)[method] = (...a: unknown[]): unknown => {
+    if (store.armed) throw new Error(`${method}: password=hunter2`);
+    return real(...a);
+  };
+  return store;
+}
+
+for (const method of ['append', 'takeNext', 'remove', 'requeue', 'park'] as const) {
+  test(`an outbox store whose ${method}() throws: a StoreError (operation ${method}), never a throw out of send(), a hang or a crash; the next send is ACKed and close() does not wait`, async () => {
+    let nack = method === 'park';
+    const server = await startScriptedServer({
+      autoAck: false,
+      onDownstream: (c, m) => {
+        const id = m['message_id'] as string;
+        if (method === 'requeue' && store.armed) return; // left unanswered: the connection is cut
+        if (nack) {
+          nack = false;
+          c.nack(id, 'SERVICE_UNAVAILABLE');
+        } else c.ack(id);
+      },
+    });
+    const store = throwingStore(method);
+    const client = new CcsClient(clientOptions(server, { store }));
+    const errors: Error[] = [];
+    client.on('error', (e: Error) => errors.push(e));
+    try {
+      await client.connect();
+      store.armed = true;
+      const outcome = client.send({ to: 'tok' }).then((r) => r, (e: unknown) => e);
+      if (method === 'requeue') {
+        await server.until(() => server.received.length === 1);
+        server.latest().cut();
+      }
+      const got = await outcome;
+      store.armed = false;
+      const failure = method === 'remove' ? errors[0] : got;
+      if (method === 'remove') assert.is((got as { from: string }).from, 'tok', 'the caller still gets its ACK');
+      assert.instance(failure, StoreError);
+      assert.is((failure as StoreError).operation, method);
+      assert.is(((failure as StoreError).cause as Error).message, `${method}: password=hunter2`);
+      assert.not.match((failure as StoreError).message, /hunter2/);
+      assert.is((await client.send({ to: 'tok-2' })).from, 'tok-2');
+      assert.is(client.stats().pending + client.stats().queued, 0);
+    } finally {
+      const t0 = Date.now();
+      await client.close({ timeoutMs: 3000 });
+      assert.ok(Date.now() - t0 < 1000, `close() waited ${Date.now() - t0} ms for a message it had lost`);
+      await server.stop();
+    }
+  });
+}
+
 test.run();
