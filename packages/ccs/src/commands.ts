@@ -220,6 +220,20 @@ async function openStore(io: CliIo, url: string | undefined, senderId: string): 
   return store;
 }
 
+/**
+ * The client over the command line's options. One it refuses (`--port 99999`, a `--max-pending`
+ * past 2^53) is a bad argument (exit 2), and the `--store` opened for it is let go: left open, its
+ * Redis connection kept the process running after the error was printed, for good.
+ */
+function newClient(options: CcsClientOptions, store: CliStore | undefined): CcsClient {
+  try {
+    return new CcsClient(options);
+  } catch (err) {
+    store?.destroy();
+    throw new UsageError(err instanceof Error ? err.message : String(err));
+  }
+}
+
 /** An adopted message's outcome: the ack / nack / error line, as `event: 'settled'` with `outcome` saying which. */
 function settledLine(e: SettledEvent): object {
   const { event, ...fields } = (e.result !== undefined ? ackLine(e.result) : failureLine(e.error)) as { event: string };
@@ -398,7 +412,7 @@ async function sendCommand(io: CliIo, args: string[]): Promise<number> {
     return EXIT_USAGE;
   }
   const store = await openStore(io, v['store'] as string | undefined, options.senderId);
-  const client = new CcsClient({ ...options, reconnectMaxMs: 2000, ...(store ? { store } : {}) });
+  const client = newClient({ ...options, reconnectMaxMs: 2000, ...(store ? { store } : {}) }, store);
   // The signal settles the message at once (AbortError says whether it had been written).
   const pending = client.send(msg, { timeoutMs, ...(io.signal ? { signal: io.signal } : {}) });
   pending.catch(() => {});
@@ -461,7 +475,7 @@ async function echoCommand(io: CliIo, args: string[]): Promise<number> {
   if (io.signal?.aborted) return EXIT_OK;
   const store = await openStore(io, v['store'] as string | undefined, options.senderId);
   if (store) options.store = store;
-  const client = new CcsClient(options);
+  const client = newClient(options, store);
   // Messages adopted from a dead instance of the fleet: nobody awaits them here.
   client.on('settled', (e: SettledEvent) => line(io, settledLine(e)));
   let sent = 0;

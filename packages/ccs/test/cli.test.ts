@@ -76,6 +76,9 @@ test('bad arguments and missing credentials fail with one human line, no stack, 
     [['send', '--to', 't', '--api-key', 'k'], ENV, /Unknown option/],
     [['frobnicate'], ENV, /unknown command/],
     [['echo', '--connections', '0'], ENV, /--connections/],
+    // Refused by the client rather than by the CLI's own checks: still a bad argument (exit 2, not 1).
+    [['send', '--to', 't', '--host', '127.0.0.1', '--port', '99999'], ENV, /port must be an integer from 1 to 65535, got 99999/],
+    [['echo', '--host', '127.0.0.1', '--max-pending', '99999999999999999999'], ENV, /maxPending must be an integer/],
   ];
   for (const [argv, env, re] of cases) {
     const x = io(argv, env);

@@ -1,0 +1,43 @@
+// The `ccs` CLI with `--store redis://…` as a real process: an option the client refuses is a bad
+// argument (exit 2) and the store opened for it is let go, so the process ends.
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import * as assert from 'uvu/assert';
+import { redisSuite } from './helpers/redis-suite.js';
+
+const CCS_BIN = fileURLToPath(new URL('../../../ccs/bin/ccs.js', import.meta.url));
+
+/** Runs the CLI; SIGKILLed after `killAfterMs` (a process that hangs shows as signal SIGKILL). */
+function run(args: string[], killAfterMs: number): Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CCS_BIN, ...args], {
+      env: { PATH: process.env['PATH'] ?? '', CCS_SENDER_ID: '1234567890', CCS_API_KEY: 'cli-store-test-key' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.setEncoding('utf8');
+    child.stderr.on('data', (d: string) => {
+      stderr += d;
+    });
+    const timer = setTimeout(() => child.kill('SIGKILL'), killAfterMs);
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stderr });
+    });
+  });
+}
+
+const s = redisSuite('ccs CLI with --store');
+
+for (const command of ['send', 'echo'] as const) {
+  s.test(`ccs ${command} --store with an option the client refuses (--port 99999): one line, exit 2, and the process ends`, async (redis) => {
+    const args = [command, ...(command === 'send' ? ['--to', 'tok'] : []), '--host', '127.0.0.1', '--port', '99999', '--store', redis.url];
+    const r = await run(args, 8000);
+    assert.is(r.signal, null, `the process did not end by itself (stderr: ${r.stderr})`);
+    assert.is(r.code, 2, r.stderr);
+    assert.match(r.stderr, /^ccs: option port must be an integer from 1 to 65535, got 99999\n$/);
+  });
+}
+
+s.run();
