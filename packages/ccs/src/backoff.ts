@@ -35,9 +35,17 @@ export const enum JitterKind {
 /** A jitter draw in [0, 1) for the `attempt`-th delay of `key`. */
 export type JitterSource = (kind: JitterKind, key: string, attempt: number) => number;
 
-/** Draws from `random` in call order, whatever the message (the `random` option's meaning). */
+/**
+ * Draws from `random` in call order, whatever the message (the `random` option's meaning). A draw
+ * outside [0, 1] is clamped into it, NaN (or anything not a number) taken as 0: passed on, NaN made
+ * a retry due at NaN, which no time ever reaches (the message waited until its timeout, or for good),
+ * and a draw of 5 a delay far past `retryMaxMs`.
+ */
 export function streamJitter(random: () => number): JitterSource {
-  return () => random();
+  return () => {
+    const u = random();
+    return u >= 0 ? (u <= 1 ? u : 1) : 0;
+  };
 }
 
 /**

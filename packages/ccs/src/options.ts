@@ -126,7 +126,8 @@ export interface CcsClientOptions {
   messageIdPrefix?: string;
   /**
    * Random source for jitter (tests), drawn in call order by every retry, probe pause and reconnect
-   * alike. Default `Math.random`. Not together with `jitterSeed`.
+   * alike. Default `Math.random`. Not together with `jitterSeed`. A draw outside [0, 1] is clamped
+   * into it (NaN counts as 0).
    */
   random?: () => number;
   /**

@@ -103,4 +103,39 @@ test('jitterSeed is an integer from 0 to 2^32-1, and not together with random', 
   new CcsClient({ ...base, jitterSeed: 2 ** 32 - 1 }).destroy();
 });
 
+
+for (const [what, draw] of [['NaN', Number.NaN], ['5', 5], ['-1', -1]] as const) {
+  test(`a random option that draws ${what}: the retry pause is clamped within [retryBaseMs / 2, retryMaxMs] and the NACKed message is retried and ACKed`, async () => {
+    let nacked = false;
+    const server = await startScriptedServer({
+      autoAck: false,
+      onDownstream: (c, m) => {
+        const id = m['message_id'] as string;
+        if (nacked) c.ack(id);
+        else {
+          nacked = true;
+          c.nack(id, 'SERVICE_UNAVAILABLE');
+        }
+      },
+    });
+    const client = new CcsClient(clientOptions(server, { random: () => draw, retryBaseMs: 40, retryMaxMs: 60, sendTimeoutMs: 5000 }));
+    const delays: number[] = [];
+    const onRetried = (m: unknown): void => {
+      delays.push((m as { delayMs: number }).delayMs);
+    };
+    dc.subscribe(channelNames.retried, onRetried);
+    try {
+      await client.connect();
+      const r = await client.send({ to: 'tok' });
+      assert.is(r.retries, 1);
+      assert.is(delays.length, 1);
+      assert.ok(delays[0]! >= 20 && delays[0]! <= 60, `a pause of ${delays[0]} ms`);
+    } finally {
+      dc.unsubscribe(channelNames.retried, onRetried);
+      await client.close({ timeoutMs: 500 });
+      await server.stop();
+    }
+  });
+}
+
 test.run();
