@@ -285,12 +285,15 @@ export class UpstreamInbox {
       this.#storeFailed('flush', { messageId }, err);
       return;
     }
-    if (pending === undefined) {
+    // `null` (untyped code) is nothing pending, as `undefined` is; anything else goes through
+    // Promise.resolve (the same object for a native promise): `.then` read off null, or a `then`
+    // that threw, ran into the socket read and ended the connection.
+    if (pending === undefined || pending === null) {
       // Counted in upstreamAcked once flushed to the socket (the pool's onAcksWritten), not here.
       if (conn.ack(to, messageId) && ccsChannels.upstreamAcked.hasSubscribers) ccsChannels.upstreamAcked.publish({ connectionId: conn.id, to, messageId });
       return;
     }
-    pending.then(() => {
+    Promise.resolve(pending).then(() => {
       if (conn.ack(to, messageId) && ccsChannels.upstreamAcked.hasSubscribers) ccsChannels.upstreamAcked.publish({ connectionId: conn.id, to, messageId });
     }, (err: unknown) => this.#storeFailed('flush', { messageId }, err));
   }

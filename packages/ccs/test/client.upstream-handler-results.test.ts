@@ -1,8 +1,9 @@
 // What an upstream handler returns, from untyped code too: `null` is a synchronous success like
 // `undefined`, and a thenable whose `then` throws is a failed handler — neither ends the connection.
+// The same for what an outbox store's flush() returns before an upstream ACK.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { CcsClient, type CcsError, type ConnectionEvent, type UpstreamHandler } from '../src/index.js';
+import { CcsClient, MemoryOutboxStore, type CcsError, type ConnectionEvent, type UpstreamHandler } from '../src/index.js';
 import { clientOptions, startScriptedServer } from './helpers/scripted-server.js';
 
 test('a handler that returns null: the message is ACKed and the connection stays up', async () => {
@@ -58,5 +59,37 @@ test('a handler that returns a thenable whose then() throws: CCS_ERR_HANDLER, th
     await server.stop();
   }
 });
+
+
+for (const [what, flush] of [['null', () => null], ['a thenable whose then() throws', () => ({ then: () => { throw new Error('flush: password=hunter2'); } })]] as const) {
+  test(`an outbox store whose flush() returns ${what}: no crash into the read path, the connection stays up`, async () => {
+    const server = await startScriptedServer();
+    const store = new MemoryOutboxStore();
+    store.flush = flush as unknown as () => undefined;
+    const client = new CcsClient(clientOptions(server, { store, onUpstream: () => {} }));
+    const offline: ConnectionEvent[] = [];
+    const errors: CcsError[] = [];
+    client.on('offline', (e) => offline.push(e));
+    client.on('error', (e) => errors.push(e as CcsError));
+    try {
+      await client.connect();
+      const c = server.latest();
+      c.upstream('dev-1', 'u1');
+      if (what === 'null') await server.until(() => c.acks.length === 1);
+      else {
+        await server.until(() => errors.length === 1);
+        assert.is(errors[0]?.code, 'CCS_ERR_STORE');
+        assert.not.match(errors[0]!.message, /hunter2/);
+        assert.is(c.acks.length, 0, 'not ACKed: what was sent before it may not be recorded');
+      }
+      await new Promise((r) => setTimeout(r, 30));
+      assert.equal(offline, []);
+      assert.is(server.conns.length, 1);
+    } finally {
+      await client.close({ timeoutMs: 500 });
+      await server.stop();
+    }
+  });
+}
 
 test.run();
