@@ -1,21 +1,29 @@
 /**
  * End-to-end CCS client benchmark (issue 5, "Proof"): acked downstream messages per second over TLS
- * loopback, `CcsClient` (@ccs-xmpp/ccs) against a CCS client built on xmpp.js (@xmpp/client, the
- * library node-xcs uses; bench/lib/xmppjs-ccs-client.mjs), both against the same emulator, with
- * the same flow control (maxPending un-answered messages, a bounded queue), the same payloads and
- * the same drivers. Then memory per pending (in flight) and per queued message.
+ * loopback, `CcsClient` (@ccs-xmpp/ccs) through each of its send APIs — `send()` / `trySend()`, a
+ * promise per message (`ccs`), and `dispatch(message, callback)`, the promise-free send
+ * (`ccs-dispatch`) — against a CCS client built on xmpp.js (@xmpp/client, the library node-xcs
+ * uses; bench/lib/xmppjs-ccs-client.mjs), all against the same emulator, with the same flow control
+ * (maxPending un-answered messages, a bounded queue), the same payloads and the same drivers. Then
+ * memory per pending (in flight) and per queued message, through each API too.
  *
  * Processes: this file only orchestrates. Each measurement gets a fresh emulator (its CLI, a child
  * process) and a fresh client process (bench/lib/ccs-e2e-worker.mjs), so JIT/GC state never leaks
  * between clients; rounds alternate the order of the two clients.
  *
  *   node bench/ccs-e2e.mjs [--rounds 5] [--n 60000] [--warmup 300000] [--warmup-cpu-ms 10000] [--quick] [--no-memory]
- *                          [--json] [--clients ccs,xmppjs] [--base-dir DIR]
+ *                          [--json] [--clients ccs,ccs-dispatch,xmppjs] [--base-dir DIR]
  *
- * `--clients` picks the contenders (ratios are to the last one): `ccs`, `xmppjs`, `ccs-traced`
- * (CcsClient with a subscriber on every `ccs:*` diagnostics channel) and `ccs-base` (CcsClient
- * from another checkout, `--base-dir`, already built: e.g. the commit before tracing). The cost of
- * tracing: `--clients ccs,ccs-traced,ccs-base --base-dir /tmp/base --no-memory`.
+ * `--clients` picks the contenders (ratios are to the last one; the default is `ccs,ccs-dispatch,xmppjs`, which
+ * bench/run.mjs names explicitly): `ccs`, `ccs-dispatch`, `xmppjs`, `ccs-traced` (CcsClient through `send()` with a
+ * subscriber on every `ccs:*` diagnostics channel) and `ccs-base` (CcsClient through `send()` from another checkout,
+ * `--base-dir`, already built: e.g. the commit before tracing). The cost of tracing: `--clients
+ * ccs,ccs-traced,ccs-base --base-dir /tmp/base --no-memory`.
+ *
+ * `ccs-dispatch` is driven like `ccs` (bench/lib/ccs-e2e-worker.mjs): the queue driver dispatches until refused, then
+ * `waitForCapacity()`, one callback shared by every message, as bench/ccs-client.mjs's `ccs-dispatch`; the window
+ * driver keeps `maxPending` dispatched, one new dispatch per callback, and times dispatch()→callback per message as it
+ * times send()→ACK for `ccs`.
  *
  * Warm-up and run length measure the steady state: V8 keeps tiering code up and sizing the young
  * generation for the first tens of thousands of messages. Each process warms up as bench/ccs-client.mjs's
@@ -59,9 +67,9 @@ const N = Number(args.n ?? (quick ? 10_000 : 60_000));
 // The warm-up (see the header): runs like the timed one until 300 000 messages or 10 s of the client's CPU.
 const WARMUP = Number(args.warmup ?? (quick ? 2 * N : 300_000));
 const WARMUP_CPU_MS = Number(args['warmup-cpu-ms'] ?? (quick ? 0 : 10_000));
-const CLIENTS = (args.clients ?? 'ccs,xmppjs').split(',');
+const CLIENTS = (args.clients ?? 'ccs,ccs-dispatch,xmppjs').split(',');
 const PEER = CLIENTS[CLIENTS.length - 1];
-const LABEL = { ccs: '`CcsClient`', xmppjs: 'xmpp.js', 'ccs-traced': '`CcsClient`, every channel subscribed', 'ccs-base': '`CcsClient` at --base-dir' };
+const LABEL = { ccs: '`CcsClient`, send()', 'ccs-dispatch': '`CcsClient`, dispatch()', xmppjs: 'xmpp.js', 'ccs-traced': '`CcsClient`, every channel subscribed', 'ccs-base': '`CcsClient` at --base-dir' };
 const label = (client) => LABEL[client] ?? client;
 if (CLIENTS.includes('ccs-base') && args['base-dir'] === undefined) throw new Error('--clients ccs-base needs --base-dir DIR');
 const WINDOWS = [1000, 100];
@@ -243,7 +251,7 @@ if (!args['no-throughput']) {
           r.round = round;
           results.throughput.push(r);
           const lat = r.latency ? ` p50 ${r.latency.p50.toFixed(2)} ms p99 ${r.latency.p99.toFixed(2)} ms` : '';
-          log(`round ${round} ${client.padEnd(6)} maxPending ${String(maxPending).padStart(4)} ${driver.padEnd(6)} ${Math.round(r.msgsPerSec).toString().padStart(6)} msg/s  client ${r.cpuUsPerMsg.toFixed(1)} µs/msg (quarters 2, 3: ${r.cpuUsPerMsgQ2?.toFixed(1)} / ${r.cpuUsPerMsgQ3?.toFixed(1)}; main thread ${r.mainCpuUsPerMsg?.toFixed(1)} + others ${r.otherThreadsCpuUsPerMsg?.toFixed(1)}, ${r.involuntarySwitches} preempted, after ${r.warmed} warm-up, canary ${r.canaryMs?.map((x) => x.toFixed(1)).join(' / ')} ms)  emulator ${r.emulatorCpuUsPerMsg?.toFixed(1)} µs/msg${lat}`);
+          log(`round ${round} ${client.padEnd(12)} maxPending ${String(maxPending).padStart(4)} ${driver.padEnd(6)} ${Math.round(r.msgsPerSec).toString().padStart(6)} msg/s  client ${r.cpuUsPerMsg.toFixed(1)} µs/msg (quarters 2, 3: ${r.cpuUsPerMsgQ2?.toFixed(1)} / ${r.cpuUsPerMsgQ3?.toFixed(1)}; main thread ${r.mainCpuUsPerMsg?.toFixed(1)} + others ${r.otherThreadsCpuUsPerMsg?.toFixed(1)}, ${r.involuntarySwitches} preempted, after ${r.warmed} warm-up, canary ${r.canaryMs?.map((x) => x.toFixed(1)).join(' / ')} ms)  emulator ${r.emulatorCpuUsPerMsg?.toFixed(1)} µs/msg${lat}`);
         }
       }
     }
@@ -256,7 +264,7 @@ if (!args['no-memory']) {
       const r = await memoryRun(client, kind);
       r.kind = kind;
       results.memory.push(r);
-      log(`memory ${client.padEnd(6)} ${kind.padEnd(8)} ${Math.round(r.heapBytesPerMsg)} B heap/msg, ${Math.round(r.externalBytesPerMsg)} B external/msg`);
+      log(`memory ${client.padEnd(12)} ${kind.padEnd(8)} ${Math.round(r.heapBytesPerMsg)} B heap/msg, ${Math.round(r.externalBytesPerMsg)} B external/msg`);
     }
   }
 }

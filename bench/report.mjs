@@ -390,10 +390,20 @@ if (e2e) {
   md.push('');
   md.push(runLine('ccs-e2e'));
   md.push('');
+  // The contenders this run measured, `CcsClient`'s first (through `send()`, then `dispatch()`), the xmpp.js client, the
+  // ratios' reference, last. Runs before `ccs-dispatch` existed measured `send()` alone and are labelled as before.
+  const e2eOrder = ['ccs', 'ccs-dispatch', 'ccs-traced', 'ccs-base'];
+  const e2eClients = [...new Set([...e2e.throughput, ...(e2e.memory ?? [])].map((r) => r.client))]
+    .sort((a, b) => (a === 'xmppjs') - (b === 'xmppjs') || (e2eOrder.indexOf(a) + 1 || 99) - (e2eOrder.indexOf(b) + 1 || 99));
+  const e2eDispatch = e2eClients.includes('ccs-dispatch');
+  const E2E_LABEL = e2eDispatch ? { ccs: '`CcsClient`, `send()`', 'ccs-dispatch': '`CcsClient`, `dispatch()`', xmppjs: 'xmpp.js' } : { ccs: '`CcsClient`', xmppjs: 'xmpp.js' };
+  const E2E_SERIES = e2eDispatch ? { ccs: 'CcsClient, send()', 'ccs-dispatch': 'CcsClient, dispatch()', xmppjs: 'xmpp.js' } : { ccs: 'CcsClient', xmppjs: 'xmpp.js' };
+  const e2eLabel = (client) => E2E_LABEL[client] ?? client;
+  const e2eSeries = (client) => E2E_SERIES[client] ?? client;
   if (e2e.warmupCpuMs !== undefined) {
     // Since 2026-12-02 (ANALYSIS.md, ninth pass): bench/lib/run-meter.mjs `warmUp`, the rule of bench/ccs-client.mjs.
     const cap = e2e.warmupCpuMs > 0 ? `, or for ${f0(e2e.warmupCpuMs)} ms of the client's CPU if that comes first` : '';
-    md.push(`\`CcsClient\` and the xmpp.js client against the emulator (separate processes, TLS loopback), ${f0(e2e.n)} messages timed after a warm-up of`);
+    md.push(`\`CcsClient\`${e2eDispatch ? ' (through each send API)' : ''} and the xmpp.js client against the emulator (separate processes, TLS loopback), ${f0(e2e.n)} messages timed after a warm-up of`);
     md.push(`runs shaped exactly like the timed one (${f0(e2e.n)} messages each, the same driver and settlement callback) until ${f0(e2e.warmup)} messages${cap},`);
     md.push(`${e2e.rounds} round(s); both processes' CPU per message (the emulator's from /proc, over the whole run). The warm-up is that long, and`);
     md.push('shaped like the timed run, so that V8 has finished optimising before the window opens: with one 50 000-message run without the');
@@ -403,6 +413,21 @@ if (e2e) {
   } else {
     md.push(`\`CcsClient\` and the xmpp.js client against the emulator (separate processes, TLS loopback), ${f0(e2e.n)} messages after ${f0(e2e.warmup)} of warm-up`);
     md.push(`(one run without the settlement callback), ${e2e.rounds} round(s); both processes' CPU per message (the emulator's from /proc, over the whole run).`);
+  }
+  md.push('');
+  // Which API each contender sent with, and what each driver does with it.
+  md.push(e2eDispatch
+    ? 'Two drivers: `queue` keeps the client\'s queue fed — `trySend()` (in the `dispatch()` rows, `dispatch()`) until refused, then'
+    : 'Two drivers: `queue` keeps the client\'s queue fed — `trySend()` until refused, then');
+  md.push('`waitForCapacity()`, one settlement callback shared by every message (throughput only); `window` keeps exactly maxPending messages');
+  md.push(e2eDispatch
+    ? 'outstanding, one new send per settlement, and times each from its send to its ACK (send()→ACK, dispatch()→callback): the ACK latency the application sees.'
+    : 'outstanding, one new send per ACK, and times each from send() to its ACK: the ACK latency the application sees.');
+  if (e2eDispatch) {
+    md.push('`CcsClient`, `dispatch()` is the promise-free send (`dispatch(message, callback)`: `false` when the queue is full, the');
+    md.push('callback called once with what `send()` would settle with); every other contender sends through a promise per message.');
+  } else {
+    md.push('`CcsClient` sent through `send()` / `trySend()`, a promise per message.');
   }
   md.push('');
   const median = (xs) => {
@@ -427,20 +452,29 @@ if (e2e) {
     md.push('messages it had before (medians over rounds).');
     md.push('');
   }
-  md.push(`| maxPending | driver | client | acked msgs/s | × xmpp.js | client CPU µs/msg |${halves ? ' quarter 2 / 3 |' : ''}${split ? ' main + others µs/msg | preempted | warm-up |' : ''} emulator CPU µs/msg |`);
-  md.push(`|---:|---|---|---:|---:|---:|${halves ? '---:|' : ''}${split ? '---:|---:|---:|' : ''}---:|`);
+  // ACK latency (window driver only): the per-message send()→ACK (dispatch()→callback) times, p50 / p99, medians over rounds.
+  const latency = e2e.throughput.some((r) => r.latency !== undefined);
+  if (latency) {
+    md.push('ACK latency: the window driver\'s per-message time from send to ACK (p50 / p99 within each run, medians over rounds); the');
+    md.push('queue driver\'s would include the time in the queue and is not reported.');
+    md.push('');
+  }
+  md.push(`| maxPending | driver | client | acked msgs/s | × xmpp.js | client CPU µs/msg |${halves ? ' quarter 2 / 3 |' : ''}${split ? ' main + others µs/msg | preempted | warm-up |' : ''} emulator CPU µs/msg |${latency ? ' ACK latency p50 / p99 ms |' : ''}`);
+  md.push(`|---:|---|---|---:|---:|---:|${halves ? '---:|' : ''}${split ? '---:|---:|---:|' : ''}---:|${latency ? '---:|' : ''}`);
   const rows = [];
   for (const maxPending of [...new Set(e2e.throughput.map((r) => r.maxPending))]) {
     for (const driver of [...new Set(e2e.throughput.map((r) => r.driver))]) {
       const pick = (client) => e2e.throughput.filter((r) => r.client === client && r.maxPending === maxPending && r.driver === driver);
       const base = median(pick('xmppjs').map((r) => r.msgsPerSec));
-      for (const client of ['ccs', 'xmppjs']) {
+      for (const client of e2eClients) {
         const rs = pick(client);
+        if (rs.length === 0) continue;
         const rate = median(rs.map((r) => r.msgsPerSec));
         rows.push({ maxPending, driver, client, rate });
         const half = halves ? ` ${f2(median(rs.map((r) => r.cpuUsPerMsgQ2)))} / ${f2(median(rs.map((r) => r.cpuUsPerMsgQ3)))} |` : '';
         const more = split ? ` ${f2(median(rs.map((r) => r.mainCpuUsPerMsg)))} + ${f2(median(rs.map((r) => r.otherThreadsCpuUsPerMsg)))} | ${f0(median(rs.map((r) => r.involuntarySwitches)))} | ${f0(median(rs.map((r) => r.warmed)))} |` : '';
-        md.push(`| ${maxPending} | ${driver} | ${client === 'ccs' ? '`CcsClient`' : 'xmpp.js'} | ${f0(rate)} | ${f2(rate / base)}× | ${f2(median(rs.map((r) => r.cpuUsPerMsg)))} |${half}${more} ${f2(median(rs.map((r) => r.emulatorCpuUsPerMsg)))} |`);
+        const lat = latency ? ` ${driver === 'window' ? `${f2(median(rs.map((r) => r.latency?.p50)))} / ${f2(median(rs.map((r) => r.latency?.p99)))}` : '–'} |` : '';
+        md.push(`| ${maxPending} | ${driver} | ${e2eLabel(client)} | ${f0(rate)} | ${f2(rate / base)}× | ${f2(median(rs.map((r) => r.cpuUsPerMsg)))} |${half}${more} ${f2(median(rs.map((r) => r.emulatorCpuUsPerMsg)))} |${lat}`);
       }
     }
   }
@@ -448,7 +482,7 @@ if (e2e) {
   if (e2e.memory?.length) {
     md.push('| client | messages | heap bytes / message | external bytes / message |');
     md.push('|---|---|---:|---:|');
-    for (const r of e2e.memory) md.push(`| ${r.client === 'ccs' ? '`CcsClient`' : 'xmpp.js'} | ${r.kind === 'inflight' ? 'pending (written, un-ACKed)' : 'queued (waiting for the window)'} | ${f0(r.heapBytesPerMsg)} | ${f0(r.externalBytesPerMsg)} |`);
+    for (const r of e2e.memory) md.push(`| ${e2eLabel(r.client)} | ${r.kind === 'inflight' ? 'pending (written, un-ACKed)' : 'queued (waiting for the window)'} | ${f0(r.heapBytesPerMsg)} | ${f0(r.externalBytesPerMsg)} |`);
     md.push('');
   }
   md.push(chart('ccs-e2e', 'e2e-throughput.svg', {
@@ -456,7 +490,7 @@ if (e2e) {
     unit: 'acked messages per second, median (higher is better)',
     groups: [...new Set(rows.map((r) => `${r.maxPending}|${r.driver}`))].map((k) => {
       const [mp, driver] = k.split('|');
-      return { label: `maxPending ${mp}, ${driver}`, bars: rows.filter((r) => String(r.maxPending) === mp && r.driver === driver).map((r) => ({ series: r.client === 'ccs' ? 'CcsClient' : 'xmpp.js', value: r.rate })) };
+      return { label: `maxPending ${mp}, ${driver}`, bars: rows.filter((r) => String(r.maxPending) === mp && r.driver === driver).map((r) => ({ series: e2eSeries(r.client), value: r.rate })) };
     }),
   }));
   md.push('');
@@ -492,7 +526,7 @@ const memSeries = (client) => MEM_SERIES[client] ?? client;
 if (cc) memGroups.push({ label: 'pending (stub CCS)', bars: cc.memory.map((r) => ({ series: memSeries(r.client), value: r.bytesPerPending })) });
 if (e2e?.memory?.length) {
   for (const kind of ['inflight', 'queued']) {
-    memGroups.push({ label: `${kind === 'inflight' ? 'pending' : 'queued'} (emulator)`, bars: e2e.memory.filter((r) => r.kind === kind).map((r) => ({ series: r.client === 'ccs' ? 'CcsClient' : 'xmpp.js', value: r.heapBytesPerMsg })) });
+    memGroups.push({ label: `${kind === 'inflight' ? 'pending' : 'queued'} (emulator)`, bars: e2e.memory.filter((r) => r.kind === kind).map((r) => ({ series: memSeries(r.client), value: r.heapBytesPerMsg })) });
   }
 }
 if (memGroups.length > 0) {

@@ -1,7 +1,7 @@
 /**
  * One measurement of bench/ccs-e2e.mjs, in a fresh process (so JIT and GC state never leak from
  * one client to the other). Argument: one JSON object
- *   { client: 'ccs'|'ccs-traced'|'xmppjs', mode: 'throughput'|'memory', host, port, caFile, senderId, apiKey,
+ *   { client: 'ccs'|'ccs-dispatch'|'ccs-traced'|'xmppjs', mode: 'throughput'|'memory', host, port, caFile, senderId, apiKey,
  *     tokens: string[], n, warmup, warmupCpuMs, maxPending, maxQueued, driver: 'queue'|'window', steps: number[],
  *     markWindow }
  * Prints one JSON line with the result on stdout and exits.
@@ -14,11 +14,23 @@
  * (bench/ANALYSIS.md, ninth pass). It also reports the CPU split into the main thread and the others, and the
  * main thread's preemptions (run-meter.mjs `procMeter`).
  *
+ * `ccs-dispatch` is `CcsClient` sent to with `dispatch(message, callback)`, the promise-free send (`false` when the
+ * queue is full, then `waitForCapacity()`), instead of `send()` / `trySend()` and their promises; every other
+ * contender sends with the promise API. A build of `CcsClient` without `dispatch` fails the run at once. Results
+ * say which API sent (`api`: `'send'` or `'dispatch'`).
+ *
  * Drivers (throughput mode):
- * - `queue`: keep the client's queue fed: `trySend()` until it refuses, then `waitForCapacity()` —
- *   how a bulk sender uses the API. Throughput only (latency would include queueing).
- * - `window`: keep exactly `maxPending` sends outstanding, one new send per ACK, so nothing waits in
- *   a client queue and send()→ACK time is the ACK latency seen by the application.
+ * - `queue`: keep the client's queue fed: `trySend()` (or `dispatch()`) until it refuses, then
+ *   `waitForCapacity()` — how a bulk sender uses the API. Throughput only (latency would include
+ *   queueing). One settlement callback shared by every send (`dispatch`: no closure per send, as
+ *   bench/lib/queue-driver.mjs `driveDispatch`).
+ * - `window`: keep exactly `maxPending` sends outstanding, one new send per settlement, so nothing
+ *   waits in a client queue and send()→ACK (dispatch()→callback) time is the ACK latency seen by the
+ *   application. The latency needs each message's start time in its settlement: one closure per
+ *   message through either API (`send`: the `then` pair on its promise; `dispatch`: the callback).
+ *
+ * Memory mode holds no settlement handler on `send`'s promises (`trySend`, the promise kept by the
+ * client alone) and one no-op callback shared by every message on `dispatch`.
  */
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
@@ -29,6 +41,8 @@ import { canaryMs, cpuQuarters, markWindow, procMeter, warmUp } from './run-mete
 
 const cfg = JSON.parse(process.argv[2] ?? '{}');
 const ca = readFileSync(cfg.caFile, 'utf8');
+/** `ccs-dispatch`: sends go through `dispatch(message, callback)`, never `send` / `trySend`. */
+const DISPATCH = cfg.client === 'ccs-dispatch';
 
 /** Messages the ccs-traced subscribers saw. */
 let traced = 0;
@@ -48,7 +62,9 @@ function makeClient() {
     for (const name of names) dc.subscribe(`ccs:${name}`, () => void traced++);
   }
   if (cfg.client.startsWith('ccs')) {
-    return new CcsClient({ ...common, connections: 1, pingIntervalMs: 0, idleTimeoutMs: 0, keepaliveIntervalMs: 0 });
+    const client = new CcsClient({ ...common, connections: 1, pingIntervalMs: 0, idleTimeoutMs: 0, keepaliveIntervalMs: 0 });
+    if (DISPATCH && typeof client.dispatch !== 'function') throw new Error('ccs-dispatch: this build of CcsClient has no dispatch(message, callback)');
+    return client;
   }
   return new XmppjsCcsClient(common);
 }
@@ -65,7 +81,7 @@ function sentCount(c) {
   return cfg.client.startsWith('ccs') ? c.stats().sent : c.stats.sent;
 }
 
-/** Queue-fed driver: resolves with { failed, lat } once all n are settled. */
+/** Queue-fed driver through `trySend`: resolves with { failed, lat } once all n are settled. */
 async function driveQueue(c, base, n, onSettled) {
   let settled = 0;
   let failed = 0;
@@ -92,6 +108,35 @@ async function driveQueue(c, base, n, onSettled) {
       if (p === undefined) throw new Error('trySend refused after waitForCapacity');
     }
     p.then(ok, bad);
+  }
+  await all;
+  return { failed, firstError, lat: undefined };
+}
+
+/**
+ * {@link driveQueue} through `dispatch(message, callback)`: `false` is the refusal, and one callback,
+ * `(error, result)`, shared by every message settles each.
+ */
+async function driveQueueDispatch(c, base, n, onSettled) {
+  let settled = 0;
+  let failed = 0;
+  let firstError;
+  let done;
+  const all = new Promise((r) => (done = r));
+  const settle = (err) => {
+    if (err !== undefined) {
+      failed++;
+      firstError ??= String(err?.code ?? err?.message ?? err);
+    }
+    settled++;
+    onSettled?.(settled);
+    if (settled === n) done();
+  };
+  for (let i = 0; i < n; i++) {
+    if (!c.dispatch(payload(base + i), settle)) {
+      await c.waitForCapacity();
+      if (!c.dispatch(payload(base + i), settle)) throw new Error('dispatch refused after waitForCapacity');
+    }
   }
   await all;
   return { failed, firstError, lat: undefined };
@@ -128,6 +173,38 @@ function driveWindow(c, base, n, window, onSettled) {
   });
 }
 
+/**
+ * {@link driveWindow} through `dispatch(message, callback)`: per-message dispatch()→callback latency in ms. The
+ * window never holds more than `maxPending`, so a refusal (a full queue) is a fault of the run, not backpressure.
+ */
+function driveWindowDispatch(c, base, n, window, onSettled) {
+  const lat = new Float64Array(n);
+  let next = 0;
+  let settled = 0;
+  let failed = 0;
+  let firstError;
+  return new Promise((resolve, reject) => {
+    const launch = () => {
+      const i = next++;
+      const t = performance.now();
+      const taken = c.dispatch(payload(base + i), (err) => {
+        if (err === undefined) lat[i] = performance.now() - t;
+        else {
+          failed++;
+          firstError ??= String(err?.code ?? err?.message ?? err);
+          lat[i] = NaN;
+        }
+        settled++;
+        onSettled?.(settled);
+        if (settled === n) resolve({ failed, firstError, lat });
+        else if (next < n) launch();
+      });
+      if (!taken) reject(new Error(`dispatch refused with ${window} outstanding: the queue is smaller than the window`));
+    };
+    for (let k = 0; k < Math.min(window, n); k++) launch();
+  });
+}
+
 function pct(sorted, p) {
   if (sorted.length === 0) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
@@ -136,7 +213,9 @@ function pct(sorted, p) {
 async function throughput() {
   const c = makeClient();
   await c.connect();
-  const drive = cfg.driver === 'window' ? (b, n, h) => driveWindow(c, b, n, cfg.maxPending, h) : (b, n, h) => driveQueue(c, b, n, h);
+  const drive = cfg.driver === 'window'
+    ? (DISPATCH ? (b, n, h) => driveWindowDispatch(c, b, n, cfg.maxPending, h) : (b, n, h) => driveWindow(c, b, n, cfg.maxPending, h))
+    : (DISPATCH ? (b, n, h) => driveQueueDispatch(c, b, n, h) : (b, n, h) => driveQueue(c, b, n, h));
   // Warm-up: runs shaped exactly like the timed one (bench/lib/run-meter.mjs `warmUp`: the rule and why).
   const { warmed, warmupCpuMs } = await warmUp(drive, cfg);
   // The machine's speed just before and just after the window (run-meter.mjs `canaryMs`); the first call compiles.
@@ -161,7 +240,7 @@ async function throughput() {
   }
   await c.close();
   return {
-    client: cfg.client, driver: cfg.driver, maxPending: cfg.maxPending, n: cfg.n, warmed, warmupCpuMs, canaryMs: [canaryBefore, canaryAfter], failed: r.failed, firstError: r.firstError, traced,
+    client: cfg.client, api: DISPATCH ? 'dispatch' : 'send', driver: cfg.driver, maxPending: cfg.maxPending, n: cfg.n, warmed, warmupCpuMs, canaryMs: [canaryBefore, canaryAfter], failed: r.failed, firstError: r.firstError, traced,
     ackedTotal: acked, wallMs: wall, msgsPerSec: cfg.n / (wall / 1000),
     cpuUsPerMsg: (cpu.user + cpu.system) / cfg.n, latency, ...quarters.result(), ...threads,
   };
@@ -188,12 +267,15 @@ async function memory() {
   await c.connect();
   // No handler is attached to the promises (that would add a closure, a reaction and a derived
   // promise per message to both clients alike): what is measured is what the client itself keeps.
+  // `dispatch` takes one no-op callback for every message, as an application that shares one would.
   // Nothing settles while we measure, and the process exits without closing the client.
+  const ignore = () => {};
+  const take = DISPATCH ? (m) => c.dispatch(m, ignore) : (m) => c.trySend(m) !== undefined;
   const points = [];
   let i = 0;
   for (const step of cfg.steps) {
     for (; i < step; i++) {
-      if (c.trySend(payload(i)) === undefined) throw new Error(`queue full at ${i}`);
+      if (!take(payload(i))) throw new Error(`queue full at ${i}`);
     }
     const expectSent = Math.min(step, cfg.maxPending);
     for (let k = 0; k < 500 && sentCount(c) < expectSent; k++) await new Promise((r) => setTimeout(r, 10));
@@ -204,7 +286,7 @@ async function memory() {
   const last = points[points.length - 1];
   const dn = last.messages - first.messages;
   const res = {
-    client: cfg.client, maxPending: cfg.maxPending, points,
+    client: cfg.client, api: DISPATCH ? 'dispatch' : 'send', maxPending: cfg.maxPending, points,
     heapBytesPerMsg: (last.heapUsed - first.heapUsed) / dn,
     externalBytesPerMsg: (last.external - first.external) / dn,
   };
