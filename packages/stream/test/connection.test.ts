@@ -147,6 +147,76 @@ test('speaks plain TCP only when transport tcp is asked for', async () => {
   }
 });
 
+test('gives the socket a 64 KiB high-water mark by default, over TLS and over TCP', async () => {
+  const srv = await echoServer();
+  const tcp = net.createServer((socket) => socket.on('error', () => {}));
+  const tcpPort = await listenLocal(tcp);
+  const conns: XmppConnection[] = [];
+  try {
+    const c = await client(srv.port, { keepaliveIntervalMs: 0 });
+    conns.push(c.conn);
+    assert.is(c.conn.rawSocket.writableHighWaterMark, 65_536);
+    c.conn.openStream(CLIENT_HEADER);
+    // 20 000 bytes in one write: over Node 20's 16 KiB mark, under 64 KiB.
+    assert.ok(c.conn.send(`<message>${'x'.repeat(20_000)}</message>`), 'no backpressure below 64 KiB');
+    const t = await client(tcpPort, { transport: 'tcp', keepaliveIntervalMs: 0 });
+    conns.push(t.conn);
+    assert.is(t.conn.rawSocket.writableHighWaterMark, 65_536);
+  } finally {
+    for (const conn of conns) conn.destroy();
+    tcp.close();
+    await srv.stop();
+  }
+});
+
+test('honours socketHighWaterMark: the socket reads it and send() returns false once a write reaches it', async () => {
+  const srv = await echoServer();
+  const conns: XmppConnection[] = [];
+  try {
+    const { conn } = await client(srv.port, { keepaliveIntervalMs: 0, socketHighWaterMark: 4096 });
+    conns.push(conn);
+    assert.is(conn.rawSocket.writableHighWaterMark, 4096);
+    const drained = once(conn.rawSocket, 'drain');
+    conn.openStream(CLIENT_HEADER);
+    // 10 000 bytes pass the first-flush size (8 KiB) and go to the socket at once, over its 4 KiB mark.
+    assert.not.ok(conn.send(`<message>${'x'.repeat(10_000)}</message>`), 'backpressure at the mark asked for');
+    await drained;
+    const t = await client(srv.port, { keepaliveIntervalMs: 0, socketHighWaterMark: 131_072 });
+    conns.push(t.conn);
+    assert.is(t.conn.rawSocket.writableHighWaterMark, 131_072);
+  } finally {
+    for (const conn of conns) conn.destroy();
+    await srv.stop();
+  }
+});
+
+test('refuses a socketHighWaterMark that is not a positive integer with a RangeError, before connecting', async () => {
+  const srv = await echoServer();
+  // TCP connections, counted before any TLS: a refused attempt must not have opened one.
+  let accepted = 0;
+  srv.server.on('connection', () => accepted++);
+  const conns: XmppConnection[] = [];
+  try {
+    for (const bad of [0, -1, 1.5, Number.NaN, Number.POSITIVE_INFINITY, 2 ** 53, '65536' as unknown as number]) {
+      const err = await connect({ host: '127.0.0.1', port: srv.port, ca: cert, servername: 'localhost', socketHighWaterMark: bad }, { onStanza() {} }).then(
+        (conn) => (conns.push(conn), null),
+        (e: unknown) => e,
+      );
+      assert.instance(err, RangeError, `socketHighWaterMark ${String(bad)}`);
+      assert.match((err as Error).message, /socketHighWaterMark must be a positive integer/);
+    }
+    // Then a good attempt (the smallest mark): the server sees that one connection and no other.
+    const c = await client(srv.port, { keepaliveIntervalMs: 0, socketHighWaterMark: 1 });
+    conns.push(c.conn);
+    for (const deadline = Date.now() + 30_000; accepted === 0 && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 5));
+    await new Promise((r) => setTimeout(r, 50));
+    assert.is(accepted, 1, 'only the good attempt reached the server');
+  } finally {
+    for (const conn of conns) conn.destroy();
+    await srv.stop();
+  }
+});
+
 test('sends whitespace keepalives when idle', async () => {
   let received = '';
   const server = tls.createServer({ cert, key }, (socket) => socket.on('data', (d: Buffer) => (received += d.toString())));
