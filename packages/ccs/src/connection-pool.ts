@@ -1,7 +1,7 @@
 import { backoffDelay, JitterKind } from './backoff.js';
 import type { ClockTimer, KeepAlive } from './clock.js';
 import { ccsChannels } from './diagnostics.js';
-import { CcsConnection, type CcsConnectionOptions, type ConnectionSink } from './connection.js';
+import { CcsConnection, socketHighWaterMark, type CcsConnectionOptions, type ConnectionSink } from './connection.js';
 import { CcsError, ClosedError, ReconnectStoppedError, type HandshakeError } from './errors.js';
 import type { ResolvedOptions } from './options.js';
 import type { Outbound } from './outbound.js';
@@ -242,7 +242,7 @@ export class ConnectionPool {
       ca: o.tls.ca, servername: o.tls.servername, rejectUnauthorized: o.tls.rejectUnauthorized ?? true,
       maxPending: o.maxPending, handshakeTimeoutMs: o.handshakeTimeoutMs, pingIntervalMs: o.pingIntervalMs,
       idleTimeoutMs: o.idleTimeoutMs, keepaliveIntervalMs: o.keepaliveIntervalMs, session: o.session, resource: o.resource, domain: o.domain, authcid: o.authcid,
-      maxEarlyMessages: o.maxEarlyMessages, maxEarlyBytes: o.maxEarlyBytes,
+      maxEarlyMessages: o.maxEarlyMessages, maxEarlyBytes: o.maxEarlyBytes, socketHighWaterMark: socketHighWaterMark(o.connections),
     };
     const conn = new CcsConnection(options, this.#sink);
     if (ccsChannels.connecting.hasSubscribers) ccsChannels.connecting.publish({ connectionId: conn.id, host: o.host, port: o.port });

@@ -45,6 +45,27 @@ export interface CcsConnectionOptions {
   maxEarlyMessages: number;
   /** Their size (in UTF-16 code units of markup, about bytes) kept before the same failure. */
   maxEarlyBytes: number;
+  /** The socket's high-water mark in bytes ({@link socketHighWaterMark} of the client's connection count). */
+  socketHighWaterMark: number;
+}
+
+/**
+ * What the client's sockets buffer together before their writes wait for a `drain`, split between
+ * its connections: 64 KiB each at 1 to 4, 256 KiB ÷ connections above (32 KiB at 8), 16 KiB each
+ * from 16 (Node 20's default, the mark the client had before). With 1 000 pending per connection a
+ * 16 KiB mark clocks the writes (a `drain` per write, ~60 messages each); 64 KiB took 3–6% off the
+ * CPU per message at 1000 × 1 and 1000 × 4. At 1000 × 16 through `send()` it cost 10–15% more: the
+ * drain clock was what kept ~3 700 of the 16 000 messages the windows allow out of flight, and each
+ * outstanding message with a promise costs the collector (bench/ANALYSIS.md, twelfth to fourteenth
+ * passes).
+ */
+const SOCKET_BUFFER_BUDGET = 256 * 1024;
+const MIN_SOCKET_HIGH_WATER_MARK = 16 * 1024;
+const MAX_SOCKET_HIGH_WATER_MARK = 64 * 1024;
+
+/** Each connection's socket high-water mark for a client of `connections` connections. */
+export function socketHighWaterMark(connections: number): number {
+  return Math.min(MAX_SOCKET_HIGH_WATER_MARK, Math.max(MIN_SOCKET_HIGH_WATER_MARK, Math.floor(SOCKET_BUFFER_BUDGET / connections)));
 }
 
 /** What a connection reports to the client. Called synchronously from socket callbacks. */
@@ -206,6 +227,7 @@ export class CcsConnection {
           signal: this.#abort.signal,
           shortcut: gcmAckShortcut,
           ref: this.#ref,
+          socketHighWaterMark: o.socketHighWaterMark,
         },
         {
           onStanza: (el) => this.#onStanza(el),
