@@ -9,7 +9,7 @@ import {
 } from './errors.js';
 import { NS_STREAM, NS_STREAM_ERRORS } from './namespaces.js';
 import type { StreamHeader } from './sink.js';
-import { StanzaParser, type StanzaParserOptions } from './stanza-parser.js';
+import { StanzaParser, checkParserLimits, type StanzaParserOptions } from './stanza-parser.js';
 import { XmlElement } from './xml-element.js';
 import { escapeText, serialize, startTag } from './xml-serialize.js';
 
@@ -556,8 +556,8 @@ export class XmppConnection {
  * Resolves with the connection once the TLS handshake (certificate verified by default) is done;
  * the caller then calls `openStream()`.
  * @throws {ConnectionError} `STREAM_ERR_CONNECT` with the reason (refused, certificate, timeout).
- * @throws {RangeError} when `socketHighWaterMark` is not a positive integer (the promise rejects,
- *   before a socket is opened).
+ * @throws {RangeError} when `socketHighWaterMark` is not a positive integer, or `maxStanzaBytes` or
+ *   `maxDepth` not positive (the promise rejects, before a socket is opened).
  */
 export function connect<P = never>(options: ConnectOptions<P>, handlers: ConnectionHandlers<P>): Promise<XmppConnection> {
   const { host, port } = options;
@@ -565,6 +565,11 @@ export function connect<P = never>(options: ConnectOptions<P>, handlers: Connect
   const highWaterMark = options.socketHighWaterMark ?? DEFAULT_SOCKET_HIGH_WATER_MARK;
   if (!Number.isSafeInteger(highWaterMark) || highWaterMark <= 0) {
     return Promise.reject(new RangeError(`socketHighWaterMark must be a positive integer (bytes), got ${String(highWaterMark)}`));
+  }
+  try {
+    checkParserLimits(options);
+  } catch (err) {
+    return Promise.reject(err);
   }
   return new Promise<XmppConnection>((resolve, reject) => {
     let settled = false;

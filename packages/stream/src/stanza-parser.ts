@@ -30,6 +30,17 @@ export interface StanzaParserOptions<P = never> {
 
 const DEFAULT_MAX_STANZA_BYTES = 256 * 1024;
 const DEFAULT_MAX_DEPTH = 32;
+
+/**
+ * Throws the `RangeError` a parser refuses nonsensical limits with. `connect()` checks them before
+ * it opens a socket: the parser is only made once the handshake is done, inside a socket callback.
+ */
+export function checkParserLimits(options: StanzaParserOptions<unknown>): void {
+  if (!((options.maxStanzaBytes ?? DEFAULT_MAX_STANZA_BYTES) > 0) || !((options.maxDepth ?? DEFAULT_MAX_DEPTH) > 0)) {
+    throw new RangeError('maxStanzaBytes and maxDepth must be positive');
+  }
+}
+
 const LT = 0x3c;
 
 // The parser's modes. Plain numbers, not an enum: they are only compared with each other, and a
@@ -97,11 +108,9 @@ export class StanzaParser<P = never> implements FramerHost<P> {
 
   constructor(sink: StanzaSink<P>, options: StanzaParserOptions<P> = {}) {
     this.sink = sink;
+    checkParserLimits(options);
     this.maxStanzaBytes = options.maxStanzaBytes ?? DEFAULT_MAX_STANZA_BYTES;
     this.maxDepth = options.maxDepth ?? DEFAULT_MAX_DEPTH;
-    if (!(this.maxStanzaBytes > 0) || !(this.maxDepth > 0)) {
-      throw new RangeError('maxStanzaBytes and maxDepth must be positive');
-    }
     // A shortcut's stanza holds a child: with maxDepth 1 saxes must refuse it.
     this.framer = options.shortcut !== undefined && this.maxDepth >= 2 ? new FastFramer(options.shortcut, this) : null;
     this.feeder = new SaxFeeder(this.saxEvents());

@@ -217,6 +217,28 @@ test('refuses a socketHighWaterMark that is not a positive integer with a RangeE
   }
 });
 
+test('refuses parser limits that are not positive with a RangeError before connecting, not from inside the handshake', async () => {
+  const srv = await echoServer();
+  let accepted = 0;
+  srv.server.on('connection', () => accepted++);
+  const conns: XmppConnection[] = [];
+  try {
+    for (const limits of [{ maxStanzaBytes: 0 }, { maxDepth: -1 }, { maxStanzaBytes: Number.NaN }]) {
+      // Before, the parser was made in the TLS callback and its RangeError escaped it (an uncaught exception).
+      const err = await connect({ host: '127.0.0.1', port: srv.port, ca: cert, servername: 'localhost', ...limits }, { onStanza() {} }).then(
+        (conn) => (conns.push(conn), null),
+        (e: unknown) => e,
+      );
+      assert.instance(err, RangeError, JSON.stringify(limits));
+    }
+    await new Promise((r) => setTimeout(r, 50));
+    assert.is(accepted, 0, 'no attempt reached the server');
+  } finally {
+    for (const conn of conns) conn.destroy();
+    await srv.stop();
+  }
+});
+
 test('sends whitespace keepalives when idle', async () => {
   let received = '';
   const server = tls.createServer({ cert, key }, (socket) => socket.on('data', (d: Buffer) => (received += d.toString())));
