@@ -539,8 +539,10 @@ export class XmppConnection {
     this.state = CLOSED;
     this.clearTimers();
     clearTimeout(this.closeTimer);
-    this.handlers.onClose?.(this.closeError);
+    // Resolved first (its waiters run later, after onClose all the same): an onClose that threw
+    // left `closed` and every `close()` waiting for good.
     this.resolveClosed();
+    this.handlers.onClose?.(this.closeError);
   }
 
   private clearTimers(): void {

@@ -389,4 +389,32 @@ test('a peer that sends <stream:error> and keeps TCP open is closed after closeT
   }
 });
 
+
+test('an onClose handler that throws: the connection still counts as closed (closed and close() resolve); the error is an uncaught exception', async () => {
+  const srv = await tlsServer((socket) => {
+    socket.on('data', () => socket.destroy());
+  });
+  const uncaught: Error[] = [];
+  const onUncaught = (err: Error): void => {
+    uncaught.push(err);
+  };
+  process.on('uncaughtException', onUncaught);
+  try {
+    const conn = await connect({ host: '127.0.0.1', port: srv.port, ca: cert, servername: 'localhost', keepaliveIntervalMs: 0 }, {
+      onStanza: () => {},
+      onClose: () => {
+        throw new Error('boom from onClose');
+      },
+    });
+    conn.openStream(CLIENT_HEADER);
+    assert.is(await within(conn.closed, 2000, 'timeout' as const), undefined, 'closed never resolved');
+    assert.is(await within(conn.close(), 500, 'timeout' as const), undefined);
+    await sleep(10);
+    assert.equal(uncaught.map((e) => e.message), ['boom from onClose']);
+  } finally {
+    process.off('uncaughtException', onUncaught);
+    await srv.stop();
+  }
+});
+
 test.run();
