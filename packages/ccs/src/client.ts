@@ -241,7 +241,10 @@ export class CcsClient extends TypedEventEmitter<CcsClientEvents> {
   /**
    * Upstream messages as an async iterator (opt-in; takes precedence over the handler while in
    * use). A message is ACKed when the consumer asks for the next one (it has then been handled),
-   * or at once when the loop ends with `break`. One iterator at a time.
+   * or at once when the loop ends with `break`. One iterator at a time. An exception thrown out of
+   * the loop's body ends it as `break` does (`for await` calls `return()` either way, and the
+   * iterator cannot tell them apart): the message in hand is ACKed, so CCS does not deliver it
+   * again. Where a failure must leave it un-ACKed, use `onUpstream(handler)`, whose rejection does.
    */
   upstream(): AsyncIterableIterator<UpstreamMessage> {
     return this.#inbox.iterator(this.#pool.state === PoolState.Closed);
