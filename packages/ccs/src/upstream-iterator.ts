@@ -11,15 +11,26 @@ export interface IteratorOwner {
   ended(): void;
 }
 
+/** Stands in the outstanding queue for a message handed out without a ticket (already ACKed). */
+const NO_TICKET = {};
+
 /**
  * The async iterator behind `client.upstream()`. A message is done when the consumer asks for the
- * next one (or leaves the loop with `break`); messages buffered when the iteration ends are dropped
+ * next one (the oldest it holds, when it called `next()` again before the last call settled), or
+ * leaves the loop with `break`; messages buffered when the iteration ends are dropped
  * un-ACKed, so CCS resends them.
  */
 export class UpstreamIterator implements AsyncIterableIterator<UpstreamMessage> {
   readonly #buffer = new RingBuffer<[UpstreamMessage, object | undefined]>();
   #takers: Array<(r: IteratorResult<UpstreamMessage>) => void> = [];
-  #outstanding: object | undefined;
+  /**
+   * Handed out and not finished, oldest first (`NO_TICKET` for a message with none). A queue, not
+   * one slot: a consumer that calls `next()` again before the last call settled (`Promise.all`, a
+   * prefetching adapter) holds several, and a second one written over the first lost its ticket —
+   * never ACKed, and its resends dropped as duplicates of a handler "running" for good.
+   */
+  readonly #outstanding: object[] = [];
+  #holding = 0;
   #ended = false;
   #stopping = false;
   readonly #owner: IteratorOwner;
@@ -36,14 +47,14 @@ export class UpstreamIterator implements AsyncIterableIterator<UpstreamMessage> 
     }
     const taker = this.#takers.shift();
     if (taker) {
-      this.#outstanding = ticket;
+      this.#handOut(ticket);
       taker({ value: msg, done: false });
     } else this.#buffer.push([msg, ticket]);
   }
 
   /** True while the consumer holds a message it has not finished (the next `next()` finishes it). */
   get busy(): boolean {
-    return this.#outstanding !== undefined;
+    return this.#holding > 0;
   }
 
   /** The client is closing: the message being handled still counts; no further ones are handed out. */
@@ -57,7 +68,7 @@ export class UpstreamIterator implements AsyncIterableIterator<UpstreamMessage> 
     if (this.#stopping) return Promise.resolve({ value: undefined, done: true });
     const item = this.#buffer.shift();
     if (item !== undefined) {
-      this.#outstanding = item[1];
+      this.#handOut(item[1]);
       return Promise.resolve({ value: item[0], done: false });
     }
     if (this.#ended) return Promise.resolve({ value: undefined, done: true });
@@ -66,7 +77,7 @@ export class UpstreamIterator implements AsyncIterableIterator<UpstreamMessage> 
 
   return(): Promise<IteratorResult<UpstreamMessage>> {
     // `break` out of `for await`: the last message was handled; the unread ones are not ACKed.
-    this.#finishOutstanding();
+    while (this.#outstanding.length > 0) this.#finishOutstanding();
     this.end();
     return Promise.resolve({ value: undefined, done: true });
   }
@@ -84,9 +95,16 @@ export class UpstreamIterator implements AsyncIterableIterator<UpstreamMessage> 
     for (const t of this.#takers.splice(0)) t({ value: undefined, done: true });
   }
 
+  #handOut(ticket: object | undefined): void {
+    this.#outstanding.push(ticket ?? NO_TICKET);
+    if (ticket) this.#holding++;
+  }
+
+  /** The consumer asked for another message: the oldest one it holds is finished. */
   #finishOutstanding(): void {
-    const t = this.#outstanding;
-    this.#outstanding = undefined;
-    if (t) this.#owner.done(t);
+    const t = this.#outstanding.shift();
+    if (t === undefined || t === NO_TICKET) return;
+    this.#holding--;
+    this.#owner.done(t);
   }
 }

@@ -277,6 +277,36 @@ test('the upstream() iterator ACKs a message when the consumer asks for the next
   }
 });
 
+test('the upstream() iterator with next() called again before the last one settled: each message is ACKed in turn, none is lost', async () => {
+  const server = await startScriptedServer();
+  const client = new CcsClient(clientOptions(server));
+  try {
+    await client.connect();
+    const c = server.latest();
+    const it = client.upstream();
+    // Two calls at once (Promise.all, a prefetching adapter): the consumer holds two messages.
+    const [a, b] = [it.next(), it.next()];
+    c.upstream('dev', 'p1');
+    c.upstream('dev', 'p2');
+    assert.equal([(await a).value?.messageId, (await b).value?.messageId], ['p1', 'p2']);
+    await new Promise((r) => setTimeout(r, 20));
+    assert.is(c.acks.length, 0, 'neither is ACKed while held');
+    const next = it.next();
+    await server.until(() => c.acks.length === 1);
+    assert.is(c.acks[0]?.['message_id'], 'p1', 'asking for another finishes the oldest one held');
+    // A resend of p1 is ACKed as handled, not dropped as "running" for good.
+    c.upstream('dev', 'p1');
+    await server.until(() => c.acks.length === 2);
+    await it.return?.();
+    await server.until(() => c.acks.length === 3);
+    assert.equal(c.acks.map((x) => x['message_id']), ['p1', 'p1', 'p2']);
+    assert.equal(await next, { value: undefined, done: true });
+  } finally {
+    await client.close({ timeoutMs: 500 });
+    await server.stop();
+  }
+});
+
 test('connections: N spreads sends over the pool by free window', async () => {
   const server = await startScriptedServer({ autoAck: false });
   const client = new CcsClient(clientOptions(server, { connections: 3, maxPending: 4 }));
