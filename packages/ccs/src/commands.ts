@@ -503,7 +503,12 @@ async function echoCommand(io: CliIo, args: string[]): Promise<number> {
   const trace = v['trace'] === true ? (m: WireTraceMessage): void => line(io, { event: 'wire', connection: m.connectionId, direction: m.direction, data: m.data }) : undefined;
   if (trace !== undefined) wireChannel.subscribe(trace);
   try {
-    const metrics = metricsPort === undefined ? undefined : await serveMetrics(client, metricsPort);
+    // A port that cannot be had ends the command before it connects: the client (and the --store
+    // opened for it) goes too — left open, the store's Redis connection kept the process running.
+    const metrics = metricsPort === undefined ? undefined : await serveMetrics(client, metricsPort).catch((err: unknown) => {
+      client.destroy();
+      throw err;
+    });
     if (metrics !== undefined) line(io, { event: 'metrics', url: `http://127.0.0.1:${(metrics.address() as AddressInfo).port}/metrics` });
     try {
       await connectOrExplain(client, options, io.signal);

@@ -40,4 +40,12 @@ for (const command of ['send', 'echo'] as const) {
   });
 }
 
+s.test('ccs echo --store with a --metrics-port already taken: one line, exit 2, and the process ends', async (redis) => {
+  // The Redis server's own port is one that is surely taken.
+  const r = await run(['echo', '--host', '127.0.0.1', '--port', '5', '--metrics-port', String(redis.port), '--store', redis.url], 8000);
+  assert.is(r.signal, null, `the process did not end by itself (stderr: ${r.stderr})`);
+  assert.is(r.code, 2, r.stderr);
+  assert.match(r.stderr, /^ccs: --metrics-port \d+: EADDRINUSE\n$/);
+});
+
 s.run();
