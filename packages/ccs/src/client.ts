@@ -232,9 +232,17 @@ export class CcsClient extends TypedEventEmitter<CcsClientEvents> {
     });
   }
 
-  /** Sets (or replaces) the upstream handler. The ACK goes out after it succeeds. */
+  /**
+   * Sets (or replaces) the upstream handler. The ACK goes out after it succeeds. `undefined` (or
+   * `null`) removes it.
+   * @throws TypeError when `handler` is not a function — taken as it came, it failed at every
+   *   upstream message instead (`CCS_ERR_HANDLER`, never ACKed), as the `onUpstream` option is checked at construction.
+   */
   onUpstream(handler: UpstreamHandler | undefined): this {
-    this.#inbox.handler = handler;
+    if (handler !== undefined && handler !== null && typeof handler !== 'function') {
+      throw new TypeError(`onUpstream() needs a function (or undefined to remove the handler), got ${typeof handler}`);
+    }
+    this.#inbox.handler = handler ?? undefined;
     return this;
   }
 

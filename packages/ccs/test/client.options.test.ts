@@ -1,6 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { CcsClient, ClosedError, CcsError, HandshakeError, NackError, TimeoutError, AbortError, QueueFullError } from '../src/index.js';
+import { clientOptions, startScriptedServer } from './helpers/scripted-server.js';
 
 test('the constructor refuses missing credentials and nonsense limits', () => {
   assert.throws(() => new CcsClient({ senderId: '', apiKey: 'k' }), /senderId/);
@@ -102,6 +103,31 @@ test('connect() and waitForCapacity() check their signal before anything starts:
   } finally {
     await client.close({ timeoutMs: 100 });
     await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+});
+
+
+test('onUpstream() refuses what is not a function with a TypeError, and null removes the handler as undefined does', async () => {
+  const server = await startScriptedServer();
+  const client = new CcsClient(clientOptions(server));
+  const ran: string[] = [];
+  const heard: string[] = [];
+  client.on('upstream', (m) => heard.push(m.messageId));
+  try {
+    assert.throws(() => client.onUpstream('handler' as unknown as () => void), (e: unknown) => e instanceof TypeError && /needs a function/.test(e.message));
+    client.onUpstream((m) => {
+      ran.push(m.messageId);
+    });
+    client.onUpstream(null as unknown as undefined);
+    await client.connect();
+    const c = server.latest();
+    c.upstream('dev-1', 'u1');
+    await server.until(() => c.acks.length === 1);
+    assert.equal(ran, []);
+    assert.equal(heard, ['u1']);
+  } finally {
+    await client.close({ timeoutMs: 500 });
+    await server.stop();
   }
 });
 
