@@ -1,4 +1,5 @@
 import type { UpstreamMessage } from '@ccs-xmpp/stanza';
+import { escapeAttr } from '@ccs-xmpp/stream';
 import { seededJitter, streamJitter, type JitterSource } from './backoff.js';
 import { realClock, type Clock } from './clock.js';
 import { CCS_DOMAIN } from './connection.js';
@@ -230,6 +231,23 @@ function string(name: string, v: unknown, required: boolean): string | undefined
   return v;
 }
 
+/**
+ * An optional string the handshake writes as XML (`domain` in the stream header, `resource` in the
+ * bind): one with a character XML 1.0 cannot carry fails here. Taken as it came, the serializer
+ * refused it at connect(), reported as "the connection closed during the step".
+ */
+function xmlString(name: string, v: unknown): string | undefined {
+  const s = string(name, v, false);
+  if (s === undefined) return undefined;
+  try {
+    escapeAttr(s);
+  } catch (err) {
+    const at = /U\+[0-9A-F]{4}/.exec((err as Error).message)?.[0] ?? 'a character';
+    throw new TypeError(`option ${name} contains ${at}, which XML 1.0 cannot carry`, { cause: err });
+  }
+  return s;
+}
+
 function boolean(name: string, v: unknown, def: boolean): boolean {
   if (v === undefined) return def;
   if (typeof v !== 'boolean') throw new TypeError(`option ${name} must be a boolean, got ${typeof v}`);
@@ -279,7 +297,7 @@ export function resolveOptions(options: CcsClientOptions): ResolvedOptions {
   if (tls.servername !== undefined) string('tls.servername', tls.servername, false);
   const session = options.session ?? 'auto';
   if (session !== 'auto' && typeof session !== 'boolean') throw new TypeError(`option session must be true, false or 'auto'`);
-  const domain = string('domain', options.domain, false) ?? CCS_DOMAIN;
+  const domain = xmlString('domain', options.domain) ?? CCS_DOMAIN;
   const dedupWindow = integer('dedupWindow', options.dedupWindow, 10_000, 1);
   const store = options.store as Partial<StoreBundle> | undefined;
   const bundle = typeof store === 'object' && store !== null && 'outbox' in store ? store as StoreBundle : undefined;
@@ -310,7 +328,7 @@ export function resolveOptions(options: CcsClientOptions): ResolvedOptions {
     keepaliveIntervalMs: duration('keepaliveIntervalMs', options.keepaliveIntervalMs, 30_000),
     drainTimeoutMs: duration('drainTimeoutMs', options.drainTimeoutMs, 120_000),
     session,
-    resource: string('resource', options.resource, false),
+    resource: xmlString('resource', options.resource),
     domain,
     authcid: string('authcid', options.authcid, false) ?? `${senderId}@${domain}`,
     onUpstream: fn<UpstreamHandler>('onUpstream', options.onUpstream),

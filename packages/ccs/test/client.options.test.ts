@@ -131,4 +131,12 @@ test('onUpstream() refuses what is not a function with a TypeError, and null rem
   }
 });
 
+
+test('the constructor refuses a resource or domain XML cannot carry, naming the option (it once failed at connect() as a closed connection)', () => {
+  const base = { senderId: '1', apiKey: 'k' };
+  assert.throws(() => new CcsClient({ ...base, resource: 'app\u0001' }), (e: unknown) => e instanceof TypeError && e.message === 'option resource contains U+0001, which XML 1.0 cannot carry');
+  assert.throws(() => new CcsClient({ ...base, domain: 'gcm\uFFFF.example' }), (e: unknown) => e instanceof TypeError && /^option domain contains U\+FFFF/.test(e.message));
+  new CcsClient({ ...base, resource: 'app-1 <ü>', domain: 'gcm.googleapis.com' }).destroy();
+});
+
 test.run();
