@@ -20,7 +20,6 @@ export class AbortSignals<T extends { signal: AbortSignal | undefined }> {
 
   /** `item` follows `signal` until {@link remove}. */
   add(item: T, signal: AbortSignal): void {
-    item.signal = signal;
     let group = this.#groups.get(signal);
     if (group === undefined) {
       const members = new Set<T>();
@@ -28,10 +27,13 @@ export class AbortSignals<T extends { signal: AbortSignal | undefined }> {
         this.#groups.delete(signal);
         this.#onAbort([...members], signal);
       };
+      // Listened to before anything is recorded: a signal-like object whose addEventListener
+      // throws (the caller reports it) leaves no group and no member behind.
+      signal.addEventListener('abort', listener, { once: true });
       group = { members, listener };
       this.#groups.set(signal, group);
-      signal.addEventListener('abort', listener, { once: true });
     }
+    item.signal = signal;
     group.members.add(item);
   }
 

@@ -243,7 +243,17 @@ export class Outbox {
       this.#timeouts.push(this.#clock.now() + timeoutMs, out);
       this.#armTimer();
     }
-    if (signal !== undefined) this.#signals.add(out, signal);
+    if (signal !== undefined) {
+      try {
+        this.#signals.add(out, signal);
+      } catch (err) {
+        // A signal-like object (it passed the client's check) whose addEventListener threw: refused
+        // like any unusable option. Thrown on, it escaped send() with the message counted, and
+        // close() waited its whole timeout for a message that was never going to be written.
+        this.#settle(out, new CcsError('CCS_ERR_INVALID_OPTION', 'the send option signal could not be listened to (addEventListener threw)', { cause: err }));
+        return accepted;
+      }
+    }
     if (ccsChannels.enqueued.hasSubscribers) ccsChannels.enqueued.publish({ messageId: out.id, to: out.target });
     try {
       store.append(out);

@@ -139,4 +139,37 @@ test('the constructor refuses a resource or domain XML cannot carry, naming the 
   new CcsClient({ ...base, resource: 'app-1 <ü>', domain: 'gcm.googleapis.com' }).destroy();
 });
 
+
+test('a signal-like object whose addEventListener throws: send rejects and dispatch calls back with CCS_ERR_INVALID_OPTION, nothing is sent, close() does not wait for it', async () => {
+  const server = await startScriptedServer({ autoAck: false });
+  const client = new CcsClient(clientOptions(server));
+  const signal = {
+    aborted: false,
+    reason: undefined,
+    addEventListener: () => {
+      throw new Error('not really a signal');
+    },
+    removeEventListener: () => {},
+  } as unknown as AbortSignal;
+  try {
+    await client.connect();
+    const err = await client.send({ to: 'tok' }, { signal }).then(() => undefined, (e: unknown) => e);
+    assert.instance(err, CcsError);
+    assert.is((err as CcsError).code, 'CCS_ERR_INVALID_OPTION');
+    assert.is(((err as CcsError).cause as Error).message, 'not really a signal');
+    const code = await new Promise<string | undefined>((resolve) => {
+      assert.ok(client.dispatch({ to: 'tok' }, (e) => resolve(e?.code), { signal }));
+    });
+    assert.is(code, 'CCS_ERR_INVALID_OPTION');
+    assert.is(client.stats().pending + client.stats().queued, 0);
+    await new Promise((r) => setTimeout(r, 20));
+    assert.is(server.received.length, 0);
+  } finally {
+    const t0 = Date.now();
+    await client.close({ timeoutMs: 3000 });
+    assert.ok(Date.now() - t0 < 1000, `close() waited ${Date.now() - t0} ms`);
+    await server.stop();
+  }
+});
+
 test.run();
