@@ -463,7 +463,15 @@ export class Outbox {
 
   /** Settles every unsettled message (teardown) with `err`; `owed` are the connections' in-flight ones. */
   failAll(err: Error, owed: Iterable<Outbound>): void {
-    const all: Outbound[] = [...(this.#store.queuedRecords() as Iterable<Outbound>)];
+    let all: Outbound[];
+    try {
+      all = [...(this.#store.queuedRecords() as Iterable<Outbound>)];
+    } catch (cause) {
+      // The teardown goes on without them (reported): thrown on, it escaped close() or destroy()
+      // halfway, leaving the in-flight messages unsettled and the connections open.
+      this.#host.error(new StoreError('queuedRecords', 'the outbox store could not list its queued messages at teardown; those are left unsettled', { cause }));
+      all = [];
+    }
     all.push(...this.#retries.items(), ...(this.#throttle.heldRecords() as Iterable<Outbound>));
     for (const out of owed) if (out.state === 'inflight') all.push(out);
     for (const out of all) if (!out.settled) this.#settle(out, err);

@@ -111,7 +111,8 @@ export interface OutboxStoreHost {
  * the message an `append`, `requeue` or `park` (or a send's own `takeNext`) threw for fails with a
  * `StoreError` (`operation` the method, the store's error as its `cause`); a `takeNext` that throws
  * while dispatching, and a `remove` that throws (its caller still gets its outcome), are reported on
- * the client's `error` event.
+ * the client's `error` event; so is a `queuedRecords` that throws at `close()`/`destroy()`, which
+ * then finish without the records it could not list (their callers are left waiting).
  */
 export interface OutboxStore {
   /** Identifies this owner (its lease) among the instances sharing the store. */

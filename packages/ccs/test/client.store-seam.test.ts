@@ -361,4 +361,29 @@ for (const method of ['append', 'takeNext', 'remove', 'requeue', 'park'] as cons
   });
 }
 
+
+test('an outbox store whose queuedRecords() throws at teardown: destroy() returns, the in-flight message rejects with CCS_ERR_CLOSED, the connection closes, a StoreError (queuedRecords) on the error event', async () => {
+  const server = await startScriptedServer({ autoAck: false });
+  const store = new MemoryOutboxStore();
+  store.queuedRecords = function* (): Generator<OutboxRecord> {
+    throw new Error('queuedRecords: password=hunter2');
+  };
+  const client = new CcsClient(clientOptions(server, { store, maxPending: 1 }));
+  const errors: Error[] = [];
+  client.on('error', (e: Error) => errors.push(e));
+  try {
+    await client.connect();
+    const inflight = client.send({ to: 'tok' }).then(() => undefined, (e: unknown) => (e as CcsError).code);
+    await server.until(() => server.received.length === 1);
+    client.destroy();
+    assert.is(await inflight, 'CCS_ERR_CLOSED');
+    await server.until(() => server.conns[0]!.closed);
+    assert.instance(errors[0], StoreError);
+    assert.is((errors[0] as StoreError).operation, 'queuedRecords');
+    assert.not.match(errors[0]!.message, /hunter2/);
+  } finally {
+    await server.stop();
+  }
+});
+
 test.run();
