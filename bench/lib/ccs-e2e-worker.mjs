@@ -22,8 +22,8 @@
  * Drivers (throughput mode):
  * - `queue`: keep the client's queue fed: `trySend()` (or `dispatch()`) until it refuses, then
  *   `waitForCapacity()` — how a bulk sender uses the API. Throughput only (latency would include
- *   queueing). One settlement callback shared by every send (`dispatch`: no closure per send, as
- *   bench/lib/queue-driver.mjs `driveDispatch`).
+ *   queueing). One settlement callback shared by every send (`dispatch`: no closure per send;
+ *   bench/lib/queue-driver.mjs `driveDispatch` itself).
  * - `window`: keep exactly `maxPending` sends outstanding, one new send per settlement, so nothing
  *   waits in a client queue and send()→ACK (dispatch()→callback) time is the ACK latency seen by the
  *   application. The latency needs each message's start time in its settlement: one closure per
@@ -38,6 +38,7 @@ import * as dc from 'node:diagnostics_channel';
 import { CcsClient } from '@ccs-xmpp/ccs';
 import { XmppjsCcsClient } from './xmppjs-ccs-client.mjs';
 import { canaryMs, cpuQuarters, markWindow, procMeter, warmUp } from './run-meter.mjs';
+import { driveDispatch } from './queue-driver.mjs';
 
 const cfg = JSON.parse(process.argv[2] ?? '{}');
 const ca = readFileSync(cfg.caFile, 'utf8');
@@ -108,35 +109,6 @@ async function driveQueue(c, base, n, onSettled) {
       if (p === undefined) throw new Error('trySend refused after waitForCapacity');
     }
     p.then(ok, bad);
-  }
-  await all;
-  return { failed, firstError, lat: undefined };
-}
-
-/**
- * {@link driveQueue} through `dispatch(message, callback)`: `false` is the refusal, and one callback,
- * `(error, result)`, shared by every message settles each.
- */
-async function driveQueueDispatch(c, base, n, onSettled) {
-  let settled = 0;
-  let failed = 0;
-  let firstError;
-  let done;
-  const all = new Promise((r) => (done = r));
-  const settle = (err) => {
-    if (err !== undefined) {
-      failed++;
-      firstError ??= String(err?.code ?? err?.message ?? err);
-    }
-    settled++;
-    onSettled?.(settled);
-    if (settled === n) done();
-  };
-  for (let i = 0; i < n; i++) {
-    if (!c.dispatch(payload(base + i), settle)) {
-      await c.waitForCapacity();
-      if (!c.dispatch(payload(base + i), settle)) throw new Error('dispatch refused after waitForCapacity');
-    }
   }
   await all;
   return { failed, firstError, lat: undefined };
@@ -215,7 +187,7 @@ async function throughput() {
   await c.connect();
   const drive = cfg.driver === 'window'
     ? (DISPATCH ? (b, n, h) => driveWindowDispatch(c, b, n, cfg.maxPending, h) : (b, n, h) => driveWindow(c, b, n, cfg.maxPending, h))
-    : (DISPATCH ? (b, n, h) => driveQueueDispatch(c, b, n, h) : (b, n, h) => driveQueue(c, b, n, h));
+    : (DISPATCH ? (b, n, h) => driveDispatch(c, payload, b, n, h) : (b, n, h) => driveQueue(c, b, n, h));
   // Warm-up: runs shaped exactly like the timed one (bench/lib/run-meter.mjs `warmUp`: the rule and why).
   const { warmed, warmupCpuMs } = await warmUp(drive, cfg);
   // The machine's speed just before and just after the window (run-meter.mjs `canaryMs`); the first call compiles.

@@ -42,8 +42,10 @@ export async function driveQueue(client, payload, base, n) {
  * floor's): `false` is the refusal, one shared `callback(error, result)` counts every settlement.
  * Resolves with `{ acked, failed, firstError }` once every message settled (the same object, still
  * counting). Throws if `client` has no `dispatch`, or if it refuses right after waitForCapacity.
+ * `onSettled(count)`, when given, is called after each settlement with the count so far (the e2e
+ * worker's quarter meter).
  */
-export async function driveDispatch(client, payload, base, n) {
+export async function driveDispatch(client, payload, base, n, onSettled) {
   if (typeof client.dispatch !== 'function') throw new Error('this client has no dispatch(message, callback): a build before the promise-free send');
   const counts = { acked: 0, failed: 0, firstError: undefined };
   let done;
@@ -54,7 +56,9 @@ export async function driveDispatch(client, payload, base, n) {
       counts.failed++;
       counts.firstError ??= String(err.code ?? err.message ?? err);
     }
-    if (counts.acked + counts.failed === n) done();
+    const settled = counts.acked + counts.failed;
+    onSettled?.(settled);
+    if (settled === n) done();
   };
   for (let i = 0; i < n; i++) {
     if (!client.dispatch(payload(base + i), settle)) {

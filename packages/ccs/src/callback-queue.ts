@@ -1,7 +1,16 @@
 import type { CcsError } from './errors.js';
 import type { SendCallback, SendResult } from './outbound.js';
 
-/** A callback that threw, re-thrown on its own (see {@link CallbackQueue}): named, so no closure is made per error. */
+/**
+ * An application callback or listener that threw, its error re-thrown on its own from
+ * `process.nextTick` (an uncaught exception), so that the client's processing it ran inside stays
+ * whole (see {@link CallbackQueue}, and `CcsClient`'s event emission).
+ */
+export function throwUncaught(err: unknown): void {
+  process.nextTick(rethrow, err);
+}
+
+/** Named, so no closure is made per error. */
 function rethrow(err: unknown): never {
   throw err;
 }
@@ -77,7 +86,7 @@ export class CallbackQueue {
         if (outcome instanceof Error) fn(outcome as CcsError, undefined);
         else fn(undefined, outcome as SendResult);
       } catch (err) {
-        process.nextTick(rethrow, err);
+        throwUncaught(err);
       }
     }
     this.#scheduled = false;

@@ -1,5 +1,6 @@
 import type { ReceiptMessage, UpstreamMessage } from '@ccs-xmpp/stanza';
 import { TypedEventEmitter } from '@ccs-xmpp/stream';
+import { throwUncaught } from './callback-queue.js';
 import { KeepAlive, type ClockTimer } from './clock.js';
 import { ConnectionPool, PoolState, type ConnectionEvent, type ReconnectEvent } from './connection-pool.js';
 import { CcsError, ClosedError, DuplicateIdError, QueueFullError, StoreError } from './errors.js';
@@ -580,14 +581,9 @@ export class CcsClient extends TypedEventEmitter<CcsClientEvents> {
     try {
       this.emit(event, ...args);
     } catch (err) {
-      process.nextTick(rethrow, err);
+      throwUncaught(err);
     }
   }
-}
-
-/** A listener's error, re-thrown on its own (see `#emit`). */
-function rethrow(err: unknown): never {
-  throw err;
 }
 
 /** A per-call option that cannot be used. */
