@@ -8,7 +8,7 @@
  *
  *   node bench/ccs-client.mjs [--rounds R] [--n N] [--warmup N] [--warmup-cpu-ms MS] [--quick] [--json FILE]
  *                             [--clients trivial,floor,floor-dispatch,ccs,ccs-dispatch,xmppjs] [--base-dir DIR] [--windows 100,1000]
- *                             [--connections 1,4,16] [--max-queued N] [--no-memory]
+ *                             [--connections 1,4,16] [--max-queued N] [--no-memory] [--xmppjs-rounds K] [--timed-ms MS]
  *
  * `floor` is the API floor (bench/lib/floor-ccs-client.mjs): the least any client with `CcsClient`'s API must do per
  * message (serialise the caller's object with a generated id, a promise per send settled from its ACK, a bounded queue
@@ -37,7 +37,18 @@
  *
  * Every measurement is a fresh client process (bench/lib/client-worker.mjs); within a round the
  * clients run back to back in a rotated order, and figures are medians over rounds. The machine
- * is shared: compare within one run.
+ * is shared: compare within one run. A row's share of the trivial client's rate is taken per round; the figure the 60%
+ * target is judged by (`vsTrivialTrimmed`, bench/lib/client-stats.mjs `trimmedRatio`) is the geometric mean of those
+ * per-round ratios without the lowest and the highest round, none with fewer than 5 rounds; the median of all rounds
+ * (`vsTrivial`) stays beside it. Why (bench/ANALYSIS.md, fifteenth pass): each round's ratio is a noisy draw — the VM's
+ * speed flickers in 0.1–1 s spells, a 0.1–0.3 s window catches a different share of them, and no round-by-round filter
+ * on the canary keeps enough rounds — so two runs of the same code agree only as far as there are rounds to average:
+ * the trimmed mean agrees better than the median, and more rounds better than either. `--xmppjs-rounds K` runs the
+ * xmpp.js client (on which no target is judged; ~11 s a measurement) in K of the rounds only, spread over the run, to
+ * pay for them. `--timed-ms MS` times runs of `--n` back to back in each process until MS of wall time and takes their
+ * median (`runs` in the JSON): under a shared machine's load 1.5 s of them made the per-round ratios' variance ~1.5×
+ * (msgs/s) and ~2.2× (CPU per message) smaller than one run, 0.6 s did not; per minute of run time, for msgs/s, no
+ * better than more rounds, so the full run does not use it.
  *
  * Each process warms up with runs shaped exactly like the timed one (`--n` messages each, the same
  * driver, the same settlement callback) until `--warmup` messages (300 000), or until it has spent
@@ -65,6 +76,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { median, sameRound, spread, trimmedRatio } from './lib/client-stats.mjs';
 import { startStub } from './lib/start-stub.mjs';
 
 const here = (p) => fileURLToPath(new URL(p, import.meta.url));
@@ -75,15 +87,24 @@ const { values: args } = parseArgs({
   options: {
     rounds: { type: 'string' }, n: { type: 'string' }, warmup: { type: 'string' }, quick: { type: 'boolean' }, json: { type: 'string' },
     clients: { type: 'string' }, 'base-dir': { type: 'string' }, windows: { type: 'string' }, connections: { type: 'string' }, 'no-memory': { type: 'boolean' },
-    'max-queued': { type: 'string' }, 'warmup-cpu-ms': { type: 'string' },
+    'max-queued': { type: 'string' }, 'warmup-cpu-ms': { type: 'string' }, 'timed-ms': { type: 'string' },
+    'xmppjs-rounds': { type: 'string' },
   },
 });
 const quick = args.quick === true;
 const ROUNDS = Number(args.rounds ?? (quick ? 1 : 3));
+// `--xmppjs-rounds K`: the xmpp.js client in K of the rounds, spread over the run (1 + ⌊i·R/K⌋: 12 and 3 give rounds 1,
+// 5, 9). No target is judged on it, and at ~11 s a measurement (its 8 s warm-up cap) it was over half of a full run's
+// time (bench/ANALYSIS.md, fifteenth pass); that time buys the judged contenders more rounds.
+const XMPPJS_ROUNDS = Math.max(0, Math.min(ROUNDS, Number(args['xmppjs-rounds'] ?? ROUNDS)));
+const XMPPJS_IN = new Set(Array.from({ length: XMPPJS_ROUNDS }, (_, i) => 1 + Math.floor((i * ROUNDS) / XMPPJS_ROUNDS)));
+const runsIn = (client, round) => client !== 'xmppjs' || XMPPJS_IN.has(round);
 const N = Number(args.n ?? (quick ? 20_000 : 100_000));
 // The warm-up (see the header): runs like the timed one until 300 000 messages or 8 s of the client's CPU.
 const WARMUP = Number(args.warmup ?? (quick ? N : 300_000));
 const WARMUP_CPU_MS = Number(args['warmup-cpu-ms'] ?? (quick ? 0 : 8000));
+// Timed runs of `--n` per process until this much wall time (at least one); the process's figure is their median.
+const TIMED_MS = Number(args['timed-ms'] ?? 0);
 const list = (v) => v?.split(',').filter((x) => x !== '');
 const CLIENTS = list(args.clients) ?? ['trivial', 'floor', 'floor-dispatch', 'ccs', 'ccs-dispatch', 'ccs-shallow', 'xmppjs'];
 /** The API floor each contender is held against ("of the floor"): its own API's. */
@@ -131,18 +152,6 @@ function runWorker(cfg, nodeArgs = []) {
   });
 }
 
-/** The p-quantile (0…1) of the numbers among `xs`, interpolated between ranks; NaN when there are none. */
-const quantile = (xs, p) => {
-  const s = xs.filter((x) => typeof x === 'number' && !Number.isNaN(x)).sort((a, b) => a - b);
-  if (s.length === 0) return NaN;
-  const at = (s.length - 1) * p;
-  const lo = Math.floor(at);
-  return s[lo] + (s[Math.min(lo + 1, s.length - 1)] - s[lo]) * (at - lo);
-};
-const median = (xs) => quantile(xs, 0.5);
-/** Median and interquartile range: `{ median, q1, q3 }`. */
-const spread = (xs) => ({ median: quantile(xs, 0.5), q1: quantile(xs, 0.25), q3: quantile(xs, 0.75) });
-
 const stub = await startStub(TOKEN);
 const base = { host: '127.0.0.1', port: stub.port, ca: stub.ca, senderId: '1234567890', apiKey: 'stub-key', to: TOKEN };
 const throughput = [];
@@ -150,16 +159,16 @@ try {
   for (let round = 1; round <= ROUNDS; round++) {
     for (const maxPending of WINDOWS) {
       for (const connections of CONNECTIONS) {
-        const order = CLIENTS.map((_, i) => CLIENTS[(i + round) % CLIENTS.length]);
+        const order = CLIENTS.map((_, i) => CLIENTS[(i + round) % CLIENTS.length]).filter((client) => runsIn(client, round));
         for (const client of order) {
           const s0 = cpuMs(stub.pid);
-          const r = await runWorker({ ...base, client, mode: 'throughput', connections, maxPending, maxQueued: MAX_QUEUED, n: N, warmup: WARMUP, warmupCpuMs: WARMUP_CPU_MS });
+          const r = await runWorker({ ...base, client, mode: 'throughput', connections, maxPending, maxQueued: MAX_QUEUED, n: N, warmup: WARMUP, warmupCpuMs: WARMUP_CPU_MS, timedMs: TIMED_MS });
           const s1 = cpuMs(stub.pid);
           if (r.failed !== 0) throw new Error(`${client}: ${r.failed} failed (${r.firstError})`);
           r.client = client;
           r.round = round;
           r.maxQueued = client === 'trivial' ? undefined : client === 'ccs-shallow' ? maxPending : MAX_QUEUED;
-          r.stubCpuUsPerMsg = s0 !== undefined && s1 !== undefined ? ((s1 - s0) * 1000) / (N + r.warmed) : undefined;
+          r.stubCpuUsPerMsg = s0 !== undefined && s1 !== undefined ? ((s1 - s0) * 1000) / (N * (r.runs?.length ?? 1) + r.warmed) : undefined;
           throughput.push(r);
           log(`round ${round} ${client.padEnd(14)} maxPending ${String(maxPending).padStart(4)} ×${String(connections).padStart(2)} conns ${Math.round(r.msgsPerSec).toString().padStart(7)} msg/s  client ${r.cpuUsPerMsg.toFixed(2)} µs/msg${r.cpuUsPerMsgQ2 === undefined ? '' : ` (quarters 2, 3: ${r.cpuUsPerMsgQ2.toFixed(2)} / ${r.cpuUsPerMsgQ3.toFixed(2)})`} ${Math.round(r.allocBytesPerMsg)} B/msg GC pauses ${r.gcPauseUsPerMsg.toFixed(2)} µs/msg (wall)  stub ${r.stubCpuUsPerMsg?.toFixed(2)} µs/msg  main thread ${r.mainCpuUsPerMsg?.toFixed(2)} + others ${r.otherThreadsCpuUsPerMsg?.toFixed(2)} µs/msg, ${r.involuntarySwitches} preempted, after ${r.warmed} warm-up, canary ${r.canaryMs?.map((x) => x.toFixed(1)).join(' / ')} ms`);
         }
@@ -200,7 +209,6 @@ try {
 // median and quartiles over the rounds: the load moves one contender's msgs/s 2–5× between rounds.
 const summary = [];
 const fastestCanary = Math.min(...throughput.map((r) => r.canaryMs?.[1] ?? Infinity));
-const sameRound = (rs, base, f) => rs.map((r) => f(r) / f(base.find((b) => b.round === r.round) ?? { msgsPerSec: NaN, cpuUsPerMsg: NaN }));
 for (const maxPending of WINDOWS) {
   for (const connections of CONNECTIONS) {
     const pick = (client) => throughput.filter((r) => r.client === client && r.maxPending === maxPending && r.connections === connections);
@@ -211,7 +219,11 @@ for (const maxPending of WINDOWS) {
       const floor = pick(floorClient);
       const rate = spread(rs.map((r) => r.msgsPerSec));
       const cpu = spread(rs.map((r) => r.cpuUsPerMsg));
-      const vs = spread(sameRound(rs, triv, (r) => r.msgsPerSec));
+      const vsRounds = sameRound(rs, triv, (r) => r.msgsPerSec);
+      const vs = spread(vsRounds);
+      // The judged figure (bench/lib/client-stats.mjs): the per-round ratios' mean without the lowest and the highest.
+      const vsTrimmed = trimmedRatio(vsRounds);
+      const vsFloorTrimmed = floor.length ? trimmedRatio(sameRound(rs, floor, (r) => r.msgsPerSec)) : undefined;
       const cpuVs = spread(sameRound(rs, triv, (r) => r.cpuUsPerMsg));
       // Against the API floor too, when it ran (the share of what the API itself leaves that a client reaches).
       const vsFloor = floor.length ? spread(sameRound(rs, floor, (r) => r.msgsPerSec)) : undefined;
@@ -220,9 +232,9 @@ for (const maxPending of WINDOWS) {
         client, maxPending, connections, rounds: rs.length,
         msgsPerSec: rate.median, msgsPerSecQ: [rate.q1, rate.q3],
         cpuUsPerMsg: cpu.median, cpuUsPerMsgQ: [cpu.q1, cpu.q3],
-        vsTrivial: vs.median, vsTrivialQ: [vs.q1, vs.q3],
+        vsTrivial: vs.median, vsTrivialQ: [vs.q1, vs.q3], vsTrivialTrimmed: vsTrimmed.value, vsTrivialTrimmedRounds: vsTrimmed.kept,
         cpuVsTrivial: cpuVs.median, cpuVsTrivialQ: [cpuVs.q1, cpuVs.q3],
-        ...(vsFloor && { floorClient, vsFloor: vsFloor.median, vsFloorQ: [vsFloor.q1, vsFloor.q3], cpuVsFloor: cpuVsFloor.median, cpuVsFloorQ: [cpuVsFloor.q1, cpuVsFloor.q3] }),
+        ...(vsFloor && { floorClient, vsFloor: vsFloor.median, vsFloorTrimmed: vsFloorTrimmed.value, vsFloorQ: [vsFloor.q1, vsFloor.q3], cpuVsFloor: cpuVsFloor.median, cpuVsFloorQ: [cpuVsFloor.q1, cpuVsFloor.q3] }),
         // Warm-up check (not for the trivial client): CPU per message over the second and the third quarter of the
         // settlements (bench/lib/run-meter.mjs).
         cpuUsPerMsgQuarters: [median(rs.map((r) => r.cpuUsPerMsgQ2)), median(rs.map((r) => r.cpuUsPerMsgQ3))],
@@ -261,11 +273,11 @@ if (hi > lo) {
     }
   }
 }
-const result = { bench: 'ccs-client', n: N, warmup: WARMUP, warmupCpuMs: WARMUP_CPU_MS, rounds: ROUNDS, maxQueued: MAX_QUEUED, summary, scaling, idle, memory, throughput };
+const result = { bench: 'ccs-client', n: N, warmup: WARMUP, warmupCpuMs: WARMUP_CPU_MS, timedMs: TIMED_MS, rounds: ROUNDS, xmppjsRounds: XMPPJS_ROUNDS, maxQueued: MAX_QUEUED, summary, scaling, idle, memory, throughput };
 if (args.json) writeFileSync(args.json, JSON.stringify(result, null, 2));
 const f0 = (x) => (Number.isNaN(x) ? '–' : Math.round(x).toLocaleString('en-US'));
 const pc = (x) => (Number.isNaN(x) ? '–' : `${(x * 100).toFixed(0)}%`);
-const lines = ['| maxPending | connections | client | acked msgs/s | of trivial (IQR) | client CPU µs/msg (IQR) | alloc B/msg | stub busy |', '|---:|---:|---|---:|---:|---:|---:|---:|'];
-for (const s of summary) lines.push(`| ${s.maxPending} | ${s.connections} | ${s.client} | ${f0(s.msgsPerSec)} | ${pc(s.vsTrivial)} (${pc(s.vsTrivialQ[0])}–${pc(s.vsTrivialQ[1])}) | ${s.cpuUsPerMsg.toFixed(2)} (${s.cpuUsPerMsgQ[0].toFixed(2)}–${s.cpuUsPerMsgQ[1].toFixed(2)}) | ${f0(s.allocBytesPerMsg)} | ${pc(s.stubBusy)} |`);
+const lines = ['| maxPending | connections | client | acked msgs/s | of trivial (IQR) | of trivial, judged (rounds) | client CPU µs/msg (IQR) | alloc B/msg | stub busy |', '|---:|---:|---|---:|---:|---:|---:|---:|---:|'];
+for (const s of summary) lines.push(`| ${s.maxPending} | ${s.connections} | ${s.client} | ${f0(s.msgsPerSec)} | ${pc(s.vsTrivial)} (${pc(s.vsTrivialQ[0])}–${pc(s.vsTrivialQ[1])}) | ${Number.isNaN(s.vsTrivialTrimmed) ? `too few rounds (${s.rounds})` : `${pc(s.vsTrivialTrimmed)} (${s.vsTrivialTrimmedRounds} of ${s.rounds})`} | ${s.cpuUsPerMsg.toFixed(2)} (${s.cpuUsPerMsgQ[0].toFixed(2)}–${s.cpuUsPerMsgQ[1].toFixed(2)}) | ${f0(s.allocBytesPerMsg)} | ${pc(s.stubBusy)} |`);
 for (const s of scaling) lines.push(`${s.client} maxPending ${s.maxPending}: ${s.to} vs ${s.from} connections: rate ${pc(s.rate)} (${pc(s.rateQ[0])}–${pc(s.rateQ[1])}), CPU/msg ${pc(s.cpu)} (${pc(s.cpuQ[0])}–${pc(s.cpuQ[1])})`);
 process.stdout.write(`${lines.join('\n')}\n`);
