@@ -29,7 +29,11 @@ export interface ConnectionOptions<P = never> extends StanzaParserOptions<P> {
   closeTimeoutMs?: number;
 }
 
-/** What a connection reports. Called synchronously from socket callbacks; must not throw. */
+/**
+ * What a connection reports. Called synchronously from socket callbacks; must not throw — one that
+ * does (a handler called with received data, `onDrain`, `onFlushed`) ends only its connection, with
+ * `STREAM_ERR_HANDLER` (the throw as `cause`) on `onClose`.
+ */
 export interface ConnectionHandlers<P = never> {
   /** The peer's stream header (once per stream; again after `restart()`). */
   onStreamOpen?(header: StreamHeader): void;
@@ -203,7 +207,7 @@ export class XmppConnection {
   private readonly afterWrite = (err?: Error | null): void => {
     // `destroyed` too: a socket destroyed with writes still queued calls them back without an
     // error (Node 20), though they never left.
-    if (--this.writesPending === 0 && this.batch.length === 0 && !err && !this.socket.destroyed) this.handlers.onFlushed?.();
+    if (--this.writesPending === 0 && this.batch.length === 0 && !err && !this.socket.destroyed) this.notify('onFlushed');
   };
   private closedPromise: Promise<void>;
   private resolveClosed!: () => void;
@@ -268,7 +272,7 @@ export class XmppConnection {
         this.fail(new ConnectionError('STREAM_ERR_HANDLER', 'internal-server-error', 'a handler threw while processing received data', { cause: err }), 'internal-server-error');
       }
     });
-    socket.on('drain', () => this.handlers.onDrain?.());
+    socket.on('drain', () => this.notify('onDrain'));
     socket.on('error', (err: NodeJS.ErrnoException) => {
       this.closeError ??= new ConnectionError('STREAM_ERR_SOCKET', 'remote-connection-failed', `socket error: ${err.code ?? err.message}`, { cause: err });
     });
@@ -480,6 +484,19 @@ export class XmppConnection {
   }
 
   /** A protocol violation or dead peer: tell the peer (when still possible) and close. */
+  /**
+   * Calls `onDrain` or `onFlushed` from the socket's own callback. One that throws ends this
+   * connection as a throwing data handler does (STREAM_ERR_HANDLER, the throw as `cause`, reported
+   * once by `onClose`): thrown on, it was an uncaught exception out of the socket's write path.
+   */
+  private notify(name: 'onDrain' | 'onFlushed'): void {
+    try {
+      this.handlers[name]?.();
+    } catch (err) {
+      this.fail(new ConnectionError('STREAM_ERR_HANDLER', 'internal-server-error', `the ${name} handler threw`, { cause: err }), 'internal-server-error');
+    }
+  }
+
   private fail(error: StreamError, condition: StreamErrorCondition): void {
     this.closeError ??= error;
     if (this.state === OPEN) {
