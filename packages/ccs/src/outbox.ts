@@ -213,7 +213,10 @@ export class Outbox {
     let invalid = validateDownstream(message, typeof key === 'string' ? key : GENERATED_ID_STANDIN);
     if (invalid !== undefined && typeof key === 'number') invalid = validateDownstream(message, this.#idText(key));
     if (invalid !== undefined) return this.#refuse(new InvalidMessageError(invalid), callback);
-    if (callerId && this.#live.has(key as string, this.#find)) return this.#refuse(new DuplicateIdError(key as string), callback);
+    if (callerId) {
+      const taken = this.#idTaken(key as string);
+      if (taken !== undefined) return this.#refuse(taken, callback);
+    }
     const store = this.#store;
     // The common case goes straight to a connection; only the queue is bounded.
     const direct = store.queued === 0 && this.#throttle.size === 0 ? this.#host.pick() : undefined;
@@ -663,6 +666,19 @@ export class Outbox {
   /** The text of a generated id taken as a counter (`LiveIds.nextKey`). */
   #idText(counter: number): string {
     return this.#o.ids.idOf(counter);
+  }
+
+  /**
+   * Why a caller's id cannot be taken: an unsettled message has it (`DuplicateIdError`), or the
+   * store failed to list its queued records for the check (a caller id with the generator's prefix
+   * is looked for there) — a `StoreError` (`queuedRecords`), never a throw out of `send()`.
+   */
+  #idTaken(id: string): CcsError | undefined {
+    try {
+      return this.#live.has(id, this.#find) ? new DuplicateIdError(id) : undefined;
+    } catch (err) {
+      return err instanceof CcsError ? err : new StoreError('queuedRecords', `the outbox store could not list its queued messages to check message ${JSON.stringify(id)} for a duplicate; it was not sent`, { cause: err });
+    }
   }
 
   /** Whether an unsettled message with this id is anywhere (a connection, the queue, a heap, the throttle). */

@@ -112,7 +112,9 @@ export interface OutboxStoreHost {
  * `StoreError` (`operation` the method, the store's error as its `cause`); a `takeNext` that throws
  * while dispatching, and a `remove` that throws (its caller still gets its outcome), are reported on
  * the client's `error` event; so is a `queuedRecords` that throws at `close()`/`destroy()`, which
- * then finish without the records it could not list (their callers are left waiting).
+ * then finish without the records it could not list (their callers are left waiting). A
+ * `queuedRecords` that throws while a send's caller id with the generator's prefix is checked for a
+ * duplicate refuses that send with a `StoreError` (`queuedRecords`).
  */
 export interface OutboxStore {
   /** Identifies this owner (its lease) among the instances sharing the store. */

@@ -386,4 +386,37 @@ test('an outbox store whose queuedRecords() throws at teardown: destroy() return
   }
 });
 
+test('a caller id with the generator\'s prefix and a store whose queuedRecords() throws: send() rejects and dispatch() calls back with a StoreError (queuedRecords), nothing is counted, close() does not wait', async () => {
+  const server = await startScriptedServer();
+  const store = new MemoryOutboxStore();
+  store.queuedRecords = function* (): Generator<OutboxRecord> {
+    throw new Error('queuedRecords: password=hunter2');
+  };
+  const client = new CcsClient(clientOptions(server, { store, messageIdPrefix: 'gen-' }));
+  client.on('error', () => {});
+  try {
+    await client.connect();
+    const sent = await client.send({ to: 'tok', message_id: 'gen-7' }).then(() => undefined, (e: unknown) => e);
+    assert.instance(sent, StoreError);
+    assert.is((sent as StoreError).code, 'CCS_ERR_STORE');
+    assert.is((sent as StoreError).operation, 'queuedRecords');
+    assert.not.match((sent as Error).message, /hunter2/);
+    assert.match(((sent as Error).cause as Error).message, /hunter2/);
+    const called = await new Promise<unknown>((resolve) => {
+      client.dispatch({ to: 'tok', message_id: 'gen-8' }, (err) => resolve(err));
+    });
+    assert.instance(called, StoreError);
+    assert.is(client.stats().pending + client.stats().queued, 0);
+    // A caller id without the prefix, and a generated id, never look in the store.
+    assert.is((await client.send({ to: 'tok', message_id: 'own-1' })).messageId, 'own-1');
+    assert.ok((await client.send({ to: 'tok' })).messageId.startsWith('gen-'));
+    const started = Date.now();
+    await client.close({ timeoutMs: 5000 });
+    assert.ok(Date.now() - started < 2000, 'nothing left counted for close() to wait on');
+  } finally {
+    client.destroy();
+    await server.stop();
+  }
+});
+
 test.run();
