@@ -225,12 +225,28 @@ async function openStore(io: CliIo, url: string | undefined, senderId: string): 
  * past 2^53) is a bad argument (exit 2), and the `--store` opened for it is let go: left open, its
  * Redis connection kept the process running after the error was printed, for good.
  */
-function newClient(options: CcsClientOptions, store: CliStore | undefined): CcsClient {
+function newClient(options: CcsClientOptions, store: CliStore | undefined, values: Record<string, string | boolean | undefined>): CcsClient {
   try {
     return new CcsClient(options);
   } catch (err) {
     store?.destroy();
-    throw new UsageError(err instanceof Error ? err.message : String(err));
+    // The client names its option (`option port must be …`); the user typed a flag or set a variable.
+    const text = err instanceof Error ? err.message : String(err);
+    throw new UsageError(text.replace(/^option ([A-Za-z.]+)/, (whole, name: string) => cliName(name, values) ?? whole));
+  }
+}
+
+/** The flag (or environment variable) a client option came from on this command line; `undefined` for one the CLI sets itself. */
+function cliName(option: string, values: Record<string, string | boolean | undefined>): string | undefined {
+  switch (option) {
+    case 'port': return values['port'] === undefined ? 'CCS_PORT' : '--port';
+    case 'host': return values['host'] === undefined ? 'CCS_HOST' : '--host';
+    case 'connections': return '--connections';
+    case 'maxPending': return '--max-pending';
+    case 'tls.servername': return '--servername';
+    case 'senderId': return 'CCS_SENDER_ID';
+    case 'apiKey': return 'CCS_API_KEY';
+    default: return undefined;
   }
 }
 
@@ -412,7 +428,7 @@ async function sendCommand(io: CliIo, args: string[]): Promise<number> {
     return EXIT_USAGE;
   }
   const store = await openStore(io, v['store'] as string | undefined, options.senderId);
-  const client = newClient({ ...options, reconnectMaxMs: 2000, ...(store ? { store } : {}) }, store);
+  const client = newClient({ ...options, reconnectMaxMs: 2000, ...(store ? { store } : {}) }, store, v);
   // The signal settles the message at once (AbortError says whether it had been written).
   const pending = client.send(msg, { timeoutMs, ...(io.signal ? { signal: io.signal } : {}) });
   pending.catch(() => {});
@@ -475,7 +491,7 @@ async function echoCommand(io: CliIo, args: string[]): Promise<number> {
   if (io.signal?.aborted) return EXIT_OK;
   const store = await openStore(io, v['store'] as string | undefined, options.senderId);
   if (store) options.store = store;
-  const client = newClient(options, store);
+  const client = newClient(options, store, v);
   // Messages adopted from a dead instance of the fleet: nobody awaits them here.
   client.on('settled', (e: SettledEvent) => line(io, settledLine(e)));
   let sent = 0;

@@ -77,8 +77,11 @@ test('bad arguments and missing credentials fail with one human line, no stack, 
     [['frobnicate'], ENV, /unknown command/],
     [['echo', '--connections', '0'], ENV, /--connections/],
     // Refused by the client rather than by the CLI's own checks: still a bad argument (exit 2, not 1).
-    [['send', '--to', 't', '--host', '127.0.0.1', '--port', '99999'], ENV, /port must be an integer from 1 to 65535, got 99999/],
-    [['echo', '--host', '127.0.0.1', '--max-pending', '99999999999999999999'], ENV, /maxPending must be an integer/],
+    // Named as the user typed it (the flag, or the variable it came from), not as the client's option.
+    [['send', '--to', 't', '--host', '127.0.0.1', '--port', '99999'], ENV, /: --port must be an integer from 1 to 65535, got 99999\b/],
+    [['send', '--to', 't', '--host', '127.0.0.1'], { ...ENV, CCS_PORT: '70000' }, /: CCS_PORT must be an integer from 1 to 65535, got 70000\b/],
+    [['echo', '--host', '127.0.0.1', '--max-pending', '99999999999999999999'], ENV, /: --max-pending must be an integer from 1 to/],
+    [['echo', '--host', '127.0.0.1', '--connections', '99999999999999999999'], ENV, /: --connections must be an integer from 1 to/],
   ];
   for (const [argv, env, re] of cases) {
     const x = io(argv, env);

@@ -36,7 +36,7 @@ for (const command of ['send', 'echo'] as const) {
     const r = await run(args, 8000);
     assert.is(r.signal, null, `the process did not end by itself (stderr: ${r.stderr})`);
     assert.is(r.code, 2, r.stderr);
-    assert.match(r.stderr, /^ccs: option port must be an integer from 1 to 65535, got 99999\n$/);
+    assert.match(r.stderr, /^ccs: --port must be an integer from 1 to 65535, got 99999\n$/);
   });
 }
 
