@@ -213,6 +213,33 @@ export function parseCommandLine(argv: string[], env: Record<string, string | un
   return { options, verbose: values.verbose === true, help: values.help === true };
 }
 
+/** The flags of the options the emulator names in its refusals where the flag is not the option in kebab-case. */
+const FLAG_OF: Record<string, string> = {
+  keepaliveIntervalMs: '--keepalive-ms',
+  'fault cutAfterStanzas': '--cut-after',
+  'fault ackDelayMs': '--ack-delay',
+  'fault stallMs': '--stall',
+  'deviceSchedule.offlineShare': '--offline-share',
+  'deviceSchedule.idleShare': '--idle-share',
+  'deviceSchedule.meanMessages': '--mean-phase-messages',
+};
+
+/**
+ * The emulator's refusal of an option the command line set, naming the flag as the user typed it
+ * (`--port must be …`, `--cut-probability must be …`) instead of the option (`port`, `fault
+ * cutProbability`); `adminToken` is `--admin-token`, or `CCS_EMULATOR_ADMIN_TOKEN` when it came from there.
+ */
+function asTyped(err: unknown, argv: readonly string[], env: CommandIo['env']): unknown {
+  if (!(err instanceof EmulatorError) || err.code !== 'EMU_ERR_CONFIG') return err;
+  const tokenFlag = argv.some((a) => a === '--admin-token' || a.startsWith('--admin-token=')) || !env['CCS_EMULATOR_ADMIN_TOKEN'] ? '--admin-token' : 'CCS_EMULATOR_ADMIN_TOKEN';
+  const flag = (name: string): string => name === 'adminToken' ? tokenFlag : FLAG_OF[name] ?? `--${name.replace(/^(fault |deviceSchedule\.)/, '').replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+  const message = err.message
+    .replace(/^deviceSchedule\.offlineShare \+ idleShare/, '--offline-share + --idle-share')
+    .replace(/^((?:fault |deviceSchedule\.)?[A-Za-z]+)(?= must )/, (name) => flag(name))
+    .replace(/ needs adminToken$/, ` needs ${tokenFlag}`);
+  return message === err.message ? err : new EmulatorError('EMU_ERR_CONFIG', message, { cause: err, ...(err.field === undefined ? {} : { field: err.field }) });
+}
+
 /** A running command: `stop()` stops the emulator and prints the ledger totals line. */
 export interface RunningCommand {
   emulator: CcsEmulator;
@@ -229,7 +256,12 @@ export async function runCommand(argv: string[], io: CommandIo): Promise<Running
     for (const l of USAGE.trimEnd().split('\n')) io.out(l);
     return undefined;
   }
-  const emulator = new CcsEmulator(line.options);
+  let emulator: CcsEmulator;
+  try {
+    emulator = new CcsEmulator(line.options);
+  } catch (err) {
+    throw asTyped(err, argv, io.env);
+  }
   if (line.verbose) emulator.on('event', (e) => io.out(JSON.stringify({ ts: Date.now(), ...e })));
   await emulator.start();
   const devices: Record<string, string[]> = {};

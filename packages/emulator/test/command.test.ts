@@ -49,6 +49,27 @@ test('refuses bad flags and values with EMU_ERR_CONFIG, never quoting the key', 
   }
 });
 
+test('a value the emulator refuses is named by its flag as typed (or the variable it came from), not by the option', async () => {
+  const cases: Array<[string[], Record<string, string>, string]> = [
+    [['--port', '99999'], {}, '--port must be an integer 0…65535'],
+    [['--admin-port', '70000'], {}, '--admin-port must be an integer 0…65535'],
+    [['--cut-probability', '2'], {}, '--cut-probability must be a number in [0, 1]'],
+    [['--offline-share', '2'], {}, '--offline-share must be a number in [0, 1]'],
+    [['--offline-share', '0.6', '--idle-share', '0.6'], {}, '--offline-share + --idle-share must be at most 1'],
+    [['--port', '0', '--admin-port', '0', '--admin-host', '10.0.0.1'], {}, 'the admin API on 10.0.0.1 (not loopback) needs --admin-token'],
+    [['--port', '0', '--admin-port', '0', '--admin-token', 'short'], {}, '--admin-token must be a string of at least 8 characters'],
+    [['--port', '0', '--admin-port', '0'], { CCS_EMULATOR_ADMIN_TOKEN: 'short' }, 'CCS_EMULATOR_ADMIN_TOKEN must be a string of at least 8 characters'],
+  ];
+  for (const [argv, env, message] of cases) {
+    const err = await runCommand(argv, { env, out: () => {} }).then(async (running) => {
+      await running?.stop();
+      return undefined;
+    }, (e: unknown) => e);
+    assert.ok(isConfig(err), argv.join(' '));
+    assert.is((err as Error).message, message, argv.join(' '));
+  }
+});
+
 test('reads --cert and --key files', () => {
   const files: Record<string, string> = { 'c.pem': 'CERT', 'k.pem': 'KEY' };
   const line = parseCommandLine(['--cert', 'c.pem', '--key', 'k.pem'], {}, (p) => files[p] as string);
