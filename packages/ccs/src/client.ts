@@ -13,6 +13,7 @@ import { ReceiptWaiters } from './receipt-waiters.js';
 import { Counters, type CcsStats } from './stats.js';
 import type { OutboxRecord } from './store.js';
 import { UpstreamInbox } from './upstream-inbox.js';
+import { StoreDeadlines } from './store-deadlines.js';
 
 /** Per-call options of `send`. */
 export interface SendOptions {
@@ -133,6 +134,8 @@ export class CcsClient extends TypedEventEmitter<CcsClientEvents> {
   readonly #pool: ConnectionPool;
   readonly #inbox: UpstreamInbox;
   readonly #receipts: ReceiptWaiters;
+  /** Upstream messages' bounded waits for a store's promise (claim, flush). */
+  readonly #storeDeadlines: StoreDeadlines;
   #capacityWaiters: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
   #idleWaiter: (() => void) | undefined;
   #closePromise: Promise<void> | undefined;
@@ -163,7 +166,8 @@ export class CcsClient extends TypedEventEmitter<CcsClientEvents> {
       settled: (record, outcome) => this.#emitSettled(record, outcome),
       error: (err) => this.#emitError(err),
     });
-    this.#inbox = new UpstreamInbox({ dedup: o.dedupStore, ackOnReceipt: o.ackOnReceipt, handler: o.onUpstream, flush: () => o.store.flush() }, {
+    this.#storeDeadlines = new StoreDeadlines(o.clock, this.#keepAlive, o.storeTimeoutMs);
+    this.#inbox = new UpstreamInbox({ dedup: o.dedupStore, ackOnReceipt: o.ackOnReceipt, handler: o.onUpstream, flush: () => o.store.flush(), deadlines: this.#storeDeadlines }, {
       hasListener: () => this.listenerCount('upstream') > 0,
       upstream: (msg) => this.#emit('upstream', msg),
       receipt: (msg) => this.#emit('receipt', msg),
@@ -537,6 +541,7 @@ export class CcsClient extends TypedEventEmitter<CcsClientEvents> {
     this.#outbox.refreshKeepAlive();
     this.#pool.refreshKeepAlive();
     this.#receipts.refreshKeepAlive();
+    this.#storeDeadlines.refreshKeepAlive();
   }
 
   /** What a call on a closing or closed client is refused with (checked by the caller: the state is at least `Closing`). */

@@ -119,6 +119,14 @@ export interface CcsClientOptions {
   /** (from, message_id) pairs remembered to drop resent upstream messages (memory dedup store). Default 10 000. */
   dedupWindow?: number;
   /**
+   * How long an upstream message waits for a store that answers with a promise: the dedup store's
+   * `claim()`, and the outbox store's `flush()` before its ACK. Past it a `StoreError` (`operation`
+   * `claim` or `flush`, `unavailable`) goes to the `error` event and the message is left un-ACKed,
+   * so CCS delivers it again; a claim answered `new` later is released, a late flush ACKs nothing.
+   * 0: no limit. Default 30 000 ms. (The memory stores answer at once and never wait.)
+   */
+  storeTimeoutMs?: number;
+  /**
    * A fixed `message_id` prefix (it must be unique per sender). Default: a process-unique one.
    * A process keeps the pending ids of up to 256 distinct plain-ASCII prefixes (the default one
    * included) as counters; those of a prefix past that, or of one with other characters, are made
@@ -184,6 +192,7 @@ export interface ResolvedOptions {
   onUpstream: UpstreamHandler | undefined;
   ackOnReceipt: boolean;
   dedupWindow: number;
+  storeTimeoutMs: number;
   messageIdPrefix: string | undefined;
   /** The jitter draws (from `jitterSeed`, else `random`). */
   jitter: JitterSource;
@@ -196,7 +205,7 @@ const KNOWN = new Set<string>([
   'senderId', 'apiKey', 'host', 'port', 'tls', 'connections', 'maxPending', 'maxQueued', 'sendTimeoutMs', 'receiptTimeoutMs', 'maxReceiptWaiters', 'maxRetries',
   'retryBaseMs', 'retryMaxMs', 'reconnectBaseMs', 'reconnectMaxMs', 'reconnectResetMs', 'reconnectStrategy', 'maxEarlyMessages', 'maxEarlyBytes', 'handshakeTimeoutMs', 'pingIntervalMs',
   'idleTimeoutMs', 'keepaliveIntervalMs', 'drainTimeoutMs', 'session', 'resource', 'domain', 'authcid', 'onUpstream',
-  'ackOnReceipt', 'dedupWindow', 'messageIdPrefix', 'random', 'jitterSeed', 'store', 'dedupStore', 'clock',
+  'ackOnReceipt', 'dedupWindow', 'storeTimeoutMs', 'messageIdPrefix', 'random', 'jitterSeed', 'store', 'dedupStore', 'clock',
 ] satisfies Array<keyof CcsClientOptions>);
 
 const TLS_KNOWN = new Set<string>(['ca', 'servername', 'rejectUnauthorized'] satisfies Array<keyof CcsTlsOptions>);
@@ -334,6 +343,7 @@ export function resolveOptions(options: CcsClientOptions): ResolvedOptions {
     onUpstream: fn<UpstreamHandler>('onUpstream', options.onUpstream),
     ackOnReceipt: boolean('ackOnReceipt', options.ackOnReceipt, false),
     dedupWindow,
+    storeTimeoutMs: duration('storeTimeoutMs', options.storeTimeoutMs, 30_000),
     messageIdPrefix: string('messageIdPrefix', options.messageIdPrefix, false),
     jitter: jitterSource(options),
     store: object<OutboxStore>(bundle ? 'store.outbox' : 'store', bundle ? bundle.outbox : options.store, ['attach', 'append', 'takeNext', 'requeue', 'park', 'remove', 'queuedRecords', 'flush', 'close']) ?? new MemoryOutboxStore(),

@@ -147,7 +147,8 @@ export interface OutboxStore {
   /**
    * Resolves once every change made so far is recorded durably; `undefined` when nothing is pending
    * (the memory store always). Upstream ACKs wait on it, so nothing is acknowledged to CCS — above
-   * all a reply a handler sent — before it is recorded.
+   * all a reply a handler sent — before it is recorded. At most the client's `storeTimeoutMs`: a
+   * promise not settled by then leaves the message un-ACKed (a `StoreError`, `flush`, on `error`).
    */
   flush(): Promise<void> | undefined;
   /** Releases the store's own resources (lease heartbeat, connections). Records stay for adoption. */
@@ -173,7 +174,9 @@ export type DedupClaim =
  * A method that throws, a promise that rejects, or a claim answered with anything but the three
  * {@link DedupClaim}s is reported on the client's `error` event as a `StoreError` (`operation` `claim`,
  * `complete` or `release`; the store's error as its `cause`) and never crashes the client: a failed
- * claim leaves the message un-ACKed (CCS delivers it again); a failed `complete` still ACKs it.
+ * claim leaves the message un-ACKed (CCS delivers it again); a failed `complete` still ACKs it. A
+ * claim's promise is waited for at most the client's `storeTimeoutMs` (then the same as a failed
+ * claim; one answered `new` after that is handed back with `release`).
  */
 export interface UpstreamDedupStore {
   /** Claims the message for this instance. Synchronous for the memory store; a shared store may answer with a promise. */

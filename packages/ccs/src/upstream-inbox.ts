@@ -6,6 +6,7 @@ import { CcsError, ClosedError, StoreError } from './errors.js';
 import type { UpstreamHandler } from './options.js';
 import type { Counters } from './stats.js';
 import type { DedupClaim, UpstreamDedupStore } from './store.js';
+import type { StoreDeadlines } from './store-deadlines.js';
 import { UpstreamIterator } from './upstream-iterator.js';
 
 /** What the inbox reports to the client. */
@@ -47,6 +48,7 @@ export class UpstreamInbox {
   readonly #counters: Counters;
   readonly #ackOnReceipt: boolean;
   readonly #flush: () => Promise<void> | undefined;
+  readonly #deadlines: StoreDeadlines;
   readonly #running = new Map<string, Running>();
   /** The client is closing: no new upstream message is taken on. */
   #stopped = false;
@@ -54,8 +56,10 @@ export class UpstreamInbox {
   #iterator: UpstreamIterator | undefined;
   #handlersRunning = 0;
 
-  constructor(options: { dedup: UpstreamDedupStore; ackOnReceipt: boolean; handler: UpstreamHandler | undefined; flush: () => Promise<void> | undefined }, events: InboxEvents, counters: Counters) {
+  /** @param options.deadlines bounds the waits for a store's promise (`claim`, `flush`): see {@link StoreDeadlines}. */
+  constructor(options: { dedup: UpstreamDedupStore; ackOnReceipt: boolean; handler: UpstreamHandler | undefined; flush: () => Promise<void> | undefined; deadlines: StoreDeadlines }, events: InboxEvents, counters: Counters) {
     this.#dedup = options.dedup;
+    this.#deadlines = options.deadlines;
     this.#ackOnReceipt = options.ackOnReceipt;
     this.#handler = options.handler;
     this.#flush = options.flush;
@@ -98,9 +102,10 @@ export class UpstreamInbox {
     this.#iterator?.stop();
   }
 
-  /** Closed: the iteration ends. */
+  /** Closed: the iteration ends, and no store's answer is waited for any more. */
   end(): void {
     this.#iterator?.end();
+    this.#deadlines.clear();
   }
 
   onUpstream(conn: CcsConnection, msg: UpstreamMessage): void {
@@ -123,7 +128,7 @@ export class UpstreamInbox {
     }
     const claim = this.#claim(msg);
     if (typeof claim === 'string') this.#claimed(conn, msg, key, claim);
-    else if (claim !== undefined) claim.then((c) => this.#claimAnswered(msg, c) && this.#claimed(conn, msg, key, c), (err: unknown) => this.#storeFailed('claim', msg, err));
+    else if (claim !== undefined) this.#awaitClaim(claim, msg, (c) => this.#claimed(conn, msg, key, c));
   }
 
   onReceipt(conn: CcsConnection, msg: ReceiptMessage): void {
@@ -142,7 +147,23 @@ export class UpstreamInbox {
     };
     const claim = this.#claim(msg);
     if (typeof claim === 'string') claimed(claim);
-    else if (claim !== undefined) claim.then((c) => this.#claimAnswered(msg, c) && claimed(c), (err: unknown) => this.#storeFailed('claim', msg, err));
+    else if (claim !== undefined) this.#awaitClaim(claim, msg, claimed);
+  }
+
+  /**
+   * Waits for a claim's promise, at most the store timeout: past it the message is reported and
+   * left un-ACKed (CCS delivers it again). A claim answered `new` after that is handed back (nothing
+   * runs it here), any other late answer is dropped, and a late failure was already reported.
+   */
+  #awaitClaim(claim: Promise<DedupClaim>, msg: UpstreamMessage | ReceiptMessage, then: (claim: DedupClaim) => void): void {
+    const wait = this.#deadlines.start(() => this.#timedOut('claim', msg));
+    claim.then((c) => {
+      if (this.#deadlines.answer(wait)) {
+        if (this.#claimAnswered(msg, c)) then(c);
+      } else if (c === 'new') this.#release(msg);
+    }, (err: unknown) => {
+      if (this.#deadlines.answer(wait)) this.#storeFailed('claim', msg, err);
+    });
   }
 
   /**
@@ -183,8 +204,8 @@ export class UpstreamInbox {
     if (done !== undefined) Promise.resolve(done).then(undefined, (err: unknown) => this.#storeFailed('complete', msg, err));
   }
 
-  /** Hands a claim back (the handler failed, or the client closes); a store that fails is reported. */
-  #release(msg: UpstreamMessage): void {
+  /** Hands a claim back (the handler failed, the client closes, the claim came too late); a store that fails is reported. */
+  #release(msg: UpstreamMessage | ReceiptMessage): void {
     let done: void | Promise<void>;
     try {
       done = this.#dedup.release(msg.from, msg.messageId);
@@ -293,9 +314,22 @@ export class UpstreamInbox {
       if (conn.ack(to, messageId) && ccsChannels.upstreamAcked.hasSubscribers) ccsChannels.upstreamAcked.publish({ connectionId: conn.id, to, messageId });
       return;
     }
+    // Bounded (see #awaitClaim): a flush that answers after the timeout ACKs nothing.
+    const wait = this.#deadlines.start(() => this.#timedOut('flush', { messageId }));
     Promise.resolve(pending).then(() => {
-      if (conn.ack(to, messageId) && ccsChannels.upstreamAcked.hasSubscribers) ccsChannels.upstreamAcked.publish({ connectionId: conn.id, to, messageId });
-    }, (err: unknown) => this.#storeFailed('flush', { messageId }, err));
+      if (this.#deadlines.answer(wait) && conn.ack(to, messageId) && ccsChannels.upstreamAcked.hasSubscribers) ccsChannels.upstreamAcked.publish({ connectionId: conn.id, to, messageId });
+    }, (err: unknown) => {
+      if (this.#deadlines.answer(wait)) this.#storeFailed('flush', { messageId }, err);
+    });
+  }
+
+  /** A store's promise did not settle within the store timeout: reported, the message left un-ACKed. */
+  #timedOut(operation: 'claim' | 'flush', msg: { readonly messageId: string }): void {
+    const id = JSON.stringify(msg.messageId.slice(0, 100));
+    const ms = this.#deadlines.timeoutMs;
+    this.#events.error(new StoreError(operation, operation === 'claim'
+      ? `the dedup store did not answer the claim of upstream message ${id} within ${ms} ms (storeTimeoutMs); it was neither handled nor ACKed (CCS delivers it again)`
+      : `the outbox store did not record what was sent before upstream message ${id}'s ACK within ${ms} ms (storeTimeoutMs); it was not ACKed (CCS delivers it again)`, { unavailable: true }));
   }
 
   /**
