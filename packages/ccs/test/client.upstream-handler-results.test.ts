@@ -60,7 +60,6 @@ test('a handler that returns a thenable whose then() throws: CCS_ERR_HANDLER, th
   }
 });
 
-
 for (const [what, flush] of [['null', () => null], ['a thenable whose then() throws', () => ({ then: () => { throw new Error('flush: password=hunter2'); } })]] as const) {
   test(`an outbox store whose flush() returns ${what}: no crash into the read path, the connection stays up`, async () => {
     const server = await startScriptedServer();
