@@ -207,7 +207,13 @@ async function openStore(io: CliIo, url: string | undefined, senderId: string): 
   } catch {
     throw new UsageError('--store needs the package @ccs-xmpp/store-redis (npm install @ccs-xmpp/store-redis)');
   }
-  const store = mod.redisStore({ redis: url, senderId });
+  let store: CliStore;
+  try {
+    store = mod.redisStore({ redis: url, senderId });
+  } catch (err) {
+    // A URL it cannot parse (the store's TypeError never quotes it: it may hold a password).
+    throw new UsageError(`cannot use the --store: ${err instanceof Error ? err.message : String(err)}`);
+  }
   try {
     await store.ready();
   } catch (err) {

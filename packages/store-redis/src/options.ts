@@ -82,6 +82,9 @@ export function resolveStoreOptions(options: RedisStoreOptions): ResolvedStoreOp
   const { redis } = options;
   if (typeof redis === 'string') {
     if (!/^rediss?:\/\//.test(redis)) throw new TypeError('redis must be a redis:// or rediss:// URL');
+    // Checked here, as ioredis parses it: its own refusal was a raw TypeError whose `input` held the
+    // whole URL, password included, for any logger that prints an error's fields.
+    if (!URL.canParse(redis)) throw new TypeError('redis is not a valid URL (not shown: it may hold a password)');
   } else if (typeof redis !== 'object' || redis === null) {
     throw new TypeError('redis must be a redis:// URL or an ioredis options object');
   }
@@ -107,4 +110,19 @@ export function resolveStoreOptions(options: RedisStoreOptions): ResolvedStoreOp
     claimPollMs: integer(options, 'claimPollMs', 200, 1),
     reconnectMaxMs: integer(options, 'reconnectMaxMs', 2000, 10),
   };
+}
+
+/**
+ * The `redis` option as it may be shown (inspect, logs): a URL without its password, or an
+ * options object as its host and port only.
+ */
+export function redactedRedis(redis: string | RedisOptions): string {
+  if (typeof redis !== 'string') return `{ host: ${JSON.stringify(redis.host ?? '127.0.0.1')}, port: ${redis.port ?? 6379} }`;
+  try {
+    const url = new URL(redis);
+    if (url.password !== '') url.password = '***';
+    return url.href;
+  } catch {
+    return '(not shown)';
+  }
 }

@@ -6,7 +6,7 @@ import { LeaseKeeper } from './lease-keeper.js';
 import { OutboxJournal } from './outbox-journal.js';
 import { RedisDedupStore } from './redis-dedup-store.js';
 import { RedisOutboxStore } from './redis-outbox-store.js';
-import { resolveStoreOptions, type RedisStoreOptions, type ResolvedStoreOptions } from './options.js';
+import { redactedRedis, resolveStoreOptions, type RedisStoreOptions, type ResolvedStoreOptions } from './options.js';
 import { StoreError, storeError } from './errors.js';
 import { readOutcomes, type Outcome } from './outcomes.js';
 
@@ -35,7 +35,7 @@ export interface RedisStoreEvents {
 export class RedisStore extends EventEmitter<RedisStoreEvents> {
   /** This instance's id (its lease, its `own:` set, the `instance` field of its outcomes). */
   readonly instanceId: string;
-  /** The resolved options. */
+  /** The resolved options (`redis` as given, password included: not for logs — inspecting the store shows it without). */
   readonly options: Readonly<ResolvedStoreOptions>;
   /** The key layout of this sender. */
   readonly keys: Keys;
@@ -103,6 +103,11 @@ export class RedisStore extends EventEmitter<RedisStoreEvents> {
     }, () => this.outbox.nextSeq());
     this.#ready = this.#start();
     this.#ready.catch(() => {});
+  }
+
+  // The options hold the Redis URL and its password: util.inspect / console.log of the store must not show them.
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return `RedisStore { instanceId: ${JSON.stringify(this.instanceId)}, senderId: ${JSON.stringify(this.options.senderId)}, redis: ${JSON.stringify(redactedRedis(this.options.redis))} }`;
   }
 
   /** Resolves when connected and holding the lease; rejects with a StoreError when the first connection fails. */

@@ -48,4 +48,12 @@ s.test('ccs echo --store with a --metrics-port already taken: one line, exit 2, 
   assert.match(r.stderr, /^ccs: --metrics-port \d+: EADDRINUSE\n$/);
 });
 
+s.test('ccs echo --store with a URL that cannot be parsed: one line without the password, exit 2', async () => {
+  const r = await run(['echo', '--host', '127.0.0.1', '--port', '5', '--store', 'redis://u:s3cret-pw@127.0.0.1:notaport'], 8000);
+  assert.is(r.signal, null, `the process did not end by itself (stderr: ${r.stderr})`);
+  assert.is(r.code, 2, r.stderr);
+  assert.match(r.stderr, /^ccs: cannot use the --store: redis is not a valid URL[^\n]*\n$/);
+  assert.not.match(r.stderr, /s3cret/);
+});
+
 s.run();

@@ -1,3 +1,4 @@
+import { inspect } from 'node:util';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { redisStore, Keys, StoreError } from '../src/index.js';
@@ -43,6 +44,27 @@ test('a store that cannot reach Redis fails ready() with CCS_ERR_STORE and never
   }
   assert.not.ok(s.available);
   s.destroy();
+});
+
+test('a redis URL that cannot be parsed is a TypeError naming the option, never carrying the URL; inspecting a store never shows the password', () => {
+  for (const url of ['redis://user:s3cret-pw@127.0.0.1:notaport', 'redis://user:s3cret-pw@[::1:6379']) {
+    try {
+      redisStore({ redis: url, senderId: '1' });
+      assert.unreachable();
+    } catch (err) {
+      assert.instance(err, TypeError);
+      assert.match((err as Error).message, /^redis is not a valid URL/);
+      assert.not.match(inspect(err, { depth: 5 }), /s3cret/);
+    }
+  }
+  for (const redis of ['redis://user:s3cret-pw@127.0.0.1:1/0', 'rediss://:s3cret-pw@127.0.0.1:1', { host: '127.0.0.1', port: 1, password: 's3cret-pw' }]) {
+    const s = redisStore({ redis, senderId: '1', reconnectMaxMs: 10 });
+    s.ready().catch(() => {});
+    const shown = inspect(s, { depth: 5 });
+    s.destroy();
+    assert.not.match(shown, /s3cret/);
+    assert.match(shown, /RedisStore \{ instanceId: .*127\.0\.0\.1/);
+  }
 });
 
 test('store errors keep one line of Redis text and say whether the connection is the problem', () => {
