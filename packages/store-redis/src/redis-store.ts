@@ -10,6 +10,9 @@ import { redactedRedis, resolveStoreOptions, type RedisStoreOptions, type Resolv
 import { StoreError, storeError } from './errors.js';
 import { readOutcomes, type Outcome } from './outcomes.js';
 
+/** How long `close()` waits for Redis to answer what is in flight and the lease release before it drops the connections. */
+const CLOSE_DRAIN_MS = 2000;
+
 /** Lifecycle events of a {@link RedisStore}. */
 export interface RedisStoreEvents {
   /** Redis is reachable again (after `down`). */
@@ -134,15 +137,33 @@ export class RedisStore extends EventEmitter<RedisStoreEvents> {
   /**
    * Stops the lease and closes the connection. Records still owned here stay in Redis and are
    * adopted by another instance right away (the lease is dropped, not left to lapse). Idempotent;
-   * the outbox's and the dedup store's `close()` both land here.
+   * the outbox's and the dedup store's `close()` both land here. Bounded: when Redis has not
+   * answered what is in flight and the lease release within 2 s, the connections are dropped at
+   * once and the lease lapses by itself (adoption then follows within `leaseTtlMs + adoptIntervalMs`).
    */
   close(): Promise<void> {
     this.#closed ??= (async () => {
       this.dedup.stop();
       this.#batcher.flush();
-      await this.#batcher.barrier()?.catch(() => {});
-      await this.#lease.release().catch(() => {});
-      await Promise.all([this.#link.close(), this.#control.close()]);
+      const drained = (async () => {
+        await this.#batcher.barrier()?.catch(() => {});
+        await this.#lease.release().catch(() => {});
+        return true;
+      })();
+      // Bounded: a Redis that does not answer (stopped, stalled, a partition without a reset) held
+      // close() — and the client's close() with it — until it answered, for good. Past the bound the
+      // connections are dropped: what was in flight may or may not have run (at-least-once), and the
+      // lease lapses by itself instead of being dropped.
+      let timer: NodeJS.Timeout | undefined;
+      const inTime = await Promise.race([drained, new Promise<false>((resolve) => { timer = setTimeout(resolve, CLOSE_DRAIN_MS, false); })]);
+      clearTimeout(timer);
+      if (inTime) {
+        await Promise.all([this.#link.close(), this.#control.close()]);
+      } else {
+        this.#lease.stop();
+        this.#link.destroy();
+        this.#control.destroy();
+      }
     })();
     return this.#closed;
   }

@@ -1,0 +1,52 @@
+// A Redis that stops answering without closing its connections (SIGSTOP: as a stalled server, a
+// long CLIENT PAUSE or a partition without a reset looks to a client): every wait is bounded and
+// ends in a typed error, and close() returns. Before, the store's close() — and the client's
+// close() with it — waited for Redis to answer, for good.
+import * as assert from 'uvu/assert';
+import { CcsEmulator } from '@ccs-xmpp/emulator';
+import { CcsClient, StoreError as CcsStoreError, TimeoutError } from '@ccs-xmpp/ccs';
+import { redisStore } from '../src/index.js';
+import { redisSuite, uniqueSender, until } from './helpers/redis-suite.js';
+
+const t = redisSuite('the Redis store when Redis stalls');
+
+t.test('Redis stopped mid-run: a send with a timeout rejects with CCS_ERR_TIMEOUT, a claim with CCS_ERR_STORE after storeTimeoutMs, and close() returns within its bound', async (server) => {
+  const sender = uniqueSender();
+  const emu = new CcsEmulator({ port: 0, senders: [{ senderId: sender, apiKey: 'k' }], upstreamResendMs: 60_000, seed: 5 });
+  await emu.start();
+  const store = redisStore({ redis: server.url, senderId: sender, reconnectMaxMs: 100 });
+  await store.ready();
+  const client = new CcsClient({
+    senderId: sender, apiKey: 'k', host: '127.0.0.1', port: emu.port, tls: { ca: emu.ca, servername: 'localhost' }, store, storeTimeoutMs: 300,
+    onUpstream: () => {},
+  });
+  const errors: Error[] = [];
+  client.on('error', (e: Error) => errors.push(e));
+  const pid = server.pid as number;
+  let stopped = false;
+  try {
+    await client.connect();
+    assert.ok((await client.send({ to: 'tok-a' })).messageId);
+    process.kill(pid, 'SIGSTOP');
+    stopped = true;
+    const sent = await client.send({ to: 'tok-b' }, { timeoutMs: 300 }).then(() => undefined, (e: unknown) => e);
+    assert.instance(sent, TimeoutError);
+    assert.is((sent as TimeoutError).written, false, 'never written: it was not recorded');
+    emu.injectUpstream(sender, { from: 'dev-1', message_id: 'u-1', data: { a: '1' } });
+    await until(() => errors.length > 0, 'the claim given up', 5000);
+    assert.instance(errors[0], CcsStoreError);
+    assert.is((errors[0] as CcsStoreError).operation, 'claim');
+    assert.is(emu.ledger().upstreamAcked, 0);
+    const started = Date.now();
+    const closed = await Promise.race([client.close({ timeoutMs: 300 }).then(() => true, () => true), new Promise<false>((r) => setTimeout(r, 6000, false))]);
+    assert.ok(closed, 'close() returned while Redis was stopped');
+    assert.ok(Date.now() - started < 4000, `close() took ${Date.now() - started} ms`);
+    assert.not.ok(store.available);
+  } finally {
+    if (stopped) process.kill(pid, 'SIGCONT');
+    client.destroy();
+    await emu.stop();
+  }
+});
+
+t.run();
