@@ -42,6 +42,8 @@ export class RedisLink {
   readonly #sink: LinkSink;
   #everReady = false;
   #closed = false;
+  /** The last connection error before the first ready: why `open()` failed. */
+  #openError: unknown = undefined;
 
   constructor(options: LinkOptions, sink: LinkSink) {
     this.#sink = sink;
@@ -64,6 +66,7 @@ export class RedisLink {
     // Without an 'error' listener ioredis prints every connection error to the console; the store
     // reports them once, on its own channel.
     this.redis.on('error', (err: unknown) => {
+      if (!this.#everReady) this.#openError = err;
       if (!this.#closed) this.#sink.onDown(storeError('connect', err));
     });
     this.redis.on('close', () => {
@@ -76,12 +79,16 @@ export class RedisLink {
     return this.redis.status === 'ready';
   }
 
-  /** Connects; rejects with a {@link StoreError} when the first attempt fails (ioredis keeps retrying). */
+  /**
+   * Connects; rejects with a {@link StoreError} when the first attempt fails (ioredis keeps
+   * retrying), with the reason ioredis reported (`WRONGPASS …`, `connect ECONNREFUSED …`): its
+   * `connect()` itself only rejects with "Connection is closed."
+   */
   async open(): Promise<void> {
     try {
       await this.redis.connect();
     } catch (err) {
-      throw storeError('connect', err);
+      throw storeError('connect', this.#openError ?? err);
     }
   }
 

@@ -41,6 +41,7 @@ test('a store that cannot reach Redis fails ready() with CCS_ERR_STORE and never
     assert.is((err as StoreError).code, 'CCS_ERR_STORE');
     assert.is((err as StoreError).operation, 'connect');
     assert.not.match(String((err as Error).message), /s3cret/);
+    assert.match((err as Error).message, /ECONNREFUSED/, 'the reason, not "Connection is closed."');
   }
   assert.not.ok(s.available);
   s.destroy();
@@ -73,6 +74,18 @@ test('store errors keep one line of Redis text and say whether the connection is
   assert.is(e.message, "store append failed: Stream isn't writeable and enableOfflineQueue options is false");
   assert.is(storeError('append', e), e);
   assert.not.ok(storeError('update', 'WRONGTYPE Operation against a key holding the wrong kind of value').unavailable);
+});
+
+test('a store error\'s cause keeps the failed command\'s name only: ioredis hangs its args on the error (AUTH\'s password, a script\'s message bodies)', () => {
+  const reply = Object.assign(new Error('WRONGPASS invalid username-password pair or user is disabled.'), { command: { name: 'auth', args: ['default', 's3cret-pw'] } });
+  const aborted = Object.assign(new Error('EXECABORT Transaction discarded because of previous errors.'), {
+    previousErrors: [Object.assign(new Error('OOM'), { command: { name: 'evalsha', args: ['sha', '1', '{"msg":{"data":{"card":"4111-s3cret"}}}'] } })],
+  });
+  for (const e of [storeError('connect', reply), storeError('append', aborted)]) {
+    const shown = inspect(e, { depth: 8 });
+    assert.not.match(shown, /s3cret/);
+    assert.match(shown, /name: '(auth|evalsha)'/);
+  }
 });
 
 test('records round-trip through their stored form; anything else is not a record', () => {
