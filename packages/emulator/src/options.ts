@@ -22,7 +22,7 @@ export interface CcsEmulatorOptions {
   key?: string;
   /** Accounts. Default `[{ senderId: '1234567890', apiKey: 'emulator-api-key' }]`. */
   senders?: SenderAccount[];
-  /** Simulated devices created per sender (tokens in `deviceTokens(senderId)`). Default 0. */
+  /** Simulated devices created per sender (tokens in `deviceTokens(senderId)`), at most 100 000. Default 0. */
   devices?: number;
   /** Treat any token that is not registered and has no special prefix as a valid device. Default true. */
   acceptUnknownTokens?: boolean;
@@ -133,6 +133,9 @@ export interface CheckedOptions {
   admin: { host: string; port: number; token: string | undefined } | undefined;
 }
 
+/** Simulated devices per sender at most. */
+const MAX_DEVICES = 100_000;
+
 /**
  * Validates the options.
  * @throws {EmulatorError} `EMU_ERR_CONFIG` naming the bad option; never quoting an API key.
@@ -154,6 +157,9 @@ export function checkOptions(options: CcsEmulatorOptions): CheckedOptions {
     if (v !== undefined && (typeof v !== 'number' || !Number.isFinite(v) || v < min)) throw new EmulatorError('EMU_ERR_CONFIG', `${name} must be a number ≥ ${min}`);
   };
   positive('devices', 0);
+  // Every device is created up front (tokens, presence, delivery lists): 10^11 of them ran the process
+  // out of memory instead of being refused. 10^5 take about 50 MB and a second.
+  if ((options.devices ?? 0) > MAX_DEVICES) throw new EmulatorError('EMU_ERR_CONFIG', `devices must be at most ${MAX_DEVICES} per sender`);
   positive('maxPendingUpstream', 1);
   positive('upstreamResendMs', 1);
   positive('upstreamRate', 0);

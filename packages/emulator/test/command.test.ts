@@ -54,6 +54,8 @@ test('a value the emulator refuses is named by its flag as typed (or the variabl
     [['--port', '99999'], {}, '--port must be an integer 0…65535'],
     [['--admin-port', '70000'], {}, '--admin-port must be an integer 0…65535'],
     [['--cut-probability', '2'], {}, '--cut-probability must be a number in [0, 1]'],
+    // Refused, not created: 10^11 devices ran the process out of memory.
+    [['--devices', '99999999999'], {}, '--devices must be at most 100000 per sender'],
     [['--offline-share', '2'], {}, '--offline-share must be a number in [0, 1]'],
     [['--offline-share', '0.6', '--idle-share', '0.6'], {}, '--offline-share + --idle-share must be at most 1'],
     [['--port', '0', '--admin-port', '0', '--admin-host', '10.0.0.1'], {}, 'the admin API on 10.0.0.1 (not loopback) needs --admin-token'],
