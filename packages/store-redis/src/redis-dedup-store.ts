@@ -197,7 +197,13 @@ export class RedisDedupStore implements UpstreamDedupStore {
     const batch = this.#batcher.batch;
     this.#batcher.promise('claim').then(
       (codes) => this.#answer(waiter, codes[index], batch, token),
-      (err: unknown) => waiter.reject(storeError('claim', err)),
+      (err: unknown) => {
+        // It may have run before the connection dropped, its answer lost: handed back (retried when
+        // Redis is back), as a failed completion is. Left, it held the message under this live
+        // instance with no handler running, and every other instance waited on it for dedupWindowMs.
+        this.#release(waiter.suffix, 'r', token);
+        waiter.reject(storeError('claim', err));
+      },
     );
   }
 

@@ -1,3 +1,4 @@
+import * as net from 'node:net';
 import * as assert from 'uvu/assert';
 import { Redis } from 'ioredis';
 import { redisStore, StoreError, type RedisStore } from '../src/index.js';
@@ -391,6 +392,54 @@ t.test('claims fail with CCS_ERR_STORE while Redis is down, and work again after
   await until(() => ups > 0, 'up');
   assert.is(await a.dedup.claim('dev', 'u5'), 'new');
   closeAll();
+});
+
+t.test('a claim whose answer was lost with its connection (it ran in Redis) is handed back: another instance is not left waiting on it', async (server) => {
+  const sender = uniqueSender();
+  // A proxy in front of Redis that cuts the connection which sent the marked claim as soon as Redis
+  // answers it, so the claim runs and its answer never arrives: a reset after the command, as a
+  // network drop does.
+  const marker = 'lost-answer-1';
+  const conns = new Set<net.Socket>();
+  const proxy = net.createServer((client) => {
+    const upstream = net.connect(server.port, '127.0.0.1');
+    conns.add(client);
+    conns.add(upstream);
+    let cut = false;
+    client.on('data', (d: Buffer) => {
+      if (d.includes(marker)) cut = true;
+      upstream.write(d);
+    });
+    upstream.on('data', (d: Buffer) => {
+      if (cut) {
+        client.destroy();
+        upstream.destroy();
+      } else client.write(d);
+    });
+    const end = (): void => {
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on('error', end).on('close', end);
+    upstream.on('error', end).on('close', end);
+  });
+  await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', () => r()));
+  const port = (proxy.address() as net.AddressInfo).port;
+  const a = open(`redis://127.0.0.1:${port}`, sender, { leaseTtlMs: 60_000, reconnectMaxMs: 50 });
+  const b = open(server.url, sender, { leaseTtlMs: 60_000 });
+  try {
+    await Promise.all([a.ready(), b.ready()]);
+    const lost = await a.dedup.claim('dev', marker).then(() => undefined, (err: unknown) => err);
+    assert.instance(lost, StoreError);
+    assert.ok((lost as StoreError).unavailable);
+    // a is alive (its lease holds): only the handed-back claim lets b take the message.
+    const answer = await Promise.race([b.dedup.claim('dev', marker), new Promise<string>((r) => setTimeout(r, 5000, 'still waiting after 5 s'))]);
+    assert.is(answer, 'new');
+  } finally {
+    closeAll();
+    for (const c of conns) c.destroy();
+    await new Promise<void>((r) => proxy.close(() => r()));
+  }
 });
 
 t.test('closing fails the claims still waiting for another instance (their messages stay un-ACKed)', async (server) => {
