@@ -240,6 +240,15 @@ function asTyped(err: unknown, argv: readonly string[], env: CommandIo['env']): 
   return message === err.message ? err : new EmulatorError('EMU_ERR_CONFIG', message, { cause: err, ...(err.field === undefined ? {} : { field: err.field }) });
 }
 
+/** The emulator for a command line's options; one it refuses names the flag as typed (see {@link asTyped}). */
+export function emulatorFor(options: CcsEmulatorOptions, argv: readonly string[], env: CommandIo['env']): CcsEmulator {
+  try {
+    return new CcsEmulator(options);
+  } catch (err) {
+    throw asTyped(err, argv, env);
+  }
+}
+
 /** A running command: `stop()` stops the emulator and prints the ledger totals line. */
 export interface RunningCommand {
   emulator: CcsEmulator;
@@ -256,12 +265,7 @@ export async function runCommand(argv: string[], io: CommandIo): Promise<Running
     for (const l of USAGE.trimEnd().split('\n')) io.out(l);
     return undefined;
   }
-  let emulator: CcsEmulator;
-  try {
-    emulator = new CcsEmulator(line.options);
-  } catch (err) {
-    throw asTyped(err, argv, io.env);
-  }
+  const emulator = emulatorFor(line.options, argv, io.env);
   if (line.verbose) emulator.on('event', (e) => io.out(JSON.stringify({ ts: Date.now(), ...e })));
   await emulator.start();
   const devices: Record<string, string[]> = {};

@@ -7,8 +7,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { constants } from 'node:os';
-import { parseCommandLine } from './command.js';
-import { CcsEmulator } from './emulator.js';
+import { emulatorFor, parseCommandLine } from './command.js';
 import { EmulatorError } from './errors.js';
 
 /** Where `runExec` reads and writes; the CLI passes the process's. */
@@ -35,7 +34,7 @@ export async function runExec(argv: string[], io: ExecIo): Promise<number> {
   const { options: flags, command } = splitExecArgs(argv);
   const line = parseCommandLine(flags, io.env);
   // The admin API is how the command reaches the emulator beyond CCS (inject, drain, faults).
-  const emulator = new CcsEmulator({ port: 0, adminPort: 0, ...line.options });
+  const emulator = emulatorFor({ port: 0, adminPort: 0, ...line.options }, flags, io.env);
   if (line.verbose) emulator.on('event', (e) => io.err(JSON.stringify({ ts: Date.now(), ...e })));
   await emulator.start();
   const sender = (line.options.senders ?? [])[0] as { senderId: string; apiKey: string };

@@ -60,6 +60,10 @@ test('exec reports a command that cannot start (127) and refuses a missing comma
   const usage = await run(['exec', '--port', '0']);
   assert.is(usage.code, 2);
   assert.match(usage.stderr, /usage: ccs-emulator exec/);
+  // A value the emulator refuses is named by its flag, as without exec.
+  const refused = await run(['exec', '--cut-probability', '2', '--', process.execPath, '-e', '']);
+  assert.is(refused.code, 2, refused.stderr);
+  assert.match(refused.stderr, /--cut-probability must be a number in \[0, 1\]/);
 });
 
 test('exec ends with the status of a command killed by a signal (128 + n)', async () => {
