@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { Keys } from './keys.js';
 import type { RedisLink } from './redis-link.js';
 import { storeError, type StoreError } from './errors.js';
@@ -60,6 +61,10 @@ export class LeaseKeeper {
   /** Monotonic ms before which no adoption runs (`Infinity` until the first renewal). */
   #adoptAfter = Number.POSITIVE_INFINITY;
   #beats = 0;
+  /** Adoption scans made (each names its stage). */
+  #scans = 0;
+  /** Unique to this process: a restart with the same instanceId must not reuse a stage name left by the previous one. */
+  readonly #stagePrefix = `${randomBytes(4).toString('hex')}.`;
   #beating = false;
   #scanning = false;
   #stopped = false;
@@ -114,9 +119,12 @@ export class LeaseKeeper {
     this.#scanning = true;
     try {
       const me = this.#options.instanceId;
+      // The records land in a stage of their own first (see the adopt script): if this answer is
+      // lost, the stage lapses and they are adopted again rather than kept here unsent.
+      const stage = `${me}~${this.#stagePrefix}${(++this.#scans).toString(36)}`;
       const reply = await this.#link.script('ccsAdopt', [
         this.#keys.instances, this.#keys.out, this.#keys.own(me),
-        me, this.#keys.prefix, this.#nextSeq(), this.#options.adoptMax,
+        me, this.#keys.prefix, this.#nextSeq(), this.#options.adoptMax, stage, this.#options.leaseTtlMs,
       ]);
       const flat = Array.isArray(reply) ? (reply as string[]) : [];
       if (flat.length === 0) return 0;
@@ -124,7 +132,13 @@ export class LeaseKeeper {
       for (let i = 0; i + 2 < flat.length; i += 3) {
         records.push({ previousOwner: flat[i] as string, id: flat[i + 1] as string, record: flat[i + 2] as string });
       }
-      if (!this.#stopped) this.#sink.adopted(records);
+      // Stopped (closing): not taken, the stage lapses and another instance adopts them.
+      if (this.#stopped) return 0;
+      this.#link.script('ccsAdopted', [this.#keys.instances, this.#keys.out, this.#keys.own(me), this.#keys.prefix, stage]).catch((err: unknown) => {
+        // The stage lapses and is adopted again: those records go out twice (at-least-once).
+        if (this.#link.ready) this.#sink.error(storeError('adopt', err));
+      });
+      this.#sink.adopted(records);
       return records.length;
     } catch (err) {
       if (this.#link.ready) this.#sink.error(storeError('adopt', err));

@@ -86,24 +86,28 @@ return 0
 `;
 
 /**
- * adopt — KEYS: instances, out, own:<me>. ARGV: me, prefix, baseSeq, maxRecords.
- * For each registered instance other than `me` whose lease key is gone: moves all its records to
- * `me` in their submission order (whole instances only, so one adopter sends a dead instance's
- * messages and their per-target order holds) and unregisters it. Stops after the instance that
- * brings the total to maxRecords or more. Returns a flat array of (instance, id, record) triples.
+ * adopt — KEYS: instances, out, own:<me>. ARGV: me, prefix, baseSeq, maxRecords, stage, ttlMs.
+ * For each registered instance other than `me` whose lease key is gone: moves all its records, in
+ * their submission order, to `stage` (`<me>~<scan>`, registered with a lease of `ttlMs`) — whole
+ * instances only, so one adopter sends a dead instance's messages and their per-target order
+ * holds — and unregisters it. Stops after the instance that brings the total to maxRecords or more.
+ * Returns a flat array of (instance, id, record) triples. The adopter then moves the stage to
+ * `own:<me>` (adopted); an answer lost on the way (a reset after the script ran) leaves the stage
+ * to lapse and be adopted again, instead of the records sitting in a live instance's set, never sent.
  */
 export const ADOPT = `
-local me, prefix, seq, max = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
+local me, prefix, seq, max, stage, ttl = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5], ARGV[6]
+local dest = prefix .. 'own:' .. stage
 local res = {}
 for _, inst in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
   if #res >= max * 3 then break end
-  if inst ~= me and redis.call('EXISTS', prefix .. 'lease:' .. inst) == 0 then
+  if inst ~= me and inst ~= stage and redis.call('EXISTS', prefix .. 'lease:' .. inst) == 0 then
     local own = prefix .. 'own:' .. inst
     for _, id in ipairs(redis.call('ZRANGE', own, 0, -1)) do
       local rec = redis.call('HGET', KEYS[2], id)
       if rec then
         seq = seq + 1
-        redis.call('ZADD', KEYS[3], seq, id)
+        redis.call('ZADD', dest, seq, id)
         res[#res + 1] = inst; res[#res + 1] = id; res[#res + 1] = rec
       end
     end
@@ -111,7 +115,31 @@ for _, inst in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
     redis.call('ZREM', KEYS[1], inst)
   end
 end
+if #res > 0 then
+  redis.call('SET', prefix .. 'lease:' .. stage, '1', 'PX', ttl)
+  redis.call('ZADD', KEYS[1], 'NX', 0, stage)
+end
 return res
+`;
+
+/**
+ * adopted — KEYS: instances, out, own:<me>. ARGV: prefix, stage.
+ * The adopter has the records of `stage` (see adopt): those still recorded join `own:<me>` with
+ * their order, and the stage goes. Returns how many moved (0 when the stage lapsed and was adopted
+ * again first: those records then go out twice, at-least-once).
+ */
+export const ADOPTED = `
+local own = ARGV[1] .. 'own:' .. ARGV[2]
+local ids = redis.call('ZRANGE', own, 0, -1, 'WITHSCORES')
+local n = 0
+for i = 1, #ids, 2 do
+  if redis.call('HEXISTS', KEYS[2], ids[i]) == 1 then
+    redis.call('ZADD', KEYS[3], ids[i + 1], ids[i]); n = n + 1
+  end
+end
+redis.call('DEL', own, ARGV[1] .. 'lease:' .. ARGV[2])
+redis.call('ZREM', KEYS[1], ARGV[2])
+return n
 `;
 
 /**
@@ -221,6 +249,7 @@ export const SCRIPTS = {
   ccsRemove: { numberOfKeys: 2, lua: REMOVE },
   ccsHeartbeat: { numberOfKeys: 2, lua: HEARTBEAT },
   ccsAdopt: { numberOfKeys: 3, lua: ADOPT },
+  ccsAdopted: { numberOfKeys: 3, lua: ADOPTED },
   ccsClaim: { numberOfKeys: 1, lua: CLAIM },
   ccsComplete: { numberOfKeys: 1, lua: COMPLETE },
   ccsRelease: { numberOfKeys: 1, lua: RELEASE },

@@ -1,9 +1,9 @@
-import * as net from 'node:net';
 import * as assert from 'uvu/assert';
 import { Redis } from 'ioredis';
 import { redisStore, StoreError, type RedisStore } from '../src/index.js';
 import { redisSuite, uniqueSender, until } from './helpers/redis-suite.js';
 import { record, TestHost } from './helpers/records.js';
+import { startCuttingProxy } from './helpers/cutting-proxy.js';
 
 const t = redisSuite('redis upstream de-duplication', { appendonly: true });
 
@@ -396,36 +396,11 @@ t.test('claims fail with CCS_ERR_STORE while Redis is down, and work again after
 
 t.test('a claim whose answer was lost with its connection (it ran in Redis) is handed back: another instance is not left waiting on it', async (server) => {
   const sender = uniqueSender();
-  // A proxy in front of Redis that cuts the connection which sent the marked claim as soon as Redis
-  // answers it, so the claim runs and its answer never arrives: a reset after the command, as a
-  // network drop does.
+  // The connection that sent the marked claim is cut as soon as Redis answers it: the claim ran
+  // and its answer never arrives.
   const marker = 'lost-answer-1';
-  const conns = new Set<net.Socket>();
-  const proxy = net.createServer((client) => {
-    const upstream = net.connect(server.port, '127.0.0.1');
-    conns.add(client);
-    conns.add(upstream);
-    let cut = false;
-    client.on('data', (d: Buffer) => {
-      if (d.includes(marker)) cut = true;
-      upstream.write(d);
-    });
-    upstream.on('data', (d: Buffer) => {
-      if (cut) {
-        client.destroy();
-        upstream.destroy();
-      } else client.write(d);
-    });
-    const end = (): void => {
-      client.destroy();
-      upstream.destroy();
-    };
-    client.on('error', end).on('close', end);
-    upstream.on('error', end).on('close', end);
-  });
-  await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', () => r()));
-  const port = (proxy.address() as net.AddressInfo).port;
-  const a = open(`redis://127.0.0.1:${port}`, sender, { leaseTtlMs: 60_000, reconnectMaxMs: 50 });
+  const proxy = await startCuttingProxy(server.port, { afterRequest: marker });
+  const a = open(`redis://127.0.0.1:${proxy.port}`, sender, { leaseTtlMs: 60_000, reconnectMaxMs: 50 });
   const b = open(server.url, sender, { leaseTtlMs: 60_000 });
   try {
     await Promise.all([a.ready(), b.ready()]);
@@ -435,10 +410,10 @@ t.test('a claim whose answer was lost with its connection (it ran in Redis) is h
     // a is alive (its lease holds): only the handed-back claim lets b take the message.
     const answer = await Promise.race([b.dedup.claim('dev', marker), new Promise<string>((r) => setTimeout(r, 5000, 'still waiting after 5 s'))]);
     assert.is(answer, 'new');
+    assert.is(proxy.cuts, 1);
   } finally {
     closeAll();
-    for (const c of conns) c.destroy();
-    await new Promise<void>((r) => proxy.close(() => r()));
+    await proxy.close();
   }
 });
 

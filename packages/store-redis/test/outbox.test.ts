@@ -4,6 +4,7 @@ import { ClosedError, TimeoutError } from '@ccs-xmpp/ccs';
 import { redisStore, StoreError, type RedisStore } from '../src/index.js';
 import { redisSuite, uniqueSender, until } from './helpers/redis-suite.js';
 import { acked, nacked, record, TestHost } from './helpers/records.js';
+import { startCuttingProxy } from './helpers/cutting-proxy.js';
 
 const t = redisSuite('redis outbox store', { appendonly: true });
 
@@ -151,6 +152,38 @@ t.test("a dead instance's records are adopted once, whole, in their original ord
   assert.equal(outcomes.map((o) => [o.id, o.status, o.adopted, o.instance]), [[takenAdopted.id, 'ack', true, adopter.instanceId]]);
   redis.disconnect();
   await closeAll();
+});
+
+t.test("an adoption whose answer was lost with its connection (it ran in Redis) is adopted again, not kept unsent by the live adopter", async (server) => {
+  const sender = uniqueSender();
+  const dead = open(server.url, sender, { leaseTtlMs: 300 });
+  await dead.ready();
+  dead.outbox.attach(new TestHost());
+  const recs = Array.from({ length: 5 }, (_, i) => record(`lost-${i}`, i + 1));
+  for (const r of recs) dead.outbox.append(r);
+  await dead.outbox.flush();
+  // The adopter reaches Redis through a proxy that cuts the connection carrying the first answer
+  // with these records in it: the adoption ran in Redis, its answer is lost.
+  const proxy = await startCuttingProxy(server.port, { inReply: 'lost-0' });
+  const adopter = open(`redis://127.0.0.1:${proxy.port}`, sender, { instanceId: 'adopter-1', leaseTtlMs: 600, adoptIntervalMs: 50, reconnectMaxMs: 50 });
+  const host = new TestHost();
+  try {
+    await adopter.ready();
+    adopter.outbox.attach(host);
+    dead.destroy();
+    await until(() => proxy.cuts === 1, 'the first adoption answer lost', 10_000);
+    assert.is(host.adopted.length, 0);
+    // The stage it ran into lapses, and the adopter (alive, reconnected) adopts it again.
+    await until(() => host.adopted.length === recs.length, 'the records adopted after all', 10_000);
+    assert.equal(host.adopted.map((r) => r.id), recs.map((r) => r.id));
+    const redis = new Redis(server.url);
+    await until(async () => (await redis.zcard(adopter.keys.own('adopter-1'))) === recs.length, 'the records owned by the adopter');
+    assert.equal(await redis.zrange(adopter.keys.instances, 0, -1), ['adopter-1'], 'no stage left registered');
+    redis.disconnect();
+  } finally {
+    await closeAll();
+    await proxy.close();
+  }
 });
 
 t.test('a clean close drops the lease, so the others adopt at their next scan instead of after it lapses', async (server) => {
