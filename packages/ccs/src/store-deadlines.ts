@@ -31,6 +31,8 @@ export class StoreDeadlines {
   #head = 0;
   #timer: ClockTimer | undefined = undefined;
   #armedFor = 0;
+  /** Cleared for good (the client closed): a wait that starts after it gets no deadline and no timer. */
+  #closed = false;
   readonly #fire = (): void => {
     this.#timer = undefined;
     const now = this.#clock.now();
@@ -58,9 +60,15 @@ export class StoreDeadlines {
     return this.#waits.length - this.#head;
   }
 
-  /** Starts a wait; `expired` runs once if {@link answer} is not called within the timeout. `undefined` with no limit. */
+  /**
+   * Starts a wait; `expired` runs once if {@link answer} is not called within the timeout.
+   * `undefined` with no limit, and once {@link clear}ed: a flush or a claim that begins after the
+   * client closed (a handler that outlived `close({ timeoutMs })`, a receipt during the last
+   * connections' close) armed a ref'd timer that kept the closed client's process alive for up to
+   * `timeoutMs`, and reported a timeout after the close.
+   */
   start(expired: () => void): StoreWait | undefined {
-    if (this.timeoutMs === 0) return undefined;
+    if (this.timeoutMs === 0 || this.#closed) return undefined;
     const w: StoreWait = { deadline: this.#clock.now() + this.timeoutMs, expired, answered: false };
     this.#waits.push(w);
     if (this.#timer === undefined) this.#arm();
@@ -80,8 +88,9 @@ export class StoreDeadlines {
     return true;
   }
 
-  /** Drops every wait without calling it (the client closed). */
+  /** Drops every wait without calling it, and bounds no later one (the client closed). */
   clear(): void {
+    this.#closed = true;
     for (let i = this.#head; i < this.#waits.length; i++) (this.#waits[i] as StoreWait).answered = true;
     this.#waits = [];
     this.#head = 0;
