@@ -483,7 +483,6 @@ export class XmppConnection {
     this.socket.write(`${header}<stream:error><${condition} xmlns="${NS_STREAM_ERRORS}"/>${textEl}</stream:error></stream:stream>`);
   }
 
-  /** A protocol violation or dead peer: tell the peer (when still possible) and close. */
   /**
    * Calls `onDrain` or `onFlushed` from the socket's own callback. One that throws ends this
    * connection as a throwing data handler does (STREAM_ERR_HANDLER, the throw as `cause`, reported
@@ -497,6 +496,7 @@ export class XmppConnection {
     }
   }
 
+  /** A protocol violation or dead peer: tell the peer (when still possible) and close. */
   private fail(error: StreamError, condition: StreamErrorCondition): void {
     this.closeError ??= error;
     if (this.state === OPEN) {
