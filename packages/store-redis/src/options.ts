@@ -114,13 +114,15 @@ export function resolveStoreOptions(options: RedisStoreOptions): ResolvedStoreOp
 
 /**
  * The `redis` option as it may be shown (inspect, logs): a URL without its password, or an
- * options object as its host and port only.
+ * options object as its host and port only. ioredis also takes any of its options from the query
+ * (`?password=…`, `?sentinelPassword=…`): every query value whose name holds "pass" is hidden too.
  */
 export function redactedRedis(redis: string | RedisOptions): string {
   if (typeof redis !== 'string') return `{ host: ${JSON.stringify(redis.host ?? '127.0.0.1')}, port: ${redis.port ?? 6379} }`;
   try {
     const url = new URL(redis);
     if (url.password !== '') url.password = '***';
+    for (const name of [...url.searchParams.keys()]) if (/pass/i.test(name)) url.searchParams.set(name, '***');
     return url.href;
   } catch {
     return '(not shown)';

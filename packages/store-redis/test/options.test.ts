@@ -58,7 +58,9 @@ test('a redis URL that cannot be parsed is a TypeError naming the option, never 
       assert.not.match(inspect(err, { depth: 5 }), /s3cret/);
     }
   }
-  for (const redis of ['redis://user:s3cret-pw@127.0.0.1:1/0', 'rediss://:s3cret-pw@127.0.0.1:1', { host: '127.0.0.1', port: 1, password: 's3cret-pw' }]) {
+  // ioredis takes a password from the query too (redis://host?password=…), and a sentinel's.
+  for (const redis of ['redis://user:s3cret-pw@127.0.0.1:1/0', 'rediss://:s3cret-pw@127.0.0.1:1', { host: '127.0.0.1', port: 1, password: 's3cret-pw' },
+    'redis://127.0.0.1:1/0?password=s3cret-pw', 'redis://127.0.0.1:1?db=0&sentinelPassword=s3cret-pw&Password=s3cret-pw']) {
     const s = redisStore({ redis, senderId: '1', reconnectMaxMs: 10 });
     s.ready().catch(() => {});
     const shown = inspect(s, { depth: 5 });
