@@ -36,6 +36,8 @@ export function checkFaults(f: Faults | undefined): Faults {
     const v = f[k];
     if (v === undefined) return;
     if (!Number.isInteger(v) || v < 0) throw new EmulatorError('EMU_ERR_CONFIG', `fault ${k} must be a non-negative integer`, { field: k });
+    // A delay past Node's timer limit fires after 1 ms instead.
+    if (k !== 'cutAfterStanzas' && v > 2 ** 31 - 1) throw new EmulatorError('EMU_ERR_CONFIG', `fault ${k} must be at most ${2 ** 31 - 1} ms`, { field: k });
     out[k] = v;
   };
   const rate = (k: 'cutProbability' | 'serviceUnavailableRate' | 'internalErrorRate'): void => {

@@ -133,6 +133,9 @@ export interface CheckedOptions {
   admin: { host: string; port: number; token: string | undefined } | undefined;
 }
 
+/** The longest a Node timer waits (about 24.8 days). */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /** Simulated devices per sender at most. */
 const MAX_DEVICES = 100_000;
 
@@ -174,6 +177,12 @@ export function checkOptions(options: CcsEmulatorOptions): CheckedOptions {
   positive('maxConnections', 1);
   positive('maxQueuedUpstream', 1);
   positive('maxPendingDownstream', 1);
+  // A Node timer waits at most 2^31 - 1 ms; a longer delay fires after 1 ms instead (a
+  // TimeoutOverflowWarning): a handshakeTimeoutMs of 3e9 cut every connection at once.
+  for (const name of ['upstreamResendMs', 'keepaliveIntervalMs', 'idleTimeoutMs', 'drainTimeoutMs', 'drainMinMs', 'handshakeTimeoutMs'] as const) {
+    const v = options[name];
+    if (v !== undefined && v > MAX_TIMER_MS) throw new EmulatorError('EMU_ERR_CONFIG', `${name} must be at most ${MAX_TIMER_MS} ms`);
+  }
   const adminPort = options.adminPort;
   if (adminPort !== undefined && (!Number.isInteger(adminPort) || adminPort < 0 || adminPort > 65535)) throw new EmulatorError('EMU_ERR_CONFIG', 'adminPort must be an integer 0…65535');
   const adminHost = options.adminHost ?? '127.0.0.1';

@@ -56,6 +56,10 @@ test('a value the emulator refuses is named by its flag as typed (or the variabl
     [['--cut-probability', '2'], {}, '--cut-probability must be a number in [0, 1]'],
     // Refused, not created: 10^11 devices ran the process out of memory.
     [['--devices', '99999999999'], {}, '--devices must be at most 100000 per sender'],
+    // A timer past Node's limit fires after 1 ms: refused, not taken.
+    [['--handshake-timeout-ms', '3000000000'], {}, '--handshake-timeout-ms must be at most 2147483647 ms'],
+    [['--keepalive-ms', '3000000000'], {}, '--keepalive-ms must be at most 2147483647 ms'],
+    [['--ack-delay', '3000000000'], {}, '--ack-delay must be at most 2147483647 ms'],
     [['--offline-share', '2'], {}, '--offline-share must be a number in [0, 1]'],
     [['--offline-share', '0.6', '--idle-share', '0.6'], {}, '--offline-share + --idle-share must be at most 1'],
     [['--port', '0', '--admin-port', '0', '--admin-host', '10.0.0.1'], {}, 'the admin API on 10.0.0.1 (not loopback) needs --admin-token'],
