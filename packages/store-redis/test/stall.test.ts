@@ -2,6 +2,7 @@
 // long CLIENT PAUSE or a partition without a reset looks to a client): every wait is bounded and
 // ends in a typed error, and close() returns. Before, the store's close() — and the client's
 // close() with it — waited for Redis to answer, for good.
+import { spawn } from 'node:child_process';
 import * as assert from 'uvu/assert';
 import { CcsEmulator } from '@ccs-xmpp/emulator';
 import { CcsClient, StoreError as CcsStoreError, TimeoutError } from '@ccs-xmpp/ccs';
@@ -45,6 +46,44 @@ t.test('Redis stopped mid-run: a send with a timeout rejects with CCS_ERR_TIMEOU
   } finally {
     if (stopped) process.kill(pid, 'SIGCONT');
     client.destroy();
+    await emu.stop();
+  }
+});
+
+t.test('a client closed while Redis is stopped lets its process end by itself (a real child process), and one still open keeps it alive', async (server) => {
+  const sender = uniqueSender();
+  const emu = new CcsEmulator({ port: 0, senders: [{ senderId: sender, apiKey: 'k' }], seed: 6 });
+  await emu.start();
+  const url = (spec: string): string => import.meta.resolve(spec);
+  // The child connects, sends one message, says so, and closes its client when told to.
+  const script = `
+    import { CcsClient } from ${JSON.stringify(url('@ccs-xmpp/ccs'))};
+    import { redisStore } from ${JSON.stringify(new URL('../src/index.js', import.meta.url).href)};
+    const store = redisStore({ redis: ${JSON.stringify(server.url)}, senderId: ${JSON.stringify(sender)}, reconnectMaxMs: 100 });
+    await store.ready();
+    const client = new CcsClient({ senderId: ${JSON.stringify(sender)}, apiKey: 'k', host: '127.0.0.1', port: ${emu.port}, tls: { ca: ${JSON.stringify(emu.ca)}, servername: 'localhost' }, store });
+    client.on('error', () => {});
+    await client.connect();
+    await client.send({ to: 'tok' });
+    process.stdout.write('sent\\n');
+    process.stdin.once('data', () => { process.stdin.destroy(); void client.close({ timeoutMs: 300 }); });
+  `;
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const pid = server.pid as number;
+  let stopped = false;
+  try {
+    await new Promise<void>((resolve) => child.stdout.on('data', (d: Buffer) => { if (d.toString().includes('sent')) resolve(); }));
+    process.kill(pid, 'SIGSTOP');
+    stopped = true;
+    const early = await Promise.race([exited, new Promise<'alive'>((r) => setTimeout(r, 500, 'alive'))]);
+    assert.is(early, 'alive', 'a client still open keeps its process alive');
+    child.stdin.write('close\n');
+    const code = await Promise.race([exited, new Promise<'alive'>((r) => setTimeout(r, 6000, 'alive'))]);
+    assert.is(code, 0, 'the process ended by itself while Redis was still stopped');
+  } finally {
+    if (stopped) process.kill(pid, 'SIGCONT');
+    child.kill('SIGKILL');
     await emu.stop();
   }
 });
