@@ -190,7 +190,10 @@ export function parseCommandLine(argv: string[], env: Record<string, string | un
   for (const spec of values['device-state'] ?? []) {
     const m = /^([^=]+)=(online|offline|idle|unregistered)(?:@(\d+))?$/.exec(spec);
     if (m === null) throw new EmulatorError('EMU_ERR_CONFIG', `--device-state needs TOKEN=online|offline|idle|unregistered[@MS], got ${JSON.stringify(spec)}`);
-    (options.deviceScript ??= []).push({ token: m[1] as string, state: m[2] as 'online', atMs: Number(m[3] ?? 0) });
+    const atMs = Number(m[3] ?? 0);
+    // A timer's delay: past Node's limit it fired after 1 ms instead (the transition at once).
+    if (atMs > 2 ** 31 - 1) throw new EmulatorError('EMU_ERR_CONFIG', `--device-state's @MS must be at most ${2 ** 31 - 1} ms, got ${JSON.stringify(spec)}`);
+    (options.deviceScript ??= []).push({ token: m[1] as string, state: m[2] as 'online', atMs });
   }
   for (const spec of values['device-group'] ?? []) {
     const eq = spec.indexOf('=');

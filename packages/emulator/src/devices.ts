@@ -67,6 +67,8 @@ export interface Acceptance {
 }
 
 const PRESENCES: readonly DevicePresence[] = ['online', 'offline', 'idle', 'unregistered'];
+/** The longest a Node timer waits (2^31 - 1 ms, about 24.8 days): a scripted transition's `atMs` at most. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 // The clock granularity of TTL expiry: fine for tests with 1 s TTLs, cheap when nothing is held.
 const SWEEP_MS = 100;
 
@@ -83,8 +85,9 @@ export function checkDevicesOptions(o: DevicesOptions): void {
     if (s.meanMessages !== undefined && !(Number.isInteger(s.meanMessages) && s.meanMessages >= 1)) throw new EmulatorError('EMU_ERR_CONFIG', 'deviceSchedule.meanMessages must be a positive integer');
   }
   for (const t of o.script ?? []) {
-    if (typeof t.token !== 'string' || t.token === '' || !PRESENCES.includes(t.state) || !(Number.isInteger(t.atMs) && t.atMs >= 0)) {
-      throw new EmulatorError('EMU_ERR_CONFIG', `bad device transition ${JSON.stringify(t)}: token, state (${PRESENCES.join('|')}), atMs >= 0`);
+    // atMs is a timer's delay: past Node's limit it fired after 1 ms instead (the transition at once).
+    if (typeof t.token !== 'string' || t.token === '' || !PRESENCES.includes(t.state) || !(Number.isInteger(t.atMs) && t.atMs >= 0 && t.atMs <= MAX_TIMER_MS)) {
+      throw new EmulatorError('EMU_ERR_CONFIG', `bad device transition ${JSON.stringify(t)}: token, state (${PRESENCES.join('|')}), atMs from 0 to ${MAX_TIMER_MS}`);
     }
   }
   for (const [key, tokens] of Object.entries(o.groups ?? {})) {

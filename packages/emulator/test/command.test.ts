@@ -60,6 +60,7 @@ test('a value the emulator refuses is named by its flag as typed (or the variabl
     [['--handshake-timeout-ms', '3000000000'], {}, '--handshake-timeout-ms must be at most 2147483647 ms'],
     [['--keepalive-ms', '3000000000'], {}, '--keepalive-ms must be at most 2147483647 ms'],
     [['--ack-delay', '3000000000'], {}, '--ack-delay must be at most 2147483647 ms'],
+    [['--device-state', 'tok=offline@3000000000'], {}, '--device-state\'s @MS must be at most 2147483647 ms, got "tok=offline@3000000000"'],
     [['--offline-share', '2'], {}, '--offline-share must be a number in [0, 1]'],
     [['--offline-share', '0.6', '--idle-share', '0.6'], {}, '--offline-share + --idle-share must be at most 1'],
     [['--port', '0', '--admin-port', '0', '--admin-host', '10.0.0.1'], {}, 'the admin API on 10.0.0.1 (not loopback) needs --admin-token'],

@@ -138,6 +138,8 @@ test('a device group: the ACK counts success and failure, lists the failed token
 test('bad device options are EMU_ERR_CONFIG', () => {
   assert.throws(() => new CcsEmulator({ deviceSchedule: { offlineShare: 2 } }), /offlineShare/);
   assert.throws(() => new CcsEmulator({ deviceScript: [{ token: 't', state: 'gone' as 'offline', atMs: 0 }] }), /bad device transition/);
+  // A timer's delay past Node's limit fired after 1 ms: the transition came at once.
+  assert.throws(() => new CcsEmulator({ deviceScript: [{ token: 't', state: 'offline', atMs: 2 ** 31 }] }), /bad device transition .*atMs from 0 to 2147483647/);
   assert.throws(() => new CcsEmulator({ deviceGroups: { k: [] } }), /at least one token/);
 });
 
