@@ -211,8 +211,10 @@ async function openStore(io: CliIo, url: string | undefined, senderId: string): 
   try {
     store = mod.redisStore({ redis: url, senderId });
   } catch (err) {
-    // A URL it cannot parse (the store's TypeError never quotes it: it may hold a password).
-    throw new UsageError(`cannot use the --store: ${err instanceof Error ? err.message : String(err)}`);
+    // A URL it cannot parse (the store's TypeError never quotes it: it may hold a password), or a
+    // sender ID it cannot key by — named as the user gave them (`redis`, `senderId` are the store's names).
+    const text = (err instanceof Error ? err.message : String(err)).replace(/^redis is not/, 'the URL is not').replace(/^senderId /, 'CCS_SENDER_ID ');
+    throw new UsageError(`cannot use the --store: ${text}`);
   }
   try {
     await store.ready();

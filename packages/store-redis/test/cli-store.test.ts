@@ -8,10 +8,10 @@ import { redisSuite } from './helpers/redis-suite.js';
 const CCS_BIN = fileURLToPath(new URL('../../../ccs/bin/ccs.js', import.meta.url));
 
 /** Runs the CLI; SIGKILLed after `killAfterMs` (a process that hangs shows as signal SIGKILL). */
-function run(args: string[], killAfterMs: number): Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }> {
+function run(args: string[], killAfterMs: number, env: Record<string, string> = {}): Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [CCS_BIN, ...args], {
-      env: { PATH: process.env['PATH'] ?? '', CCS_SENDER_ID: '1234567890', CCS_API_KEY: 'cli-store-test-key' },
+      env: { PATH: process.env['PATH'] ?? '', CCS_SENDER_ID: '1234567890', CCS_API_KEY: 'cli-store-test-key', ...env },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     let stderr = '';
@@ -52,8 +52,15 @@ s.test('ccs echo --store with a URL that cannot be parsed: one line without the 
   const r = await run(['echo', '--host', '127.0.0.1', '--port', '5', '--store', 'redis://u:s3cret-pw@127.0.0.1:notaport'], 8000);
   assert.is(r.signal, null, `the process did not end by itself (stderr: ${r.stderr})`);
   assert.is(r.code, 2, r.stderr);
-  assert.match(r.stderr, /^ccs: cannot use the --store: redis is not a valid URL[^\n]*\n$/);
+  assert.match(r.stderr, /^ccs: cannot use the --store: the URL is not a valid URL[^\n]*\n$/);
   assert.not.match(r.stderr, /s3cret/);
+});
+
+s.test('ccs echo --store with a sender ID the store cannot key by: named as CCS_SENDER_ID (the store calls it senderId), exit 2', async (redis) => {
+  const r = await run(['echo', '--host', '127.0.0.1', '--port', '5', '--store', redis.url], 8000, { CCS_SENDER_ID: '12{3' });
+  assert.is(r.signal, null, `the process did not end by itself (stderr: ${r.stderr})`);
+  assert.is(r.code, 2, r.stderr);
+  assert.match(r.stderr, /^ccs: cannot use the --store: CCS_SENDER_ID must be a non-empty string without braces or whitespace[^\n]*\n$/);
 });
 
 s.run();
