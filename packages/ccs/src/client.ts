@@ -70,7 +70,10 @@ export interface WaitOptions {
 
 /** Options of `close`. */
 export interface CloseOptions {
-  /** How long to wait for pending ACKs and running upstream handlers. Default 10 000 ms. */
+  /**
+   * How long to wait for pending ACKs and running upstream handlers: 0 to 2^31 - 1 ms (else `close`
+   * rejects with `CCS_ERR_INVALID_OPTION` and nothing closes). Default 10 000 ms.
+   */
   timeoutMs?: number;
 }
 
@@ -447,9 +450,14 @@ export class CcsClient extends TypedEventEmitter<CcsClientEvents> {
    * (`CCS_ERR_STORE`, `operation` `close`) when a store fails to close; the client is closed all the same.
    */
   close(options: CloseOptions = {}): Promise<void> {
+    // Checked before anything starts, as send's: `null` threw a TypeError out of close() itself, and
+    // a timeoutMs of -1, NaN or '5000' waited for nothing (a timer of 1 ms) without a word.
+    const timeoutMs = options?.timeoutMs ?? 10_000;
+    if (typeof timeoutMs !== 'number' || !(timeoutMs >= 0) || timeoutMs > MAX_DURATION_MS) {
+      return Promise.reject(invalidOption(`close option timeoutMs must be a number from 0 to ${MAX_DURATION_MS} ms, got ${typeof timeoutMs === 'number' ? timeoutMs : typeof timeoutMs}`));
+    }
     if (this.#closePromise) return this.#closePromise;
     if (this.#pool.state === PoolState.Closed) return Promise.resolve();
-    const timeoutMs = options.timeoutMs ?? 10_000;
     // Never connected (or connect() failed): there is nothing to wait for.
     const neverOnline = this.#pool.state === PoolState.Idle || this.#pool.state === PoolState.Connecting;
     this.#pool.beginClose();

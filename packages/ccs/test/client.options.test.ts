@@ -107,6 +107,28 @@ test('connect() and waitForCapacity() check their signal before anything starts:
 });
 
 
+test('close() checks its timeoutMs before anything closes: CCS_ERR_INVALID_OPTION for -1, NaN, a string or past the timer limit; null options are none', async () => {
+  const server = await startScriptedServer();
+  const client = new CcsClient(clientOptions(server));
+  try {
+    await client.connect();
+    for (const timeoutMs of [-1, Number.NaN, '5000', 2 ** 31]) {
+      const e = await client.close({ timeoutMs } as never).then(() => undefined, (err: unknown) => err);
+      assert.instance(e, CcsError, String(timeoutMs));
+      assert.is((e as CcsError).code, 'CCS_ERR_INVALID_OPTION');
+      assert.match((e as Error).message, /^close option timeoutMs must be a number from 0 to 2147483647 ms/);
+    }
+    // Nothing closed: the client still sends.
+    assert.ok((await client.send({ to: 'tok' })).messageId);
+    const closing = client.close(null as never);
+    assert.instance(closing, Promise);
+    await closing;
+  } finally {
+    client.destroy();
+    await server.stop();
+  }
+});
+
 test('onUpstream() refuses what is not a function with a TypeError, and null removes the handler as undefined does', async () => {
   const server = await startScriptedServer();
   const client = new CcsClient(clientOptions(server));
