@@ -103,6 +103,24 @@ const DEFAULT_KEEPALIVE_MS = 30_000;
 const DEFAULT_CLOSE_TIMEOUT_MS = 5_000;
 const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 /**
+ * The longest a Node timer waits. Past it (or for NaN) Node fires after 1 ms with only a warning:
+ * a keepalive of `Infinity` would write a space every millisecond, a close timeout of 3e9 ms cut at
+ * once. Durations are checked against it before any socket or timer exists.
+ */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+const DURATION_OPTIONS = ['keepaliveIntervalMs', 'idleTimeoutMs', 'closeTimeoutMs', 'connectTimeoutMs'] as const;
+
+/** @throws {RangeError} naming the first duration option that is not a number from 0 to {@link MAX_TIMER_MS}. */
+function checkDurations(options: ConnectionOptions<unknown> & { connectTimeoutMs?: number }): void {
+  for (const name of DURATION_OPTIONS) {
+    const ms: unknown = options[name];
+    if (ms === undefined) continue;
+    if (typeof ms !== 'number' || !(ms >= 0 && ms <= MAX_TIMER_MS)) {
+      throw new RangeError(`${name} must be a number of milliseconds from 0 to ${MAX_TIMER_MS}, got ${typeof ms === 'number' ? String(ms) : typeof ms}`);
+    }
+  }
+}
+/**
  * 64 KiB rather than Node 20's 16 KiB, and the same on every Node version (Node 22 made 64 KiB its
  * own default): with many small stanzas in flight a 16 KiB mark clocks the writes, a `drain` per
  * write. At 64 KiB a `CcsClient` with 1 000 pending per connection made 2.8× fewer writes and 4×
@@ -448,6 +466,9 @@ export class XmppConnection {
    * for the peer's, then ends the connection. Resolves once the socket is closed.
    */
   close(timeoutMs?: number): Promise<void> {
+    if (timeoutMs !== undefined && !(timeoutMs >= 0 && timeoutMs <= MAX_TIMER_MS)) {
+      return Promise.reject(new RangeError(`close() timeoutMs must be a number of milliseconds from 0 to ${MAX_TIMER_MS}, got ${String(timeoutMs)}`));
+    }
     if (this.state === OPEN) {
       this.flushBatch();
       // Without our header there is no stream of ours to close: a lone closing tag is not XML.
@@ -575,8 +596,10 @@ export class XmppConnection {
  * Resolves with the connection once the TLS handshake (certificate verified by default) is done;
  * the caller then calls `openStream()`.
  * @throws {ConnectionError} `STREAM_ERR_CONNECT` with the reason (refused, certificate, timeout).
- * @throws {RangeError} when `socketHighWaterMark` is not a positive integer, or `maxStanzaBytes` or
- *   `maxDepth` not positive (the promise rejects, before a socket is opened).
+ * @throws {RangeError} when `socketHighWaterMark` is not a positive integer, `maxStanzaBytes` or
+ *   `maxDepth` not positive, or a duration (`keepaliveIntervalMs`, `idleTimeoutMs`,
+ *   `closeTimeoutMs`, `connectTimeoutMs`) not from 0 to 2^31 - 1 ms (the promise rejects, before a
+ *   socket is opened).
  */
 export function connect<P = never>(options: ConnectOptions<P>, handlers: ConnectionHandlers<P>): Promise<XmppConnection> {
   const { host, port } = options;
@@ -586,6 +609,7 @@ export function connect<P = never>(options: ConnectOptions<P>, handlers: Connect
     return Promise.reject(new RangeError(`socketHighWaterMark must be a positive integer (bytes), got ${String(highWaterMark)}`));
   }
   try {
+    checkDurations(options);
     checkParserLimits(options);
   } catch (err) {
     return Promise.reject(err);
@@ -644,7 +668,11 @@ export function connect<P = never>(options: ConnectOptions<P>, handlers: Connect
   });
 }
 
-/** Server side: wraps an accepted socket. The caller answers the client's header with `openStream()`. */
+/**
+ * Server side: wraps an accepted socket. The caller answers the client's header with `openStream()`.
+ * @throws {RangeError} when a duration option is not from 0 to 2^31 - 1 ms (the socket is left to the caller).
+ */
 export function accept<P = never>(socket: net.Socket, options: ConnectionOptions<P>, handlers: ConnectionHandlers<P>): XmppConnection {
+  checkDurations(options);
   return new XmppConnection(socket, options, handlers);
 }
