@@ -36,7 +36,7 @@ export interface CcsClientOptions {
   /** An integer 1–65535. Default 5235. */
   port?: number;
   tls?: CcsTlsOptions;
-  /** Connections to keep open; sends are spread over them by free window. Default 1. */
+  /** Connections to keep open (1–1000, CCS's limit per sender ID); sends are spread over them by free window. Default 1. */
   connections?: number;
   /** Un-answered downstream messages per connection (CCS: 1000 in the seed document, 100 later). Default 1000. */
   maxPending?: number;
@@ -211,6 +211,12 @@ const KNOWN = new Set<string>([
 const TLS_KNOWN = new Set<string>(['ca', 'servername', 'rejectUnauthorized'] satisfies Array<keyof CcsTlsOptions>);
 
 /** A count: an integer ≥ `min`. */
+/**
+ * CCS's documented limit of connections per sender ID. More is never useful, and it once meant
+ * opening them until the process ran out of file descriptors, then reconnecting for good.
+ */
+export const MAX_CONNECTIONS = 1000;
+
 function integer(name: string, v: unknown, def: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
   if (v === undefined) return def;
   if (typeof v !== 'number') throw new TypeError(`option ${name} must be a number, got ${typeof v}`);
@@ -316,7 +322,7 @@ export function resolveOptions(options: CcsClientOptions): ResolvedOptions {
     host: string('host', options.host, false) ?? 'gcm.googleapis.com',
     port: integer('port', options.port, 5235, 1, 65_535),
     tls,
-    connections: integer('connections', options.connections, 1, 1),
+    connections: integer('connections', options.connections, 1, 1, MAX_CONNECTIONS),
     maxPending: integer('maxPending', options.maxPending, 1000, 1),
     maxQueued: integer('maxQueued', options.maxQueued, 10_000, 0),
     sendTimeoutMs: duration('sendTimeoutMs', options.sendTimeoutMs, 0),

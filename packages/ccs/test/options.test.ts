@@ -22,7 +22,7 @@ test('the constructor refuses a port that is not an integer from 1 to 65535, nam
 test('the constructor refuses negative or fractional windows and counts, and wrong types, naming the option', () => {
   const cases: Array<[string, unknown, typeof TypeError | typeof RangeError]> = [
     ['maxPending', -1, RangeError], ['maxPending', 1.5, RangeError], ['maxQueued', -5, RangeError],
-    ['connections', 0, RangeError], ['maxRetries', -1, RangeError], ['dedupWindow', 0, RangeError],
+    ['connections', 0, RangeError], ['connections', 1001, RangeError], ['connections', 100_000, RangeError], ['maxRetries', -1, RangeError], ['dedupWindow', 0, RangeError],
     ['sendTimeoutMs', -1, RangeError], ['retryBaseMs', Number.POSITIVE_INFINITY, RangeError],
     ['handshakeTimeoutMs', 0, RangeError], ['maxPending', '10', TypeError], ['ackOnReceipt', 'yes', TypeError],
     ['session', 'sometimes', TypeError], ['onUpstream', 42, TypeError], ['host', '', TypeError],
