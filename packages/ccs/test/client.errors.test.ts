@@ -3,7 +3,7 @@
 import { ValidationError } from '@ccs-xmpp/stanza';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { CcsClient, CcsError, InvalidMessageError, type CcsErrorCode, type OutgoingMessage } from '../src/index.js';
+import { AbortError, CcsClient, CcsError, DuplicateIdError, InvalidMessageError, NackError, TimeoutError, type CcsErrorCode, type OutgoingMessage } from '../src/index.js';
 import { clientOptions, startScriptedServer } from './helpers/scripted-server.js';
 
 const rejection = async (p: Promise<unknown> | undefined): Promise<unknown> => {
@@ -87,6 +87,23 @@ test('an invalid message is CCS_ERR_INVALID_MESSAGE with the validator\'s detail
   } finally {
     client.destroy();
   }
+});
+
+test('an error quotes a long message id cut to its first 100 characters; the whole id stays in its field', () => {
+  const id = `m-${'x'.repeat(5000)}`;
+  const shown = `"${id.slice(0, 100)}"…`;
+  const errors: Array<[CcsError & { messageId?: string }, string]> = [
+    [new DuplicateIdError(id), id],
+    [new TimeoutError(id, 5, false), id],
+    [new AbortError(id, true), id],
+    [new NackError({ nackCode: 'BAD_REGISTRATION', reason: undefined, description: 'd', retryClass: 'never', message: { to: 't', message_id: id }, retries: 0, stanzaError: false, raw: 'BAD_REGISTRATION' }), id],
+  ];
+  for (const [err] of errors) {
+    assert.ok(err.message.includes(shown), `${err.name}: ${err.message.slice(0, 140)}`);
+    assert.ok(err.message.length < 400, `${err.name}: ${err.message.length} characters`);
+  }
+  assert.is(errors[0]![0].messageId, id);
+  assert.ok(new DuplicateIdError('short').message.includes('"short" is already'));
 });
 
 test.run();
