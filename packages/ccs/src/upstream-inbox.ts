@@ -328,7 +328,7 @@ export class UpstreamInbox {
     const id = quoteId(msg.messageId);
     const ms = this.#deadlines.timeoutMs;
     this.#events.error(new StoreError(operation, operation === 'claim'
-      ? `the dedup store did not answer the claim of upstream message ${id} within ${ms} ms (storeTimeoutMs); it was neither handled nor ACKed (CCS delivers it again)`
+      ? `the dedup store did not answer the claim of upstream message ${id} within ${ms} ms (storeTimeoutMs): the store is unreachable or stalled, or a shared store's other instance is still handling the same message; it was neither handled nor ACKed here (CCS delivers it again)`
       : `the outbox store did not record what was sent before upstream message ${id}'s ACK within ${ms} ms (storeTimeoutMs); it was not ACKed (CCS delivers it again)`, { unavailable: true }));
   }
 

@@ -36,7 +36,7 @@ test('a claim() that never settles: after storeTimeoutMs a StoreError (claim, un
     assert.is(e.code, 'CCS_ERR_STORE');
     assert.is(e.operation, 'claim');
     assert.ok(e.unavailable);
-    assert.match(e.message, /did not answer the claim of upstream message "u1" within 100 ms \(storeTimeoutMs\); it was neither handled nor ACKed/);
+    assert.match(e.message, /did not answer the claim of upstream message "u1" within 100 ms \(storeTimeoutMs\): the store is unreachable or stalled, or a shared store.s other instance is still handling the same message; it was neither handled nor ACKed here/);
     assert.is(c.acks.length, 0);
     assert.equal(ran, []);
   } finally {
