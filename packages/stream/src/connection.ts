@@ -93,8 +93,9 @@ export interface ConnectOptions<P = never> extends ConnectionOptions<P> {
   /**
    * The socket's high-water mark in bytes (Node's `highWaterMark`, both directions): how much it
    * buffers before `send()` returns false and `onDrain` is awaited, and the size a busy tick's
-   * writes grow to. A positive integer; anything else rejects with a `RangeError`. Default
-   * 65 536 (64 KiB) on every Node version (Node 20's own default is 16 KiB).
+   * writes grow to (`XmppConnection.setWriteMark` can lower both later). A positive integer;
+   * anything else rejects with a `RangeError`. Default 65 536 (64 KiB) on every Node version
+   * (Node 20's own default is 16 KiB).
    */
   socketHighWaterMark?: number;
 }
@@ -125,8 +126,8 @@ function checkDurations(options: ConnectionOptions<unknown> & { connectTimeoutMs
  * own default): with many small stanzas in flight a 16 KiB mark clocks the writes, a `drain` per
  * write. At 64 KiB a `CcsClient` with 1 000 pending per connection made 2.8× fewer writes and 4×
  * fewer drains, and at one and four connections spent 3–6% less CPU per message (bench/ANALYSIS.md,
- * thirteenth and fourteenth passes). A client of many connections may want less per socket (it
- * costs at 16): `CcsClient` passes its own.
+ * thirteenth and fourteenth passes). A client whose pending work costs per message in flight can
+ * stop its writes lower without a smaller socket (`XmppConnection.setWriteMark`).
  */
 const DEFAULT_SOCKET_HIGH_WATER_MARK = 65_536;
 /** The socket option @types/node does not declare for `net.connect` and `tls.connect`. */
@@ -215,17 +216,30 @@ export class XmppConnection {
   private batchScheduled = false;
   /** Batch size that is written before the tick ends (see `write`). */
   private flushAt = FIRST_FLUSH_BYTES;
+  /**
+   * Where `send()` turns false and a busy tick's writes are cut (`setWriteMark`): the socket's own
+   * high-water mark unless lowered.
+   */
+  private mark: number;
+  /** `send()` returned false at a lowered mark: `onDrain` is owed once the socket's buffer is empty. */
+  private markBlocked = false;
   /** The end of a tick that sent something: write the rest, and the next tick starts small again. */
   private readonly endOfTick = (): void => {
     this.flushAt = FIRST_FLUSH_BYTES;
     this.flushBatch();
   };
-  /** Socket writes whose callback has not come yet (counted only when `onFlushed` is wanted). */
+  /** Socket writes whose callback has not come yet (counted only when `onFlushed` is wanted or the mark is lowered). */
   private writesPending = 0;
   private readonly afterWrite = (err?: Error | null): void => {
     // `destroyed` too: a socket destroyed with writes still queued calls them back without an
     // error (Node 20), though they never left.
     if (--this.writesPending === 0 && this.batch.length === 0 && !err && !this.socket.destroyed) this.notify('onFlushed');
+    // A lowered mark's `drain`: the socket emits its own only past its own mark. When the buffer
+    // is empty, as Node's 'drain' (which, when the socket's mark was passed too, follows this call).
+    if (this.markBlocked && this.socket.writableLength === 0 && !this.socket.writableNeedDrain && !this.socket.destroyed) {
+      this.markBlocked = false;
+      this.notify('onDrain');
+    }
   };
   private closedPromise: Promise<void>;
   private resolveClosed!: () => void;
@@ -245,12 +259,17 @@ export class XmppConnection {
     const socket = this.socket;
     if (!socket.writable) return;
     const data = batch.length === 1 ? (batch[0] as string | Uint8Array) : allBuffers ? joinBuffers(batch as Uint8Array[]) : batch.join('');
-    if (this.handlers.onFlushed === undefined) socket.write(data);
+    this.socketWrite(data);
+  };
+
+  /** A write to the socket, called back when someone waits for it (`onFlushed`, or a lowered mark's `onDrain`). */
+  private socketWrite(data: string | Uint8Array): void {
+    if (this.handlers.onFlushed === undefined && this.mark === this.socket.writableHighWaterMark) this.socket.write(data);
     else {
       this.writesPending++;
-      socket.write(data, this.afterWrite);
+      this.socket.write(data, this.afterWrite);
     }
-  };
+  }
 
   /**
    * Wraps a connected socket (server side: an accepted `tls.TLSSocket`, or a `net.Socket` when
@@ -259,6 +278,7 @@ export class XmppConnection {
   constructor(socket: net.Socket, options: ConnectionOptions<unknown>, handlers: ConnectionHandlers<unknown>) {
     this.socket = socket;
     this.handlers = handlers;
+    this.mark = socket.writableHighWaterMark;
     this.closeTimeoutMs = options.closeTimeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS;
     this.closedPromise = new Promise((resolve) => {
       this.resolveClosed = resolve;
@@ -290,7 +310,10 @@ export class XmppConnection {
         this.fail(new ConnectionError('STREAM_ERR_HANDLER', 'internal-server-error', 'a handler threw while processing received data', { cause: err }), 'internal-server-error');
       }
     });
-    socket.on('drain', () => this.notify('onDrain'));
+    socket.on('drain', () => {
+      this.markBlocked = false;
+      this.notify('onDrain');
+    });
     socket.on('error', (err: NodeJS.ErrnoException) => {
       this.closeError ??= new ConnectionError('STREAM_ERR_SOCKET', 'remote-connection-failed', `socket error: ${err.code ?? err.message}`, { cause: err });
     });
@@ -313,7 +336,9 @@ export class XmppConnection {
         // Never before our header: whitespace ahead of `<?xml` makes the stream not well-formed.
         if (!this.wroteSinceKeepalive && this.headerSent) {
           this.flushBatch();
-          this.socket.write(KEEPALIVE);
+          // Called back like the batches: under a lowered mark, the write that empties the
+          // buffer is what owes `onDrain`.
+          this.socketWrite(KEEPALIVE);
         }
         this.wroteSinceKeepalive = false;
       }, keepaliveMs).unref();
@@ -372,7 +397,8 @@ export class XmppConnection {
    * Sends a stanza (an element, or ready XML as a string or bytes — the caller guarantees it is
    * well-formed). Writes issued in one tick are coalesced into one socket write at the end of the
    * tick, so bytes passed in must not be modified before then (a GcmEncoder rewinds after `onFlushed`).
-   * @returns false when the socket's buffer is full: wait for `onDrain` before sending more.
+   * @returns false when the socket's buffer is full (at its mark, or at a lower `setWriteMark`): wait
+   * for `onDrain` before sending more.
    * @throws {ConnectionError} `STREAM_ERR_CLOSED` when the stream is closing or closed.
    */
   send(stanza: XmlElement | string | Uint8Array): boolean {
@@ -408,10 +434,48 @@ export class XmppConnection {
       // sides otherwise take turns); after that, socket-sized writes (fewer TLS records and
       // syscalls), and backpressure shows.
       this.flushBatch();
-      this.flushAt = this.socket.writableHighWaterMark;
+      this.flushAt = this.mark;
     }
-    return !this.socket.writableNeedDrain;
+    const socket = this.socket;
+    if (socket.writableNeedDrain) return false;
+    if (socket.writableLength < this.mark) return true;
+    // Past a lowered mark (at the socket's own, `writableNeedDrain` said so above).
+    this.markBlocked = true;
+    return false;
   }
+
+  /** Where `send()` turns false: the socket's high-water mark, or the lower mark `setWriteMark` set. */
+  get writeMark(): number {
+    return this.mark;
+  }
+
+  /**
+   * Lowers the mark at which `send()` returns false (and `onDrain` follows, once the socket's buffer
+   * is empty) below the socket's own high-water mark, or restores it: `bytes` at or above the
+   * socket's mark is the socket's mark. The socket's mark is fixed when it is made; this one can
+   * follow what the caller has outstanding — a caller whose pending work is cheap to hold lets the
+   * buffer grow to the socket's mark (fewer, larger writes), one whose pending work costs lowers it
+   * (fewer pending at once). It applies from the next `send()`; a lower mark does not take back
+   * what was accepted.
+   * @throws {RangeError} when `bytes` is not a positive integer.
+   */
+  setWriteMark(bytes: number): void {
+    if (!Number.isSafeInteger(bytes) || bytes <= 0) throw new RangeError(`the write mark must be a positive integer (bytes), got ${String(bytes)}`);
+    const mark = Math.min(bytes, this.socket.writableHighWaterMark);
+    if (mark === this.mark) return;
+    this.mark = mark;
+    if (this.flushAt > mark) this.flushAt = mark;
+    // Raised with a lowered mark's `onDrain` still owed: the buffer may already be under the new
+    // mark, and the owner waits for `onDrain` before it sends again.
+    if (this.markBlocked && this.socket.writableLength < mark && !this.socket.writableNeedDrain) {
+      this.markBlocked = false;
+      process.nextTick(this.drainNow);
+    }
+  }
+
+  private readonly drainNow = (): void => {
+    if (this.state === OPEN) this.notify('onDrain');
+  };
 
   /**
    * Hands what was sent during this tick to the socket now instead of at the end of the tick

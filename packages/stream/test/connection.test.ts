@@ -190,6 +190,62 @@ test('honours socketHighWaterMark: the socket reads it and send() returns false 
   }
 });
 
+test('a lowered write mark: send() returns false past it under the socket\'s own mark, onDrain follows once the buffer empties, and restoring it lifts it (with a drain owed, onDrain on the next tick)', async () => {
+  const srv = await echoServer();
+  let drains = 0;
+  let drained: (() => void) | undefined;
+  const conn = await connect({ host: '127.0.0.1', port: srv.port, ca: cert, servername: 'localhost', keepaliveIntervalMs: 0, socketHighWaterMark: 65_536 }, {
+    onStanza() {},
+    onDrain: () => {
+      drains++;
+      drained?.();
+    },
+  });
+  try {
+    assert.is(conn.writeMark, 65_536, "the socket's mark unless lowered");
+    conn.setWriteMark(1_000_000);
+    assert.is(conn.writeMark, 65_536, "never above the socket's mark");
+    for (const bad of [0, -1, 1.5, Number.NaN]) assert.throws(() => conn.setWriteMark(bad), (e: unknown) => e instanceof RangeError, String(bad));
+    conn.openStream(CLIENT_HEADER);
+    const big = `<message>${'x'.repeat(10_000)}</message>`;
+    // 10 000 bytes pass the first-flush size (8 KiB) and go to the socket at once: under 64 KiB.
+    assert.ok(conn.send(big), "under the socket's mark");
+    await new Promise<void>((r) => (drained = r, setTimeout(r, 200)));
+    assert.is(drains, 0, 'no drain owed');
+
+    conn.setWriteMark(4096);
+    assert.is(conn.writeMark, 4096);
+    const owed = new Promise<void>((r) => (drained = r));
+    assert.not.ok(conn.send(big), 'backpressure at the lowered mark');
+    assert.not.ok(conn.rawSocket.writableNeedDrain, "the socket's own mark is not reached");
+    await owed;
+    assert.is(drains, 1, 'one onDrain, once the buffer is empty');
+    assert.is(conn.rawSocket.writableLength, 0);
+
+    conn.setWriteMark(65_536);
+    assert.ok(conn.send(big), 'the mark restored');
+
+    // Raised again while a drain is owed: onDrain on the next tick, and not a second time when the buffer empties.
+    const empty = async (): Promise<void> => {
+      for (const deadline = Date.now() + 5000; conn.rawSocket.writableLength > 0 && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 5));
+    };
+    await empty();
+    assert.is(drains, 1, 'none owed at the socket\'s mark');
+    conn.setWriteMark(4096);
+    assert.not.ok(conn.send(big), 'backpressure at the lowered mark again');
+    conn.setWriteMark(65_536);
+    // The socket has not written those bytes yet (that takes an I/O callback): this is the raise's own onDrain.
+    await new Promise<void>((r) => process.nextTick(r));
+    assert.is(drains, 2, 'onDrain on the next tick');
+    await empty();
+    await new Promise((r) => setTimeout(r, 20));
+    assert.is(drains, 2, 'no second onDrain for the same backpressure');
+  } finally {
+    conn.destroy();
+    await srv.stop();
+  }
+});
+
 test('refuses a socketHighWaterMark that is not a positive integer with a RangeError, before connecting', async () => {
   const srv = await echoServer();
   // TCP connections, counted before any TLS: a refused attempt must not have opened one.
