@@ -166,6 +166,8 @@ export class CcsClient extends TypedEventEmitter<CcsClientEvents> {
         this.#emit('drain');
       },
       idle: () => this.#checkIdle(),
+      // A send() lowers the connections' write mark until nothing is outstanding (connection.ts, promiseWriteMark).
+      promises: (outstanding) => this.#pool.promisesOutstanding(outstanding),
       settled: (record, outcome) => this.#emitSettled(record, outcome),
       error: (err) => this.#emitError(err),
     });

@@ -1,7 +1,7 @@
 import { backoffDelay, JitterKind } from './backoff.js';
 import type { ClockTimer, KeepAlive } from './clock.js';
 import { ccsChannels } from './diagnostics.js';
-import { CcsConnection, socketHighWaterMark, type CcsConnectionOptions, type ConnectionSink } from './connection.js';
+import { CcsConnection, promiseWriteMark, SOCKET_HIGH_WATER_MARK, type CcsConnectionOptions, type ConnectionSink } from './connection.js';
 import { CcsError, ClosedError, ReconnectStoppedError, type HandshakeError } from './errors.js';
 import type { ResolvedOptions } from './options.js';
 import type { Outbound } from './outbound.js';
@@ -69,6 +69,8 @@ export class ConnectionPool {
   readonly #sink: ConnectionSink;
   readonly #conns: CcsConnection[] = [];
   readonly #reconnectTimers = new Set<ClockTimer>();
+  /** The connections' write mark: the socket's, or {@link promiseWriteMark} from a `send()` until nothing is outstanding. */
+  #writeMark = SOCKET_HIGH_WATER_MARK;
   #state = PoolState.Idle;
   #waiter: ConnectWaiter | undefined;
   /** `connect({ all: true })` callers waiting for every configured connection to be online. */
@@ -235,6 +237,17 @@ export class ConnectionPool {
     for (const c of this.#conns) c.setRef(this.#keepAlive.embedderRef);
   }
 
+  /**
+   * A `send()` promise was taken (`true`), or nothing is outstanding any more after one was
+   * (`false`): every connection's write mark follows (see {@link promiseWriteMark}), new ones included.
+   */
+  promisesOutstanding(on: boolean): void {
+    const mark = on ? promiseWriteMark(this.#o.connections) : SOCKET_HIGH_WATER_MARK;
+    if (mark === this.#writeMark) return;
+    this.#writeMark = mark;
+    for (const c of this.#conns) c.setWriteMark(mark);
+  }
+
   #open(): void {
     const o = this.#o;
     const options: CcsConnectionOptions = {
@@ -242,7 +255,8 @@ export class ConnectionPool {
       ca: o.tls.ca, servername: o.tls.servername, rejectUnauthorized: o.tls.rejectUnauthorized ?? true,
       maxPending: o.maxPending, handshakeTimeoutMs: o.handshakeTimeoutMs, pingIntervalMs: o.pingIntervalMs,
       idleTimeoutMs: o.idleTimeoutMs, keepaliveIntervalMs: o.keepaliveIntervalMs, session: o.session, resource: o.resource, domain: o.domain, authcid: o.authcid,
-      maxEarlyMessages: o.maxEarlyMessages, maxEarlyBytes: o.maxEarlyBytes, socketHighWaterMark: socketHighWaterMark(o.connections),
+      maxEarlyMessages: o.maxEarlyMessages, maxEarlyBytes: o.maxEarlyBytes, socketHighWaterMark: SOCKET_HIGH_WATER_MARK,
+      writeMark: this.#writeMark,
     };
     const conn = new CcsConnection(options, this.#sink);
     if (ccsChannels.connecting.hasSubscribers) ccsChannels.connecting.publish({ connectionId: conn.id, host: o.host, port: o.port });

@@ -45,27 +45,35 @@ export interface CcsConnectionOptions {
   maxEarlyMessages: number;
   /** Their size (in UTF-16 code units of markup, about bytes) kept before the same failure. */
   maxEarlyBytes: number;
-  /** The socket's high-water mark in bytes ({@link socketHighWaterMark} of the client's connection count). */
+  /** The socket's high-water mark in bytes ({@link SOCKET_HIGH_WATER_MARK}). */
   socketHighWaterMark: number;
+  /** The stream's write mark at connect (see `setWriteMark`). */
+  writeMark: number;
 }
 
 /**
- * What the client's sockets buffer together before their writes wait for a `drain`, split between
- * its connections: 64 KiB each at 1 to 4, 256 KiB ÷ connections above (32 KiB at 8), 16 KiB each
- * from 16 (Node 20's default, the mark the client had before). With 1 000 pending per connection a
- * 16 KiB mark clocks the writes (a `drain` per write, ~60 messages each); 64 KiB took 3–6% off the
- * CPU per message at 1000 × 1 and 1000 × 4. At 1000 × 16 through `send()` it cost 10–15% more: the
- * drain clock was what kept ~3 700 of the 16 000 messages the windows allow out of flight, and each
- * outstanding message with a promise costs the collector (bench/ANALYSIS.md, twelfth to fourteenth
- * passes).
+ * Every connection's socket is made with a 64 KiB high-water mark. With 1 000 pending per
+ * connection a 16 KiB mark clocks the writes (a `drain` per write, ~60 messages each); 64 KiB took
+ * 3–6% off the CPU per message at 1000 × 1 and 1000 × 4, and 4–5% at 1000 × 16 through `dispatch()`
+ * (bench/ANALYSIS.md, thirteenth to fifteenth passes). Where the writes stop is the stream's write
+ * mark, which follows what is outstanding ({@link promiseWriteMark}).
  */
-const SOCKET_BUFFER_BUDGET = 256 * 1024;
-const MIN_SOCKET_HIGH_WATER_MARK = 16 * 1024;
-const MAX_SOCKET_HIGH_WATER_MARK = 64 * 1024;
+export const SOCKET_HIGH_WATER_MARK = 64 * 1024;
+/**
+ * The write mark from a `send()` until nothing is outstanding: the client's 256 KiB split between its
+ * connections, 64 KiB each at 1 to 4, 32 KiB at 8, 16 KiB from 16. At 1000 × 16 through `send()`
+ * the full 64 KiB cost 10–15% more CPU per message: it puts ~2 300 more messages in flight (15 100
+ * against 12 900, with ~9 300 queued), and with a promise each (~530 B that survive a scavenge
+ * against ~150 B for a callback's record) the live set outgrows the young generation — 379 B/msg
+ * promoted against 179, the scavenges' helper threads 4.6 µs/msg against 2.6 (bench/micro/client-gc.mjs,
+ * fifteenth pass). A `dispatch()` record promotes nothing at either mark.
+ */
+const PROMISE_BUFFER_BUDGET = 256 * 1024;
+const MIN_PROMISE_WRITE_MARK = 16 * 1024;
 
-/** Each connection's socket high-water mark for a client of `connections` connections. */
-export function socketHighWaterMark(connections: number): number {
-  return Math.min(MAX_SOCKET_HIGH_WATER_MARK, Math.max(MIN_SOCKET_HIGH_WATER_MARK, Math.floor(SOCKET_BUFFER_BUDGET / connections)));
+/** The write mark for a client of `connections` connections from a `send()` until nothing is outstanding. */
+export function promiseWriteMark(connections: number): number {
+  return Math.min(SOCKET_HIGH_WATER_MARK, Math.max(MIN_PROMISE_WRITE_MARK, Math.floor(PROMISE_BUFFER_BUDGET / connections)));
 }
 
 /** What a connection reports to the client. Called synchronously from socket callbacks. */
@@ -155,6 +163,8 @@ export class CcsConnection {
   #readPaused = false;
   /** Bytes of downstream stanzas in the encoder's run, not yet handed to the stream. */
   #runBytes = 0;
+  /** The stream's write mark (`setWriteMark`), kept for a stream not made yet. */
+  #writeMark: number;
   #runScheduled = false;
   readonly #endOfTick = (): void => {
     this.#runScheduled = false;
@@ -165,10 +175,20 @@ export class CcsConnection {
     this.id = `c${nextConnectionId++}`;
     this.#options = options;
     this.#sink = sink;
+    this.#writeMark = options.writeMark;
     this.#handshake = new Handshake(options, {
       online: (early) => this.#goOnline(early),
       failed: (err) => this.#failed(err),
     });
+  }
+
+  /**
+   * Where the stream's `send()` turns false from now on (at most the socket's mark): the pool lowers
+   * it from a `send()` until nothing is outstanding ({@link promiseWriteMark}).
+   */
+  setWriteMark(bytes: number): void {
+    this.#writeMark = bytes;
+    this.#xmpp?.setWriteMark(bytes);
   }
 
   /**
@@ -265,6 +285,7 @@ export class CcsConnection {
             return;
           }
           this.#xmpp = xmpp;
+          xmpp.setWriteMark(this.#writeMark);
           // ref()/unref() may have been called while the attempt was under way.
           if (this.#ref) xmpp.ref();
           else xmpp.unref();

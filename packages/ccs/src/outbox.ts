@@ -35,6 +35,11 @@ export interface OutboxHost {
   capacity(): void;
   /** No message is outstanding any more. */
   idle(): void;
+  /**
+   * A `send()` promise was taken since nothing was last outstanding (`true`, once), or nothing is
+   * outstanding any more after one was (`false`, just before `idle()`).
+   */
+  promises(outstanding: boolean): void;
   /** The outcome of a message adopted from another owner (no caller waits for it). */
   settled(record: OutboxRecord, outcome: SendResult | Error): void;
   /** The store reported a failure. */
@@ -126,6 +131,11 @@ export class Outbox {
   #adopted = 0;
   #waiting = 0;
   #outstanding = 0;
+  /**
+   * A promise was taken since nothing was last outstanding. Not a count of promises: kept until
+   * the outbox is idle, so the hot path pays one test on `send()` and nothing at the settlement.
+   */
+  #promising = false;
   #wantCapacity = false;
   #dispatching = false;
   #redispatch = false;
@@ -236,8 +246,17 @@ export class Outbox {
     if (this.#spare.length < this.#spareLow) this.#spareLow = this.#spare.length;
     const slot = typeof key === 'number' ? this.#o.ids.slot : 0;
     const out = spare === undefined ? new Outbound(copy, key, this.#seq++, slot) : spare.reuse(copy, key, this.#seq++, slot);
-    // The one test the new settlement target costs the promise path.
-    const accepted = callback === undefined ? out.promise() : out.callback(callback);
+    // The one test the new settlement target costs the promise path; the first promise since the
+    // outbox was idle lowers the connections' write mark (connection.ts, promiseWriteMark).
+    let accepted: Promise<SendResult> | true;
+    if (callback !== undefined) accepted = out.callback(callback);
+    else {
+      accepted = out.promise();
+      if (!this.#promising) {
+        this.#promising = true;
+        this.#host.promises(true);
+      }
+    }
     this.#outstanding++;
     if (callerId) this.#live.add(out);
     const timeoutMs = options?.timeoutMs ?? this.#o.sendTimeoutMs;
@@ -596,7 +615,13 @@ export class Outbox {
     }
     if (wasProbe) this.#release(out.target);
     if (!out.settleCaller(outcome, this.#callbacks)) this.#host.settled(out, outcome);
-    if (this.#outstanding === 0) this.#host.idle();
+    if (this.#outstanding === 0) {
+      if (this.#promising) {
+        this.#promising = false;
+        this.#host.promises(false);
+      }
+      this.#host.idle();
+    }
   }
 
   /**

@@ -40,6 +40,7 @@ function setup(maxPending: number) {
     inFlight: () => undefined,
     capacity: () => {},
     idle: () => {},
+    promises: () => {},
     settled: () => {},
     error: (err) => assert.unreachable(err.message),
   });

@@ -37,6 +37,7 @@ function setup() {
     inFlight: () => undefined,
     capacity: () => {},
     idle: () => {},
+    promises: () => {},
     settled: () => {},
     error: (err) => assert.unreachable(err.message),
   });

@@ -39,6 +39,7 @@ function setup(options: { store?: OutboxStore; spareRecords?: number } = {}) {
     inFlight: () => undefined,
     capacity: () => {},
     idle: () => {},
+    promises: () => {},
     settled: (record) => settled.push(record),
     error: (err) => assert.unreachable(err.message),
   });

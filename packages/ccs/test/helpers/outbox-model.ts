@@ -105,6 +105,8 @@ interface Sent {
   outcome: 'ack' | 'nack' | 'timeout' | 'abort' | 'closed' | 'invalid' | 'duplicate' | undefined;
   deadline: number;
   accepted: boolean;
+  /** Taken by `submit` without a callback: a promise waits (the client's write mark follows these). */
+  promise?: boolean;
 }
 
 const nackOf = (code: NackCode): StanzaNack => ({ code, reason: undefined, description: code, retry: nackRetryClass(code), known: true, raw: code });
@@ -121,6 +123,8 @@ export async function runOutboxModel(store: OutboxStore, settings: ModelSettings
   let outbox!: Outbox;
   let nextConn = 0;
   const keepAlive = new KeepAlive(() => outbox.outstanding > 0);
+  /** What the outbox last told its host: `send()` promises are outstanding. */
+  let promising = false;
   const fail = (why: string): never => {
     throw new Error(`${why} (after ${ops.length} ops)`);
   };
@@ -152,6 +156,10 @@ export async function runOutboxModel(store: OutboxStore, settings: ModelSettings
     },
     capacity: () => {},
     idle: () => {},
+    promises: (on) => {
+      if (on === promising) fail(`promises(${on}) twice in a row`);
+      promising = on;
+    },
     settled: (record: OutboxRecord) => adoptedOutcomes.set(record.id, (adoptedOutcomes.get(record.id) ?? 0) + 1),
     error: (err) => fail(`store error ${err.message}`),
   });
@@ -177,7 +185,7 @@ export async function runOutboxModel(store: OutboxStore, settings: ModelSettings
   };
 
   const track = (id: string, p: Promise<SendResult> | undefined, deadline: number): void => {
-    const s: Sent = { id, settled: 0, outcome: undefined, deadline, accepted: p !== undefined };
+    const s: Sent = { id, settled: 0, outcome: undefined, deadline, accepted: p !== undefined, promise: true };
     sent.push(s);
     if (p === undefined) return;
     p.then(
@@ -233,6 +241,11 @@ export async function runOutboxModel(store: OutboxStore, settings: ModelSettings
     const promisesLive = sent.filter((s) => s.accepted && s.settled === 0).length;
     const adoptedLive = adoptedTotal - adoptedOutcomes.size;
     if (promisesLive + adoptedLive !== outbox.outstanding) fail(`promises unsettled ${promisesLive} + adopted ${adoptedLive} != outstanding ${outbox.outstanding}`);
+    // The host hears when `send()` promises start being outstanding, and when the outbox is idle
+    // again after them (the write mark follows): told so while any promise is unsettled, and not once nothing is outstanding.
+    const promisedLive = sent.some((s) => s.promise === true && s.accepted && s.settled === 0);
+    if (promisedLive && !promising) fail('a promise is outstanding and the host was not told');
+    if (outbox.outstanding === 0 && promising) fail('nothing is outstanding and the host still hears of promises');
     // Timers: the one pending timer holds the process exactly while there is work and the embedder allows it.
     if (clock.timers.size > 1) fail(`${clock.timers.size} timers pending`);
     for (const t of clock.timers) if (t.refed !== keepAlive.active) fail(`timer ref ${t.refed} with keepAlive ${keepAlive.active}`);
