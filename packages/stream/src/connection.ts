@@ -234,13 +234,10 @@ export class XmppConnection {
     // `destroyed` too: a socket destroyed with writes still queued calls them back without an
     // error (Node 20), though they never left.
     if (--this.writesPending === 0 && this.batch.length === 0 && !err && !this.socket.destroyed) this.notify('onFlushed');
-    // A lowered mark's `drain`: the socket emits its own only past its own mark. When the buffer
-    // is empty, as Node's 'drain' (which, when the socket's mark was passed too, follows this call).
-    if (this.markBlocked && this.socket.writableLength === 0 && !this.socket.writableNeedDrain && !this.socket.destroyed) {
-      this.markBlocked = false;
-      this.notify('onDrain');
-    }
+    this.lowMarkDrain();
   };
+  /** The closing tag's callback, asked for only while a lowered mark's `onDrain` is owed (see `close`). */
+  private readonly afterClosingTag = (): void => this.lowMarkDrain();
   private closedPromise: Promise<void>;
   private resolveClosed!: () => void;
   /**
@@ -261,6 +258,19 @@ export class XmppConnection {
     const data = batch.length === 1 ? (batch[0] as string | Uint8Array) : allBuffers ? joinBuffers(batch as Uint8Array[]) : batch.join('');
     this.socketWrite(data);
   };
+
+  /**
+   * A lowered mark's `drain`: the socket emits its own only past its own mark. When the buffer is
+   * empty, as Node's 'drain' (which, when the socket's mark was passed too, came first: Node emits
+   * it before the write's callback). Closing too, as Node's: an owner that stopped reading on
+   * `send()`'s false resumes here, and must, to read the peer's closing tag.
+   */
+  private lowMarkDrain(): void {
+    if (this.markBlocked && this.socket.writableLength === 0 && !this.socket.writableNeedDrain && !this.socket.destroyed) {
+      this.markBlocked = false;
+      this.notify('onDrain');
+    }
+  }
 
   /** A write to the socket, called back when someone waits for it (`onFlushed`, or a lowered mark's `onDrain`). */
   private socketWrite(data: string | Uint8Array): void {
@@ -473,8 +483,9 @@ export class XmppConnection {
     }
   }
 
+  /** The raise's `onDrain`: while closing too, as Node's 'drain' and `lowMarkDrain` (a close() in the same tick lost it). */
   private readonly drainNow = (): void => {
-    if (this.state === OPEN) this.notify('onDrain');
+    if (!this.socket.destroyed) this.notify('onDrain');
   };
 
   /**
@@ -536,7 +547,12 @@ export class XmppConnection {
     if (this.state === OPEN) {
       this.flushBatch();
       // Without our header there is no stream of ours to close: a lone closing tag is not XML.
-      if (this.headerSent && this.socket.writable) this.socket.write(STREAM_CLOSE);
+      // With a lowered mark's `onDrain` owed, the closing tag is the write that empties the
+      // buffer: called back, or the owner that waits for `onDrain` (to read again) never hears.
+      if (this.headerSent && this.socket.writable) {
+        if (this.markBlocked) this.socket.write(STREAM_CLOSE, this.afterClosingTag);
+        else this.socket.write(STREAM_CLOSE);
+      }
       this.beginClose(timeoutMs);
     }
     return this.closedPromise;
