@@ -541,8 +541,9 @@ export class XmppConnection {
    * for the peer's, then ends the connection. Resolves once the socket is closed.
    */
   close(timeoutMs?: number): Promise<void> {
-    if (timeoutMs !== undefined && !(timeoutMs >= 0 && timeoutMs <= MAX_TIMER_MS)) {
-      return Promise.reject(new RangeError(`close() timeoutMs must be a number of milliseconds from 0 to ${MAX_TIMER_MS}, got ${String(timeoutMs)}`));
+    // A number first: null and '' pass the comparisons as 0 (a timer of 1 ms cut the connection).
+    if (timeoutMs !== undefined && (typeof timeoutMs !== 'number' || !(timeoutMs >= 0 && timeoutMs <= MAX_TIMER_MS))) {
+      return Promise.reject(new RangeError(`close() timeoutMs must be a number of milliseconds from 0 to ${MAX_TIMER_MS}, got ${typeof timeoutMs === 'number' ? String(timeoutMs) : typeof timeoutMs}`));
     }
     if (this.state === OPEN) {
       this.flushBatch();

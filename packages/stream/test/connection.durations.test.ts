@@ -71,8 +71,9 @@ test('close(timeoutMs) rejects a duration no timer can wait and leaves the conne
   const { server, serverSide, clientSide } = await socketPair();
   try {
     const conn = accept(serverSide, { keepaliveIntervalMs: 0 }, { onStanza: () => {} });
-    for (const bad of [Number.POSITIVE_INFINITY, Number.NaN, -5, 2 ** 31]) {
-      const err = await conn.close(bad).then(() => undefined, (e: unknown) => e);
+    // null and '' passed the comparisons (as 0) and cut the connection after 1 ms; '30000' waited as a number.
+    for (const bad of [Number.POSITIVE_INFINITY, Number.NaN, -5, 2 ** 31, null, '', '30000']) {
+      const err = await conn.close(bad as number).then(() => undefined, (e: unknown) => e);
       assert.instance(err, RangeError, String(bad));
       assert.ok(conn.writable, `still open after close(${String(bad)})`);
     }
