@@ -210,13 +210,13 @@ const KNOWN = new Set<string>([
 
 const TLS_KNOWN = new Set<string>(['ca', 'servername', 'rejectUnauthorized'] satisfies Array<keyof CcsTlsOptions>);
 
-/** A count: an integer ≥ `min`. */
 /**
  * CCS's documented limit of connections per sender ID. More is never useful, and it once meant
  * opening them until the process ran out of file descriptors, then reconnecting for good.
  */
 export const MAX_CONNECTIONS = 1000;
 
+/** A count: an integer from `min` to `max`. */
 function integer(name: string, v: unknown, def: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
   if (v === undefined) return def;
   if (typeof v !== 'number') throw new TypeError(`option ${name} must be a number, got ${typeof v}`);
