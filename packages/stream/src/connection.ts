@@ -467,10 +467,13 @@ export class XmppConnection {
    * buffer grow to the socket's mark (fewer, larger writes), one whose pending work costs lowers it
    * (fewer pending at once). It applies from the next `send()`; a lower mark does not take back
    * what was accepted.
-   * @throws {RangeError} when `bytes` is not a positive integer.
+   * `Infinity` (or any integer past the socket's mark) restores it.
+   * @throws {RangeError} when `bytes` is not a positive integer or `Infinity`.
    */
   setWriteMark(bytes: number): void {
-    if (!Number.isSafeInteger(bytes) || bytes <= 0) throw new RangeError(`the write mark must be a positive integer (bytes), got ${String(bytes)}`);
+    if (!(Number.isInteger(bytes) || bytes === Number.POSITIVE_INFINITY) || bytes <= 0) {
+      throw new RangeError(`the write mark must be a positive integer (bytes) or Infinity, got ${String(bytes)}`);
+    }
     const mark = Math.min(bytes, this.socket.writableHighWaterMark);
     if (mark === this.mark) return;
     this.mark = mark;

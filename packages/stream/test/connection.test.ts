@@ -205,7 +205,12 @@ test('a lowered write mark: send() returns false past it under the socket\'s own
     assert.is(conn.writeMark, 65_536, "the socket's mark unless lowered");
     conn.setWriteMark(1_000_000);
     assert.is(conn.writeMark, 65_536, "never above the socket's mark");
-    for (const bad of [0, -1, 1.5, Number.NaN]) assert.throws(() => conn.setWriteMark(bad), (e: unknown) => e instanceof RangeError, String(bad));
+    for (const bad of [0, -1, 1.5, Number.NaN, Number.NEGATIVE_INFINITY]) assert.throws(() => conn.setWriteMark(bad), (e: unknown) => e instanceof RangeError, String(bad));
+    conn.setWriteMark(4096);
+    conn.setWriteMark(Number.POSITIVE_INFINITY);
+    assert.is(conn.writeMark, 65_536, 'Infinity restores the socket\'s mark');
+    conn.setWriteMark(2 ** 60);
+    assert.is(conn.writeMark, 65_536, 'an integer past 2^53 too');
     conn.openStream(CLIENT_HEADER);
     const big = `<message>${'x'.repeat(10_000)}</message>`;
     // 10 000 bytes pass the first-flush size (8 KiB) and go to the socket at once: under 64 KiB.
