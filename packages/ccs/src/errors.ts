@@ -1,11 +1,12 @@
 import type { NackCode, NackReason, RetryClass, DownstreamMessage, ValidationError } from '@ccs-xmpp/stanza';
 
 /**
- * A message id as an error message quotes it: JSON, cut to its first 100 characters. CCS sets no
- * length on an id, and an error's text goes to logs; the whole id stays in the error's fields.
+ * A message id, or a string the server chose, as an error message quotes it: JSON, cut to its first
+ * 100 characters. CCS sets no length on an id, a misbehaving server none on anything, and an error's
+ * text goes to logs; the whole id stays in the error's fields.
  */
-export function quoteId(id: string): string {
-  return id.length > 100 ? `${JSON.stringify(id.slice(0, 100))}…` : JSON.stringify(id);
+export function quote(text: string): string {
+  return text.length > 100 ? `${JSON.stringify(text.slice(0, 100))}…` : JSON.stringify(text);
 }
 
 /** Stable error codes of this package. */
@@ -132,7 +133,7 @@ export class NackError extends CcsError {
     nackCode: NackCode; reason: NackReason | undefined; description: string; retryClass: RetryClass;
     message: DownstreamMessage; retries: number; stanzaError: boolean; raw: string;
   }) {
-    super('CCS_ERR_NACK', `CCS refused message ${quoteId(fields.message.message_id)}: ${fields.nackCode}${fields.reason ? ` (${fields.reason})` : ''}: ${fields.description}`);
+    super('CCS_ERR_NACK', `CCS refused message ${quote(fields.message.message_id)}: ${fields.nackCode}${fields.reason ? ` (${fields.reason})` : ''}: ${fields.description}`);
     this.nackCode = fields.nackCode;
     this.reason = fields.reason;
     this.description = fields.description;
@@ -153,7 +154,7 @@ export class TimeoutError extends CcsError {
   /** True when the message had been written to a connection (its fate is then unknown). */
   readonly written: boolean;
   constructor(messageId: string, timeoutMs: number, written: boolean) {
-    super('CCS_ERR_TIMEOUT', `message ${quoteId(messageId)} was not answered within ${timeoutMs} ms${written ? ' (it was sent; it may still be delivered)' : ' (it was never sent)'}`);
+    super('CCS_ERR_TIMEOUT', `message ${quote(messageId)} was not answered within ${timeoutMs} ms${written ? ' (it was sent; it may still be delivered)' : ' (it was never sent)'}`);
     this.messageId = messageId;
     this.written = written;
   }
@@ -167,7 +168,7 @@ export class AbortError extends CcsError {
   /** True when the message had been written to a connection (its fate is then unknown). */
   readonly written: boolean;
   constructor(messageId: string, written: boolean, cause?: unknown) {
-    super('CCS_ERR_ABORTED', `sending ${quoteId(messageId)} was aborted${written ? ' after it was sent' : ' before it was sent'}`, { cause });
+    super('CCS_ERR_ABORTED', `sending ${quote(messageId)} was aborted${written ? ' after it was sent' : ' before it was sent'}`, { cause });
     this.messageId = messageId;
     this.written = written;
   }
@@ -208,7 +209,7 @@ export class DuplicateIdError extends CcsError {
   readonly messageId: string;
   /** @param what what the first send still waits for: its answer (ACK/NACK), or its delivery receipt. */
   constructor(messageId: string, what: 'answer' | 'receipt' = 'answer') {
-    super('CCS_ERR_DUPLICATE_ID', `message_id ${quoteId(messageId)} is already waiting for its ${what === 'answer' ? 'answer' : 'delivery receipt'}; use a new id, or wait for the first send${what === 'answer' ? '' : "'s receipt"} to settle`);
+    super('CCS_ERR_DUPLICATE_ID', `message_id ${quote(messageId)} is already waiting for its ${what === 'answer' ? 'answer' : 'delivery receipt'}; use a new id, or wait for the first send${what === 'answer' ? '' : "'s receipt"} to settle`);
     this.messageId = messageId;
   }
 }
@@ -274,8 +275,8 @@ export class ReceiptError extends CcsError {
   readonly messageId: string;
   constructor(code: 'CCS_ERR_RECEIPT_TIMEOUT' | 'CCS_ERR_RECEIPT_OVERFLOW', messageId: string, limit: number) {
     super(code, code === 'CCS_ERR_RECEIPT_TIMEOUT'
-      ? `no delivery receipt for message ${quoteId(messageId)} within ${limit} ms (the device may be offline; a later receipt still fires the 'receipt' event)`
-      : `gave up waiting for the delivery receipt of message ${quoteId(messageId)}: it was the oldest of ${limit} awaited receipts (maxReceiptWaiters); a later receipt still fires the 'receipt' event`);
+      ? `no delivery receipt for message ${quote(messageId)} within ${limit} ms (the device may be offline; a later receipt still fires the 'receipt' event)`
+      : `gave up waiting for the delivery receipt of message ${quote(messageId)}: it was the oldest of ${limit} awaited receipts (maxReceiptWaiters); a later receipt still fires the 'receipt' event`);
     this.messageId = messageId;
   }
 }

@@ -3,7 +3,7 @@ import {
   type StanzaErrorMessage,
 } from '@ccs-xmpp/stanza';
 import type { CcsConnection, ConnectionSink } from './connection.js';
-import { CcsError, quoteId } from './errors.js';
+import { CcsError, quote } from './errors.js';
 
 /**
  * One decoded message from an online connection, to the sink: one switch, one `Map` lookup. ACKs,
@@ -44,7 +44,7 @@ export function routeInbound(conn: CcsConnection, m: InboundMessage, sink: Conne
           sink.onDraining(conn);
         }
       } else {
-        sink.onProtocolError(conn, new CcsError('CCS_ERR_PROTOCOL', `unknown control_type ${JSON.stringify(m.controlType)} on ${conn.id}`));
+        sink.onProtocolError(conn, new CcsError('CCS_ERR_PROTOCOL', `unknown control_type ${quote(m.controlType)} on ${conn.id}`));
       }
       return;
     case 'stanzaError':
@@ -63,7 +63,7 @@ function onStanzaError(conn: CcsConnection, m: StanzaErrorMessage, sink: Connect
   const id = m.messageId ?? m.stanzaId;
   const out = id === undefined ? undefined : conn.inflight.take(id);
   if (out === undefined || id === undefined) {
-    sink.onProtocolError(conn, new CcsError('CCS_ERR_PROTOCOL', `stanza error <${m.condition}/> for no pending message (id ${id === undefined ? 'none' : quoteId(id)}) on ${conn.id}: ${m.text}`));
+    sink.onProtocolError(conn, new CcsError('CCS_ERR_PROTOCOL', `stanza error <${m.condition}/> for no pending message (id ${id === undefined ? 'none' : quote(id)}) on ${conn.id}: ${quote(m.text)}`));
     return;
   }
   // The text is CCS's composite error (`InvalidJson: JSON_PARSING_ERROR : …`) when it gave one.
@@ -84,5 +84,5 @@ function onStanzaError(conn: CcsConnection, m: StanzaErrorMessage, sink: Connect
 }
 
 function stray(conn: CcsConnection, sink: ConnectionSink, what: string, id: string): void {
-  sink.onProtocolError(conn, new CcsError('CCS_ERR_PROTOCOL', `${what} for unknown message_id ${quoteId(id)} on ${conn.id}`));
+  sink.onProtocolError(conn, new CcsError('CCS_ERR_PROTOCOL', `${what} for unknown message_id ${quote(id)} on ${conn.id}`));
 }

@@ -4,7 +4,7 @@ import { CallbackQueue } from './callback-queue.js';
 import { backoffDelay, JitterKind } from './backoff.js';
 import type { Clock, ClockTimer, KeepAlive } from './clock.js';
 import { ccsChannels } from './diagnostics.js';
-import { AbortError, CcsError, DuplicateIdError, NackError, StoreError, TimeoutError, InvalidMessageError, quoteId } from './errors.js';
+import { AbortError, CcsError, DuplicateIdError, NackError, StoreError, TimeoutError, InvalidMessageError, quote } from './errors.js';
 import { elapsedMs, tickStamp } from './latency.js';
 import { LiveIds } from './live-ids.js';
 import { RingBuffer } from './ring-buffer.js';
@@ -702,7 +702,7 @@ export class Outbox {
     try {
       return this.#live.has(id, this.#find) ? new DuplicateIdError(id) : undefined;
     } catch (err) {
-      return err instanceof CcsError ? err : new StoreError('queuedRecords', `the outbox store could not list its queued messages to check message ${quoteId(id)} for a duplicate; it was not sent`, { cause: err });
+      return err instanceof CcsError ? err : new StoreError('queuedRecords', `the outbox store could not list its queued messages to check message ${quote(id)} for a duplicate; it was not sent`, { cause: err });
     }
   }
 
@@ -721,6 +721,6 @@ export class Outbox {
  */
 function storeError(operation: 'append' | 'takeNext' | 'requeue' | 'park' | 'remove', out: Outbound | undefined, err: unknown): CcsError {
   if (err instanceof CcsError) return err;
-  const which = out === undefined ? 'a queued message' : `message ${quoteId(out.id)}`;
+  const which = out === undefined ? 'a queued message' : `message ${quote(out.id)}`;
   return new StoreError(operation, `the outbox store failed to ${operation} ${which}`, { cause: err });
 }

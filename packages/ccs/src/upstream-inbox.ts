@@ -2,7 +2,7 @@ import type { ReceiptMessage, UpstreamMessage } from '@ccs-xmpp/stanza';
 import type { CcsConnection } from './connection.js';
 import { DedupWindow } from './dedup.js';
 import { ccsChannels } from './diagnostics.js';
-import { CcsError, ClosedError, StoreError, quoteId } from './errors.js';
+import { CcsError, ClosedError, StoreError, quote } from './errors.js';
 import type { UpstreamHandler } from './options.js';
 import type { Counters } from './stats.js';
 import type { DedupClaim, UpstreamDedupStore } from './store.js';
@@ -294,7 +294,7 @@ export class UpstreamInbox {
       this.#running.delete(r.key);
       this.#release(r.msg);
     }
-    if (!(err instanceof ClosedError)) this.#events.error(new CcsError('CCS_ERR_HANDLER', `the upstream handler failed for message ${quoteId(msg.messageId)}; it was not ACKed`, { cause: err }));
+    if (!(err instanceof ClosedError)) this.#events.error(new CcsError('CCS_ERR_HANDLER', `the upstream handler failed for message ${quote(msg.messageId)}; it was not ACKed`, { cause: err }));
     this.#events.progress();
   }
 
@@ -325,7 +325,7 @@ export class UpstreamInbox {
 
   /** A store's promise did not settle within the store timeout: reported, the message left un-ACKed. */
   #timedOut(operation: 'claim' | 'flush', msg: { readonly messageId: string }): void {
-    const id = quoteId(msg.messageId);
+    const id = quote(msg.messageId);
     const ms = this.#deadlines.timeoutMs;
     this.#events.error(new StoreError(operation, operation === 'claim'
       ? `the dedup store did not answer the claim of upstream message ${id} within ${ms} ms (storeTimeoutMs): the store is unreachable or stalled, or a shared store's other instance is still handling the same message; it was neither handled nor ACKed here (CCS delivers it again)`
@@ -342,7 +342,7 @@ export class UpstreamInbox {
       this.#events.error(err);
       return;
     }
-    const id = quoteId(msg.messageId);
+    const id = quote(msg.messageId);
     const what = operation === 'claim'
       ? `the dedup store could not claim upstream message ${id}; it was neither handled nor ACKed (CCS delivers it again)`
       : operation === 'complete'

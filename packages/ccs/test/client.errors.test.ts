@@ -106,4 +106,31 @@ test('an error quotes a long message id cut to its first 100 characters; the who
   assert.ok(new DuplicateIdError('short').message.includes('"short" is already'));
 });
 
+test('a server\'s unknown control_type and a stanza error\'s text for no pending message are quoted cut to 100 characters in the protocol error', async () => {
+  const server = await startScriptedServer({ autoAck: false });
+  const client = new CcsClient(clientOptions(server));
+  const errors: CcsError[] = [];
+  client.on('error', (e) => {
+    errors.push(e as CcsError);
+  });
+  try {
+    await client.connect();
+    const conn = server.conns[0]!;
+    const long = 'y'.repeat(5000);
+    conn.send({ message_type: 'control', control_type: `X${long}` });
+    conn.stanzaError('no-such-id', `T${long}`);
+    for (let i = 0; i < 100 && errors.length < 2; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.is(errors.length, 2);
+    for (const e of errors) {
+      assert.is(e.code, 'CCS_ERR_PROTOCOL');
+      assert.ok(e.message.length < 400, `${e.message.length} characters: ${e.message.slice(0, 80)}`);
+    }
+    assert.ok(errors[0]!.message.includes(`unknown control_type "X${'y'.repeat(99)}"…`), errors[0]!.message.slice(0, 160));
+    assert.ok(errors[1]!.message.includes(`"T${'y'.repeat(99)}"…`), errors[1]!.message.slice(0, 200));
+  } finally {
+    client.destroy();
+    await server.stop();
+  }
+});
+
 test.run();
