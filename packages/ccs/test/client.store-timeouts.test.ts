@@ -8,7 +8,7 @@ import { clientOptions, startScriptedServer } from './helpers/scripted-server.js
 
 const never = <T>(): Promise<T> => new Promise<T>(() => {});
 
-/** A dedup store whose claims answer through `claims` (pushed per call); records releases. */
+/** A dedup store whose claim() answers with what `claim` returns; records releases. */
 function dedupWith(claim: () => Promise<DedupClaim>) {
   const released: string[] = [];
   return {
