@@ -115,10 +115,14 @@ const DURATION_OPTIONS = ['keepaliveIntervalMs', 'idleTimeoutMs', 'closeTimeoutM
 function checkDurations(options: ConnectionOptions<unknown> & { connectTimeoutMs?: number }): void {
   for (const name of DURATION_OPTIONS) {
     const ms: unknown = options[name];
-    if (ms === undefined) continue;
-    if (typeof ms !== 'number' || !(ms >= 0 && ms <= MAX_TIMER_MS)) {
-      throw new RangeError(`${name} must be a number of milliseconds from 0 to ${MAX_TIMER_MS}, got ${typeof ms === 'number' ? String(ms) : typeof ms}`);
-    }
+    if (ms !== undefined) checkDuration(name, ms);
+  }
+}
+
+/** @throws {RangeError} naming `name` when `ms` is not a number from 0 to {@link MAX_TIMER_MS}. */
+function checkDuration(name: string, ms: unknown): void {
+  if (typeof ms !== 'number' || !(ms >= 0 && ms <= MAX_TIMER_MS)) {
+    throw new RangeError(`${name} must be a number of milliseconds from 0 to ${MAX_TIMER_MS}, got ${typeof ms === 'number' ? String(ms) : typeof ms}`);
   }
 }
 /**
@@ -545,8 +549,12 @@ export class XmppConnection {
    */
   close(timeoutMs?: number): Promise<void> {
     // A number first: null and '' pass the comparisons as 0 (a timer of 1 ms cut the connection).
-    if (timeoutMs !== undefined && (typeof timeoutMs !== 'number' || !(timeoutMs >= 0 && timeoutMs <= MAX_TIMER_MS))) {
-      return Promise.reject(new RangeError(`close() timeoutMs must be a number of milliseconds from 0 to ${MAX_TIMER_MS}, got ${typeof timeoutMs === 'number' ? String(timeoutMs) : typeof timeoutMs}`));
+    if (timeoutMs !== undefined) {
+      try {
+        checkDuration('close() timeoutMs', timeoutMs);
+      } catch (err) {
+        return Promise.reject(err);
+      }
     }
     if (this.state === OPEN) {
       this.flushBatch();
