@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 import { joinNegativeValues } from '@ccs-xmpp/stream';
 import { CcsEmulator, type CcsEmulatorOptions, type SenderAccount } from './emulator.js';
 import { EmulatorError } from './errors.js';
-import type { Faults } from './faults.js';
+import { MAX_TIMER_MS, type Faults } from './faults.js';
 
 /** Usage text of `ccs-emulator --help`. */
 export const USAGE = `Usage: ccs-emulator [options]
@@ -192,7 +192,7 @@ export function parseCommandLine(argv: string[], env: Record<string, string | un
     if (m === null) throw new EmulatorError('EMU_ERR_CONFIG', `--device-state needs TOKEN=online|offline|idle|unregistered[@MS], got ${JSON.stringify(spec)}`);
     const atMs = Number(m[3] ?? 0);
     // A timer's delay: past Node's limit it fired after 1 ms instead (the transition at once).
-    if (atMs > 2 ** 31 - 1) throw new EmulatorError('EMU_ERR_CONFIG', `--device-state's @MS must be at most ${2 ** 31 - 1} ms, got ${JSON.stringify(spec)}`);
+    if (atMs > MAX_TIMER_MS) throw new EmulatorError('EMU_ERR_CONFIG', `--device-state's @MS must be at most ${MAX_TIMER_MS} ms, got ${JSON.stringify(spec)}`);
     (options.deviceScript ??= []).push({ token: m[1] as string, state: m[2] as 'online', atMs });
   }
   for (const spec of values['device-group'] ?? []) {

@@ -11,6 +11,7 @@ import {
   type DeliverySink, type ScriptedTransition,
 } from './device-model.js';
 import { EmulatorError } from './errors.js';
+import { MAX_TIMER_MS } from './faults.js';
 
 export type { DeviceTotals } from './device-model.js';
 import type { Ledger } from './ledger.js';
@@ -67,8 +68,6 @@ export interface Acceptance {
 }
 
 const PRESENCES: readonly DevicePresence[] = ['online', 'offline', 'idle', 'unregistered'];
-/** The longest a Node timer waits (2^31 - 1 ms, about 24.8 days): a scripted transition's `atMs` at most. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
 // The clock granularity of TTL expiry: fine for tests with 1 s TTLs, cheap when nothing is held.
 const SWEEP_MS = 100;
 

@@ -1,5 +1,8 @@
 import { EmulatorError } from './errors.js';
 
+/** The longest a Node timer waits (2^31 - 1 ms, about 24.8 days): past it a delay fires after 1 ms instead. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /**
  * Fault injection, globally (`CcsEmulator` option `faults`, `setFaults(f)`) or per connection
  * (`setFaults(f, { connectionId })`, which overrides the global value field by field).
@@ -37,7 +40,7 @@ export function checkFaults(f: Faults | undefined): Faults {
     if (v === undefined) return;
     if (!Number.isInteger(v) || v < 0) throw new EmulatorError('EMU_ERR_CONFIG', `fault ${k} must be a non-negative integer`, { field: k });
     // A delay past Node's timer limit fires after 1 ms instead.
-    if (k !== 'cutAfterStanzas' && v > 2 ** 31 - 1) throw new EmulatorError('EMU_ERR_CONFIG', `fault ${k} must be at most ${2 ** 31 - 1} ms`, { field: k });
+    if (k !== 'cutAfterStanzas' && v > MAX_TIMER_MS) throw new EmulatorError('EMU_ERR_CONFIG', `fault ${k} must be at most ${MAX_TIMER_MS} ms`, { field: k });
     out[k] = v;
   };
   const rate = (k: 'cutProbability' | 'serviceUnavailableRate' | 'internalErrorRate'): void => {

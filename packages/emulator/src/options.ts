@@ -1,7 +1,7 @@
 import { isLoopback } from './admin-http.js';
 import { EmulatorError } from './errors.js';
 import type { DeviceSchedule, ScriptedTransition } from './device-model.js';
-import { checkFaults, type Faults } from './faults.js';
+import { checkFaults, MAX_TIMER_MS, type Faults } from './faults.js';
 import type { FlowControlOptions } from './flow-control.js';
 
 /** One sender account: SASL PLAIN authcid `<senderId>@gcm.googleapis.com`, password `apiKey`. */
@@ -132,9 +132,6 @@ export interface CheckedOptions {
   legacyNacks: boolean;
   admin: { host: string; port: number; token: string | undefined } | undefined;
 }
-
-/** The longest a Node timer waits (about 24.8 days). */
-export const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** Simulated devices per sender at most. */
 const MAX_DEVICES = 100_000;
