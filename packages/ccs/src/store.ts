@@ -185,6 +185,13 @@ export interface UpstreamDedupStore {
   complete(from: string, messageId: string): void | Promise<void>;
   /** The handler failed: forgotten, so CCS's resend is handled again. */
   release(from: string, messageId: string): void | Promise<void>;
+  /**
+   * Optional. The client stopped waiting for `claim`, a promise this store returned (it did not
+   * settle within `storeTimeoutMs`; the message was left un-ACKed): a store that keeps working for
+   * it — polls a claim held by another instance — stops, and may reject it. Whatever it answers
+   * later is ignored, and a `new` is handed back with `release`.
+   */
+  abandon?(claim: Promise<DedupClaim>): void;
   /** Releases the store's own resources. */
   close(): Promise<void> | void;
 }

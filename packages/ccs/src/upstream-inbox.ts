@@ -152,11 +152,19 @@ export class UpstreamInbox {
 
   /**
    * Waits for a claim's promise, at most the store timeout: past it the message is reported and
-   * left un-ACKed (CCS delivers it again). A claim answered `new` after that is handed back (nothing
+   * left un-ACKed (CCS delivers it again), and the store is told to stop working for it (`abandon`). A claim answered `new` after that is handed back (nothing
    * runs it here), any other late answer is dropped, and a late failure was already reported.
    */
   #awaitClaim(claim: Promise<DedupClaim>, msg: UpstreamMessage | ReceiptMessage, then: (claim: DedupClaim) => void): void {
-    const wait = this.#deadlines.start(() => this.#timedOut('claim', msg));
+    const wait = this.#deadlines.start(() => {
+      this.#timedOut('claim', msg);
+      // Nobody waits for it any more: a store that polls for it stops (bounded work after giving up).
+      try {
+        this.#dedup.abandon?.(claim);
+      } catch (err) {
+        this.#storeFailed('claim', msg, err);
+      }
+    });
     claim.then((c) => {
       if (this.#deadlines.answer(wait)) {
         if (this.#claimAnswered(msg, c)) then(c);

@@ -4,6 +4,8 @@ import type { TickBatcher } from './tick-batcher.js';
 import { StoreError, storeError } from './errors.js';
 
 
+const noop = (): void => {};
+
 /** Releases kept for a retry while Redis is away. */
 const MAX_RETRY_RELEASES = 100_000;
 
@@ -13,9 +15,16 @@ const ELSEWHERE = 2;
 const DONE = 3;
 
 interface Waiter {
-  suffix: string;
+  readonly suffix: string;
   resolve: (claim: DedupClaim) => void;
   reject: (err: Error) => void;
+  /** The client stopped waiting (see {@link RedisDedupStore.abandon}): no further poll for it. */
+  readonly abandoned: boolean;
+}
+
+/** A caller's own claim (a poll's merged waiter derives `abandoned` from the callers it stands for). */
+interface CallerWaiter extends Waiter {
+  abandoned: boolean;
 }
 
 /** A claim of this instance: the batch it was made in and the token it holds the key under. */
@@ -58,6 +67,8 @@ export class RedisDedupStore implements UpstreamDedupStore {
   readonly #completing = new Map<string, string>();
   /** Claims held by another live instance, polled. */
   readonly #waiting = new Map<string, Waiter[]>();
+  /** The waiter behind each claim promise handed out, for {@link abandon}. */
+  readonly #claims = new WeakMap<Promise<DedupClaim>, CallerWaiter>();
   /** Releases (mode, suffix, token) to send again when Redis is back. */
   #retryRelease: string[] = [];
   /** The last claim token handed out (tokens are this counter in base 36). */
@@ -92,10 +103,32 @@ export class RedisDedupStore implements UpstreamDedupStore {
   /** Claims (`from`, `messageId`) for this instance; see the class comment for `running`. */
   claim(from: string, messageId: string): Promise<DedupClaim> {
     if (this.#closed) return Promise.reject(new StoreError('claim', 'the store is closed'));
-    const suffix = Keys.upstream(from, messageId);
-    return new Promise<DedupClaim>((resolve, reject) => {
-      this.#ask({ suffix, resolve, reject });
+    const waiter: CallerWaiter = { suffix: Keys.upstream(from, messageId), resolve: noop, reject: noop, abandoned: false };
+    const claim = new Promise<DedupClaim>((resolve, reject) => {
+      waiter.resolve = resolve;
+      waiter.reject = reject;
     });
+    this.#claims.set(claim, waiter);
+    this.#ask(waiter);
+    return claim;
+  }
+
+  /**
+   * The client stopped waiting for `claim` (its `storeTimeoutMs` passed): it is no longer polled,
+   * and it rejects. A claim of it already on its way to Redis is the last command sent for it; one
+   * answered `new` then is released here (nobody runs its handler).
+   */
+  abandon(claim: Promise<DedupClaim>): void {
+    const waiter = this.#claims.get(claim);
+    if (waiter === undefined || waiter.abandoned) return;
+    waiter.abandoned = true;
+    const list = this.#waiting.get(waiter.suffix);
+    const i = list?.indexOf(waiter) ?? -1;
+    if (list !== undefined && i !== -1) {
+      list.splice(i, 1);
+      if (list.length === 0) this.#waiting.delete(waiter.suffix);
+    }
+    waiter.reject(new StoreError('claim', 'the client stopped waiting for this claim'));
   }
 
   /**
@@ -208,6 +241,11 @@ export class RedisDedupStore implements UpstreamDedupStore {
   }
 
   #answer(waiter: Waiter, code: unknown, batch: number, token: string): void {
+    if (waiter.abandoned) {
+      // Nobody waits for it: nothing more is asked, and a claim taken for it is handed back.
+      if (code === NEW) this.#release(waiter.suffix, 'r', token);
+      return;
+    }
     if (typeof code === 'string') {
       // Held by this instance under `code`: a handler runs under it here (or its completion is
       // on its way, queued after this claim), or it is left over by a handler that failed, a
@@ -254,19 +292,27 @@ export class RedisDedupStore implements UpstreamDedupStore {
       this.#poll = undefined;
       const waiting = [...this.#waiting.values()];
       this.#waiting.clear();
-      for (const waiters of waiting) {
-        const [first, ...rest] = waiters;
+      for (const all of waiting) {
+        const waiters = all.filter((w) => !w.abandoned);
+        const first = waiters[0];
         if (first === undefined) continue;
-        // One claim per key; the other waiters of the same key (a resend on a second connection) follow its answer.
+        // One claim per key; the other waiters of the same key (a resend on a second connection)
+        // follow its answer: the first still waited for runs it (`new`), the others see `running`.
         this.#ask({
           suffix: first.suffix,
+          get abandoned() {
+            return waiters.every((w) => w.abandoned);
+          },
           resolve: (claim) => {
-            first.resolve(claim);
-            for (const w of rest) w.resolve(claim === 'new' ? 'running' : claim);
+            let taken = claim !== 'new';
+            for (const w of waiters) {
+              if (w.abandoned) continue;
+              w.resolve(taken ? (claim === 'new' ? 'running' : claim) : claim);
+              taken = true;
+            }
           },
           reject: (err) => {
-            first.reject(err);
-            for (const w of rest) w.reject(err);
+            for (const w of waiters) w.reject(err);
           },
         });
       }

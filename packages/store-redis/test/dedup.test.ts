@@ -4,6 +4,8 @@ import { redisStore, StoreError, type RedisStore } from '../src/index.js';
 import { redisSuite, uniqueSender, until } from './helpers/redis-suite.js';
 import { record, TestHost } from './helpers/records.js';
 import { startCuttingProxy } from './helpers/cutting-proxy.js';
+import { CcsEmulator } from '@ccs-xmpp/emulator';
+import { CcsClient } from '@ccs-xmpp/ccs';
 
 const t = redisSuite('redis upstream de-duplication', { appendonly: true });
 
@@ -58,6 +60,82 @@ t.test('a claim held by another live instance waits, then answers done when that
   await until(() => answer !== undefined, 'the waiting claim');
   assert.is(answer, 'done');
   assert.is(await a.dedup.claim('dev', 'u1'), 'done');
+  closeAll();
+});
+
+t.test('a claim the client gave up on (storeTimeoutMs) is polled no more: at most the one claim in flight reaches Redis after the give-up', async (server) => {
+  const sender = uniqueSender();
+  const a = open(server.url, sender, { leaseTtlMs: 30_000 });
+  const b = open(server.url, sender, { leaseTtlMs: 30_000, claimPollMs: 20 });
+  await Promise.all([a.ready(), b.ready()]);
+  assert.is(await a.dedup.claim('dev-g', 'u-gave-up'), 'new');
+  const emu = new CcsEmulator({ port: 0, senders: [{ senderId: sender, apiKey: 'k' }], upstreamResendMs: 60_000, seed: 8 });
+  await emu.start();
+  const client = new CcsClient({
+    senderId: sender, apiKey: 'k', host: '127.0.0.1', port: emu.port, tls: { ca: emu.ca, servername: 'localhost' }, store: b, storeTimeoutMs: 300,
+    onUpstream: () => {},
+  });
+  const errors: Error[] = [];
+  client.on('error', (e: Error) => errors.push(e));
+  const monitor = new Redis(server.url);
+  let seen = 0;
+  monitor.on('error', () => {});
+  try {
+    await client.connect();
+    emu.injectUpstream(sender, { from: 'dev-g', message_id: 'u-gave-up', data: { a: '1' } });
+    await until(() => b.dedup.waiting === 1, 'b polling');
+    await until(() => errors.length > 0, 'the claim given up', 5000);
+    assert.match(errors[0]?.message ?? '', /storeTimeoutMs/);
+    const m = await monitor.monitor();
+    m.on('monitor', (_time: string, args: string[]) => {
+      if (args.some((x) => x.includes('u-gave-up'))) seen++;
+    });
+    await new Promise((r) => setTimeout(r, 500));
+    assert.ok(seen <= 1, `${seen} commands for the message in the 500 ms after the give-up (claimPollMs 20)`);
+    assert.is(b.dedup.waiting, 0);
+    m.disconnect();
+    // Nothing was taken for it: a completes, and a later claim anywhere is done.
+    a.dedup.complete('dev-g', 'u-gave-up');
+    await until(async () => (await b.dedup.claim('dev-g', 'u-gave-up')) === 'done', 'done everywhere');
+    assert.is(b.dedup.running, 0, 'no claim left held by b');
+  } finally {
+    monitor.disconnect();
+    client.destroy();
+    await emu.stop();
+    closeAll();
+  }
+});
+
+t.test('abandoning one of two waits on a key leaves the other polled: it gets new once the holder dies; abandoning both stops the poll', async (server) => {
+  const sender = uniqueSender();
+  const a = open(server.url, sender, { leaseTtlMs: 30_000 });
+  const b = open(server.url, sender, { leaseTtlMs: 300, claimPollMs: 20 });
+  await Promise.all([a.ready(), b.ready()]);
+  assert.is(await a.dedup.claim('dev-h', 'u-two'), 'new');
+  const first = b.dedup.claim('dev-h', 'u-two');
+  const firstAnswer = first.then((x) => x, (err: Error) => err.message);
+  await until(() => b.dedup.waiting === 1, 'b polling');
+  const second = b.dedup.claim('dev-h', 'u-two');
+  await new Promise((r) => setTimeout(r, 60));
+  b.dedup.abandon(first);
+  assert.match(await firstAnswer, /stopped waiting/);
+  a.dedup.release('dev-h', 'u-two');
+  assert.is(await second, 'new', 'the wait still wanted takes it');
+  assert.is(b.dedup.running, 1);
+  b.dedup.release('dev-h', 'u-two');
+  assert.is(await a.dedup.claim('dev-h', 'u-three'), 'new');
+  const c1 = b.dedup.claim('dev-h', 'u-three');
+  const c2 = b.dedup.claim('dev-h', 'u-three');
+  await until(() => b.dedup.waiting === 1, 'b polling u-three');
+  b.dedup.abandon(c1);
+  b.dedup.abandon(c2);
+  await Promise.allSettled([c1, c2]);
+  await new Promise((r) => setTimeout(r, 100));
+  assert.is(b.dedup.waiting, 0);
+  a.dedup.release('dev-h', 'u-three');
+  await new Promise((r) => setTimeout(r, 100));
+  assert.is(b.dedup.running, 0, 'nothing claimed for the abandoned waits');
+  assert.is(await a.dedup.claim('dev-h', 'u-three'), 'new', 'free: no claim of b left on it');
   closeAll();
 });
 
