@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Keys } from './keys.js';
 import type { RedisLink } from './redis-link.js';
-import { storeError, type StoreError } from './errors.js';
+import { StoreError, storeError } from './errors.js';
 
 /** A record taken over from a dead instance, as stored. */
 export interface AdoptedRecord {
@@ -21,6 +21,10 @@ export interface LeaseSink {
   leaseLapsed(): void;
   /** A heartbeat or adoption scan failed while Redis was connected. */
   error(err: StoreError): void;
+  /** A renewal has had no answer for `stallTimeoutMs` while the connection is up: Redis is stalled. */
+  stalled(err: StoreError): void;
+  /** Redis answered a renewal again after {@link stalled}. */
+  answering(): void;
 }
 
 /** Timing of the lease. */
@@ -29,6 +33,8 @@ export interface LeaseOptions {
   leaseTtlMs: number;
   adoptIntervalMs: number;
   adoptMax: number;
+  /** A renewal unanswered this long (ms) means Redis is stalled. */
+  stallTimeoutMs: number;
 }
 
 /**
@@ -66,6 +72,10 @@ export class LeaseKeeper {
   /** Unique to this process: a restart with the same instanceId must not reuse a stage name left by the previous one. */
   readonly #stagePrefix = `${randomBytes(4).toString('hex')}.`;
   #beating = false;
+  /** A renewal went unanswered for `stallTimeoutMs` and none has been answered since. */
+  #stalled = false;
+  /** The stall timer of the renewal in flight. */
+  #watch: NodeJS.Timeout | undefined = undefined;
   #scanning = false;
   #stopped = false;
 
@@ -102,6 +112,8 @@ export class LeaseKeeper {
     this.#stopped = true;
     clearTimeout(this.#beatTimer);
     clearTimeout(this.#scanTimer);
+    clearTimeout(this.#watch);
+    this.#watch = undefined;
   }
 
   /**
@@ -148,9 +160,23 @@ export class LeaseKeeper {
     }
   }
 
+  /** True between {@link LeaseSink.stalled} and {@link LeaseSink.answering}. */
+  get stalled(): boolean {
+    return this.#stalled;
+  }
+
   async #beat(): Promise<void> {
     const me = this.#options.instanceId;
     let reply: unknown;
+    // The renewal is the stall probe: it runs on a connection of its own that never queues behind
+    // data, on a fixed cadence, so an answer missing for stallTimeoutMs means Redis itself does not
+    // answer (a connection that drops is reported by the link instead). Checked once more after the
+    // I/O phase (setImmediate): an event loop blocked past the bound fires the timer before it reads
+    // an answer already waiting in the socket.
+    const watch = this.#beats > 0 && !this.#stalled
+      ? setTimeout(() => setImmediate(() => this.#stall(watch)), this.#options.stallTimeoutMs).unref()
+      : undefined;
+    if (watch !== undefined) this.#watch = watch;
     try {
       reply = await this.#link.script('ccsHeartbeat', [
         this.#keys.lease(me), this.#keys.instances, me, this.#options.leaseTtlMs, this.#token,
@@ -160,9 +186,24 @@ export class LeaseKeeper {
       // While Redis is away the link reports that once; a failing renewal on a live link is news.
       if (this.#beats > 0 && this.#link.ready) this.#sink.error(e);
       throw e;
+    } finally {
+      clearTimeout(watch);
+      if (watch !== undefined && this.#watch === watch) this.#watch = undefined;
+    }
+    if (this.#stalled) {
+      this.#stalled = false;
+      // Redis's clock ran while it stalled: leases of live instances may have lapsed meanwhile.
+      this.#adoptAfter = performance.now() + this.#options.leaseTtlMs;
+      if (!this.#stopped) this.#sink.answering();
     }
     if (reply === 0 && this.#beats > 0 && !this.#stopped) this.#sink.leaseLapsed();
     this.#beats++;
+  }
+
+  #stall(watch: NodeJS.Timeout | undefined): void {
+    if (this.#watch !== watch || this.#stalled || this.#stopped || !this.#link.ready) return;
+    this.#stalled = true;
+    this.#sink.stalled(new StoreError('heartbeat', `Redis has not answered for ${this.#options.stallTimeoutMs} ms (stalled: stopped, paused, or cut off without a reset)`, { unavailable: true }));
   }
 
   #scheduleBeat(): void {

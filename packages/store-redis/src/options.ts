@@ -43,6 +43,19 @@ export interface RedisStoreOptions {
   claimPollMs?: number;
   /** Cap of the Redis reconnect backoff (ms). Default 2000. */
   reconnectMaxMs?: number;
+  /**
+   * The whole of `close()` at most (ms): Redis answering what is in flight, the lease release and
+   * the connections' QUIT. Past it the connections are dropped and the lease lapses by itself. 0:
+   * drop them at once. Default 2000.
+   */
+  closeTimeoutMs?: number;
+  /**
+   * A Redis that has not answered a lease renewal for this long (ms) is stalled (stopped, paused, a
+   * partition without a reset: the connection stays up and nothing answers): the store raises
+   * `down`, refuses appends and fails claims and completions at once, and raises `up` when Redis
+   * answers again. Default 3000 (three renewals of the default lease).
+   */
+  stallTimeoutMs?: number;
 }
 
 /** {@link RedisStoreOptions} with every default applied. */
@@ -60,18 +73,25 @@ export interface ResolvedStoreOptions {
   dedupMaxCount: number;
   claimPollMs: number;
   reconnectMaxMs: number;
+  closeTimeoutMs: number;
+  stallTimeoutMs: number;
 }
+
+/** The longest a timer can wait (Node fires a longer one after 1 ms). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 const KNOWN = new Set([
   'redis', 'senderId', 'keyNamespace', 'instanceId', 'leaseTtlMs', 'adoptIntervalMs', 'adoptMax', 'outcomes',
   'outcomesMaxLen', 'dedupWindowMs', 'dedupMaxCount', 'claimPollMs', 'reconnectMaxMs',
+  'closeTimeoutMs', 'stallTimeoutMs',
 ]);
 
-function integer(options: RedisStoreOptions, name: keyof RedisStoreOptions, fallback: number, min: number): number {
+function integer(options: RedisStoreOptions, name: keyof RedisStoreOptions, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
   const value = options[name];
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isInteger(value)) throw new TypeError(`${name} must be an integer, got ${JSON.stringify(value)}`);
   if (value < min) throw new RangeError(`${name} must be >= ${min}, got ${value}`);
+  if (value > max) throw new RangeError(`${name} must be <= ${max}, got ${value}`);
   return value;
 }
 
@@ -109,6 +129,8 @@ export function resolveStoreOptions(options: RedisStoreOptions): ResolvedStoreOp
     dedupMaxCount: integer(options, 'dedupMaxCount', 100_000, 0),
     claimPollMs: integer(options, 'claimPollMs', 200, 1),
     reconnectMaxMs: integer(options, 'reconnectMaxMs', 2000, 10),
+    closeTimeoutMs: integer(options, 'closeTimeoutMs', 2000, 0, MAX_TIMER_MS),
+    stallTimeoutMs: integer(options, 'stallTimeoutMs', 3000, 10, MAX_TIMER_MS),
   };
 }
 

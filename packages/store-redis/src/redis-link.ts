@@ -42,6 +42,8 @@ export class RedisLink {
   readonly #sink: LinkSink;
   #everReady = false;
   #closed = false;
+  /** Redis is connected but stalled (see {@link hold}). */
+  #held = false;
   /** The last connection error before the first ready: why `open()` failed. */
   #openError: unknown = undefined;
 
@@ -61,6 +63,8 @@ export class RedisLink {
     for (const [name, def] of Object.entries(SCRIPTS)) this.redis.defineCommand(name, def);
     this.redis.on('ready', () => {
       this.#everReady = true;
+      // A new connection that passed its ready check answers: whatever stall was seen is over.
+      this.#held = false;
       this.#sink.onUp();
     });
     // Without an 'error' listener ioredis prints every connection error to the console; the store
@@ -74,9 +78,17 @@ export class RedisLink {
     });
   }
 
-  /** True while commands can be sent. */
+  /** True while commands can be sent: connected, and not held as stalled. */
   get ready(): boolean {
-    return this.redis.status === 'ready';
+    return this.redis.status === 'ready' && !this.#held;
+  }
+
+  /**
+   * Held: Redis is connected but does not answer (the store's stall watch). `ready` is false
+   * meanwhile, so new work is refused at once instead of queueing behind what Redis does not answer.
+   */
+  hold(held: boolean): void {
+    this.#held = held;
   }
 
   /**
@@ -109,20 +121,15 @@ export class RedisLink {
     return (this.redis as unknown as WithScripts)[name](...args);
   }
 
-  /** Closes politely (QUIT), or at once after `timeoutMs`. */
-  async close(timeoutMs = 2000): Promise<void> {
+  /** Closes politely (QUIT). Unbounded here: the store bounds its whole close() and calls {@link destroy} past it. */
+  async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    if (this.redis.status !== 'ready') {
+    if (this.redis.status !== 'ready' || this.#held) {
       this.redis.disconnect();
       return;
     }
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      this.redis.quit().catch(() => undefined),
-      new Promise<void>((resolve) => { timer = setTimeout(resolve, timeoutMs); }),
-    ]);
-    clearTimeout(timer);
+    await this.redis.quit().catch(() => undefined);
     this.redis.disconnect();
   }
 

@@ -10,14 +10,15 @@ import { redactedRedis, resolveStoreOptions, type RedisStoreOptions, type Resolv
 import { StoreError, storeError } from './errors.js';
 import { readOutcomes, type Outcome } from './outcomes.js';
 
-/** How long `close()` waits for Redis to answer what is in flight and the lease release before it drops the connections. */
-const CLOSE_DRAIN_MS = 2000;
-
 /** Lifecycle events of a {@link RedisStore}. */
 export interface RedisStoreEvents {
-  /** Redis is reachable again (after `down`). */
+  /** Redis is reachable again (after `down`): reconnected, or answering again after a stall. */
   up: [];
-  /** Redis became unreachable: appends are refused and completions fail until `up`. */
+  /**
+   * Redis became unreachable — the connection was lost, or it stalled (a lease renewal unanswered
+   * for `stallTimeoutMs` on a live connection) — appends are refused, claims and completions fail
+   * until `up`.
+   */
   down: [error: StoreError];
   /** Records of a dead instance were adopted. */
   adopted: [count: number, previousOwners: string[]];
@@ -95,7 +96,7 @@ export class RedisStore extends EventEmitter<RedisStoreEvents> {
     }, o.outcomes);
     this.dedup = new RedisDedupStore(this.#batcher, o.claimPollMs, () => this.close());
     this.#lease = new LeaseKeeper(this.#control, k, {
-      instanceId: me, leaseTtlMs: o.leaseTtlMs, adoptIntervalMs: o.adoptIntervalMs, adoptMax: o.adoptMax,
+      instanceId: me, leaseTtlMs: o.leaseTtlMs, adoptIntervalMs: o.adoptIntervalMs, adoptMax: o.adoptMax, stallTimeoutMs: o.stallTimeoutMs,
     }, {
       adopted: (records) => {
         this.outbox.adopt(records);
@@ -103,6 +104,16 @@ export class RedisStore extends EventEmitter<RedisStoreEvents> {
       },
       leaseLapsed: () => this.emit('leaseLapsed'),
       error: (err) => this.#report(err),
+      // Stalled: what is in flight waits for Redis (or for the caller's own bound); new work is
+      // refused at once, as while Redis is down.
+      stalled: (err) => {
+        this.#link.hold(true);
+        this.#goneDown(err);
+      },
+      answering: () => {
+        this.#link.hold(false);
+        if (this.#link.ready) this.#up();
+      },
     }, () => this.outbox.nextSeq());
     this.#ready = this.#start();
     this.#ready.catch(() => {});
@@ -137,29 +148,31 @@ export class RedisStore extends EventEmitter<RedisStoreEvents> {
   /**
    * Stops the lease and closes the connection. Records still owned here stay in Redis and are
    * adopted by another instance right away (the lease is dropped, not left to lapse). Idempotent;
-   * the outbox's and the dedup store's `close()` both land here. Bounded: when Redis has not
-   * answered what is in flight and the lease release within 2 s, the connections are dropped at
-   * once and the lease lapses by itself (adoption then follows within `leaseTtlMs + adoptIntervalMs`).
+   * the outbox's and the dedup store's `close()` both land here. Bounded by `closeTimeoutMs`
+   * (default 2000) as a whole: when Redis has not answered what is in flight, the lease release and
+   * the QUITs by then, the connections are dropped at once and the lease lapses by itself (adoption
+   * then follows within `leaseTtlMs + adoptIntervalMs`).
    */
   close(): Promise<void> {
     this.#closed ??= (async () => {
+      const deadline = performance.now() + this.options.closeTimeoutMs;
       this.dedup.stop();
       this.#batcher.flush();
       const drained = (async () => {
         await this.#batcher.barrier()?.catch(() => {});
         await this.#lease.release().catch(() => {});
+        await Promise.all([this.#link.close(), this.#control.close()]);
         return true;
       })();
       // Bounded: a Redis that does not answer (stopped, stalled, a partition without a reset) held
       // close() — and the client's close() with it — until it answered, for good. Past the bound the
       // connections are dropped: what was in flight may or may not have run (at-least-once), and the
-      // lease lapses by itself instead of being dropped.
+      // lease lapses by itself instead of being dropped. One deadline for the drain and the QUITs
+      // (each had 2 s of its own: up to 4 s in all).
       let timer: NodeJS.Timeout | undefined;
-      const inTime = await Promise.race([drained, new Promise<false>((resolve) => { timer = setTimeout(resolve, CLOSE_DRAIN_MS, false); })]);
+      const inTime = await Promise.race([drained, new Promise<false>((resolve) => { timer = setTimeout(resolve, Math.max(0, deadline - performance.now()), false); })]);
       clearTimeout(timer);
-      if (inTime) {
-        await Promise.all([this.#link.close(), this.#control.close()]);
-      } else {
+      if (!inTime) {
         this.#lease.stop();
         this.#link.destroy();
         this.#control.destroy();

@@ -8,6 +8,7 @@ import { CcsEmulator } from '@ccs-xmpp/emulator';
 import { CcsClient, StoreError as CcsStoreError, TimeoutError } from '@ccs-xmpp/ccs';
 import { redisStore } from '../src/index.js';
 import { redisSuite, uniqueSender, until } from './helpers/redis-suite.js';
+import { record, TestHost } from './helpers/records.js';
 
 const t = redisSuite('the Redis store when Redis stalls');
 
@@ -85,6 +86,71 @@ t.test('a client closed while Redis is stopped lets its process end by itself (a
     if (stopped) process.kill(pid, 'SIGCONT');
     child.kill('SIGKILL');
     await emu.stop();
+  }
+});
+
+t.test('a stall past stallTimeoutMs raises down (new sends refused at once with CCS_ERR_STORE), and up once Redis answers again (sends go through)', async (server) => {
+  const sender = uniqueSender();
+  const emu = new CcsEmulator({ port: 0, senders: [{ senderId: sender, apiKey: 'k' }], seed: 7 });
+  await emu.start();
+  const store = redisStore({ redis: server.url, senderId: sender, reconnectMaxMs: 100, leaseTtlMs: 1000, stallTimeoutMs: 300 });
+  await store.ready();
+  const events: string[] = [];
+  store.on('down', (err) => events.push(`down ${err.code} ${String(err.unavailable)}`));
+  store.on('up', () => events.push('up'));
+  const client = new CcsClient({ senderId: sender, apiKey: 'k', host: '127.0.0.1', port: emu.port, tls: { ca: emu.ca, servername: 'localhost' }, store });
+  client.on('error', () => {});
+  const pid = server.pid as number;
+  let stopped = false;
+  try {
+    await client.connect();
+    assert.ok((await client.send({ to: 'tok-a' })).messageId);
+    process.kill(pid, 'SIGSTOP');
+    stopped = true;
+    const at = Date.now();
+    await until(() => events.length > 0, 'down after the stall', 5000);
+    assert.equal(events, ['down CCS_ERR_STORE true']);
+    assert.ok(Date.now() - at < 2500, `down ${Date.now() - at} ms into the stall`);
+    assert.not.ok(store.available);
+    const t0 = Date.now();
+    const refused = await client.send({ to: 'tok-b' }, { timeoutMs: 3000 }).then(() => undefined, (e: unknown) => e);
+    assert.instance(refused, CcsStoreError, 'refused as while Redis is down, not left to time out');
+    assert.ok(Date.now() - t0 < 1000, `refused after ${Date.now() - t0} ms`);
+    process.kill(pid, 'SIGCONT');
+    stopped = false;
+    await until(() => events.includes('up'), 'up once Redis answers', 5000);
+    assert.equal(events, ['down CCS_ERR_STORE true', 'up']);
+    assert.ok(store.available);
+    assert.ok((await client.send({ to: 'tok-c' }, { timeoutMs: 3000 })).messageId);
+    await client.close({ timeoutMs: 1000 });
+  } finally {
+    if (stopped) process.kill(pid, 'SIGCONT');
+    client.destroy();
+    await emu.stop();
+  }
+});
+
+t.test('closeTimeoutMs bounds the whole close() while Redis is stopped; out-of-range values are refused naming the option', async (server) => {
+  assert.throws(() => redisStore({ redis: server.url, senderId: '1', closeTimeoutMs: -1 }), (e: unknown) => e instanceof RangeError && /closeTimeoutMs/.test((e as Error).message));
+  assert.throws(() => redisStore({ redis: server.url, senderId: '1', closeTimeoutMs: 2 ** 31 }), (e: unknown) => e instanceof RangeError && /closeTimeoutMs/.test((e as Error).message));
+  assert.throws(() => redisStore({ redis: server.url, senderId: '1', closeTimeoutMs: '500' as unknown as number }), (e: unknown) => e instanceof TypeError && /closeTimeoutMs/.test((e as Error).message));
+  assert.throws(() => redisStore({ redis: server.url, senderId: '1', stallTimeoutMs: 1.5 }), (e: unknown) => e instanceof TypeError && /stallTimeoutMs/.test((e as Error).message));
+  const sender = uniqueSender();
+  const store = redisStore({ redis: server.url, senderId: sender, reconnectMaxMs: 100, closeTimeoutMs: 400 });
+  await store.ready();
+  const pid = server.pid as number;
+  process.kill(pid, 'SIGSTOP');
+  try {
+    const host = new TestHost();
+    store.outbox.attach(host);
+    store.outbox.append(record('m-1', 1));
+    const started = Date.now();
+    await store.close();
+    const took = Date.now() - started;
+    assert.ok(took >= 350 && took < 1500, `close() took ${took} ms with closeTimeoutMs 400`);
+  } finally {
+    process.kill(pid, 'SIGCONT');
+    store.destroy();
   }
 });
 
