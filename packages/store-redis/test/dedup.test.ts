@@ -106,6 +106,43 @@ t.test('a claim the client gave up on (storeTimeoutMs) is polled no more: at mos
   }
 });
 
+t.test('a claim waiting on another instance is polled no more once the client closed (no storeTimeoutMs): the store closes with it', async (server) => {
+  const sender = uniqueSender();
+  const a = open(server.url, sender, { leaseTtlMs: 30_000 });
+  const b = open(server.url, sender, { leaseTtlMs: 30_000, claimPollMs: 20 });
+  await Promise.all([a.ready(), b.ready()]);
+  assert.is(await a.dedup.claim('dev-c', 'u-closed'), 'new');
+  const emu = new CcsEmulator({ port: 0, senders: [{ senderId: sender, apiKey: 'k' }], upstreamResendMs: 60_000, seed: 9 });
+  await emu.start();
+  const client = new CcsClient({
+    senderId: sender, apiKey: 'k', host: '127.0.0.1', port: emu.port, tls: { ca: emu.ca, servername: 'localhost' }, store: b, storeTimeoutMs: 0,
+    onUpstream: () => {},
+  });
+  client.on('error', () => {});
+  const monitor = new Redis(server.url);
+  monitor.on('error', () => {});
+  let seen = 0;
+  try {
+    await client.connect();
+    emu.injectUpstream(sender, { from: 'dev-c', message_id: 'u-closed', data: { a: '1' } });
+    await until(() => b.dedup.waiting === 1, 'b polling');
+    await client.close({ timeoutMs: 300 });
+    const m = await monitor.monitor();
+    m.on('monitor', (_time: string, args: string[]) => {
+      if (args.some((x) => x.includes('u-closed'))) seen++;
+    });
+    await new Promise((r) => setTimeout(r, 300));
+    m.disconnect();
+    assert.is(seen, 0, `${seen} commands for the message after close() resolved`);
+    assert.is(b.dedup.waiting, 0);
+  } finally {
+    monitor.disconnect();
+    client.destroy();
+    await emu.stop();
+    closeAll();
+  }
+});
+
 t.test('abandoning one of two waits on a key leaves the other polled: it gets new once the holder dies; abandoning both stops the poll', async (server) => {
   const sender = uniqueSender();
   const a = open(server.url, sender, { leaseTtlMs: 30_000 });
