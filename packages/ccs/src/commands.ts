@@ -71,12 +71,15 @@ Google shut down CCS (gcm.googleapis.com, fcm-xmpp.googleapis.com) in 2024: ther
 host. Use a CCS-compatible server, e.g. the emulator: \`npx ccs-emulator --port 0\` prints
 {"host","port","caFile"}; pass them as --host, --port and --ca.`;
 
+/** What to give `--host` instead: the end of the no-host and the empty-host messages. */
+const TO_A_SERVER = 'point --host at a CCS-compatible server, e.g. a local emulator: run `npx ccs-emulator --port 0` and pass the host, port and caFile of its listening line as --host, --port and --ca';
+
 /**
  * Why `ccs` has no default host. The CLI checks this before connecting: a DNS lookup of the old
  * name would only say ENOTFOUND.
  */
 const NO_HOST = "no --host given and CCS_HOST is not set: Google's CCS endpoint (gcm.googleapis.com) was shut down in 2024, so there is no default. " +
-  'Point --host at a CCS-compatible server, e.g. a local emulator: run `npx ccs-emulator --port 0` and pass the host, port and caFile of its listening line as --host, --port and --ca';
+  TO_A_SERVER.replace(/^p/, 'P');
 
 /**
  * How long a command interrupted by a signal waits for what is pending (and then for each stream's
@@ -126,6 +129,18 @@ function int(name: string, value: string | undefined, min: number): number | und
   return Number(value);
 }
 
+/**
+ * The port from `--port` or `CCS_PORT` (`name`), 5235 without either. One message for every bad
+ * value, the client's own range: `abc` and `0` were "--port (CCS_PORT) must be an integer >= 1"
+ * here while `99999` was the client's "CCS_PORT must be an integer from 1 to 65535".
+ */
+function port(name: string, text: string | undefined): number {
+  if (text === undefined) return 5235;
+  const n = /^\d+$/.test(text) ? Number(text) : Number.NaN;
+  if (!(n >= 1 && n <= 65535)) throw new UsageError(`${name} must be an integer from 1 to 65535, got ${Number.isNaN(n) ? JSON.stringify(text) : text}`);
+  return n;
+}
+
 function jsonObject(name: string, value: string | undefined): JsonObject | undefined {
   if (value === undefined) return undefined;
   let parsed: unknown;
@@ -165,12 +180,13 @@ function clientOptions(values: Record<string, string | boolean | undefined>, env
     }
   }
   const host = (values['host'] as string | undefined) ?? (env['CCS_HOST'] || undefined);
-  const portText = (values['port'] as string | undefined) ?? (env['CCS_PORT'] || undefined);
+  // Given but blank (`--host ''`, `CCS_HOST=' '`): said as such, not "no --host given" nor a lookup of " ".
+  if (host !== undefined && host.trim() === '') throw new UsageError(`${values['host'] === undefined ? 'CCS_HOST' : '--host'} is empty: ${TO_A_SERVER}`);
   const options: CcsClientOptions = {
     senderId,
     apiKey,
     host,
-    port: int(values['port'] === undefined && portText !== undefined ? 'port (CCS_PORT)' : 'port', portText, 1) ?? 5235,
+    port: port(values['port'] === undefined ? 'CCS_PORT' : '--port', (values['port'] as string | undefined) ?? (env['CCS_PORT'] || undefined)),
     tls: {
       ...(ca === undefined ? {} : { ca }),
       ...(values['servername'] === undefined ? {} : { servername: values['servername'] as string }),

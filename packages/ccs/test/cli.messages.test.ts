@@ -31,7 +31,7 @@ test('negative numbers get the range message, not "argument is ambiguous"', asyn
     [['send', ...NOWHERE, '--to', 't', '--ttl', '-1'], 'ccs: --ttl must be an integer >= 0, got "-1"\n'],
     [['send', ...NOWHERE, '--to', 't', '--time-to-live', '-600'], 'ccs: --time-to-live must be an integer >= 0, got "-600"\n'],
     [['send', ...NOWHERE, '--to', 't', '--timeout', '-5'], 'ccs: --timeout must be an integer >= 1, got "-5"\n'],
-    [['send', '--host', '127.0.0.1', '--port', '-1', '--to', 't'], 'ccs: --port must be an integer >= 1, got "-1"\n'],
+    [['send', '--host', '127.0.0.1', '--port', '-1', '--to', 't'], 'ccs: --port must be an integer from 1 to 65535, got "-1"\n'],
     [['echo', ...NOWHERE, '--connections', '-2'], 'ccs: --connections must be an integer >= 1, got "-2"\n'],
     [['echo', ...NOWHERE, '--max-pending', '-0.5'], 'ccs: --max-pending must be an integer >= 1, got "-0.5"\n'],
   ];
@@ -87,6 +87,38 @@ test('no --host and no CCS_HOST: says Google\'s endpoint is gone and what to use
   const help = io(['help']);
   assert.is(await runCli(help), 0);
   assert.match(help.out.join(''), /Google shut down CCS/);
+});
+
+test('a bad --port or CCS_PORT gets one message, naming what the user set, whatever is wrong with it', async () => {
+  const cases: Array<[string[], Record<string, string>, string]> = [
+    [['--port', 'abc'], {}, 'ccs: --port must be an integer from 1 to 65535, got "abc"\n'],
+    [['--port', '0'], {}, 'ccs: --port must be an integer from 1 to 65535, got 0\n'],
+    [['--port', '99999'], {}, 'ccs: --port must be an integer from 1 to 65535, got 99999\n'],
+    // From the environment: named CCS_PORT alike for a non-number and for one out of range
+    // ("--port (CCS_PORT) must be an integer >= 1" for abc, "CCS_PORT must be … 65535" for 99999).
+    [[], { CCS_PORT: 'abc' }, 'ccs: CCS_PORT must be an integer from 1 to 65535, got "abc"\n'],
+    [[], { CCS_PORT: '1.5' }, 'ccs: CCS_PORT must be an integer from 1 to 65535, got "1.5"\n'],
+    [[], { CCS_PORT: '0' }, 'ccs: CCS_PORT must be an integer from 1 to 65535, got 0\n'],
+    [[], { CCS_PORT: '99999' }, 'ccs: CCS_PORT must be an integer from 1 to 65535, got 99999\n'],
+    // The flag wins over the variable, in the message too.
+    [['--port', 'x'], { CCS_PORT: '5235' }, 'ccs: --port must be an integer from 1 to 65535, got "x"\n'],
+  ];
+  for (const [argv, env, message] of cases) {
+    assert.is(await usageLine(['send', '--host', '127.0.0.1', '--to', 't', ...argv], { ...ENV, ...env }), message, JSON.stringify([argv, env]));
+  }
+});
+
+test('an empty --host (or a blank CCS_HOST) is called empty, not missing, and nothing is looked up', async () => {
+  const empty = await usageLine(['send', '--host', '', '--to', 't']);
+  assert.match(empty, /^ccs: --host is empty: point --host at a CCS-compatible server, e\.g\. a local emulator: run `npx ccs-emulator --port 0`/);
+  assert.not.match(empty, /no --host given/);
+  assert.match(await usageLine(['echo', '--host', '  ']), /^ccs: --host is empty: /);
+  const { CCS_HOST: _, ...noHost } = ENV;
+  const blank = await usageLine(['send', '--to', 't'], { ...noHost, CCS_HOST: ' ' });
+  assert.match(blank, /^ccs: CCS_HOST is empty: /);
+  assert.not.match(blank, /ENOTFOUND|cannot connect/);
+  // An empty variable is an unset one (as CCS_PORT= is): the no-host message.
+  assert.match(await usageLine(['send', '--to', 't'], { ...noHost, CCS_HOST: '' }), /^ccs: no --host given and CCS_HOST is not set/);
 });
 
 test('a certificate error against a local emulator hints at --ca with its caFile; CCS_HOST and --ca then work', async () => {
