@@ -94,6 +94,18 @@ function num(flag: string, value: string | undefined, min: number, integer: bool
 }
 
 /**
+ * `--port` and `--admin-port`: one message for every bad value, the emulator's own range. `abc` and
+ * `-1` were "--port needs an integer ≥ 0, got …" here while `99999` was the emulator's
+ * "--port must be an integer 0…65535", without the value.
+ */
+function portNum(flag: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const n = value.trim() === '' ? Number.NaN : Number(value);
+  if (!(Number.isInteger(n) && n >= 0 && n <= 65535)) throw new EmulatorError('EMU_ERR_CONFIG', `--${flag} must be an integer 0…65535, got ${JSON.stringify(value)}`);
+  return n;
+}
+
+/**
  * Parses the arguments (and `CCS_API_KEY` from `env`).
  * @throws {EmulatorError} `EMU_ERR_CONFIG` for an unknown flag or a bad value; the message never contains a key.
  */
@@ -162,7 +174,7 @@ export function parseCommandLine(argv: string[], env: Record<string, string | un
   // An empty host would make Node listen on every interface; the emulator is for loopback use.
   if (values.host !== undefined && values.host.trim() === '') throw new EmulatorError('EMU_ERR_CONFIG', '--host must not be empty');
   opt('host', values.host);
-  opt('port', num('port', values.port, 0, true));
+  opt('port', portNum('port', values.port));
   opt('devices', num('devices', values.devices, 0, true));
   opt('upstreamRate', num('upstream-rate', values['upstream-rate'], 0, false));
   opt('seed', num('seed', values.seed, 0, true));
@@ -171,7 +183,7 @@ export function parseCommandLine(argv: string[], env: Record<string, string | un
   opt('deviceMaxPerSecond', num('device-max-per-second', values['device-max-per-second'], 0, false));
   opt('topicMaxPerSecond', num('topic-max-per-second', values['topic-max-per-second'], 0, false));
   opt('keepaliveIntervalMs', num('keepalive-ms', values['keepalive-ms'], 0, true));
-  opt('adminPort', num('admin-port', values['admin-port'], 0, true));
+  opt('adminPort', portNum('admin-port', values['admin-port']));
   if (values['admin-host'] !== undefined && values['admin-host'].trim() === '') throw new EmulatorError('EMU_ERR_CONFIG', '--admin-host must not be empty');
   opt('adminHost', values['admin-host']);
   opt('adminToken', values['admin-token'] ?? (env['CCS_EMULATOR_ADMIN_TOKEN'] || undefined));

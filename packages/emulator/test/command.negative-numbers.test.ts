@@ -20,7 +20,8 @@ const configError = (argv: string[]): string => {
 
 test('a negative number gets the range message of its flag', () => {
   assert.is(configError(['--devices', '-1']), '--devices needs an integer ≥ 0, got "-1"');
-  assert.is(configError(['--port', '-5235']), '--port needs an integer ≥ 0, got "-5235"');
+  assert.is(configError(['--port', '-5235']), '--port must be an integer 0…65535, got "-5235"');
+  assert.is(configError(['--admin-port', '-1']), '--admin-port must be an integer 0…65535, got "-1"');
   assert.is(configError(['--cut-probability', '-0.5']), '--cut-probability needs a number ≥ 0, got "-0.5"');
   assert.is(configError(['--upstream-rate', '-.5']), '--upstream-rate needs a number ≥ 0, got "-.5"');
   // Joined only after a flag: a stray negative number is still a stray argument.

@@ -51,8 +51,12 @@ test('refuses bad flags and values with EMU_ERR_CONFIG, never quoting the key', 
 
 test('a value the emulator refuses is named by its flag as typed (or the variable it came from), not by the option', async () => {
   const cases: Array<[string[], Record<string, string>, string]> = [
-    [['--port', '99999'], {}, '--port must be an integer 0…65535'],
-    [['--admin-port', '70000'], {}, '--admin-port must be an integer 0…65535'],
+    [['--port', '99999'], {}, '--port must be an integer 0…65535, got "99999"'],
+    [['--admin-port', '70000'], {}, '--admin-port must be an integer 0…65535, got "70000"'],
+    // Not a number: the same message (it was "--port needs an integer ≥ 0").
+    [['--port', 'abc'], {}, '--port must be an integer 0…65535, got "abc"'],
+    [['--port', '1.5'], {}, '--port must be an integer 0…65535, got "1.5"'],
+    [['--admin-port', 'x'], {}, '--admin-port must be an integer 0…65535, got "x"'],
     [['--cut-probability', '2'], {}, '--cut-probability must be a number in [0, 1]'],
     // Refused, not created: 10^11 devices ran the process out of memory.
     [['--devices', '99999999999'], {}, '--devices must be at most 100000 per sender'],
