@@ -398,15 +398,21 @@ export class CcsConnection {
     return this.inflight.takeAll();
   }
 
-  /** Ends the stream cleanly (bounded); resolves when the socket is closed. */
+  /**
+   * Ends the stream cleanly (bounded); resolves when the socket is closed. A connection still
+   * negotiating is cut at once: it has no session to end, and a server that had stopped answering
+   * mid-handshake held `client.close()` for its whole stream-close wait (2 s, or `timeoutMs`).
+   */
   close(timeoutMs?: number): Promise<void> {
     this.#closedByUs = true;
-    if (this.#xmpp === undefined) {
+    const xmpp = this.#xmpp;
+    if (xmpp === undefined || this.#phase !== Phase.Online) {
       this.destroy();
-      return Promise.resolve();
+      // Settles once the socket is closed (the stream's close() after destroy() only waits for that).
+      return xmpp === undefined ? Promise.resolve() : xmpp.close();
     }
     this.#sendRun();
-    return this.#xmpp.close(timeoutMs);
+    return xmpp.close(timeoutMs);
   }
 
   /** Closes at once. */
