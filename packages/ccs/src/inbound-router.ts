@@ -21,7 +21,14 @@ export function routeInbound(conn: CcsConnection, m: InboundMessage, sink: Conne
     }
     case 'nack': {
       const out = conn.inflight.take(m.messageId);
-      if (out === undefined) return stray(conn, sink, 'NACK', m.messageId);
+      if (out === undefined) {
+        // PROTOCOL.md: a BAD_ACK answers one of our ACKs (its id is the upstream message's), a bug
+        // on our side to report as such; it read as any stray NACK, its code and text left out.
+        if (m.error.code === 'BAD_ACK') {
+          return sink.onProtocolError(conn, new CcsError('CCS_ERR_PROTOCOL', `CCS refused our ACK of message_id ${quote(m.messageId)} on ${conn.id} (BAD_ACK): ${quote(m.error.description)}`));
+        }
+        return stray(conn, sink, `NACK (${m.error.code})`, m.messageId);
+      }
       if (m.error.code === 'CONNECTION_DRAINING' && !conn.draining) {
         // The NACK can come before (or without) the control message: either way this connection
         // takes nothing more, or the retry would come straight back here.

@@ -133,4 +133,29 @@ test('a server\'s unknown control_type and a stanza error\'s text for no pending
   }
 });
 
+test('a BAD_ACK NACK is reported as CCS refusing our ACK, with its text; another NACK for no pending message names its code', async () => {
+  const server = await startScriptedServer({ autoAck: false });
+  const client = new CcsClient(clientOptions(server));
+  const errors: CcsError[] = [];
+  client.on('error', (e) => {
+    errors.push(e as CcsError);
+  });
+  try {
+    await client.connect();
+    const conn = server.conns[0]!;
+    conn.send({ from: 'dev', message_id: 'up-7', message_type: 'nack', error: 'BAD_ACK', error_description: 'No upstream message with message_id "up-7" is pending' });
+    conn.send({ from: 'dev', message_id: 'gone-1', message_type: 'nack', error: 'DEVICE_UNREGISTERED' });
+    for (let i = 0; i < 100 && errors.length < 2; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.is(errors.length, 2);
+    assert.ok(errors.every((e) => e.code === 'CCS_ERR_PROTOCOL'));
+    // It read "NACK for unknown message_id "up-7" on c1", as any stray NACK: neither the code nor CCS's text.
+    assert.match(errors[0]!.message, /^CCS refused our ACK of message_id "up-7" on c\d+ \(BAD_ACK\): "No upstream message with message_id \\"up-7\\" is pending"$/);
+    assert.match(errors[1]!.message, /^NACK \(DEVICE_UNREGISTERED\) for unknown message_id "gone-1" on c\d+$/);
+    assert.is(client.stats().pending, 0);
+  } finally {
+    client.destroy();
+    await server.stop();
+  }
+});
+
 test.run();
