@@ -144,6 +144,8 @@ export class CcsClient extends TypedEventEmitter<CcsClientEvents> {
   #closePromise: Promise<void> | undefined;
   /** `close()`'s bounded wait for pending work: work, so it holds the process unless unref()'d. */
   #closeTimer: ClockTimer | undefined;
+  /** The stores' close, once begun (by `close()` or by a teardown): they are closed once. */
+  #storesClosing: Promise<CcsError[]> | undefined;
 
   constructor(options: CcsClientOptions) {
     super();
@@ -486,6 +488,11 @@ export class CcsClient extends TypedEventEmitter<CcsClientEvents> {
       this.#receipts.failAll(new ClosedError('the client closed before the delivery receipt arrived'));
       this.#inbox.end();
       await this.#pool.closeAll(Math.min(timeoutMs, 2000));
+      // A destroy() during the wait closed the stores already (and reported what failed there).
+      if (this.#storesClosing !== undefined) {
+        await this.#storesClosing;
+        return;
+      }
       const [first, ...more] = await this.#closeStores();
       for (const err of more) this.#emitError(err);
       if (first !== undefined) throw first;
@@ -513,7 +520,9 @@ export class CcsClient extends TypedEventEmitter<CcsClientEvents> {
     this.#inbox.end();
     this.#idleWaiter?.();
     this.#pool.destroyAll();
-    // No caller to reject here (destroy(), or reconnecting given up): a store that fails to close is reported.
+    // No caller to reject here (destroy(), or reconnecting given up): a store that fails to close is
+    // reported. Once: a destroy() after close() began closing them leaves that close to report it.
+    if (this.#storesClosing !== undefined) return;
     void this.#closeStores().then((errs) => {
       for (const err of errs) this.#emitError(err);
     });
@@ -524,7 +533,8 @@ export class CcsClient extends TypedEventEmitter<CcsClientEvents> {
    * (`operation` `close`, the store's error the `cause`; a store's own `CcsError` as it is), never
    * rejects. A store's `close()` that threw escaped `destroy()` (the dedup store then never closed),
    * one whose promise rejected was an unhandled rejection there, and `close()` rejected with the
-   * store's plain error.
+   * store's plain error. Called once per client: a `destroy()` during `close()`'s wait closed each
+   * store twice (a store whose second close fails made `close()` reject though all was well).
    */
   #closeStores(): Promise<CcsError[]> {
     const closed = (store: { close(): Promise<void> | void }, which: 'outbox' | 'dedup'): Promise<CcsError | undefined> => {
@@ -535,7 +545,8 @@ export class CcsClient extends TypedEventEmitter<CcsClientEvents> {
         return Promise.resolve(failed(err));
       }
     };
-    return Promise.all([closed(this.#o.store, 'outbox'), closed(this.#o.dedupStore, 'dedup')]).then((errs) => errs.filter((e): e is CcsError => e !== undefined));
+    this.#storesClosing = Promise.all([closed(this.#o.store, 'outbox'), closed(this.#o.dedupStore, 'dedup')]).then((errs) => errs.filter((e): e is CcsError => e !== undefined));
+    return this.#storesClosing;
   }
 
   #idle(): boolean {
