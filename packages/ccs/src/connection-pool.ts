@@ -294,10 +294,13 @@ export class ConnectionPool {
   }
 
   #onOpenFailed(conn: CcsConnection, err: HandshakeError): void {
-    this.#remove(conn);
+    const given = !this.#remove(conn);
     if (ccsChannels.closed.hasSubscribers) ccsChannels.closed.publish({ connectionId: conn.id, reason: 'failed', error: err, owed: 0 });
-    // Idle: an attempt given up by abortConnect() (or after a failed first connect) reports nothing.
-    if (this.#state === PoolState.Closed || this.#state === PoolState.Idle) return;
+    // An attempt given up (abortConnect(), a failed first connect, a teardown) reports nothing, nor
+    // does anything in Idle. Its end may come after a new connect() began (its socket closes
+    // asynchronously): counted as that attempt's failure, it tore the new attempt down and
+    // rejected it with its own error, 9 ms in.
+    if (given || this.#state === PoolState.Closed || this.#state === PoolState.Idle) return;
     if (this.#state === PoolState.Connecting) {
       const w = this.#waiter as ConnectWaiter;
       w.failures++;
@@ -436,9 +439,12 @@ export class ConnectionPool {
     return n;
   }
 
-  #remove(conn: CcsConnection): void {
+  /** Takes `conn` out of the pool; false when it was no longer there (given up). */
+  #remove(conn: CcsConnection): boolean {
     const i = this.#conns.indexOf(conn);
-    if (i !== -1) this.#conns.splice(i, 1);
+    if (i === -1) return false;
+    this.#conns.splice(i, 1);
+    return true;
   }
 
   #rejectWaiter(err: Error): void {
