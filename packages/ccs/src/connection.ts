@@ -406,7 +406,7 @@ export class CcsConnection {
   close(timeoutMs?: number): Promise<void> {
     this.#closedByUs = true;
     const xmpp = this.#xmpp;
-    if (xmpp === undefined || this.#phase !== Phase.Online) {
+    if (xmpp === undefined || this.#phase === Phase.Handshake) {
       this.destroy();
       // Settles once the socket is closed (the stream's close() after destroy() only waits for that).
       return xmpp === undefined ? Promise.resolve() : xmpp.close();
