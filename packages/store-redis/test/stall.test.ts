@@ -154,4 +154,57 @@ t.test('closeTimeoutMs bounds the whole close() while Redis is stopped; out-of-r
   }
 });
 
+// A real process: close() returning is not enough if the sockets it dropped still hold the event
+// loop. ioredis's disconnect() half-closed them and waited 2 s for a Redis that never closes its side.
+for (const how of ['close() past closeTimeoutMs', 'destroy()', 'destroy() before ready()'] as const) {
+  t.test(`a store dropped by ${how} while Redis is stopped lets its process exit at once (a real child process)`, async (server) => {
+    const sender = uniqueSender();
+    const beforeReady = how === 'destroy() before ready()';
+    const script = `
+      import { redisStore } from ${JSON.stringify(new URL('../src/index.js', import.meta.url).href)};
+      const store = redisStore({ redis: ${JSON.stringify(server.url)}, senderId: ${JSON.stringify(sender)}, reconnectMaxMs: 100, closeTimeoutMs: 200 });
+      store.ready().catch(() => {});
+      ${beforeReady ? '' : 'await store.ready();'}
+      process.stdout.write('ready\\n');
+      process.stdin.once('data', async () => {
+        process.stdin.destroy();
+        ${how === 'close() past closeTimeoutMs' ? 'await store.close();' : beforeReady ? 'await new Promise((r) => setTimeout(r, 300)); store.destroy();' : 'store.destroy();'}
+        process.stdout.write('dropped\\n');
+      });
+    `;
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    let out = '';
+    let droppedAt = 0;
+    const seen = (word: string): Promise<void> => new Promise<void>((resolve) => {
+      const check = (): void => {
+        if (out.includes(word)) resolve();
+      };
+      child.stdout.on('data', check);
+      check();
+    });
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (droppedAt === 0 && out.includes('dropped')) droppedAt = Date.now();
+    });
+    const pid = server.pid as number;
+    let stopped = false;
+    try {
+      if (!beforeReady) await seen('ready');
+      process.kill(pid, 'SIGSTOP');
+      stopped = true;
+      if (beforeReady) await seen('ready');
+      child.stdin.write('go\n');
+      await seen('dropped');
+      const code = await Promise.race([exited, new Promise<'alive'>((r) => setTimeout(r, 6000, 'alive'))]);
+      const lingered = Date.now() - droppedAt;
+      assert.is(code, 0, 'the process ended by itself while Redis was still stopped');
+      assert.ok(lingered < 1000, `the process stayed up ${lingered} ms after the store was dropped`);
+    } finally {
+      if (stopped) process.kill(pid, 'SIGCONT');
+      child.kill('SIGKILL');
+    }
+  });
+}
+
 t.run();
