@@ -62,6 +62,7 @@ connection options (both commands):
   --connections N  --max-pending N
   --store redis://HOST:PORT[/DB]  keep the outbox and the upstream de-duplication in Redis,
          shared by every process of the sender (needs the package @ccs-xmpp/store-redis)
+  --store-timeout MS  how long the --store may take to connect and take its lease (default 10000)
   Without --host, --port, --ca: CCS_HOST, CCS_PORT, CCS_CA_FILE (set by \`ccs-emulator exec\`).
 
 The sender ID and API key are read from CCS_SENDER_ID and CCS_API_KEY (never from flags, which
@@ -99,6 +100,7 @@ const COMMON = {
   connections: { type: 'string' },
   'max-pending': { type: 'string' },
   store: { type: 'string' },
+  'store-timeout': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -201,6 +203,24 @@ function clientOptions(values: Record<string, string | boolean | undefined>, env
   return options;
 }
 
+/** How long `--store` may take to connect and take its lease by default (`--store-timeout`). */
+const STORE_READY_MS = 10_000;
+
+/** The longest a timer can wait (Node fires a longer one after 1 ms). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** A `--store` URL as it may be printed: the password (and any `pass…` parameter) replaced by `***`. */
+function redacted(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password !== '') u.password = '***';
+    for (const name of [...u.searchParams.keys()]) if (/pass/i.test(name)) u.searchParams.set(name, '***');
+    return u.href;
+  } catch {
+    return '(the URL)';
+  }
+}
+
 /** What the CLI uses of `@ccs-xmpp/store-redis`'s store. */
 interface CliStore extends StoreBundle {
   ready(): Promise<void>;
@@ -213,7 +233,9 @@ interface CliStore extends StoreBundle {
  * `--store redis://…`: the Redis-backed outbox and de-duplication, connected and holding its lease.
  * Loaded at run time: the store package is optional, and it depends on this one.
  */
-async function openStore(io: CliIo, url: string | undefined, senderId: string): Promise<CliStore | undefined> {
+async function openStore(io: CliIo, url: string | undefined, senderId: string, timeoutText: string | undefined): Promise<CliStore | undefined> {
+  const timeoutMs = int('store-timeout', timeoutText, 1) ?? STORE_READY_MS;
+  if (timeoutMs > MAX_TIMER_MS) throw new UsageError(`--store-timeout must be at most ${MAX_TIMER_MS}, got ${JSON.stringify(timeoutText)}`);
   if (url === undefined) return undefined;
   if (!/^rediss?:\/\//.test(url)) throw new UsageError('--store must be a redis:// or rediss:// URL');
   const spec = '@ccs-xmpp/store-redis';
@@ -232,10 +254,20 @@ async function openStore(io: CliIo, url: string | undefined, senderId: string): 
     const text = (err instanceof Error ? err.message : String(err)).replace(/^redis is not/, 'the URL is not').replace(/^senderId /, 'CCS_SENDER_ID ');
     throw new UsageError(`cannot use the --store: ${text}`);
   }
+  // Bounded here, not in the store: a Redis that accepts the connection and never answers (stopped,
+  // paused) keeps ready() pending for good, and the command with it, printing nothing.
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<'late'>((resolve) => {
+    timer = setTimeout(resolve, timeoutMs, 'late');
+  });
   try {
-    await store.ready();
+    const answered = await Promise.race([store.ready(), late]).finally(() => clearTimeout(timer));
+    if (answered === 'late') {
+      throw new UsageError(`cannot use the --store ${redacted(url)}: Redis did not answer within ${timeoutMs} ms (stopped, paused, unreachable or still loading?); --store-timeout MS sets the wait`);
+    }
   } catch (err) {
     store.destroy();
+    if (err instanceof UsageError) throw err;
     // The URL may carry a password: only the store's own one-line reason is shown.
     throw new UsageError(`cannot use the --store: ${err instanceof Error ? err.message : String(err)}`);
   }
@@ -451,7 +483,7 @@ async function sendCommand(io: CliIo, args: string[]): Promise<number> {
     line(io, { ...failureLine(invalid), message_id: msg.message_id });
     return EXIT_USAGE;
   }
-  const store = await openStore(io, v['store'] as string | undefined, options.senderId);
+  const store = await openStore(io, v['store'] as string | undefined, options.senderId, v['store-timeout'] as string | undefined);
   const client = newClient({ ...options, reconnectMaxMs: 2000, ...(store ? { store } : {}) }, store, v);
   // The signal settles the message at once (AbortError says whether it had been written).
   const pending = client.send(msg, { timeoutMs, ...(io.signal ? { signal: io.signal } : {}) });
@@ -513,7 +545,7 @@ async function echoCommand(io: CliIo, args: string[]): Promise<number> {
   // The Python sample ACKs each upstream message before anything else; the Java one after its echo.
   if (sample === 'python') options.ackOnReceipt = true;
   if (io.signal?.aborted) return EXIT_OK;
-  const store = await openStore(io, v['store'] as string | undefined, options.senderId);
+  const store = await openStore(io, v['store'] as string | undefined, options.senderId, v['store-timeout'] as string | undefined);
   if (store) options.store = store;
   const client = newClient(options, store, v);
   // Messages adopted from a dead instance of the fleet: nobody awaits them here.

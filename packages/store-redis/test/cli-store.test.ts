@@ -63,4 +63,34 @@ s.test('ccs echo --store with a sender ID the store cannot key by: named as CCS_
   assert.match(r.stderr, /^ccs: cannot use the --store: CCS_SENDER_ID must be a non-empty string without braces or whitespace[^\n]*\n$/);
 });
 
+for (const command of ['send', 'echo'] as const) {
+  s.test(`ccs ${command} --store against a Redis that accepts the connection and never answers (SIGSTOP): one line naming the store without its password, exit 2, within --store-timeout`, async (redis) => {
+    const pid = redis.pid as number;
+    const url = redis.url.replace('redis://', 'redis://:s3cret-pw@');
+    process.kill(pid, 'SIGSTOP');
+    try {
+      const args = [command, ...(command === 'send' ? ['--to', 'tok'] : []), '--host', '127.0.0.1', '--port', '5', '--store', url, '--store-timeout', '800'];
+      const started = Date.now();
+      const r = await run(args, 8000);
+      const took = Date.now() - started;
+      assert.is(r.signal, null, `the process hung on the store (stderr: ${r.stderr})`);
+      assert.is(r.code, 2, r.stderr);
+      assert.match(r.stderr, /^ccs: cannot use the --store redis:\/\/:\*\*\*@127\.0\.0\.1:\d+\/?: Redis did not answer within 800 ms [^\n]*--store-timeout[^\n]*\n$/);
+      assert.not.match(r.stderr, /s3cret/);
+      // Node's start and the import take about 0.5 s; the dropped connections must not hold the process after.
+      assert.ok(took < 2500, `took ${took} ms with --store-timeout 800`);
+    } finally {
+      process.kill(pid, 'SIGCONT');
+    }
+  });
+}
+
+s.test('ccs echo --store-timeout that is not a positive integer (or past the timer limit) is a bad argument, exit 2', async (redis) => {
+  for (const [value, message] of [['0', /^ccs: --store-timeout must be an integer >= 1, got "0"\n$/], ['2147483648', /^ccs: --store-timeout must be at most 2147483647, got "2147483648"\n$/]] as const) {
+    const r = await run(['echo', '--host', '127.0.0.1', '--port', '5', '--store', redis.url, '--store-timeout', value], 8000);
+    assert.is(r.code, 2, r.stderr);
+    assert.match(r.stderr, message);
+  }
+});
+
 s.run();
