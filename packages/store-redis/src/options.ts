@@ -86,10 +86,23 @@ const KNOWN = new Set([
   'closeTimeoutMs', 'stallTimeoutMs',
 ]);
 
+/**
+ * A refused option value as an error message shows it: NaN and Infinity as themselves (JSON wrote
+ * `null` for both), a bigint with its `n` (JSON threw on it, an error naming no option), and no
+ * object's contents.
+ */
+function shown(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'bigint') return `${value}n`;
+  if (typeof value === 'object' && value !== null) return Array.isArray(value) ? 'an array' : 'an object';
+  if (typeof value === 'function') return 'a function';
+  return String(value);
+}
+
 function integer(options: RedisStoreOptions, name: keyof RedisStoreOptions, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
   const value = options[name];
   if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isInteger(value)) throw new TypeError(`${name} must be an integer, got ${JSON.stringify(value)}`);
+  if (typeof value !== 'number' || !Number.isInteger(value)) throw new TypeError(`${name} must be an integer, got ${shown(value)}`);
   if (value < min) throw new RangeError(`${name} must be >= ${min}, got ${value}`);
   if (value > max) throw new RangeError(`${name} must be <= ${max}, got ${value}`);
   return value;
@@ -110,10 +123,10 @@ export function resolveStoreOptions(options: RedisStoreOptions): ResolvedStoreOp
   }
   const instanceId = options.instanceId ?? `${hostname().replace(/[^A-Za-z0-9_.-]/g, '_')}-${process.pid}-${randomBytes(4).toString('hex')}`;
   if (typeof instanceId !== 'string' || !/^[A-Za-z0-9_.-]{1,100}$/.test(instanceId)) {
-    throw new TypeError(`instanceId must be 1-100 letters, digits, '_', '.' or '-', got ${JSON.stringify(instanceId)}`);
+    throw new TypeError(`instanceId must be 1-100 letters, digits, '_', '.' or '-', got ${shown(instanceId)}`);
   }
   const outcomes = options.outcomes ?? 'adopted';
-  if (outcomes !== 'adopted' && outcomes !== 'all' && outcomes !== 'none') throw new TypeError(`outcomes must be 'adopted', 'all' or 'none', got ${JSON.stringify(outcomes)}`);
+  if (outcomes !== 'adopted' && outcomes !== 'all' && outcomes !== 'none') throw new TypeError(`outcomes must be 'adopted', 'all' or 'none', got ${shown(outcomes)}`);
   const leaseTtlMs = integer(options, 'leaseTtlMs', 5000, 100);
   return {
     redis,

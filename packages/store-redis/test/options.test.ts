@@ -14,6 +14,26 @@ test('every key of a sender shares one cluster hash tag', () => {
   }
 });
 
+test('a non-integer timing option is refused with a TypeError naming the option and the value as given: NaN and Infinity as themselves (not "null"), a bigint without a serialisation error, no object contents', () => {
+  const refused = (value: unknown): string => {
+    try {
+      resolveStoreOptions({ redis: 'redis://x', senderId: '1', stallTimeoutMs: value as number });
+    } catch (e) {
+      assert.instance(e, TypeError);
+      return (e as Error).message;
+    }
+    throw new Error(`${String(value)} was accepted`);
+  };
+  assert.is(refused(Number.NaN), 'stallTimeoutMs must be an integer, got NaN');
+  assert.is(refused(Number.POSITIVE_INFINITY), 'stallTimeoutMs must be an integer, got Infinity');
+  assert.is(refused(3000n), 'stallTimeoutMs must be an integer, got 3000n');
+  assert.is(refused('3000'), 'stallTimeoutMs must be an integer, got "3000"');
+  assert.is(refused({ password: 's3cret' }), 'stallTimeoutMs must be an integer, got an object');
+  assert.is(refused(null), 'stallTimeoutMs must be an integer, got null');
+  assert.throws(() => resolveStoreOptions({ redis: 'redis://x', senderId: '1', closeTimeoutMs: Number.NEGATIVE_INFINITY }), /^closeTimeoutMs must be an integer, got -Infinity$/);
+  assert.throws(() => resolveStoreOptions({ redis: 'redis://x', senderId: '1', outcomes: 1n as never }), /outcomes must be 'adopted', 'all' or 'none', got 1n/);
+});
+
 test('refuses option values that would break the layout or the timing, naming the option', () => {
   assert.throws(() => new Keys('12{3'), /senderId/);
   assert.throws(() => new Keys(''), /senderId/);
