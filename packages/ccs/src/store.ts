@@ -189,7 +189,8 @@ export interface UpstreamDedupStore {
    * Optional. The client stopped waiting for `claim`, a promise this store returned (it did not
    * settle within `storeTimeoutMs`; the message was left un-ACKed): a store that keeps working for
    * it — polls a claim held by another instance — stops, and may reject it. Whatever it answers
-   * later is ignored, and a `new` is handed back with `release`.
+   * later is ignored, and a `new` is handed back with `release`. A store without it is left to settle
+   * the promise when it can, with the same result.
    */
   abandon?(claim: Promise<DedupClaim>): void;
   /** Releases the store's own resources. */
