@@ -53,7 +53,8 @@ export interface RedisStoreOptions {
    * A Redis that has not answered a lease renewal for this long (ms) is stalled (stopped, paused, a
    * partition without a reset: the connection stays up and nothing answers): the store raises
    * `down`, refuses appends and fails claims and completions at once, and raises `up` when Redis
-   * answers again. Default 3000 (three renewals of the default lease).
+   * answers again. Default 3000 (three renewals of the default lease). Keep it below `leaseTtlMs`:
+   * at or above it the lease lapses, and other instances adopt this one's records, before `down`.
    */
   stallTimeoutMs?: number;
 }
