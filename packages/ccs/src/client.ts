@@ -55,7 +55,8 @@ export interface SendResultWithReceipt extends SendResult {
 export interface ConnectOptions {
   /**
    * Stops waiting: `connect()` rejects with `CCS_ERR_ABORTED`. While no connection is online yet,
-   * the attempts are given up too (the client is idle again and `connect()` may be called anew).
+   * the attempts are given up too (the client is idle again and `connect()` may be called anew),
+   * unless another `connect()` call still waits for them: that one is not aborted.
    */
   signal?: AbortSignal;
   /** Resolve only once all `connections` are online, not at the first. Default false. */

@@ -52,6 +52,8 @@ interface ConnectWaiter {
   resolve: () => void;
   reject: (e: Error) => void;
   promise: Promise<void>;
+  /** `connect()` calls waiting on it: an abort gives the attempt up only when it was the last. */
+  callers: number;
   failures: number;
   first: Error | undefined;
 }
@@ -107,14 +109,17 @@ export class ConnectionPool {
   connect(): Promise<void> {
     if (this.#state === PoolState.Closing || this.#state === PoolState.Closed) return Promise.reject(new ClosedError());
     if (this.#state === PoolState.Open) return Promise.resolve();
-    if (this.#waiter) return this.#waiter.promise;
+    if (this.#waiter) {
+      this.#waiter.callers++;
+      return this.#waiter.promise;
+    }
     let resolve!: () => void;
     let reject!: (e: Error) => void;
     const promise = new Promise<void>((res, rej) => {
       resolve = res;
       reject = rej;
     });
-    this.#waiter = { resolve, reject, promise, failures: 0, first: undefined };
+    this.#waiter = { resolve, reject, promise, callers: 1, failures: 0, first: undefined };
     this.#state = PoolState.Connecting;
     for (let i = 0; i < this.#o.connections; i++) this.#open();
     return promise;
@@ -133,10 +138,12 @@ export class ConnectionPool {
   /**
    * Gives up a first `connect()` that has nothing online yet (its signal fired): the attempts are
    * destroyed and the pool is idle again, so `connect()` may be called anew. Once a connection is
-   * online this does nothing: the caller only stops waiting.
+   * online this does nothing: the caller only stops waiting. So too while another `connect()` call
+   * still waits for this attempt: its promise rejected with the other caller's abort.
    */
   abortConnect(err: Error): void {
     if (this.#state !== PoolState.Connecting) return;
+    if (this.#waiter !== undefined && --this.#waiter.callers > 0) return;
     this.#state = PoolState.Idle;
     for (const c of this.#conns.splice(0)) c.destroy();
     this.#rejectWaiter(err);
