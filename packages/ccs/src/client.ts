@@ -3,6 +3,7 @@ import { TypedEventEmitter } from '@ccs-xmpp/stream';
 import { throwUncaught } from './callback-queue.js';
 import { KeepAlive, type ClockTimer } from './clock.js';
 import { ConnectionPool, PoolState, type ConnectionEvent, type ReconnectEvent } from './connection-pool.js';
+import type { CcsConnection } from './connection.js';
 import { CcsError, ClosedError, DuplicateIdError, QueueFullError, StoreError } from './errors.js';
 import { MessageIdGenerator, sharedMessageIds } from './message-id.js';
 import { renderPrometheus } from './metrics.js';
@@ -163,6 +164,8 @@ export class CcsClient extends TypedEventEmitter<CcsClientEvents> {
     const spareRecords = o.connections === 1 && options.store === undefined ? o.maxQueued + o.maxPending : 0;
     this.#outbox = new Outbox({ ...o, ids, counters: this.#counters, keepAlive: this.#keepAlive, spareRecords }, {
       pick: () => this.#pool.pick(),
+      // The outbox passes back only what pick() returned: the pool's connections.
+      pickAgain: (conn) => this.#pool.pickAgain(conn as CcsConnection),
       inFlight: (id) => this.#pool.inFlight(id),
       capacity: () => {
         this.#resolveCapacityWaiters();

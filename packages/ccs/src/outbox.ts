@@ -29,6 +29,12 @@ export interface OutboxConnection {
 export interface OutboxHost {
   /** The usable connection with the most free window, or undefined. */
   pick(): OutboxConnection | undefined;
+  /**
+   * Whether `pick()` would return `conn` again now (called right after a write to the connection
+   * the last `pick()` returned; false sends the caller back to `pick()`). Lets a dispatch fill the
+   * picked connection without asking every connection for its window per message.
+   */
+  pickAgain(conn: OutboxConnection): boolean;
   /** The message with this id in some connection's in-flight map (duplicate-id checks), if any. */
   inFlight(id: string): Outbound | undefined;
   /** The queue was full and is back under half: senders may go on. */
@@ -349,9 +355,15 @@ export class Outbox {
       do {
         this.#redispatch = false;
         const store = this.#store;
+        const host = this.#host;
+        let conn: OutboxConnection | undefined;
         while (store.queued > 0) {
-          const conn = this.#host.pick();
-          if (conn === undefined) break;
+          // pick() asks every connection for its window; after a write, pickAgain() asks the one
+          // written to whether pick() would give it again (the same choice, one connection asked).
+          if (conn === undefined || !host.pickAgain(conn)) {
+            conn = host.pick();
+            if (conn === undefined) break;
+          }
           let head: Outbound | undefined;
           try {
             head = store.takeNext() as Outbound | undefined;

@@ -34,6 +34,7 @@ function setup() {
     store: new MemoryOutboxStore(), clock, keepAlive: new KeepAlive(() => outbox.outstanding > 0), ids: new MessageIdGenerator('g-'), counters: new Counters(),
   }, {
     pick: () => conn,
+    pickAgain: () => true,
     inFlight: () => undefined,
     capacity: () => {},
     idle: () => {},

@@ -36,6 +36,7 @@ function setup(options: { store?: OutboxStore; spareRecords?: number } = {}) {
     store: options.store ?? new MemoryOutboxStore(), clock, keepAlive: new KeepAlive(() => outbox.outstanding > 0), ids: new MessageIdGenerator('g-'), counters: new Counters(),
   }, {
     pick: () => conn,
+    pickAgain: () => true,
     inFlight: () => undefined,
     capacity: () => {},
     idle: () => {},

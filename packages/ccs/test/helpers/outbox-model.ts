@@ -137,16 +137,19 @@ export async function runOutboxModel(store: OutboxStore, settings: ModelSettings
   const openConn = (): void => {
     conns.push(new FakeConn(`c${nextConn++}`, settings.maxPending, onWrite));
   };
+  const pick = (): FakeConn | undefined => {
+    let best: FakeConn | undefined;
+    for (const c of conns) if (c.usable && c.free > 0 && (best === undefined || c.free > best.free)) best = c;
+    return best;
+  };
   outbox = new Outbox({
     maxQueued: settings.maxQueued, sendTimeoutMs: 0, maxRetries: settings.maxRetries, retryBaseMs: 100, retryMaxMs: 2000,
     // Spare records on: over the memory store, the records of ACKed plain messages carry later sends.
     jitter: () => 0.5, store, clock, keepAlive, ids: new MessageIdGenerator('m-'), counters, spareRecords: 64,
   }, {
-    pick: () => {
-      let best: FakeConn | undefined;
-      for (const c of conns) if (c.usable && c.free > 0 && (best === undefined || c.free > best.free)) best = c;
-      return best;
-    },
+    pick,
+    // The reference answer: what pick() would return now.
+    pickAgain: (conn) => pick() === conn,
     inFlight: (id) => {
       for (const c of conns) {
         const o = c.inflight.get(id);
