@@ -111,6 +111,17 @@ const hasOwn = Object.prototype.hasOwnProperty;
 const RUN_FLUSH_BYTES = 8192;
 /** What the free window must be able to make, after a run, for the run to go to the stream early. */
 const RUN_FLUSH_REST = 2 * RUN_FLUSH_BYTES;
+/**
+ * What the whole window (maxPending stanzas of this size) must be able to make for any run to go
+ * early: four runs. A smaller window is refilled in a tick of at most ~24 KiB more, which goes as one
+ * write. At maxPending 100 and 16 connections the early handoff split every refill of ~92 stanzas or
+ * more into 8 KiB and the rest (a read that ACKed two batches at once): 12% of the writes, and the
+ * connections' batches drifted off the floor's — 10% more TLS writes and 9% more reads per message
+ * (`bench/micro/wire-counts.mjs`); without it the write sizes are the floor's. Not a larger
+ * `RUN_FLUSH_REST` instead: at maxPending 1000 through `send()` (a 16 KiB write mark) that cost
+ * 2–8% more CPU per message (bench/ANALYSIS.md, sixteenth pass).
+ */
+const RUN_FLUSH_WINDOW = 4 * RUN_FLUSH_BYTES;
 
 /** Where a connection is: negotiating (see {@link Handshake}), online, or closed. */
 const enum Phase {
@@ -302,7 +313,7 @@ export class CcsConnection {
   /**
    * Encodes a downstream message into the connection's run and records it as in flight; the run
    * reaches the stream every 8 KiB while the free window can make another 16 KiB (this stanza's size
-   * times the free slots), at the end of the tick, or before anything else is sent
+   * times the free slots) and the whole window 32 KiB, at the end of the tick, or before anything else is sent
    * (`#sendRun`). Returns false (and records nothing) when the stream can no longer be written: the
    * caller requeues it; the encoder's TypeError when the message cannot be written as JSON at all:
    * the caller fails it.
@@ -325,7 +336,7 @@ export class CcsConnection {
     }
     this.inflight.add(out);
     this.#runBytes += bytes;
-    if (this.#runBytes >= RUN_FLUSH_BYTES && this.free * bytes >= RUN_FLUSH_REST) this.#sendRun();
+    if (this.#runBytes >= RUN_FLUSH_BYTES && this.free * bytes >= RUN_FLUSH_REST && this.#options.maxPending * bytes >= RUN_FLUSH_WINDOW) this.#sendRun();
     else if (!this.#runScheduled) {
       this.#runScheduled = true;
       process.nextTick(this.#endOfTick);
