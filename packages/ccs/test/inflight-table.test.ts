@@ -214,4 +214,34 @@ test('InflightTable tells a counter record from a caller id that spells its coun
   }
 });
 
+test('InflightTable finds no counter record by an id whose prefix differs in any one character, or is cut or lengthened, from the generator\'s', () => {
+  // The ACK's id is parsed as the table's prefix and a counter: the prefix is compared character
+  // by character, so an id one character off at any place must miss (dropping or shortening the
+  // comparison fails here).
+  const text = 'Bn3xq9Zk_-';
+  const gen = new MessageIdGenerator(text);
+  const table = new InflightTable();
+  const counters = [0, 1, 35, 36, 1295, 123456789, Number.MAX_SAFE_INTEGER];
+  const records = counters.map((n, i) => new Outbound({ to: 't' }, n, i, gen.slot));
+  for (const o of records) table.add(o);
+  const digitsOf = (n: number): string => n.toString(36);
+  for (const n of counters) {
+    for (let i = 0; i < text.length; i++) {
+      for (const c of [text.charCodeAt(i) ^ 1, text.charCodeAt(i) ^ 0x20, 0x41, 0x7a, 0x2d]) {
+        if (c === text.charCodeAt(i)) continue;
+        const id = `${text.slice(0, i)}${String.fromCharCode(c)}${text.slice(i + 1)}${digitsOf(n)}`;
+        assert.is(table.get(Buffer.from(id, 'latin1').toString('latin1')), undefined, id);
+        assert.is(table.take(id), undefined, id);
+      }
+    }
+    // The prefix cut by its first or last character (the digits then start a character early or late), or lengthened.
+    for (const id of [`${text.slice(1)}x${digitsOf(n)}`, `x${text.slice(0, -1)}${digitsOf(n)}`, `${text}0${digitsOf(n)}`.slice(0, text.length + 11)]) {
+      if (id === gen.idOf(n)) continue;
+      assert.is(table.get(id), undefined, id);
+    }
+  }
+  for (const [i, n] of counters.entries()) assert.is(table.take(Buffer.from(gen.idOf(n), 'latin1').toString('latin1')), records[i]);
+  assert.is(table.size, 0);
+});
+
 test.run();
