@@ -27,7 +27,7 @@ export function routeInbound(conn: CcsConnection, m: InboundMessage, sink: Conne
         if (m.error.code === 'BAD_ACK') {
           return sink.onProtocolError(conn, new CcsError('CCS_ERR_PROTOCOL', `CCS refused our ACK of message_id ${quote(m.messageId)} on ${conn.id} (BAD_ACK): ${quote(m.error.description)}`));
         }
-        return stray(conn, sink, `NACK (${m.error.code})`, m.messageId);
+        return stray(conn, sink, `NACK (${codeSent(m.error)})`, m.messageId);
       }
       if (m.error.code === 'CONNECTION_DRAINING' && !conn.draining) {
         // The NACK can come before (or without) the control message: either way this connection
@@ -88,6 +88,15 @@ function onStanzaError(conn: CcsConnection, m: StanzaErrorMessage, sink: Connect
     };
   }
   sink.onNack(conn, out, nack, true);
+}
+
+/**
+ * A NACK's code as CCS sent it: the normalised code is `INTERNAL_SERVER_ERROR` for any code CCS does
+ * not document (and for none at all), which a stray NACK's report named as if CCS had sent it.
+ */
+function codeSent(error: StanzaNack): string {
+  if (error.known) return error.code;
+  return error.raw === '' ? 'no error code' : `unknown code ${quote(error.raw)}`;
 }
 
 function stray(conn: CcsConnection, sink: ConnectionSink, what: string, id: string): void {

@@ -158,4 +158,31 @@ test('a BAD_ACK NACK is reported as CCS refusing our ACK, with its text; another
   }
 });
 
+test('a NACK for no pending message with a code CCS does not document names what it carried, not INTERNAL_SERVER_ERROR', async () => {
+  const server = await startScriptedServer({ autoAck: false });
+  const client = new CcsClient(clientOptions(server));
+  const errors: CcsError[] = [];
+  client.on('error', (e) => {
+    errors.push(e as CcsError);
+  });
+  try {
+    await client.connect();
+    const conn = server.conns[0]!;
+    conn.send({ from: 'dev', message_id: 'gone-2', message_type: 'nack', error: 'NEW_CODE' });
+    conn.send({ from: 'dev', message_id: 'gone-3', message_type: 'nack' });
+    conn.send({ from: 'dev', message_id: 'gone-4', message_type: 'nack', error: 'X'.repeat(5000) });
+    for (let i = 0; i < 100 && errors.length < 3; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.is(errors.length, 3);
+    // They read "NACK (INTERNAL_SERVER_ERROR) for unknown message_id …": the class an unknown code is
+    // handled as, named as if CCS had sent it.
+    assert.match(errors[0]!.message, /^NACK \(unknown code "NEW_CODE"\) for unknown message_id "gone-2" on c\d+$/);
+    assert.match(errors[1]!.message, /^NACK \(no error code\) for unknown message_id "gone-3" on c\d+$/);
+    assert.match(errors[2]!.message, /^NACK \(unknown code "X{100}"…\) for unknown message_id "gone-4" on c\d+$/);
+    assert.is(client.stats().pending, 0);
+  } finally {
+    client.destroy();
+    await server.stop();
+  }
+});
+
 test.run();
