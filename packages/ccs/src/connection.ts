@@ -432,11 +432,16 @@ export class CcsConnection {
     if (this.#xmpp === undefined) {
       if (this.#phase !== Phase.Closed) {
         this.#abort.abort();
-        this.#handshake.fail(new HandshakeError(this.#handshake.step, 'connection attempt cancelled', { retryable: true }));
+        this.#cancelled();
       }
       return;
     }
     this.#xmpp.destroy();
+  }
+
+  /** The handshake ends as cut by us (close() or destroy() while negotiating). */
+  #cancelled(): void {
+    this.#handshake.fail(new HandshakeError(this.#handshake.step, 'connection attempt cancelled', { retryable: true }));
   }
 
   /** The handshake failed: the connection closes, `open()` rejects. */
@@ -478,7 +483,13 @@ export class CcsConnection {
     if (this.#pingTimer) clearInterval(this.#pingTimer);
     if (this.#drainTimer) clearTimeout(this.#drainTimer);
     if (this.#phase !== Phase.Online) {
-      if (this.#phase !== Phase.Closed) this.#handshake.closed(err);
+      // Cut by us while negotiating (close() or destroy(): a client closing, a connect() given up):
+      // cancelled, as before TLS is up. It read "the server closed the connection" on the `closed`
+      // channel, for a socket we had destroyed ourselves.
+      if (this.#phase !== Phase.Closed) {
+        if (this.#closedByUs) this.#cancelled();
+        else this.#handshake.closed(err);
+      }
       return;
     }
     this.#phase = Phase.Closed;

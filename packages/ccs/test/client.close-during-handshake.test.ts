@@ -7,7 +7,7 @@ import * as tls from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { CcsClient, type CcsError } from '../src/index.js';
+import { CcsClient, ccsChannels, type CcsError, type ClosedMessage } from '../src/index.js';
 import { clientOptions, devCert, startScriptedServer } from './helpers/scripted-server.js';
 
 /** A TLS server that completes the handshake and then never writes a byte nor closes. */
@@ -100,6 +100,35 @@ test('close() of an online client whose replacement connection is stalled mid-ha
     await new Promise<void>((resolve) => relay.close(() => resolve()));
     await online.stop();
     await silent.stop();
+  }
+});
+
+test('a connection close() cuts mid-handshake is reported on ccs:connection:closed as cancelled, not as closed by the server', async () => {
+  const server = await silentServer();
+  const client = new CcsClient({
+    senderId: '1234567890', apiKey: 'k', host: '127.0.0.1', port: server.port,
+    tls: { ca: server.ca, servername: 'localhost' }, handshakeTimeoutMs: 10_000,
+  });
+  const seen: ClosedMessage[] = [];
+  const onClosed = (m: ClosedMessage): void => {
+    seen.push(m);
+  };
+  ccsChannels.closed.subscribe(onClosed);
+  try {
+    const connecting = client.connect().catch(() => {});
+    await until(() => server.sockets.size === 1);
+    await new Promise((r) => setTimeout(r, 100)); // TLS up, our stream header out: the server says nothing
+    await client.close();
+    await connecting;
+    await until(() => seen.length === 1, 2000);
+    assert.is(seen[0]!.reason, 'failed');
+    // It read 'CCS connection closed during the "stream" step: the server closed the connection'.
+    assert.is(seen[0]!.error?.message, 'connection attempt cancelled');
+    assert.is((seen[0]!.error as CcsError).code, 'CCS_ERR_STREAM');
+  } finally {
+    ccsChannels.closed.unsubscribe(onClosed);
+    client.destroy();
+    await server.stop();
   }
 });
 
