@@ -9,7 +9,7 @@ import { ValidationError, validateDownstream } from '@ccs-xmpp/stanza';
 import { CcsClient, type SettledEvent } from './client.js';
 import type { StoreBundle } from './store.js';
 import type { ConnectionEvent, ReconnectEvent } from './connection-pool.js';
-import type { CcsClientOptions } from './options.js';
+import { MAX_DURATION_MS, type CcsClientOptions } from './options.js';
 import { AbortError, CcsError, HandshakeError, InvalidMessageError, NackError, TimeoutError } from './errors.js';
 import { describeJsonSyntaxProblem, findJsonSyntaxProblem } from './json-syntax.js';
 import type { SendResult } from './outbound.js';
@@ -206,9 +206,6 @@ function clientOptions(values: Record<string, string | boolean | undefined>, env
 /** How long `--store` may take to connect and take its lease by default (`--store-timeout`). */
 const STORE_READY_MS = 10_000;
 
-/** The longest a timer can wait (Node fires a longer one after 1 ms). */
-const MAX_TIMER_MS = 2 ** 31 - 1;
-
 /** A `--store` URL as it may be printed: the password (and any `pass…` parameter) replaced by `***`. */
 function redacted(url: string): string {
   try {
@@ -235,7 +232,7 @@ interface CliStore extends StoreBundle {
  */
 async function openStore(io: CliIo, url: string | undefined, senderId: string, timeoutText: string | undefined): Promise<CliStore | undefined> {
   const timeoutMs = int('store-timeout', timeoutText, 1) ?? STORE_READY_MS;
-  if (timeoutMs > MAX_TIMER_MS) throw new UsageError(`--store-timeout must be at most ${MAX_TIMER_MS}, got ${JSON.stringify(timeoutText)}`);
+  if (timeoutMs > MAX_DURATION_MS) throw new UsageError(`--store-timeout must be at most ${MAX_DURATION_MS}, got ${JSON.stringify(timeoutText)}`);
   if (url === undefined) return undefined;
   if (!/^rediss?:\/\//.test(url)) throw new UsageError('--store must be a redis:// or rediss:// URL');
   const spec = '@ccs-xmpp/store-redis';
