@@ -298,7 +298,11 @@ export class ConnectionPool {
   }
 
   #onOnline(conn: CcsConnection): void {
-    if (this.#state === PoolState.Closed) {
+    // A connection given up after its handshake completed but before this reaction ran (the same
+    // tick: an abortConnect() from something the handshake's last read delivered) is no longer
+    // ours. Counted, it emitted `online` for a destroyed connection and resolved a connect() begun
+    // meanwhile with nothing of that attempt online.
+    if (this.#state === PoolState.Closed || !this.#conns.includes(conn)) {
       conn.destroy();
       return;
     }
@@ -349,8 +353,16 @@ export class ConnectionPool {
   }
 
   #onClosed(conn: CcsConnection, err: Error | undefined): void {
-    this.#remove(conn);
+    const given = !this.#remove(conn);
     const owed = conn.takeOwed();
+    if (given && conn.onlineAt === 0) {
+      // Given up before the pool took it online (see #onOnline): what it was written meanwhile goes
+      // back to the queue, but it was never online, so no `offline` and no replacement — one was
+      // scheduled for it, a connection more than `connections`.
+      if (ccsChannels.closed.hasSubscribers) ccsChannels.closed.publish({ connectionId: conn.id, reason: 'closed', error: undefined, owed: owed.length });
+      this.#events.owed(owed);
+      return;
+    }
     // CCS closing a connection it drained is the end of the plan, not a loss.
     const planned = conn.draining && (err === undefined || (err instanceof CcsError && err.code === 'CCS_ERR_CONNECTION_LOST' && err.cause === undefined));
     const error = planned || err === undefined || err instanceof CcsError ? (planned ? undefined : err) : new CcsError('CCS_ERR_CONNECTION_LOST', `connection ${conn.id} lost: ${err.message}`, { cause: err });
