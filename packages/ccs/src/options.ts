@@ -57,11 +57,15 @@ export interface CcsClientOptions {
   maxReceiptWaiters?: number;
   /** Retries for `SERVICE_UNAVAILABLE`, `INTERNAL_SERVER_ERROR`, unknown codes and rate limits. Default 8. */
   maxRetries?: number;
-  /** First retry delay for retried NACK classes. Default 1000 ms ("from 1 s"). */
+  /**
+   * The first retry's delay before jitter, for retried NACK classes: retry n waits between half and
+   * all of `min(retryMaxMs, retryBaseMs·2^n)`, so by default the first after 0.5–1 s, the second
+   * after 1–2 s. Default 1000 ms.
+   */
   retryBaseMs?: number;
   /** Largest retry delay. Default 60 000 ms. */
   retryMaxMs?: number;
-  /** First reconnect delay after a connection is lost. Default 250 ms. */
+  /** The first reconnect's delay before jitter (half to all of it, doubling per failed attempt, as `retryBaseMs`). Default 250 ms. */
   reconnectBaseMs?: number;
   /** Largest reconnect delay. Default 30 000 ms. */
   reconnectMaxMs?: number;

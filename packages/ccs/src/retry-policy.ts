@@ -32,8 +32,9 @@ const FAIL: RetryDecision = Object.freeze({ kind: 'fail' });
 /**
  * The retry policy, a pure function of the NACK's class (the stanza codec's `retry`), the record's
  * retry count, the options and the time: `SERVICE_UNAVAILABLE`, `INTERNAL_SERVER_ERROR` and unknown
- * codes back off exponentially from `retryBaseMs` ("from 1 s"); `CONNECTION_DRAINING` goes out again
- * at once elsewhere; the `*_MESSAGE_RATE_EXCEEDED` codes slow down only their target; everything
+ * codes back off exponentially, retry n after between half and all of `min(retryMaxMs,
+ * retryBaseMs·2^n)` (equal jitter, {@link backoffDelay}: the first after 0.5–1 s by default; the CCS
+ * document asks only for exponential backoff); `CONNECTION_DRAINING` goes out again at once elsewhere; the `*_MESSAGE_RATE_EXCEEDED` codes slow down only their target; everything
  * else (bad token, invalid JSON, too big…) fails at once, as does any class past `maxRetries`.
  */
 export function decide(nack: StanzaNack, record: OutboxRecord, options: RetryOptions, now: number): RetryDecision {

@@ -3,7 +3,8 @@ import { promisify } from 'node:util';
 import fc from 'fast-check';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { DedupWindow, MessageIdGenerator, RingBuffer, backoffDelay } from '../src/internal.js';
+import { DedupWindow, MessageIdGenerator, RingBuffer, backoffDelay, decide, resolveOptions } from '../src/internal.js';
+import type { OutboxRecord } from '../src/store.js';
 import { PROCESS_PREFIX_LENGTH, generatedId, generatedPrefix, makeProcessPrefix, processPrefix } from '../src/message-id.js';
 import { isPlainAscii } from '@ccs-xmpp/stanza';
 import { TimerHeap } from '../src/timer-heap.js';
@@ -125,6 +126,18 @@ test('backoffDelay doubles without jitter and is capped', () => {
   assert.equal([0, 1, 2, 3, 4, 99].map((n) => backoffDelay(n, o, Math.random())), [100, 200, 400, 800, 1000, 1000]);
   assert.is(backoffDelay(-3, o, Math.random()), 100);
   assert.is(backoffDelay(0, { baseMs: 100, maxMs: 1000 }, 0), 50, 'default jitter is half');
+});
+
+test('with the default options a SERVICE_UNAVAILABLE retry waits what the README says: 0.5–1 s, then 1–2 s, …, at most 60 s', () => {
+  const nack = { retry: 'backoff', code: 'SERVICE_UNAVAILABLE' } as Parameters<typeof decide>[0];
+  const record = (retries: number): OutboxRecord => ({ id: 'm', seq: 0, msg: { to: 't' }, target: 't', retries, resends: 0, written: false, state: 'queued', notBefore: 0 }) as unknown as OutboxRecord;
+  const pause = (draw: number, retries: number): number => {
+    const d = decide(nack, record(retries), resolveOptions({ senderId: '1', apiKey: 'k', random: () => draw }), 0);
+    return d.kind === 'wait' ? d.at : -1;
+  };
+  assert.equal([0, 1, 2, 7].map((n) => pause(0, n)), [500, 1000, 2000, 30_000], 'the shortest: half of retryBaseMs · 2^n');
+  assert.equal([0, 1, 2, 7].map((n) => pause(1, n)), [1000, 2000, 4000, 60_000], 'the longest: retryBaseMs · 2^n, capped by retryMaxMs');
+  assert.is(decide(nack, record(8), resolveOptions({ senderId: '1', apiKey: 'k' }), 0).kind, 'fail', 'maxRetries 8');
 });
 
 test('RingBuffer behaves like an array queue under random push / shift', () => {
