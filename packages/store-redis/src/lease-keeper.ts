@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Keys } from './keys.js';
 import type { RedisLink } from './redis-link.js';
 import { StoreError, storeError } from './errors.js';
+import { renewalPeriodMs } from './options.js';
 
 /** A record taken over from a dead instance, as stored. */
 export interface AdoptedRecord {
@@ -216,7 +217,7 @@ export class LeaseKeeper {
       this.#beat().catch(() => {}).finally(() => {
         this.#beating = false;
       });
-    }, Math.max(1, Math.floor(this.#options.leaseTtlMs / 5)));
+    }, renewalPeriodMs(this.#options.leaseTtlMs));
     this.#beatTimer.unref();
   }
 

@@ -53,8 +53,10 @@ export interface RedisStoreOptions {
    * A Redis that has not answered a lease renewal for this long (ms) is stalled (stopped, paused, a
    * partition without a reset: the connection stays up and nothing answers): the store raises
    * `down`, refuses appends and fails claims and completions at once, and raises `up` when Redis
-   * answers again. Default 3000 (three renewals of the default lease). Keep it below `leaseTtlMs`:
-   * at or above it the lease lapses, and other instances adopt this one's records, before `down`.
+   * answers again. Default 3000 (three renewals of the default lease), or three renewals of a
+   * shorter lease. Must be below `leaseTtlMs` less one renewal period (a fifth of it), else a
+   * `RangeError` naming both: the lease would lapse, and other instances adopt this one's records
+   * and send them while this one still does, before `down`.
    */
   stallTimeoutMs?: number;
 }
@@ -144,8 +146,31 @@ export function resolveStoreOptions(options: RedisStoreOptions): ResolvedStoreOp
     claimPollMs: integer(options, 'claimPollMs', 200, 1),
     reconnectMaxMs: integer(options, 'reconnectMaxMs', 2000, 10),
     closeTimeoutMs: integer(options, 'closeTimeoutMs', 2000, 0, MAX_TIMER_MS),
-    stallTimeoutMs: integer(options, 'stallTimeoutMs', 3000, 10, MAX_TIMER_MS),
+    stallTimeoutMs: stallTimeout(options, leaseTtlMs),
   };
+}
+
+/**
+ * `stallTimeoutMs`, checked against the lease: a stall must be noticed (`down`, new sends refused)
+ * while this instance's lease still holds. The renewal that goes unanswered is sent one renewal
+ * period (a fifth of the lease) after the last answered one, and its watch fires `stallTimeoutMs`
+ * later; at `leaseTtlMs - period` or more the lease lapses first, another instance adopts this
+ * one's records and sends them, and this one — not knowing it is cut off — sends them too. Its
+ * default is three renewal periods, at most 3000 ms, so a short lease alone stays valid.
+ */
+function stallTimeout(options: RedisStoreOptions, leaseTtlMs: number): number {
+  const period = renewalPeriodMs(leaseTtlMs);
+  const stallTimeoutMs = integer(options, 'stallTimeoutMs', Math.max(10, Math.min(3000, 3 * period)), 10, MAX_TIMER_MS);
+  if (stallTimeoutMs >= leaseTtlMs - period) {
+    throw new RangeError(`stallTimeoutMs (${stallTimeoutMs}) must be below leaseTtlMs (${leaseTtlMs}) less one renewal period (${period} ms), so below ${leaseTtlMs - period}: `
+      + 'a stall would be noticed only after the lease lapsed, when other instances may already have adopted this one\'s messages and sent them twice');
+  }
+  return stallTimeoutMs;
+}
+
+/** How often the lease is renewed: a fifth of its lifetime. */
+export function renewalPeriodMs(leaseTtlMs: number): number {
+  return Math.max(1, Math.floor(leaseTtlMs / 5));
 }
 
 /**

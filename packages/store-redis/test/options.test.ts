@@ -51,6 +51,31 @@ test('refuses option values that would break the layout or the timing, naming th
   assert.match(o.instanceId, /^[A-Za-z0-9_.-]+-\d+-[0-9a-f]{8}$/);
 });
 
+test('a stallTimeoutMs that lets the lease lapse before the stall is noticed is refused at construction, naming both values; the default follows a short lease', () => {
+  const refused = (leaseTtlMs: number, stallTimeoutMs: number): string => {
+    try {
+      redisStore({ redis: 'redis://127.0.0.1:1', senderId: '1', leaseTtlMs, stallTimeoutMs });
+    } catch (e) {
+      assert.instance(e, RangeError);
+      return (e as Error).message;
+    }
+    throw new Error(`stallTimeoutMs ${stallTimeoutMs} with leaseTtlMs ${leaseTtlMs} was accepted`);
+  };
+  // At or above the lease: the lease lapses (others adopt and send) before down.
+  assert.match(refused(5000, 5000), /^stallTimeoutMs \(5000\) must be below leaseTtlMs \(5000\) less one renewal period \(1000 ms\), so below 4000: .*sent them twice$/);
+  assert.match(refused(5000, 9000), /^stallTimeoutMs \(9000\) must be below leaseTtlMs \(5000\)/);
+  // Below the lease but not below its last renewal period: the unanswered renewal goes out a fifth
+  // of the lease after the last answered one, so its watch fires after the lease lapsed.
+  assert.match(refused(5000, 4000), /^stallTimeoutMs \(4000\) must be below leaseTtlMs \(5000\)/);
+  assert.match(refused(1000, 3000), /^stallTimeoutMs \(3000\) must be below leaseTtlMs \(1000\) less one renewal period \(200 ms\), so below 800/);
+  assert.is(resolveStoreOptions({ redis: 'redis://x', senderId: '1', leaseTtlMs: 5000, stallTimeoutMs: 3999 }).stallTimeoutMs, 3999);
+  // Defaults: 3000 for the default lease; three renewal periods of a shorter one (not a refusal).
+  assert.is(resolveStoreOptions({ redis: 'redis://x', senderId: '1' }).stallTimeoutMs, 3000);
+  assert.is(resolveStoreOptions({ redis: 'redis://x', senderId: '1', leaseTtlMs: 60_000 }).stallTimeoutMs, 3000);
+  assert.is(resolveStoreOptions({ redis: 'redis://x', senderId: '1', leaseTtlMs: 1000 }).stallTimeoutMs, 600);
+  assert.is(resolveStoreOptions({ redis: 'redis://x', senderId: '1', leaseTtlMs: 100 }).stallTimeoutMs, 60);
+});
+
 test('a store that cannot reach Redis fails ready() with CCS_ERR_STORE and never shows the password', async () => {
   const s = redisStore({ redis: 'redis://user:s3cret-pw@127.0.0.1:1/0', senderId: '1' });
   try {
