@@ -236,7 +236,7 @@ async function openStore(io: CliIo, url: string | undefined, senderId: string, t
   if (url === undefined) return undefined;
   if (!/^rediss?:\/\//.test(url)) throw new UsageError('--store must be a redis:// or rediss:// URL');
   const spec = '@ccs-xmpp/store-redis';
-  let mod: { redisStore(options: { redis: string; senderId: string }): CliStore };
+  let mod: { redisStore(options: { redis: string; senderId: string; readyTimeoutMs: number }): CliStore };
   try {
     mod = (await import(spec)) as typeof mod;
   } catch {
@@ -244,15 +244,17 @@ async function openStore(io: CliIo, url: string | undefined, senderId: string, t
   }
   let store: CliStore;
   try {
-    store = mod.redisStore({ redis: url, senderId });
+    // The wait is bounded below, by --store-timeout (its own message, and a signal cuts it): the
+    // store's own bound (readyTimeoutMs, 10 s by default) is set past it, or it would cut a longer one.
+    store = mod.redisStore({ redis: url, senderId, readyTimeoutMs: MAX_DURATION_MS });
   } catch (err) {
     // A URL it cannot parse (the store's TypeError never quotes it: it may hold a password), or a
     // sender ID it cannot key by — named as the user gave them (`redis`, `senderId` are the store's names).
     const text = (err instanceof Error ? err.message : String(err)).replace(/^redis is not/, 'the URL is not').replace(/^senderId /, 'CCS_SENDER_ID ');
     throw new UsageError(`cannot use the --store: ${text}`);
   }
-  // Bounded here, not in the store: a Redis that accepts the connection and never answers (stopped,
-  // paused) keeps ready() pending for good, and the command with it, printing nothing.
+  // Bounded here: a Redis that accepts the connection and never answers (stopped, paused) keeps
+  // ready() pending until the store's bound, and the command with it, printing nothing.
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<'late'>((resolve) => {
     timer = setTimeout(resolve, timeoutMs, 'late');

@@ -59,6 +59,13 @@ export interface RedisStoreOptions {
    * and send them while this one still does, before `down`.
    */
   stallTimeoutMs?: number;
+  /**
+   * `ready()` at most (ms): connecting and taking the lease. A Redis that accepts the connection
+   * and never answers (stopped, paused), or one that cannot be reached, fails it with
+   * `CCS_ERR_STORE` (`connect`, `unavailable`, naming the host, never the password) and the store is
+   * dropped. Default 10 000; raise it for a Redis that takes longer to load its data set.
+   */
+  readyTimeoutMs?: number;
 }
 
 /** {@link RedisStoreOptions} with every default applied. */
@@ -78,6 +85,7 @@ export interface ResolvedStoreOptions {
   reconnectMaxMs: number;
   closeTimeoutMs: number;
   stallTimeoutMs: number;
+  readyTimeoutMs: number;
 }
 
 /** The longest a timer can wait (Node fires a longer one after 1 ms). */
@@ -86,7 +94,7 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 const KNOWN = new Set([
   'redis', 'senderId', 'keyNamespace', 'instanceId', 'leaseTtlMs', 'adoptIntervalMs', 'adoptMax', 'outcomes',
   'outcomesMaxLen', 'dedupWindowMs', 'dedupMaxCount', 'claimPollMs', 'reconnectMaxMs',
-  'closeTimeoutMs', 'stallTimeoutMs',
+  'closeTimeoutMs', 'stallTimeoutMs', 'readyTimeoutMs',
 ]);
 
 /**
@@ -147,6 +155,7 @@ export function resolveStoreOptions(options: RedisStoreOptions): ResolvedStoreOp
     reconnectMaxMs: integer(options, 'reconnectMaxMs', 2000, 10),
     closeTimeoutMs: integer(options, 'closeTimeoutMs', 2000, 0, MAX_TIMER_MS),
     stallTimeoutMs: stallTimeout(options, leaseTtlMs),
+    readyTimeoutMs: integer(options, 'readyTimeoutMs', 10_000, 1, MAX_TIMER_MS),
   };
 }
 
@@ -185,6 +194,20 @@ export function redactedRedis(redis: string | RedisOptions): string {
     if (url.password !== '') url.password = '***';
     for (const name of [...url.searchParams.keys()]) if (/pass/i.test(name)) url.searchParams.set(name, '***');
     return url.href;
+  } catch {
+    return '(not shown)';
+  }
+}
+
+/**
+ * The Redis server the `redis` option names, as `host:port` (or a socket path): for error
+ * messages, which name where Redis was looked for and never the URL (its user, password, query).
+ */
+export function redisHost(redis: string | RedisOptions): string {
+  if (typeof redis !== 'string') return redis.path ?? `${redis.host ?? 'localhost'}:${redis.port ?? 6379}`;
+  try {
+    const url = new URL(redis);
+    return `${url.hostname === '' ? 'localhost' : url.hostname}:${url.port === '' ? 6379 : url.port}`;
   } catch {
     return '(not shown)';
   }

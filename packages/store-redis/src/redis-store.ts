@@ -6,7 +6,7 @@ import { LeaseKeeper } from './lease-keeper.js';
 import { OutboxJournal } from './outbox-journal.js';
 import { RedisDedupStore } from './redis-dedup-store.js';
 import { RedisOutboxStore } from './redis-outbox-store.js';
-import { redactedRedis, resolveStoreOptions, type RedisStoreOptions, type ResolvedStoreOptions } from './options.js';
+import { redactedRedis, redisHost, resolveStoreOptions, type RedisStoreOptions, type ResolvedStoreOptions } from './options.js';
 import { StoreError, storeError } from './errors.js';
 import { readOutcomes, type Outcome } from './outcomes.js';
 
@@ -58,6 +58,8 @@ export class RedisStore extends EventEmitter<RedisStoreEvents> {
   #closed: Promise<void> | undefined = undefined;
   #adoptionOn = false;
   #started = false;
+  /** Bounds ready() (readyTimeoutMs); cleared once it settles, or the store is dropped. */
+  #readyTimer: NodeJS.Timeout | undefined = undefined;
 
   constructor(options: RedisStoreOptions) {
     super();
@@ -124,7 +126,11 @@ export class RedisStore extends EventEmitter<RedisStoreEvents> {
     return `RedisStore { instanceId: ${JSON.stringify(this.instanceId)}, senderId: ${JSON.stringify(this.options.senderId)}, redis: ${JSON.stringify(redactedRedis(this.options.redis))} }`;
   }
 
-  /** Resolves when connected and holding the lease; rejects with a StoreError when the first connection fails. */
+  /**
+   * Resolves when connected and holding the lease; rejects with a StoreError (`connect`) when the
+   * first connection fails, or when Redis has not answered within `readyTimeoutMs` (stopped,
+   * paused, unreachable): the store is then dropped.
+   */
   ready(): Promise<void> {
     return this.#ready;
   }
@@ -184,6 +190,7 @@ export class RedisStore extends EventEmitter<RedisStoreEvents> {
   /** Drops the connection at once; the lease lapses by itself. */
   destroy(): void {
     this.#closed ??= Promise.resolve();
+    clearTimeout(this.#readyTimer);
     this.#lease.stop();
     this.dedup.stop();
     this.#batcher.cancel(new StoreError('connect', 'the store was destroyed', { unavailable: true }));
@@ -192,14 +199,32 @@ export class RedisStore extends EventEmitter<RedisStoreEvents> {
   }
 
   async #start(): Promise<void> {
-    try {
+    const o = this.options;
+    // Bounded: a Redis that accepts the connection and never answers (stopped, paused, a partition
+    // without a reset) kept ready() pending for good (measured: still pending after 12 s), and a
+    // library user's startup with it. Past the bound the store is dropped as after a failed connect.
+    const late = new Promise<never>((_, reject) => {
+      this.#readyTimer = setTimeout(() => reject(new StoreError('connect',
+        `Redis at ${redisHost(o.redis)} did not answer within ${o.readyTimeoutMs} ms (readyTimeoutMs): stopped, paused, unreachable or still loading?`,
+        { unavailable: true })), o.readyTimeoutMs);
+    });
+    const started = (async () => {
       await Promise.all([this.#link.open(), this.#control.open()]);
       await this.#lease.start();
+    })();
+    // Whatever it ends in after the bound is moot: the connections are gone by then.
+    started.catch(() => {});
+    try {
+      await Promise.race([started, late]);
       this.#started = true;
     } catch (err) {
+      this.#lease.stop();
       this.#link.destroy();
       this.#control.destroy();
       throw storeError('connect', err);
+    } finally {
+      clearTimeout(this.#readyTimer);
+      this.#readyTimer = undefined;
     }
   }
 

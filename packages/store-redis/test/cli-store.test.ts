@@ -85,6 +85,26 @@ for (const command of ['send', 'echo'] as const) {
   });
 }
 
+s.test('ccs send --store-timeout past the store\'s own readyTimeoutMs default (10 s) is the wait: a Redis that answers after 12 s is used, not refused by the store', async (redis) => {
+  const pid = redis.pid as number;
+  process.kill(pid, 'SIGSTOP');
+  let stopped = true;
+  const resume = setTimeout(() => {
+    process.kill(pid, 'SIGCONT');
+    stopped = false;
+  }, 12_000);
+  try {
+    // Past the store, the command goes on to CCS on port 5, where nothing listens: a connect failure, exit 2.
+    const r = await run(['send', '--to', 'tok', '--host', '127.0.0.1', '--port', '5', '--store', redis.url, '--store-timeout', '20000'], 25_000);
+    assert.is(r.signal, null, `the process did not end by itself (stderr: ${r.stderr})`);
+    assert.not.match(r.stderr, /store|Redis/, 'the store was waited for and used');
+    assert.is(r.code, 2, r.stderr);
+  } finally {
+    clearTimeout(resume);
+    if (stopped) process.kill(pid, 'SIGCONT');
+  }
+});
+
 s.test('ccs echo --store-timeout that is not a positive integer (or past the timer limit) is a bad argument, exit 2', async (redis) => {
   for (const [value, message] of [['0', /^ccs: --store-timeout must be an integer >= 1, got "0"\n$/], ['2147483648', /^ccs: --store-timeout must be at most 2147483647, got "2147483648"\n$/]] as const) {
     const r = await run(['echo', '--host', '127.0.0.1', '--port', '5', '--store', redis.url, '--store-timeout', value], 8000);

@@ -7,6 +7,7 @@ import * as assert from 'uvu/assert';
 import { CcsEmulator } from '@ccs-xmpp/emulator';
 import { CcsClient, StoreError as CcsStoreError, TimeoutError } from '@ccs-xmpp/ccs';
 import { redisStore } from '../src/index.js';
+import { resolveStoreOptions } from '../src/options.js';
 import { redisSuite, uniqueSender, until } from './helpers/redis-suite.js';
 import { record, TestHost } from './helpers/records.js';
 
@@ -152,6 +153,57 @@ t.test('closeTimeoutMs bounds the whole close() while Redis is stopped; out-of-r
     process.kill(pid, 'SIGCONT');
     store.destroy();
   }
+});
+
+t.test('ready() against a Redis that never answers (SIGSTOP) rejects after readyTimeoutMs with CCS_ERR_STORE naming the host, never the password, and lets its process exit (a real child process)', async (server) => {
+  const pid = server.pid as number;
+  const url = server.url.replace('redis://', 'redis://user:s3cret-pw@');
+  // The child takes no lease, needs no Redis answer: it prints what ready() rejected with and
+  // must then end by itself (the store dropped its connections and its timer).
+  const script = `
+    import { inspect } from 'node:util';
+    import { redisStore } from ${JSON.stringify(new URL('../src/index.js', import.meta.url).href)};
+    const store = redisStore({ redis: ${JSON.stringify(url)}, senderId: ${JSON.stringify(uniqueSender())}, readyTimeoutMs: 400 });
+    const started = Date.now();
+    const err = await store.ready().then(() => undefined, (e) => e);
+    process.stdout.write(JSON.stringify({ took: Date.now() - started, name: err?.name, code: err?.code, operation: err?.operation, unavailable: err?.unavailable, message: err?.message, available: store.available, shown: inspect(err, { depth: 8 }) }) + '\\n');
+  `;
+  process.kill(pid, 'SIGSTOP');
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  try {
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
+    const code = await Promise.race([new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c))), new Promise<'alive'>((r) => setTimeout(r, 8000, 'alive'))]);
+    assert.is(code, 0, `the process ended by itself while Redis was still stopped (stdout: ${out})`);
+    const r = JSON.parse(out) as Record<string, unknown>;
+    assert.is(r['name'], 'StoreError');
+    assert.is(r['code'], 'CCS_ERR_STORE');
+    assert.is(r['operation'], 'connect');
+    assert.is(r['unavailable'], true);
+    assert.is(r['available'], false);
+    assert.is(r['message'], `store connect failed: Redis at 127.0.0.1:${server.port} did not answer within 400 ms (readyTimeoutMs): stopped, paused, unreachable or still loading?`);
+    assert.not.match(r['shown'] as string, /s3cret/);
+    assert.ok((r['took'] as number) >= 390 && (r['took'] as number) < 2000, `ready() rejected after ${String(r['took'])} ms with readyTimeoutMs 400`);
+  } finally {
+    process.kill(pid, 'SIGCONT');
+    child.kill('SIGKILL');
+  }
+});
+
+t.test('readyTimeoutMs: 10 000 by default; a value that is not an integer from 1 to 2^31 - 1 is refused naming the option; a store that answers in time is ready', async (server) => {
+  assert.is(resolveStoreOptions({ redis: server.url, senderId: '1' }).readyTimeoutMs, 10_000);
+  for (const bad of [0, -1, 2 ** 31]) {
+    assert.throws(() => redisStore({ redis: server.url, senderId: '1', readyTimeoutMs: bad }), (e: unknown) => e instanceof RangeError && /^readyTimeoutMs must be/.test((e as Error).message));
+  }
+  for (const bad of [1.5, Number.NaN, '1000']) {
+    assert.throws(() => redisStore({ redis: server.url, senderId: '1', readyTimeoutMs: bad as number }), (e: unknown) => e instanceof TypeError && /^readyTimeoutMs must be an integer/.test((e as Error).message));
+  }
+  const store = redisStore({ redis: server.url, senderId: uniqueSender(), readyTimeoutMs: 5000 });
+  await store.ready();
+  assert.ok(store.available);
+  await store.close();
 });
 
 // A real process: close() returning is not enough if the sockets it dropped still hold the event
