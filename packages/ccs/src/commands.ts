@@ -206,18 +206,6 @@ function clientOptions(values: Record<string, string | boolean | undefined>, env
 /** How long `--store` may take to connect and take its lease by default (`--store-timeout`). */
 const STORE_READY_MS = 10_000;
 
-/** A `--store` URL as it may be printed: the password (and any `pass…` parameter) replaced by `***`. */
-function redacted(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password !== '') u.password = '***';
-    for (const name of [...u.searchParams.keys()]) if (/pass/i.test(name)) u.searchParams.set(name, '***');
-    return u.href;
-  } catch {
-    return '(the URL)';
-  }
-}
-
 /** What the CLI uses of `@ccs-xmpp/store-redis`'s store. */
 interface CliStore extends StoreBundle {
   ready(): Promise<void>;
@@ -236,7 +224,11 @@ async function openStore(io: CliIo, url: string | undefined, senderId: string, t
   if (url === undefined) return undefined;
   if (!/^rediss?:\/\//.test(url)) throw new UsageError('--store must be a redis:// or rediss:// URL');
   const spec = '@ccs-xmpp/store-redis';
-  let mod: { redisStore(options: { redis: string; senderId: string; readyTimeoutMs: number }): CliStore };
+  let mod: {
+    redisStore(options: { redis: string; senderId: string; readyTimeoutMs: number }): CliStore;
+    /** The URL as it may be printed: the password (and any `pass…` query parameter) as `***`. */
+    redactedRedis(redis: string): string;
+  };
   try {
     mod = (await import(spec)) as typeof mod;
   } catch {
@@ -262,7 +254,7 @@ async function openStore(io: CliIo, url: string | undefined, senderId: string, t
   try {
     const answered = await Promise.race([store.ready(), late]).finally(() => clearTimeout(timer));
     if (answered === 'late') {
-      throw new UsageError(`cannot use the --store ${redacted(url)}: Redis did not answer within ${timeoutMs} ms (stopped, paused, unreachable or still loading?); --store-timeout MS sets the wait`);
+      throw new UsageError(`cannot use the --store ${mod.redactedRedis(url)}: Redis did not answer within ${timeoutMs} ms (stopped, paused, unreachable or still loading?); --store-timeout MS sets the wait`);
     }
   } catch (err) {
     store.destroy();

@@ -6,7 +6,7 @@
 export { RedisStore, redisStore, type RedisStoreEvents } from './redis-store.js';
 export type { RedisOutboxStore } from './redis-outbox-store.js';
 export type { RedisDedupStore } from './redis-dedup-store.js';
-export type { RedisStoreOptions, OutcomesMode } from './options.js';
+export { redactedRedis, type RedisStoreOptions, type OutcomesMode } from './options.js';
 export type { RecordOutcome } from './outbox-journal.js';
 export type { Outcome } from './outcomes.js';
 export { StoreError, type StoreOperation } from './errors.js';

@@ -183,9 +183,10 @@ export function renewalPeriodMs(leaseTtlMs: number): number {
 }
 
 /**
- * The `redis` option as it may be shown (inspect, logs): a URL without its password, or an
- * options object as its host and port only. ioredis also takes any of its options from the query
- * (`?password=…`, `?sentinelPassword=…`): every query value whose name holds "pass" is hidden too.
+ * The `redis` option as it may be shown (inspect, logs, the `ccs` CLI's messages): a URL with its
+ * password as `***`, or an options object as its host and port only. ioredis also takes any of its
+ * options from the query (`?password=…`, `?sentinelPassword=…`): every query value whose name holds
+ * "pass" is hidden too. A string that is not a URL is `(not shown)`.
  */
 export function redactedRedis(redis: string | RedisOptions): string {
   if (typeof redis !== 'string') return `{ host: ${JSON.stringify(redis.host ?? '127.0.0.1')}, port: ${redis.port ?? 6379} }`;

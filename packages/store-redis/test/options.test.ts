@@ -1,7 +1,7 @@
 import { inspect } from 'node:util';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { redisStore, Keys, StoreError } from '../src/index.js';
+import { redisStore, redactedRedis, Keys, StoreError } from '../src/index.js';
 import { resolveStoreOptions } from '../src/options.js';
 import { storeError } from '../src/errors.js';
 import { parseRecord, serializeRecord } from '../src/record.js';
@@ -113,6 +113,15 @@ test('a redis URL that cannot be parsed is a TypeError naming the option, never 
     assert.not.match(shown, /s3cret/);
     assert.match(shown, /RedisStore \{ instanceId: .*127\.0\.0\.1/);
   }
+});
+
+test('redactedRedis (the package\'s one redaction, which the ccs CLI uses for --store) shows a redis option without its password: userinfo and any pass… query value as ***, an options object as host and port, no URL as (not shown)', () => {
+  assert.is(redactedRedis('redis://user:s3cret-pw@127.0.0.1:6380/2'), 'redis://user:***@127.0.0.1:6380/2');
+  assert.is(redactedRedis('rediss://:s3cret-pw@h.example'), 'rediss://:***@h.example');
+  assert.is(redactedRedis('redis://127.0.0.1:1?db=0&sentinelPassword=s3cret-pw&Password=s3cret-pw'), 'redis://127.0.0.1:1?db=0&sentinelPassword=***&Password=***');
+  assert.is(redactedRedis('redis://127.0.0.1:6379'), 'redis://127.0.0.1:6379');
+  assert.is(redactedRedis({ host: '10.0.0.5', port: 6380, password: 's3cret-pw' }), '{ host: "10.0.0.5", port: 6380 }');
+  assert.is(redactedRedis('redis://u:s3cret-pw@[::1:6379'), '(not shown)');
 });
 
 test('store errors keep one line of Redis text and say whether the connection is the problem', () => {
