@@ -236,6 +236,9 @@ export class Outbox {
     const store = this.#store;
     // The common case goes straight to a connection; only the queue is bounded.
     const direct = store.queued === 0 && this.#throttle.size === 0 ? this.#host.pick() : undefined;
+    // What `direct` was picked against: the sends made and the writes done so far (see below).
+    const seq = this.#seq;
+    const sent = this.#o.counters.sent;
     if (direct === undefined && store.queued >= this.#o.maxQueued) {
       this.#wantCapacity = true;
       return callback === undefined ? undefined : false;
@@ -292,6 +295,15 @@ export class Outbox {
       return accepted;
     }
     if (direct !== undefined) {
+      // A send() made from inside this one — an `enqueued` subscriber (a metrics hook), the store's
+      // append — or a write since the pick, and `direct` is stale: the other send may have taken its
+      // last slot (written here too, this one was one more than maxPending in flight: CCS's window),
+      // or been queued behind this one while the connection has room. The queue decides instead, in
+      // order, on windows as they are now. Two reads and a compare per send, nothing allocated.
+      if (this.#seq !== seq + 1 || this.#o.counters.sent !== sent) {
+        this.dispatch();
+        return accepted;
+      }
       // Nothing was queued: the store hands this one straight back (a durable store once recorded).
       let next: OutboxRecord | undefined;
       try {
