@@ -103,13 +103,22 @@ export class Handshake {
     this.fail(new HandshakeError('tls', err.message, { cause: err, timedOut: err.condition === 'connection-timeout', retryable: true }));
   }
 
-  /** The stream closed before the handshake finished. */
+  /**
+   * The stream closed before the handshake finished. A `<not-authorized/>` stream error is the
+   * server refusing the credentials (some send it instead of a SASL `<failure/>`): not retryable.
+   * Anything else is the stream failing, whatever the step — during SASL too: a `system-shutdown`
+   * (the server going away), a reset or a bare close mid-SASL says nothing about the credentials,
+   * and read `CCS_ERR_AUTH` as if it did. So it is `CCS_ERR_STREAM` (step `stream`), retryable, as a
+   * stream error right after SASL is. The condition a server sent is kept in `condition`.
+   */
   closed(err: StreamError | undefined): void {
-    const step = this.step;
+    const at = this.step;
     const why = err ? err.message : 'the server closed the connection';
-    const condition = err?.condition === 'not-authorized' ? 'not-authorized' : undefined;
-    this.fail(new HandshakeError(step, `CCS connection closed during the "${step}" step: ${why}`, {
-      cause: err, ...(condition ? { condition } : {}), retryable: condition === undefined,
+    const refused = err?.condition === 'not-authorized';
+    const condition = refused || err?.code === 'STREAM_ERR_RECEIVED' ? err?.condition : undefined;
+    const step = at === 'auth' && !refused ? 'stream' : at;
+    this.fail(new HandshakeError(step, `CCS connection closed during the "${at}" step: ${why}`, {
+      cause: err, ...(condition !== undefined ? { condition } : {}), retryable: !refused,
     }));
   }
 

@@ -90,7 +90,10 @@ export class HandshakeError extends CcsError {
   readonly step: HandshakeStep;
   /** True when the step timed out rather than failed. */
   readonly timedOut: boolean;
-  /** For `auth`: the SASL condition (`not-authorized`…); for `bind`/`session`: the stanza error condition. */
+  /**
+   * For `auth`: the SASL condition (`not-authorized`…); for `bind`/`session`: the stanza error
+   * condition; for a stream error the server sent during the handshake: its condition (`system-shutdown`…).
+   */
   readonly condition: string | undefined;
   /** False for failures that retrying with the same settings cannot fix (bad credentials, bad certificate). */
   readonly retryable: boolean;

@@ -9,7 +9,7 @@ import {
   GcmEncoder, bindResultIq, errorIq, findGcmChild, gcmErrorMessage, gcmText, readBindRequest,
   isSessionRequest, isPing, resultIq, streamFeatures, type JsonObject,
 } from '@ccs-xmpp/stanza';
-import { NS_CLIENT, NS_STREAM, accept, generateDevCertificate, type XmlElement, type XmppConnection } from '@ccs-xmpp/stream';
+import { NS_CLIENT, NS_STREAM, accept, generateDevCertificate, type StreamErrorCondition, type XmlElement, type XmppConnection } from '@ccs-xmpp/stream';
 
 export const SENDER_ID = '1234567890';
 export const API_KEY = 'test-api-key-Ω';
@@ -28,6 +28,8 @@ export interface ScriptedServerOptions {
   bindError?: boolean;
   /** Stop answering at this step (to test handshake timeouts). */
   stallAt?: 'header' | 'features' | 'auth' | 'bind' | 'session';
+  /** Answer the client's SASL `<auth>` with this stream error (e.g. `system-shutdown`) instead of a SASL answer. */
+  streamErrorAtAuth?: StreamErrorCondition;
   /** Offer a (non-optional) session feature. */
   session?: boolean;
   /** Drop new connections at once (mutable: tests flip it to simulate an outage). */
@@ -171,6 +173,10 @@ export async function startScriptedServer(options: ScriptedServerOptions = {}): 
       onStanza: (el: XmlElement) => {
         if (!authenticated) {
           if (options.stallAt === 'auth') return;
+          if (options.streamErrorAtAuth !== undefined && el.local === 'auth') {
+            xmpp.streamError(options.streamErrorAtAuth);
+            return;
+          }
           if (!sasl.handle(el)) xmpp.streamError('not-authorized');
           return;
         }
