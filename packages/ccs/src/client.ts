@@ -110,7 +110,7 @@ export interface CcsClientEvents {
   drain: [];
   /** The outcome of a message adopted from another instance of a shared store. */
   settled: [event: SettledEvent];
-  /** A non-fatal error (emitted only when someone listens). */
+  /** A non-fatal error (emitted only when someone listens; a teardown's store close failure is a process warning then). */
   error: [error: Error];
 }
 
@@ -509,7 +509,10 @@ export class CcsClient extends TypedEventEmitter<CcsClientEvents> {
     return this.close();
   }
 
-  /** Closes everything at once; every unsettled promise rejects with `CCS_ERR_CLOSED`. */
+  /**
+   * Closes everything at once; every unsettled promise rejects with `CCS_ERR_CLOSED`. The stores are
+   * closed too; one that fails is reported on `error`, or as a process warning when nobody listens.
+   */
   destroy(): void {
     if (this.#pool.state === PoolState.Closed && this.#pool.empty) return;
     this.#shutDown(new ClosedError('the client was destroyed'), new ClosedError('the client was destroyed before the delivery receipt arrived'));
@@ -528,8 +531,22 @@ export class CcsClient extends TypedEventEmitter<CcsClientEvents> {
     // reported. Once: a destroy() after close() began closing them leaves that close to report it.
     if (this.#storesClosing !== undefined) return;
     void this.#closeStores().then((errs) => {
-      for (const err of errs) this.#emitError(err);
+      for (const err of errs) this.#reportUnawaited(err);
     });
+  }
+
+  /**
+   * A failure no call will ever reject with: a store that failed to close in a teardown (`destroy()`,
+   * reconnecting stopped). On `error` when someone listens, as every background failure; with no
+   * listener, a process warning (`process.emitWarning`: printed on stderr, `process.on('warning')`
+   * sees the error with its `code` and `cause`) — never a throw, and never nothing: a store that did
+   * not close may not have written its last records, and after a teardown no `stats()`, promise or
+   * later event can say so (a `close()` after `destroy()` resolves: there is nothing left to close).
+   * The warning shows the error's own message, never its `cause`'s text.
+   */
+  #reportUnawaited(err: CcsError): void {
+    if (this.listenerCount('error') > 0) this.#emit('error', err);
+    else process.emitWarning(err);
   }
 
   /**
