@@ -23,7 +23,8 @@ export interface CliIo {
   stderr: { write(s: string): unknown };
   /**
    * Stops the command (SIGINT / SIGTERM in the real process): a connection attempt is cancelled,
-   * `send` reports its message as aborted, `echo` stops; both close within about a second.
+   * `send` reports its message as aborted, `echo` stops; both close within about a second. A
+   * `--store` still waiting for Redis is dropped at once (one line, exit 1).
    */
   signal?: AbortSignal;
 }
@@ -90,6 +91,9 @@ const STOP_MS = 700;
 
 /** A refusal with a one-line message for the user. */
 class UsageError extends Error {}
+
+/** The command was stopped (SIGINT / SIGTERM) before it could start: one line, exit 1. */
+class StoppedError extends Error {}
 
 const COMMON = {
   host: { type: 'string' },
@@ -246,19 +250,29 @@ async function openStore(io: CliIo, url: string | undefined, senderId: string, t
     throw new UsageError(`cannot use the --store: ${text}`);
   }
   // Bounded here: a Redis that accepts the connection and never answers (stopped, paused) keeps
-  // ready() pending until the store's bound, and the command with it, printing nothing.
+  // ready() pending until the store's bound, and the command with it, printing nothing. The first
+  // SIGINT cuts the wait too (it did nothing until --store-timeout: the signal was only looked at
+  // once the store was open).
   let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<'late'>((resolve) => {
+  let stop: (() => void) | undefined;
+  const cut = new Promise<'late' | 'stopped'>((resolve) => {
     timer = setTimeout(resolve, timeoutMs, 'late');
+    stop = () => resolve('stopped');
+    if (io.signal?.aborted) stop();
+    else io.signal?.addEventListener('abort', stop, { once: true });
   });
   try {
-    const answered = await Promise.race([store.ready(), late]).finally(() => clearTimeout(timer));
+    const answered = await Promise.race([store.ready(), cut]).finally(() => {
+      clearTimeout(timer);
+      if (stop !== undefined) io.signal?.removeEventListener('abort', stop);
+    });
     if (answered === 'late') {
       throw new UsageError(`cannot use the --store ${mod.redactedRedis(url)}: Redis did not answer within ${timeoutMs} ms (stopped, paused, unreachable or still loading?); --store-timeout MS sets the wait`);
     }
+    if (answered === 'stopped') throw new StoppedError(`stopped while waiting for the --store ${mod.redactedRedis(url)}: Redis had not answered`);
   } catch (err) {
     store.destroy();
-    if (err instanceof UsageError) throw err;
+    if (err instanceof UsageError || err instanceof StoppedError) throw err;
     // The URL may carry a password: only the store's own one-line reason is shown.
     throw new UsageError(`cannot use the --store: ${err instanceof Error ? err.message : String(err)}`);
   }

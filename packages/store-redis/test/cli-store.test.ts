@@ -1,14 +1,15 @@
 // The `ccs` CLI with `--store redis://…` as a real process: an option the client refuses is a bad
 // argument (exit 2) and the store opened for it is let go, so the process ends.
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import * as assert from 'uvu/assert';
-import { redisSuite } from './helpers/redis-suite.js';
+import { redisSuite, until } from './helpers/redis-suite.js';
 
 const CCS_BIN = fileURLToPath(new URL('../../../ccs/bin/ccs.js', import.meta.url));
 
 /** Runs the CLI; SIGKILLed after `killAfterMs` (a process that hangs shows as signal SIGKILL). */
-function run(args: string[], killAfterMs: number, env: Record<string, string> = {}): Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }> {
+function run(args: string[], killAfterMs: number, env: Record<string, string> = {}, started?: (child: ChildProcess) => void): Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [CCS_BIN, ...args], {
       env: { PATH: process.env['PATH'] ?? '', CCS_SENDER_ID: '1234567890', CCS_API_KEY: 'cli-store-test-key', ...env },
@@ -25,6 +26,20 @@ function run(args: string[], killAfterMs: number, env: Record<string, string> = 
       clearTimeout(timer);
       resolve({ code, signal, stderr });
     });
+    started?.(child);
+  });
+}
+
+/**
+ * True once some process holds an established TCP connection to 127.0.0.1:`port` (from
+ * /proc/net/tcp): a stopped Redis's kernel still accepts, so this says the CLI's store is
+ * connecting — its signal handlers are in place — without asking Redis anything.
+ */
+function connectedTo(port: number): boolean {
+  const hexPort = port.toString(16).toUpperCase().padStart(4, '0');
+  return readFileSync('/proc/net/tcp', 'utf8').split('\n').slice(1).some((row) => {
+    const f = row.trim().split(/\s+/);
+    return f[2] === `0100007F:${hexPort}` && f[3] === '01';
   });
 }
 
@@ -79,6 +94,33 @@ for (const command of ['send', 'echo'] as const) {
       assert.not.match(r.stderr, /s3cret/);
       // Node's start and the import take about 0.5 s; the dropped connections must not hold the process after.
       assert.ok(took < 2500, `took ${took} ms with --store-timeout 800`);
+    } finally {
+      process.kill(pid, 'SIGCONT');
+    }
+  });
+}
+
+for (const command of ['send', 'echo'] as const) {
+  s.test(`ccs ${command} --store: the first SIGINT while Redis does not answer (SIGSTOP) cuts the store wait — one line naming the store without its password, exit 1, long before --store-timeout`, async (redis) => {
+    const pid = redis.pid as number;
+    const url = redis.url.replace('redis://', 'redis://:s3cret-pw@');
+    process.kill(pid, 'SIGSTOP');
+    try {
+      const args = [command, ...(command === 'send' ? ['--to', 'tok'] : []), '--host', '127.0.0.1', '--port', '5', '--store', url, '--store-timeout', '20000'];
+      let interruptedAt = 0;
+      const r = await run(args, 15_000, {}, (child) => {
+        void until(() => connectedTo(redis.port), 'the CLI connecting to the stopped Redis', 10_000).then(() => {
+          interruptedAt = Date.now();
+          child.kill('SIGINT');
+        }, () => child.kill('SIGKILL'));
+      });
+      const took = Date.now() - interruptedAt;
+      assert.ok(interruptedAt > 0, `never saw the CLI connect (stderr: ${r.stderr})`);
+      assert.is(r.signal, null, `the process did not end by itself (stderr: ${r.stderr})`);
+      assert.is(r.code, 1, r.stderr);
+      assert.match(r.stderr, /^ccs: stopped while waiting for the --store redis:\/\/:\*\*\*@127\.0\.0\.1:\d+\/?: Redis had not answered\n$/);
+      assert.not.match(r.stderr, /s3cret/);
+      assert.ok(took < 1500, `the process ended ${took} ms after SIGINT (--store-timeout 20000)`);
     } finally {
       process.kill(pid, 'SIGCONT');
     }
