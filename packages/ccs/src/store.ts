@@ -190,7 +190,8 @@ export interface UpstreamDedupStore {
    * settle within `storeTimeoutMs`; the message was left un-ACKed): a store that keeps working for
    * it — polls a claim held by another instance — stops, and may reject it. Whatever it answers
    * later is ignored, and a `new` is handed back with `release`. A store without it is left to settle
-   * the promise when it can, with the same result.
+   * the promise when it can, with the same result. One that throws is reported with the timed-out
+   * claim, as its `cause` (one error event for the message, not two).
    */
   abandon?(claim: Promise<DedupClaim>): void;
   /** Releases the store's own resources. */

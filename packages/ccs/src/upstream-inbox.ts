@@ -157,13 +157,16 @@ export class UpstreamInbox {
    */
   #awaitClaim(claim: Promise<DedupClaim>, msg: UpstreamMessage | ReceiptMessage, then: (claim: DedupClaim) => void): void {
     const wait = this.#deadlines.start(() => {
-      this.#timedOut('claim', msg);
       // Nobody waits for it any more: a store that polls for it stops (bounded work after giving up).
+      // One failure, one report: an abandon() that throws is the timed-out claim's cause (it was a
+      // second error event, "could not claim", for the same message).
+      let abandonFailed: { cause: unknown } | undefined;
       try {
         this.#dedup.abandon?.(claim);
       } catch (err) {
-        this.#storeFailed('claim', msg, err);
+        abandonFailed = { cause: err };
       }
+      this.#timedOut('claim', msg, abandonFailed);
     });
     claim.then((c) => {
       if (this.#deadlines.answer(wait)) {
@@ -332,12 +335,13 @@ export class UpstreamInbox {
   }
 
   /** A store's promise did not settle within the store timeout: reported, the message left un-ACKed. */
-  #timedOut(operation: 'claim' | 'flush', msg: { readonly messageId: string }): void {
+  #timedOut(operation: 'claim' | 'flush', msg: { readonly messageId: string }, abandonFailed?: { cause: unknown }): void {
     const id = quote(msg.messageId);
     const ms = this.#deadlines.timeoutMs;
     this.#events.error(new StoreError(operation, operation === 'claim'
-      ? `the dedup store did not answer the claim of upstream message ${id} within ${ms} ms (storeTimeoutMs): the store is unreachable or stalled, or a shared store's other instance is still handling the same message; it was neither handled nor ACKed here (CCS delivers it again)`
-      : `the outbox store did not record what was sent before upstream message ${id}'s ACK within ${ms} ms (storeTimeoutMs); it was not ACKed (CCS delivers it again)`, { unavailable: true }));
+      ? `the dedup store did not answer the claim of upstream message ${id} within ${ms} ms (storeTimeoutMs): the store is unreachable or stalled, or a shared store's other instance is still handling the same message; it was neither handled nor ACKed here (CCS delivers it again)${abandonFailed === undefined ? '' : '; its abandon() threw (the cause)'}`
+      : `the outbox store did not record what was sent before upstream message ${id}'s ACK within ${ms} ms (storeTimeoutMs); it was not ACKed (CCS delivers it again)`,
+    abandonFailed === undefined ? { unavailable: true } : { unavailable: true, cause: abandonFailed.cause }));
   }
 
   /**

@@ -45,6 +45,39 @@ test('a claim() that never settles: after storeTimeoutMs a StoreError (claim, un
   }
 });
 
+test('a dedup store whose abandon() throws: one report of the timed-out claim (the throw as its cause), not two; the message neither handled nor ACKed', async () => {
+  const server = await startScriptedServer();
+  const ran: string[] = [];
+  const errors: Error[] = [];
+  const thrown = new Error('abandon broke');
+  const { store } = dedupWith(() => never());
+  const client = new CcsClient(clientOptions(server, {
+    dedupStore: { ...store, abandon: () => { throw thrown; } }, storeTimeoutMs: 50, onUpstream: (m: UpstreamMessage) => void ran.push(m.messageId),
+  }));
+  client.on('error', (e: Error) => errors.push(e));
+  try {
+    await client.connect();
+    const c = server.latest();
+    c.upstream('dev-1', 'u1');
+    await server.until(() => errors.length >= 1, 3000);
+    // A second report would follow in the same tick as the first; give it time anyway.
+    await new Promise((r) => setTimeout(r, 100));
+    assert.is(errors.length, 1, `reported once, got: ${errors.map((e) => e.message).join(' | ')}`);
+    const e = errors[0] as StoreError;
+    assert.instance(e, StoreError);
+    assert.is(e.operation, 'claim');
+    assert.ok(e.unavailable);
+    assert.match(e.message, /^the dedup store did not answer the claim of upstream message "u1" within 50 ms \(storeTimeoutMs\)/);
+    assert.match(e.message, /its abandon\(\) threw \(the cause\)/);
+    assert.is(e.cause, thrown);
+    assert.is(c.acks.length, 0);
+    assert.equal(ran, []);
+  } finally {
+    await client.close({ timeoutMs: 500 });
+    await server.stop();
+  }
+});
+
 test('a claim answered "new" after storeTimeoutMs is released, not run and not ACKed; CCS\'s resend is handled then', async () => {
   const server = await startScriptedServer();
   const ran: string[] = [];
