@@ -48,8 +48,10 @@ export class RedisStore extends EventEmitter<RedisStoreEvents> {
   /** The client's `UpstreamDedupStore`. */
   readonly dedup: RedisDedupStore;
   readonly #link: RedisLink;
-  /** The lease's own connection (renewals and adoption scans never queue behind data). */
+  /** The lease's own connection: renewals never queue behind data or an adoption scan's answer. */
   readonly #control: RedisLink;
+  /** Adoption scans' connection (a scan's answer holds every record of a dead instance). */
+  readonly #scans: RedisLink;
   readonly #batcher: TickBatcher;
   readonly #lease: LeaseKeeper;
   readonly #journal: OutboxJournal;
@@ -80,6 +82,13 @@ export class RedisStore extends EventEmitter<RedisStoreEvents> {
       // The data connection reports Redis going away; this one only stops renewing meanwhile.
       onDown: () => {},
     });
+    this.#scans = new RedisLink({ redis: o.redis, reconnectMaxMs: o.reconnectMaxMs, connectionName: `ccs-${me}-adopt` }, {
+      // Back after a cut: no adoption for one lease period, as after any reconnect.
+      onUp: () => {
+        if (this.#started) this.#lease.reconnected();
+      },
+      onDown: () => {},
+    });
     this.#batcher = new TickBatcher(this.#link, {
       append: [k.out, k.own(me), k.instances, me],
       update: [k.out],
@@ -97,7 +106,7 @@ export class RedisStore extends EventEmitter<RedisStoreEvents> {
       closeShared: () => this.close(),
     }, o.outcomes);
     this.dedup = new RedisDedupStore(this.#batcher, o.claimPollMs, () => this.close());
-    this.#lease = new LeaseKeeper(this.#control, k, {
+    this.#lease = new LeaseKeeper(this.#control, this.#scans, k, {
       instanceId: me, leaseTtlMs: o.leaseTtlMs, adoptIntervalMs: o.adoptIntervalMs, adoptMax: o.adoptMax, stallTimeoutMs: o.stallTimeoutMs,
     }, {
       adopted: (records) => {
@@ -167,7 +176,7 @@ export class RedisStore extends EventEmitter<RedisStoreEvents> {
       const drained = (async () => {
         await this.#batcher.barrier()?.catch(() => {});
         await this.#lease.release().catch(() => {});
-        await Promise.all([this.#link.close(), this.#control.close()]);
+        await Promise.all([this.#link.close(), this.#control.close(), this.#scans.close()]);
         return true;
       })();
       // Bounded: a Redis that does not answer (stopped, stalled, a partition without a reset) held
@@ -182,6 +191,7 @@ export class RedisStore extends EventEmitter<RedisStoreEvents> {
         this.#lease.stop();
         this.#link.destroy();
         this.#control.destroy();
+        this.#scans.destroy();
       }
     })();
     return this.#closed;
@@ -196,6 +206,7 @@ export class RedisStore extends EventEmitter<RedisStoreEvents> {
     this.#batcher.cancel(new StoreError('connect', 'the store was destroyed', { unavailable: true }));
     this.#link.destroy();
     this.#control.destroy();
+    this.#scans.destroy();
   }
 
   async #start(): Promise<void> {
@@ -209,7 +220,7 @@ export class RedisStore extends EventEmitter<RedisStoreEvents> {
         { unavailable: true })), o.readyTimeoutMs);
     });
     const started = (async () => {
-      await Promise.all([this.#link.open(), this.#control.open()]);
+      await Promise.all([this.#link.open(), this.#control.open(), this.#scans.open()]);
       await this.#lease.start();
     })();
     // Whatever it ends in after the bound is moot: the connections are gone by then.
@@ -221,6 +232,7 @@ export class RedisStore extends EventEmitter<RedisStoreEvents> {
       this.#lease.stop();
       this.#link.destroy();
       this.#control.destroy();
+      this.#scans.destroy();
       throw storeError('connect', err);
     } finally {
       clearTimeout(this.#readyTimer);

@@ -1,10 +1,12 @@
 import * as assert from 'uvu/assert';
 import { Redis } from 'ioredis';
 import { ClosedError, TimeoutError } from '@ccs-xmpp/ccs';
-import { redisStore, StoreError, type RedisStore } from '../src/index.js';
+import { Keys, redisStore, StoreError, type RedisStore } from '../src/index.js';
+import { serializeRecord } from '../src/record.js';
 import { redisSuite, uniqueSender, until } from './helpers/redis-suite.js';
 import { acked, nacked, record, TestHost } from './helpers/records.js';
 import { startCuttingProxy } from './helpers/cutting-proxy.js';
+import { startHoldingProxy } from './helpers/holding-proxy.js';
 
 const t = redisSuite('redis outbox store', { appendonly: true });
 
@@ -181,6 +183,45 @@ t.test("an adoption whose answer was lost with its connection (it ran in Redis) 
     assert.equal(await redis.zrange(adopter.keys.instances, 0, -1), ['adopter-1'], 'no stage left registered');
     redis.disconnect();
   } finally {
+    await closeAll();
+    await proxy.close();
+  }
+});
+
+t.test("an adoption scan's big answer does not hold up the adopter's lease renewals (they have a connection of their own): no stall raised, no lapse", async (server) => {
+  const sender = uniqueSender();
+  const k = new Keys(sender);
+  // A dead instance (registered, no lease) with 3000 records of about 800 bytes: one answer of 2.4 MB.
+  const redis = new Redis(server.url);
+  const n = 3000;
+  const p = redis.pipeline();
+  for (let i = 0; i < n; i++) {
+    const r = record(`big-${i}`, i + 1, `tok-${i % 10}`, { pad: 'x'.repeat(700) });
+    p.hset(k.out, r.id, serializeRecord(r));
+    p.zadd(k.own('dead-big'), i + 1, r.id);
+  }
+  p.zadd(k.instances, 0, 'dead-big');
+  await p.exec();
+  // The adopter's connection that receives that answer has it held up 1.5 s (a slow link, a slow
+  // reader): five stall bounds. A renewal queued behind it on the same connection went unanswered
+  // that long, so the adopter called Redis stalled (down) while Redis answered everyone.
+  const proxy = await startHoldingProxy(server.port, 1_000_000, 1500);
+  const adopter = open(`redis://127.0.0.1:${proxy.port}`, sender, { instanceId: 'adopter-big', leaseTtlMs: 1000, stallTimeoutMs: 300, adoptIntervalMs: 50 });
+  const events: string[] = [];
+  adopter.on('down', (err) => events.push(`down: ${err.message}`));
+  adopter.on('leaseLapsed', () => events.push('leaseLapsed'));
+  const host = new TestHost();
+  try {
+    await adopter.ready();
+    adopter.outbox.attach(host);
+    await until(() => host.adopted.length === n, 'the dead instance adopted', 15_000);
+    assert.is(proxy.holds, 1, "the scan's answer was held up");
+    assert.equal(host.adopted.slice(0, 3).map((r) => r.id), ['big-0', 'big-1', 'big-2']);
+    // A few renewals more, on the far side of the hold.
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal(events, []);
+  } finally {
+    redis.disconnect();
     await closeAll();
     await proxy.close();
   }
