@@ -7,18 +7,20 @@
 // (bench/ANALYSIS.md, tenth pass). Sampled, so each figure is an estimate (±5%).
 //
 //   node bench/micro/alloc-sites.mjs [--base-dir DIR] [--window 1000] [--connections 16] [--runs 5] [--top 25]
+//                                    [--api send|dispatch]
 //
 // DIR: another checkout with its packages built, whose client to profile instead of this one's.
-// Runs are client-worker's 60 000 messages; four warm-up runs come first.
+// Runs are client-worker's 60 000 messages; four warm-up runs come first. --api dispatch: sent with
+// `dispatch(message, callback)`, one callback for all (bench/lib/queue-driver.mjs `driveDispatch`).
 import { Session } from 'node:inspector/promises';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { startStub } from '../lib/start-stub.mjs';
-import { driveQueue, payloadFor } from '../lib/queue-driver.mjs';
+import { driverFor, payloadFor } from '../lib/queue-driver.mjs';
 
 const { values: args } = parseArgs({
-  options: { 'base-dir': { type: 'string' }, window: { type: 'string' }, connections: { type: 'string' }, runs: { type: 'string' }, top: { type: 'string' } },
+  options: { 'base-dir': { type: 'string' }, window: { type: 'string' }, connections: { type: 'string' }, runs: { type: 'string' }, top: { type: 'string' }, api: { type: 'string' } },
 });
 const WINDOW = Number(args.window ?? 1000);
 const CONNECTIONS = Number(args.connections ?? 16);
@@ -35,7 +37,11 @@ const client = new CcsClient({
 try {
   await client.connect({ all: true });
   const payload = payloadFor(TOKEN);
-  const drive = (base, n) => driveQueue(client, payload, base, n);
+  const driver = driverFor(args.api ?? 'send');
+  const drive = async (base, n) => {
+    const { failed } = await driver(client, payload, base, n);
+    if (failed > 0) throw new Error(`${failed} messages failed`);
+  };
   for (let k = 0; k < 4; k++) await drive(k * RUN, RUN);
   const acked0 = client.stats().acked;
   const session = new Session();
