@@ -45,8 +45,9 @@ export interface LeaseOptions {
  * - after connecting or reconnecting to Redis, this instance adopts nothing for one lease period —
  *   when Redis itself was down longer than a lease, every lease lapsed, and the live instances
  *   need one renewal round before anyone may be presumed dead;
- * - the scan takes a dead instance's records all at once (one script), so one adopter resends them
- *   and their per-target order holds.
+ * - the scan takes at most `adoptMax` records per script (Redis runs nothing else meanwhile); a
+ *   bigger dead instance is marked as this adopter's and taken over the next scans, which follow
+ *   at once, so one adopter resends its records and their per-target order holds.
  *
  * Renewals run on a connection of their own: a renewal never waits behind megabytes of pipelined
  * appends on the data connection (measured: renewals queued there took up to 2.4 s under load, and
@@ -85,6 +86,8 @@ export class LeaseKeeper {
   #watch: NodeJS.Timeout | undefined = undefined;
   #scanning = false;
   #stopped = false;
+  /** The last order number given to an adopted record: a dead instance taken over several scans keeps its order in `own:<me>`. */
+  #adoptedSeq = 0;
 
   /**
    * @param nextSeq the first order number free for adopted records in this instance's own set
@@ -142,12 +145,14 @@ export class LeaseKeeper {
       // The records land in a stage of their own first (see the adopt script): if this answer is
       // lost, the stage lapses and they are adopted again rather than kept here unsent.
       const stage = `${me}~${this.#stagePrefix}${(++this.#scans).toString(36)}`;
+      const base = Math.max(this.#nextSeq(), this.#adoptedSeq);
       const reply = await this.#scanLink.script('ccsAdopt', [
         this.#keys.instances, this.#keys.out, this.#keys.own(me),
-        me, this.#keys.prefix, this.#nextSeq(), this.#options.adoptMax, stage, this.#options.leaseTtlMs,
+        me, this.#keys.prefix, base, this.#options.adoptMax, stage, this.#options.leaseTtlMs,
       ]);
       const flat = Array.isArray(reply) ? (reply as string[]) : [];
       if (flat.length === 0) return 0;
+      this.#adoptedSeq = base + flat.length / 3;
       const records: AdoptedRecord[] = [];
       for (let i = 0; i + 2 < flat.length; i += 3) {
         records.push({ previousOwner: flat[i] as string, id: flat[i + 1] as string, record: flat[i + 2] as string });
@@ -228,11 +233,13 @@ export class LeaseKeeper {
     this.#beatTimer.unref();
   }
 
-  #scheduleScan(): void {
+  #scheduleScan(delayMs = this.#options.adoptIntervalMs): void {
     if (this.#stopped) return;
     this.#scanTimer = setTimeout(() => {
-      this.scan().finally(() => this.#scheduleScan());
-    }, this.#options.adoptIntervalMs);
+      // A full scan may have left a dead instance part-taken (marked as ours for a lease period):
+      // the next one follows at once.
+      this.scan().then((n) => this.#scheduleScan(n >= this.#options.adoptMax ? 0 : undefined), () => this.#scheduleScan());
+    }, delayMs);
     this.#scanTimer.unref();
   }
 }

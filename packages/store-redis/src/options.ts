@@ -29,7 +29,11 @@ export interface RedisStoreOptions {
   leaseTtlMs?: number;
   /** How often an instance looks for dead instances' records (ms). Adoption happens within `leaseTtlMs + adoptIntervalMs` of a death. Default 1000. */
   adoptIntervalMs?: number;
-  /** Records adopted per scan (whole instances are taken, so this may be exceeded by one instance's records). Default 10 000. */
+  /**
+   * Records adopted per scan at most (one script: Redis answers nothing else while it runs). A dead
+   * instance with more is taken over several scans, one right after the other, by the one adopter
+   * that began it. Default 10 000.
+   */
   adoptMax?: number;
   /** Which outcomes go to the outcome stream. Default `'adopted'`. */
   outcomes?: OutcomesMode;

@@ -227,6 +227,108 @@ t.test("an adoption scan's big answer does not hold up the adopter's lease renew
   }
 });
 
+/** Registers a dead instance (no lease) owning `n` records `<prefix>-0…`, straight in Redis. */
+async function deadInstance(redis: Redis, k: Keys, instance: string, prefix: string, n: number): Promise<string[]> {
+  const p = redis.pipeline();
+  const ids: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const r = record(`${prefix}-${i}`, i + 1, `tok-${i % 3}`);
+    ids.push(r.id);
+    p.hset(k.out, r.id, serializeRecord(r));
+    p.zadd(k.own(instance), i + 1, r.id);
+  }
+  p.zadd(k.instances, 0, instance);
+  await p.exec();
+  return ids;
+}
+
+t.test('a dead instance with more than adoptMax records is taken over several scans by one adopter, in order; another instance leaves the rest alone', async (server) => {
+  const sender = uniqueSender();
+  const k = new Keys(sender);
+  const redis = new Redis(server.url);
+  const ids = await deadInstance(redis, k, 'dead-many', 'many', 25);
+  // Scans only when asked (adoptNow), so the test sees each one.
+  const a = open(server.url, sender, { instanceId: 'adopter-a', leaseTtlMs: 300, adoptIntervalMs: 60_000, adoptMax: 10 });
+  const b = open(server.url, sender, { instanceId: 'adopter-b', leaseTtlMs: 300, adoptIntervalMs: 60_000, adoptMax: 100 });
+  const hostA = new TestHost();
+  const hostB = new TestHost();
+  try {
+    await Promise.all([a.ready(), b.ready()]);
+    a.outbox.attach(hostA);
+    b.outbox.attach(hostB);
+    await new Promise((r) => setTimeout(r, 350)); // adoption is held for one lease period after start
+    // One script takes at most adoptMax records (it took all 25: Redis ran nothing else meanwhile).
+    assert.is(await a.adoptNow(), 10);
+    assert.is(await b.adoptNow(), 0, 'the rest is marked as a\'s: b leaves it');
+    assert.is(await a.adoptNow(), 10);
+    assert.is(await a.adoptNow(), 5);
+    assert.is(await a.adoptNow(), 0);
+    assert.equal(hostA.adopted.map((r) => r.id), ids);
+    assert.equal(hostB.adopted, []);
+    await until(async () => (await redis.zcard(k.own('adopter-a'))) === 25, 'the records owned by a');
+    assert.equal(await redis.zrange(k.own('adopter-a'), 0, -1), ids, 'in their order in a\'s own set (for a later adopter of a)');
+    assert.equal((await redis.zrange(k.instances, 0, -1)).sort(), ['adopter-a', 'adopter-b']);
+    assert.is(await redis.exists(`${k.prefix}lease:dead-many~adopter`), 0, 'the mark goes with the last records');
+  } finally {
+    redis.disconnect();
+    await closeAll();
+  }
+});
+
+t.test('the scans that take the rest of a part-taken dead instance follow at once, not adoptIntervalMs apart', async (server) => {
+  const sender = uniqueSender();
+  const k = new Keys(sender);
+  const redis = new Redis(server.url);
+  const ids = await deadInstance(redis, k, 'dead-soon', 'soon', 25);
+  const a = open(server.url, sender, { instanceId: 'adopter-a', leaseTtlMs: 300, adoptIntervalMs: 1500, adoptMax: 10 });
+  const host = new TestHost();
+  const counts: number[] = [];
+  let first = 0;
+  a.on('adopted', (count) => {
+    if (counts.length === 0) first = Date.now();
+    counts.push(count);
+  });
+  try {
+    await a.ready();
+    a.outbox.attach(host);
+    await until(() => host.adopted.length === 25, 'the whole dead instance adopted', 10_000);
+    const took = Date.now() - first;
+    assert.equal(counts, [10, 10, 5]);
+    assert.equal(host.adopted.map((r) => r.id), ids);
+    assert.ok(took < 1000, `the last records came ${took} ms after the first (adoptIntervalMs 1500)`);
+  } finally {
+    redis.disconnect();
+    await closeAll();
+  }
+});
+
+t.test('an adopter that dies midway through a big dead instance: its mark lapses and another instance adopts the rest and what it had taken', async (server) => {
+  const sender = uniqueSender();
+  const k = new Keys(sender);
+  const redis = new Redis(server.url);
+  const ids = await deadInstance(redis, k, 'dead-half', 'half', 25);
+  const a = open(server.url, sender, { instanceId: 'adopter-a', leaseTtlMs: 300, adoptIntervalMs: 60_000, adoptMax: 10 });
+  const b = open(server.url, sender, { instanceId: 'adopter-b', leaseTtlMs: 300, adoptIntervalMs: 60_000, adoptMax: 100 });
+  const hostB = new TestHost();
+  try {
+    await Promise.all([a.ready(), b.ready()]);
+    a.outbox.attach(new TestHost());
+    b.outbox.attach(hostB);
+    await new Promise((r) => setTimeout(r, 350));
+    assert.is(await a.adoptNow(), 10);
+    await until(async () => (await redis.zcard(k.own('adopter-a'))) === 10, 'the first records owned by a');
+    a.destroy();
+    await until(async () => {
+      await b.adoptNow();
+      return hostB.adopted.length >= 25;
+    }, 'b adopting everything once a and its mark lapsed', 10_000);
+    assert.equal(hostB.adopted.map((r) => r.id).sort(), [...ids].sort());
+  } finally {
+    redis.disconnect();
+    await closeAll();
+  }
+});
+
 t.test('a clean close drops the lease, so the others adopt at their next scan instead of after it lapses', async (server) => {
   const sender = uniqueSender();
   const a = open(server.url, sender, { leaseTtlMs: 60_000 });
