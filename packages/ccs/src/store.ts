@@ -46,8 +46,11 @@ export interface OutboxRecord {
   readonly id: string;
   /**
    * Submission order within its owner. Messages of one target always go out in `seq` order (a
-   * resend never overtakes an older message of the same target). An adopted record keeps its
-   * owner's `seq`; adopters order adopted records by (`seq`) per target before anything newer.
+   * resend never overtakes an older message of the same target). A record handed to
+   * {@link OutboxStoreHost.adopt} carries its order among its owner's records — its owner's `seq`,
+   * or the store's own order number when the owner had adopted it in turn (the `seq`s of two
+   * processes' counters do not compare); adopters order adopted records by it per target before
+   * anything newer.
    */
   readonly seq: number;
   /** The message as the caller gave it (top-level fields copied at `send()`); without `message_id` when the client assigned `id`. */

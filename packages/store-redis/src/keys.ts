@@ -7,7 +7,7 @@
  * | key | type | holds |
  * |---|---|---|
  * | `ccs:{S}:out` | hash | message id → the serialised outbox record |
- * | `ccs:{S}:own:<instance>` | sorted set | ids an instance owns, scored by submission order |
+ * | `ccs:{S}:own:<instance>` | sorted set | ids an instance owns, scored by submission order (records it adopted below its own, in adoption order) |
  * | `ccs:{S}:instances` | sorted set | instances that may own records (the adoption scan's list) |
  * | `ccs:{S}:lease:<instance>` | string, TTL | the instance's heartbeat; gone = the instance is dead |
  * | `ccs:{S}:outcomes` | stream, MAXLEN ~ | final outcomes (all, or adopted messages only) |

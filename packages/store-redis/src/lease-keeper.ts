@@ -12,7 +12,19 @@ export interface AdoptedRecord {
   readonly id: string;
   /** The serialised record. */
   readonly record: string;
+  /**
+   * Its order number in this instance's own set (`own:<me>`): below every order number of a
+   * message this instance accepted, above every record it adopted before. The serialised record's
+   * `seq` is not an order here: it came from the counter of whichever process accepted it.
+   */
+  readonly order: number;
 }
+
+/**
+ * Where adopted records' order numbers start (the first is one above): below any `seq` the client
+ * gives (0 up), exact as a Redis score (a double) for 2^53 - 2 adoptions.
+ */
+const ADOPTED_ORDER = -Number.MAX_SAFE_INTEGER;
 
 /** What the lease keeper reports. */
 export interface LeaseSink {
@@ -69,7 +81,6 @@ export class LeaseKeeper {
   readonly #options: LeaseOptions;
   readonly #sink: LeaseSink;
   readonly #token: string;
-  readonly #nextSeq: () => number;
   #beatTimer: NodeJS.Timeout | undefined = undefined;
   #scanTimer: NodeJS.Timeout | undefined = undefined;
   /** Monotonic ms before which no adoption runs (`Infinity` until the first renewal). */
@@ -86,20 +97,23 @@ export class LeaseKeeper {
   #watch: NodeJS.Timeout | undefined = undefined;
   #scanning = false;
   #stopped = false;
-  /** The last order number given to an adopted record: a dead instance taken over several scans keeps its order in `own:<me>`. */
-  #adoptedSeq = 0;
-
   /**
-   * @param nextSeq the first order number free for adopted records in this instance's own set
-   *   (they go after everything it owns now).
+   * The last order number given to an adopted record in `own:<me>`. Adopted records are ordered
+   * below every message this instance accepts (whose order is the client's `seq`, from 0 up), as the
+   * client's outbox sends them (ahead of anything it accepted), and each scan's after the last
+   * one's: a dead instance taken over several scans keeps its order, and a later adopter of this
+   * instance resends them before the messages this one accepted, never a newer message to a target
+   * before an older adopted one. (They were scored after the client's highest `seq` so far, and its
+   * next messages, numbered by a counter that does not count adopted ones, came before them.)
    */
-  constructor(link: RedisLink, scanLink: RedisLink, keys: Keys, options: LeaseOptions, sink: LeaseSink, nextSeq: () => number) {
+  #adoptedSeq = ADOPTED_ORDER;
+
+  constructor(link: RedisLink, scanLink: RedisLink, keys: Keys, options: LeaseOptions, sink: LeaseSink) {
     this.#link = link;
     this.#scanLink = scanLink;
     this.#keys = keys;
     this.#options = options;
     this.#sink = sink;
-    this.#nextSeq = nextSeq;
     this.#token = `${options.instanceId}:${process.hrtime.bigint().toString(36)}`;
   }
 
@@ -145,7 +159,7 @@ export class LeaseKeeper {
       // The records land in a stage of their own first (see the adopt script): if this answer is
       // lost, the stage lapses and they are adopted again rather than kept here unsent.
       const stage = `${me}~${this.#stagePrefix}${(++this.#scans).toString(36)}`;
-      const base = Math.max(this.#nextSeq(), this.#adoptedSeq);
+      const base = this.#adoptedSeq;
       const reply = await this.#scanLink.script('ccsAdopt', [
         this.#keys.instances, this.#keys.out, this.#keys.own(me),
         me, this.#keys.prefix, base, this.#options.adoptMax, stage, this.#options.leaseTtlMs,
@@ -155,7 +169,8 @@ export class LeaseKeeper {
       this.#adoptedSeq = base + flat.length / 3;
       const records: AdoptedRecord[] = [];
       for (let i = 0; i + 2 < flat.length; i += 3) {
-        records.push({ previousOwner: flat[i] as string, id: flat[i + 1] as string, record: flat[i + 2] as string });
+        // The script scored them base + 1, base + 2… in this order.
+        records.push({ previousOwner: flat[i] as string, id: flat[i + 1] as string, record: flat[i + 2] as string, order: base + 1 + i / 3 });
       }
       // Stopped (closing): not taken, the stage lapses and another instance adopts them.
       if (this.#stopped) return 0;

@@ -56,7 +56,6 @@ export class RedisOutboxStore implements OutboxStore {
   readonly #unanswered = new Set<OutboxRecord[]>();
   /** Ids of adopted records not yet settled (the outbox builds its own objects for them). */
   readonly #adopted = new Set<string>();
-  #maxSeq = 0;
 
   constructor(ownerId: string, journal: OutboxJournal, batcher: TickBatcher, owner: OutboxOwner, outcomes: OutcomesMode) {
     this.ownerId = ownerId;
@@ -81,7 +80,6 @@ export class RedisOutboxStore implements OutboxStore {
     record.state = 'queued';
     record.storeSlot = PENDING;
     this.#queued++;
-    if (record.seq > this.#maxSeq) this.#maxSeq = record.seq;
     const batch = this.#batcher.batch;
     const promise = this.#journal.append(record.id, record.seq, serializeRecord(record));
     if (batch !== this.#pendingBatch) {
@@ -175,11 +173,6 @@ export class RedisOutboxStore implements OutboxStore {
     return this.#adopted.has(record.id);
   }
 
-  /** The next order number free after every record seen here (adopted records are scored after it). */
-  nextSeq(): number {
-    return this.#maxSeq + 1;
-  }
-
   /** Records adopted by the lease keeper: parsed and handed to the outbox. */
   adopt(adopted: AdoptedRecord[]): void {
     const records: OutboxRecord[] = [];
@@ -191,7 +184,9 @@ export class RedisOutboxStore implements OutboxStore {
         continue;
       }
       this.#adopted.add(r.id);
-      records.push(r);
+      // Its order here, not the stored `seq`: that came from the counter of whichever process
+      // accepted it (a record adopted twice mixes two counters), and the outbox sorts by it.
+      records.push({ ...r, seq: a.order });
     }
     if (records.length > 0) this.#host?.adopt(records);
   }

@@ -125,7 +125,7 @@ export class RedisStore extends EventEmitter<RedisStoreEvents> {
         this.#link.hold(false);
         if (this.#link.ready) this.#up();
       },
-    }, () => this.outbox.nextSeq());
+    });
     this.#ready = this.#start();
     this.#ready.catch(() => {});
   }

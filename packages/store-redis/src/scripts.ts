@@ -87,18 +87,19 @@ return 0
 
 /**
  * adopt — KEYS: instances, out, own:<me>. ARGV: me, prefix, baseSeq, maxRecords, stage, ttlMs.
- * For each registered instance other than `me` whose lease key is gone: moves its records, in
- * their submission order, to `stage` (`<me>~<scan>`, registered with a lease of `ttlMs`), at most
- * maxRecords in all per call — Redis runs nothing else meanwhile, so one call's work is bounded
- * (measured, one script for a whole dead instance of 100 000 records of 1 KB: 1.3 s; of 300 000:
- * 5 s, every live lease lapsing with it). An instance left part-taken is marked as this adopter's
- * (`lease:<instance>~adopter`, PX `ttlMs`, renewed at each call): the others leave it alone and
- * `me` takes the rest at its next calls, so one adopter sends a dead instance's messages and their
- * per-target order holds; an adopter that dies midway lets the mark lapse and another takes the
- * rest. A fully taken instance is unregistered. Returns a flat array of (instance, id, record)
- * triples. The adopter then moves the stage to `own:<me>` (adopted); an answer lost on the way (a
- * reset after the script ran) leaves the stage to lapse and be adopted again, instead of the
- * records sitting in a live instance's set, never sent.
+ * For each registered instance other than `me` whose lease key is gone: moves its records, in their
+ * submission order, scored baseSeq + 1, + 2… (the adopter's order numbers for adopted records,
+ * below those of the messages it accepts; see LeaseKeeper), to `stage` (`<me>~<scan>`, registered
+ * with a lease of `ttlMs`), at most maxRecords in all per call — Redis runs nothing else meanwhile,
+ * so one call's work is bounded (measured, one script for a whole dead instance of 100 000 records
+ * of 1 KB: 1.3 s; of 300 000: 5 s, every live lease lapsing with it). An instance left part-taken
+ * is marked as this adopter's (`lease:<instance>~adopter`, PX `ttlMs`, renewed at each call): the
+ * others leave it alone and `me` takes the rest at its next calls, so one adopter sends a dead
+ * instance's messages and their per-target order holds; an adopter that dies midway lets the mark
+ * lapse and another takes the rest. A fully taken instance is unregistered. Returns a flat array of
+ * (instance, id, record) triples. The adopter then moves the stage to `own:<me>` (adopted); an
+ * answer lost on the way (a reset after the script ran) leaves the stage to lapse and be adopted
+ * again, instead of the records sitting in a live instance's set, never sent.
  */
 export const ADOPT = `
 local me, prefix, seq, max, stage, ttl = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5], ARGV[6]

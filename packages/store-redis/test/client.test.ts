@@ -6,8 +6,10 @@ import * as assert from 'uvu/assert';
 import { Redis } from 'ioredis';
 import { CcsEmulator } from '@ccs-xmpp/emulator';
 import { CcsClient, type CcsClientOptions, type UpstreamMessage } from '@ccs-xmpp/ccs';
-import { redisStore, StoreError } from '../src/index.js';
+import { Keys, redisStore, StoreError } from '../src/index.js';
+import { serializeRecord } from '../src/record.js';
 import { redisSuite, uniqueSender, until } from './helpers/redis-suite.js';
+import { record } from './helpers/records.js';
 
 const t = redisSuite('CcsClient on the Redis store', { appendonly: true });
 
@@ -140,6 +142,54 @@ t.test('Redis killed and restarted mid-run: sends refused with CCS_ERR_STORE whi
     sending = false;
     await loop;
     await client.close({ timeoutMs: 3000 });
+    await emu.stop();
+  }
+});
+
+t.test('a message accepted after its instance adopted others goes out after the adopted ones of its target, also from a later adopter of that instance', async (server) => {
+  const sender = uniqueSender();
+  const k = new Keys(sender);
+  const redis = new Redis(server.url);
+  // A dead instance (registered, no lease) whose client had accepted three messages to one target
+  // as its seq 5, 6 and 7.
+  const older = ['older-0', 'older-1', 'older-2'];
+  const p = redis.pipeline();
+  older.forEach((id, i) => {
+    p.hset(k.out, id, serializeRecord(record(id, 5 + i, 'tok-t')));
+    p.zadd(k.own('dead-a'), 5 + i, id);
+  });
+  p.zadd(k.instances, 0, 'dead-a');
+  await p.exec();
+  const emu = await emulator(sender, 0);
+  // b adopts them; its client is never connected, so they stay queued there.
+  const b = redisStore({ redis: server.url, senderId: sender, instanceId: 'b', leaseTtlMs: 300, adoptIntervalMs: 50 });
+  const clientB = new CcsClient(options(emu, sender, { store: b }));
+  let clientC: CcsClient | undefined;
+  try {
+    await b.ready();
+    await until(async () => (await redis.zcard(k.own('b'))) === 3, 'b owning the dead instance\'s records');
+    // Then b's client accepts a message to the same target: its seq is 0 (the client's counter
+    // does not count adopted records).
+    const newer = clientB.send({ to: 'tok-t', message_id: 'newer' }).catch((err: unknown) => err);
+    await until(async () => (await redis.zcard(k.own('b'))) === 4, 'the newer message recorded');
+    assert.equal(await redis.zrange(k.own('b'), 0, -1), [...older, 'newer'], 'b\'s own set: the adopted records before the newer message, as b\'s outbox sends them');
+    // b dies (its lease dropped); c adopts all four and sends them.
+    const c = redisStore({ redis: server.url, senderId: sender, instanceId: 'c', leaseTtlMs: 300, adoptIntervalMs: 50 });
+    await c.ready();
+    clientC = new CcsClient(options(emu, sender, { store: c }));
+    const sent: string[] = [];
+    emu.on('event', (e) => {
+      if (e.type === 'downstream') sent.push((e as { messageId: string }).messageId);
+    });
+    await clientC.connect();
+    clientB.destroy();
+    await newer;
+    await until(() => sent.length >= 4, 'the four messages sent by c', 10_000);
+    assert.equal(sent, [...older, 'newer'], 'the newer message after the older ones of its target');
+  } finally {
+    clientB.destroy();
+    await clientC?.close({ timeoutMs: 2000 });
+    redis.disconnect();
     await emu.stop();
   }
 });
