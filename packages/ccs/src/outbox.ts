@@ -295,15 +295,6 @@ export class Outbox {
       return accepted;
     }
     if (direct !== undefined) {
-      // A send() made from inside this one — an `enqueued` subscriber (a metrics hook), the store's
-      // append — or a write since the pick, and `direct` is stale: the other send may have taken its
-      // last slot (written here too, this one was one more than maxPending in flight: CCS's window),
-      // or been queued behind this one while the connection has room. The queue decides instead, in
-      // order, on windows as they are now. Two reads and a compare per send, nothing allocated.
-      if (this.#seq !== seq + 1 || this.#o.counters.sent !== sent) {
-        this.dispatch();
-        return accepted;
-      }
       // Nothing was queued: the store hands this one straight back (a durable store once recorded).
       let next: OutboxRecord | undefined;
       try {
@@ -311,6 +302,19 @@ export class Outbox {
       } catch (err) {
         // Failed rather than left in a store that cannot hand it out (a send after it then hung).
         this.#settle(out, storeError('takeNext', out, err));
+        return accepted;
+      }
+      // A send() made from inside this one — an `enqueued` subscriber (a metrics hook), the store's
+      // append or takeNext — or a write since the pick, and `direct` is stale: the other send may
+      // have taken its last slot (written here too, this one was one more than maxPending in flight:
+      // CCS's window), or been queued behind this one while the connection has room. And a send()
+      // made while the outbox dispatches (from a store's takeNext there) leaves the connection the
+      // dispatch picked to that dispatch, which writes next. The queue decides instead, in order, on
+      // windows as they are now (what the store handed back goes back ahead of anything newer).
+      // Three reads and a compare per send, nothing allocated.
+      if (this.#seq !== seq + 1 || this.#o.counters.sent !== sent || this.#dispatching) {
+        if (next !== undefined) this.#storeRequeue(next as Outbound);
+        this.dispatch();
         return accepted;
       }
       if (next !== undefined) this.#write(direct, next as Outbound);

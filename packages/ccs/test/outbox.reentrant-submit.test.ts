@@ -96,4 +96,59 @@ for (const [when, maxPending, inFlight] of [['before', 1, 0], ['before', 3, 2], 
   });
 }
 
+/** A memory store that makes one send() from inside takeNext, once it has taken the record (its queue then empty). */
+class TakeHookStore extends MemoryOutboxStore {
+  hook: (() => void) | undefined;
+  override takeNext(): OutboxRecord | undefined {
+    const record = super.takeNext();
+    if (record !== undefined) {
+      const hook = this.hook;
+      this.hook = undefined;
+      hook?.();
+    }
+    return record;
+  }
+}
+
+test("a send() from the store's takeNext in a send() that writes at once keeps the window", async () => {
+  const server = await startScriptedServer({ autoAck: false });
+  const store = new TakeHookStore();
+  const client = new CcsClient(clientOptions(server, { connections: 1, maxPending: 1, store }));
+  const sends: Array<Promise<SendResult>> = [];
+  try {
+    await client.connect();
+    store.hook = () => {
+      sends.push(quiet(client.send({ to: 'tok-inner', data: { via: 'takeNext' } })));
+    };
+    sends.push(quiet(client.send({ to: 'tok-outer', data: {} })));
+    assert.is(store.hook, undefined, 'the hook ran');
+    await settleInOrder(server, client, sends, 1);
+  } finally {
+    await client.close({ timeoutMs: 500 });
+    await server.stop();
+  }
+});
+
+test("a send() from the store's takeNext while the outbox dispatches (an ACK freed the slot) keeps the window", async () => {
+  const server = await startScriptedServer({ autoAck: false });
+  const store = new TakeHookStore();
+  const client = new CcsClient(clientOptions(server, { connections: 1, maxPending: 1, store }));
+  const sends: Array<Promise<SendResult>> = [];
+  try {
+    await client.connect();
+    sends.push(quiet(client.send({ to: 'tok-first', data: {} })));
+    sends.push(quiet(client.send({ to: 'tok-outer', data: {} })));
+    assert.is(client.stats().queued, 1, 'the second one waits for the window');
+    // Taken by the dispatch that the first one's ACK starts.
+    store.hook = () => {
+      sends.push(quiet(client.send({ to: 'tok-inner', data: { via: 'takeNext in dispatch' } })));
+    };
+    await settleInOrder(server, client, sends, 1);
+    assert.is(store.hook, undefined, 'the hook ran');
+  } finally {
+    await client.close({ timeoutMs: 500 });
+    await server.stop();
+  }
+});
+
 test.run();
