@@ -120,6 +120,11 @@ export class LeaseKeeper {
   /** Takes the lease (the first heartbeat) and starts the timers; rejects with a StoreError when Redis fails it. */
   async start(): Promise<void> {
     await this.#beat();
+    // What own:<me> holds now an earlier process with this instanceId left (nothing is appended
+    // before ready()): handed to the adoption scan under a name of its own. Left there, nobody sent
+    // it while this process lived — the others see a live lease, and the scan skips `me`.
+    const me = this.#options.instanceId;
+    await this.#link.script('ccsRetire', [this.#keys.own(me), this.#keys.instances, this.#keys.prefix, `${me}~${this.#stagePrefix}earlier`]);
     this.#adoptAfter = performance.now() + this.#options.leaseTtlMs;
     this.#scheduleBeat();
     this.#scheduleScan();

@@ -161,6 +161,23 @@ return n
 `;
 
 /**
+ * retire — KEYS: own:<me>, instances. ARGV: prefix, name.
+ * Run once when this process takes its lease, before it appends anything: whatever `own:<me>` holds
+ * then was left by an earlier process with the same instanceId (a restart may reuse it). Those ids
+ * move to `own:<name>`, registered with no lease, so the adoption scan hands them on — to this
+ * process after its hold, or to another instance — instead of their sitting in a set that only this
+ * live process's lease guards, sent by nobody. Returns how many moved.
+ */
+export const RETIRE = `
+local n = redis.call('ZCARD', KEYS[1])
+if n > 0 then
+  redis.call('RENAME', KEYS[1], ARGV[1] .. 'own:' .. ARGV[2])
+  redis.call('ZADD', KEYS[2], 0, ARGV[2])
+end
+return n
+`;
+
+/**
  * claim — KEYS: instances (unused; it routes the call to the sender's slot on a cluster). ARGV: me,
  * prefix, runningTtlMs, then (key suffix, token, stale) triples.
  * A running claim is `r:<me>:<token>`: the token names one claim of one instance, so a release
@@ -268,6 +285,7 @@ export const SCRIPTS = {
   ccsHeartbeat: { numberOfKeys: 2, lua: HEARTBEAT },
   ccsAdopt: { numberOfKeys: 3, lua: ADOPT },
   ccsAdopted: { numberOfKeys: 3, lua: ADOPTED },
+  ccsRetire: { numberOfKeys: 2, lua: RETIRE },
   ccsClaim: { numberOfKeys: 1, lua: CLAIM },
   ccsComplete: { numberOfKeys: 1, lua: COMPLETE },
   ccsRelease: { numberOfKeys: 1, lua: RELEASE },

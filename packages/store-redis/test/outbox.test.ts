@@ -329,6 +329,34 @@ t.test('an adopter that dies midway through a big dead instance: its mark lapses
   }
 });
 
+t.test('a process restarted with the same instanceId adopts what the earlier one left in its own set (they were sent by nobody)', async (server) => {
+  const redis = new Redis(server.url);
+  for (const how of ['closed', 'crashed'] as const) {
+    const sender = uniqueSender();
+    const id = `same-${how}`;
+    const earlier = open(server.url, sender, { instanceId: id });
+    await earlier.ready();
+    earlier.outbox.attach(new TestHost());
+    const recs = Array.from({ length: 3 }, (_, i) => record(`${how}-${i}`, i, 'tok-s'));
+    for (const r of recs) earlier.outbox.append(r);
+    await earlier.outbox.flush();
+    // A clean close drops the lease, a crash leaves it: either way the next process with this id
+    // takes the lease at once, and the others see it alive.
+    if (how === 'closed') await earlier.close();
+    else earlier.destroy();
+    const later = open(server.url, sender, { instanceId: id });
+    const host = new TestHost();
+    await later.ready();
+    later.outbox.attach(host);
+    await until(() => host.adopted.length === recs.length, `the records of the earlier process (${how}) adopted by the later one`, 5000);
+    assert.equal(host.adopted.map((r) => r.id), recs.map((r) => r.id), 'in their order');
+    await until(async () => (await redis.zrange(later.keys.own(id), 0, -1)).length === recs.length, 'owned by the later process');
+    await closeAll();
+  }
+  redis.disconnect();
+  await closeAll();
+});
+
 t.test('a clean close drops the lease, so the others adopt at their next scan instead of after it lapses', async (server) => {
   const sender = uniqueSender();
   const a = open(server.url, sender, { leaseTtlMs: 60_000 });
