@@ -4,20 +4,10 @@
 // process warning: the user sees it (stderr, or `process.on('warning')`), the process does not crash.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { CcsClient, MemoryOutboxStore, StoreError } from '../src/index.js';
+import { CcsClient, StoreError } from '../src/index.js';
 import { clientOptions, startScriptedServer } from './helpers/scripted-server.js';
+import { FailingCloseOutbox } from './helpers/failing-close-store.js';
 
-class FailingCloseOutbox extends MemoryOutboxStore {
-  closes = 0;
-  constructor(readonly how: 'throw' | 'reject') {
-    super();
-  }
-  override close(): Promise<void> {
-    this.closes++;
-    if (this.how === 'throw') throw new Error('outbox close: password=hunter2');
-    return Promise.reject(new Error('outbox close: password=hunter2'));
-  }
-}
 
 /** Collects the process warnings emitted while `fn` and a short wait run. */
 async function warningsDuring(fn: () => Promise<void>): Promise<Error[]> {

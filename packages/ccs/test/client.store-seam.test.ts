@@ -8,6 +8,7 @@ import {
   type UpstreamMessage,
 } from '../src/index.js';
 import { clientOptions, startScriptedServer } from './helpers/scripted-server.js';
+import { FailingCloseOutbox } from './helpers/failing-close-store.js';
 
 /** The memory store, keeping the host it is attached to (as a shared store would, to adopt and wake). */
 class HostKeepingStore extends MemoryOutboxStore {
@@ -246,20 +247,6 @@ test('an outbox store that reports a plain Error: the client\'s error event gets
     await client.close({ timeoutMs: 100 });
   }
 });
-
-
-/** The memory stores, whose close() fails as `how` says (and counts its calls). */
-class FailingCloseOutbox extends MemoryOutboxStore {
-  closes = 0;
-  constructor(readonly how: 'throw' | 'reject') {
-    super();
-  }
-  override close(): Promise<void> {
-    this.closes++;
-    if (this.how === 'throw') throw new Error('outbox close: password=hunter2');
-    return Promise.reject(new Error('outbox close: password=hunter2'));
-  }
-}
 
 test('a store whose close() rejects: close() rejects with a StoreError (operation close, the store\'s error as cause, its text out of the message)', async () => {
   const server = await startScriptedServer();
